@@ -1,0 +1,48 @@
+"""One error type for every mistake in a definitions file, so every surface reports it the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aha.errors import UserError
+
+
+def format_path(loc: Sequence[str | int]) -> str:
+    """Turn pydantic's `("milestones", 2, "within")` into the YAML path a user reads: `milestones[2].within`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+class DefinitionError(UserError):
+    """A user mistake in the definitions: where it is, what is wrong, and how to fix it."""
+
+    def __init__(self, path: str, message: str, hint: str = "", source: str = "") -> None:
+        self.path = path
+        self.message = message
+        self.hint = hint
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        text = f"{where}{self.path}: {self.message}"
+        if self.hint:
+            text += f" {self.hint}"
+        return text
+
+
+class DefinitionErrors(DefinitionError):
+    """Several mistakes found in one pass, so a user fixes them all at once rather than one per run."""
+
+    def __init__(self, errors: Sequence[DefinitionError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.path, first.message, first.hint, first.source)
+
+    def render(self) -> str:
+        return "\n".join(e.render() for e in getattr(self, "errors", [])) or super().render()

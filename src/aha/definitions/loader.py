@@ -1,0 +1,179 @@
+"""Read a definitions file and turn every pydantic or YAML failure into a `DefinitionError` a user can act on."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from aha.definitions.errors import DefinitionError, DefinitionErrors, format_path
+from aha.definitions.models import Definitions
+
+ANNOTATIONS = {"name", "guidance", "controllability", "clarity"}
+
+
+def load(path: str | Path) -> Definitions:
+    """Load and validate a definitions file; raise `DefinitionError` naming the file, the path and the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise DefinitionError(
+            str(path), "no such file.", "Run `aha init` to write a commented one, or pass --config PATH.", ""
+        )
+    return parse(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def parse(text: str, source: str = "aha.yaml") -> Definitions:
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(YAML)"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DefinitionError(where, f"not valid YAML: {problem}.",
+                              "Check indentation and that values with ':' are quoted.", source) from None
+    if not isinstance(data, dict):
+        raise DefinitionError("(top level)", "expected a mapping of keys such as signup, paid, milestones.",
+                              "Run `aha init` to see the format.", source)
+    return from_dict(data, source)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently, hiding a user's first value."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"found duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def from_dict(data: dict[str, Any], source: str = "aha.yaml") -> Definitions:
+    try:
+        return Definitions.model_validate(data)
+    except ValidationError as exc:
+        errors = [_translate(err, data, source) for err in exc.errors()]
+        # "unknown key 'evnt'. Did you mean 'event'?" already says what "event is required" would.
+        suggested = {e.path.rsplit(".", 1)[0] + "." + e.hint.split("'")[1] for e in errors
+                     if e.hint.startswith("Did you mean")}
+        errors = [e for e in errors if not (e.message == "is required." and e.path in suggested)]
+        unique = list({e.render(): e for e in errors}.values())
+        raise (unique[0] if len(unique) == 1 else DefinitionErrors(unique)) from None
+
+
+def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
+    ctx_error = (err.get("ctx") or {}).get("error")
+    loc = loc + list(getattr(ctx_error, "loc", ()))
+    kind = err["type"]
+    value = _value_at(data, loc)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else f"Allowed here: {', '.join(sorted(allowed))}."
+        return DefinitionError(format_path(loc), f"unknown key {key!r}.", hint, source)
+    if kind == "missing":
+        return DefinitionError(format_path(loc), "is required.", "", source)
+    if kind == "literal_error":
+        expected = (err.get("ctx") or {}).get("expected", "")
+        return DefinitionError(format_path(loc), f"{value!r} is not allowed; use {expected}.", "", source)
+    message = str(ctx_error) if ctx_error is not None else err["msg"]
+    message = message.removeprefix("Value error, ")
+    if kind not in ("value_error", "assertion_error") and value is not None:
+        message = f"{value!r}: {message}"
+    return DefinitionError(format_path(loc), message[0].lower() + message[1:] + ("" if message.endswith(".") else "."),
+                           "", source)
+
+
+# pydantic names union members in `loc` ("str", "list[str]", "Condition"); they mean nothing to a YAML author.
+_UNION_TAGS = {"str", "int", "float", "bool", "list[str]", "Condition", "function-before[parse_duration(), timedelta]",
+               "list[union[str,int,float,bool]]", "timedelta"}
+
+
+def _value_at(data: Any, loc: list[Any]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    """The keys the model at `loc` accepts, for "did you mean" on an unknown key."""
+    from aha.definitions import models
+
+    model: type[BaseModel] = models.Definitions
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            break
+        inner = _model_in(field.annotation)
+        if inner is None:
+            break
+        model = inner
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def content_hash(definitions: Definitions) -> str:
+    """A hash of what changes numbers (not names or guidance text), so a wording edit keeps cached state."""
+    return _hash(_semantic(definitions))
+
+
+def milestone_hash(definitions: Definitions, milestone_id: str) -> str:
+    """Per-milestone hash: includes the signup rule, since reach times are measured from t0."""
+    m = definitions.milestone(milestone_id)
+    parts = [definitions.milestone(p) for p in (m.all_of or [])]
+    payload = {"signup": definitions.signup.model_dump(mode="json"),
+               "milestone": _strip(m.model_dump(mode="json", by_alias=True)),
+               "parts": [_strip(p.model_dump(mode="json", by_alias=True)) for p in parts]}
+    return _hash(payload)
+
+
+def _semantic(definitions: Definitions) -> dict[str, Any]:
+    data = definitions.model_dump(mode="json", by_alias=True)
+    data["milestones"] = [_strip(m) for m in data["milestones"]]
+    return data
+
+
+def _strip(milestone: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in milestone.items() if k not in ANNOTATIONS}
+
+
+def _hash(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema for editors (YAML language servers read it through a `# yaml-language-server: $schema=` line)."""
+    schema = Definitions.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "aha definitions"
+    return schema

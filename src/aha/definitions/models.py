@@ -1,0 +1,244 @@
+"""The definitions file (SEMANTICS.md, "The definitions file") as pydantic models.
+
+Every rule a user can break is checked here, so the engine can trust what it compiles.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from aha.definitions.durations import Duration
+
+Scalar = str | int | float | bool
+OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "contains")
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key silently ignored is a wrong number later."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(Strict):
+    """An operator map for one property: `{in: [a, b]}`, `{gte: 3}`, `{exists: true}`."""
+
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    not_in: list[Scalar] | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    exists: bool | None = None
+    contains: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_operator_at_least(self) -> Condition:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError(f"give at least one operator: {', '.join(OPERATORS)}")
+        return self
+
+
+def _as_condition(value: Any) -> Any:
+    """`where: {plan: pro}` means `{eq: pro}` and a list means `{in: [...]}`; one model keeps errors precise."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {"in": value}
+    return {"eq": value}
+
+
+Filter = Annotated[Condition, BeforeValidator(_as_condition)]
+
+
+class Signup(Strict):
+    event: str | list[str] = Field(description="Event name(s) whose first occurrence is the user's signup time t0.")
+
+    @property
+    def events(self) -> list[str]:
+        return [self.event] if isinstance(self.event, str) else list(self.event)
+
+
+class Paid(Strict):
+    event: str | list[str] = Field(description="Event name(s) marking the first paid moment.")
+    within: Duration = Field(default=timedelta(days=30), description="Conversion horizon after signup.")
+
+    @property
+    def events(self) -> list[str]:
+        return [self.event] if isinstance(self.event, str) else list(self.event)
+
+
+class Active(Strict):
+    event: list[str] | None = Field(default=None, description="Only these events count as activity.")
+    not_event: list[str] | None = Field(default=None, description="Every event but these (and signup) counts.")
+
+
+class Retention(Strict):
+    day: int = Field(default=30, ge=1, le=3650)
+    bracket: Duration = Field(default=timedelta(days=1))
+    unbounded: bool = False
+    active: Active = Field(default_factory=Active)
+
+
+class Threshold(Strict):
+    property: str
+    at_least: float = Field(gt=0)
+
+
+class Milestone(Strict):
+    id: Identifier
+    name: str | None = None
+    level: Literal["primary", "secondary", "expansion"] = "secondary"
+    entity: Literal["user", "account"] = "user"
+    event: str | list[str] | None = None
+    all_of: list[str] | None = None
+    where: dict[str, Filter] = Field(default_factory=dict)
+    count: int | None = Field(default=None, ge=1)
+    distinct: Threshold | None = None
+    sum: Threshold | None = None
+    within: Duration
+    scope: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    guidance: str | None = None
+    controllability: int | None = Field(default=None, ge=1, le=5)
+    clarity: int | None = Field(default=None, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Milestone:
+        if (self.event is None) == (self.all_of is None):
+            raise ValueError("give exactly one of `event` (what to count) or `all_of` (milestones to combine)")
+        thresholds = [k for k in ("count", "distinct", "sum") if getattr(self, k) is not None]
+        if len(thresholds) > 1:
+            raise ValueError(f"give one threshold, not {' and '.join(thresholds)}")
+        if self.all_of is not None and (thresholds or self.where):
+            raise ValueError("an `all_of` milestone takes no threshold or `where`: put them on its parts")
+        if self.all_of is not None and len(self.all_of) < 2:
+            raise ValueError("`all_of` needs at least two milestone ids")
+        return self
+
+    @property
+    def events(self) -> list[str]:
+        if self.event is None:
+            return []
+        return [self.event] if isinstance(self.event, str) else list(self.event)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+    @property
+    def threshold_kind(self) -> Literal["count", "distinct", "sum"]:
+        if self.distinct is not None:
+            return "distinct"
+        if self.sum is not None:
+            return "sum"
+        return "count"
+
+    @property
+    def threshold_value(self) -> float:
+        if self.distinct is not None:
+            return self.distinct.at_least
+        if self.sum is not None:
+            return self.sum.at_least
+        return float(self.count or 1)
+
+
+class Definitions(Strict):
+    """A whole definitions file. `version` lets later releases migrate old files."""
+
+    version: Literal[1] = 1
+    signup: Signup
+    paid: Paid | None = None
+    retention: Retention = Field(default_factory=Retention)
+    segments: list[str] = Field(default_factory=list)
+    funnel: list[str] | None = None
+    targets: dict[str, float | Duration] = Field(default_factory=dict)
+    milestones: list[Milestone] = Field(min_length=1)
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _targets(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for key in value:
+            if not (key.startswith("activation_rate_day_") or key.startswith("median_time_to_")):
+                raise ValueError(
+                    f"unknown target {key!r}; use activation_rate_day_<N> (a rate) or "
+                    "median_time_to_<milestone id or 'primary'> (a duration)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Definitions:
+        ids = [m.id for m in self.milestones]
+        seen: set[str] = set()
+        for i, m in enumerate(self.milestones):
+            if m.id in seen:
+                raise _at(("milestones", i, "id"), f"{m.id!r} is used twice; milestone ids must be unique")
+            seen.add(m.id)
+        by_id = {m.id: m for m in self.milestones}
+        for i, m in enumerate(self.milestones):
+            for j, part in enumerate(m.all_of or []):
+                if part not in by_id:
+                    raise _at(("milestones", i, "all_of", j), f"no milestone {part!r}; known: {', '.join(ids)}")
+                if by_id[part].all_of is not None:
+                    raise _at(("milestones", i, "all_of", j), f"{part!r} is itself an all_of; list its parts instead")
+                if by_id[part].entity != m.entity:
+                    raise _at(("milestones", i, "all_of", j), f"{part!r} is measured per {by_id[part].entity}, "
+                              f"{m.id!r} per {m.entity}; parts must share the entity")
+        primaries = [i for i, m in enumerate(self.milestones) if m.level == "primary"]
+        if len(primaries) != 1:
+            where = ", ".join(self.milestones[i].id for i in primaries) or "none"
+            raise _at(("milestones",), f"exactly one milestone must have `level: primary` (found: {where})")
+        if self.milestones[primaries[0]].entity != "user":
+            raise _at(("milestones", primaries[0], "entity"), "the primary milestone must be measured per user")
+        for j, ref in enumerate(self.funnel or []):
+            if ref not in by_id:
+                raise _at(("funnel", j), f"no milestone {ref!r}; known: {', '.join(ids)}")
+            if by_id[ref].entity != "user":
+                raise _at(("funnel", j), f"{ref!r} is an account milestone; the funnel follows users")
+        return self
+
+    # --- derived views the engine and analyses use -------------------------------------------------
+
+    @property
+    def primary(self) -> Milestone:
+        return next(m for m in self.milestones if m.level == "primary")
+
+    def milestone(self, milestone_id: str) -> Milestone:
+        for m in self.milestones:
+            if m.id == milestone_id:
+                return m
+        raise KeyError(milestone_id)
+
+    @property
+    def funnel_ids(self) -> list[str]:
+        """The funnel's milestones; by default every user milestone that is not part of an `all_of`, in file order."""
+        if self.funnel is not None:
+            return list(self.funnel)
+        parts = {p for m in self.milestones for p in (m.all_of or [])}
+        return [m.id for m in self.milestones if m.id not in parts and m.entity == "user"]
+
+    @property
+    def event_names(self) -> set[str]:
+        """Every event name the file mentions, for the "not in your data" check."""
+        names = set(self.signup.events)
+        if self.paid:
+            names |= set(self.paid.events)
+        names |= set(self.retention.active.event or [])
+        for m in self.milestones:
+            names |= set(m.events)
+        return names
+
+
+def _at(loc: tuple[str | int, ...], message: str) -> ValueError:
+    """A ValueError that carries its own YAML path, because model validators otherwise report the top level."""
+    err = ValueError(message)
+    err.loc = loc  # type: ignore[attr-defined]
+    return err

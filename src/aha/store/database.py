@@ -1,0 +1,106 @@
+"""Opening the event store: the one place that connects to a backend and executes.
+
+The DuckDB file is the default; `Store` wraps an Ibis backend so the engine's expressions run unchanged elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+
+from aha.errors import UserError
+from aha.store import schema
+
+
+class StoreError(UserError):
+    """A user-facing problem with the store (missing file, newer schema), with the fix in the message."""
+
+
+class Store:
+    """An open event store. `raw` is the DuckDB connection for DuckDB-only import SQL; `ibis` runs expressions."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
+        self.ibis = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        self.raw: duckdb.DuckDBPyConnection = self.ibis.con
+        if not read_only:
+            self._ensure_schema()
+        self._check_version()
+
+    # -- schema and versioning ---------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        for ddl in schema.DDL:
+            self.raw.execute(ddl)
+        self.raw.execute(
+            f"INSERT INTO {schema.META} VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+            [str(schema.SCHEMA_VERSION)],
+        )
+        self.raw.execute(f"INSERT INTO {schema.META} VALUES ('data_version', '0') ON CONFLICT DO NOTHING")
+
+    def _check_version(self) -> None:
+        try:
+            row = self.raw.execute(f"SELECT value FROM {schema.META} WHERE key = 'schema_version'").fetchone()
+        except duckdb.CatalogException:
+            raise StoreError(f"{self.path}: not an aha database (no {schema.META} table).") from None
+        version = int(row[0]) if row else 0
+        if version > schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer aha (schema {version}, this one reads {schema.SCHEMA_VERSION}). "
+                "Upgrade aha."
+            )
+
+    @property
+    def data_version(self) -> int:
+        """Bumped on every write of events or identities, so cached milestone state knows when it is stale."""
+        row = self.raw.execute(f"SELECT value FROM {schema.META} WHERE key = 'data_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_data_version(self) -> None:
+        self.raw.execute(
+            f"UPDATE {schema.META} SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
+        )
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def table(self, name: str) -> ir.Table:
+        return self.ibis.table(name)
+
+    def execute(self, expr: ir.Expr) -> Any:
+        return expr.execute()
+
+    def to_pyarrow(self, expr: ir.Expr) -> Any:
+        return expr.to_pyarrow()
+
+    def materialise(self, name: str, expr: ir.Table) -> ir.Table:
+        """Store an expression's result as a table (temp state, caches) and return it bound."""
+        return self.ibis.create_table(name, expr, overwrite=True)
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.raw.execute(sql, params or []).fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.raw.execute("BEGIN TRANSACTION")
+        try:
+            yield self.raw
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        self.ibis.disconnect()
+
+
+def open_store(path: str | Path, read_only: bool = False) -> Store:
+    return Store(path, read_only=read_only)

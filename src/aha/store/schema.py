@@ -1,0 +1,80 @@
+"""The canonical tables of DESIGN.md, as DuckDB DDL, and the schema version that lets later releases migrate a file.
+
+Timestamps are stored as naive `TIMESTAMP` values that mean UTC: every engine reads them the same way, with no
+session time zone in between (a `TIMESTAMPTZ` renders in the session's zone on DuckDB and Spark alike).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+EVENTS = "events"
+IDENTITIES = "identities"
+USERS = "users"
+ACCOUNTS = "accounts"
+MEMBERSHIPS = "memberships"
+DEAD_LETTERS = "dead_letters"
+IMPORTS = "imports"
+META = "aha_meta"
+
+DDL: tuple[str, ...] = (
+    f"""CREATE TABLE IF NOT EXISTS {META} (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    # One row per accepted event. message_id is unique across the table: the importers anti-join on it,
+    # so a retried or re-imported row never counts twice.
+    f"""CREATE TABLE IF NOT EXISTS {EVENTS} (
+        message_id VARCHAR NOT NULL,
+        event VARCHAR NOT NULL,
+        user_id VARCHAR,
+        anonymous_id VARCHAR,
+        account_id VARCHAR,
+        timestamp TIMESTAMP NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        properties JSON,
+        source VARCHAR
+    )""",
+    # anonymous_id -> user_id links from identify/alias; the earliest link wins (see engine/identity.py).
+    f"""CREATE TABLE IF NOT EXISTS {IDENTITIES} (
+        anonymous_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        timestamp TIMESTAMP NOT NULL,
+        source VARCHAR
+    )""",
+    # Traits, one row per user; later writes win per trait (json_merge_patch by timestamp).
+    f"""CREATE TABLE IF NOT EXISTS {USERS} (
+        user_id VARCHAR PRIMARY KEY,
+        traits JSON,
+        updated_at TIMESTAMP
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {ACCOUNTS} (
+        account_id VARCHAR PRIMARY KEY,
+        traits JSON,
+        updated_at TIMESTAMP
+    )""",
+    # user -> account membership from group calls (and the account_id events carry).
+    f"""CREATE TABLE IF NOT EXISTS {MEMBERSHIPS} (
+        user_id VARCHAR NOT NULL,
+        account_id VARCHAR NOT NULL,
+        timestamp TIMESTAMP NOT NULL
+    )""",
+    # Every row or payload that could not be accepted, with enough to explain and replay it.
+    """CREATE SEQUENCE IF NOT EXISTS dead_letter_ids""",
+    f"""CREATE TABLE IF NOT EXISTS {DEAD_LETTERS} (
+        id BIGINT DEFAULT nextval('dead_letter_ids'),
+        received_at TIMESTAMP NOT NULL,
+        source VARCHAR,
+        file VARCHAR,
+        line BIGINT,
+        field VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw VARCHAR
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {IMPORTS} (
+        file VARCHAR,
+        kind VARCHAR,
+        rows_read BIGINT,
+        imported BIGINT,
+        duplicates BIGINT,
+        rejected BIGINT,
+        finished_at TIMESTAMP
+    )""",
+)

@@ -1,0 +1,1 @@
+"""The `aha` command line (Typer + Rich)."""

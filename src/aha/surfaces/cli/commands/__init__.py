@@ -1,0 +1,5 @@
+"""One module per command; each exposes `register(app)`. Adding a command is one line here."""
+
+from aha.surfaces.cli.commands import definitions_cmds
+
+MODULES = [definitions_cmds]

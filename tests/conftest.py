@@ -1,0 +1,17 @@
+"""Shared fixtures: paths to the reference example and a fresh DuckDB file per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# The reference example lives in ../shared beside the repo; the package bundles the same file as its template.
+SHARED_EXAMPLE = ROOT.parent / "shared" / "examples" / "aha.yaml"
+TEMPLATE = ROOT / "src" / "aha" / "definitions" / "template.yaml"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "aha.duckdb"

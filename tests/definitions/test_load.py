@@ -1,0 +1,103 @@
+"""The definitions file: the reference example loads as it is, and every mistake gets one exact message."""
+
+from __future__ import annotations
+
+import pytest
+
+from aha.definitions import DefinitionError, content_hash, load, parse
+from tests.conftest import SHARED_EXAMPLE, TEMPLATE
+
+HEAD = "signup: {event: Signed Up}\n"
+
+
+@pytest.mark.parametrize("path", [SHARED_EXAMPLE, TEMPLATE], ids=["shared_example", "bundled_template"])
+def test_reference_example_loads_as_is(path):
+    if not path.exists():
+        pytest.skip(f"{path} not present in this checkout")
+    d = load(path)
+    assert d.primary.id == "core_workflow"
+    assert d.funnel_ids == ["workspace", "data_connected", "core_workflow", "collaboration"]
+    assert d.milestone("core_workflow").all_of == ["project", "first_output"]
+    assert d.milestone("rows_imported").threshold_kind == "sum"
+    assert d.milestone("rows_imported").threshold_value == 50
+    assert d.milestone("upgrade_intent").events == ["Pricing Viewed", "Upgrade Clicked"]
+    assert d.milestone("workspace").within.total_seconds() == 30 * 60
+    assert d.milestone("workspace_messages").entity == "account"
+    assert d.paid is not None and d.paid.within.days == 30
+    assert d.retention.active.not_event == ["Signed Up", "Email Opened"]
+
+
+def test_bundled_template_is_the_shared_example():
+    if not SHARED_EXAMPLE.exists():
+        pytest.skip("shared example not present")
+    assert TEMPLATE.read_text() == SHARED_EXAMPLE.read_text()
+
+
+def test_default_funnel_skips_all_of_parts_and_account_milestones():
+    d = parse(HEAD + """milestones:
+  - {id: a, event: A, within: 1d}
+  - {id: b, event: B, within: 1d}
+  - {id: c, all_of: [a, b], within: 1d, level: primary}
+  - {id: d, event: D, within: 1d, entity: account}
+""")
+    assert d.funnel_ids == ["c"]
+
+
+def test_hash_ignores_wording_but_not_semantics():
+    base = HEAD + "milestones: [{id: a, event: A, within: 1d, level: primary, name: %s}]"
+    changed = HEAD + "milestones: [{id: a, event: A, within: 2d, level: primary, name: X}]"
+    assert content_hash(parse(base % "X")) == content_hash(parse(base % "Y"))
+    assert content_hash(parse(base % "X")) != content_hash(parse(changed))
+    assert content_hash(parse(HEAD + "milestones: [{id: a, event: A, within: 24h, level: primary}]")) == \
+        content_hash(parse(HEAD + "milestones: [{id: a, event: A, within: 1d, level: primary}]"))
+
+
+M = "milestones: [{id: a, event: A, level: primary, %s}]"
+
+BAD = [
+    pytest.param(HEAD + M % "within: 7 days",
+                 'aha.yaml: milestones[0].within: \'7 days\' is not a duration; write a number and a unit: s, m, h, '
+                 'd or w (for example "30m", "24h", "7d").', id="duration_words"),
+    pytest.param(HEAD + M % "within: -3d",
+                 "aha.yaml: milestones[0].within: '-3d' must be a positive duration, such as \"1d\".",
+                 id="negative_window"),
+    pytest.param(HEAD + M % "within: 3d, wher: {x: 1}",
+                 "aha.yaml: milestones[0].wher: unknown key 'wher'. Did you mean 'where'?", id="unknown_key"),
+    pytest.param("signup: {evnt: X}\n" + M % "within: 3d",
+                 "aha.yaml: signup.evnt: unknown key 'evnt'. Did you mean 'event'?", id="unknown_key_top"),
+    pytest.param(HEAD + M % "within: 3d, where: {x: {gtt: 3}}",
+                 "aha.yaml: milestones[0].where.x.gtt: unknown key 'gtt'. Did you mean 'gt'?", id="unknown_operator"),
+    pytest.param(HEAD + "milestones: [{id: a, event: A, within: 3d, level: primry}]",
+                 "aha.yaml: milestones[0].level: 'primry' is not allowed; use 'primary', 'secondary' or "
+                 "'expansion'.", id="bad_level"),
+    pytest.param(HEAD + "milestones: [{id: a, event: A, within: 3d}]",
+                 "aha.yaml: milestones: exactly one milestone must have `level: primary` (found: none).",
+                 id="no_primary"),
+    pytest.param(HEAD + M % "within: 3d, count: 2, sum: {property: rows, at_least: 5}",
+                 "aha.yaml: milestones[0]: give one threshold, not count and sum.", id="two_thresholds"),
+    pytest.param(HEAD + "milestones: [{id: a, all_of: [a1, b], within: 3d, level: primary}]",
+                 "aha.yaml: milestones[0].all_of[0]: no milestone 'a1'; known: a.", id="all_of_unknown"),
+    pytest.param(HEAD + M % "within: 3d" + "\nfunnel: [a, zz]",
+                 "aha.yaml: funnel[1]: no milestone 'zz'; known: a.", id="funnel_unknown"),
+    pytest.param("signup: {event: X\n" + M % "within: 3d",
+                 "aha.yaml: line 2, column 11: not valid YAML: expected ',' or '}', but got ':'. Check indentation "
+                 "and that values with ':' are quoted.", id="malformed_yaml"),
+    pytest.param(HEAD + M % "count: 0, within: 1d",
+                 "aha.yaml: milestones[0].count: 0: Input should be greater than or equal to 1.", id="zero_count"),
+    pytest.param(HEAD + "milestones: [{id: a, level: primary, within: 1d}]",
+                 "aha.yaml: milestones[0]: give exactly one of `event` (what to count) or `all_of` (milestones to "
+                 "combine).", id="no_event"),
+    pytest.param(HEAD + M % "event: B, within: 1d",
+                 "aha.yaml: line 2, column 48: not valid YAML: found duplicate key 'event'. Check indentation "
+                 "and that values with ':' are quoted.", id="duplicate_key"),
+    pytest.param("- just\n- a list\n",
+                 "aha.yaml: (top level): expected a mapping of keys such as signup, paid, milestones. Run `aha init` "
+                 "to see the format.", id="not_a_mapping"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_each_mistake_gets_one_exact_message(text, message):
+    with pytest.raises(DefinitionError) as info:
+        parse(text)
+    assert str(info.value) == message
