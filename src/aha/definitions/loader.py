@@ -156,6 +156,12 @@ def milestone_hash(definitions: Definitions, milestone_id: str) -> str:
     return _hash(payload)
 
 
+def paid_hash(definitions: Definitions) -> str:
+    payload = {"signup": definitions.signup.model_dump(mode="json"),
+               "paid": definitions.paid.model_dump(mode="json") if definitions.paid else None}
+    return _hash(payload)
+
+
 def _semantic(definitions: Definitions) -> dict[str, Any]:
     data = definitions.model_dump(mode="json", by_alias=True)
     data["milestones"] = [_strip(m) for m in data["milestones"]]

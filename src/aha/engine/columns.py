@@ -1,0 +1,23 @@
+"""Column names used across the engine's expressions, defined once."""
+
+ENTITY_TYPE = "entity_type"
+ENTITY_ID = "entity_id"
+MILESTONE_ID = "milestone_id"
+T0 = "t0"
+REACH_TIME = "reach_time"
+PROGRESS = "progress"
+APPLICABLE = "applicable"
+STATUS = "status"
+WINDOW_END = "window_end"
+DEFINITION_HASH = "definition_hash"
+SIGNUP_PROPERTIES = "signup_properties"
+TRAITS = "traits"
+
+PAID = "_paid"  # the paid event as a pseudo-milestone; user ids cannot start with "_", so it never collides
+USER = "user"
+ACCOUNT = "account"
+
+REACHED = "reached"
+IN_PROGRESS = "in_progress"
+MISSED = "missed"
+NOT_APPLICABLE = "not_applicable"

@@ -1,0 +1,74 @@
+"""Property filters (`where`, `scope`) compiled into boolean expressions over a JSON column.
+
+Numbers compare numerically whether the JSON holds 50 or "50", because CSV exports often quote numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+
+from aha.definitions.models import Condition, Scalar
+
+
+def text(json_col: ir.JSONValue, key: str) -> ir.StringValue:
+    """A property as text whatever its JSON type: strings unquoted, numbers and booleans as written."""
+    value = json_col[key]
+    return ibis.coalesce(value.str, value.cast("string"))
+
+
+def number(json_col: ir.JSONValue, key: str) -> ir.FloatingValue:
+    value = json_col[key]
+    return ibis.coalesce(value.float, value.str.try_cast("float64"))
+
+
+def _equals(json_col: ir.JSONValue, key: str, expected: Scalar) -> ir.BooleanValue:
+    if isinstance(expected, bool):
+        return text(json_col, key) == ("true" if expected else "false")
+    if isinstance(expected, int | float):
+        return number(json_col, key) == float(expected)
+    return text(json_col, key) == expected
+
+
+def condition(json_col: ir.JSONValue, key: str, cond: Condition) -> ir.BooleanValue:
+    """All operators given for one property must hold; a missing property fails every operator but `ne`/`not_in`."""
+    parts: list[ir.BooleanValue] = []
+    if cond.eq is not None:
+        parts.append(_equals(json_col, key, cond.eq))
+    if cond.ne is not None:
+        parts.append(~_equals(json_col, key, cond.ne).fill_null(False))
+    if cond.in_ is not None:
+        parts.append(ibis.or_(*[_equals(json_col, key, v) for v in cond.in_]).fill_null(False))
+    if cond.not_in is not None:
+        parts.append(~ibis.or_(*[_equals(json_col, key, v) for v in cond.not_in]).fill_null(False))
+    for op, bound in (("gt", cond.gt), ("gte", cond.gte), ("lt", cond.lt), ("lte", cond.lte)):
+        if bound is not None:
+            n = number(json_col, key)
+            parts.append({"gt": n > bound, "gte": n >= bound, "lt": n < bound, "lte": n <= bound}[op])
+    if cond.exists is not None:
+        present = json_col[key].notnull()
+        parts.append(present if cond.exists else ~present)
+    if cond.contains is not None:
+        parts.append(text(json_col, key).contains(cond.contains))
+    return ibis.and_(*parts).fill_null(False)
+
+
+def where(json_col: ir.JSONValue, filters: Mapping[str, Condition]) -> ir.BooleanValue:
+    if not filters:
+        return ibis.literal(True)
+    return ibis.and_(*[condition(json_col, key, cond) for key, cond in filters.items()])
+
+
+def scope(traits: ir.JSONValue, signup_props: ir.JSONValue, rules: Mapping[str, Scalar | list[Scalar]]
+          ) -> ir.BooleanValue:
+    """Scope reads a user trait, falling back to the signup event's property of the same name."""
+    if not rules:
+        return ibis.literal(True)
+    parts = []
+    for key, expected in rules.items():
+        values = expected if isinstance(expected, list) else [expected]
+        value = ibis.coalesce(text(traits, key), text(signup_props, key))
+        parts.append(value.isin([str(v).lower() if isinstance(v, bool) else str(v) for v in values]))
+    return ibis.and_(*parts).fill_null(False)
