@@ -1,5 +1,5 @@
 """One module per command; each exposes `register(app)`. Adding a command is one line here."""
 
-from aha.surfaces.cli.commands import definitions_cmds
+from aha.surfaces.cli.commands import definitions_cmds, report_cmd
 
-MODULES = [definitions_cmds]
+MODULES = [definitions_cmds, report_cmd]

@@ -1,0 +1,11 @@
+"""One module per question, each returning a typed result object. Surfaces iterate over `ANALYSES`."""
+
+from types import ModuleType
+
+from aha.analyses import activation, funnel, timing
+
+ANALYSES: dict[str, ModuleType] = {
+    "funnel": funnel,
+    "timing": timing,
+    "activation": activation,
+}

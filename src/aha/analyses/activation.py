@@ -1,0 +1,105 @@
+"""What share of each signup cohort reaches the primary milestone by Day 1, 7, 14 and 30?
+
+SEMANTICS.md, "Activation rate": users not yet observed N days are in neither numerator nor denominator, so a young
+cohort's Day-30 cell is empty rather than low.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from aha.analyses.state import MilestoneState
+from aha.analyses.wide import applicable_col, reach_col, users_wide
+from aha.engine import columns as c
+from aha.engine.segments import SEGMENT
+from aha.results import Rate, ResultMixin
+from aha.store import Store
+
+Period = Literal["day", "week", "month"]
+DEFAULT_DAYS = (1, 7, 14, 30)
+_TRUNC = {"day": "D", "week": "W", "month": "M"}
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationCohort:
+    cohort: date | None  # None for the all-cohorts row
+    signups: int
+    rates: tuple[Rate | None, ...]  # one per day in ActivationResult.days; None while no user is observed N days
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationGroup:
+    segment: str
+    total: ActivationCohort
+    cohorts: tuple[ActivationCohort, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationResult(ResultMixin):
+    kind: ClassVar[str] = "activation"
+    milestone_id: str
+    milestone_name: str
+    period: Period
+    days: tuple[int, ...]
+    as_of: datetime
+    segment_by: str | None
+    groups: tuple[ActivationGroup, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for g in self.groups:
+            for cohort in (*g.cohorts, g.total):
+                row: dict[str, Any] = {"segment": g.segment, "cohort": cohort.cohort, "signups": cohort.signups}
+                for n, rate in zip(self.days, cohort.rates, strict=True):
+                    row[f"day_{n}"] = rate.value if rate else None
+                    row[f"day_{n}_denominator"] = rate.denominator if rate else 0
+                out.append(row)
+        return out
+
+
+def activation_query(wide: ir.Table, milestone_id: str, days: tuple[int, ...], period: Period,
+                     as_of: datetime) -> ir.Table:
+    users = wide.filter(wide[applicable_col(milestone_id)] == 1)
+    reach = users[reach_col(milestone_id)]
+    ttm = reach.epoch_seconds() - users[c.T0].epoch_seconds()
+    cohort = users[c.T0].truncate(_TRUNC[period]).cast("date").name("cohort")
+    metrics: dict[str, Any] = {"signups": users.count()}
+    for n in days:
+        observed = users[c.T0] + ibis.interval(days=n) <= ibis.literal(as_of)
+        metrics[f"den_{n}"] = observed.cast("int64").sum()
+        metrics[f"num_{n}"] = (observed & reach.notnull() & (ttm <= n * 86400)).cast("int64").sum()
+    return users.group_by([SEGMENT, cohort]).aggregate(**metrics).order_by([SEGMENT, "cohort"])
+
+
+def summarise(rows: list[dict[str, Any]], milestone_id: str, name: str, days: tuple[int, ...], period: Period,
+              as_of: datetime, segment_by: str | None) -> ActivationResult:
+    by_segment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_segment[str(row[SEGMENT])].append(row)
+    groups = []
+    for segment, seg_rows in sorted(by_segment.items()):
+        cohorts = tuple(_cohort(r["cohort"], r, days) for r in seg_rows)
+        totals = {k: sum(int(r[k] or 0) for r in seg_rows) for k in seg_rows[0] if k not in (SEGMENT, "cohort")}
+        groups.append(ActivationGroup(segment, _cohort(None, totals, days), cohorts))
+    return ActivationResult(milestone_id, name, period, days, as_of, segment_by, tuple(groups))
+
+
+def _cohort(start: Any, row: dict[str, Any], days: tuple[int, ...]) -> ActivationCohort:
+    rates = tuple(Rate.of(int(row[f"num_{n}"] or 0), int(row[f"den_{n}"] or 0)) if row[f"den_{n}"] else None
+                  for n in days)
+    cohort = start.date() if isinstance(start, datetime) else start
+    return ActivationCohort(cohort, int(row["signups"]), rates)
+
+
+def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[int, ...] = DEFAULT_DAYS,
+        segment: str | None = None, milestone_id: str | None = None) -> ActivationResult:
+    milestone = ms.definitions.milestone(milestone_id) if milestone_id else ms.definitions.primary
+    wide = users_wide(ms.entities, ms.state, [milestone.id], segment)
+    rows = store.execute(activation_query(wide, milestone.id, days, period, ms.as_of)).to_dict("records")
+    return summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)

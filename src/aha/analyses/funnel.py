@@ -1,0 +1,137 @@
+"""How many signups reach each milestone in order, where do they drop off, and how long does each step take?
+
+SEMANTICS.md, "Funnel": ordered by default; only users whose every step window has closed count (maturity), so young
+cohorts never look like drop-off. With `include_immature`, everyone counts and the open windows are shown apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from aha.analyses.state import MilestoneState
+from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
+from aha.definitions import Definitions
+from aha.engine import columns as c
+from aha.engine.segments import SEGMENT
+from aha.results import Rate, ResultMixin
+from aha.store import Store
+
+Order = Literal["ordered", "unordered"]
+SIGNUP = "signup"
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStep:
+    id: str
+    name: str
+    entities: int
+    in_progress: int  # counted at the previous step, not (yet) here, window still open; 0 unless include_immature
+    drop_off: int | None  # None for the first step
+    conversion_from_previous: Rate | None
+    conversion_overall: Rate
+    median_seconds_from_previous: float | None  # ordered mode only; None when nobody made the step
+    median_seconds_from_signup: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelGroup:
+    segment: str
+    signups: int  # signed-up users in this segment, before maturity and scope
+    immature: int  # left out because a step window is still open (0 with include_immature)
+    out_of_scope: int  # left out because a step milestone's scope excludes them
+    steps: tuple[FunnelStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelResult(ResultMixin):
+    kind: ClassVar[str] = "funnel"
+    order: Order
+    include_immature: bool
+    as_of: datetime
+    segment_by: str | None
+    groups: tuple[FunnelGroup, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {"segment": g.segment, "step": s.id, "name": s.name, "entities": s.entities, "in_progress": s.in_progress,
+             "drop_off": s.drop_off,
+             "conversion_from_previous": s.conversion_from_previous.value if s.conversion_from_previous else None,
+             "conversion_overall": s.conversion_overall.value,
+             "median_seconds_from_previous": s.median_seconds_from_previous}
+            for g in self.groups for s in g.steps
+        ]
+
+
+def step_ids(definitions: Definitions) -> list[str]:
+    return [*definitions.funnel_ids, *([c.PAID] if definitions.paid else [])]
+
+
+def funnel_query(wide: ir.Table, steps: list[str], as_of: datetime, order: Order, include_immature: bool) -> ir.Table:
+    """Aggregated counts per segment; one row per segment, a few columns per step."""
+    in_scope = ibis.and_(*[wide[applicable_col(s)] == 1 for s in steps])
+    mature = ibis.and_(*[wide[end_col(s)] <= ibis.literal(as_of) for s in steps])
+    population = in_scope if include_immature else in_scope & mature
+    counted: list[ir.BooleanValue] = [population]
+    previous: ir.TimestampValue = wide[c.T0]
+    metrics: dict[str, Any] = {
+        "signups": wide.count(),
+        "immature": (in_scope & ~mature).cast("int64").sum() if not include_immature else ibis.literal(0),
+        "out_of_scope": (~in_scope).cast("int64").sum(),
+        "n_0": population.cast("int64").sum(),
+    }
+    for i, step in enumerate(steps, start=1):
+        reach = wide[reach_col(step)]
+        here = counted[-1] & reach.notnull()
+        if order == "ordered":
+            here = here & (reach >= previous)
+        counted.append(here)
+        metrics[f"n_{i}"] = here.cast("int64").sum()
+        waiting = counted[-2] & ~here & (wide[end_col(step)] > ibis.literal(as_of))
+        metrics[f"open_{i}"] = waiting.cast("int64").sum()
+        from_signup = (reach.epoch_seconds() - wide[c.T0].epoch_seconds()).cast("float64")
+        metrics[f"med_signup_{i}"] = from_signup.median(where=here)
+        if order == "ordered":
+            from_previous = (reach.epoch_seconds() - previous.epoch_seconds()).cast("float64")
+            metrics[f"med_prev_{i}"] = from_previous.median(where=here)
+        previous = reach
+    return wide.group_by(SEGMENT).aggregate(**metrics).order_by(SEGMENT)
+
+
+def summarise(rows: list[dict[str, Any]], steps: list[str], names: dict[str, str], as_of: datetime, order: Order,
+              include_immature: bool, segment_by: str | None) -> FunnelResult:
+    groups = []
+    for row in rows:
+        counts = [int(row[f"n_{i}"] or 0) for i in range(len(steps) + 1)]
+        built = [FunnelStep(SIGNUP, "Signed up", counts[0], 0, None, None, Rate.of(counts[0], counts[0]), None, 0.0)]
+        for i, step in enumerate(steps, start=1):
+            built.append(FunnelStep(
+                id=step, name=names[step], entities=counts[i], in_progress=int(row[f"open_{i}"] or 0),
+                drop_off=counts[i - 1] - counts[i], conversion_from_previous=Rate.of(counts[i], counts[i - 1]),
+                conversion_overall=Rate.of(counts[i], counts[0]),
+                median_seconds_from_previous=_num(row.get(f"med_prev_{i}")),
+                median_seconds_from_signup=_num(row.get(f"med_signup_{i}")),
+            ))
+        groups.append(FunnelGroup(str(row[SEGMENT]), int(row["signups"]), int(row["immature"] or 0),
+                                  int(row["out_of_scope"] or 0), tuple(built)))
+    return FunnelResult(order, include_immature, as_of, segment_by, tuple(groups))
+
+
+def run(store: Store, ms: MilestoneState, order: Order = "ordered", include_immature: bool = False,
+        segment: str | None = None) -> FunnelResult:
+    steps = step_ids(ms.definitions)
+    names = {m.id: m.label for m in ms.definitions.milestones} | {c.PAID: "Paid"}
+    wide = users_wide(ms.entities, ms.state, steps, segment)
+    rows = store.execute(funnel_query(wide, steps, ms.as_of, order, include_immature)).to_dict("records")
+    return summarise(rows, steps, names, ms.as_of, order, include_immature, segment)
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return None if f != f else f

@@ -1,0 +1,163 @@
+"""How long from signup to each milestone? Percentiles among those who made it, and Kaplan–Meier over everyone.
+
+SEMANTICS.md, "Time to value": the percentiles describe reachers only, which flatters a milestone few reach; the
+Kaplan–Meier median counts everyone eligible, censoring each at min(W, as_of − t0), so it is the honest headline.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+
+from aha.analyses.state import MilestoneState
+from aha.engine import columns as c
+from aha.engine.segments import SEGMENT, segment_column
+from aha.engine.state import tracked
+from aha.results import ResultMixin
+from aha.stats.survival import kaplan_meier
+from aha.store import Store
+
+# Histogram edges in seconds: human-sized buckets from a minute to a month (the last bucket is open-ended).
+EDGES = (0, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
+LABELS = ("<1m", "1–5m", "5–15m", "15m–1h", "1–4h", "4–24h", "1–3d", "3–7d", "7–14d", "14–30d", "≥30d")
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramBin:
+    label: str
+    lower_seconds: float
+    upper_seconds: float | None
+    entities: int
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneTiming:
+    milestone_id: str
+    name: str
+    entity: str
+    window_seconds: float
+    eligible: int  # in scope, t0 ≤ as_of: the Kaplan–Meier population
+    reached: int
+    p25_seconds: float | None
+    median_seconds: float | None
+    p75_seconds: float | None
+    p90_seconds: float | None
+    histogram: tuple[HistogramBin, ...]
+    km_median_seconds: float | None  # None when fewer than half are estimated to reach it within the window
+    km_median_low_seconds: float | None
+    km_median_high_seconds: float | None
+    km_reached_share: float | None  # estimated share reaching it within the window, censoring handled
+
+
+@dataclass(frozen=True, slots=True)
+class TimingGroup:
+    segment: str
+    milestones: tuple[MilestoneTiming, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimingResult(ResultMixin):
+    kind: ClassVar[str] = "timing"
+    as_of: datetime
+    segment_by: str | None
+    groups: tuple[TimingGroup, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {"segment": g.segment, "milestone": m.milestone_id, "name": m.name, "eligible": m.eligible,
+             "reached": m.reached, "p25_seconds": m.p25_seconds, "median_seconds": m.median_seconds,
+             "p75_seconds": m.p75_seconds, "p90_seconds": m.p90_seconds, "km_median_seconds": m.km_median_seconds,
+             "km_reached_share": m.km_reached_share}
+            for g in self.groups for m in g.milestones
+        ]
+
+
+def _base(entities: ir.Table, state: ir.Table, segment: str | None, as_of: datetime) -> ir.Table:
+    ents = entities.select(c.ENTITY_TYPE, c.ENTITY_ID, **{SEGMENT: segment_column(entities, segment)})
+    rows = state.filter(state[c.APPLICABLE], state[c.T0] <= ibis.literal(as_of))
+    joined = rows.join(ents, [c.ENTITY_TYPE, c.ENTITY_ID])
+    ttm = (joined[c.REACH_TIME].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
+    window = (joined[c.WINDOW_END].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
+    observed = (ibis.literal(as_of).epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
+    censor_at = ibis.cases((window < observed, window), else_=observed)
+    return joined.mutate(
+        _ttm=ttm, _reached=joined[c.REACH_TIME].notnull(),
+        _duration=ibis.cases((joined[c.REACH_TIME].notnull(), ttm), else_=censor_at), _window=window,
+    )
+
+
+def percentiles_query(base: ir.Table) -> ir.Table:
+    reached = base._reached
+    return base.group_by([SEGMENT, c.MILESTONE_ID]).aggregate(
+        eligible=base.count(), reached=reached.cast("int64").sum(), window=base._window.max(),
+        p25=base._ttm.quantile(0.25, where=reached), p50=base._ttm.quantile(0.5, where=reached),
+        p75=base._ttm.quantile(0.75, where=reached), p90=base._ttm.quantile(0.9, where=reached),
+    )
+
+
+def histogram_query(base: ir.Table) -> ir.Table:
+    reached = base.filter(base._reached)
+    bucket = ibis.cases(*[(reached._ttm < EDGES[i + 1], i) for i in range(len(EDGES) - 1)], else_=len(EDGES) - 1)
+    return reached.group_by([SEGMENT, c.MILESTONE_ID, bucket.name("bucket")]).aggregate(n=reached.count())
+
+
+def survival_query(base: ir.Table) -> ir.Table:
+    """Grouped (duration, reached) rows: Kaplan–Meier needs no more than that."""
+    return base.group_by([SEGMENT, c.MILESTONE_ID, "_duration", "_reached"]).aggregate(n=base.count())
+
+
+def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]], survival: list[dict[str, Any]],
+              names: Mapping[str, tuple[str, str]], as_of: datetime, segment_by: str | None) -> TimingResult:
+    bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for row in histogram:
+        bins[(row[SEGMENT], row[c.MILESTONE_ID])][int(row["bucket"])] = int(row["n"])
+    curves: dict[tuple[str, str], list[tuple[float, bool, int]]] = defaultdict(list)
+    for row in survival:
+        curves[(row[SEGMENT], row[c.MILESTONE_ID])].append((float(row["_duration"]), bool(row["_reached"]),
+                                                           int(row["n"])))
+    by_segment: dict[str, list[MilestoneTiming]] = defaultdict(list)
+    order = list(names)
+    for row in sorted(percentiles, key=lambda r: (r[SEGMENT], order.index(r[c.MILESTONE_ID]))):
+        key = (row[SEGMENT], row[c.MILESTONE_ID])
+        d, r, w = zip(*curves[key], strict=True) if curves[key] else ((), (), ())
+        km = kaplan_meier(d, r, w)
+        hist = tuple(
+            HistogramBin(LABELS[i], float(EDGES[i]), float(EDGES[i + 1]) if i + 1 < len(EDGES) else None,
+                         bins[key].get(i, 0))
+            for i in range(len(EDGES)) if EDGES[i] < float(row["window"])
+        )
+        name, entity = names[row[c.MILESTONE_ID]]
+        by_segment[row[SEGMENT]].append(MilestoneTiming(
+            milestone_id=row[c.MILESTONE_ID], name=name, entity=entity, window_seconds=float(row["window"]),
+            eligible=int(row["eligible"]), reached=int(row["reached"] or 0),
+            p25_seconds=_num(row["p25"]), median_seconds=_num(row["p50"]), p75_seconds=_num(row["p75"]),
+            p90_seconds=_num(row["p90"]), histogram=hist, km_median_seconds=km.median,
+            km_median_low_seconds=km.median_low, km_median_high_seconds=km.median_high,
+            km_reached_share=km.reached_by_end,
+        ))
+    groups = tuple(TimingGroup(seg, tuple(ms)) for seg, ms in sorted(by_segment.items()))
+    return TimingResult(as_of, segment_by, groups)
+
+
+def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
+    base = _base(ms.entities, ms.state, segment, ms.as_of)
+    names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
+    return summarise(
+        store.execute(percentiles_query(base)).to_dict("records"),
+        store.execute(histogram_query(base)).to_dict("records"),
+        store.execute(survival_query(base)).to_dict("records"),
+        names, ms.as_of, segment,
+    )
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return None if f != f else f

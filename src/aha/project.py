@@ -1,0 +1,115 @@
+"""The Python API every surface is built on: `aha.open(db, config)` and one method per question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from aha.analyses import activation as activation_mod
+from aha.analyses import funnel as funnel_mod
+from aha.analyses import overview as overview_mod
+from aha.analyses import timing as timing_mod
+from aha.analyses.state import MilestoneState, build, default_as_of
+from aha.definitions import Definitions, load
+from aha.errors import UserError
+from aha.results import ResultMixin
+from aha.store import Store, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult(ResultMixin):
+    """The activation report: overview, funnel, time to value and activation by cohort, one `as_of`."""
+
+    kind: ClassVar[str] = "report"
+    overview: overview_mod.OverviewResult
+    funnel: funnel_mod.FunnelResult
+    timing: timing_mod.TimingResult
+    activation: activation_mod.ActivationResult
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.funnel.rows()
+
+
+def parse_as_of(value: str | date | datetime | None) -> datetime | None:
+    """A bare date means the end of that UTC day, so `--as-of 2026-06-30` includes June 30th's events."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _utc(value)
+    if isinstance(value, date):
+        return datetime.combine(value, time.max)
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max)
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z.") from None
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive UTC, as the store keeps it; an aware time is converted first."""
+    offset = value.utcoffset()
+    return (value - offset).replace(tzinfo=None) if offset is not None else value
+
+
+class Project:
+    """An event store and a definitions file, opened together."""
+
+    def __init__(self, store: Store, definitions: Definitions, config_path: Path | None = None) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.config_path = config_path
+
+    @classmethod
+    def open(cls, db: str | Path = "aha.duckdb", config: str | Path = "aha.yaml") -> Project:
+        definitions = load(config)
+        if not Path(db).exists():
+            raise UserError(f"{db}: no such database. Create one with `aha sample` or `aha import FILE --db {db}`.")
+        return cls(open_store(db), definitions, Path(config))
+
+    # -- state ---------------------------------------------------------------------------------------
+
+    def as_of(self, as_of: str | date | datetime | None = None) -> datetime:
+        parsed = parse_as_of(as_of)
+        if parsed is not None:
+            return parsed
+        latest = default_as_of(self.store)
+        if latest is None:
+            raise UserError(f"{self.store.path}: holds no events yet. Load some with `aha import FILE`.")
+        return latest
+
+    def state(self, as_of: str | date | datetime | None = None, force: bool = False) -> MilestoneState:
+        """Per-entity milestone state (materialised in the store; rebuilt only when data or definitions change)."""
+        return build(self.store, self.definitions, self.as_of(as_of), force=force)
+
+    # -- analyses ------------------------------------------------------------------------------------
+
+    def funnel(self, order: funnel_mod.Order = "ordered", include_immature: bool = False, segment: str | None = None,
+               as_of: str | date | datetime | None = None) -> funnel_mod.FunnelResult:
+        return funnel_mod.run(self.store, self.state(as_of), order, include_immature, segment)
+
+    def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None) -> timing_mod.TimingResult:
+        return timing_mod.run(self.store, self.state(as_of), segment)
+
+    def activation(self, period: activation_mod.Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
+                   segment: str | None = None, as_of: str | date | datetime | None = None,
+                   milestone: str | None = None) -> activation_mod.ActivationResult:
+        return activation_mod.run(self.store, self.state(as_of), period, days, segment, milestone)
+
+    def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
+               period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
+               include_immature: bool = False) -> ReportResult:
+        ms = self.state(as_of)
+        f = funnel_mod.run(self.store, ms, order, include_immature, segment)
+        t = timing_mod.run(self.store, ms, segment)
+        a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)
+        return ReportResult(overview_mod.run(self.store, ms, a, t), f, t, a)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+__all__ = ["Project", "ReportResult", "parse_as_of"]

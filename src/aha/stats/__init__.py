@@ -1,0 +1,1 @@
+"""Pure statistics on counts and durations. Imports nothing from aha, touches no data store."""

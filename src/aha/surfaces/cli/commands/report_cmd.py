@@ -1,0 +1,55 @@
+"""`aha report`: funnel, time to value and activation by cohort, as Rich tables or JSON."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from aha.surfaces.cli import options
+
+
+class Cohort(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class Order(StrEnum):
+    ordered = "ordered"
+    unordered = "unordered"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    db: Path = options.DB,
+    config: Path = options.CONFIG,
+    as_json: bool = options.JSON,
+    segment: str | None = options.SEGMENT,
+    as_of: str | None = options.AS_OF,
+    cohort: Cohort = typer.Option(Cohort.week, "--cohort", help="Signup cohort period for activation rates."),
+    order: Order = typer.Option(Order.ordered, "--order", help="Funnel order: ordered (default) or unordered."),
+    include_immature: bool = typer.Option(
+        False, "--include-immature", help="Count users whose windows are still open (shown as in progress)."
+    ),
+) -> None:
+    """Print the activation report: funnel, time to value, activation by cohort."""
+    import aha
+    from aha.results import to_jsonable
+
+    project = aha.open(str(db), str(config))
+    result = project.report(segment=segment, as_of=as_of, period=cohort.value, order=order.value,
+                            include_immature=include_immature)
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(result, "report"), indent=2, allow_nan=False))
+        return
+    from aha.surfaces.cli import render
+
+    console = Console() if Console().is_terminal else Console(width=160)
+    render.report(console, result)

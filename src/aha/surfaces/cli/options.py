@@ -1,0 +1,13 @@
+"""Options shared by the analysis commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+DB = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB event store.")
+CONFIG = typer.Option(Path("aha.yaml"), "--config", "-c", help="The definitions file.")
+JSON = typer.Option(False, "--json", help="Print the result objects as JSON (shape in docs/results.md).")
+SEGMENT = typer.Option(None, "--segment", "-s", help="Break down by a user trait or signup-event property.")
+AS_OF = typer.Option(None, "--as-of", help="Analyse as of this UTC date or time (default: the latest event).")
