@@ -1,0 +1,181 @@
+"""Reading import files into a DuckDB staging table: which formats exist, where a row's line number comes from.
+
+Every reader keeps a 1-based `_line` so a rejected row can be found in the file again:
+CSV/TSV count the header (the first record is line 2); JSON lines are read as raw text, one row per physical line,
+so a line that is not JSON still arrives (and becomes a dead letter) instead of failing the read; Parquet counts rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from aha.errors import UserError
+
+Format = Literal["csv", "tsv", "jsonl", "parquet"]
+
+EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+GZIP_OK: frozenset[Format] = frozenset({"csv", "tsv", "jsonl"})
+
+STAGE = "aha_import_stage"
+RAW_LINES = "aha_import_raw_lines"
+# A delimiter that cannot occur in text: JSON lines are read as one VARCHAR column per physical line.
+_NO_DELIMITER = "\x1f\x1e\x1d"
+_MAX_LINE = 64 * 1024 * 1024
+
+
+class ImportRefused(UserError):
+    """A file (or the whole command) that is refused before anything of it is written; the message names the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def resolve_paths(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path]:
+    """Expand globs, check every file exists and has a known extension; keep the order given, drop repeats."""
+    if not paths:
+        raise ImportRefused("no files given. Pass one or more files or a quoted glob, e.g. aha import 'exports/*.csv'")
+    found: list[Path] = []
+    for item in paths:
+        text = str(item)
+        if glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                raise ImportRefused(f"{text}: the pattern matches no files. Check the directory and the extension.")
+            found.extend(files)
+        else:
+            path = Path(text)
+            if not path.exists():
+                raise ImportRefused(f"{path}: no such file. Check the path (quote globs: 'exports/*.csv').")
+            if path.is_dir():
+                raise ImportRefused(f"{path}: is a directory. Pass its files, e.g. '{path}/*.csv'.")
+            found.append(path)
+    unique = list(dict.fromkeys(found))
+    for path in unique:
+        detect_format(path)
+    return unique
+
+
+def detect_format(path: Path) -> Format:
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    ext = suffixes[-2] if gz and len(suffixes) >= 2 else (suffixes[-1] if suffixes and not gz else "")
+    fmt = EXTENSIONS.get(ext)
+    known = ", ".join([*EXTENSIONS, ".csv.gz", ".tsv.gz", ".jsonl.gz"])
+    if fmt is None or (gz and fmt not in GZIP_OK):
+        shown = "".join(path.suffixes[-2:]) if gz else (path.suffix or "(none)")
+        raise ImportRefused(f"{path}: unknown file type '{shown}'. Use one of {known} (rename the file if needed).")
+    return fmt
+
+
+def _csv_source(delim: str) -> str:
+    return (
+        f"read_csv(?, all_varchar = true, header = true, delim = {quote_literal(delim)}, quote = '\"', escape = '\"')"
+    )
+
+
+def _lines_source() -> str:
+    return (
+        "read_csv(?, columns = {'_raw': 'VARCHAR'}, header = false, auto_detect = false, quote = '', escape = '', "
+        f"delim = {quote_literal(_NO_DELIMITER)}, max_line_size = {_MAX_LINE})"
+    )
+
+
+def _read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ImportRefused(f"{path}: could not be read ({first}). Fix the file or export it again.")
+
+
+def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[Column]:
+    """The columns a file offers: header names (CSV/TSV), schema (Parquet), union of keys of flat objects (JSONL)."""
+    try:
+        if fmt == "jsonl":
+            rows = con.execute(
+                f"""SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM (
+                        SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
+                    ) WHERE json_type(_raw) = 'OBJECT' AND json_extract(_raw, '$.type') IS NULL ORDER BY k""",
+                [str(path)],
+            ).fetchall()
+            return [Column(str(r[0]), "JSON") for r in rows]
+        source = _parquet_source() if fmt == "parquet" else _csv_source("\t" if fmt == "tsv" else ",")
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise _read_error(path, exc) from None
+    return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
+
+
+def _parquet_source() -> str:
+    return "read_parquet(?, file_row_number = true)"
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
+    """(Re)create the temp table STAGE holding the file's rows plus `_line` (1-based line or row of the file)."""
+    try:
+        if fmt == "jsonl":
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT _raw FROM {_lines_source()}", [str(path)])
+            _number_lines(con, STAGE, 1)
+        elif fmt == "parquet":
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {STAGE} AS
+                    SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {_parquet_source()}""",
+                [str(path)],
+            )
+        else:
+            # The header is line 1.
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {_csv_source(chr(9) if fmt == 'tsv' else ',')}",
+                [str(path)],
+            )
+            _number_lines(con, STAGE, 2)
+    except duckdb.Error as exc:
+        raise _read_error(path, exc) from None
+
+
+def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> None:
+    # Insertion order is kept (preserve_insertion_order), so rowid is the position in the file.
+    con.execute(f"ALTER TABLE {table} ADD COLUMN _line BIGINT")
+    con.execute(f"UPDATE {table} SET _line = rowid + {int(first)}")
+
+
+def stage_raw_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Read a text file's physical lines into RAW_LINES(_line, _raw); returns the number of lines."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW_LINES} AS SELECT _raw FROM {_lines_source()}", [str(path)])
+    _number_lines(con, RAW_LINES, 1)
+    row = con.execute(f"SELECT count(*) FROM {RAW_LINES}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    con.execute(f"DROP TABLE IF EXISTS {RAW_LINES}")
+
+
+def close_matches(name: str, options: list[str]) -> list[str]:
+    lowered = {o.lower(): o for o in options}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    return [lowered[h] for h in hits]

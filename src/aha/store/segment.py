@@ -1,0 +1,124 @@
+"""JSON lines (flat objects and Segment-spec calls) turned into the importer's uniform rows, in SQL.
+
+Each physical line is one row. A line with a `type` key is a Segment call (track/page/screen/identify/alias/group);
+a line without one is a flat record whose keys are columns (so `--map` applies). Lines that are not JSON, or not an
+object, or name an unknown Segment type, keep their line number and become dead letters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aha.store.formats import STAGE, quote_literal
+
+SEGMENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
+
+REASON_NOT_JSON = "line is not valid JSON"
+REASON_NOT_OBJECT = "JSON line is not an object"
+REASON_UNKNOWN_TYPE = "unknown Segment type (expected track, page, screen, identify, alias or group)"
+REASON_PROPERTIES = "properties is not a JSON object"
+REASON_TRAITS = "traits is not a JSON object"
+
+
+def _path(key: str) -> str:
+    return quote_literal('$."' + key.replace('"', '\\"') + '"')
+
+
+def _text(doc: str, key: str) -> str:
+    return f"nullif(trim(json_extract_string({doc}, {_path(key)})), '')"
+
+
+def _json(doc: str, key: str) -> str:
+    return f"json_extract({doc}, {_path(key)})"
+
+
+def _is_object_or_null(expr: str) -> str:
+    return f"({expr} IS NULL OR json_type({expr}) IN ('OBJECT', 'NULL'))"
+
+
+def _object(expr: str) -> str:
+    return f"(CASE WHEN {expr} IS NOT NULL AND json_type({expr}) = 'OBJECT' THEN {expr} ELSE CAST('{{}}' AS JSON) END)"
+
+
+def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, ...]) -> str:
+    """SELECT producing the uniform row columns (see importer.ROW_COLUMNS) from STAGE(_line, _raw) of a JSONL file.
+
+    `kind` is "events" or "users": what a flat line (no `type`) holds. `mapping` maps canonical -> source key.
+    """
+    src = {c: mapping.get(c, c) for c in canonical}
+    nested = "properties" if kind == "events" else "traits"
+    # Keys that are canonical columns are removed from the flat object; the rest become properties (or traits).
+    removed = ", ".join(f"{quote_literal(src[c])}, NULL" for c in canonical)
+    rest = f"json_merge_patch(json_merge_patch(doc, json_object({removed})), {_object(_json('doc', src[nested]))})"
+    flat_kind = "'event'" if kind == "events" else "'user'"
+    flat_bad_nested = f"NOT {_is_object_or_null(_json('doc', src[nested]))}"
+    nested_reason = REASON_PROPERTIES if kind == "events" else REASON_TRAITS
+    types = ", ".join(quote_literal(t) for t in SEGMENT_TYPES)
+
+    def flat(c: str) -> str:
+        return _text("doc", src[c]) if c in src else "CAST(NULL AS VARCHAR)"
+
+    return f"""
+    WITH lines AS (
+        SELECT _line, _raw,
+            CASE WHEN json_valid(_raw) THEN (CASE WHEN json_type(_raw) = 'OBJECT' THEN CAST(_raw AS JSON) END) END
+                AS doc,
+            json_valid(_raw) AS valid
+        FROM {STAGE}
+        WHERE _raw IS NOT NULL AND trim(_raw) <> ''
+    ), typed AS (
+        SELECT *,
+            CASE WHEN {_json("doc", "type")} IS NOT NULL THEN coalesce(lower({_text("doc", "type")}), '') END AS seg
+        FROM lines
+    )
+    SELECT
+        _line,
+        CASE WHEN doc IS NULL THEN 'invalid'
+             WHEN seg IS NULL THEN {flat_kind}
+             WHEN seg IN ('track', 'page', 'screen') THEN 'event'
+             WHEN seg IN ('identify', 'alias', 'group') THEN seg
+             ELSE 'invalid' END AS _kind,
+        CASE WHEN seg IS NULL THEN {flat("message_id")} ELSE {_text("doc", "messageId")} END AS message_id,
+        CASE WHEN seg IS NULL THEN {flat("event")}
+             WHEN seg = 'track' THEN {_text("doc", "event")}
+             WHEN seg = 'page' THEN 'Page Viewed'
+             WHEN seg = 'screen' THEN 'Screen Viewed' END AS event,
+        CASE WHEN seg IS NULL THEN {flat("user_id")} ELSE {_text("doc", "userId")} END AS user_id,
+        CASE WHEN seg IS NULL THEN {flat("anonymous_id")} ELSE {_text("doc", "anonymousId")} END AS anonymous_id,
+        CASE WHEN seg IS NULL THEN {flat("account_id")}
+             WHEN seg = 'group' THEN {_text("doc", "groupId")}
+             ELSE nullif(trim(json_extract_string(doc, '$.context.groupId')), '') END AS account_id,
+        CASE WHEN seg = 'alias' THEN {_text("doc", "previousId")} END AS previous_id,
+        CASE WHEN seg IS NULL THEN {flat("timestamp")}
+             ELSE coalesce({_text("doc", "timestamp")}, {_text("doc", "originalTimestamp")}) END AS ts_text,
+        CASE WHEN doc IS NULL THEN NULL
+             WHEN seg IS NULL AND {flat_kind} = 'event' THEN {rest}
+             WHEN seg IN ('page', 'screen') AND {_json("doc", "name")} IS NOT NULL
+                THEN json_merge_patch({_object(_json("doc", "properties"))},
+                                      json_object('name', {_json("doc", "name")}))
+             WHEN seg IN ('track', 'page', 'screen') THEN {_object(_json("doc", "properties"))}
+             END AS properties,
+        CASE WHEN doc IS NULL THEN NULL
+             WHEN seg IS NULL AND {flat_kind} = 'user' THEN {rest}
+             WHEN seg = 'identify'
+                THEN {_object(f"coalesce({_json('doc', 'traits')}, json_extract(doc, '$.context.traits'))")}
+             WHEN seg = 'group' THEN {_object(_json("doc", "traits"))}
+             END AS traits,
+        CASE WHEN doc IS NOT NULL AND seg IS NULL AND {flat_bad_nested} THEN {quote_literal(src[nested])}
+             WHEN doc IS NOT NULL AND seg IN ('track', 'page', 'screen')
+                AND NOT {_is_object_or_null(_json("doc", "properties"))} THEN 'properties'
+             WHEN doc IS NOT NULL AND seg IN ('identify', 'group')
+                AND NOT {_is_object_or_null(_json("doc", "traits"))} THEN 'traits'
+             WHEN doc IS NOT NULL AND seg IS NOT NULL AND seg NOT IN ({types}) THEN 'type'
+             WHEN doc IS NULL THEN 'line' END AS _field,
+        CASE WHEN doc IS NOT NULL AND seg IS NULL AND {flat_bad_nested} THEN {quote_literal(nested_reason)}
+             WHEN doc IS NOT NULL AND seg IN ('track', 'page', 'screen')
+                AND NOT {_is_object_or_null(_json("doc", "properties"))} THEN {quote_literal(REASON_PROPERTIES)}
+             WHEN doc IS NOT NULL AND seg IN ('identify', 'group')
+                AND NOT {_is_object_or_null(_json("doc", "traits"))} THEN {quote_literal(REASON_TRAITS)}
+             WHEN doc IS NOT NULL AND seg IS NOT NULL AND seg NOT IN ({types}) THEN {quote_literal(REASON_UNKNOWN_TYPE)}
+             WHEN doc IS NULL AND valid THEN {quote_literal(REASON_NOT_OBJECT)}
+             WHEN doc IS NULL THEN {quote_literal(REASON_NOT_JSON)} END AS _reason,
+        _raw
+    FROM typed
+    """
