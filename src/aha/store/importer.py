@@ -231,20 +231,37 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
             raise ImportRefused(
                 f"{path.name}: --map {target}={column}, but there is no column '{column}' (columns: {shown}). {fix}"
             )
-    required = [("event",), ("timestamp",), ("user_id", "anonymous_id")] if kind == "events" else [("user_id",)]
+    required = [("user_id", "anonymous_id"), ("event",), ("timestamp",)] if kind == "events" else [("user_id",)]
+    mapped = set(mapping.values())
+    free = [n for n in names if n not in mapped]
     for options in required:
         if any(mapping.get(c, c) in names for c in options):
             continue
         missing = options[0]
-        mapped = set(mapping.values())
-        hint = [h for h in close_matches(missing, [n for n in names if n not in mapped]) if h not in options]
-        if not hint and missing in ("user_id", "anonymous_id"):
-            hint = [n for n in names if n not in mapped and ("user" in n.lower() or "distinct" in n.lower())][:1]
-        if not hint and missing in ("user_id", "anonymous_id"):
-            hint = close_matches("anonymous_id", [n for n in names if n not in mapped])
-        what = "no column 'user_id' or 'anonymous_id'" if len(options) > 1 else f"no column '{missing}'"
-        fix = f"Map one with --map {missing}={hint[0]}" if hint else f"Map one with --map {missing}=COLUMN"
+        hint = _suggest(missing, free) or (_suggest("anonymous_id", free) if len(options) > 1 else None)
+        what = f"no column '{missing}'"
+        fix = f"Map one with --map {missing}={hint}" if hint else f"Map one with --map {missing}=COLUMN"
         raise ImportRefused(f"{path.name}: {what} (columns: {shown}). {fix}")
+
+
+# Usual names in exports, used only to suggest a --map (never applied silently).
+HINTS: dict[str, tuple[str, ...]] = {
+    "user_id": ("userid", "distinct_id", "user", "uid", "person_id", "customer_id"),
+    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id"),
+    "event": ("event_name", "name", "action", "event_type"),
+    "timestamp": ("ts", "time", "event_time", "occurred_at", "created_at", "date", "datetime"),
+    "message_id": ("messageid", "event_id", "id", "insert_id", "uuid"),
+    "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
+}
+
+
+def _suggest(canonical: str, columns: list[str]) -> str | None:
+    lowered = {c.lower(): c for c in columns}
+    for alias in HINTS.get(canonical, ()):
+        if alias in lowered:
+            return lowered[alias]
+    hits = close_matches(canonical, columns)
+    return hits[0] if hits else None
 
 
 # -- one file ------------------------------------------------------------------------------------------------------

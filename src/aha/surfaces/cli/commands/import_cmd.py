@@ -1,0 +1,120 @@
+"""`aha import`: load event or user-trait files into the store, with a progress bar and a closing summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from aha.errors import UserError
+
+SHOWN_REASONS = 5
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
+
+
+def parse_map(items: list[str]) -> dict[str, str]:
+    """`--map user_id=distinct_id,event=event_name` (repeatable, comma-separated) -> {canonical: source column}."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            target, sep, column = part.partition("=")
+            if not sep or not target.strip() or not column.strip():
+                raise UserError(f"--map {part!r}: write CANONICAL=COLUMN, e.g. --map user_id=distinct_id.")
+            mapping[target.strip()] = column.strip()
+    return mapping
+
+
+def import_command(
+    files: list[str] = typer.Argument(..., help="Files or quoted globs: .csv .tsv .jsonl .ndjson .parquet (.gz ok)."),
+    db: Path = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB store (created if missing)."),
+    map_: list[str] = typer.Option(
+        [], "--map", help="canonical=source column, repeatable or comma-separated: --map user_id=distinct_id."
+    ),
+    timestamp_format: str | None = typer.Option(
+        None, "--timestamp-format", help="strptime format of the timestamp column, e.g. '%d/%m/%Y %H:%M'."
+    ),
+    timezone: str = typer.Option("UTC", "--timezone", help="Zone of timestamps without an offset (IANA name)."),
+    users: bool = typer.Option(False, "--users", help="The files hold user traits keyed by user_id."),
+    source: str | None = typer.Option(None, "--source", help="Source name stored with each row (default: file name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import events (or, with --users, user traits); idempotent, bad rows go to dead letters."""
+    from aha.store import open_store
+    from aha.store.importer import ImportSummary, import_files
+
+    mapping = parse_map(map_)
+    console = Console(stderr=True, highlight=False)
+    store = open_store(db)
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[step]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=as_json,
+            disable=as_json or not console.is_terminal,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+            steps = {0: "reading", 1: "checking", 2: "writing", 3: "done"}
+
+            def progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total, step="")
+                bar.update(tasks[name], completed=done, step=steps.get(done, ""))
+
+            summary: ImportSummary = import_files(
+                store,
+                files,
+                kind="users" if users else "events",
+                mapping=mapping,
+                timestamp_format=timestamp_format,
+                timezone=timezone,
+                source=source,
+                progress=progress,
+            )
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    _print_summary(summary, db)
+
+
+def _print_summary(summary: object, db: Path) -> None:
+    from aha.store.importer import ImportSummary
+
+    assert isinstance(summary, ImportSummary)
+    out = Console(highlight=False, soft_wrap=True)
+    noun = "file" if len(summary.files) == 1 else "files"
+    out.print(
+        f"[bold]{len(summary.files)} {noun}[/]: {summary.rows_read} rows read, "
+        f"[green]{summary.imported} imported[/], {summary.duplicates} duplicates skipped, "
+        f"{'[red]' if summary.rejected else ''}{summary.rejected} rejected{'[/]' if summary.rejected else ''}"
+    )
+    extra = []
+    if summary.identities:
+        extra.append(f"{summary.identities} identity links")
+    if summary.users_updated:
+        extra.append(f"{summary.users_updated} users updated")
+    if summary.accounts_updated:
+        extra.append(f"{summary.accounts_updated} accounts updated")
+    if extra:
+        out.print("  " + ", ".join(extra))
+    if summary.rejected:
+        for reason, n in summary.reasons[:SHOWN_REASONS]:
+            out.print(f"  {n} × {reason}", markup=False)
+        out.print(
+            f"  rejected rows are kept in the dead_letters table of {db} "
+            "(file, line, field, reason, raw); fix them and import again.",
+            markup=False,
+        )
