@@ -99,6 +99,10 @@ RETENTION_COLLAB: Final = 0.10
 RETENTION_REPORT_STEP: Final = 0.25  # >= 3 Report Shared in the first 14 days; 1 or 2 add nothing
 REPORT_STEP_AT: Final = 3
 REPORT_SHARED_14D_P: Final = np.array([0.45, 0.20, 0.15, 0.08, 0.05, 0.04, 0.03])  # 0, 1, ..., 6 in 14 days
+# Busy workspaces: a few teams of 3+ chat far more, so some accounts pass 2,000 messages in 30 days.
+BUSY_MIN_MEMBERS: Final = 3
+BUSY_SHARE: Final = 0.04
+BUSY_CHAT_X: Final = 12.0
 IMPORTED_SHARE: Final = 0.01  # users with events but no Signed Up
 VISITORS_PER_USER: Final = 0.35  # anonymous visitors who never sign up, per user
 

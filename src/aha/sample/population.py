@@ -71,7 +71,9 @@ def draw_population(rng: np.random.Generator, n: int, start_s: int, days: int) -
     employees = np.maximum(lo, np.minimum(hi, np.floor(lo * np.exp(rng.random(k) * np.log(hi / lo + 1)))))
     plan = rng.choice(len(c.PLANS), size=k, p=c.PLAN_P)[account]
     # Bigger teams chat more per person; a heavy tail lets a few busy workspaces pass 2,000 messages in 30 days.
-    chat = rng.lognormal(-1.0, 1.4, size=k) * (1 + 0.25 * (sizes - 1))
+    chat = rng.lognormal(-1.1, 1.5, size=k) * (1 + 0.25 * (sizes - 1))
+    busy = (sizes >= c.BUSY_MIN_MEMBERS) & (rng.random(k) < c.BUSY_SHARE)
+    chat[busy] *= c.BUSY_CHAT_X
 
     # Engagement: mostly individual, partly shared with the workspace.
     z = 0.85 * rng.standard_normal(n) + np.sqrt(1 - 0.85**2) * rng.standard_normal(k)[account]

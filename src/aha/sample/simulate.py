@@ -125,6 +125,9 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     intend = ~pop.imported & (rng.random(n) < _sigmoid(logit))
     cu = np.flatnonzero(intend)
     tp = rng.lognormal(np.log(90 * MINUTE), 1.3, len(cu)).astype(np.int64)
+    # Users who connect something start their project after it, as the product's onboarding suggests.
+    connects = np.bincount(np.repeat(su, cnt), minlength=n)[cu] > 0
+    tp[connects] = first_t[cu[connects]] + rng.lognormal(np.log(40 * MINUTE), 1.0, int(connects.sum())).astype(np.int64)
     to = tp + rng.lognormal(np.log(45 * MINUTE), 1.3, len(cu)).astype(np.int64)
     r = rng.random(len(cu))
     to[r < 0.03] = tp[r < 0.03]  # project and output at the same second
@@ -203,8 +206,8 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     t_end = t0 + life.astype(np.int64)
     eng = np.exp(0.5 * z)
     for event, rate, t_from in (
-        ("Page Viewed", 0.9 * eng, t0),  # rises with engagement only: no effect of its own
-        ("Message Sent", 0.6 * eng * pop.acc_chat[pop.account], t0),
+        ("Page Viewed", 0.5 * eng, t0),  # rises with engagement only: no effect of its own
+        ("Message Sent", 0.36 * eng * pop.acc_chat[pop.account], t0),
         ("Output Generated", 0.2 * eng, t0 + 3 * DAY),  # after the core window, so it never changes its truth
         ("Project Created", 0.03 * eng, t0 + 3 * DAY),
         ("Report Shared", 0.05 * eng, t0 + 14 * DAY),

@@ -1,0 +1,107 @@
+"""`aha sample`: fill a store with a realistic SaaS event log whose effects are known (docs/sample.md)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from time import perf_counter
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aha.errors import UserError
+from aha.surfaces.cli import options
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sample")(sample)
+
+
+def sample(
+    db: Path = options.DB,
+    users: int = typer.Option(20_000, "--users", min=1, help="How many users (about 50 events each)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same data."),
+    days: int = typer.Option(120, "--days", min=1, help="Signups spread over this many days from --start."),
+    start: str = typer.Option("2026-01-01", "--start", help="First signup day (UTC), YYYY-MM-DD."),
+    out: Path | None = typer.Option(None, "--out", help="Keep the Parquet files in this directory (for aha import)."),
+    config: Path = options.CONFIG,
+    force: bool = typer.Option(False, "--force", help="Delete and recreate the database if it already holds events."),
+) -> None:
+    """Generate a sample event log with planted effects and load it into the store."""
+    from aha.sample import generate, load_into
+    from aha.store import open_store
+
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        raise UserError(f"--start: {start!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-01.") from None
+    _refuse_or_clear(db, force)
+    began = perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="aha-sample-")) if out is None else out
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            gen_task = bar.add_task("generating users", total=users)
+            info = generate(
+                work,
+                users=users,
+                seed=seed,
+                start=first_day,
+                days=days,
+                progress=lambda done, total: bar.update(gen_task, completed=done, total=total),
+            )
+            load_task = bar.add_task("loading tables", total=1)
+            store = open_store(db)
+            try:
+                events = load_into(
+                    store, work, progress=lambda done, total: bar.update(load_task, completed=done, total=total)
+                )
+            finally:
+                store.close()
+    finally:
+        if out is None:
+            shutil.rmtree(work, ignore_errors=True)
+    wrote_config = _write_config(config)
+    kept = f", Parquet in {out}" if out is not None else ""
+    note = f", wrote {config}" if wrote_config else ""
+    typer.echo(
+        f"sampled {info.users:,} users and {events:,} events into {db} in {perf_counter() - began:.1f} s{kept}{note}"
+    )
+
+
+def _refuse_or_clear(db: Path, force: bool) -> None:
+    """Refuse to mix a sample into a store that already has events; --force starts the file afresh."""
+    if not db.exists():
+        return
+    if force:
+        db.unlink()
+        Path(f"{db}.wal").unlink(missing_ok=True)
+        return
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise UserError(f"{db}: cannot open it as a DuckDB file ({exc}); pass --force to replace it.") from None
+    try:
+        held = con.execute("SELECT count(*) FROM events").fetchone()
+    except duckdb.CatalogException:
+        held = (0,)
+    finally:
+        con.close()
+    if held and held[0]:
+        raise UserError(f"{db} already holds {held[0]:,} events; pass --force to replace it, or choose another --db.")
+
+
+def _write_config(config: Path) -> bool:
+    """Write the bundled template (whose event names the sample uses) unless the file exists."""
+    if config.exists():
+        return False
+    text = resources.files("aha.definitions").joinpath("template.yaml").read_text(encoding="utf-8")
+    config.write_text(text, encoding="utf-8")
+    return True
