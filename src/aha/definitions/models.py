@@ -225,6 +225,16 @@ class Definitions(Strict):
         parts = {p for m in self.milestones for p in (m.all_of or [])}
         return [m.id for m in self.milestones if m.id not in parts and m.entity == "user"]
 
+    def event_references(self) -> list[tuple[str, str]]:
+        """(YAML path, event name) for every event the file names, so a check can point at the exact line."""
+        refs = [(f"signup.event{_index(self.signup.event, i)}", e) for i, e in enumerate(self.signup.events)]
+        if self.paid:
+            refs += [(f"paid.event{_index(self.paid.event, i)}", e) for i, e in enumerate(self.paid.events)]
+        refs += [(f"retention.active.event[{i}]", e) for i, e in enumerate(self.retention.active.event or [])]
+        for j, m in enumerate(self.milestones):
+            refs += [(f"milestones[{j}].event{_index(m.event, i)}", e) for i, e in enumerate(m.events)]
+        return refs
+
     @property
     def event_names(self) -> set[str]:
         """Every event name the file mentions, for the "not in your data" check."""
@@ -235,6 +245,10 @@ class Definitions(Strict):
         for m in self.milestones:
             names |= set(m.events)
         return names
+
+
+def _index(value: str | list[str] | None, i: int) -> str:
+    return f"[{i}]" if isinstance(value, list) else ""
 
 
 def _at(loc: tuple[str | int, ...], message: str) -> ValueError:

@@ -103,10 +103,11 @@ def _state_rows(entities: ir.Table, reach: ir.Table, m: Milestone, definitions: 
         (window_end > ibis.literal(as_of), c.IN_PROGRESS),
         else_=c.MISSED,
     )
+    measured = applicable_expr.ifelse(joined[c.REACH_TIME], ibis.null("timestamp"))  # out of scope: not measured
     return joined.select(
         joined[c.ENTITY_TYPE], joined[c.ENTITY_ID],
         **{c.MILESTONE_ID: ibis.literal(m.id), c.T0: joined[c.T0], c.WINDOW_END: window_end,
-           c.REACH_TIME: joined[c.REACH_TIME], c.PROGRESS: joined[c.PROGRESS].fill_null(0.0),
+           c.REACH_TIME: measured, c.PROGRESS: applicable_expr.ifelse(joined[c.PROGRESS].fill_null(0.0), 0.0),
            c.APPLICABLE: applicable_expr, c.STATUS: status,
            c.DEFINITION_HASH: ibis.literal(_hash(definitions, m))},
     )

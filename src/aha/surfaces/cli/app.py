@@ -30,24 +30,13 @@ def _register() -> None:
 
 
 def main() -> None:
+    """Typer handles usage errors itself (exit 2 with a usage line); aha's own user errors are caught here."""
     _register()
     try:
-        app(standalone_mode=False)
+        app()
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", markup=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("[red]aborted[/]")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

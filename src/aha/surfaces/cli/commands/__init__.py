@@ -1,5 +1,5 @@
 """One module per command; each exposes `register(app)`. Adding a command is one line here."""
 
-from aha.surfaces.cli.commands import definitions_cmds, import_cmd, report_cmd, sample_cmd
+from aha.surfaces.cli.commands import definitions_cmds, import_cmd, report_cmd, sample_cmd, validate_cmd
 
-MODULES = [definitions_cmds, report_cmd, import_cmd, sample_cmd]
+MODULES = [definitions_cmds, validate_cmd, report_cmd, sample_cmd, import_cmd]

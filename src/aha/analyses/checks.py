@@ -1,0 +1,76 @@
+"""Do the definitions fit the data? Event names that never occur, segments nobody carries, milestones nobody reaches.
+
+A milestone on a misspelt event is not an error the YAML schema can see: it silently reads 0%. This check is what
+turns that into a message with a suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from aha.definitions import Definitions, content_hash
+from aha.results import ResultMixin
+from aha.store import Store, schema
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: str  # "warning" (numbers will be wrong or empty) or "info"
+    path: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksResult(ResultMixin):
+    kind: ClassVar[str] = "checks"
+    config: str
+    definitions_hash: str
+    milestones: int
+    primary: str
+    events_in_data: int
+    findings: tuple[Finding, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"level": f.level, "path": f.path, "message": f.message} for f in self.findings]
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.level == "warning")
+
+
+def run(definitions: Definitions, config: str, store: Store | None) -> ChecksResult:
+    findings: list[Finding] = []
+    funnel = definitions.funnel_ids
+    if not 3 <= len(funnel) <= 5:
+        findings.append(Finding("info", "funnel", f"holds {len(funnel)} milestones; the method recommends 3 to 5."))
+    total = 0
+    if store is not None:
+        counts = dict(store.raw.execute(f"SELECT event, count(*) FROM {schema.EVENTS} GROUP BY event").fetchall())
+        total = int(sum(counts.values()))
+        known = sorted(counts)
+        for path, name in definitions.event_references():
+            if name in counts:
+                continue
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            findings.append(Finding("warning", path, f"no event {name!r} in the data.{hint}"))
+        findings += _segments(store, definitions)
+    return ChecksResult(config, content_hash(definitions), len(definitions.milestones), definitions.primary.id,
+                        total, tuple(findings))
+
+
+def _segments(store: Store, definitions: Definitions) -> list[Finding]:
+    out = []
+    signup = list(definitions.signup.events)
+    for i, seg in enumerate(definitions.segments):
+        path = f"$.{seg}"
+        in_traits = store.scalar(f"SELECT count(*) FROM {schema.USERS} WHERE json_exists(traits, ?)", [path])
+        in_signups = store.scalar(
+            f"SELECT count(*) FROM {schema.EVENTS} WHERE event IN (SELECT unnest(?)) AND json_exists(properties, ?)",
+            [signup, path],
+        )
+        if not in_traits and not in_signups:
+            out.append(Finding("warning", f"segments[{i}]", f"no user trait or signup-event property {seg!r}."))
+    return out

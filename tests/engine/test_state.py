@@ -1,0 +1,185 @@
+"""Milestone state, hand-counted for every rule of SEMANTICS.md "Milestones" (one journey per rule, commented)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from aha.analyses.state import build
+from aha.definitions import parse
+from aha.store import open_store
+from tests.journeys import write_events, write_identities, write_memberships, write_traits
+
+DEFINITIONS = parse("""
+signup: {event: Signed Up}
+paid: {event: Paid, within: 2d}
+milestones:
+  - {id: ws, event: W, within: 1h}
+  - {id: a3, event: A, count: 3, within: 1d}
+  - {id: kinds, event: K, distinct: {property: kind, at_least: 2}, within: 1d}
+  - {id: rows, event: R, sum: {property: rows, at_least: 50}, within: 1d}
+  - {id: pg, event: C, where: {db: {in: [postgres, mysql]}, size: {gte: 10}}, within: 1d}
+  - {id: core, all_of: [ws, a3], within: 1d, level: primary}
+  - {id: admin, event: S, scope: {persona: admin}, within: 1d}
+""")
+AS_OF = datetime(2026, 1, 5)
+T0 = "2026-01-01T00:00:00"
+
+
+def at(offset: str, base: str = T0) -> str:
+    """`+59m59s`-style offsets from t0, so each journey reads as time since signup."""
+    sign = -1 if offset.startswith("-") else 1
+    total, number = 0, ""
+    for ch in offset.lstrip("+-"):
+        if ch.isdigit():
+            number += ch
+        else:
+            total += int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[ch]
+            number = ""
+    return (datetime.fromisoformat(base) + sign * timedelta(seconds=total)).isoformat()
+
+
+JOURNEYS = [
+    ("u1", "Signed Up", T0),
+    ("u1", "W", at("+59m59s")),                       # ws: one second inside the 1h window → reached
+    ("u1", "S", at("+1h")),                           # admin (trait persona=admin) → reached
+    ("u2", "Signed Up", T0),
+    ("u2", "W", at("+1h")),                           # ws: exactly t0 + W does not count → missed
+    ("u2", "S", at("+1h")),                           # admin: persona=analyst → not applicable
+    ("u3", "W", at("-1m")),                           # before signup: never counts
+    ("u3", "Signed Up", T0),                          # first signup is t0 ...
+    ("u3", "Signed Up", at("+30m")),                  # ... a second one changes nothing
+    ("u4", "W", at("+5m")),                           # u4 never signs up: in no cohort
+    ("u5", "Signed Up", T0),
+    ("u5", "Paid", at("-1h")),                        # paid before signup: not a conversion
+    ("u5", "A", at("+2h")), ("u5", "A", at("+2h")), ("u5", "A", at("+2h")),  # three ties → a3 at +2h
+    ("u6", "Signed Up", T0),
+    ("u6", "A", at("+1h")), ("u6", "A", at("+2h")),
+    ("u6", "A", at("+1d")),                           # third A at exactly t0 + 1d → a3 missed, progress 2
+    ("u7", "Signed Up", T0),
+    ("u7", "K", at("+1h"), {"kind": "x"}), ("u7", "K", at("+2h"), {"kind": "x"}),
+    ("u7", "K", at("+3h"), {"kind": "y"}),           # second distinct kind at +3h → kinds reached, progress 2
+    ("u8", "Signed Up", T0),
+    ("u8", "R", at("+1h"), {"rows": 30}),
+    ("u8", "R", at("+2h"), {"rows": "25"}),          # a quoted number still counts: running sum 55 at +2h
+    ("u9", "Signed Up", T0),
+    ("u9", "R", at("+1h"), {"rows": 30}), ("u9", "R", at("+2h"), {}), ("u9", "R", at("+3h"), {"rows": 10}),  # 40
+    ("u10", "Signed Up", T0),
+    ("u10", "C", at("+1h"), {"db": "postgres", "size": 5}),   # size filter fails
+    ("u10", "C", at("+2h"), {"db": "sqlite", "size": 100}),   # db filter fails
+    ("u10", "C", at("+3h"), {"db": "mysql", "size": 10}),     # both hold → pg reached at +3h
+    ("u11", "Signed Up", T0),
+    ("u11", "W", at("+10m")),
+    ("u11", "A", at("+5h")), ("u11", "A", at("+6h")), ("u11", "A", at("+7h")),  # core = later part = +7h
+    ("u11", "Paid", at("+1d")),                       # converted inside 2d
+    ("u12", "Signed Up", T0),
+    ("u12", "Paid", at("+2d")),                       # exactly t0 + 2d: not a conversion
+    ("u13", "Signed Up", "2026-01-04T12:00:00"),      # young: a3's 1d window still open at as_of
+    ("u13", "A", "2026-01-05T01:00:00"), ("u13", "A", "2026-01-05T01:00:00"),
+    ("u13", "A", "2026-01-05T01:00:00"),              # ... but these are after as_of: ignored
+]
+TRAITS = {"u1": {"persona": "admin"}, "u2": {"persona": "analyst"}}
+# u3 has no trait but signed up with persona=admin in the signup event's properties → in admin's scope
+JOURNEYS.insert(JOURNEYS.index(("u3", "Signed Up", T0)), ("u3", "Signed Up", T0, {"persona": "admin"}))
+JOURNEYS.remove(("u3", "Signed Up", T0))
+
+# (user, milestone): (status, reach offset from t0 or None, progress) — counted by hand from the journeys above
+EXPECTED = {
+    ("u1", "ws"): ("reached", "+59m59s", 1), ("u2", "ws"): ("missed", None, 0), ("u3", "ws"): ("missed", None, 0),
+    ("u1", "admin"): ("reached", "+1h", 1), ("u2", "admin"): ("not_applicable", None, 0),
+    ("u3", "admin"): ("missed", None, 0), ("u5", "admin"): ("not_applicable", None, 0),
+    ("u5", "a3"): ("reached", "+2h", 3), ("u6", "a3"): ("missed", None, 2),
+    ("u7", "kinds"): ("reached", "+3h", 2), ("u8", "rows"): ("reached", "+2h", 55), ("u9", "rows"): ("missed", None, 40),
+    ("u10", "pg"): ("reached", "+3h", 1),
+    ("u11", "core"): ("reached", "+7h", 2), ("u11", "ws"): ("reached", "+10m", 1), ("u11", "a3"): ("reached", "+7h", 3),
+    ("u5", "core"): ("missed", None, 1), ("u1", "core"): ("missed", None, 1),
+    ("u11", "_paid"): ("reached", "+1d", 1), ("u12", "_paid"): ("missed", None, 0), ("u5", "_paid"): ("missed", None, 0),
+    ("u13", "a3"): ("in_progress", None, 0), ("u13", "ws"): ("missed", None, 0),
+    ("u13", "_paid"): ("in_progress", None, 0),
+}
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    store = open_store(tmp_path_factory.mktemp("state") / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    write_traits(store, TRAITS)
+    ms = build(store, DEFINITIONS, AS_OF)
+    frame = ms.state.execute()
+    return ms, {(r.entity_id, r.milestone_id): r for r in frame.itertuples()}
+
+
+@pytest.mark.parametrize(("key", "expected"), list(EXPECTED.items()), ids=[f"{u}-{m}" for u, m in EXPECTED])
+def test_hand_counted_state(state, key, expected):
+    _, rows = state
+    row = rows[key]
+    status, offset, progress = expected
+    t0 = row.t0.to_pydatetime()
+    assert row.status == status
+    reach = None if row.reach_time is None or str(row.reach_time) == "NaT" else row.reach_time.to_pydatetime()
+    assert reach == (datetime.fromisoformat(at(offset, t0.isoformat())) if offset else None)
+    assert row.progress == progress
+
+
+def test_users_without_signup_are_in_no_cohort_but_counted(state):
+    ms, rows = state
+    assert {u for u, _ in rows} == {f"u{i}" for i in range(1, 14)} - {"u4"}
+    assert ms.users_without_signup == 1
+
+
+def test_first_signup_is_t0(state):
+    _, rows = state
+    assert rows[("u3", "ws")].t0.to_pydatetime() == datetime(2026, 1, 1)
+
+
+def test_state_is_reused_until_data_or_definitions_change(tmp_path):
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("u1", "Signed Up", T0), ("u1", "W", at("+5m"))])
+    assert build(store, DEFINITIONS, AS_OF).rebuilt
+    assert not build(store, DEFINITIONS, AS_OF).rebuilt
+    write_events(store, [("u2", "Signed Up", T0, {}, {"message_id": "other"})])
+    assert build(store, DEFINITIONS, AS_OF).rebuilt
+    changed = parse(DEFINITIONS.model_dump_json().replace('"1h"', '"2h"'))
+    assert build(store, changed, AS_OF).rebuilt
+    assert build(store, changed, AS_OF + timedelta(days=1)).rebuilt
+
+
+def test_anonymous_events_belong_to_the_identified_user_retroactively(tmp_path):
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        (None, "W", at("+5m"), {}, {"anonymous_id": "anon-1"}),   # before identify, under the anonymous id
+        ("u1", "Signed Up", T0),
+        (None, "W", at("+5m"), {}, {"anonymous_id": "anon-2"}),   # anon-2 is never identified: nobody's
+    ])
+    write_identities(store, [("anon-1", "u1", at("+1h")), ("anon-1", "u9", at("+2h"))])  # earliest link wins
+    rows = build(store, DEFINITIONS, AS_OF).state.execute().set_index(["entity_id", "milestone_id"])
+    assert rows.loc[("u1", "ws"), "status"] == "reached"
+    assert rows.loc[("u1", "ws"), "reach_time"] == datetime.fromisoformat(at("+5m"))
+
+
+def test_account_milestone_counts_members_together_from_the_earliest_member(tmp_path):
+    definitions = parse("""
+signup: {event: Signed Up}
+milestones:
+  - {id: ws, event: W, within: 1h, level: primary}
+  - {id: msgs, event: M, count: 3, within: 1d, entity: account}
+""")
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        ("u1", "Signed Up", T0, {}, {"account_id": "acme"}),     # account t0 = u1's t0
+        ("u2", "Signed Up", at("+2h"), {}, {"account_id": "acme"}),
+        ("u1", "M", at("+1h"), {}, {"account_id": "acme"}),
+        ("u2", "M", at("+3h"), {}, {"account_id": "acme"}),
+        ("u2", "M", at("+1d")),                                  # no account id: credited via membership, but at
+        ("u2", "M", at("+23h")),                                 # t0+1d it is outside; +23h is the third → reached
+        ("u3", "Signed Up", T0), ("u3", "M", at("+1h")),         # u3 in "solo" via a group call only
+    ])
+    write_memberships(store, [("u2", "acme", at("+2h")), ("u3", "solo", at("+1m"))])
+    rows = build(store, definitions, AS_OF).state.execute()
+    acct = rows[rows.entity_type == "account"].set_index("entity_id")
+    assert acct.loc["acme", "t0"] == datetime(2026, 1, 1)
+    assert acct.loc["acme", "status"] == "reached"
+    assert acct.loc["acme", "reach_time"] == datetime.fromisoformat(at("+23h"))
+    assert acct.loc["acme", "progress"] == 3
+    assert acct.loc["solo", "status"] == "missed" and acct.loc["solo", "progress"] == 1
