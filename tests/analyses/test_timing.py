@@ -1,0 +1,30 @@
+"""Time to milestone: percentiles among reachers (numpy's linear interpolation) and Kaplan–Meier over everyone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.analyses.conftest import AS_OF
+
+
+def test_percentiles_and_kaplan_meier_hand_counted(project):
+    (group,) = project.timing(as_of=AS_OF).groups
+    m1 = next(m for m in group.milestones if m.milestone_id == "m1")
+    hours = [1, 2, 1, 1, 1]  # f1, f2, f3, f5, f6 reach m1
+    assert (m1.eligible, m1.reached) == (7, 5)
+    assert m1.median_seconds == 3600
+    assert m1.p90_seconds == pytest.approx(np.percentile(np.array(hours) * 3600, 90))  # 5760 s
+    # Kaplan–Meier: at 1h, 4 of 7 at risk reach it → S = 3/7 < 0.5, so the median is 1h;
+    # at 2h, 1 of 3 → S = 2/7; f4 and f7 are censored at their 1d window → 5/7 reach it.
+    assert m1.km_median_seconds == 3600
+    assert m1.km_reached_share == pytest.approx(5 / 7)
+    assert {b.label: b.entities for b in m1.histogram}["1–4h"] == 5
+
+
+def test_open_windows_are_censored_not_failed(project):
+    (group,) = project.timing(as_of=AS_OF).groups
+    paid = next(m for m in group.milestones if m.milestone_id == "_paid")
+    # f1 (24h) and f5 (2h) paid; the median among payers is 13h, but most never pay: KM median undefined
+    assert paid.reached == 2 and paid.median_seconds == 13 * 3600
+    assert paid.km_median_seconds is None
