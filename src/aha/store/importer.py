@@ -581,7 +581,7 @@ def _kinds(kinds: tuple[str, ...]) -> str:
 
 
 def _traits_changed_sql(table: str, key: str, row_key: str, kinds: tuple[str, ...]) -> str:
-    """Lines whose entity is new, or which carry a trait value the entity does not have yet."""
+    """Lines whose entity is new, or which carry a trait the entity lacks, or a new value at least as recent."""
     return f"""
         SELECT p._line FROM {PARSED} p
         WHERE p._ok AND p._kind IN ({_kinds(kinds)}) AND p.{row_key} IS NOT NULL
@@ -590,7 +590,8 @@ def _traits_changed_sql(table: str, key: str, row_key: str, kinds: tuple[str, ..
         SELECT p._line FROM {PARSED} p, json_each(p.traits) e
         WHERE p._ok AND p._kind IN ({_kinds(kinds)}) AND p.{row_key} IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM {table} t, json_each(t.traits) o
-              WHERE t.{key} = p.{row_key} AND o.key = e.key AND CAST(o.value AS VARCHAR) = CAST(e.value AS VARCHAR))
+              WHERE t.{key} = p.{row_key} AND o.key = e.key
+                AND (CAST(o.value AS VARCHAR) = CAST(e.value AS VARCHAR) OR t.updated_at > p.ts))
     """
 
 
