@@ -238,9 +238,9 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
         if any(mapping.get(c, c) in names for c in options):
             continue
         missing = options[0]
-        hint = _suggest(missing, free) or (_suggest("anonymous_id", free) if len(options) > 1 else None)
+        guess = _suggest(missing, free) or (_suggest("anonymous_id", free) if len(options) > 1 else None)
         what = f"no column '{missing}'"
-        fix = f"Map one with --map {missing}={hint}" if hint else f"Map one with --map {missing}=COLUMN"
+        fix = f"Map one with --map {missing}={guess}" if guess else f"Map one with --map {missing}=COLUMN"
         raise ImportRefused(f"{path.name}: {what} (columns: {shown}). {fix}")
 
 
@@ -444,6 +444,14 @@ def table_rows_sql(
     else:
         payload = extra
     row_kind = "'event'" if kind == "events" else "'user'"
+    ts_text, ts_native = text("timestamp"), "CAST(NULL AS TIMESTAMP)"
+    ts_col = names.get(src.get("timestamp", ""))
+    if ts_col is not None and (ts_col.type.startswith("TIMESTAMP") or ts_col.type == "DATE"):
+        # Typed column (Parquet): no text parsing; naive values are read in $tz, zoned ones converted to UTC.
+        ref = quote_ident(ts_col.name)
+        zoned = "WITH TIME ZONE" in ts_col.type
+        ts_native = f"timezone('UTC', {ref})" if zoned else f"timezone('UTC', timezone($tz, CAST({ref} AS TIMESTAMP)))"
+        ts_text = f"CASE WHEN {ref} IS NOT NULL THEN 'typed' END"
     return f"""
     SELECT
         _line,
@@ -454,7 +462,8 @@ def table_rows_sql(
         {text("anonymous_id")} AS anonymous_id,
         {text("account_id")} AS account_id,
         CAST(NULL AS VARCHAR) AS previous_id,
-        {text("timestamp")} AS ts_text,
+        {ts_text} AS ts_text,
+        {ts_native} AS ts_native,
         {payload if kind == "events" else "CAST(NULL AS JSON)"} AS properties,
         {payload if kind == "users" else "CAST(NULL AS JSON)"} AS traits,
         CASE WHEN NOT {nested_ok} THEN {quote_literal(nested_name)} END AS _field,
@@ -523,10 +532,11 @@ def _parsed_sql(rows_sql: str, timestamp_format: str | None) -> str:
     CREATE OR REPLACE TEMP TABLE {PARSED} AS
     WITH r AS ({rows_sql}),
     t AS (
-        SELECT r.* EXCLUDE (_field, _reason),
+        SELECT r.* EXCLUDE (_field, _reason, ts_native),
             r._field AS _pre_field, r._reason AS _pre_reason,
-            coalesce({timestamp_sql("ts_text", timestamp_format)},
-                     CASE WHEN _kind = 'user' AND ts_text IS NULL THEN CAST($now AS TIMESTAMP) END) AS ts
+            CASE WHEN ts_native IS NOT NULL THEN ts_native
+                 WHEN _kind = 'user' AND ts_text IS NULL THEN CAST($now AS TIMESTAMP)
+                 ELSE {timestamp_sql("ts_text", timestamp_format)} END AS ts
         FROM r
     ),
     v AS (

@@ -91,6 +91,7 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
         CASE WHEN seg = 'alias' THEN {_text("doc", "previousId")} END AS previous_id,
         CASE WHEN seg IS NULL THEN {flat("timestamp")}
              ELSE coalesce({_text("doc", "timestamp")}, {_text("doc", "originalTimestamp")}) END AS ts_text,
+        CAST(NULL AS TIMESTAMP) AS ts_native,
         CASE WHEN doc IS NULL THEN NULL
              WHEN seg IS NULL AND {flat_kind} = 'event' THEN {rest}
              WHEN seg IN ('page', 'screen') AND {_json("doc", "name")} IS NOT NULL
