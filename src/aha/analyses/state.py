@@ -12,7 +12,7 @@ from datetime import datetime
 import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
-from aha.engine import identity
+from aha.engine.identity import EventSource
 from aha.engine.state import entities_query, relevant_query, state_query
 from aha.store import Store, schema
 
@@ -45,16 +45,16 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
     rebuilt = force or cached != key
     if rebuilt:
-        events = identity.resolved_events(store.table(schema.EVENTS), store.table(schema.IDENTITIES), as_of)
+        source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), as_of)
         memberships = store.table(schema.MEMBERSHIPS)
         entities = store.materialise(
-            ENTITIES_TABLE, entities_query(events, store.table(schema.USERS), memberships, definitions)
+            ENTITIES_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions)
         )
-        relevant = store.materialise(RELEVANT_TABLE, relevant_query(events, entities, memberships, definitions))
+        relevant = store.materialise(RELEVANT_TABLE, relevant_query(source, entities, memberships, definitions))
         store.materialise(STATE_TABLE, state_query(relevant, entities, definitions, as_of))
-        without = store.execute(
-            events.filter(events.user_id.notnull()).select("user_id").distinct().count()
-        ) - store.execute(entities.filter(entities.entity_type == "user").count())
+        without = store.execute(source.users().count()) - store.execute(
+            entities.filter(entities.entity_type == "user").count()
+        )
         store.raw.execute(f"DROP TABLE IF EXISTS {RELEVANT_TABLE}")
         store.raw.execute(
             f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), ('users_without_signup', ?)",

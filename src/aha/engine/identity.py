@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
@@ -13,13 +15,32 @@ def links(identities: ir.Table) -> ir.Table:
     return identities.group_by("anonymous_id").aggregate(linked_user=identities.user_id.argmin(identities.timestamp))
 
 
-def resolved_events(events: ir.Table, identities: ir.Table, as_of: datetime | None = None) -> ir.Table:
-    """Events with `user_id` resolved through identity links and everything after `as_of` dropped.
+@dataclass(frozen=True)
+class EventSource:
+    """The raw event table, the identity links and `as_of`, resolved lazily per question.
 
-    Anonymous events never linked to a user stay out: they belong to nobody's journey (yet).
+    Resolution happens after the event-name filter, so a query that needs five event names joins those rows only,
+    not the whole table (the filter cannot be pushed through the identity join by every engine).
     """
-    if as_of is not None:
-        events = events.filter(events.timestamp <= ibis.literal(as_of))
-    joined = events.left_join(links(identities), "anonymous_id")
-    resolved = joined.mutate(user_id=ibis.coalesce(joined.user_id, joined.linked_user))
-    return resolved.filter(resolved.user_id.notnull()).select(*events.columns)
+
+    events: ir.Table
+    identities: ir.Table
+    as_of: datetime | None
+
+    def select(self, names: Iterable[str] | None = None) -> ir.Table:
+        """Events (of these names) up to `as_of`, with `user_id` resolved through identity links.
+
+        Anonymous events never linked to a user stay out: they belong to nobody's journey (yet).
+        """
+        events = self.events
+        if self.as_of is not None:
+            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        if names is not None:
+            events = events.filter(events.event.isin(sorted(set(names))))
+        joined = events.left_join(links(self.identities), "anonymous_id")
+        resolved = joined.mutate(user_id=ibis.coalesce(joined.user_id, joined.linked_user))
+        return resolved.filter(resolved.user_id.notnull()).select(*self.events.columns)
+
+    def users(self) -> ir.Table:
+        """Distinct resolved user ids (to count users who never signed up)."""
+        return self.select().select("user_id").distinct()

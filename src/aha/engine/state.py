@@ -17,6 +17,7 @@ from aha.definitions.loader import paid_hash
 from aha.definitions.models import Milestone
 from aha.engine import accounts, matchers
 from aha.engine import columns as c
+from aha.engine.identity import EventSource
 from aha.engine.milestones import KEYS, all_of_query, reach_query
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
@@ -40,9 +41,10 @@ def tracked(definitions: Definitions) -> list[Milestone]:
     return [*definitions.milestones, *([paid] if paid else [])]
 
 
-def entities_query(events: ir.Table, users: ir.Table, memberships: ir.Table, definitions: Definitions) -> ir.Table:
+def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
+                   definitions: Definitions) -> ir.Table:
     """Users with their t0, signup properties and traits; accounts (when an account milestone exists) likewise."""
-    signups = signups_query(events, definitions)
+    signups = signups_query(source.select(definitions.signup.events), definitions)
     with_traits = signups.left_join(users.select("user_id", "traits"), signups[c.ENTITY_ID] == users.user_id)
     user_rows = with_traits.select(
         **{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: with_traits[c.ENTITY_ID], c.T0: with_traits[c.T0],
@@ -50,10 +52,11 @@ def entities_query(events: ir.Table, users: ir.Table, memberships: ir.Table, def
     )
     if not any(m.entity == c.ACCOUNT for m in definitions.milestones):
         return user_rows
-    return union_all([user_rows, accounts.account_entities_query(events, memberships, user_rows)])
+    return union_all([user_rows, accounts.account_entities_query(source.events, memberships, user_rows)])
 
 
-def relevant_query(events: ir.Table, entities: ir.Table, memberships: ir.Table, definitions: Definitions) -> ir.Table:
+def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Table,
+                   definitions: Definitions) -> ir.Table:
     """The one pass over events: qualifying candidates for every milestone, inside the longest window."""
     parts = []
     for entity in (c.USER, c.ACCOUNT):
@@ -62,7 +65,7 @@ def relevant_query(events: ir.Table, entities: ir.Table, memberships: ir.Table, 
             continue
         names = sorted({name for m in ms for name in m.events})
         longest = max(m.within for m in ms)
-        candidates = events.filter(events.event.isin(names))
+        candidates = source.select(names)
         if entity == c.ACCOUNT:
             candidates = accounts.events_with_account(candidates, memberships).mutate(user_id=ibis._.account_id)
         owners = entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_TYPE, c.ENTITY_ID, c.T0)
