@@ -1,0 +1,47 @@
+"""Docs kept with the code (datasette's tests/test_docs.py): every result field and every analysis is documented."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from pathlib import Path
+
+import pytest
+
+from aha.analyses import checks
+from aha.project import ReportResult
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def result_types() -> list[type]:
+    seen: list[type] = []
+
+    def walk(cls: type) -> None:
+        if cls in seen:
+            return
+        seen.append(cls)
+        for hint in typing.get_type_hints(cls).values():
+            for arg in (hint, *typing.get_args(hint)):
+                for inner in (arg, *typing.get_args(arg)):
+                    if dataclasses.is_dataclass(inner) and isinstance(inner, type):
+                        walk(inner)
+
+    for root in (ReportResult, checks.ChecksResult):
+        walk(root)
+    return seen
+
+
+def sections() -> dict[str, str]:
+    text = (DOCS / "results.md").read_text(encoding="utf-8")
+    parts = re.split(r"^### ", text, flags=re.M)[1:]
+    return {p.split()[0]: p for p in parts}
+
+
+@pytest.mark.parametrize("cls", result_types(), ids=lambda c: c.__name__)
+def test_every_result_field_is_documented(cls):
+    section = sections().get(cls.__name__)
+    assert section is not None, f"docs/results.md has no '### {cls.__name__}' section"
+    missing = [f.name for f in dataclasses.fields(cls) if f"`{f.name}`" not in section]
+    assert missing == []
