@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -26,7 +27,7 @@ def test_step_counts(project, order, everyone, counts, in_progress):
     assert [s.id for s in group.steps] == ["signup", "m1", "m2", "_paid"]
     assert [s.entities for s in group.steps] == counts
     assert [s.in_progress for s in group.steps] == in_progress
-    assert [s.drop_off for s in group.steps] == [None] + [a - b for a, b in zip(counts, counts[1:], strict=False)]
+    assert [s.drop_off for s in group.steps] == [None] + [a - b for a, b in itertools.pairwise(counts)]
     assert group.immature == (0 if everyone else 1)
 
 

@@ -97,8 +97,9 @@ def _state_rows(entities: ir.Table, reach: ir.Table, m: Milestone, definitions: 
     owners = entities.filter(entities[c.ENTITY_TYPE] == m.entity)
     joined = owners.left_join(reach.drop(c.MILESTONE_ID), KEYS)
     window_end = joined[c.T0] + ibis.interval(seconds=int(m.within.total_seconds()))
-    applicable = matchers.scope(joined[c.TRAITS], joined[c.SIGNUP_PROPERTIES], m.scope) if m.scope else True
-    applicable_expr = ibis.literal(True) if applicable is True else applicable
+    applicable_expr: ir.BooleanValue = (
+        matchers.scope(joined[c.TRAITS], joined[c.SIGNUP_PROPERTIES], m.scope) if m.scope else ibis.literal(True)
+    )
     reached = joined[c.REACH_TIME].notnull()
     status = ibis.cases(
         (~applicable_expr, c.NOT_APPLICABLE),
