@@ -50,12 +50,14 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         entities = store.materialise(
             ENTITIES_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions)
         )
-        relevant = store.materialise(RELEVANT_TABLE, relevant_query(source, entities, memberships, definitions))
+        relevant = store.materialise(
+            RELEVANT_TABLE, relevant_query(source, entities, memberships, definitions), temp=True
+        )
         store.materialise(STATE_TABLE, state_query(relevant, entities, definitions, as_of))
         without = store.execute(source.users().count()) - store.execute(
             entities.filter(entities.entity_type == "user").count()
         )
-        store.raw.execute(f"DROP TABLE IF EXISTS {RELEVANT_TABLE}")
+        store.raw.execute(f"DROP TABLE IF EXISTS temp.{RELEVANT_TABLE}")
         store.raw.execute(
             f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), ('users_without_signup', ?)",
             [STATE_KEY, key, str(int(without))],

@@ -6,11 +6,21 @@ Numbers compare numerically whether the JSON holds 50 or "50", because CSV expor
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 import ibis
 import ibis.expr.types as ir
 
 from aha.definitions.models import Condition, Scalar
+
+
+class Properties(Protocol):
+    """Where property values come from: a JSON column, or typed columns extracted once in the events pass."""
+
+    def text(self, key: str) -> ir.StringValue: ...
+
+    def number(self, key: str) -> ir.FloatingValue: ...
 
 
 def text(json_col: ir.JSONValue, key: str) -> ir.StringValue:
@@ -24,41 +34,73 @@ def number(json_col: ir.JSONValue, key: str) -> ir.FloatingValue:
     return ibis.coalesce(value.float, value.str.try_cast("float64"))
 
 
-def _equals(json_col: ir.JSONValue, key: str, expected: Scalar) -> ir.BooleanValue:
+@dataclass(frozen=True)
+class JsonProperties:
+    column: ir.JSONValue
+
+    def text(self, key: str) -> ir.StringValue:
+        return text(self.column, key)
+
+    def number(self, key: str) -> ir.FloatingValue:
+        return number(self.column, key)
+
+
+@dataclass(frozen=True)
+class ExtractedProperties:
+    """Property values pulled out of JSON once per event, so each milestone's filter reads a typed column."""
+
+    table: ir.Table
+
+    def text(self, key: str) -> ir.StringValue:
+        return self.table[text_column(key)]
+
+    def number(self, key: str) -> ir.FloatingValue:
+        return self.table[number_column(key)]
+
+
+def text_column(key: str) -> str:
+    return f"_p_text__{key}"
+
+
+def number_column(key: str) -> str:
+    return f"_p_number__{key}"
+
+
+def _equals(props: Properties, key: str, expected: Scalar) -> ir.BooleanValue:
     if isinstance(expected, bool):
-        return text(json_col, key) == ("true" if expected else "false")
+        return props.text(key) == ("true" if expected else "false")
     if isinstance(expected, int | float):
-        return number(json_col, key) == float(expected)
-    return text(json_col, key) == expected
+        return props.number(key) == float(expected)
+    return props.text(key) == expected
 
 
-def condition(json_col: ir.JSONValue, key: str, cond: Condition) -> ir.BooleanValue:
+def condition(props: Properties, key: str, cond: Condition) -> ir.BooleanValue:
     """All operators given for one property must hold; a missing property fails every operator but `ne`/`not_in`."""
     parts: list[ir.BooleanValue] = []
     if cond.eq is not None:
-        parts.append(_equals(json_col, key, cond.eq))
+        parts.append(_equals(props, key, cond.eq))
     if cond.ne is not None:
-        parts.append(~_equals(json_col, key, cond.ne).fill_null(False))
+        parts.append(~_equals(props, key, cond.ne).fill_null(False))
     if cond.in_ is not None:
-        parts.append(ibis.or_(*[_equals(json_col, key, v) for v in cond.in_]).fill_null(False))
+        parts.append(ibis.or_(*[_equals(props, key, v) for v in cond.in_]).fill_null(False))
     if cond.not_in is not None:
-        parts.append(~ibis.or_(*[_equals(json_col, key, v) for v in cond.not_in]).fill_null(False))
+        parts.append(~ibis.or_(*[_equals(props, key, v) for v in cond.not_in]).fill_null(False))
     for op, bound in (("gt", cond.gt), ("gte", cond.gte), ("lt", cond.lt), ("lte", cond.lte)):
         if bound is not None:
-            n = number(json_col, key)
+            n = props.number(key)
             parts.append({"gt": n > bound, "gte": n >= bound, "lt": n < bound, "lte": n <= bound}[op])
     if cond.exists is not None:
-        present = json_col[key].notnull()
-        parts.append(present if cond.exists else ~present)
+        present = props.text(key).notnull() & (props.text(key) != "null")
+        parts.append(present if cond.exists else ~present.fill_null(False))
     if cond.contains is not None:
-        parts.append(text(json_col, key).contains(cond.contains))
+        parts.append(props.text(key).contains(cond.contains))
     return ibis.and_(*parts).fill_null(False)
 
 
-def where(json_col: ir.JSONValue, filters: Mapping[str, Condition]) -> ir.BooleanValue:
+def where(props: Properties, filters: Mapping[str, Condition]) -> ir.BooleanValue:
     if not filters:
         return ibis.literal(True)
-    return ibis.and_(*[condition(json_col, key, cond) for key, cond in filters.items()])
+    return ibis.and_(*[condition(props, key, cond) for key, cond in filters.items()])
 
 
 def scope(traits: ir.JSONValue, signup_props: ir.JSONValue, rules: Mapping[str, Scalar | list[Scalar]]

@@ -1,7 +1,8 @@
 """Reach time of one milestone per entity (SEMANTICS.md, "Milestones"), as an Ibis expression.
 
-Input is the small `relevant` table (entity_type, entity_id, t0, message_id, event, timestamp, properties) that one
-pass over the events produced; every milestone is then a cheap aggregate over it.
+Input is the small `relevant` table (entity_type, entity_id, t0, message_id, event, timestamp, and the property values
+milestones read, extracted into typed columns) that one pass over the events produced; every milestone is then a
+cheap aggregate over it.
 """
 
 from __future__ import annotations
@@ -25,47 +26,79 @@ def qualifying(relevant: ir.Table, milestone: Milestone) -> ir.Table:
     window_end = relevant[c.T0] + ibis.interval(seconds=int(milestone.within.total_seconds()))
     return relevant.filter(
         relevant.event.isin(milestone.events),
-        matchers.where(relevant.properties, milestone.where),
+        matchers.where(matchers.ExtractedProperties(relevant), milestone.where),
         relevant.timestamp < window_end,
     )
+
+
+def property_keys(milestones: list[Milestone]) -> dict[str, set[str]]:
+    """Property key → event names whose value some milestone reads (filters, sum, distinct)."""
+    keys: dict[str, set[str]] = {}
+    for m in milestones:
+        used = set(m.where) | {t.property for t in (m.sum, m.distinct) if t is not None}
+        for key in used:
+            keys.setdefault(key, set()).update(m.events)
+    return keys
+
+
+def extract_properties(events: ir.Table, keys: Mapping[str, set[str]]) -> dict[str, ir.Value]:
+    """Typed columns for the properties milestones read, parsed only on the events that use them."""
+    props = matchers.JsonProperties(events.properties)
+    out: dict[str, ir.Value] = {}
+    for key, names in sorted(keys.items()):
+        uses = events.event.isin(sorted(names))
+        out[matchers.text_column(key)] = uses.ifelse(props.text(key), ibis.null("string"))
+        out[matchers.number_column(key)] = uses.ifelse(props.number(key), ibis.null("float64"))
+    return out
 
 
 def reach_query(relevant: ir.Table, milestone: Milestone) -> ir.Table:
     """Per entity with qualifying events: `reach_time` (null while the threshold is unmet) and `progress` so far.
 
-    Reach time is the moment the running count, distinct count or running sum first meets the threshold.
+    Reach time is the moment the running count, distinct count or running sum first meets the threshold. The
+    ordered (window) step runs only for entities whose total can meet the threshold at all: for "2,000 messages"
+    that is a handful of accounts, not every event of every account.
     """
     q = qualifying(relevant, milestone)
     kind, k = milestone.threshold_kind, milestone.threshold_value
+    props = matchers.ExtractedProperties(q)
     if kind == "count" and k == 1:
-        out = q.group_by(KEYS).aggregate(
+        return _tag(q.group_by(KEYS).aggregate(
             **{c.REACH_TIME: q.timestamp.min(), c.PROGRESS: q.count().cast("float64")}
-        )
-    elif kind == "count":
-        ranked = q.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by=ORDER))
-        out = ranked.group_by(KEYS).aggregate(
-            **{c.REACH_TIME: ranked.timestamp.min(where=ranked._rank == int(k) - 1),
-               c.PROGRESS: ranked.count().cast("float64")}
-        )
+        ), milestone)
+    if kind == "count":
+        totals = q.group_by(KEYS).aggregate(**{c.PROGRESS: q.count().cast("float64")})
+        # The k-th timestamp is the same whichever way ties are ordered, so the message id (a string compare per
+        # row) stays out of this sort; the running sum below needs it, since negative values make order matter.
+        rows = q.semi_join(totals.filter(totals[c.PROGRESS] >= k), KEYS)
+        ranked = rows.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by="timestamp"))
+        reach = ranked.filter(ranked._rank == int(k) - 1).select(*KEYS, **{c.REACH_TIME: ranked.timestamp})
     elif kind == "sum":
         assert milestone.sum is not None
-        valued = q.mutate(_value=matchers.number(q.properties, milestone.sum.property).fill_null(0.0))
-        running = valued._value.sum().over(ibis.window(group_by=KEYS, order_by=ORDER, rows=(None, 0)))
-        ran = valued.mutate(_running=running)
-        out = ran.group_by(KEYS).aggregate(
-            **{c.REACH_TIME: ran.timestamp.min(where=ran._running >= k), c.PROGRESS: ran._value.sum()}
+        valued = q.mutate(_value=props.number(milestone.sum.property).fill_null(0.0))
+        # The running sum can only reach k if the positive values alone add up to k.
+        totals = valued.group_by(KEYS).aggregate(
+            **{c.PROGRESS: valued._value.sum()}, _positive=valued._value.clip(lower=0.0).sum()
         )
+        rows = valued.semi_join(totals.filter(totals._positive >= k), KEYS)
+        running = rows._value.sum().over(ibis.window(group_by=KEYS, order_by=ORDER, rows=(None, 0)))
+        ran = rows.mutate(_running=running)
+        reach = ran.group_by(KEYS).aggregate(**{c.REACH_TIME: ran.timestamp.min(where=ran._running >= k)})
+        totals = totals.drop("_positive")
     else:
         assert milestone.distinct is not None
-        valued = q.mutate(_value=matchers.text(q.properties, milestone.distinct.property))
+        valued = q.mutate(_value=props.text(milestone.distinct.property))
         valued = valued.filter(valued._value.notnull())
         firsts = valued.group_by([*KEYS, "_value"]).aggregate(_first=valued.timestamp.min())
-        ranked = firsts.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by=["_first", "_value"]))
-        out = ranked.group_by(KEYS).aggregate(
-            **{c.REACH_TIME: ranked._first.min(where=ranked._rank == int(k) - 1),
-               c.PROGRESS: ranked.count().cast("float64")}
-        )
-    return out.mutate(**{c.MILESTONE_ID: ibis.literal(milestone.id)})
+        totals = firsts.group_by(KEYS).aggregate(**{c.PROGRESS: firsts.count().cast("float64")})
+        ranked = firsts.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by="_first"))
+        reach = ranked.filter(ranked._rank == int(k) - 1).select(*KEYS, **{c.REACH_TIME: ranked._first})
+    out = totals.left_join(reach, KEYS).select(*KEYS, c.REACH_TIME, c.PROGRESS)
+    return _tag(out, milestone)
+
+
+def _tag(table: ir.Table, milestone: Milestone) -> ir.Table:
+    return table.mutate(**{c.MILESTONE_ID: ibis.literal(milestone.id)})
 
 
 def all_of_query(entities: ir.Table, part_reaches: Mapping[str, ir.Table], milestone: Milestone) -> ir.Table:

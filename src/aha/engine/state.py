@@ -18,7 +18,7 @@ from aha.definitions.models import Milestone
 from aha.engine import accounts, matchers
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
-from aha.engine.milestones import KEYS, all_of_query, reach_query
+from aha.engine.milestones import KEYS, all_of_query, extract_properties, property_keys, reach_query
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
 
@@ -59,6 +59,7 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
                    definitions: Definitions) -> ir.Table:
     """The one pass over events: qualifying candidates for every milestone, inside the longest window."""
     parts = []
+    keys = property_keys([m for m in tracked(definitions) if m.all_of is None])
     for entity in (c.USER, c.ACCOUNT):
         ms = [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
         if not ms:
@@ -74,7 +75,8 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
             joined.timestamp >= joined[c.T0],
             joined.timestamp < joined[c.T0] + ibis.interval(seconds=int(longest.total_seconds())),
         )
-        parts.append(joined.select(*KEYS, c.T0, "message_id", "event", "timestamp", "properties"))
+        extracted = extract_properties(joined, keys)
+        parts.append(joined.select(*KEYS, c.T0, "message_id", "event", "timestamp", **extracted))
     return union_all(parts)
 
 

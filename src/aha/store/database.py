@@ -80,9 +80,9 @@ class Store:
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         return expr.to_pyarrow()
 
-    def materialise(self, name: str, expr: ir.Table) -> ir.Table:
-        """Store an expression's result as a table (temp state, caches) and return it bound."""
-        return self.ibis.create_table(name, expr, overwrite=True)
+    def materialise(self, name: str, expr: ir.Table, temp: bool = False) -> ir.Table:
+        """Store an expression's result as a table and return it bound; `temp` keeps it in memory, never on disk."""
+        return self.ibis.create_table(name, expr, overwrite=True, temp=temp)
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.raw.execute(sql, params or []).fetchone()
