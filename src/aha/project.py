@@ -11,7 +11,7 @@ from aha.analyses import activation as activation_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import overview as overview_mod
 from aha.analyses import timing as timing_mod
-from aha.analyses.state import MilestoneState, build, default_as_of
+from aha.analyses.state import MilestoneState, build, check_segment, default_as_of
 from aha.definitions import Definitions, load
 from aha.errors import UserError
 from aha.results import ResultMixin
@@ -87,22 +87,30 @@ class Project:
 
     # -- analyses ------------------------------------------------------------------------------------
 
+    def _state_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
+        ms = self.state(as_of)
+        check_segment(self.store, segment)
+        return ms
+
     def funnel(self, order: funnel_mod.Order = "ordered", include_immature: bool = False, segment: str | None = None,
                as_of: str | date | datetime | None = None) -> funnel_mod.FunnelResult:
-        return funnel_mod.run(self.store, self.state(as_of), order, include_immature, segment)
+        return funnel_mod.run(self.store, self._state_for(as_of, segment), order, include_immature, segment)
 
     def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None) -> timing_mod.TimingResult:
-        return timing_mod.run(self.store, self.state(as_of), segment)
+        return timing_mod.run(self.store, self._state_for(as_of, segment), segment)
 
     def activation(self, period: activation_mod.Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
                    segment: str | None = None, as_of: str | date | datetime | None = None,
                    milestone: str | None = None) -> activation_mod.ActivationResult:
-        return activation_mod.run(self.store, self.state(as_of), period, days, segment, milestone)
+        if milestone is not None and milestone not in {m.id for m in self.definitions.milestones}:
+            raise UserError(f"--milestone {milestone!r}: no such milestone; known: "
+                            f"{', '.join(m.id for m in self.definitions.milestones)}.")
+        return activation_mod.run(self.store, self._state_for(as_of, segment), period, days, segment, milestone)
 
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
                include_immature: bool = False) -> ReportResult:
-        ms = self.state(as_of)
+        ms = self._state_for(as_of, segment)
         f = funnel_mod.run(self.store, ms, order, include_immature, segment)
         t = timing_mod.run(self.store, ms, segment)
         a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)

@@ -6,12 +6,14 @@ when one of them changes, so a second report on unchanged data reads a small tab
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
 import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
+from aha.errors import UserError
 from aha.engine.identity import EventSource
 from aha.engine.state import entities_query, relevant_query, state_query
 from aha.store import Store, schema
@@ -32,6 +34,30 @@ class MilestoneState:
     state: ir.Table
     users_without_signup: int
     rebuilt: bool
+
+
+def segment_keys(store: Store) -> list[str]:
+    """Every user trait and signup-event property name in the state, the values `--segment` accepts."""
+    rows = store.raw.execute(
+        f"""SELECT DISTINCT k FROM (
+              SELECT unnest(json_keys(traits)) AS k FROM {ENTITIES_TABLE} WHERE traits IS NOT NULL
+              UNION ALL
+              SELECT unnest(json_keys(signup_properties)) FROM {ENTITIES_TABLE} WHERE signup_properties IS NOT NULL
+            ) ORDER BY k"""
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def check_segment(store: Store, segment: str | None) -> None:
+    """An unknown segment would put everyone in "(none)": say so instead, with the names that exist."""
+    if segment is None:
+        return
+    known = segment_keys(store)
+    if segment not in known:
+        close = difflib.get_close_matches(segment, known, n=1)
+        hint = f"Did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"--segment {segment!r}: no user trait or signup-event property of that name. {hint}"
+                        f"Known: {', '.join(known) or '(none)'}.")
 
 
 def default_as_of(store: Store) -> datetime | None:

@@ -83,7 +83,7 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(key, allowed, n=1)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
         hint = f"Did you mean {close[0]!r}?" if close else f"Allowed here: {', '.join(sorted(allowed))}."
         return DefinitionError(format_path(loc), f"unknown key {key!r}.", hint, source)
     if kind == "missing":
