@@ -13,9 +13,9 @@ from datetime import datetime
 import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
-from aha.errors import UserError
 from aha.engine.identity import EventSource
 from aha.engine.state import entities_query, relevant_query, state_query
+from aha.errors import UserError
 from aha.store import Store, schema
 
 ENTITIES_TABLE = "aha_entities"
