@@ -42,7 +42,7 @@ def test_reach_times_match_the_generator_truth(sample, milestone):
 
 
 def test_conversion_matches_truth_for_mature_users(sample):
-    info, project, truth = sample
+    _, project, truth = sample
     ms = project.state()
     paid = ms.state.filter(ms.state.milestone_id == "_paid").execute().set_index("entity_id")
     mature = paid["window_end"] <= ms.as_of
@@ -63,7 +63,7 @@ def test_planted_effect_shows_in_conversion_by_milestone(sample):
 
 
 def test_report_on_the_sample(sample):
-    info, project, truth = sample
+    _, project, truth = sample
     report = project.report()
     assert report.overview.signed_up_users == len(truth)
     assert report.overview.users_without_signup > 0
