@@ -267,7 +267,7 @@ def test_cli_samples_refuses_then_forces(tmp_path: Path) -> None:
     assert result.output.strip().splitlines()[-1].startswith("sampled 300 users and ")
     assert config.read_text().startswith("# Activation milestones")
     assert (out / "truth.parquet").exists()
-    again = CliRunner().invoke(_cli(), args)
+    again = CliRunner().invoke(_cli(), [*args, "--seed", "2"])  # a different sample into a full store: refused
     assert isinstance(again.exception, UserError)
     assert str(again.exception).endswith("pass --force to replace it, or choose another --db.")
     forced = CliRunner().invoke(_cli(), [*args, "--force", "--seed", "1"])
@@ -298,3 +298,13 @@ def test_signups_fill_the_period_with_weekday_seasonality(tmp_path: Path, start:
     assert len(truth) == info.signed_up
     founded = truth.groupby("account_id").t0.min()  # the owners' signups carry the weekday weights
     assert (founded.dt.day_of_week >= 5).mean() < 0.2  # 2/7 = 0.29 without seasonality; planted ~0.16
+
+
+def test_running_the_same_sample_twice_is_harmless(tmp_path: Path) -> None:
+    """The README's first command may be run twice in one folder: the second run finds the same sample and succeeds."""
+    runner = CliRunner()
+    args = ["sample", "--users", "200", "--db", str(tmp_path / "s.duckdb"), "--config", str(tmp_path / "a.yaml")]
+    assert runner.invoke(_cli(), args).exit_code == 0
+    again = runner.invoke(_cli(), args)
+    assert again.exit_code == 0
+    assert "already holds this sample" in again.output

@@ -39,7 +39,11 @@ def sample(
         first_day = date.fromisoformat(start)
     except ValueError:
         raise UserError(f"--start: {start!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-01.") from None
-    _refuse_or_clear(db, force)
+    recipe = f"users={users} seed={seed} days={days} start={first_day.isoformat()}"
+    if _refuse_or_clear(db, force, recipe):
+        _write_config(config)
+        typer.echo(f"{db} already holds this sample ({recipe}); nothing to do. Pass --force to regenerate it.")
+        return
     began = perf_counter()
     work = Path(tempfile.mkdtemp(prefix="aha-sample-")) if out is None else out
     console = Console(stderr=True)
@@ -61,6 +65,7 @@ def sample(
                 events = load_into(
                     store, work, progress=lambda done, total: bar.update(load_task, completed=done, total=total)
                 )
+                store.raw.execute("INSERT OR REPLACE INTO aha_meta VALUES ('sample', ?)", [recipe])
             finally:
                 store.close()
     finally:
@@ -74,14 +79,17 @@ def sample(
     )
 
 
-def _refuse_or_clear(db: Path, force: bool) -> None:
-    """Refuse to mix a sample into a store that already has events; --force starts the file afresh."""
+def _refuse_or_clear(db: Path, force: bool, recipe: str) -> bool:
+    """Refuse to mix a sample into a store that already has events; --force starts the file afresh.
+
+    True when the file already holds exactly this sample, so running the quick start twice is harmless.
+    """
     if not db.exists():
-        return
+        return False
     if force:
         db.unlink()
         Path(f"{db}.wal").unlink(missing_ok=True)
-        return
+        return False
     import duckdb
 
     try:
@@ -90,12 +98,16 @@ def _refuse_or_clear(db: Path, force: bool) -> None:
         raise UserError(f"{db}: cannot open it as a DuckDB file ({exc}); pass --force to replace it.") from None
     try:
         held = con.execute("SELECT count(*) FROM events").fetchone()
+        same = con.execute("SELECT value FROM aha_meta WHERE key = 'sample'").fetchone()
     except duckdb.CatalogException:
-        held = (0,)
+        held, same = (0,), None
     finally:
         con.close()
+    if same is not None and same[0] == recipe:
+        return True
     if held and held[0]:
         raise UserError(f"{db} already holds {held[0]:,} events; pass --force to replace it, or choose another --db.")
+    return False
 
 
 def _write_config(config: Path) -> bool:
