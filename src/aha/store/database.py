@@ -45,6 +45,20 @@ class Store:
             [str(schema.SCHEMA_VERSION)],
         )
         self.raw.execute(f"INSERT INTO {schema.META} VALUES ('data_version', '0') ON CONFLICT DO NOTHING")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older aha up to this schema version, all steps or none."""
+        row = self.raw.execute(f"SELECT value FROM {schema.META} WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else schema.SCHEMA_VERSION
+        if version >= schema.SCHEMA_VERSION:
+            return
+        with self.transaction() as con:
+            for step in range(version + 1, schema.SCHEMA_VERSION + 1):
+                for statement in schema.MIGRATIONS.get(step, ()):
+                    con.execute(statement)
+            con.execute(f"UPDATE {schema.META} SET value = ? WHERE key = 'schema_version'",
+                        [str(schema.SCHEMA_VERSION)])
 
     def _check_version(self) -> None:
         try:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 1
 
+# version → statements that bring a file from version - 1 to it; applied in order, in one transaction, on open.
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
+
 EVENTS = "events"
 IDENTITIES = "identities"
 USERS = "users"
