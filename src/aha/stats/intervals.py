@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from statsmodels.stats.proportion import proportion_confint
 
 
 def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float] | None:
@@ -11,6 +10,8 @@ def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, flo
     Chosen over the Wald interval because it stays inside [0, 1] and keeps its coverage at 0 or n successes and in
     small cohorts, which activation tables have plenty of. None when there are no trials: no rate, no interval.
     """
+    from statsmodels.stats.proportion import proportion_confint  # imported here: it pulls in scipy.stats
+
     if trials <= 0:
         return None
     if not 0 <= successes <= trials:
