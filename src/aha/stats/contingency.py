@@ -1,0 +1,123 @@
+"""Reached vs not, against an outcome: the 2×2 table behind every milestone validation (SEMANTICS.md, "Validating").
+
+Cells: a = reached ∧ outcome, b = reached ∧ ¬outcome, c = ¬reached ∧ outcome, d = ¬reached ∧ ¬outcome.
+Every undefined quantity is None with a code saying why; nothing here returns NaN or infinity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from aha.stats.intervals import wilson
+
+LiftCode = Literal["ok", "infinite", "zero", "undefined"]
+Test = Literal["fisher", "chi2", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    rate_reached: float | None
+    rate_reached_low: float | None
+    rate_reached_high: float | None
+    rate_not_reached: float | None
+    rate_not_reached_low: float | None
+    rate_not_reached_high: float | None
+    lift: float | None  # relative risk a/(a+b) ÷ c/(c+d)
+    lift_low: float | None
+    lift_high: float | None
+    lift_code: LiftCode  # "infinite": nobody who missed it had the outcome; "zero": nobody who reached it did
+    difference: float | None  # rate_reached − rate_not_reached, as a proportion
+    difference_low: float | None
+    difference_high: float | None
+    p_value: float | None
+    test: Test
+    behaviour_ratio: float | None  # P(reached | outcome) ÷ P(reached | ¬outcome)
+
+
+def relative_risk(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[float | None, float | None,
+                                                                               float | None, LiftCode]:
+    """Relative risk with the Katz log interval (Katz et al. 1978), via statsmodels' `Table2x2.riskratio_confint`.
+
+    statsmodels adds 0.5 to every cell when one is zero; a shifted ratio would be a number nobody observed, so zero
+    cells are reported by code instead ("infinite", "zero", "undefined") and get no interval.
+    """
+    if a + b == 0 or c + d == 0 or (a == 0 and c == 0):
+        return None, None, None, "undefined"
+    if c == 0:
+        return None, None, None, "infinite"
+    if a == 0:
+        return 0.0, None, None, "zero"
+    import numpy as np
+    from statsmodels.stats.contingency_tables import Table2x2
+
+    table = Table2x2(np.array([[a, b], [c, d]]), shift_zeros=False)
+    low, high = table.riskratio_confint(alpha=1 - level)
+    return float(table.riskratio), float(low), float(high), "ok"
+
+
+def difference(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[float | None, float | None,
+                                                                            float | None]:
+    """Difference of proportions with Newcombe's hybrid score interval (Newcombe 1998, method 10), via statsmodels'
+    `confint_proportions_2indep(method="newcomb")`; it stays valid at zero cells, unlike the Wald interval."""
+    if a + b == 0 or c + d == 0:
+        return None, None, None
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    low, high = confint_proportions_2indep(a, a + b, c, c + d, method="newcomb", compare="diff", alpha=1 - level)
+    return a / (a + b) - c / (c + d), float(low), float(high)
+
+
+def p_value(a: int, b: int, c: int, d: int) -> tuple[float | None, Test]:
+    """Two-sided p: Fisher's exact test when any expected cell is below 5, else Pearson's chi-square without Yates'
+    correction (SciPy's `chi2_contingency` applies Yates to 2×2 tables unless `correction=False`)."""
+    n = a + b + c + d
+    rows, cols = (a + b, c + d), (a + c, b + d)
+    if n == 0 or 0 in rows or 0 in cols:
+        return None, "none"
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    expected = [r * k / n for r in rows for k in cols]
+    if min(expected) < 5:
+        return float(fisher_exact([[a, b], [c, d]]).pvalue), "fisher"
+    return float(chi2_contingency([[a, b], [c, d]], correction=False).pvalue), "chi2"
+
+
+def behaviour_ratio(a: int, b: int, c: int, d: int) -> float | None:
+    """How much more often users with the outcome did it: P(reached | outcome) ÷ P(reached | ¬outcome)."""
+    if a + c == 0 or b + d == 0 or b == 0:
+        return None
+    return (a / (a + c)) / (b / (b + d))
+
+
+def compare(a: int, b: int, c: int, d: int) -> Comparison:
+    reached, missed = wilson(a, a + b), wilson(c, c + d)
+    lift, lift_low, lift_high, code = relative_risk(a, b, c, d)
+    diff, diff_low, diff_high = difference(a, b, c, d)
+    p, test = p_value(a, b, c, d)
+    return Comparison(
+        rate_reached=a / (a + b) if a + b else None,
+        rate_reached_low=reached[0] if reached else None, rate_reached_high=reached[1] if reached else None,
+        rate_not_reached=c / (c + d) if c + d else None,
+        rate_not_reached_low=missed[0] if missed else None, rate_not_reached_high=missed[1] if missed else None,
+        lift=lift, lift_low=lift_low, lift_high=lift_high, lift_code=code,
+        difference=diff, difference_low=diff_low, difference_high=diff_high,
+        p_value=p, test=test, behaviour_ratio=behaviour_ratio(a, b, c, d),
+    )
+
+
+def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
+    """q-values controlling the false discovery rate across candidates (Benjamini & Hochberg 1995), via statsmodels'
+    `multipletests(method="fdr_bh")`; None p-values (untestable candidates) stay None and are not counted."""
+    present = [(i, p) for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    out: list[float | None] = [None] * len(p_values)
+    if not present:
+        return out
+    from statsmodels.stats.multitest import multipletests
+
+    q = multipletests([p for _, p in present], method="fdr_bh")[1]
+    for (i, _), value in zip(present, q, strict=True):
+        out[i] = float(value)
+    return out
