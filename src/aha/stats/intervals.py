@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float] | None:
     """Wilson score interval (Wilson 1927), via statsmodels' `proportion_confint(method="wilson")`.
 

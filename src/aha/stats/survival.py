@@ -24,7 +24,9 @@ def kaplan_meier(durations: Sequence[float], reached: Sequence[bool], weights: S
     Input rows are (duration, reached, how many entities), so the engine returns a few aggregated rows rather than
     one per user. The median's 95% interval is statsmodels' (Brookmeyer & Crowley 1982, log-log transform).
     """
-    from statsmodels.duration.survfunc import SurvfuncRight  # imported here: a second of startup for commands without it
+    from statsmodels.duration.survfunc import (
+        SurvfuncRight,  # imported here: a second of startup for commands without it
+    )
 
     w = np.asarray(weights, dtype=float)
     n, events = int(w.sum()), int(w[np.asarray(reached, dtype=bool)].sum())
