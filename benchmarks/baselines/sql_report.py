@@ -1,0 +1,139 @@
+"""The practical floor: the activation report as an experienced analyst would write it in DuckDB SQL.
+
+Reads the canonical tables of an aha store (read-only) and computes, for the bundled template's user milestones, the
+numbers `bench_core.py` compares: ordered funnel with maturity, Day-N activation of `core_workflow`, reached counts and
+median time to each milestone. The milestone definitions are copied by hand from `src/aha/definitions/template.yaml`
+(bench_core checks the copy against the file); nothing here imports aha.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+# Event names any user milestone, the signup or the paid event uses: the one filter over the event table.
+NAMES = ("Signed Up", "Workspace Created", "Integration Connected", "Project Created", "Output Generated",
+         "Invite Accepted", "Data Imported", "Pricing Viewed", "Upgrade Clicked", "SSO Configured",
+         "Subscription Started")
+FUNNEL = ("workspace", "data_connected", "core_workflow", "collaboration", "_paid")
+TIMED = ("workspace", "data_connected", "project", "first_output", "core_workflow", "collaboration", "rows_imported",
+         "upgrade_intent", "admin_setup", "_paid")
+DAYS = (1, 7, 14, 30)
+LONGEST = "30 days"  # the longest user window (paid, 30d): bounds the qualifying-event table
+
+# One query per milestone, each reading the qualifying-event table `q` (user_id, t0, event, timestamp, ...).
+REACH = {
+    "workspace": """SELECT user_id, min(timestamp) AS reach FROM q
+        WHERE event = 'Workspace Created' AND timestamp < t0 + INTERVAL 30 MINUTE GROUP BY user_id""",
+    "data_connected": """SELECT user_id, min(timestamp) AS reach FROM q
+        WHERE event = 'Integration Connected' AND timestamp < t0 + INTERVAL 24 HOUR
+          AND json_extract_string(properties, '$.integration_type') IN ('postgres', 'bigquery', 'salesforce')
+        GROUP BY user_id""",
+    "project": """SELECT user_id, min(timestamp) AS reach FROM q
+        WHERE event = 'Project Created' AND timestamp < t0 + INTERVAL 3 DAY GROUP BY user_id""",
+    "first_output": """SELECT user_id, min(timestamp) AS reach FROM q
+        WHERE event = 'Output Generated' AND timestamp < t0 + INTERVAL 3 DAY GROUP BY user_id""",
+    "collaboration": """SELECT user_id, min(timestamp) AS reach FROM q
+        WHERE event = 'Invite Accepted' AND timestamp < t0 + INTERVAL 7 DAY GROUP BY user_id""",
+    "rows_imported": """SELECT user_id, min(timestamp) AS reach FROM (
+            SELECT user_id, timestamp,
+                   sum(coalesce(TRY_CAST(json_extract_string(properties, '$.rows') AS DOUBLE), 0))
+                       OVER (PARTITION BY user_id ORDER BY timestamp, message_id ROWS UNBOUNDED PRECEDING) AS running
+            FROM q WHERE event = 'Data Imported' AND timestamp < t0 + INTERVAL 7 DAY)
+        WHERE running >= 50 GROUP BY user_id""",
+    "upgrade_intent": """SELECT user_id, timestamp AS reach FROM (
+            SELECT user_id, timestamp,
+                   row_number() OVER (PARTITION BY user_id ORDER BY timestamp, message_id) AS n
+            FROM q WHERE event IN ('Pricing Viewed', 'Upgrade Clicked') AND timestamp < t0 + INTERVAL 7 DAY)
+        WHERE n = 2""",
+    "admin_setup": """SELECT q.user_id, min(timestamp) AS reach FROM q JOIN u USING (user_id)
+        WHERE event = 'SSO Configured' AND timestamp < q.t0 + INTERVAL 14 DAY AND u.persona = 'admin'
+        GROUP BY q.user_id""",
+    "_paid": """SELECT user_id, min(timestamp) AS reach FROM q
+        WHERE event = 'Subscription Started' AND timestamp < t0 + INTERVAL 30 DAY GROUP BY user_id""",
+}
+CORE_WORKFLOW = """SELECT p.user_id, greatest(p.reach, o.reach) AS reach
+    FROM r_project p JOIN r_first_output o USING (user_id) JOIN u USING (user_id)
+    WHERE greatest(p.reach, o.reach) < u.t0 + INTERVAL 3 DAY"""
+
+
+def run(db: str) -> tuple[dict[str, Any], dict[str, float]]:
+    """The report's numbers and the seconds each stage took."""
+    import duckdb  # here, so that pandas_report can share the constants above without loading DuckDB
+
+    stages: dict[str, float] = {}
+    t = perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = perf_counter()
+        stages[name] = now - t
+        t = now
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"ATTACH '{db}' AS db (READ_ONLY)")
+    as_of = con.execute("SELECT max(timestamp) FROM db.events").fetchone()[0]
+    names = ", ".join(f"'{n}'" for n in NAMES)
+    # Events of those names up to as_of, anonymous ones credited to the earliest identified user of their id.
+    con.execute(f"""CREATE TEMP TABLE ev AS
+        WITH links AS (SELECT anonymous_id, arg_min(user_id, timestamp) AS linked
+                       FROM db.identities GROUP BY anonymous_id)
+        SELECT coalesce(e.user_id, l.linked) AS user_id, e.event, e.timestamp, e.message_id, e.properties
+        FROM db.events e LEFT JOIN links l USING (anonymous_id)
+        WHERE e.event IN ({names}) AND e.timestamp <= ? AND coalesce(e.user_id, l.linked) IS NOT NULL""", [as_of])
+    lap("events")
+    con.execute("""CREATE TEMP TABLE u AS
+        SELECT s.user_id, s.t0, coalesce(json_extract_string(t.traits, '$.persona'),
+                                         json_extract_string(s.props, '$.persona')) AS persona
+        FROM (SELECT user_id, min(timestamp) AS t0, first(properties ORDER BY timestamp, message_id) AS props
+              FROM ev WHERE event = 'Signed Up' GROUP BY user_id) s
+        LEFT JOIN db.users t USING (user_id)""")
+    con.execute(f"""CREATE TEMP TABLE q AS
+        SELECT ev.*, u.t0 FROM ev JOIN u USING (user_id)
+        WHERE ev.timestamp >= u.t0 AND ev.timestamp < u.t0 + INTERVAL {LONGEST}""")
+    lap("signups")
+    for mid, sql in REACH.items():
+        con.execute(f"CREATE TEMP TABLE r_{mid} AS {sql}")
+    con.execute(f"CREATE TEMP TABLE r_core_workflow AS {CORE_WORKFLOW}")
+    lap("milestones")
+    joins = " ".join(f"LEFT JOIN r_{m} ON r_{m}.user_id = u.user_id" for m in TIMED)
+    cols = ", ".join(f"r_{m}.reach AS {m.lstrip('_')}" for m in TIMED)
+    con.execute(f"CREATE TEMP TABLE wide AS SELECT u.user_id, u.t0, u.persona, {cols} FROM u {joins}")
+
+    # Ordered funnel, mature users only (every step window closed: t0 + 30d <= as_of).
+    steps, prev, conds = ["count(*)"], "t0", ["t0 + INTERVAL 30 DAY <= $as_of"]
+    for m in FUNNEL:
+        col = m.lstrip("_")
+        conds.append(f"{col} IS NOT NULL AND {col} >= {prev}")
+        steps.append(f"count(*) FILTER (WHERE {' AND '.join(conds[1:])})")
+        prev = col
+    funnel = con.execute(f"SELECT {', '.join(steps)} FROM wide WHERE {conds[0]}", {"as_of": as_of}).fetchone()
+
+    act_cols = []
+    for n in DAYS:
+        observed = f"t0 + INTERVAL {n} DAY <= $as_of"
+        act_cols += [f"count(*) FILTER (WHERE {observed} AND epoch(core_workflow) - epoch(t0) <= {n * 86400})",
+                     f"count(*) FILTER (WHERE {observed})"]
+    act = con.execute(f"SELECT {', '.join(act_cols)} FROM wide", {"as_of": as_of}).fetchone()
+
+    timing_cols = []
+    for m in TIMED:
+        col = m.lstrip("_")
+        scope = " AND persona = 'admin'" if m == "admin_setup" else ""
+        timing_cols += [f"count(*) FILTER (WHERE {col} IS NOT NULL{scope})",
+                        f"quantile_cont(epoch({col}) - epoch(t0), 0.5) FILTER (WHERE {col} IS NOT NULL{scope})"]
+    timing = con.execute(f"SELECT {', '.join(timing_cols)} FROM wide").fetchone()
+    lap("report")
+    con.close()
+    numbers = {
+        "funnel": [int(v) for v in funnel],
+        "activation": {str(n): [int(act[2 * i]), int(act[2 * i + 1])] for i, n in enumerate(DAYS)},
+        "reached": {m: int(timing[2 * i]) for i, m in enumerate(TIMED)},
+        "median": {m: _float(timing[2 * i + 1]) for i, m in enumerate(TIMED)},
+    }
+    return numbers, stages
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

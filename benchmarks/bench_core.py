@@ -1,0 +1,384 @@
+"""aha's full activation report vs hand-written DuckDB SQL vs pandas, on the bundled sample at ~1M and ~10M events.
+
+    .venv/bin/python benchmarks/bench_core.py [--sizes 20000,200000] [--keep DIR]
+
+Sizes are sample users (20,000 users ≈ 1.06M events). Every measurement runs in a fresh subprocess, so its wall time
+and peak RSS (`ru_maxrss` from `os.wait4`) are its own: the sample loader, `aha import` of the event Parquet files,
+aha's report from cold (a copy of the loaded store whose milestone state was never built), the hand-written SQL
+(`baselines/sql_report.py`) and pandas (`baselines/pandas_report.py`). The three reports must agree on the funnel
+counts, the activation numerators and denominators, and each milestone's reached count and median time to it.
+Scratch data goes to a temporary directory (removed afterwards) or to `--keep DIR`, where a sample is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TEMPLATE = ROOT / "src" / "aha" / "definitions" / "template.yaml"
+MEDIAN_TOLERANCE = 1.0  # seconds: medians must agree to the second
+
+# Hand-copied in baselines/sql_report.py; checked against the template so the baselines cannot drift from it.
+WINDOWS = {"workspace": 1800, "data_connected": 86400, "project": 3 * 86400, "first_output": 3 * 86400,
+           "core_workflow": 3 * 86400, "collaboration": 7 * 86400, "rows_imported": 7 * 86400,
+           "upgrade_intent": 7 * 86400, "admin_setup": 14 * 86400, "_paid": 30 * 86400}
+
+
+# -- children: each runs in its own process and writes one JSON file -------------------------------------------------
+
+
+def child_generate(args: argparse.Namespace) -> dict[str, Any]:
+    from aha.sample import generate
+
+    info = generate(args.sample, users=args.users, seed=0)
+    return {"events": info.events, "seconds": info.seconds}
+
+
+def child_load(args: argparse.Namespace) -> dict[str, Any]:
+    t = perf_counter()
+    from aha.sample import load_into
+    from aha.store import open_store
+
+    imported = perf_counter()
+    store = open_store(args.db)
+    store.raw.execute("SET enable_progress_bar = false")
+    events = load_into(store, Path(args.sample))
+    store.close()
+    return {"events": events, "import_seconds": imported - t, "seconds": perf_counter() - imported}
+
+
+def child_sql(args: argparse.Namespace) -> dict[str, Any]:
+    t = perf_counter()
+    import duckdb  # noqa: F401  (timed as the method's import)
+    from baselines import sql_report
+
+    imported = perf_counter()
+    numbers, stages = sql_report.run(args.db)
+    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported}
+
+
+def child_pandas(args: argparse.Namespace) -> dict[str, Any]:
+    t = perf_counter()
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    from baselines import pandas_report
+
+    imported = perf_counter()
+    numbers, stages = pandas_report.run(args.sample)
+    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported}
+
+
+def child_aha(args: argparse.Namespace) -> dict[str, Any]:
+    t = perf_counter()
+    # aha imports these lazily (aha.open, then Wilson intervals and Kaplan–Meier inside the report): count them as
+    # import time, reported apart, so that the report's time is the work on the data.
+    import statsmodels.duration.survfunc
+    import statsmodels.stats.proportion  # noqa: F401
+
+    import aha
+    import aha.project
+
+    imported = perf_counter()
+    stages = _instrument_store()
+    p = aha.open(args.db, args.config)
+    p.store.raw.execute("SET enable_progress_bar = false")
+    opened = perf_counter()
+    r = p.report()
+    done = perf_counter()
+    p.close()
+    stages["open"] = opened - imported
+    queries = sum(v for k, v in stages.items() if k != "open" and not k.startswith(COMPILE))
+    stages["python (expressions, to_dict, Kaplan–Meier, results)"] = (done - opened) - queries
+    group, timing = r.funnel.groups[0], r.timing.groups[0]
+    numbers = {
+        "funnel": [s.entities for s in group.steps],
+        "activation": {str(n): [rate.numerator, rate.denominator] if rate else [0, 0]
+                       for n, rate in zip(r.activation.days, r.activation.groups[0].total.rates, strict=True)},
+        "reached": {m.milestone_id: m.reached for m in timing.milestones if m.milestone_id in WINDOWS},
+        "median": {m.milestone_id: m.median_seconds for m in timing.milestones if m.milestone_id in WINDOWS},
+    }
+    extra = {m.milestone_id: [m.reached, m.median_seconds] for m in timing.milestones if m.milestone_id not in WINDOWS}
+    return {"numbers": numbers, "stages": stages, "aha_only": extra, "import_seconds": imported - t,
+            "seconds": done - imported}
+
+
+def _instrument_store() -> dict[str, float]:
+    """Time every query aha sends, labelled by what it builds (materialise) or which analysis asked (execute)."""
+    import inspect
+
+    from aha.store.database import Store
+
+    stages: dict[str, float] = {}
+
+    def timed(label_of: Any, method: Any) -> Any:
+        def wrapper(self: Any, *a: Any, **kw: Any) -> Any:
+            t = perf_counter()
+            try:
+                return method(self, *a, **kw)
+            finally:
+                label = label_of(a)
+                stages[label] = stages.get(label, 0.0) + perf_counter() - t
+        return wrapper
+
+    def caller(_: Any) -> str:
+        frame = inspect.stack()[2]
+        return f"query from {Path(frame.filename).stem}.{frame.function}"
+
+    from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
+
+    DuckDBCompiler.to_sqlglot = timed(lambda a: COMPILE, DuckDBCompiler.to_sqlglot)  # type: ignore[method-assign]
+    Store.materialise = timed(lambda a: f"materialise {a[0]}", Store.materialise)  # type: ignore[method-assign]
+    Store.execute = timed(caller, Store.execute)  # type: ignore[method-assign]
+    Store.scalar = timed(caller, Store.scalar)  # type: ignore[method-assign]
+    return stages
+
+
+COMPILE = "(of which ibis → SQL compilation)"
+CHILDREN = {"generate": child_generate, "load": child_load, "sql": child_sql, "pandas": child_pandas,
+            "aha": child_aha}
+
+
+# -- the parent: runs the children, compares, prints -------------------------------------------------------------------
+
+
+def spawn(argv: list[str], log: Path) -> tuple[float, float, int]:
+    """Run a command; (wall seconds, peak RSS MiB, return code) of that process alone. stderr goes to `log`.err."""
+    t = perf_counter()
+    with log.open("w") as out, log.with_suffix(".err").open("w") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=HERE)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return perf_counter() - t, usage.ru_maxrss / 1024, proc.returncode
+
+
+def run_child(kind: str, work: Path, **opts: Any) -> dict[str, Any]:
+    result = work / f"{kind}.json"
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--result", str(result)]
+    for key, value in opts.items():
+        argv += [f"--{key}", str(value)]
+    wall, rss, code = spawn(argv, work / f"{kind}.log")
+    if code != 0:
+        err = (work / f"{kind}.err").read_text()[-3000:]
+        sys.exit(f"{kind} failed (exit {code}):\n{err}")
+    out = json.loads(result.read_text())
+    out.update(process_seconds=wall, rss_mib=rss)
+    return out
+
+
+def run_import(sample: Path, work: Path) -> dict[str, Any]:
+    """`aha import` through the CLI, into a new store; the wall time includes the CLI's start-up."""
+    db = work / "imported.duckdb"
+    db.unlink(missing_ok=True)
+    files = sorted(str(f) for f in sample.glob("events-*.parquet"))
+    aha_cli = Path(sys.executable).with_name("aha")
+    wall, rss, code = spawn([str(aha_cli), "import", *files, "--db", str(db), "--json"], work / "import.log")
+    if code != 0:
+        sys.exit(f"aha import failed (exit {code}):\n{(work / 'import.err').read_text()[-3000:]}")
+    summary = json.loads((work / "import.log").read_text())
+    db.unlink(missing_ok=True)
+    return {"events": summary["imported"], "rows_read": summary["rows_read"], "process_seconds": wall,
+            "seconds": wall, "rss_mib": rss}
+
+
+def measure(users: int, work: Path) -> dict[str, Any]:
+    sample = work / f"sample-{users}"
+    if not any(sample.glob("events-*.parquet")):
+        print(f"generating the {users:,}-user sample ...", flush=True)
+        run_child("generate", work, sample=sample, users=users)
+    loaded = work / f"loaded-{users}.duckdb"
+    loaded.unlink(missing_ok=True)
+    out: dict[str, Any] = {"users": users}
+    print(f"[{users:,} users] sample loader ...", flush=True)
+    out["load"] = run_child("load", work, sample=sample, db=loaded)
+    events = out["load"]["events"]
+    print(f"[{users:,} users] {events:,} events; aha import (CLI) ...", flush=True)
+    out["import"] = run_import(sample, work)
+    print(f"[{users:,} users] hand-written SQL ...", flush=True)
+    out["sql"] = run_child("sql", work, db=loaded)
+    print(f"[{users:,} users] pandas ...", flush=True)
+    out["pandas"] = run_child("pandas", work, sample=sample)
+    cold = work / f"cold-{users}.duckdb"
+    shutil.copyfile(loaded, cold)  # never-built milestone state: the report starts from the events
+    print(f"[{users:,} users] aha report (cold) ...", flush=True)
+    out["aha"] = run_child("aha", work, db=cold, config=TEMPLATE)
+    shutil.copyfile(loaded, cold)
+    print(f"[{users:,} users] aha report (cold), template without its account milestone ...", flush=True)
+    out["aha_users"] = run_child("aha", work, db=cold, config=users_only_config(work))
+    cold.unlink()
+    out["events"] = events
+    return out
+
+
+def users_only_config(work: Path) -> Path:
+    """The template without account milestones: the same work the baselines do (they compute user milestones)."""
+    import yaml
+
+    doc = yaml.safe_load(TEMPLATE.read_text())
+    doc["milestones"] = [m for m in doc["milestones"] if m.get("entity", "user") == "user"]
+    path = work / "template-users-only.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def compare(res: dict[str, Any]) -> list[str]:
+    """Every number on which the reports differ, as lines `what: aha=… aha_users=… sql=… pandas=…`."""
+    keys = ("aha", "aha_users", "sql", "pandas")
+    reports = [res[k]["numbers"] for k in keys]
+    diffs = []
+
+    def check(what: str, values: list[Any], tol: float = 0.0) -> None:
+        def same(x: Any, y: Any) -> bool:
+            if x is None or y is None:
+                return x is None and y is None
+            return abs(float(x) - float(y)) <= tol
+        if not all(same(values[0], v) for v in values[1:]):
+            diffs.append(f"{what}: " + " ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)))
+
+    steps = ["signup", "workspace", "data_connected", "core_workflow", "collaboration", "_paid"]
+    for i, step in enumerate(steps):
+        check(f"funnel step {step}", [x["funnel"][i] if i < len(x["funnel"]) else None for x in reports])
+    for n in res["sql"]["numbers"]["activation"]:
+        for j, part in enumerate(("numerator", "denominator")):
+            check(f"activation day {n} {part}", [x["activation"].get(n, [None, None])[j] for x in reports])
+    for m in WINDOWS:
+        check(f"reached {m}", [x["reached"].get(m) for x in reports])
+        check(f"median seconds to {m}", [x["median"].get(m) for x in reports], tol=MEDIAN_TOLERANCE)
+    return diffs
+
+
+def check_template() -> None:
+    """The baselines' hand-copied windows must be the template's, or the comparison means nothing."""
+    from aha.definitions import load
+
+    defs = load(TEMPLATE)
+    windows = {m.id: int(m.within.total_seconds()) for m in defs.milestones if m.entity == "user"}
+    windows["_paid"] = int(defs.paid.within.total_seconds()) if defs.paid else 0
+    if windows != WINDOWS:
+        sys.exit(f"benchmarks/baselines are out of date with {TEMPLATE}: {windows} != {WINDOWS}")
+
+
+def machine() -> dict[str, Any]:
+    import duckdb
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))
+    return {"nproc": len(os.sched_getaffinity(0)), "memory_gib": round(mem_kib / 2**20, 1), "cpu": cpu,
+            "duckdb": duckdb.__version__, "python": platform.python_version(),
+            "loadavg": Path("/proc/loadavg").read_text().split()[:3], "aha_revision": _revision()}
+
+
+def _revision() -> str:
+    """The commit measured, and which files under src/ differed from it (others edit src/ while this runs)."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = git("status", "--porcelain", "--", "src").splitlines()
+    return git("rev-parse", "--short", "HEAD") + (f" + uncommitted {len(dirty)} file(s) in src/" if dirty else "")
+
+
+LABELS = {"sql": "hand-written DuckDB SQL", "pandas": "pandas", "aha": "aha report (cold, template)",
+          "aha_users": "aha report (cold, template minus account milestone)",
+          "load": "sample loader (load_into)", "import": "`aha import` (CLI, Parquet)"}
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| method | events | wall s | Python import s | process s | peak RSS MiB | vs hand-written SQL |",
+             "|---|---|---|---|---|---|---|"]
+    for res in results:
+        floor = res["sql"]["seconds"]
+        for key in ("sql", "pandas", "aha", "aha_users", "load", "import"):
+            r = res[key]
+            ratio = "—" if key == "sql" else f"{r['seconds'] / floor:.2f}×"
+            if key in ("load", "import"):
+                ratio = f"{res['events'] / r['seconds']:,.0f} rows/s"
+            imp = f"{r['import_seconds']:.2f}" if "import_seconds" in r else "—"
+            lines.append(f"| {LABELS[key]} | {res['events']:,} | {r['seconds']:.2f} | {imp} | "
+                         f"{r['process_seconds']:.2f} | {r['rss_mib']:,.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def summary(res: dict[str, Any]) -> list[str]:
+    sql, pd_ = res["sql"], res["pandas"]
+    out = []
+    for key in ("aha", "aha_users"):
+        aha = res[key]
+        out.append(f"{LABELS[key]}: {aha['seconds'] / sql['seconds']:.2f}× hand-written SQL's time (target ≤ 1.0, "
+                   f"aim 0.75), {aha['rss_mib'] / sql['rss_mib']:.2f}× its peak RSS; "
+                   f"{pd_['seconds'] / aha['seconds']:.2f}× faster than pandas (target ≥ 5), "
+                   f"{aha['rss_mib'] / pd_['rss_mib']:.2f}× its peak RSS")
+    for key in ("aha", "aha_users"):
+        total = res[key]["seconds"]
+        ranked = sorted(res[key]["stages"].items(), key=lambda kv: (kv[0] == COMPILE, -kv[1]))
+        out.append(f"where the time goes, {LABELS[key]}: " + ", ".join(
+            f"{k} {v:.2f} s ({v / total:.0%})" for k, v in ranked if v >= 0.01))
+    for key in ("sql", "pandas"):
+        out.append(f"{LABELS[key]} stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in res[key]["stages"].items()))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="20000,200000", help="sample users per run, comma-separated")
+    parser.add_argument("--keep", type=Path, help="write scratch data here and keep it (a sample there is reused)")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    for hidden in ("result", "sample", "db", "config", "users"):
+        parser.add_argument(f"--{hidden}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.users:
+            args.users = int(args.users)
+        out = CHILDREN[args.child](args)
+        Path(args.result).write_text(json.dumps(out))
+        return
+
+    check_template()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="aha-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    print(f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB, DuckDB {info['duckdb']}, "
+          f"Python {info['python']}, load average {' '.join(info['loadavg'])}; aha {info['aha_revision']}", flush=True)
+    results = []
+    try:
+        for users in sizes:
+            results.append(measure(users, work))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    info["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    print()
+    print(table(results))
+    ok = True
+    for res in results:
+        print(f"\n{res['events']:,} events ({res['users']:,} users):")
+        diffs = compare(res)
+        ok = ok and not diffs
+        print("AGREE: aha (both configs), hand-written SQL and pandas give the same funnel, activation "
+              "numerators/denominators, reached counts and medians"
+              if not diffs else "DISAGREE:\n  " + "\n  ".join(diffs))
+        if res["aha"].get("aha_only"):
+            print("aha only (account milestones, no baseline): " + ", ".join(
+                f"{k} reached {v[0]}, median {v[1]} s" for k, v in res["aha"]["aha_only"].items()))
+        for line in summary(res):
+            print(line)
+    print(f"\nload average before {' '.join(info['loadavg'])}, after {' '.join(info['loadavg_after'])} "
+          f"(the machine is shared; {info['nproc']} CPUs)")
+    if args.keep:
+        (work / "results.json").write_text(json.dumps({"machine": info, "results": results}, indent=1))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
