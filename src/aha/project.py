@@ -10,7 +10,9 @@ from typing import Any, ClassVar
 from aha.analyses import activation as activation_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import overview as overview_mod
+from aha.analyses import retention as retention_mod
 from aha.analyses import timing as timing_mod
+from aha.analyses import validation as validation_mod
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of
 from aha.definitions import Definitions, load
 from aha.errors import UserError
@@ -106,6 +108,16 @@ class Project:
             raise UserError(f"--milestone {milestone!r}: no such milestone; known: "
                             f"{', '.join(m.id for m in self.definitions.milestones)}.")
         return activation_mod.run(self.store, self._state_for(as_of, segment), period, days, segment, milestone)
+
+    def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
+                 outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> validation_mod.ValidationResult:
+        """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts)."""
+        return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
+
+    def retention(self, segment: str | None = None,
+                  as_of: str | date | datetime | None = None) -> retention_mod.RetentionResult:
+        """Daily retention curves, Day 0…90, of users who reached each milestone vs those who did not."""
+        return retention_mod.run(self.store, self._state_for(as_of, segment), segment)
 
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",

@@ -2,10 +2,12 @@
 
 from types import ModuleType
 
-from aha.analyses import activation, funnel, timing
+from aha.analyses import activation, funnel, retention, timing, validation
 
 ANALYSES: dict[str, ModuleType] = {
     "funnel": funnel,
     "timing": timing,
     "activation": activation,
+    "validation": validation,
+    "retention": retention,
 }
