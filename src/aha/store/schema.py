@@ -18,6 +18,8 @@ ACCOUNTS = "accounts"
 MEMBERSHIPS = "memberships"
 DEAD_LETTERS = "dead_letters"
 IMPORTS = "imports"
+API_KEYS = "api_keys"
+INGESTED = "ingested"
 META = "aha_meta"
 
 DDL: tuple[str, ...] = (
@@ -79,5 +81,24 @@ DDL: tuple[str, ...] = (
         duplicates BIGINT,
         rejected BIGINT,
         finished_at TIMESTAMP
+    )""",
+    # Keys of the HTTP API: only a salted hash is kept; `kind` is write (tracking) or read (queries).
+    f"""CREATE TABLE IF NOT EXISTS {API_KEYS} (
+        name VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        key_id VARCHAR NOT NULL,
+        salt VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        revoked_at TIMESTAMP
+    )""",
+    # One row per call the HTTP server accepted (any type), keyed by (source, message_id): the dedupe ledger
+    # (a retried call counts once), and where the client's own clock (Segment originalTimestamp) is kept.
+    f"""CREATE TABLE IF NOT EXISTS {INGESTED} (
+        source VARCHAR NOT NULL,
+        message_id VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        received_at TIMESTAMP NOT NULL,
+        original_timestamp TIMESTAMP
     )""",
 )

@@ -1,12 +1,25 @@
 """One module per command; each exposes `register(app)`. Adding a command is one line here."""
 
 from aha.surfaces.cli.commands import (
+    dead_letters_cmd,
     definitions_cmds,
     evaluate_cmd,
     import_cmd,
+    keys_cmd,
     report_cmd,
     sample_cmd,
+    serve_cmd,
     validate_cmd,
 )
 
-MODULES = [definitions_cmds, validate_cmd, report_cmd, evaluate_cmd, sample_cmd, import_cmd]
+MODULES = [
+    definitions_cmds,
+    validate_cmd,
+    report_cmd,
+    evaluate_cmd,
+    sample_cmd,
+    import_cmd,
+    serve_cmd,
+    keys_cmd,
+    dead_letters_cmd,
+]

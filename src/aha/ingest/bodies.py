@@ -1,0 +1,172 @@
+"""From request bytes to records: decompress (capped), decode, find the write key, validate each call.
+
+Everything here is independent of the web framework, so the API routes stay thin and the rules are tested directly.
+A refused request raises `Refused` (status, field, reason); in a batch, a bad call never costs the good ones: it is
+listed in `BatchOutcome.rejected` and becomes a dead letter, and the rest are accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aha.ingest.payloads import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    Call,
+    Rejection,
+    utc_naive,
+    validate_call,
+)
+from aha.ingest.records import DeadLetter, Record, raw_text
+
+UNAUTHENTICATED_RAW_CHARS = 4096  # keep little of what strangers send: enough to recognise a misconfigured client
+
+
+class Refused(Exception):
+    """The whole request is refused with `status`; `raw` is what the dead letter keeps."""
+
+    def __init__(self, status: int, field: str, reason: str, raw: str = "") -> None:
+        super().__init__(f"{field}: {reason}")
+        self.status = status
+        self.field = field
+        self.reason = reason
+        self.raw = raw
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedCall:
+    index: int
+    message_id: str | None
+    field: str
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    records: list[Record] = field(default_factory=list)  # accepted calls and dead letters, to spool together
+    accepted: int = 0
+    rejected: list[RejectedCall] = field(default_factory=list)
+
+
+def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Any:
+    """Bytes → JSON value; 413 past `limit` bytes (after decompression: a gzip bomb stops at limit + 1), else 400."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:
+            inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+            body = inflater.decompress(data, limit + 1)
+        except zlib.error:
+            raise Refused(400, "body", f"not valid {encoding} data", raw_text(data[:1024])) from None
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise Refused(413, "body", f"decompressed body exceeds {limit} bytes", f"({len(data)} bytes {encoding})")
+    elif encoding in ("", "identity"):
+        body = data
+    else:
+        raise Refused(400, "Content-Encoding", f"unsupported encoding {encoding!r}; use gzip or none")
+    if len(body) > limit:
+        raise Refused(413, "body", f"body is {len(body)} bytes; the limit is {limit}", raw_text(body[:4096]))
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(400, "body", f"not valid UTF-8 (byte {exc.start})", raw_text(body)) from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise Refused(400, "body", "JSON nested too deeply", raw_text(text)) from None
+    except json.JSONDecodeError as exc:
+        raise Refused(400, "body", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                      raw_text(text)) from None
+
+
+def key_from_header(authorization: str | None) -> str | None:
+    """The write key from `Authorization: Basic base64(key:)` (Segment's SDKs) or `Bearer key`."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user or None
+
+
+def key_from_body(doc: Any) -> str | None:
+    if isinstance(doc, dict) and isinstance(doc.get("writeKey"), str):
+        return str(doc["writeKey"])
+    return None
+
+
+def _sent_at(doc: dict[str, Any]) -> datetime | None:
+    value = doc.get("sentAt")
+    if not isinstance(value, str):
+        return None
+    try:
+        return utc_naive(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def single_call(doc: Any, call_type: str, source: str, received_at: datetime) -> Call:
+    """One call from /v1/<type>; a bad one raises Refused(400) naming the field."""
+    if isinstance(doc, dict):
+        doc = {k: v for k, v in doc.items() if k != "writeKey"}
+    result = validate_call(doc, received_at=received_at, source=source, call_type=call_type)
+    if isinstance(result, Rejection):
+        kept = {**doc, "type": call_type} if isinstance(doc, dict) else doc  # replayable without the route
+        raise Refused(result.status, result.field, result.reason, raw_text(kept))
+    return result
+
+
+def batch(doc: Any, source: str, received_at: datetime) -> BatchOutcome:
+    """A /v1/batch body: good calls accepted, each bad one rejected with its index (and turned into a dead letter)."""
+    if not isinstance(doc, dict):
+        raise Refused(400, "body", "not a JSON object", raw_text(doc))
+    calls = doc.get("batch")
+    if not isinstance(calls, list):
+        raise Refused(400, "batch", "required: a list of calls", raw_text(doc))
+    if len(calls) > MAX_BATCH_EVENTS:
+        raise Refused(413, "batch", f"{len(calls)} calls; the limit is {MAX_BATCH_EVENTS}", raw_text(doc))
+    sent_at = _sent_at(doc)
+    context = doc.get("context") if isinstance(doc.get("context"), dict) else None
+    outcome = BatchOutcome()
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(calls):
+        if context is not None and isinstance(raw, dict) and "context" not in raw:
+            raw = {**raw, "context": context}
+        encoded = json.dumps(raw, ensure_ascii=False, default=str)
+        size = len(encoded.encode())
+        result: Call | Rejection
+        if size > MAX_EVENT_BYTES:
+            result = Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)")
+        else:
+            result = validate_call(raw, received_at=received_at, source=source, sent_at=sent_at, size=size)
+        if isinstance(result, Call) and isinstance(raw, dict) and isinstance(raw.get("messageId"), str):
+            first = seen.setdefault(result.message_id, index)
+            if first != index:
+                result = Rejection("messageId", f"duplicate messageId in this batch (first at index {first})")
+        if isinstance(result, Call):
+            outcome.records.append(result)
+            outcome.accepted += 1
+            continue
+        message_id = raw.get("messageId") if isinstance(raw, dict) else None
+        outcome.rejected.append(
+            RejectedCall(index, message_id if isinstance(message_id, str) else None, result.field, result.reason)
+        )
+        outcome.records.append(DeadLetter(received_at, source, index, result.field, result.reason, encoded[:600_000]))
+    return outcome
+
+
+def limit_for(call_type: str | None) -> int:
+    """Body cap: a batch may hold 500 KB; a single call 32 KB (plus room for the writeKey and whitespace)."""
+    return MAX_BATCH_BYTES if call_type is None else MAX_EVENT_BYTES + 1024

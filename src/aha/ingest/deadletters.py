@@ -1,0 +1,77 @@
+"""What was refused, why, and can it be stored now? Dead letters grouped by reason, and their replay.
+
+Replay re-validates each HTTP dead letter (a call, or a whole single-call body) with the current rules, at its
+original receipt time, and stores the ones that now pass through the same idempotent writer as the server: a call
+counts once per (source, messageId), so replaying twice, or replaying a call a client also retried, adds nothing.
+Stored dead letters are removed; the rest stay with their reason. Rows from `aha import` are fixed by re-importing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from aha.ingest.payloads import Call, Rejection, validate_call
+from aha.ingest.records import calls_table, dead_table
+from aha.store import schema
+from aha.store.calls import write_calls
+from aha.store.database import Store
+
+EXAMPLE_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonGroup:
+    reason: str
+    field: str | None
+    count: int
+    sources: tuple[str, ...]
+    example: str  # one raw payload, shortened
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    examined: int
+    stored: int  # calls now valid (stored, or already present: idempotent)
+    still_rejected: int
+    not_replayable: int  # from file imports: re-run `aha import` after fixing the file
+
+
+def summarise(store: Store) -> list[ReasonGroup]:
+    rows = store.raw.execute(
+        f"""SELECT reason, any_value(field), count(*), list(DISTINCT coalesce(source, '(no key)')),
+                   arg_min(coalesce(raw, ''), id)
+            FROM {schema.DEAD_LETTERS} GROUP BY reason ORDER BY count(*) DESC, reason"""
+    ).fetchall()
+    return [
+        ReasonGroup(str(r[0]), r[1], int(r[2]), tuple(sorted(r[3])), str(r[4])[:EXAMPLE_CHARS]) for r in rows
+    ]
+
+
+def replay(store: Store, now: datetime) -> ReplayResult:
+    rows = store.raw.execute(
+        f"SELECT id, received_at, source, file, raw FROM {schema.DEAD_LETTERS} ORDER BY id"
+    ).fetchall()
+    calls: list[Call] = []
+    done: list[int] = []
+    still = skipped = 0
+    for dead_id, received_at, source, file, raw in rows:
+        if file != "http" or source is None:
+            skipped += 1
+            continue
+        try:
+            doc = json.loads(raw)
+        except (TypeError, ValueError, RecursionError):
+            still += 1
+            continue
+        result = validate_call(doc, received_at=received_at, source=source)
+        if isinstance(result, Rejection):
+            still += 1
+            continue
+        calls.append(result)
+        done.append(int(dead_id))
+    if calls:
+        write_calls(store, calls_table(calls), dead_table([]), None, now)
+        store.raw.execute(f"DELETE FROM {schema.DEAD_LETTERS} WHERE list_contains(?, id)", [done])
+    return ReplayResult(len(rows), len(calls), still, skipped)

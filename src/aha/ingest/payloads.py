@@ -1,0 +1,257 @@
+"""Is this Segment-spec call acceptable, and what does it mean once clock skew is corrected?
+
+One call in, either a `Call` (the normalised record the writer stores) or a `Rejection` (field and reason) out.
+The spec's rules (segment.com/docs/connections/sources/catalog/libraries/server/http-api/): userId or anonymousId on
+every call, `event` on track, messageId under 100 characters, 32 KB per call. Timestamps follow the spec's skew
+correction `timestamp = receivedAt − (sentAt − originalTimestamp)`; the client's own time is kept as
+`original_timestamp`. A corrected time more than a day ahead of receipt is refused rather than silently moved,
+because a clock that wrong would put the event in a future cohort.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+CallType = Literal["track", "identify", "group", "alias", "page", "screen"]
+CALL_TYPES: tuple[str, ...] = ("track", "identify", "group", "alias", "page", "screen")
+
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_EVENTS = 2500
+MAX_MESSAGE_ID = 99  # "under 100 characters"
+MAX_DEPTH = 32  # nesting of properties/traits/context; deeper is an attack or a bug, never analytics
+FUTURE_TOLERANCE = timedelta(days=1)
+
+EVENT_NAMES = {"page": "Page Viewed", "screen": "Screen Viewed"}
+
+
+class _Call(BaseModel):
+    """Fields common to every call; unknown keys (integrations, version, ...) are allowed and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: StrictStr | None = None
+    userId: StrictStr | int | None = None
+    anonymousId: StrictStr | int | None = None
+    messageId: StrictStr | None = Field(default=None, max_length=MAX_MESSAGE_ID)
+    timestamp: datetime | None = None
+    originalTimestamp: datetime | None = None
+    sentAt: datetime | None = None
+    context: dict[str, Any] | None = None
+
+
+class TrackCall(_Call):
+    event: StrictStr = Field(min_length=1)
+    properties: dict[str, Any] | None = None
+
+
+class PageCall(_Call):
+    name: StrictStr | None = None
+    category: StrictStr | None = None
+    properties: dict[str, Any] | None = None
+
+
+class IdentifyCall(_Call):
+    traits: dict[str, Any] | None = None
+
+
+class GroupCall(_Call):
+    groupId: StrictStr | int  # emptiness is checked after stripping
+    traits: dict[str, Any] | None = None
+
+
+class AliasCall(_Call):
+    previousId: StrictStr | int
+
+
+MODELS: dict[str, type[_Call]] = {
+    "track": TrackCall,
+    "page": PageCall,
+    "screen": PageCall,
+    "identify": IdentifyCall,
+    "group": GroupCall,
+    "alias": AliasCall,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    field: str
+    reason: str
+    status: int = 400  # 413 for a call over the size limit
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A valid call, normalised: what the writer stores (see writer.py), and what the spool keeps as JSON."""
+
+    type: str
+    message_id: str
+    event: str | None
+    user_id: str | None
+    anonymous_id: str | None
+    account_id: str | None
+    previous_id: str | None
+    timestamp: datetime  # naive UTC, skew-corrected
+    original_timestamp: datetime | None  # naive UTC, the client's clock
+    received_at: datetime  # naive UTC
+    properties: dict[str, Any] | None
+    traits: dict[str, Any] | None
+    source: str
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """Naive UTC, as the store keeps timestamps; a naive input is read as UTC (the spec's timestamps carry zones)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON nests deeper than `limit` (iterative, so a hostile payload cannot exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _field_of(error: Any) -> str:
+    loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "str", "int"))]
+    return ".".join(loc) if loc else "body"
+
+
+def _reason_of(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return f"{_field_of(error)} is required"
+    if kind == "string_too_long":
+        return f"longer than {error['ctx']['max_length']} characters"
+    if kind == "string_too_short":
+        return "empty"
+    if kind in ("dict_type", "model_type"):
+        return "not a JSON object"
+    if kind.startswith("datetime") or kind.startswith("date"):
+        return "not an ISO 8601 timestamp"
+    return str(error["msg"])
+
+
+def _text(value: str | int | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def message_id_for(raw: dict[str, Any]) -> str:
+    """A stable id for a call sent without messageId, so a retried identical call still counts once."""
+    body = {k: v for k, v in raw.items() if k not in ("sentAt", "writeKey")}
+    return "md5-" + hashlib.md5(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validate_call(
+    raw: Any,
+    *,
+    received_at: datetime,
+    source: str,
+    sent_at: datetime | None = None,
+    call_type: str | None = None,
+    size: int | None = None,
+) -> Call | Rejection:
+    """Check one call against the spec and normalise it; `call_type` comes from the route (/v1/track) if given.
+
+    `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known.
+    """
+    if not isinstance(raw, dict):
+        return Rejection("body", "not a JSON object")
+    kind = call_type or raw.get("type")
+    if not isinstance(kind, str) or kind.lower() not in CALL_TYPES:
+        return Rejection("type", f"unknown call type {kind!r}; expected one of {', '.join(CALL_TYPES)}")
+    kind = kind.lower()
+    if size is None:
+        size = len(json.dumps(raw, ensure_ascii=False, default=str).encode())
+    if size > MAX_EVENT_BYTES:
+        return Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)", 413)
+    if too_deep(raw):
+        return Rejection("body", f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        model = MODELS[kind].model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return Rejection(_field_of(first), _reason_of(first))
+    user_id, anonymous_id = _text(model.userId), _text(model.anonymousId)
+    if user_id is None and anonymous_id is None:
+        return Rejection("userId", "userId or anonymousId is required")
+    client_time = model.originalTimestamp or model.timestamp
+    sent = model.sentAt or sent_at
+    try:
+        if client_time is not None and sent is not None:
+            timestamp = received_at - (utc_naive(sent) - utc_naive(client_time))
+        elif client_time is not None:
+            timestamp = utc_naive(client_time)
+        else:
+            timestamp = received_at
+    except OverflowError:
+        return Rejection("timestamp", "out of range")
+    if timestamp - received_at > FUTURE_TOLERANCE:
+        return Rejection("timestamp", f"{timestamp.isoformat()}Z is more than a day in the future")
+    if timestamp.year < 1971:
+        return Rejection("timestamp", f"{timestamp.isoformat()}Z is before 1971")
+    message_id = model.messageId.strip() if model.messageId and model.messageId.strip() else message_id_for(raw)
+    properties: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+    event: str | None = None
+    account_id: str | None = None
+    previous_id: str | None = None
+    context = model.context or {}
+    if isinstance(model, TrackCall):
+        event, properties = model.event.strip() or None, dict(model.properties or {})
+        if event is None:
+            return Rejection("event", "empty")
+    elif isinstance(model, PageCall):
+        event, properties = EVENT_NAMES[kind], dict(model.properties or {})
+        if model.name is not None:
+            properties["name"] = model.name
+    elif isinstance(model, IdentifyCall):
+        traits = model.traits if model.traits is not None else context.get("traits")
+        if traits is not None and not isinstance(traits, dict):
+            return Rejection("context.traits", "not a JSON object")
+    elif isinstance(model, GroupCall):
+        account_id, traits = _text(model.groupId), model.traits
+        if account_id is None:
+            return Rejection("groupId", "empty")
+    elif isinstance(model, AliasCall):
+        previous_id = _text(model.previousId)
+        if user_id is None:
+            return Rejection("userId", "alias needs userId (the new id)")
+        if previous_id is None:
+            return Rejection("previousId", "empty")
+    if account_id is None and kind in ("track", "page", "screen"):
+        group = context.get("groupId")
+        account_id = _text(group) if isinstance(group, str | int) else None
+    return Call(
+        type=kind,
+        message_id=message_id,
+        event=event,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        account_id=account_id,
+        previous_id=previous_id,
+        timestamp=timestamp,
+        original_timestamp=utc_naive(client_time) if client_time is not None else None,
+        received_at=received_at,
+        properties=properties,
+        traits=traits,
+        source=source,
+    )

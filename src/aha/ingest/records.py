@@ -1,0 +1,141 @@
+"""What goes into the spool and on to the store: accepted calls and dead letters, one JSON line each.
+
+The line format is private to aha (the spool is replayed only by the same server): short keys, ISO timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from aha.ingest.payloads import Call
+from aha.store.calls import CALL_SCHEMA, DEAD_SCHEMA
+
+MAX_RAW_CHARS = 600_000  # a dead letter keeps at most this much of the payload (a whole maximal batch fits)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A call (or whole request) that was refused, with enough to explain and replay it."""
+
+    received_at: datetime
+    source: str | None
+    line: int | None  # index in the batch; None for a single call or a whole request
+    field: str
+    reason: str
+    raw: str
+
+
+Record = Call | DeadLetter
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def encode(record: Record) -> bytes:
+    if isinstance(record, Call):
+        doc: dict[str, Any] = {
+            "k": "c",
+            "t": record.type,
+            "m": record.message_id,
+            "e": record.event,
+            "u": record.user_id,
+            "a": record.anonymous_id,
+            "g": record.account_id,
+            "p": record.previous_id,
+            "ts": _iso(record.timestamp),
+            "ot": _iso(record.original_timestamp),
+            "r": _iso(record.received_at),
+            "pr": record.properties,
+            "tr": record.traits,
+            "s": record.source,
+        }
+    else:
+        doc = {
+            "k": "d",
+            "r": _iso(record.received_at),
+            "s": record.source,
+            "l": record.line,
+            "f": record.field,
+            "why": record.reason,
+            "raw": record.raw,
+        }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+def decode(line: bytes) -> Record:
+    doc = json.loads(line)
+    if doc["k"] == "d":
+        return DeadLetter(_dt(doc["r"]) or datetime.min, doc["s"], doc["l"], doc["f"], doc["why"], doc["raw"])
+    return Call(
+        type=doc["t"],
+        message_id=doc["m"],
+        event=doc["e"],
+        user_id=doc["u"],
+        anonymous_id=doc["a"],
+        account_id=doc["g"],
+        previous_id=doc["p"],
+        timestamp=_dt(doc["ts"]) or datetime.min,
+        original_timestamp=_dt(doc["ot"]),
+        received_at=_dt(doc["r"]) or datetime.min,
+        properties=doc["pr"],
+        traits=doc["tr"],
+        source=doc["s"],
+    )
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def calls_table(calls: Sequence[Call]) -> pa.Table:
+    """Column-wise, so DuckDB reads the batch without a per-row round trip."""
+    columns: dict[str, list[Any]] = {
+        "type": [c.type for c in calls],
+        "message_id": [c.message_id for c in calls],
+        "event": [c.event for c in calls],
+        "user_id": [c.user_id for c in calls],
+        "anonymous_id": [c.anonymous_id for c in calls],
+        "account_id": [c.account_id for c in calls],
+        "previous_id": [c.previous_id for c in calls],
+        "timestamp": [c.timestamp for c in calls],
+        "original_timestamp": [c.original_timestamp for c in calls],
+        "received_at": [c.received_at for c in calls],
+        "properties": [_json(c.properties) for c in calls],
+        "traits": [_json(c.traits) for c in calls],
+        "source": [c.source for c in calls],
+    }
+    return pa.table(columns, schema=CALL_SCHEMA)
+
+
+def dead_table(dead: Sequence[DeadLetter]) -> pa.Table:
+    columns: dict[str, list[Any]] = {
+        "received_at": [d.received_at for d in dead],
+        "source": [d.source for d in dead],
+        "line": [d.line for d in dead],
+        "field": [d.field for d in dead],
+        "reason": [d.reason for d in dead],
+        "raw": [d.raw for d in dead],
+    }
+    return pa.table(columns, schema=DEAD_SCHEMA)
+
+
+def raw_text(body: bytes | str | Any) -> str:
+    """A payload as storable text: bytes decoded with invalid UTF-8 escaped, objects as JSON; capped."""
+    if isinstance(body, bytes):
+        text = body.decode("utf-8", errors="backslashreplace")
+    elif isinstance(body, str):
+        text = body
+    else:
+        text = json.dumps(body, ensure_ascii=False, default=str)
+    return text[:MAX_RAW_CHARS]

@@ -1,0 +1,153 @@
+"""Storing calls the ingestion server accepted: events, identity links, memberships, traits, dead letters, checkpoint.
+
+One transaction per batch, idempotent, because the spool may replay a batch after a crash and clients retry:
+a call counts once per (source, message_id) — the `ingested` ledger is checked over the last DEDUPE_DAYS of receipt
+(the zone maps on `received_at` keep that scan to recent row groups). Identity links and memberships anti-join on the
+whole row; traits merge last-write-wins by timestamp (the importer's merge); dead letters anti-join on their content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from aha.store import schema
+from aha.store.database import Store
+from aha.store.importer import PARSED, _upsert_traits
+
+DEDUPE_DAYS = 8  # at least the 7 days promised; Segment promises 24 hours
+BATCH = "aha_ingest_batch"
+DEAD = "aha_ingest_dead"
+
+CALL_SCHEMA = pa.schema(
+    [
+        ("type", pa.string()),
+        ("message_id", pa.string()),
+        ("event", pa.string()),
+        ("user_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("account_id", pa.string()),
+        ("previous_id", pa.string()),
+        ("timestamp", pa.timestamp("us")),
+        ("original_timestamp", pa.timestamp("us")),
+        ("received_at", pa.timestamp("us")),
+        ("properties", pa.string()),
+        ("traits", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+DEAD_SCHEMA = pa.schema(
+    [
+        ("received_at", pa.timestamp("us")),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    calls: int  # new calls (not seen before for their source)
+    events: int
+    duplicates: int
+    dead_letters: int
+
+
+def _count(store: Store, sql: str, params: dict[str, object] | None = None) -> int:
+    row = store.raw.execute(sql, params or {}).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def write_calls(
+    store: Store, calls: pa.Table, dead: pa.Table, checkpoint: tuple[int, int] | None, now: datetime
+) -> WriteCounts:
+    """Store a batch of accepted calls (CALL_SCHEMA) and dead letters (DEAD_SCHEMA); record the spool checkpoint."""
+    con = store.raw
+    cutoff = now - timedelta(days=DEDUPE_DAYS)
+    con.register(BATCH, calls.append_column("_idx", pa.array(range(calls.num_rows), pa.int64())))
+    con.register(DEAD, dead)
+    try:
+        with store.transaction():
+            # New calls: first of their (source, message_id) in this batch, and not in the ledger.
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {PARSED} AS
+                SELECT b.* REPLACE (CAST(coalesce(b.traits, '{{}}') AS JSON) AS traits),
+                       b.timestamp AS ts, b.type AS _kind, TRUE AS _ok, b._idx AS _line
+                FROM {BATCH} b
+                WHERE NOT EXISTS (SELECT 1 FROM {schema.INGESTED} i
+                      WHERE i.received_at >= $cutoff AND i.source = b.source AND i.message_id = b.message_id)
+                QUALIFY row_number() OVER (PARTITION BY b.source, b.message_id ORDER BY b._idx) = 1""",
+                {"cutoff": cutoff},
+            )
+            new = _count(store, f"SELECT count(*) FROM {PARSED}")
+            con.execute(
+                f"""INSERT INTO {schema.INGESTED}
+                    SELECT source, message_id, type, received_at, original_timestamp FROM {PARSED}"""
+            )
+            events = _count(
+                store,
+                f"""INSERT INTO {schema.EVENTS}
+                    (message_id, event, user_id, anonymous_id, account_id, timestamp, received_at, properties, source)
+                    SELECT message_id, event, user_id, anonymous_id, account_id, timestamp, received_at,
+                           CAST(properties AS JSON), source
+                    FROM {PARSED} WHERE type IN ('track', 'page', 'screen')""",
+            )
+            con.execute(
+                f"""INSERT INTO {schema.IDENTITIES}
+                    SELECT DISTINCT anon, user_id, ts, source FROM (
+                        SELECT CASE WHEN type = 'alias' THEN previous_id ELSE anonymous_id END AS anon,
+                               user_id, ts, source
+                        FROM {PARSED} WHERE type IN ('identify', 'alias')) n
+                    WHERE anon IS NOT NULL AND user_id IS NOT NULL AND anon <> user_id AND NOT EXISTS (
+                        SELECT 1 FROM {schema.IDENTITIES} i
+                        WHERE i.anonymous_id = n.anon AND i.user_id = n.user_id AND i.timestamp = n.ts)"""
+            )
+            con.execute(
+                f"""INSERT INTO {schema.MEMBERSHIPS}
+                    SELECT DISTINCT user_id, account_id, ts FROM {PARSED} n
+                    WHERE type = 'group' AND user_id IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM {schema.MEMBERSHIPS} m
+                        WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
+            )
+            if _count(store, f"SELECT count(*) FROM {PARSED} WHERE type IN ('identify', 'group')"):
+                _upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify",))
+                _upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
+            dead_letters = _count(
+                store,
+                f"""INSERT INTO {schema.DEAD_LETTERS} (received_at, source, file, line, field, reason, raw)
+                    SELECT d.received_at, d.source, 'http', d.line, d.field, d.reason, d.raw FROM {DEAD} d
+                    WHERE NOT EXISTS (SELECT 1 FROM {schema.DEAD_LETTERS} x
+                        WHERE x.received_at = d.received_at AND x.source IS NOT DISTINCT FROM d.source
+                          AND x.line IS NOT DISTINCT FROM d.line AND x.reason = d.reason
+                          AND x.raw IS NOT DISTINCT FROM d.raw)""",
+            )
+            if checkpoint is not None:
+                save_checkpoint(store, *checkpoint)
+            if new:
+                store.bump_data_version()
+    finally:
+        con.unregister(BATCH)
+        con.unregister(DEAD)
+        con.execute(f"DROP TABLE IF EXISTS {PARSED}")
+    return WriteCounts(calls=new, events=events, duplicates=calls.num_rows - new, dead_letters=dead_letters)
+
+
+def save_checkpoint(store: Store, generation: int, offset: int) -> None:
+    store.raw.executemany(
+        f"INSERT INTO {schema.META} VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [["spool_generation", str(generation)], ["spool_offset", str(offset)]],
+    )
+
+
+def load_checkpoint(store: Store) -> tuple[int, int]:
+    rows = dict(
+        store.raw.execute(
+            f"SELECT key, value FROM {schema.META} WHERE key IN ('spool_generation', 'spool_offset')"
+        ).fetchall()
+    )
+    return int(rows.get("spool_generation", 1)), int(rows.get("spool_offset", 0))

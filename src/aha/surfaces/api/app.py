@@ -1,0 +1,212 @@
+"""The HTTP surface: Segment's tracking API (/v1/track … /v1/batch) over `aha.ingest`, plus /health and OpenAPI.
+
+Routes only translate HTTP to `aha.ingest.bodies` and back; every error route answers one JSON shape
+(`{"ok": false, "status", "field", "reason", "errors": [...]}`) and leaves a dead letter. Logs carry no event data:
+only uvicorn's request line (method, path, status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aha.ingest import bodies, payloads
+from aha.ingest.records import DeadLetter, Record
+from aha.ingest.service import Ingestor, now_utc
+
+RETRY_AFTER_SECONDS = 1
+CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
+
+
+def error_body(status: int, field: str, reason: str, errors: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The one error shape of every route (datasette's error_body idea)."""
+    return {
+        "ok": False,
+        "status": status,
+        "field": field,
+        "reason": reason,
+        "errors": list(errors) if errors is not None else [{"field": field, "reason": reason}],
+    }
+
+
+def error_response(status: int, field: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
+
+
+def _request_schema(call_type: str | None) -> dict[str, Any]:
+    if call_type is None:
+        item = {"type": "object", "properties": {"type": {"type": "string", "enum": list(payloads.CALL_TYPES)}},
+                "required": ["type"]}
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {"batch": {"type": "array", "items": item, "maxItems": payloads.MAX_BATCH_EVENTS},
+                           "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"}},
+            "required": ["batch"],
+        }
+    else:
+        schema = payloads.MODELS[call_type].model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}, "status": {"type": "integer"}, "field": {"type": "string"},
+                   "reason": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}},
+    "required": ["ok", "status", "field", "reason", "errors"],
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for code, text in (
+        (400, "a bad call or body: field and reason"),
+        (401, "missing or invalid write key"),
+        (403, "a read key cannot write"),
+        (413, "body, call or batch over the spec's limits"),
+        (429, "busy: retry after Retry-After seconds"),
+    )
+}
+
+
+def create_app(
+    db_path: str | Path,
+    *,
+    cors_origins: Sequence[str] = (),
+    fsync: bool = True,
+    max_in_flight: int | None = None,
+) -> FastAPI:
+    """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown."""
+    ingestor = Ingestor(db_path, fsync=fsync, **({"max_in_flight": max_in_flight} if max_in_flight else {}))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(ingestor.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(ingestor.stop)
+
+    app = FastAPI(title="aha tracking API", version="1", lifespan=lifespan,
+                  description="Segment-compatible tracking: /v1/track, /v1/identify, … /v1/batch.")
+    app.state.ingestor = ingestor
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["POST", "GET", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, "path" if exc.status_code in (404, 405) else "request", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
+        return error_response(400, ".".join(str(p) for p in first["loc"]), str(first["msg"]))
+
+    async def durable(records: list[Record]) -> bool:
+        """Wait until `records` are on disk; False when the server is too busy (nothing was written)."""
+        if not records:
+            return True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        def done() -> None:
+            loop.call_soon_threadsafe(resolve)
+
+        if not ingestor.submit(records, done):
+            return False
+        await future
+        return True
+
+    def busy() -> JSONResponse:
+        return error_response(429, "request", "the server is busy storing earlier calls; retry later",
+                              {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    async def refuse(refused: bodies.Refused, source: str | None, received_at: Any) -> JSONResponse:
+        raw = refused.raw if source is not None else refused.raw[: bodies.UNAUTHENTICATED_RAW_CHARS]
+        await durable([DeadLetter(received_at, source, None, refused.field, refused.reason, raw)])
+        return error_response(refused.status, refused.field, refused.reason)
+
+    async def handle(request: Request, call_type: str | None) -> JSONResponse:
+        received_at = now_utc()
+        limit = bodies.limit_for(call_type)
+        header_key = bodies.key_from_header(request.headers.get("authorization"))
+        source: str | None = None
+        assert ingestor.keys is not None
+        if header_key is not None:
+            found = ingestor.keys.check(header_key)
+            source = found[0] if found else None
+            if found is None:
+                return await refuse(bodies.Refused(401, "writeKey", "invalid write key"), None, received_at)
+            if found[1] != "write":
+                return await refuse(bodies.Refused(403, "writeKey", "a read key cannot write"), None, received_at)
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+            if declared > 2 * limit:
+                raise bodies.Refused(413, "body", f"body is {declared} bytes; the limit is {limit}")
+            data = bytearray()
+            async for chunk in request.stream():
+                data += chunk
+                if len(data) > 2 * limit:
+                    raise bodies.Refused(413, "body", f"body exceeds {limit} bytes")
+            doc = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
+        except bodies.Refused as refused:
+            return await refuse(refused, source, received_at)
+        except ValueError:
+            return await refuse(bodies.Refused(400, "Content-Length", "not a number"), source, received_at)
+        if source is None:
+            found = ingestor.keys.check(bodies.key_from_body(doc))
+            if found is None:
+                no_key = bodies.Refused(401, "writeKey", "missing or invalid write key", bodies.raw_text(doc))
+                return await refuse(no_key, None, received_at)
+            if found[1] != "write":
+                return await refuse(bodies.Refused(403, "writeKey", "a read key cannot write"), None, received_at)
+            source = found[0]
+        try:
+            if call_type is None:
+                outcome = bodies.batch(doc, source, received_at)
+            else:
+                outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at)], 1)
+        except bodies.Refused as refused:
+            return await refuse(refused, source, received_at)
+        if not await durable(outcome.records):
+            return busy()
+        rejected = [{"index": r.index, "messageId": r.message_id, "field": r.field, "reason": r.reason}
+                    for r in outcome.rejected]
+        return JSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
+
+    def add_route(path: str, call_type: str | None) -> None:
+        async def route(request: Request) -> JSONResponse:
+            return await handle(request, call_type)
+
+        route.__name__ = f"post_{path.strip('/').replace('/', '_')}"
+        app.post(path, openapi_extra=_request_schema(call_type), responses=ERROR_RESPONSES,
+                 summary=f"Segment {call_type or 'batch'} call{'s' if call_type is None else ''}")(route)
+
+    for name in CALL_ROUTES:
+        add_route(f"/v1/{name}", name)
+    add_route("/v1/batch", None)
+    add_route("/v1/import", None)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        stats = ingestor.stats
+        return {"ok": True, "in_flight": ingestor.in_flight, "stored_calls": stats.stored_calls,
+                "duplicates": stats.duplicates, "dead_letters": stats.dead_letters, "replayed": stats.replayed,
+                "write_errors": stats.write_errors}
+
+    return app

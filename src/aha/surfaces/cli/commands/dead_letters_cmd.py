@@ -1,0 +1,49 @@
+"""`aha dead-letters`: what was refused, grouped by reason with an example; `--replay` stores what now passes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dead-letters")(dead_letters_command)
+
+
+def dead_letters_command(
+    db: Path = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB store."),
+    replay_: bool = typer.Option(False, "--replay", help="Re-validate and store the ones that now pass (idempotent)."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """List refused calls and rows by reason (server and import); replay them after a fix."""
+    from aha.ingest.deadletters import replay, summarise
+    from aha.ingest.service import now_utc
+    from aha.store import open_store
+
+    store = open_store(db, read_only=not replay_)
+    try:
+        if replay_:
+            result = replay(store, now_utc())
+            if as_json:
+                typer.echo(json.dumps(asdict(result)))
+            else:
+                typer.echo(
+                    f"{result.examined} dead letters: {result.stored} stored now, {result.still_rejected} still "
+                    f"rejected, {result.not_replayable} from file imports (re-run aha import after fixing the file)"
+                )
+            return
+        groups = summarise(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([asdict(g) for g in groups]))
+        return
+    if not groups:
+        typer.echo("no dead letters")
+        return
+    for g in groups:
+        typer.echo(f"{g.count:>7} × {g.reason}  [field {g.field or '-'}; sources {', '.join(g.sources)}]")
+        typer.echo(f"          e.g. {g.example}")

@@ -1,0 +1,27 @@
+"""`aha serve`: the tracking API (Segment-compatible) on one database, until Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
+
+
+def serve_command(
+    db: Path = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB store (created if missing)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    cors: list[str] = typer.Option([], "--cors-origin", help="Origin allowed to call from a browser (repeatable)."),
+    no_fsync: bool = typer.Option(False, "--no-fsync", help="Skip fsync (a crash may lose acknowledged calls)."),
+) -> None:
+    """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch; create keys first."""
+    import uvicorn
+
+    from aha.surfaces.api import create_app
+
+    app = create_app(db, cors_origins=cors, fsync=not no_fsync)
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

@@ -1,0 +1,100 @@
+"""The real server in a subprocess (datasette's ds_localhost_http_server, on a free port): start, poll, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from aha.store import open_store
+
+AHA = shutil.which("aha", path=str(Path(sys.executable).parent)) or shutil.which("aha") or "aha"
+
+
+def aha(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AHA, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create_key(db: Path, name: str = "web", kind: str = "write") -> str:
+    done = aha("keys", "create", "--name", name, "--kind", kind, "--db", str(db), cwd=db.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@dataclass
+class Server:
+    db: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        log = (self.db.parent / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [AHA, "serve", "--db", str(self.db), "--port", str(self.port)], stdout=log, stderr=log, cwd=self.db.parent
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.db.parent / "server.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        raise AssertionError("server did not answer /health within 60 s")
+
+    def stop(self) -> None:
+        """SIGTERM: uvicorn's graceful shutdown drains the writer and closes the store."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@contextlib.contextmanager
+def running(db: Path) -> Iterator[Server]:
+    server = Server(db, free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    store = open_store(db, read_only=True)
+    try:
+        return store.raw.execute(sql).fetchall()
+    finally:
+        store.close()
+
+
+def report(db: Path, config: Path) -> dict[str, object]:
+    done = aha("report", "--json", "--db", str(db), "--config", str(config), cwd=db.parent)
+    assert done.returncode == 0, done.stderr
+    out: dict[str, object] = json.loads(done.stdout)
+    return out
