@@ -1,0 +1,49 @@
+"""`aha keys` and `aha dead-letters` through the console script: keys hashed, listing by reason, replay idempotent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aha.store import open_store
+from tests.serving import aha, create_key
+
+
+def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    assert key.startswith("aha_write_")
+    store = open_store(db, read_only=True)
+    assert key.rsplit("_", 1)[-1] not in str(store.raw.execute("SELECT * FROM api_keys").fetchall())
+    store.close()
+    again = aha("keys", "create", "--name", "web", "--db", str(db), cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip() == "error: a key named 'web' exists already; pick another --name (`aha keys list`)."
+    assert aha("keys", "revoke", "web", "--db", str(db), cwd=tmp_path).returncode == 0
+    listed = json.loads(aha("keys", "list", "--json", "--db", str(db), cwd=tmp_path).stdout)
+    assert [(k["name"], k["kind"], k["revoked"]) for k in listed] == [("web", "write", True)]
+
+
+def test_dead_letters_replay_after_a_fix_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "aha.duckdb"
+    store = open_store(db)
+    # one call refused by an older rule (now valid), one still invalid, one from a file import
+    store.raw.execute(
+        """INSERT INTO dead_letters (received_at, source, file, line, field, reason, raw) VALUES
+           ('2026-03-01 12:00', 'web', 'http', 0, 'event', 'old rule', '{"type":"track","userId":"u","event":"E",
+             "messageId":"m1"}'),
+           ('2026-03-01 12:00', 'web', 'http', 1, 'userId', 'userId or anonymousId is required',
+             '{"type":"track","event":"E"}'),
+           ('2026-03-01 12:00', 'events.csv', 'events.csv', 3, 'timestamp', 'no timestamp', 'u,E,')"""
+    )
+    store.close()
+    listed = aha("dead-letters", "--db", str(db), "--json", cwd=tmp_path)
+    assert [(g["reason"], g["count"]) for g in json.loads(listed.stdout)] == [
+        ("no timestamp", 1), ("old rule", 1), ("userId or anonymousId is required", 1)]
+    first = json.loads(aha("dead-letters", "--replay", "--db", str(db), "--json", cwd=tmp_path).stdout)
+    assert first == {"examined": 3, "stored": 1, "still_rejected": 1, "not_replayable": 1}
+    second = json.loads(aha("dead-letters", "--replay", "--db", str(db), "--json", cwd=tmp_path).stdout)
+    assert second == {"examined": 2, "stored": 0, "still_rejected": 1, "not_replayable": 1}
+    store = open_store(db, read_only=True)
+    assert store.raw.execute("SELECT message_id, user_id FROM events").fetchall() == [("m1", "u")]
+    store.close()
