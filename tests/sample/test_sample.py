@@ -285,8 +285,8 @@ def test_console_script_prints_one_red_line_and_exits_2(tmp_path: Path) -> None:
         check=False,
     )
     assert first.returncode == 0, first.stderr
-    second = subprocess.run([aha, "sample", "--users", "200", "--db", db], capture_output=True, text=True, check=False)
-    assert second.returncode == 2
+    second = subprocess.run([aha, "sample", "--users", "300", "--db", db], capture_output=True, text=True, check=False)
+    assert second.returncode == 2  # a different sample into a store that holds events
     assert second.stderr.strip().startswith("error: ") and second.stderr.strip().count("\n") == 0
 
 

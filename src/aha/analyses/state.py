@@ -14,13 +14,15 @@ import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
 from aha.engine.identity import EventSource
-from aha.engine.state import entities_query, relevant_query, state_query
+from aha.engine.state import entities_query, milestones_table, relevant_query, state_query, state_view
 from aha.errors import UserError
 from aha.store import Store, schema
 
 ENTITIES_TABLE = "aha_entities"
 RELEVANT_TABLE = "aha_relevant"
-STATE_TABLE = "aha_state"
+STATE_TABLE = "aha_state"  # a view over the narrow table, with ids and status
+NARROW_TABLE = "aha_state_narrow"
+MILESTONES_TABLE = "aha_milestones"
 STATE_KEY = "state_key"
 
 
@@ -79,7 +81,9 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         relevant = store.materialise(
             RELEVANT_TABLE, relevant_query(source, entities, memberships, definitions), temp=True
         )
-        store.materialise(STATE_TABLE, state_query(relevant, entities, definitions, as_of))
+        narrow = store.materialise(NARROW_TABLE, state_query(relevant, entities, definitions))
+        milestones = store.materialise(MILESTONES_TABLE, milestones_table(definitions))
+        store.ibis.create_view(STATE_TABLE, state_view(narrow, entities, milestones, as_of), overwrite=True)
         without = store.execute(source.users().count()) - store.execute(
             entities.filter(entities.entity_type == "user").count()
         )

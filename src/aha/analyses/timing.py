@@ -79,9 +79,9 @@ class TimingResult(ResultMixin):
 
 
 def _base(entities: ir.Table, state: ir.Table, segment: str | None, as_of: datetime) -> ir.Table:
-    ents = entities.select(c.ENTITY_TYPE, c.ENTITY_ID, **{SEGMENT: segment_column(entities, segment)})
+    ents = entities.select(c.ENTITY_KEY, **{SEGMENT: segment_column(entities, segment)})
     rows = state.filter(state[c.APPLICABLE], state[c.T0] <= ibis.literal(as_of))
-    joined = rows.join(ents, [c.ENTITY_TYPE, c.ENTITY_ID])
+    joined = rows.join(ents, c.ENTITY_KEY)
     ttm = (joined[c.REACH_TIME].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     window = (joined[c.WINDOW_END].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     observed = (ibis.literal(as_of).epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
@@ -107,20 +107,28 @@ def histogram_query(base: ir.Table) -> ir.Table:
     return reached.group_by([SEGMENT, c.MILESTONE_ID, bucket.name("bucket")]).aggregate(n=reached.count())
 
 
+KM_RESOLUTION = 60  # seconds: Kaplan–Meier runs on whole minutes, so millions of users give thousands of rows
+
+
 def survival_query(base: ir.Table) -> ir.Table:
-    """Grouped (duration, reached) rows: Kaplan–Meier needs no more than that."""
-    return base.group_by([SEGMENT, c.MILESTONE_ID, "_duration", "_reached"]).aggregate(n=base.count())
+    """Grouped (duration, reached) rows: Kaplan–Meier needs no more than that.
+
+    Durations are floored to the minute for this estimate only (events and censorings alike, so their order is
+    kept; at a tie KM counts the events first). The percentiles above stay exact to the second.
+    """
+    minute = (base._duration // KM_RESOLUTION) * KM_RESOLUTION
+    return base.group_by([SEGMENT, c.MILESTONE_ID, minute.name("_duration"), "_reached"]).aggregate(n=base.count())
 
 
-def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]], survival: list[dict[str, Any]],
+def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]], survival: dict[str, list[Any]],
               names: Mapping[str, tuple[str, str]], as_of: datetime, segment_by: str | None) -> TimingResult:
     bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     for row in histogram:
         bins[(row[SEGMENT], row[c.MILESTONE_ID])][int(row["bucket"])] = int(row["n"])
     curves: dict[tuple[str, str], list[tuple[float, bool, int]]] = defaultdict(list)
-    for row in survival:
-        curves[(row[SEGMENT], row[c.MILESTONE_ID])].append((float(row["_duration"]), bool(row["_reached"]),
-                                                           int(row["n"])))
+    for segment, mid, duration, reached, n in zip(*(survival[k] for k in (SEGMENT, c.MILESTONE_ID, "_duration",
+                                                                            "_reached", "n")), strict=True):
+        curves[(segment, mid)].append((float(duration), bool(reached), int(n)))
     by_segment: dict[str, list[MilestoneTiming]] = defaultdict(list)
     order = list(names)
     for row in sorted(percentiles, key=lambda r: (r[SEGMENT], order.index(r[c.MILESTONE_ID]))):
@@ -151,7 +159,7 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingR
     return summarise(
         store.execute(percentiles_query(base)).to_dict("records"),
         store.execute(histogram_query(base)).to_dict("records"),
-        store.execute(survival_query(base)).to_dict("records"),
+        store.to_pyarrow(survival_query(base)).to_pydict(),
         names, ms.as_of, segment,
     )
 

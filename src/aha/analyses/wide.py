@@ -28,7 +28,7 @@ def applicable_col(milestone_id: str) -> str:
 def users_wide(entities: ir.Table, state: ir.Table, milestone_ids: Sequence[str], segment: str | None) -> ir.Table:
     """Signed-up users with `t0`, `segment`, and per milestone: reach time, window end and scope applicability."""
     users = entities.filter(entities[c.ENTITY_TYPE] == c.USER)
-    users = users.select(c.ENTITY_ID, c.T0, **{SEGMENT: segment_column(users, segment)})
+    users = users.select(c.ENTITY_KEY, c.ENTITY_ID, c.T0, **{SEGMENT: segment_column(users, segment)})
     rows = state.filter(state[c.ENTITY_TYPE] == c.USER, state[c.MILESTONE_ID].isin(list(milestone_ids)))
     metrics = {}
     for mid in milestone_ids:
@@ -36,5 +36,5 @@ def users_wide(entities: ir.Table, state: ir.Table, milestone_ids: Sequence[str]
         metrics[reach_col(mid)] = rows[c.REACH_TIME].max(where=this)
         metrics[end_col(mid)] = rows[c.WINDOW_END].max(where=this)
         metrics[applicable_col(mid)] = rows[c.APPLICABLE].cast("int8").min(where=this)
-    wide = rows.group_by(c.ENTITY_ID).aggregate(**metrics)
-    return users.join(wide, c.ENTITY_ID)
+    wide = rows.group_by(c.ENTITY_KEY).aggregate(**metrics)
+    return users.join(wide, c.ENTITY_KEY)

@@ -42,5 +42,13 @@ class EventSource:
         return resolved.filter(resolved.user_id.notnull()).select(*self.events.columns)
 
     def users(self) -> ir.Table:
-        """Distinct resolved user ids (to count users who never signed up)."""
-        return self.select().select("user_id").distinct()
+        """Distinct resolved user ids (to count users who never signed up).
+
+        Known ids need no identity join; only anonymous events are joined to the links.
+        """
+        events = self.events
+        if self.as_of is not None:
+            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        known = events.filter(events.user_id.notnull()).select("user_id")
+        anonymous = events.filter(events.user_id.isnull()).join(links(self.identities), "anonymous_id")
+        return known.union(anonymous.select(user_id=anonymous.linked_user), distinct=True)

@@ -17,15 +17,20 @@ from aha.engine import columns as c
 from aha.engine import matchers
 from aha.engine.relations import union_all
 
-KEYS = [c.ENTITY_TYPE, c.ENTITY_ID]
+KEYS = [c.ENTITY_KEY]
 ORDER = ["timestamp", "message_id"]  # ties in timestamp are ordered by message id
 
 
-def qualifying(relevant: ir.Table, milestone: Milestone) -> ir.Table:
+def event_codes(names: list[str]) -> dict[str, int]:
+    """Small integers for event names in the `relevant` table: cheaper to store and compare than the strings."""
+    return {name: i for i, name in enumerate(sorted(set(names)))}
+
+
+def qualifying(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int]) -> ir.Table:
     """Matching events with t0 ≤ timestamp < t0 + W (the lower bound holds already in `relevant`)."""
     window_end = relevant[c.T0] + ibis.interval(seconds=int(milestone.within.total_seconds()))
     return relevant.filter(
-        relevant.event.isin(milestone.events),
+        relevant[c.EVENT_CODE].isin([codes[name] for name in milestone.events]),
         matchers.where(matchers.ExtractedProperties(relevant), milestone.where),
         relevant.timestamp < window_end,
     )
@@ -52,14 +57,14 @@ def extract_properties(events: ir.Table, keys: Mapping[str, set[str]]) -> dict[s
     return out
 
 
-def reach_query(relevant: ir.Table, milestone: Milestone) -> ir.Table:
+def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int]) -> ir.Table:
     """Per entity with qualifying events: `reach_time` (null while the threshold is unmet) and `progress` so far.
 
     Reach time is the moment the running count, distinct count or running sum first meets the threshold. The
     ordered (window) step runs only for entities whose total can meet the threshold at all: for "2,000 messages"
     that is a handful of accounts, not every event of every account.
     """
-    q = qualifying(relevant, milestone)
+    q = qualifying(relevant, milestone, codes)
     kind, k = milestone.threshold_kind, milestone.threshold_value
     props = matchers.ExtractedProperties(q)
     if kind == "count" and k == 1:
@@ -108,7 +113,7 @@ def all_of_query(entities: ir.Table, part_reaches: Mapping[str, ir.Table], miles
     """
     parts = union_all([part_reaches[p] for p in milestone.all_of or []])
     window = ibis.interval(seconds=int(milestone.within.total_seconds()))
-    joined = parts.join(entities.select(*KEYS, c.T0), KEYS)
+    joined = parts.join(entities.filter(entities[c.ENTITY_TYPE] == milestone.entity).select(*KEYS, c.T0), KEYS)
     in_window = joined[c.REACH_TIME].notnull() & (joined[c.REACH_TIME] < joined[c.T0] + window)
     agg = joined.group_by(KEYS).aggregate(
         _n=in_window.cast("int64").sum(),

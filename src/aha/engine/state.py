@@ -18,7 +18,7 @@ from aha.definitions.models import Milestone
 from aha.engine import accounts, matchers
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
-from aha.engine.milestones import KEYS, all_of_query, extract_properties, property_keys, reach_query
+from aha.engine.milestones import all_of_query, event_codes, extract_properties, property_keys, reach_query
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
 
@@ -43,23 +43,33 @@ def tracked(definitions: Definitions) -> list[Milestone]:
 
 def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
                    definitions: Definitions) -> ir.Table:
-    """Users with their t0, signup properties and traits; accounts (when an account milestone exists) likewise."""
+    """Users with their t0, signup properties and traits; accounts (when an account milestone exists) likewise.
+
+    Each entity gets an integer `entity_key`: every later join, group and window runs on it rather than on the
+    (type, id) strings, which is most of the state's cost at ten million events.
+    """
     signups = signups_query(source.select(definitions.signup.events), definitions)
     with_traits = signups.left_join(users.select("user_id", "traits"), signups[c.ENTITY_ID] == users.user_id)
-    user_rows = with_traits.select(
+    rows = with_traits.select(
         **{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: with_traits[c.ENTITY_ID], c.T0: with_traits[c.T0],
            c.SIGNUP_PROPERTIES: with_traits[c.SIGNUP_PROPERTIES], c.TRAITS: with_traits.traits}
     )
-    if not any(m.entity == c.ACCOUNT for m in definitions.milestones):
-        return user_rows
-    return union_all([user_rows, accounts.account_entities_query(source.events, memberships, user_rows)])
+    if any(m.entity == c.ACCOUNT for m in definitions.milestones):
+        rows = union_all([rows, accounts.account_entities_query(source.events, memberships, rows)])
+    return rows.mutate(**{c.ENTITY_KEY: ibis.row_number().over(order_by=[c.ENTITY_TYPE, c.ENTITY_ID])})
 
 
 def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Table,
                    definitions: Definitions) -> ir.Table:
-    """The one pass over events: qualifying candidates for every milestone, inside the longest window."""
+    """The one pass over events: qualifying candidates for every milestone, inside the longest window.
+
+    Only what some milestone reads is kept, as narrow columns: an integer entity key and event code, the message id
+    only on events a running sum orders (ties), property values only on the events whose milestones read them.
+    """
     parts = []
     keys = property_keys([m for m in tracked(definitions) if m.all_of is None])
+    codes = event_codes([name for m in tracked(definitions) for name in m.events])
+    summed = sorted({name for m in tracked(definitions) if m.sum is not None for name in m.events})
     for entity in (c.USER, c.ACCOUNT):
         ms = [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
         if not ms:
@@ -69,53 +79,83 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
         candidates = source.select(names)
         if entity == c.ACCOUNT:
             candidates = accounts.events_with_account(candidates, memberships).mutate(user_id=ibis._.account_id)
-        owners = entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_TYPE, c.ENTITY_ID, c.T0)
+        owners = entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_ID, c.ENTITY_KEY, c.T0)
         joined = candidates.join(owners, candidates.user_id == owners[c.ENTITY_ID])
         joined = joined.filter(
             joined.timestamp >= joined[c.T0],
             joined.timestamp < joined[c.T0] + ibis.interval(seconds=int(longest.total_seconds())),
         )
-        extracted = extract_properties(joined, keys)
-        parts.append(joined.select(*KEYS, c.T0, "message_id", "event", "timestamp", **extracted))
+        code = ibis.cases(*[(joined.event == name, i) for name, i in codes.items() if name in names]).cast("int16")
+        order = joined.event.isin(summed).ifelse(joined.message_id, ibis.null("string")) if summed else \
+            ibis.null("string")
+        parts.append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", message_id=order,
+                                   **{c.EVENT_CODE: code}, **extract_properties(joined, keys)))
     return union_all(parts)
 
 
-def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions, as_of: datetime) -> ir.Table:
-    """One row per (entity, milestone): reach time, progress, applicability (scope), status as of `as_of`."""
+def milestones_table(definitions: Definitions) -> ir.Table:
+    """One row per tracked milestone: its integer key, id, entity, window and content hash."""
+    ms = tracked(definitions)
+    return ibis.memtable({
+        c.MILESTONE_KEY: list(range(len(ms))),
+        c.MILESTONE_ID: [m.id for m in ms],
+        c.ENTITY_TYPE: [m.entity for m in ms],
+        "window_seconds": [int(m.within.total_seconds()) for m in ms],
+        c.DEFINITION_HASH: [_hash(definitions, m) for m in ms],
+    })
+
+
+def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions) -> ir.Table:
+    """One narrow row per (entity, milestone): reach time, progress, applicability (scope). Integer keys only, so
+    the materialised table is cheap to write; `state_view` adds ids, windows and status for readers.
+
+    Reach is computed sparsely (only entities with qualifying events), then one join spreads it over every entity
+    of the milestone's type.
+    """
+    ms = tracked(definitions)
+    codes = event_codes([name for m in ms for name in m.events])
     reaches: dict[str, ir.Table] = {}
-    for m in tracked(definitions):
+    for m in ms:
         if m.all_of is None:
-            reaches[m.id] = reach_query(relevant, m)
+            reaches[m.id] = reach_query(relevant, m, codes)
     for m in definitions.milestones:
         if m.all_of is not None:
-            owners = entities.filter(entities[c.ENTITY_TYPE] == m.entity)
-            reaches[m.id] = all_of_query(owners, reaches, m)
-    rows = [_state_rows(entities, reaches[m.id], m, definitions, as_of) for m in tracked(definitions)]
-    return union_all(rows)
-
-
-def _state_rows(entities: ir.Table, reach: ir.Table, m: Milestone, definitions: Definitions,
-                as_of: datetime) -> ir.Table:
-    owners = entities.filter(entities[c.ENTITY_TYPE] == m.entity)
-    joined = owners.left_join(reach.drop(c.MILESTONE_ID), KEYS)
-    window_end = joined[c.T0] + ibis.interval(seconds=int(m.within.total_seconds()))
-    applicable_expr: ir.BooleanValue = (
-        matchers.scope(joined[c.TRAITS], joined[c.SIGNUP_PROPERTIES], m.scope) if m.scope else ibis.literal(True)
+            reaches[m.id] = all_of_query(entities, reaches, m)
+    key_of = {m.id: i for i, m in enumerate(ms)}
+    sparse = union_all([
+        reaches[m.id].select(c.ENTITY_KEY, c.REACH_TIME, c.PROGRESS, **{c.MILESTONE_KEY: ibis.literal(key_of[m.id])})
+        for m in ms
+    ])
+    meta = milestones_table(definitions)
+    dense = entities.join(meta, c.ENTITY_TYPE).left_join(sparse, [c.ENTITY_KEY, c.MILESTONE_KEY])
+    scoped = [(dense[c.MILESTONE_KEY] == key_of[m.id],
+               matchers.scope(dense[c.TRAITS], dense[c.SIGNUP_PROPERTIES], m.scope)) for m in ms if m.scope]
+    applicable = ibis.cases(*scoped, else_=True) if scoped else ibis.literal(True)
+    return dense.select(
+        c.ENTITY_KEY, dense[c.MILESTONE_KEY].cast("int16").name(c.MILESTONE_KEY),
+        **{c.REACH_TIME: applicable.ifelse(dense[c.REACH_TIME], ibis.null("timestamp")),  # out of scope: unmeasured
+           c.PROGRESS: applicable.ifelse(dense[c.PROGRESS].fill_null(0.0), 0.0).cast("float32"),
+           c.APPLICABLE: applicable},
     )
-    reached = joined[c.REACH_TIME].notnull()
+
+
+def state_view(slim: ir.Table, entities: ir.Table, milestones: ir.Table, as_of: datetime) -> ir.Table:
+    """The state as readers want it: ids, t0, window end and status as of `as_of`, over the narrow table."""
+    joined = slim.join(milestones, c.MILESTONE_KEY).join(
+        entities.select(c.ENTITY_KEY, c.ENTITY_ID, c.T0), c.ENTITY_KEY
+    )
+    window_end = joined[c.T0] + joined.window_seconds.as_interval("s")
     status = ibis.cases(
-        (~applicable_expr, c.NOT_APPLICABLE),
-        (reached, c.REACHED),
+        (~joined[c.APPLICABLE], c.NOT_APPLICABLE),
+        (joined[c.REACH_TIME].notnull(), c.REACHED),
         (window_end > ibis.literal(as_of), c.IN_PROGRESS),
         else_=c.MISSED,
     )
-    measured = applicable_expr.ifelse(joined[c.REACH_TIME], ibis.null("timestamp"))  # out of scope: not measured
     return joined.select(
-        joined[c.ENTITY_TYPE], joined[c.ENTITY_ID],
-        **{c.MILESTONE_ID: ibis.literal(m.id), c.T0: joined[c.T0], c.WINDOW_END: window_end,
-           c.REACH_TIME: measured, c.PROGRESS: applicable_expr.ifelse(joined[c.PROGRESS].fill_null(0.0), 0.0),
-           c.APPLICABLE: applicable_expr, c.STATUS: status,
-           c.DEFINITION_HASH: ibis.literal(_hash(definitions, m))},
+        c.ENTITY_TYPE, c.ENTITY_ID, c.ENTITY_KEY, c.MILESTONE_ID, c.T0,
+        **{c.WINDOW_END: window_end, c.REACH_TIME: joined[c.REACH_TIME],
+           c.PROGRESS: joined[c.PROGRESS].cast("float64"), c.APPLICABLE: joined[c.APPLICABLE], c.STATUS: status,
+           c.DEFINITION_HASH: joined[c.DEFINITION_HASH]},
     )
 
 

@@ -95,8 +95,16 @@ class Store:
         return expr.to_pyarrow()
 
     def materialise(self, name: str, expr: ir.Table, temp: bool = False) -> ir.Table:
-        """Store an expression's result as a table and return it bound; `temp` keeps it in memory, never on disk."""
-        return self.ibis.create_table(name, expr, overwrite=True, temp=temp)
+        """Store an expression's result as a table and return it bound; `temp` keeps it in memory, never on disk.
+
+        One `CREATE OR REPLACE TABLE … AS` statement: ibis 12's `create_table` creates an empty table, inserts,
+        and for temp tables copies the result once more, which doubled the cost of the state pass.
+        """
+        self.ibis._run_pre_execute_hooks(expr)  # registers in-memory tables (ibis.memtable) the query reads
+        sql = self.ibis.compile(expr)
+        kind = "TEMP TABLE" if temp else "TABLE"
+        self.raw.execute(f'CREATE OR REPLACE {kind} "{name}" AS {sql}')
+        return self.ibis.table(name, database="temp" if temp else None)
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.raw.execute(sql, params or []).fetchone()
