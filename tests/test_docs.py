@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aha.analyses import checks, retention, validation
+from aha.analyses import checks, discovery, retention, validation
 from aha.project import ReportResult
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -28,7 +28,8 @@ def result_types() -> list[type]:
                     if dataclasses.is_dataclass(inner) and isinstance(inner, type):
                         walk(inner)
 
-    for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult):
+    for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult,
+                 discovery.DiscoveryResult):
         walk(root)
     return seen
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from aha.analyses import activation as activation_mod
+from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import overview as overview_mod
 from aha.analyses import retention as retention_mod
@@ -118,6 +119,13 @@ class Project:
                   as_of: str | date | datetime | None = None) -> retention_mod.RetentionResult:
         """Daily retention curves, Day 0…90, of users who reached each milestone vs those who did not."""
         return retention_mod.run(self.store, self._state_for(as_of, segment), segment)
+
+    def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
+                 as_of: str | date | datetime | None = None) -> discovery_mod.DiscoveryResult:
+        """Every event × threshold × window as a candidate milestone, ranked; each event's magic number."""
+        if outcome == "conversion" and self.definitions.paid is None:
+            raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
+        return discovery_mod.run(self.store, self.state(as_of), outcome, window)
 
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from aha.analyses import activation, funnel, retention, timing, validation
+from aha.analyses import activation, discovery, funnel, retention, timing, validation
 
 ANALYSES: dict[str, ModuleType] = {
     "funnel": funnel,
@@ -10,4 +10,5 @@ ANALYSES: dict[str, ModuleType] = {
     "activation": activation,
     "validation": validation,
     "retention": retention,
+    "discovery": discovery,
 }

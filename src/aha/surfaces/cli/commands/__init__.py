@@ -3,6 +3,7 @@
 from aha.surfaces.cli.commands import (
     dead_letters_cmd,
     definitions_cmds,
+    discover_cmd,
     evaluate_cmd,
     import_cmd,
     keys_cmd,
@@ -17,6 +18,7 @@ MODULES = [
     validate_cmd,
     report_cmd,
     evaluate_cmd,
+    discover_cmd,
     sample_cmd,
     import_cmd,
     serve_cmd,

@@ -1,0 +1,184 @@
+"""Which early actions, done how often, predict the outcome? Candidates, their lifts, and each event's magic number.
+
+SEMANTICS.md, "Discovery and scoring": every event × threshold × window is a candidate; candidates under the support
+floor are not ranked; p-values get a Benjamini–Hochberg correction; ranking is by the lift's lower 95% bound, so a
+small lucky group never outranks a large solid one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import ibis.expr.types as ir
+
+from aha.analyses import outcomes as outcomes_mod
+from aha.analyses.state import MilestoneState
+from aha.analyses.validation import Outcome, describe, outcome_rows
+from aha.engine import columns as c
+from aha.engine.discovery import WINDOWS, counts_query, dose_query, population_query
+from aha.engine.identity import EventSource
+from aha.results import Rate, ResultMixin
+from aha.stats import dose
+from aha.stats.contingency import Comparison, benjamini_hochberg, compare
+from aha.store import Store, schema
+
+MIN_USERS = 30
+MIN_SHARE = 0.01
+MIN_LIFT = 1.1  # a flagged candidate's lift must plausibly exceed 10%: in a log where nearly everything tracks
+# engagement, most candidates are truly non-null and BH lets a pure-noise lift of 1.07 through at q < 0.05; a
+# milestone is a lever users reach "several times more", not a 7% wobble.
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    event: str
+    window_days: int
+    threshold: int
+    a: int
+    b: int
+    c: int
+    d: int
+    comparison: Comparison
+    q_value: float | None  # Benjamini–Hochberg across the supported candidates
+    youden_j: float | None
+    supported: bool  # at least the minimum support on both sides
+    significant: bool  # q < 0.05 and the lift's lower 95% bound at least MIN_LIFT
+    rank: int | None  # 1 = best lower bound of the lift; None when unsupported
+
+
+@dataclass(frozen=True, slots=True)
+class DoseBand:
+    lower: int
+    upper: int | None
+    rate: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class MagicNumber:
+    event: str
+    window_days: int
+    threshold: int | None  # None: no significant step (more is not better at any band edge)
+    rise_points: float | None
+    rise_p_value: float | None
+    lift: float | None  # "≥ threshold" vs "< threshold"
+    lift_low: float | None
+    lift_high: float | None
+    youden_threshold: int | None  # the threshold Youden's J would pick, for comparison
+    bands: tuple[DoseBand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryResult(ResultMixin):
+    kind: ClassVar[str] = "discovery"
+    as_of: datetime
+    outcome: str
+    window_days: int  # the window magic numbers are computed in
+    population: int  # users eligible for the outcome
+    outcome_users: int
+    min_support: int
+    excluded_events: tuple[str, ...]  # never candidates: they define signup or the outcome
+    candidates: tuple[Candidate, ...]  # ranked first, then the unsupported
+    magic_numbers: tuple[MagicNumber, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {"rank": k.rank, "event": k.event, "window_days": k.window_days, "threshold": k.threshold,
+             "users": k.a + k.b, "rate_reached": k.comparison.rate_reached, "lift": k.comparison.lift,
+             "lift_low": k.comparison.lift_low, "q_value": k.q_value, "youden_j": k.youden_j}
+            for k in self.candidates
+        ]
+
+
+def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None) -> ir.Table:
+    rows = outcome_rows(ms, outcome, retention)
+    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER).select(c.ENTITY_ID, c.ENTITY_KEY)
+    joined = rows.filter(rows._eligible).join(users, c.ENTITY_ID)
+    return joined.select(c.ENTITY_KEY, "_outcome")
+
+
+def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
+        windows: tuple[int, ...] = WINDOWS) -> DiscoveryResult:
+    definitions = ms.definitions
+    if outcome == "retention" and definitions.retention.day < max(windows):
+        windows = tuple(w for w in windows if w <= definitions.retention.day)  # windows end before the bracket
+    excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else [])})
+    retention = outcomes_mod.build(store, ms).retention if outcome == "retention" else None
+    eligible = _eligible(ms, outcome, retention)
+    state = ms.state
+    paid = state.filter(state[c.MILESTONE_ID] == c.PAID, state[c.ENTITY_TYPE] == c.USER)
+    paid_at = paid.select(c.ENTITY_KEY, _paid_at=paid[c.REACH_TIME])
+    source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
+    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
+    counts = store.materialise("aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows),
+                               temp=True)
+    population = store.execute(population_query(eligible)).iloc[0]
+    total, wins = int(population["users"]), int(population["outcome_users"] or 0)
+    rows: list[dict[str, Any]] = []
+    for w in windows:
+        rows += store.execute(dose_query(counts, eligible, w, before_paid=outcome == "conversion")).to_dict("records")
+    store.raw.execute("DROP TABLE IF EXISTS temp.aha_discovery_counts")
+    return summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome], excluded, ms.as_of)
+
+
+def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[int, ...], window: int,
+              outcome: Outcome, outcome_text: str, excluded: list[str], as_of: datetime) -> DiscoveryResult:
+    histograms: dict[tuple[str, int], dict[int, tuple[int, int]]] = defaultdict(dict)
+    for row in rows:
+        histograms[(row["event"], int(row["window"]))][int(row["count"])] = (int(row["users"]),
+                                                                             int(row["outcome_users"] or 0))
+    for h in histograms.values():  # users who never did it, in this window
+        h[0] = (total - sum(u for u, _ in h.values()), wins - sum(x for _, x in h.values()))
+    support = max(MIN_USERS, round(MIN_SHARE * total))
+    raw: list[tuple[str, int, int, tuple[int, int, int, int], float | None]] = []
+    for (event, w), h in sorted(histograms.items()):
+        for k in dose.thresholds(dose.percentile_count(h)):
+            raw.append((event, w, k, dose.cells(h, k), dose.youden(h, k)))
+    comparisons = [compare(*cells) for *_, cells, _ in raw]
+    supported = [cells[0] + cells[1] >= support and cells[2] + cells[3] >= MIN_USERS for *_, cells, _ in raw]
+    q_values = benjamini_hochberg([cmp.p_value if ok else None for cmp, ok in zip(comparisons, supported,
+                                                                                     strict=True)])
+    order = sorted((i for i in range(len(raw)) if supported[i]), key=lambda i: -_rank_key(comparisons[i]))
+    rank = {i: n + 1 for n, i in enumerate(order)}
+    candidates = []
+    for i in [*order, *(i for i in range(len(raw)) if not supported[i])]:
+        event, w, k, (a, b, c_, d), j = raw[i]
+        cmp, q = comparisons[i], q_values[i]
+        significant = q is not None and q < 0.05 and (
+            cmp.lift_code == "infinite" or (cmp.lift_low is not None and cmp.lift_low >= MIN_LIFT))
+        candidates.append(Candidate(event, w, k, a, b, c_, d, cmp, q, j, supported[i], significant, rank.get(i)))
+    flagged = {(k.event, k.window_days, k.threshold) for k in candidates if k.significant}
+    magic = tuple(_magic(event, window, h, flagged) for (event, w), h in sorted(histograms.items()) if w == window)
+    return DiscoveryResult(as_of, f"{outcome}: {outcome_text}", window, total, wins, support, tuple(excluded),
+                           tuple(candidates), magic)
+
+
+def _rank_key(cmp: Comparison) -> float:
+    """The lift's lower bound; an infinite lift (nobody without it had the outcome) ranks first."""
+    if cmp.lift_low is not None:
+        return cmp.lift_low
+    return float("inf") if cmp.lift_code == "infinite" else 0.0
+
+
+def _magic(event: str, window: int, h: dict[int, tuple[int, int]],
+           flagged: set[tuple[str, int, int]]) -> MagicNumber:
+    """The step, kept only when "≥ k" is itself a flagged candidate: a step inside noise is no magic number."""
+    steps = dose.thresholds(dose.percentile_count(h))
+    band_list = dose.bands(h, steps)
+    step = dose.largest_step(band_list, MIN_USERS)
+    if step is not None and (event, window, step.threshold) not in flagged:
+        step = None
+    youden_scores = [(dose.youden(h, k), k) for k in steps]
+    best_youden = max(((j, k) for j, k in youden_scores if j is not None), default=(None, None))[1]
+    lift = low = high = None
+    if step is not None:
+        above = compare(*dose.cells(h, step.threshold))
+        lift, low, high = above.lift, above.lift_low, above.lift_high
+    return MagicNumber(
+        event=event, window_days=window, threshold=step.threshold if step else None,
+        rise_points=100 * step.rise if step else None, rise_p_value=step.p_value if step else None,
+        lift=lift, lift_low=low, lift_high=high, youden_threshold=best_youden,
+        bands=tuple(DoseBand(b.lower, b.upper, Rate.of(b.outcome_users, b.users)) for b in band_list),
+    )

@@ -1,0 +1,74 @@
+"""`aha discover`: candidate milestones ranked by the lower bound of their lift, and each event's magic number."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aha.surfaces.cli import options
+
+
+class OutcomeChoice(StrEnum):
+    retention = "retention"
+    conversion = "conversion"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("discover")(discover)
+
+
+def discover(
+    db: Path = options.DB,
+    config: Path = options.CONFIG,
+    as_json: bool = options.JSON,
+    as_of: str | None = options.AS_OF,
+    outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
+    window: str = typer.Option("14d", "--window", help="Window for magic numbers: 1d, 3d, 7d or 14d."),
+    top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates to print."),
+) -> None:
+    """Every event × threshold × window against the outcome: lift with 95% CI, BH q-values, magic numbers."""
+    import aha
+    from aha.errors import UserError
+    from aha.results import to_jsonable
+
+    days = {"1d": 1, "3d": 3, "7d": 7, "14d": 14}.get(window)
+    if days is None:
+        raise UserError(f"--window {window!r}: use one of 1d, 3d, 7d, 14d.")
+    result = aha.open(str(db), str(config)).discover(outcome=outcome.value, window=days, as_of=as_of)
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(result, "discovery"), indent=2, allow_nan=False))
+        return
+    console = Console() if Console().is_terminal else Console(width=160)
+    ranked = Table(title=f"Candidates vs {result.outcome} — {result.population:,} eligible users, "
+                         f"{result.outcome_users:,} with the outcome", title_justify="left",
+                   caption=f"ranked by the lift's lower 95% bound; support ≥ {result.min_support:,} users; "
+                           f"q = Benjamini–Hochberg; never candidates: {', '.join(result.excluded_events)}")
+    for col in ("#", "did it", "users", "rate if did", "rate if not", "lift (95% CI)", "q", "Youden J"):
+        ranked.add_column(col, justify="left" if col == "did it" else "right")
+    for k in [k for k in result.candidates if k.rank is not None][:top]:
+        cmp = k.comparison
+        lift = "∞" if cmp.lift_code == "infinite" else (
+            f"{cmp.lift:.2f} ({cmp.lift_low:.2f}–{cmp.lift_high:.2f})" if cmp.lift_low is not None else "—")
+        ranked.add_row(str(k.rank), f"{k.event} ≥ {k.threshold} in {k.window_days}d" + (" *" if k.significant else ""),
+                       f"{k.a + k.b:,}", f"{cmp.rate_reached:.1%}", f"{cmp.rate_not_reached:.1%}", lift,
+                       "—" if k.q_value is None else f"{k.q_value:.2g}",
+                       "—" if k.youden_j is None else f"{k.youden_j:.2f}")
+    magic = Table(title=f"Magic numbers ({result.window_days}d window): where more of an event starts to matter",
+                  title_justify="left", caption="largest significant rise in outcome rate between adjacent count "
+                                                "bands; Youden's threshold beside it for comparison")
+    for col in ("event", "magic number", "rise", "lift ≥ k vs < k", "Youden", "outcome rate by count band"):
+        magic.add_column(col, justify="left" if col in ("event", "outcome rate by count band") else "right")
+    for m in result.magic_numbers:
+        band_text = "  ".join(f"{b.lower}{'+' if b.upper is None else ''}: {b.rate.value:.0%}"
+                              for b in m.bands if b.rate.value is not None)
+        magic.add_row(m.event, "—" if m.threshold is None else str(m.threshold),
+                      "—" if m.rise_points is None else f"+{m.rise_points:.1f} pts",
+                      "—" if m.lift is None or m.lift_low is None or m.lift_high is None else
+                      f"{m.lift:.2f} ({m.lift_low:.2f}–{m.lift_high:.2f})",
+                      "—" if m.youden_threshold is None else str(m.youden_threshold), band_text)
+    console.print(ranked, magic)
