@@ -56,10 +56,18 @@ def test_pure_noise_is_never_flagged(retention, conversion):
 
 def test_planted_milestones_rank_first_for_conversion(conversion):
     """core_workflow (Project Created + Output Generated) ×3 and data_connected ×2 are the planted causes."""
-    ranked = [k.event for k in conversion.candidates if k.rank is not None]
-    first_distinct = list(dict.fromkeys(ranked))[:3]
+    ranked = [k.event.split(" where ")[0] for k in conversion.candidates if k.rank is not None]
+    first_distinct = list(dict.fromkeys(ranked))
     assert first_distinct[0] == "Output Generated"
-    assert "Project Created" in first_distinct or "Integration Connected" in list(dict.fromkeys(ranked))[:6]
+    assert "Project Created" in first_distinct[:4] and "Integration Connected" in first_distinct[:8]
+
+
+def test_property_candidates_split_a_planted_milestone(conversion):
+    """data_connected counts postgres/bigquery/salesforce only: slack and csv connections must not be flagged."""
+    flagged = {k.event for k in conversion.candidates if k.significant}
+    assert "Integration Connected where integration_type = postgres" in flagged
+    assert not {"Integration Connected where integration_type = slack",
+                "Integration Connected where integration_type = csv"} & flagged
 
 
 def test_outcome_events_never_leak_into_candidates(retention, conversion):

@@ -22,8 +22,9 @@ from aha.engine.discovery import WINDOWS, counts_query, dose_query, population_q
 from aha.engine.identity import EventSource
 from aha.results import Rate, ResultMixin
 from aha.stats import dose
-from aha.stats.contingency import Comparison, benjamini_hochberg, compare
+from aha.stats.contingency import Comparison, benjamini_hochberg, compare, compare_many
 from aha.store import Store, schema
+from aha.store.profile import property_profile
 
 MIN_USERS = 30
 MIN_SHARE = 0.01
@@ -112,8 +113,10 @@ def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window
     paid_at = paid.select(c.ENTITY_KEY, _paid_at=paid[c.REACH_TIME])
     source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
-    counts = store.materialise("aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows),
-                               temp=True)
+    splits = [(p.event, p.key, p.values) for p in property_profile(store, excluded)]
+    counts = store.materialise(
+        "aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows, splits), temp=True
+    )
     population = store.execute(population_query(eligible)).iloc[0]
     total, wins = int(population["users"]), int(population["outcome_users"] or 0)
     rows: list[dict[str, Any]] = []
@@ -136,7 +139,7 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
     for (event, w), h in sorted(histograms.items()):
         for k in dose.thresholds(dose.percentile_count(h)):
             raw.append((event, w, k, dose.cells(h, k), dose.youden(h, k)))
-    comparisons = [compare(*cells) for *_, cells, _ in raw]
+    comparisons = compare_many([cells for *_, cells, _ in raw])
     supported = [cells[0] + cells[1] >= support and cells[2] + cells[3] >= MIN_USERS for *_, cells, _ in raw]
     q_values = benjamini_hochberg([cmp.p_value if ok else None for cmp, ok in zip(comparisons, supported,
                                                                                      strict=True)])

@@ -13,17 +13,47 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.engine import columns as c
+from aha.engine import matchers
 from aha.engine.identity import EventSource
+from aha.engine.relations import union_all
 
 WINDOWS = (1, 3, 7, 14)  # days
 
 
-def counts_query(source: EventSource, users: ir.Table, paid_at: ir.Table, excluded: Sequence[str],
-                 windows: Sequence[int] = WINDOWS) -> ir.Table:
-    """(entity_key, event, n_<w>, pre_<w>) per window w in days; `pre` counts only events before the user's first
-    paid moment, so a conversion candidate is never something users do because they paid."""
+Split = tuple[str, str, Sequence[str]]  # (event, property, values): "event where property = value" candidates
+
+
+def split_label(event: str, key: str, value: str) -> str:
+    return f"{event} where {key} = {value}"
+
+
+def labelled_events(source: EventSource, excluded: Sequence[str], splits: Sequence[Split]) -> ir.Table:
+    """(user_id, timestamp, event) rows where `event` is the candidate's label: the event name itself, plus one
+    row "event where property = value" for each low-cardinality property value (SEMANTICS.md property candidates)."""
     events = source.select()
     events = events.filter(~events.event.isin(sorted(set(excluded))))
+    parts = [events.select("user_id", "timestamp", "event")]
+    by_event: dict[str, list[Split]] = {}
+    for split in splits:
+        if split[0] not in excluded:
+            by_event.setdefault(split[0], []).append(split)
+    rounds = max((len(v) for v in by_event.values()), default=0)
+    for i in range(rounds):  # one pass per round: round i takes the i-th split property of every event
+        chosen = {event: s[i] for event, s in by_event.items() if len(s) > i}
+        rows = source.select(sorted(chosen))
+        key = ibis.cases(*[(rows.event == event, key) for event, (_, key, _) in chosen.items()])
+        label = rows.event + " where " + key + " = " + matchers.text(rows.properties, key)
+        labelled = rows.select("user_id", "timestamp", event=label)
+        allowed = sorted(split_label(event, key, v) for event, (_, key, values) in chosen.items() for v in values)
+        parts.append(labelled.filter(labelled.event.isin(allowed)))
+    return union_all(parts)
+
+
+def counts_query(source: EventSource, users: ir.Table, paid_at: ir.Table, excluded: Sequence[str],
+                 windows: Sequence[int] = WINDOWS, splits: Sequence[Split] = ()) -> ir.Table:
+    """(entity_key, event, n_<w>, pre_<w>) per candidate label and window w in days; `pre` counts only events
+    before the user's first paid moment, so a conversion candidate is never something users do because they paid."""
+    events = labelled_events(source, excluded, splits)
     owners = users.select(c.ENTITY_ID, c.ENTITY_KEY, c.T0).left_join(paid_at, c.ENTITY_KEY)
     joined = events.join(owners, events.user_id == owners[c.ENTITY_ID])
     longest = ibis.interval(days=max(windows))

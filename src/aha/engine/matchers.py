@@ -23,7 +23,7 @@ class Properties(Protocol):
     def number(self, key: str) -> ir.FloatingValue: ...
 
 
-def text(json_col: ir.JSONValue, key: str) -> ir.StringValue:
+def text(json_col: ir.JSONValue, key: str | ir.StringValue) -> ir.StringValue:
     """A property as text whatever its JSON type: strings unquoted, numbers and booleans as written."""
     value = json_col[key]
     return ibis.coalesce(value.str, value.cast("string"))
