@@ -54,6 +54,7 @@ WITH u AS (
 ), n AS (
   SELECT u.entity_id, u.won, count(e.event) AS n
   FROM u LEFT JOIN events e ON e.user_id = u.entity_id AND e.event = $event
+   AND ($key IS NULL OR coalesce(json_extract_string(e.properties, '$."' || $key || '"'), '') = $value)
    AND e.timestamp >= u.t0 AND e.timestamp < u.t0 + to_days(CAST($window AS INTEGER))
   GROUP BY u.entity_id, u.won
 )
@@ -70,8 +71,10 @@ def child_naive(db: str, candidates: str) -> dict[str, Any]:
     out = []
     t = perf_counter()
     for c in todo:
-        a, reached = con.execute(NAIVE_SQL, {"as_of": as_of, "event": c["event"], "window": c["window_days"],
-                                             "k": c["threshold"]}).fetchone()
+        event, _, rest = c["event"].partition(" where ")  # "Event where key = value" property candidates
+        key, _, value = rest.partition(" = ")
+        a, reached = con.execute(NAIVE_SQL, {"as_of": as_of, "event": event, "window": c["window_days"],
+                                             "k": c["threshold"], "key": key or None, "value": value}).fetchone()
         out.append({**c, "naive_a": a, "naive_reached": reached})
     return {"seconds": perf_counter() - t, "checked": out}
 
