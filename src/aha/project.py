@@ -12,6 +12,7 @@ from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import overview as overview_mod
 from aha.analyses import retention as retention_mod
+from aha.analyses import scoring as scoring_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of
@@ -126,6 +127,15 @@ class Project:
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
         return discovery_mod.run(self.store, self.state(as_of), outcome, window)
+
+    def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,
+              discovery: discovery_mod.DiscoveryResult | None = None) -> scoring_mod.ScoringResult:
+        """Each significant discovered event scored 1–5 on four axes, and the 3–5 event shortlist.
+
+        Pass the `discovery` of the same outcome to reuse it (`aha discover --write` does); otherwise it is run.
+        """
+        found = discovery if discovery is not None else self.discover(outcome=outcome, as_of=as_of)
+        return scoring_mod.run(self.store, self.state(found.as_of), found, outcome)
 
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",

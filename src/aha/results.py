@@ -7,12 +7,16 @@ with `Z`, dates as ISO dates, timedeltas as seconds, and turns NaN and infinity 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import types
+import typing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, TypeVar, Union, cast
 
 RESULT_SCHEMA_VERSION = 1
+T = TypeVar("T")
 
 
 class ResultMixin:
@@ -85,3 +89,74 @@ def _convert(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return _convert(value.item())
     return value
+
+
+def from_jsonable(cls: type[T], data: Any) -> T:
+    """Rebuild a result object from `to_jsonable`'s output (the CLI renders what a running server answered).
+
+    Driven by the dataclass type hints: nested dataclasses, tuples, lists, dicts, Optional/unions, Literal, datetime
+    (ISO 8601, `Z`: back to naive UTC), date, timedelta (seconds); a null where a float is due is NaN again.
+    `kind` and `schema_version` are ignored.
+    """
+    return cast(T, _rebuild(cls, data))
+
+
+def _rebuild(tp: Any, value: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            return None if type(None) in args else (math.nan if float in args else None)
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _rebuild(arg, value)
+            except (TypeError, ValueError):
+                continue
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_rebuild(args[0], v) for v in value)
+        return tuple(_rebuild(a, v) for a, v in zip(args, value, strict=True))
+    if origin is list:
+        (arg,) = typing.get_args(tp) or (Any,)
+        return [_rebuild(arg, v) for v in value]
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp) or (Any, Any)
+        return {_rebuild(key_type, k): _rebuild(value_type, v) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{tp.__name__}: expected an object, got {type(value).__name__}")
+        hints = _hints(tp)
+        return tp(**{f.name: _rebuild(hints[f.name], value.get(f.name)) for f in dataclasses.fields(tp)
+                     if f.init and f.name in value})
+    if value is None:
+        return math.nan if tp is float else None
+    if tp is datetime:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=None) if parsed.tzinfo is None else (
+            parsed - (parsed.utcoffset() or timedelta(0))).replace(tzinfo=None)
+    if tp is date:
+        return date.fromisoformat(str(value))
+    if tp is timedelta:
+        return timedelta(seconds=float(value))
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"expected a number, got {value!r}")
+        return float(value)
+    if tp in (int, str, bool):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise TypeError(f"expected {tp.__name__}, got {value!r}")
+        return value
+    return value
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from aha.analyses import activation, discovery, funnel, retention, timing, validation
+from aha.analyses import activation, discovery, funnel, retention, scoring, timing, validation
 
 ANALYSES: dict[str, ModuleType] = {
     "funnel": funnel,
@@ -11,4 +11,5 @@ ANALYSES: dict[str, ModuleType] = {
     "validation": validation,
     "retention": retention,
     "discovery": discovery,
+    "scoring": scoring,
 }

@@ -81,9 +81,14 @@ def revoke_key(store: Store, name: str) -> None:
 
 
 class KeyRing:
-    """The keys as loaded when the server started; `check` answers (source name, kind) for a valid key."""
+    """The keys as loaded at start (or the last `reload`); `check` answers (source name, kind) for a valid key."""
 
     def __init__(self, store: Store) -> None:
+        self._rows: dict[str, _Row] = {}
+        self.reload(store)
+
+    def reload(self, store: Store) -> None:
+        """Read the keys again (after a key was created or revoked through the running server)."""
         rows = store.raw.execute(
             f"SELECT key_id, name, kind, salt, hash, revoked_at IS NOT NULL FROM {schema.API_KEYS}"
         ).fetchall()

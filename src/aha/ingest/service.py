@@ -110,6 +110,13 @@ class Ingestor:
     # -- accepting ----------------------------------------------------------------------------------------------
 
     @property
+    def store(self) -> Store:
+        """The open store (the writer thread's connection: others take `store.cursor()`)."""
+        if self._store is None:
+            raise RuntimeError("ingestor not started")
+        return self._store
+
+    @property
     def in_flight(self) -> int:
         return self._in_flight
 

@@ -5,6 +5,8 @@ The DuckDB file is the default; `Store` wraps an Ibis backend so the engine's ex
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +31,9 @@ class Store:
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
-        self.ibis = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        self.ibis = _connect(self.path, read_only)
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
+        self.raw.execute("SET enable_progress_bar = false")  # it would print into `--json` output on long queries
         if not read_only:
             self._ensure_schema()
         self._check_version()
@@ -120,8 +123,42 @@ class Store:
             raise
         self.raw.execute("COMMIT")
 
+    def cursor(self) -> Store:
+        """A second handle on this open database (its own transactions and temp tables), for another thread.
+
+        DuckDB lets one process share a database between connections (`con.cursor()`); other processes cannot
+        open the file at all while this one writes, which is why the server answers reads itself.
+        """
+        other = object.__new__(Store)
+        other.path = self.path
+        other.ibis = ibis.duckdb.from_connection(self.raw.cursor())
+        other.raw = other.ibis.con
+        return other
+
     def close(self) -> None:
         self.ibis.disconnect()
+
+
+LOCK_WAIT_SECONDS = 3.0
+
+
+def _connect(path: Path, read_only: bool) -> Any:
+    """Connect, waiting a moment for another process's lock (a server shutting down); then one clear line."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return ibis.duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                match = re.search(r"\(PID (\d+)\)", str(exc))
+                holder = f"process {match.group(1)}" if match else "another process"
+                raise StoreError(
+                    f"{path}: in use by {holder}. If it is `aha serve`, wait until it answers (its "
+                    f"{path}.server.json lets aha commands ask it), or stop it and run the command again."
+                ) from None
+            time.sleep(0.2)
 
 
 def open_store(path: str | Path, read_only: bool = False) -> Store:

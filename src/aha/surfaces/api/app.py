@@ -8,6 +8,7 @@ only uvicorn's request line (method, path, status).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,9 +20,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aha.ingest import bodies, payloads
+from aha.ingest import bodies, payloads, running
 from aha.ingest.records import DeadLetter, Record
 from aha.ingest.service import Ingestor, now_utc
+from aha.surfaces.api.query import Reader
+from aha.surfaces.api.query import add_routes as add_query_routes
 
 RETRY_AFTER_SECONDS = 1
 CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
@@ -68,7 +71,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "a bad call or body: field and reason"),
         (401, "missing or invalid write key"),
-        (403, "a read key cannot write"),
+        (403, "a read key cannot write (a write key cannot read)"),
         (413, "body, call or batch over the spec's limits"),
         (429, "busy: retry after Retry-After seconds"),
     )
@@ -81,17 +84,30 @@ def create_app(
     cors_origins: Sequence[str] = (),
     fsync: bool = True,
     max_in_flight: int | None = None,
+    announce_url: str | None = None,
+    local_token: str | None = None,
 ) -> FastAPI:
-    """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown."""
+    """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
+
+    With `announce_url`, it writes `<db>.server.json` (url, pid, `local_token`) once the store is open, so other
+    `aha` commands ask it instead of opening the locked file, and removes it after the store is closed.
+    """
     ingestor = Ingestor(db_path, fsync=fsync, **({"max_in_flight": max_in_flight} if max_in_flight else {}))
+    reader = Reader(ingestor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(ingestor.start)
+        reader.start()
+        if announce_url is not None:
+            running.write(db_path, announce_url, local_token or "")
         try:
             yield
         finally:
+            await asyncio.to_thread(reader.stop)
             await asyncio.to_thread(ingestor.stop)
+            if announce_url is not None:
+                running.remove(db_path, os.getpid())
 
     app = FastAPI(title="aha tracking API", version="1", lifespan=lifespan,
                   description="Segment-compatible tracking: /v1/track, /v1/identify, … /v1/batch.")
@@ -201,6 +217,8 @@ def create_app(
         add_route(f"/v1/{name}", name)
     add_route("/v1/batch", None)
     add_route("/v1/import", None)
+
+    add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

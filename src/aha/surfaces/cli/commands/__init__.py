@@ -9,6 +9,7 @@ from aha.surfaces.cli.commands import (
     keys_cmd,
     report_cmd,
     sample_cmd,
+    score_cmd,
     serve_cmd,
     validate_cmd,
 )
@@ -19,6 +20,7 @@ MODULES = [
     report_cmd,
     evaluate_cmd,
     discover_cmd,
+    score_cmd,
     sample_cmd,
     import_cmd,
     serve_cmd,

@@ -19,14 +19,17 @@ def dead_letters_command(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List refused calls and rows by reason (server and import); replay them after a fix."""
-    from aha.ingest.deadletters import replay, summarise
+    from aha.ingest.deadletters import ReasonGroup, ReplayResult, replay, summarise
     from aha.ingest.service import now_utc
+    from aha.results import from_jsonable
     from aha.store import open_store
+    from aha.surfaces.cli import remote
 
-    store = open_store(db, read_only=not replay_)
+    served = remote.post(db, "/v1/admin/dead-letters/replay" if replay_ else "/v1/query/dead-letters")
+    store = open_store(db, read_only=not replay_) if served is None else None
     try:
         if replay_:
-            result = replay(store, now_utc())
+            result = from_jsonable(ReplayResult, served) if store is None else replay(store, now_utc())
             if as_json:
                 typer.echo(json.dumps(asdict(result)))
             else:
@@ -35,9 +38,10 @@ def dead_letters_command(
                     f"rejected, {result.not_replayable} from file imports (re-run aha import after fixing the file)"
                 )
             return
-        groups = summarise(store)
+        groups = summarise(store) if store is not None else [from_jsonable(ReasonGroup, g) for g in served or []]
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     if as_json:
         typer.echo(json.dumps([asdict(g) for g in groups]))
         return

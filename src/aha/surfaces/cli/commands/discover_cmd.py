@@ -30,16 +30,23 @@ def discover(
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
     window: str = typer.Option("14d", "--window", help="Window for magic numbers: 1d, 3d, 7d or 14d."),
     top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates to print."),
+    write: bool = typer.Option(False, "--write", help="Append the scored shortlist to the definitions file as "
+                               "commented milestones (see `aha score`); existing lines are never changed."),
 ) -> None:
     """Every event × threshold × window against the outcome: lift with 95% CI, BH q-values, magic numbers."""
-    import aha
+    from aha.analyses.discovery import DiscoveryResult
     from aha.errors import UserError
     from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
 
     days = {"1d": 1, "3d": 3, "7d": 7, "14d": 14}.get(window)
     if days is None:
         raise UserError(f"--window {window!r}: use one of 1d, 3d, 7d, 14d.")
-    result = aha.open(str(db), str(config)).discover(outcome=outcome.value, window=days, as_of=as_of)
+    result = remote.analysis(DiscoveryResult, db, config, "discover", outcome=outcome.value, window=days, as_of=as_of)
+    if write:
+        from aha.surfaces.cli.commands.score_cmd import write_shortlist
+
+        write_shortlist(db, config, outcome.value, result)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "discovery"), indent=2, allow_nan=False))
         return

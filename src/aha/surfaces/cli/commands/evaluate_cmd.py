@@ -28,10 +28,11 @@ def evaluate(
     as_of: str | None = options.AS_OF,
 ) -> None:
     """Validate each milestone against conversion and retention: lift with 95% CI, p-value, verdict."""
-    import aha
+    from aha.analyses.validation import ValidationResult
     from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
 
-    result = aha.open(str(db), str(config)).evaluate(segment=segment, as_of=as_of)
+    result = remote.analysis(ValidationResult, db, config, "evaluate", segment=segment, as_of=as_of)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "validation"), indent=2, allow_nan=False))
         return
@@ -48,10 +49,11 @@ def retention(
     as_of: str | None = options.AS_OF,
 ) -> None:
     """Retention curves, Day 0…90, for users who reached each milestone vs not, with the gap at Day 30."""
-    import aha
+    from aha.analyses.retention import RetentionResult
     from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
 
-    result = aha.open(str(db), str(config)).retention(segment=segment, as_of=as_of)
+    result = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "retention"), indent=2, allow_nan=False))
         return

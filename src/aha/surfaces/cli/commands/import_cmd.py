@@ -50,8 +50,10 @@ def import_command(
     """Import events (or, with --users, user traits); idempotent, bad rows go to dead letters."""
     from aha.store import open_store
     from aha.store.importer import ImportSummary, import_files
+    from aha.surfaces.cli import remote
 
     mapping = parse_map(map_)
+    remote.refuse_while_serving(db, "aha import", "send the events to the server's /v1/batch with a write key")
     console = Console(stderr=True, highlight=False)
     store = open_store(db)
     try:

@@ -40,12 +40,12 @@ def report(
     ),
 ) -> None:
     """Print the activation report: funnel, time to value, activation by cohort."""
-    import aha
+    from aha.project import ReportResult
     from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
 
-    project = aha.open(str(db), str(config))
-    result = project.report(segment=segment, as_of=as_of, period=cohort.value, order=order.value,
-                            include_immature=include_immature)
+    result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
+                             order=order.value, include_immature=include_immature)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "report"), indent=2, allow_nan=False))
         return

@@ -34,6 +34,9 @@ def sample(
     """Generate a sample event log with planted effects and load it into the store."""
     from aha.sample import generate, load_into
     from aha.store import open_store
+    from aha.surfaces.cli import remote
+
+    remote.refuse_while_serving(db, "aha sample", "choose another --db")
 
     try:
         first_day = date.fromisoformat(start)

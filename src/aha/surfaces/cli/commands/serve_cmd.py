@@ -18,10 +18,15 @@ def serve_command(
     cors: list[str] = typer.Option([], "--cors-origin", help="Origin allowed to call from a browser (repeatable)."),
     no_fsync: bool = typer.Option(False, "--no-fsync", help="Skip fsync (a crash may lose acknowledged calls)."),
 ) -> None:
-    """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch; create keys first."""
+    """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
+
+    While it runs, other aha commands on the same --db ask it (through DB.server.json) instead of opening the file.
+    """
     import uvicorn
 
+    from aha.ingest import running
     from aha.surfaces.api import create_app
 
-    app = create_app(db, cors_origins=cors, fsync=not no_fsync)
+    app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
+                     local_token=running.new_token())
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

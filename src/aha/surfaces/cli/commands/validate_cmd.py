@@ -26,15 +26,18 @@ def validate(
     from aha.definitions import load
     from aha.results import to_jsonable
     from aha.store import open_store
+    from aha.surfaces.cli import remote
 
     definitions = load(config)
-    store = open_store(db, read_only=True) if db.exists() else None
-    result = checks.run(definitions, str(config), store)
+    served = remote.ask(checks.ChecksResult, db, config, "validate")
+    store = open_store(db, read_only=True) if served is None and db.exists() else None
+    result = served or checks.run(definitions, str(config), store)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "checks"), indent=2))
     else:
         console = Console(highlight=False, soft_wrap=True)
-        against = f" against {db} ({result.events_in_data:,} events)" if store else f" ({db} not found: schema only)"
+        against = (f" against {db} ({result.events_in_data:,} events)" if store or served
+                   else f" ({db} not found: schema only)")
         console.print(f"[green]ok[/] {config}: {result.milestones} milestones, primary "
                       f"{result.primary!r}, hash {result.definitions_hash}{against}")
         for f in result.findings:

@@ -1,0 +1,94 @@
+"""`aha score`: discovered events scored 1–5 on predictiveness, proximity, controllability, clarity; the shortlist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aha.surfaces.cli import options
+from aha.surfaces.cli.commands.discover_cmd import OutcomeChoice
+
+if TYPE_CHECKING:
+    from aha.analyses.scoring import ScoringResult
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+
+
+def score(
+    db: Path = options.DB,
+    config: Path = options.CONFIG,
+    as_json: bool = options.JSON,
+    as_of: str | None = options.AS_OF,
+    outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
+) -> None:
+    """Score each significant discovered event 1–5 on four axes and pick the 3–5 event milestone shortlist."""
+    import aha
+    from aha.results import to_jsonable
+
+    result = aha.open(str(db), str(config)).score(outcome=outcome.value, as_of=as_of)
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(result, "scoring"), indent=2, allow_nan=False))
+        return
+    console = Console() if Console().is_terminal else Console(width=160)
+    console.print(render(result))
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h" if seconds < 86400 else f"{seconds / 86400:.1f}d"
+
+
+def render(result: ScoringResult) -> Table:
+    """The scores table: shortlisted events marked ★, defaulted scores marked *."""
+    paid = "no paid event to compare with" if result.median_seconds_to_paid is None else (
+        f"median signup → paid {_duration(result.median_seconds_to_paid)} ({result.converters:,} mature converters)")
+    caption = [f"* defaulted to 3 (no data or no annotation in the definitions file); {paid}",
+               "predictiveness from the lift's lower 95% bound: <1.1 → 1, <1.5 → 2, <2 → 3, <3 → 4, ≥3 → 5; "
+               "proximity from time to it ÷ time to paid: <0.05 → 1, <0.15 → 2, <0.35 → 3, <0.7 → 4, <1.5 → 5, "
+               "later → 2", *result.notes]
+    table = Table(title=f"Scores vs {result.outcome} — shortlist: {', '.join(result.shortlist) or 'none'}",
+                  title_justify="left", caption="\n".join(caption), caption_justify="left")
+    for col in ("", "best candidate", "lift (95% CI)", "time to it", "predictive", "proximity", "control",
+                "clarity", "total", "milestone"):
+        table.add_column(col, justify="left" if col in ("best candidate", "milestone") else "right")
+    for s in result.scores:
+        lift = "∞" if s.lift is None else (
+            f"{s.lift:.2f} ({s.lift_low:.2f}–{s.lift_high:.2f})" if s.lift_low is not None and s.lift_high is not None
+            else f"{s.lift:.2f}")
+
+        table.add_row("★" if s.shortlisted else "", f"{s.event} ≥ {s.threshold} in {s.window_days}d", lift,
+                      _duration(s.median_seconds_to_candidate), str(s.predictiveness),
+                      *(f"{v}*" if axis in s.defaulted else str(v) for axis, v in
+                        (("proximity", s.proximity), ("controllability", s.controllability), ("clarity", s.clarity))),
+                      str(s.total), s.milestone_id or "—")
+    return table
+
+
+def write_shortlist(db: Path, config: Path, outcome: str, discovery: object) -> None:
+    """`aha discover --write`: score `discovery` and append its shortlist to `config` as commented milestones."""
+    import aha
+    from aha.analyses.discovery import DiscoveryResult
+    from aha.analyses.scoring import append_shortlist
+
+    assert isinstance(discovery, DiscoveryResult)
+    project = aha.open(str(db), str(config))
+    result = project.score(outcome="conversion" if outcome == "conversion" else "retention", discovery=discovery)
+    status, _ = append_shortlist(config, result, project.definitions)
+    err = Console(stderr=True)
+    if status == "empty":
+        err.print(f"{config}: nothing written, no significant candidate to shortlist.")
+    elif status == "duplicate":
+        err.print(f"{config}: nothing written, this shortlist ({', '.join(result.shortlist)}) is already in the file.")
+    else:
+        err.print(f"{config}: appended {len(result.shortlist)} commented milestones "
+                  f"({', '.join(result.shortlist)}); uncomment the ones to track.")
