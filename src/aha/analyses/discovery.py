@@ -20,6 +20,7 @@ from aha.analyses.validation import Outcome, describe, outcome_rows
 from aha.engine import columns as c
 from aha.engine.discovery import WINDOWS, counts_query, dose_query, population_query
 from aha.engine.identity import EventSource
+from aha.engine.segments import ALL, SEGMENT, segment_column
 from aha.results import Rate, ResultMixin
 from aha.stats import dose
 from aha.stats.contingency import Comparison, benjamini_hochberg, compare, compare_many
@@ -83,6 +84,8 @@ class DiscoveryResult(ResultMixin):
     excluded_events: tuple[str, ...]  # never candidates: they define signup or the outcome
     candidates: tuple[Candidate, ...]  # ranked first, then the unsupported
     magic_numbers: tuple[MagicNumber, ...]
+    segment: str = ALL  # the segment value this discovery ran within ("(all)" without --segment)
+    segment_by: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -93,21 +96,41 @@ class DiscoveryResult(ResultMixin):
         ]
 
 
-def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None) -> ir.Table:
+@dataclass(frozen=True, slots=True)
+class DiscoveryBreakdown(ResultMixin):
+    """Discovery run within each value of a segment (`aha discover --segment persona`)."""
+
+    kind: ClassVar[str] = "discovery_segments"
+    segment_by: str
+    groups: tuple[DiscoveryResult, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"segment": g.segment, **row} for g in self.groups for row in g.rows()]
+
+
+def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None, segment: str | None) -> ir.Table:
     rows = outcome_rows(ms, outcome, retention)
-    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER).select(c.ENTITY_ID, c.ENTITY_KEY)
+    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
+    users = users.select(c.ENTITY_ID, c.ENTITY_KEY, **{SEGMENT: segment_column(users, segment)})
     joined = rows.filter(rows._eligible).join(users, c.ENTITY_ID)
-    return joined.select(c.ENTITY_KEY, "_outcome")
+    return joined.select(c.ENTITY_KEY, "_outcome", SEGMENT)
 
 
 def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
         windows: tuple[int, ...] = WINDOWS) -> DiscoveryResult:
+    (result,) = run_segments(store, ms, outcome, window, windows, None).groups
+    return result
+
+
+def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
+                 windows: tuple[int, ...] = WINDOWS, segment: str | None = None) -> DiscoveryBreakdown:
+    """One counts pass over the events, then the candidates within each segment value."""
     definitions = ms.definitions
     if outcome == "retention" and definitions.retention.day < max(windows):
         windows = tuple(w for w in windows if w <= definitions.retention.day)  # windows end before the bracket
     excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else [])})
     retention = outcomes_mod.build(store, ms).retention if outcome == "retention" else None
-    eligible = _eligible(ms, outcome, retention)
+    eligible_all = _eligible(ms, outcome, retention, segment)
     state = ms.state
     paid = state.filter(state[c.MILESTONE_ID] == c.PAID, state[c.ENTITY_TYPE] == c.USER)
     paid_at = paid.select(c.ENTITY_KEY, _paid_at=paid[c.REACH_TIME])
@@ -117,17 +140,25 @@ def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window
     counts = store.materialise(
         "aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows, splits), temp=True
     )
-    population = store.execute(population_query(eligible)).iloc[0]
-    total, wins = int(population["users"]), int(population["outcome_users"] or 0)
-    rows: list[dict[str, Any]] = []
-    for w in windows:
-        rows += store.execute(dose_query(counts, eligible, w, before_paid=outcome == "conversion")).to_dict("records")
+    values = sorted(store.execute(eligible_all.select(SEGMENT).distinct())[SEGMENT].tolist())
+    groups = []
+    for value in values:
+        eligible = eligible_all.filter(eligible_all[SEGMENT] == value).drop(SEGMENT)
+        population = store.execute(population_query(eligible)).iloc[0]
+        total, wins = int(population["users"]), int(population["outcome_users"] or 0)
+        rows: list[dict[str, Any]] = []
+        for w in windows:
+            rows += store.execute(dose_query(counts, eligible, w, before_paid=outcome == "conversion")).to_dict(
+                "records")
+        groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
+                                excluded, ms.as_of, str(value), segment))
     store.raw.execute("DROP TABLE IF EXISTS temp.aha_discovery_counts")
-    return summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome], excluded, ms.as_of)
+    return DiscoveryBreakdown(segment or "", tuple(groups))
 
 
 def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[int, ...], window: int,
-              outcome: Outcome, outcome_text: str, excluded: list[str], as_of: datetime) -> DiscoveryResult:
+              outcome: Outcome, outcome_text: str, excluded: list[str], as_of: datetime, segment: str = ALL,
+              segment_by: str | None = None) -> DiscoveryResult:
     histograms: dict[tuple[str, int], dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in rows:
         histograms[(row["event"], int(row["window"]))][int(row["count"])] = (int(row["users"]),
@@ -155,7 +186,7 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
     flagged = {(k.event, k.window_days, k.threshold) for k in candidates if k.significant}
     magic = tuple(_magic(event, window, h, flagged) for (event, w), h in sorted(histograms.items()) if w == window)
     return DiscoveryResult(as_of, f"{outcome}: {outcome_text}", window, total, wins, support, tuple(excluded),
-                           tuple(candidates), magic)
+                           tuple(candidates), magic, segment, segment_by)
 
 
 def _rank_key(cmp: Comparison) -> float:
