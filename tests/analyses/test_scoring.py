@@ -149,6 +149,37 @@ def test_hand_made_json():
     assert payload["kind"] == "scoring" and payload["shortlist"] == ["Setup Done", "Shared", "Clicked"]
 
 
+@pytest.mark.parametrize(("label", "expected"), [
+    pytest.param("Shared", ("Shared", None, None), id="plain"),
+    pytest.param("Shared where channel = slack", ("Shared", "channel", "slack"), id="property"),
+    pytest.param("Shared where a = b = c", ("Shared", "a", "b = c"), id="value_with_equals"),
+    pytest.param("Filter where", ("Filter where", None, None), id="not_a_split"),
+])
+def test_parse_label(label, expected):
+    assert scoring.parse_label(label) == expected
+
+
+def test_property_candidates_count_for_their_event(tmp_path):
+    """The best of an event's plain and property-level candidates scores the event; it appears once, with `where`."""
+    found = discovery((candidate("Shared where channel = slack", 7, 2, 2.5, rank=1), candidate("Shared", 7, 3, 2.1,
+                       rank=2), candidate("Setup Done where plan = pro", 1, 1, 3.3, rank=3), *CANDIDATES[3:6]))
+    r = scoring.summarise(found, Definitions.model_validate(DEFINITIONS), {"Shared where channel = slack": 5 * DAY},
+                          10 * DAY, 40)
+    shared = next(s for s in r.scores if s.event == "Shared")
+    assert (shared.candidate, shared.property, shared.value, shared.threshold, shared.milestone_id, shared.proximity,
+            shared.clarity) == ("Shared where channel = slack", "channel", "slack", 2, "share", 4, 2)
+    assert [s.event for s in r.scores].count("Shared") == 1
+    path = tmp_path / "aha.yaml"
+    path.write_text(yaml.safe_dump(DEFINITIONS, sort_keys=False), encoding="utf-8")
+    defs = load(path)
+    status, block = scoring.append_shortlist(path, r, defs)
+    assert status == "appended" and '#   where: {"channel": "slack"}' in block
+    grown = load_text(tmp_path, path.read_text(encoding="utf-8") + uncommented(block))
+    added = {m.id: m for m in grown.milestones[len(defs.milestones):]}
+    assert added["shared_slack_2_in_7d"].where["channel"].eq == "slack"
+    assert added["setup_done_pro_1_in_1d"].where["plan"].eq == "pro"
+
+
 # -- the bundled sample -----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -186,6 +217,7 @@ def test_conversion_shortlist_holds_the_planted_levers(scored_conversion):
 def test_noise_is_never_scored(scored_retention, scored_conversion):
     for result in (scored_retention, scored_conversion):
         assert "Email Opened" not in by_event(result)
+        assert len(set(result.shortlist)) == len(result.shortlist)  # distinct events, property candidates included
         assert "Email Opened" not in result.shortlist
 
 

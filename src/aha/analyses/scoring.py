@@ -3,7 +3,9 @@
 SEMANTICS.md, "Discovery and scoring": predictiveness (from the lift's lower 95% bound), proximity (from the time to
 the candidate relative to the time to paid), controllability and clarity (annotations in the definitions file,
 default 3, and the output says which were defaulted); total = sum; the shortlist is the best 3–5 distinct events.
-Each event is scored on its best candidate: its highest-ranked significant (event, window, threshold) in discovery.
+Each event is scored on its best candidate: its highest-ranked significant (event, window, threshold) in discovery,
+a property-level candidate ("Integration Connected where integration_type = postgres") counting for its event, so the
+shortlist never holds one event twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aha.analyses.state import MilestoneState
 from aha.analyses.validation import Outcome, outcome_rows
 from aha.definitions import Definitions
 from aha.engine import columns as c
+from aha.engine.discovery import labelled_events, split_label
 from aha.engine.identity import EventSource
 from aha.results import ResultMixin
 from aha.store import Store, schema
@@ -52,6 +55,9 @@ EXTRA_TOTAL = 13  # the 4th and 5th events join only with a total above 12, that
 @dataclass(frozen=True, slots=True)
 class EventScore:
     event: str
+    candidate: str  # the best candidate's label: the event, or "event where property = value"
+    property: str | None  # for a property-level best candidate, its property and value; else None
+    value: str | None
     window_days: int  # the best candidate: "did `event` at least `threshold` times within `window_days`"
     threshold: int
     rank: int  # that candidate's discovery rank
@@ -86,8 +92,8 @@ class ScoringResult(ResultMixin):
 
     def rows(self) -> list[dict[str, Any]]:
         return [
-            {"event": s.event, "window_days": s.window_days, "threshold": s.threshold, "rank": s.rank,
-             "lift_low": s.lift_low, "predictiveness": s.predictiveness, "proximity": s.proximity,
+            {"event": s.event, "candidate": s.candidate, "window_days": s.window_days, "threshold": s.threshold,
+             "rank": s.rank, "lift_low": s.lift_low, "predictiveness": s.predictiveness, "proximity": s.proximity,
              "controllability": s.controllability, "clarity": s.clarity, "total": s.total,
              "defaulted": ", ".join(s.defaulted), "shortlisted": s.shortlisted}
             for s in self.scores
@@ -113,11 +119,20 @@ def proximity(ratio: float | None) -> int:
     return PROXIMITY_SCORES[bisect_right(PROXIMITY_CUTS, ratio)]
 
 
+def parse_label(label: str) -> tuple[str, str | None, str | None]:
+    """(event, property, value) of a candidate label, as `engine.discovery.split_label` writes it."""
+    event, found, condition = label.partition(" where ")
+    key, equals, value = condition.partition(" = ")
+    if not found or not equals or split_label(event, key, value) != label:
+        return label, None, None
+    return event, key, value
+
+
 def best_candidates(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Per event, its highest-ranked significant candidate, in rank order: one row per distinct event."""
+    """Per event, its highest-ranked significant candidate (plain or property-level), in rank order: one per event."""
     best: dict[str, Candidate] = {}
     for k in sorted((k for k in candidates if k.significant and k.rank is not None), key=lambda k: k.rank or 0):
-        best.setdefault(k.event, k)
+        best.setdefault(parse_label(k.event)[0], k)
     return list(best.values())
 
 
@@ -141,18 +156,20 @@ def score(candidate: Candidate, definitions: Definitions, seconds_to_candidate: 
         ratio = seconds_to_candidate / seconds_to_paid
     else:
         defaulted.append("proximity")
-    milestone = next((m for m in definitions.milestones if candidate.event in m.events), None)
+    event, key, value = parse_label(candidate.event)
+    milestone = next((m for m in definitions.milestones if event in m.events), None)
     annotations = {}
     axes: tuple[Axis, ...] = ("controllability", "clarity")
     for axis in axes:
-        value = getattr(milestone, axis) if milestone is not None else None
-        if value is None:
+        given = getattr(milestone, axis) if milestone is not None else None
+        if given is None:
             defaulted.append(axis)
-        annotations[axis] = NEUTRAL if value is None else int(value)
+        annotations[axis] = NEUTRAL if given is None else int(given)
     scores = (predictiveness(cmp.lift_low, cmp.lift_code == "infinite"), proximity(ratio),
               annotations["controllability"], annotations["clarity"])
     return EventScore(
-        event=candidate.event, window_days=candidate.window_days, threshold=candidate.threshold,
+        event=event, candidate=candidate.event, property=key, value=value, window_days=candidate.window_days,
+        threshold=candidate.threshold,
         rank=candidate.rank or 0, users=candidate.a + candidate.b, lift=cmp.lift, lift_low=cmp.lift_low,
         lift_high=cmp.lift_high, q_value=candidate.q_value, milestone_id=milestone.id if milestone else None,
         median_seconds_to_candidate=seconds_to_candidate, proximity_ratio=ratio, predictiveness=scores[0],
@@ -200,7 +217,8 @@ def commented_milestones(result: ScoringResult, taken_ids: set[str], indent: str
     lines: list[str] = []
     taken = set(taken_ids)
     for s in (s for s in result.scores if s.shortlisted):
-        slug = re.sub(r"[^a-z0-9]+", "_", s.event.lower()).strip("_") or "event"
+        slug = re.sub(r"[^a-z0-9]+", "_", (s.event if s.value is None else f"{s.event} {s.value}").lower())
+        slug = slug.strip("_") or "event"
         base = f"{'' if slug[0].isalpha() else 'e_'}{slug}"[:48] + f"_{s.threshold}_in_{s.window_days}d"
         mid, n = base, 2
         while mid in taken:
@@ -211,11 +229,14 @@ def commented_milestones(result: ScoringResult, taken_ids: set[str], indent: str
         lift = "∞ (nobody without it had the outcome)" if s.lift is None else f"{s.lift:.2f}{ci}"
         q = "" if s.q_value is None else f", q = {s.q_value:.2g}"
         defaulted = f"; defaulted: {', '.join(s.defaulted)}" if s.defaulted else ""
-        item, name = indent + "  ", f"{s.event} {s.threshold}+ {times} in {s.window_days} days"
+        item, name = indent + "  ", f"{s.candidate} {s.threshold}+ {times} in {s.window_days} days"
+        where = [] if s.property is None else [  # a JSON object is a YAML flow mapping
+            f"# {item}where: {json.dumps({s.property: s.value}, ensure_ascii=False)}"]
         lines += [
             f"# {indent}- id: {mid}",
             f"# {item}name: {json.dumps(name, ensure_ascii=False)}",
             f"# {item}event: {json.dumps(s.event, ensure_ascii=False)}",
+            *where,
             f"# {item}count: {s.threshold}",
             f"# {item}within: {s.window_days}d",
             f"# {item}# lift {lift}{q}; score {s.total} = predictiveness {s.predictiveness} + proximity "
@@ -263,14 +284,21 @@ def eligible_query(ms: MilestoneState, outcome: Outcome, retention: ir.Table | N
 def reach_times_query(source: EventSource, eligible: ir.Table, best: Sequence[tuple[str, int, int]],
                       paid_at: ir.Table | None) -> ir.Table:
     """(event, median_seconds, users): time from signup to the `threshold`-th occurrence within `window_days`, per
-    (event, window_days, threshold) of `best`, among eligible users who got there; one query for all events.
+    (label, window_days, threshold) of `best`, among eligible users who got there; one query for all events.
+    A label is an event or "event where property = value" (`engine.discovery.labelled_events` rows).
 
     With `paid_at` (entity_id, _paid_at), only occurrences before the first paid moment count, as discovery counts
     them for conversion.
     """
     table = ibis.memtable({"event": [b[0] for b in best], "window_days": [b[1] for b in best],
                            "threshold": [b[2] for b in best]})
-    events = source.select([b[0] for b in best])
+    splits: dict[tuple[str, str], list[str]] = {}
+    for label, *_ in best:
+        event, key, value = parse_label(label)
+        if key is not None and value is not None:
+            splits.setdefault((event, key), []).append(value)
+    events = labelled_events(source, (), [(e, k, v) for (e, k), v in splits.items()])
+    events = events.filter(events.event.isin([b[0] for b in best]))
     joined = events.join(eligible, events.user_id == eligible[c.ENTITY_ID]).join(table, "event")
     if paid_at is not None:
         joined = joined.left_join(paid_at, c.ENTITY_ID)
