@@ -11,6 +11,7 @@ from aha.analyses import activation as activation_mod
 from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import overview as overview_mod
+from aha.analyses import paths as paths_mod
 from aha.analyses import retention as retention_mod
 from aha.analyses import scoring as scoring_mod
 from aha.analyses import timing as timing_mod
@@ -136,6 +137,11 @@ class Project:
         """
         found = discovery if discovery is not None else self.discover(outcome=outcome, as_of=as_of)
         return scoring_mod.run(self.store, self.state(found.as_of), found, outcome)
+
+    def paths(self, segment: str | None = None, as_of: str | date | datetime | None = None,
+              top: int = paths_mod.TOP) -> paths_mod.PathsResult:
+        """The orders in which users reach the funnel milestones, converters vs not, and the drop-off between them."""
+        return paths_mod.run(self.store, self._state_for(as_of, segment), segment, top)
 
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",

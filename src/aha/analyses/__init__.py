@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from aha.analyses import activation, discovery, funnel, retention, scoring, timing, validation
+from aha.analyses import activation, discovery, funnel, paths, retention, scoring, timing, validation
 
 ANALYSES: dict[str, ModuleType] = {
     "funnel": funnel,
@@ -12,4 +12,5 @@ ANALYSES: dict[str, ModuleType] = {
     "retention": retention,
     "discovery": discovery,
     "scoring": scoring,
+    "paths": paths,
 }

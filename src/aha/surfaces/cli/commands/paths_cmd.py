@@ -1,0 +1,72 @@
+"""`aha paths`: the orders in which users reach the funnel milestones, converters vs not, and where they drop off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aha.surfaces.cli import options
+
+if TYPE_CHECKING:
+    from aha.analyses.paths import PathsResult
+
+
+def register(app: typer.Typer) -> None:
+    app.command("paths")(paths)
+
+
+def paths(
+    db: Path = options.DB,
+    config: Path = options.CONFIG,
+    as_json: bool = options.JSON,
+    segment: str | None = options.SEGMENT,
+    as_of: str | None = options.AS_OF,
+    top: int = typer.Option(10, "--top", min=1, help="How many of the most common paths to list before '(other)'."),
+) -> None:
+    """Most common milestone orders, split by converters and non-converters, and the drop-off between milestones."""
+    import aha
+    from aha.results import to_jsonable
+
+    result = aha.open(str(db), str(config)).paths(segment=segment, as_of=as_of, top=top)
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(result, "paths"), indent=2, allow_nan=False))
+        return
+    console = Console() if Console().is_terminal else Console(width=160)
+    console.print(*render(result))
+
+
+def render(r: PathsResult) -> list[Table]:
+    from aha.surfaces.cli.render import rate
+
+    tables = []
+    for g in r.groups:
+        where = f" — {r.segment_by} = {g.segment}" if r.segment_by else ""
+        t = Table(title=f"Milestone orders{where}: {g.users:,} users, {g.converters:,} converted", title_justify="left",
+                  caption=f"funnel milestones by reach time; converted = {r.conversion}; users whose windows have all "
+                          f"closed ({g.immature:,} still open, {g.out_of_scope:,} out of scope left out)")
+        for col in ("path", "users", "converters", "share of converters", "non-converters", "share of non-converters",
+                    "conversion"):
+            t.add_column(col, justify="left" if col == "path" else "right")
+        for p in g.paths:
+            t.add_row(p.path, f"{p.users:,}", f"{p.converters:,}", rate(p.share_of_converters, False),
+                      f"{p.non_converters:,}", rate(p.share_of_non_converters, False), rate(p.conversion))
+        tables.append(t)
+        if not g.drop_offs:
+            continue
+        d = Table(title=f"Where we lose them{where}", title_justify="left",
+                  caption="among users who reached a milestone: who never reached the next (in any order), and how "
+                          "each side converted")
+        for col in ("step", "reached", "never reached next", "share lost", "conversion if continued",
+                    "conversion if lost", "gap"):
+            d.add_column(col, justify="left" if col == "step" else "right")
+        for s in g.drop_offs:
+            d.add_row(f"{s.from_name} → {s.to_name}", f"{s.reached_from:,}", f"{s.lost:,}", rate(s.lost_share, False),
+                      rate(s.conversion_continued), rate(s.conversion_lost),
+                      "—" if s.gap_points is None else f"{s.gap_points:+.1f} pts")
+        tables.append(d)
+    return tables
