@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aha.analyses import checks, discovery, paths, retention, scoring, validation
+from aha.analyses import checks, discovery, paths, retention, revalidation, scoring, validation
 from aha.project import ReportResult
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -29,7 +29,8 @@ def result_types() -> list[type]:
                         walk(inner)
 
     for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult,
-                 discovery.DiscoveryResult, scoring.ScoringResult, paths.PathsResult):
+                 discovery.DiscoveryResult, scoring.ScoringResult, paths.PathsResult,
+                 revalidation.RevalidationResult):
         walk(root)
     return seen
 

@@ -13,6 +13,7 @@ from aha.analyses import funnel as funnel_mod
 from aha.analyses import overview as overview_mod
 from aha.analyses import paths as paths_mod
 from aha.analyses import retention as retention_mod
+from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
@@ -116,6 +117,11 @@ class Project:
                  outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> validation_mod.ValidationResult:
         """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts)."""
         return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
+
+    def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
+                   outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> revalidation_mod.RevalidationResult:
+        """The validation per signup month; flags a milestone whose gap or lift shrinks from the first month."""
+        return revalidation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
 
     def retention(self, segment: str | None = None,
                   as_of: str | date | datetime | None = None) -> retention_mod.RetentionResult:

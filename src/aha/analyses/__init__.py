@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from aha.analyses import activation, discovery, funnel, paths, retention, scoring, timing, validation
+from aha.analyses import activation, discovery, funnel, paths, retention, revalidation, scoring, timing, validation
 
 ANALYSES: dict[str, ModuleType] = {
     "funnel": funnel,
@@ -13,4 +13,5 @@ ANALYSES: dict[str, ModuleType] = {
     "discovery": discovery,
     "scoring": scoring,
     "paths": paths,
+    "revalidation": revalidation,
 }

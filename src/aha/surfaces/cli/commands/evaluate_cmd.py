@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from aha.surfaces.cli import options
+
+if TYPE_CHECKING:
+    from aha.analyses.revalidation import RevalidationResult
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +32,11 @@ def evaluate(
     as_json: bool = options.JSON,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
+    by_month: bool = typer.Option(False, "--by-month", help="Validate per signup month and flag shrinking effects."),
 ) -> None:
     """Validate each milestone against conversion and retention: lift with 95% CI, p-value, verdict."""
+    if by_month:
+        return _by_month(db, config, as_json, segment, as_of)
     from aha.analyses.validation import ValidationResult
     from aha.results import to_jsonable
     from aha.surfaces.cli import remote
@@ -60,3 +69,51 @@ def retention(
     from aha.surfaces.cli import render_outcomes
 
     _console().print(*render_outcomes.retention(result))
+
+
+def _by_month(db: Path, config: Path, as_json: bool, segment: str | None, as_of: str | None) -> None:
+    """`--by-month`: the same validation per signup month, flagging milestones whose effect shrinks."""
+    from aha.analyses.revalidation import RevalidationResult
+    from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
+
+    result = remote.analysis(RevalidationResult, db, config, "revalidate", segment=segment, as_of=as_of)
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(result, "revalidation"), indent=2, allow_nan=False))
+        return
+    _console().print(*by_month_tables(result))
+
+
+def by_month_tables(r: RevalidationResult) -> list[Table | Text]:
+    """Per segment: each milestone and outcome by signup month, then each trend in plain words, flagged ones marked."""
+    out: list[Table | Text] = []
+    for g in r.groups:
+        title = "Milestones by signup month" + (f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
+        t = Table(title=title, title_justify="left",
+                  caption=f"* fewer than {r.min_group} users on either side: shown, not compared. Flagged (!) when the "
+                          "latest compared month's gap is under half the first's (which was significant), or its "
+                          "lift's upper bound is below the first's lower bound")
+        for col in ("milestone", "outcome", "month", "users", "a / b / c / d", "rate if reached", "rate if not",
+                    "gap", "lift (95% CI)"):
+            t.add_column(col, justify="left" if col in ("milestone", "outcome", "month") else "right")
+        words = Text()
+        for trend in g.trends:
+            for i, m in enumerate(trend.months):
+                cmp = m.comparison
+                lift = "∞" if cmp.lift_code == "infinite" else "—" if cmp.lift is None else (
+                    f"{cmp.lift:.2f}" + (f" ({cmp.lift_low:.2f}–{cmp.lift_high:.2f})"
+                                         if cmp.lift_low is not None and cmp.lift_high is not None else ""))
+                t.add_row(trend.name if i == 0 else "", trend.outcome if i == 0 else "",
+                          f"{m.month:%Y-%m}" + ("" if m.comparable else " *"), f"{m.population:,}",
+                          f"{m.a:,} / {m.b:,} / {m.c:,} / {m.d:,}", _pct(cmp.rate_reached), _pct(cmp.rate_not_reached),
+                          "—" if m.gap_points is None else f"{m.gap_points:+.1f} pts", lift,
+                          end_section=i == len(trend.months) - 1)
+            words.append(f"{'!' if trend.shrinking else ' '} {trend.name}, {trend.outcome}: ",
+                         style="bold red" if trend.shrinking else None)
+            words.append(trend.trend + "\n", style="bold red" if trend.shrinking else None)
+        out += [t, words]
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"

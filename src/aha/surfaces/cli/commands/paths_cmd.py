@@ -29,10 +29,11 @@ def paths(
     top: int = typer.Option(10, "--top", min=1, help="How many of the most common paths to list before '(other)'."),
 ) -> None:
     """Most common milestone orders, split by converters and non-converters, and the drop-off between milestones."""
-    import aha
+    from aha.analyses.paths import PathsResult
     from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
 
-    result = aha.open(str(db), str(config)).paths(segment=segment, as_of=as_of, top=top)
+    result = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, top=top)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "paths"), indent=2, allow_nan=False))
         return
