@@ -8,6 +8,7 @@ small lucky group never outranks a large solid one.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -18,7 +19,15 @@ from aha.analyses import outcomes as outcomes_mod
 from aha.analyses.state import MilestoneState
 from aha.analyses.validation import Outcome, describe, outcome_rows
 from aha.engine import columns as c
-from aha.engine.discovery import WINDOWS, counts_query, dose_query, population_query
+from aha.engine.discovery import (
+    WINDOWS,
+    counts_query,
+    decode_value,
+    dose_query,
+    population_query,
+    split_keys,
+    split_label,
+)
 from aha.engine.identity import EventSource
 from aha.engine.segments import ALL, SEGMENT, segment_column
 from aha.results import Rate, ResultMixin
@@ -129,7 +138,7 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     if outcome == "retention" and definitions.retention.day < max(windows):
         windows = tuple(w for w in windows if w <= definitions.retention.day)  # windows end before the bracket
     excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else [])})
-    retention = outcomes_mod.build(store, ms).retention if outcome == "retention" else None
+    retention = outcomes_mod.retention(store, ms) if outcome == "retention" else None
     eligible_all = _eligible(ms, outcome, retention, segment)
     state = ms.state
     paid = state.filter(state[c.MILESTONE_ID] == c.PAID, state[c.ENTITY_TYPE] == c.USER)
@@ -151,18 +160,28 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
             rows += store.execute(dose_query(counts, eligible, w, before_paid=outcome == "conversion")).to_dict(
                 "records")
         groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
-                                excluded, ms.as_of, str(value), segment))
+                                excluded, ms.as_of, str(value), segment, split_keys(splits), splits))
     store.raw.execute("DROP TABLE IF EXISTS temp.aha_discovery_counts")
     return DiscoveryBreakdown(segment or "", tuple(groups))
 
 
 def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[int, ...], window: int,
               outcome: Outcome, outcome_text: str, excluded: list[str], as_of: datetime, segment: str = ALL,
-              segment_by: str | None = None) -> DiscoveryResult:
+              segment_by: str | None = None, keys: Mapping[tuple[str, int], str] | None = None,
+              splits: Sequence[tuple[str, str, Sequence[str]]] = ()) -> DiscoveryResult:
+    keys = keys or {}
+    allowed: dict[tuple[str, str], set[str]] = {(e, k): set(v) for e, k, v in splits}
     histograms: dict[tuple[str, int], dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in rows:
-        histograms[(row["event"], int(row["window"]))][int(row["count"])] = (int(row["users"]),
-                                                                             int(row["outcome_users"] or 0))
+        label = row["event"]
+        if row["split"] is not None and row["split"] == row["split"]:  # not null / NaN: a property candidate
+            key = keys[(row["event"], int(row["split"]))]
+            value = decode_value(row["value"])
+            if value is None or value not in allowed.get((row["event"], key), ()):
+                continue  # a rare value the profile's sample did not keep
+            label = split_label(row["event"], key, value)
+        histograms[(label, int(row["window"]))][int(row["count"])] = (int(row["users"]),
+                                                                      int(row["outcome_users"] or 0))
     for h in histograms.values():  # users who never did it, in this window
         h[0] = (total - sum(u for u, _ in h.values()), wins - sum(x for _, x in h.values()))
     support = max(MIN_USERS, round(MIN_SHARE * total))

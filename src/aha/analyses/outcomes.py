@@ -1,11 +1,13 @@
-"""Materialise the retention outcome and daily activity beside the milestone state, on demand.
+"""Materialise the retention outcome and daily activity beside the milestone state, each on demand.
 
-Only the questions that need retention (validation, retention curves, discovery) pay for the pass over all events;
-the activation report does not. Keyed like the state, so it is reused until data, definitions or as_of change.
+Only the questions that need retention (validation, discovery) pay for the pass over all events, and only retention
+curves pay for the daily-activity table; the activation report pays for neither. Each is keyed like the state, so it
+is reused until data, definitions or as_of change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
@@ -19,7 +21,6 @@ from aha.store import Store, schema
 
 RETENTION_TABLE = "aha_retention"
 ACTIVITY_TABLE = "aha_activity_days"
-OUTCOMES_KEY = "outcomes_key"
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,25 @@ class Outcomes:
     activity: ir.Table  # entity_id, day
 
 
-def build(store: Store, ms: MilestoneState) -> Outcomes:
+def _cached(store: Store, ms: MilestoneState, table: str,
+            query: Callable[[EventSource, ir.Table], ir.Table]) -> ir.Table:
     key = f"{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
-    cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [OUTCOMES_KEY])
-    if cached != key:
+    meta_key = f"{table}_key"
+    if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [meta_key]) != key:
         source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
         users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
-        store.materialise(RETENTION_TABLE, retention_query(source, users, ms.definitions))
-        store.materialise(ACTIVITY_TABLE, activity_days_query(source, users, ms.definitions))
-        store.raw.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?)", [OUTCOMES_KEY, key])
-    return Outcomes(store.table(RETENTION_TABLE), store.table(ACTIVITY_TABLE))
+        store.materialise(table, query(source, users))
+        store.raw.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?)", [meta_key, key])
+    return store.table(table)
+
+
+def retention(store: Store, ms: MilestoneState) -> ir.Table:
+    return _cached(store, ms, RETENTION_TABLE, lambda src, users: retention_query(src, users, ms.definitions))
+
+
+def activity(store: Store, ms: MilestoneState) -> ir.Table:
+    return _cached(store, ms, ACTIVITY_TABLE, lambda src, users: activity_days_query(src, users, ms.definitions))
+
+
+def build(store: Store, ms: MilestoneState) -> Outcomes:
+    return Outcomes(retention(store, ms), activity(store, ms))

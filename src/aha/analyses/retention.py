@@ -122,7 +122,7 @@ def _gap(reached: tuple[CurvePoint, ...], missed: tuple[CurvePoint, ...]) -> flo
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None, days: int = CURVE_DAYS) -> RetentionResult:
     names = {m.id: m.label for m in ms.definitions.milestones if m.entity == c.USER}
-    activity = outcomes_mod.build(store, ms).activity
+    activity = outcomes_mod.activity(store, ms)
     population = _population(ms, list(names), segment)
     return summarise(
         store.execute(observed_query(population)).to_dict("records"),

@@ -165,7 +165,7 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None,
     descriptions = describe(definitions)
     chosen = [o for o in (outcomes or ("conversion", "retention")) if o in descriptions]
     ids = [m.id for m in definitions.milestones if m.entity == c.USER]
-    retention = outcomes_mod.build(store, ms).retention if "retention" in chosen else None
+    retention = outcomes_mod.retention(store, ms) if "retention" in chosen else None
     by_segment: dict[str, list[MilestoneValidation]] = defaultdict(list)
     for outcome in chosen:
         table = outcome_rows(ms, outcome, retention)

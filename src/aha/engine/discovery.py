@@ -13,7 +13,6 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.engine import columns as c
-from aha.engine import matchers
 from aha.engine.identity import EventSource
 from aha.engine.relations import union_all
 
@@ -28,11 +27,12 @@ def split_label(event: str, key: str, value: str) -> str:
 
 
 def labelled_events(source: EventSource, excluded: Sequence[str], splits: Sequence[Split]) -> ir.Table:
-    """(user_id, timestamp, event) rows where `event` is the candidate's label: the event name itself, plus one
-    row "event where property = value" for each low-cardinality property value (SEMANTICS.md property candidates)."""
+    """(user_id, timestamp, event, split) rows: every event once with `split` null (the event's own candidates), and
+    once more per low-cardinality property with `split` = its round number, the property's value in `value`
+    (SEMANTICS.md property candidates). Labels are built only on the aggregated rows, never per event."""
     events = source.select()
     events = events.filter(~events.event.isin(sorted(set(excluded))))
-    parts = [events.select("user_id", "timestamp", "event")]
+    parts = [events.select("user_id", "timestamp", "event", value=ibis.null("string"), split=ibis.null("int8"))]
     by_event: dict[str, list[Split]] = {}
     for split in splits:
         if split[0] not in excluded:
@@ -42,17 +42,45 @@ def labelled_events(source: EventSource, excluded: Sequence[str], splits: Sequen
         chosen = {event: s[i] for event, s in by_event.items() if len(s) > i}
         rows = source.select(sorted(chosen))
         key = ibis.cases(*[(rows.event == event, key) for event, (_, key, _) in chosen.items()])
-        label = rows.event + " where " + key + " = " + matchers.text(rows.properties, key)
-        labelled = rows.select("user_id", "timestamp", event=label)
-        allowed = sorted(split_label(event, key, v) for event, (_, key, values) in chosen.items() for v in values)
-        parts.append(labelled.filter(labelled.event.isin(allowed)))
+        # One JSON extraction per row, kept as JSON text ('"slack"', '3'): decoding, and dropping values outside
+        # the profile's list, happen on the aggregated rows (`decode_value`).
+        parts.append(rows.select("user_id", "timestamp", "event", value=rows.properties[key].cast("string"),
+                                 split=ibis.literal(i).cast("int8")))
     return union_all(parts)
+
+
+def decode_value(raw: str | None) -> str | None:
+    """The JSON text of a property value as `matchers.text` reads it: strings unquoted, numbers as written."""
+    if raw is None:
+        return None
+    import json
+
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else raw
+
+
+def split_keys(splits: Sequence[Split]) -> dict[tuple[str, int], str]:
+    """(event, round) → property key, to turn aggregated rows back into "event where key = value" labels."""
+    out: dict[tuple[str, int], str] = {}
+    seen: dict[str, int] = {}
+    for event, key, _ in splits:
+        out[(event, seen.get(event, 0))] = key
+        seen[event] = seen.get(event, 0) + 1
+    return out
 
 
 def counts_query(source: EventSource, users: ir.Table, paid_at: ir.Table, excluded: Sequence[str],
                  windows: Sequence[int] = WINDOWS, splits: Sequence[Split] = ()) -> ir.Table:
-    """(entity_key, event, n_<w>, pre_<w>) per candidate label and window w in days; `pre` counts only events
-    before the user's first paid moment, so a conversion candidate is never something users do because they paid."""
+    """(entity_key, event, split, value, n_<w>, pre_<w>) per candidate and window w in days; `pre` counts only
+    events before the user's first paid moment, so a conversion candidate is never something users do because
+    they paid."""
     events = labelled_events(source, excluded, splits)
     owners = users.select(c.ENTITY_ID, c.ENTITY_KEY, c.T0).left_join(paid_at, c.ENTITY_KEY)
     joined = events.join(owners, events.user_id == owners[c.ENTITY_ID])
@@ -64,18 +92,18 @@ def counts_query(source: EventSource, users: ir.Table, paid_at: ir.Table, exclud
         inside = joined.timestamp < joined[c.T0] + ibis.interval(days=w)
         metrics[f"n_{w}"] = inside.cast("int32").sum()
         metrics[f"pre_{w}"] = (inside & before_paid).cast("int32").sum()
-    return joined.group_by([c.ENTITY_KEY, "event"]).aggregate(**metrics)
+    return joined.group_by([c.ENTITY_KEY, "event", "split", "value"]).aggregate(**metrics)
 
 
 def dose_query(counts: ir.Table, outcome: ir.Table, window: int, before_paid: bool) -> ir.Table:
-    """Users and outcome users per (event, count) among eligible users: the dose–response raw material.
+    """Users and outcome users per (candidate, count) among eligible users: the dose–response raw material.
 
-    Users with a count of 0 for an event are absent here; the caller gets them from the population totals.
+    Users with a count of 0 for a candidate are absent here; the caller gets them from the population totals.
     """
     column = f"{'pre' if before_paid else 'n'}_{window}"
     joined = counts.join(outcome, c.ENTITY_KEY)
     joined = joined.filter(joined[column] > 0)
-    return joined.group_by(["event", joined[column].name("count")]).aggregate(
+    return joined.group_by(["event", "split", "value", joined[column].name("count")]).aggregate(
         users=joined.count(), outcome_users=joined._outcome.cast("int64").sum()
     ).mutate(window=ibis.literal(window))
 
