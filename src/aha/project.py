@@ -129,11 +129,23 @@ class Project:
         return retention_mod.run(self.store, self._state_for(as_of, segment), segment)
 
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
-                 as_of: str | date | datetime | None = None) -> discovery_mod.DiscoveryResult:
-        """Every event × threshold × window as a candidate milestone, ranked; each event's magic number."""
+                 as_of: str | date | datetime | None = None,
+                 segment: str | None = None) -> discovery_mod.DiscoveryResult:
+        """Every event × threshold × window as a candidate milestone, ranked; each event's magic number.
+
+        `segment="persona=admin"` runs discovery among those users only (what predicts retention for admins?).
+        """
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
-        return discovery_mod.run(self.store, self.state(as_of), outcome, window)
+        if segment is None:
+            return discovery_mod.run(self.store, self.state(as_of), outcome, window)
+        key, sep, value = segment.partition("=")
+        if not sep or not key or not value:
+            raise UserError(f"--segment {segment!r}: discovery runs within one segment value; write KEY=VALUE, "
+                            "e.g. --segment persona=admin.")
+        ms = self._state_for(as_of, key)
+        (result,) = discovery_mod.run_segments(self.store, ms, outcome, window, segment=key, only=value).groups
+        return result
 
     def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,
               discovery: discovery_mod.DiscoveryResult | None = None) -> scoring_mod.ScoringResult:

@@ -105,3 +105,15 @@ def test_candidates_match_a_direct_count(project, retention):
 def test_json(retention):
     payload = json.loads(json.dumps(to_jsonable(retention, "discovery"), allow_nan=False))
     assert payload["kind"] == "discovery" and payload["magic_numbers"]
+
+
+def test_discovery_within_one_segment_value(project, retention):
+    """`--segment persona=admin`: the same one-pass discovery among admins only, with its own population."""
+    admins = project.discover(outcome="retention", segment="persona=admin")
+    assert (admins.segment_by, admins.segment) == ("persona", "admin")
+    assert 0 < admins.population < retention.population
+    assert admins.min_support == max(30, round(0.01 * admins.population))
+    k = next(k for k in retention.candidates if k.rank == 1)
+    same = next(x for x in admins.candidates if (x.event, x.window_days, x.threshold) ==
+                (k.event, k.window_days, k.threshold))
+    assert same.a + same.b < k.a + k.b

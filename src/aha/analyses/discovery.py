@@ -132,7 +132,8 @@ def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window
 
 
 def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
-                 windows: tuple[int, ...] = WINDOWS, segment: str | None = None) -> DiscoveryBreakdown:
+                 windows: tuple[int, ...] = WINDOWS, segment: str | None = None,
+                 only: str | None = None) -> DiscoveryBreakdown:
     """One counts pass over the events, then the candidates within each segment value."""
     definitions = ms.definitions
     if outcome == "retention" and definitions.retention.day < max(windows):
@@ -150,6 +151,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
         "aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows, splits), temp=True
     )
     values = sorted(store.execute(eligible_all.select(SEGMENT).distinct())[SEGMENT].tolist())
+    if only is not None:
+        values = [only]  # one segment value (`--segment persona=admin`); unknown values give an empty population
     groups = []
     for value in values:
         eligible = eligible_all.filter(eligible_all[SEGMENT] == value).drop(SEGMENT)

@@ -70,6 +70,7 @@ class DiscoverOptions(_Options):
     outcome: Literal["retention", "conversion"] = "retention"
     window: Literal[1, 3, 7, 14] = 14
     as_of: str | None = None
+    segment: str | None = None
 
 
 OPTIONS: dict[str, type[_Options]] = {

@@ -30,6 +30,8 @@ def discover(
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
     window: str = typer.Option("14d", "--window", help="Window for magic numbers: 1d, 3d, 7d or 14d."),
     top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates to print."),
+    segment: str | None = typer.Option(None, "--segment", "-s",
+                                       help="Discover within one segment value: KEY=VALUE, e.g. persona=admin."),
     write: bool = typer.Option(False, "--write", help="Append the scored shortlist to the definitions file as "
                                "commented milestones (see `aha score`); existing lines are never changed."),
 ) -> None:
@@ -42,7 +44,8 @@ def discover(
     days = {"1d": 1, "3d": 3, "7d": 7, "14d": 14}.get(window)
     if days is None:
         raise UserError(f"--window {window!r}: use one of 1d, 3d, 7d, 14d.")
-    result = remote.analysis(DiscoveryResult, db, config, "discover", outcome=outcome.value, window=days, as_of=as_of)
+    result = remote.analysis(DiscoveryResult, db, config, "discover", outcome=outcome.value, window=days, as_of=as_of,
+                             segment=segment)
     if write:
         from aha.surfaces.cli.commands.score_cmd import write_shortlist
 
@@ -51,7 +54,8 @@ def discover(
         typer.echo(json.dumps(to_jsonable(result, "discovery"), indent=2, allow_nan=False))
         return
     console = Console() if Console().is_terminal else Console(width=160)
-    ranked = Table(title=f"Candidates vs {result.outcome} — {result.population:,} eligible users, "
+    within = f" — {result.segment_by} = {result.segment}" if result.segment_by else ""
+    ranked = Table(title=f"Candidates vs {result.outcome}{within} — {result.population:,} eligible users, "
                          f"{result.outcome_users:,} with the outcome", title_justify="left",
                    caption=f"ranked by the lift's lower 95% bound; support ≥ {result.min_support:,} users; "
                            f"q = Benjamini–Hochberg; never candidates: {', '.join(result.excluded_events)}")
