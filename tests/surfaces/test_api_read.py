@@ -7,6 +7,7 @@ against the same --db and must give the numbers they give once the server has st
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -20,6 +21,9 @@ import pytest
 from aha.ingest import running as discovery
 from tests.serving import aha, create_key, free_port
 from tests.serving import running as serving
+
+# Reads run whole analyses; on a loaded 2-core CI machine they can take longer than httpx's 5 s default.
+post = functools.partial(httpx.post, timeout=120)
 
 ANALYSES = (("report", "--json"), ("evaluate", "--json"), ("discover", "--json"), ("retention", "--json"),
             ("validate", "aha.yaml", "--json"))
@@ -53,7 +57,7 @@ def test_commands_ask_the_running_server_and_match_the_local_numbers(sample_db: 
         read_key = aha("keys", "create", "--name", "analyst", "--kind", "read", "--db", str(db), cwd=db.parent)
         assert read_key.returncode == 0, read_key.stderr
         # the server accepts a key created through it at once
-        answer = httpx.post(server.url + "/v1/query/keys", auth=(read_key.stdout.strip(), ""))
+        answer = post(server.url + "/v1/query/keys", auth=(read_key.stdout.strip(), ""))
         assert answer.status_code == 200 and [k["name"] for k in answer.json()] == ["analyst"]
         listed = aha("keys", "list", "--json", "--db", str(db), cwd=db.parent)
         assert [k["name"] for k in json.loads(listed.stdout)] == ["analyst"]
@@ -89,19 +93,19 @@ def test_read_api_keys_errors_and_reads_during_ingestion(tmp_path: Path) -> None
     body = {"definitions": config, "options": {}}
     with serving(db) as server:
         query = server.url + "/v1/query/"
-        refused = httpx.post(query + "report", json=body, auth=(write, ""))
+        refused = post(query + "report", json=body, auth=(write, ""))
         assert refused.status_code == 403 and refused.json()["reason"] == "a write key cannot read; use a read key"
-        assert httpx.post(query + "report", json=body).status_code == 401
-        assert httpx.post(query + "nothing", json=body, auth=(read, "")).status_code == 404
-        bad_option = httpx.post(query + "report", json={**body, "options": {"order": "sideways"}}, auth=(read, ""))
+        assert post(query + "report", json=body).status_code == 401
+        assert post(query + "nothing", json=body, auth=(read, "")).status_code == 404
+        bad_option = post(query + "report", json={**body, "options": {"order": "sideways"}}, auth=(read, ""))
         assert bad_option.status_code == 422 and bad_option.json()["field"] == "options.order"
-        bad_yaml = httpx.post(query + "report", json={"definitions": "signup: [", "source": "mine.yaml"},
+        bad_yaml = post(query + "report", json={"definitions": "signup: [", "source": "mine.yaml"},
                               auth=(read, ""))
         assert bad_yaml.status_code == 422 and bad_yaml.json()["reason"].startswith("mine.yaml: line 1")
-        unknown = httpx.post(query + "report", json={**body, "options": {"segment": "nope"}}, auth=(read, ""))
+        unknown = post(query + "report", json={**body, "options": {"segment": "nope"}}, auth=(read, ""))
         assert unknown.status_code == 422 and "--segment 'nope'" in unknown.json()["reason"]
-        assert httpx.post(server.url + "/v1/admin/keys", json={"name": "x"}, auth=(read, "")).status_code == 403
-        before = httpx.post(query + "report", json=body, auth=(read, "")).json()["overview"]["events"]
+        assert post(server.url + "/v1/admin/keys", json={"name": "x"}, auth=(read, "")).status_code == 403
+        before = post(query + "report", json=body, auth=(read, "")).json()["overview"]["events"]
 
         # reads while a client keeps sending: no errors either side, and every acknowledged call is counted
         def send() -> None:
@@ -115,7 +119,7 @@ def test_read_api_keys_errors_and_reads_during_ingestion(tmp_path: Path) -> None
         sender.start()
         statuses = set()
         while sender.is_alive():
-            statuses.add(httpx.post(query + "funnel", json=body, auth=(read, ""), timeout=60).status_code)
+            statuses.add(post(query + "funnel", json=body, auth=(read, ""), timeout=60).status_code)
         sender.join()
         assert statuses == {200}
     after = aha("report", "--json", "--db", str(db), cwd=tmp_path)
