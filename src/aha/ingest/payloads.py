@@ -114,16 +114,22 @@ def utc_naive(moment: datetime) -> datetime:
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether JSON nests deeper than `limit` (iterative, so a hostile payload cannot exhaust the stack)."""
+    """Whether JSON nests deeper than `limit` (iterative, so a hostile payload cannot exhaust the stack).
+
+    Depth counts every value: the root is at 0, its members at 1. Only containers are visited (the hot path of
+    ingestion: most values are scalars); a non-empty container at `limit` has members beyond it.
+    """
+    if not isinstance(value, dict | list):
+        return limit < 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
+        children = item.values() if isinstance(item, dict) else item
+        if depth >= limit and children:
             return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
     return False
 
 

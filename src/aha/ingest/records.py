@@ -32,6 +32,7 @@ class DeadLetter:
 
 
 Record = Call | DeadLetter
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)  # built once, not per line
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -70,7 +71,7 @@ def encode(record: Record) -> bytes:
             "why": record.reason,
             "raw": record.raw,
         }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
+    return _ENCODER.encode(doc).encode() + b"\n"
 
 
 def decode(line: bytes) -> Record:

@@ -194,7 +194,8 @@ def create_app(
             source = found[0]
         try:
             if call_type is None:
-                outcome = bodies.batch(doc, source, received_at)
+                outcome = bodies.batch(doc, source, received_at,
+                                       bodies.decoded_size(len(data), request.headers.get("content-encoding")))
             else:
                 outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at)], 1)
         except bodies.Refused as refused:
