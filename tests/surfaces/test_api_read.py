@@ -26,7 +26,7 @@ from tests.serving import running as serving
 post = functools.partial(httpx.post, timeout=120)
 
 ANALYSES = (("report", "--json"), ("evaluate", "--json"), ("discover", "--json"), ("retention", "--json"),
-            ("validate", "aha.yaml", "--json"))
+            ("validate", "aha.yaml", "--json"), ("score", "--json"), ("paths", "--json"))
 
 
 @pytest.fixture(scope="module")

@@ -73,12 +73,22 @@ class DiscoverOptions(_Options):
     segment: str | None = None
 
 
+class ScoreOptions(_Options):
+    outcome: Literal["retention", "conversion"] = "retention"
+    as_of: str | None = None
+
+
+class PathsOptions(_Segmented):
+    top: int = Field(10, ge=1, le=100)
+
+
 OPTIONS: dict[str, type[_Options]] = {
     "report": ReportOptions, "evaluate": _Segmented, "retention": _Segmented, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
-    "keys": _Options, "dead-letters": _Options,
+    "score": ScoreOptions, "paths": PathsOptions, "keys": _Options, "dead-letters": _Options,
 }
-NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate"}
+NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
+                     "score", "paths"}
 
 
 class QueryBody(BaseModel):

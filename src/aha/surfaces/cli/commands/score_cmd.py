@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 from typing import TYPE_CHECKING
 
 import typer
@@ -29,10 +30,11 @@ def score(
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
 ) -> None:
     """Score each significant discovered event 1–5 on four axes and pick the 3–5 event milestone shortlist."""
-    import aha
+    from aha.analyses.scoring import ScoringResult
     from aha.results import to_jsonable
+    from aha.surfaces.cli import remote
 
-    result = aha.open(str(db), str(config)).score(outcome=outcome.value, as_of=as_of)
+    result = remote.analysis(ScoringResult, db, config, "score", outcome=outcome.value, as_of=as_of)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "scoring"), indent=2, allow_nan=False))
         return
@@ -78,12 +80,16 @@ def write_shortlist(db: Path, config: Path, outcome: str, discovery: object) -> 
     """`aha discover --write`: score `discovery` and append its shortlist to `config` as commented milestones."""
     import aha
     from aha.analyses.discovery import DiscoveryResult
-    from aha.analyses.scoring import append_shortlist
+    from aha.analyses.scoring import ScoringResult, append_shortlist
+    from aha.definitions import load
+    from aha.surfaces.cli import remote
 
     assert isinstance(discovery, DiscoveryResult)
-    project = aha.open(str(db), str(config))
-    result = project.score(outcome="conversion" if outcome == "conversion" else "retention", discovery=discovery)
-    status, _ = append_shortlist(config, result, project.definitions)
+    chosen: Literal["conversion", "retention"] = "conversion" if outcome == "conversion" else "retention"
+    served = remote.ask(ScoringResult, db, config, "score", outcome=chosen, as_of=discovery.as_of.isoformat())
+    result = served if served is not None else aha.open(str(db), str(config)).score(outcome=chosen,
+                                                                                     discovery=discovery)
+    status, _ = append_shortlist(config, result, load(config))
     err = Console(stderr=True)
     if status == "empty":
         err.print(f"{config}: nothing written, no significant candidate to shortlist.")
