@@ -26,7 +26,8 @@ from tests.serving import running as serving
 post = functools.partial(httpx.post, timeout=120)
 
 ANALYSES = (("report", "--json"), ("evaluate", "--json"), ("discover", "--json"), ("retention", "--json"),
-            ("validate", "aha.yaml", "--json"), ("score", "--json"), ("paths", "--json"))
+            ("validate", "aha.yaml", "--json"), ("score", "--json"), ("paths", "--json"),
+            ("evaluate", "--by-month", "--json"))
 
 
 @pytest.fixture(scope="module")

@@ -85,10 +85,11 @@ class PathsOptions(_Segmented):
 OPTIONS: dict[str, type[_Options]] = {
     "report": ReportOptions, "evaluate": _Segmented, "retention": _Segmented, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
-    "score": ScoreOptions, "paths": PathsOptions, "keys": _Options, "dead-letters": _Options,
+    "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
+    "dead-letters": _Options,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths"}
+                     "score", "paths", "revalidate"}
 
 
 class QueryBody(BaseModel):
@@ -224,7 +225,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
 
     @app.post("/v1/query/{analysis}", openapi_extra=query_schema, responses=read_responses,
               summary="Run an analysis (report, evaluate, retention, discover, funnel, timing, activation, validate, "
-                      "keys, dead-letters) with a read key")
+                      "score, paths, revalidate, keys, dead-letters) with a read key")
     async def query(analysis: str, request: Request) -> JSONResponse:
         _, refused = who(request)
         if refused is not None:
