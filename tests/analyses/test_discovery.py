@@ -117,3 +117,13 @@ def test_discovery_within_one_segment_value(project, retention):
     same = next(x for x in admins.candidates if (x.event, x.window_days, x.threshold) ==
                 (k.event, k.window_days, k.threshold))
     assert same.a + same.b < k.a + k.b
+
+
+def test_planted_step_size_is_within_the_interval(retention):
+    """docs/sample.md: Report Shared is drawn independently of everything else, and ≥ 3 in 14 days adds 25 points of
+    Day-30 retention (a little less after clipping to [0.02, 0.95]); its observed difference must bracket that."""
+    k = next(k for k in retention.candidates if (k.event, k.window_days, k.threshold) == ("Report Shared", 14, 3))
+    low, high = k.comparison.difference_low, k.comparison.difference_high
+    assert low is not None and high is not None
+    assert low <= 0.25 <= high or low <= 0.24 <= high
+    assert low > 0.15
