@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
@@ -120,21 +121,19 @@ def survival_query(base: ir.Table) -> ir.Table:
     return base.group_by([SEGMENT, c.MILESTONE_ID, minute.name("_duration"), "_reached"]).aggregate(n=base.count())
 
 
-def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]], survival: dict[str, list[Any]],
+def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]], survival: Mapping[str, Any],
               names: Mapping[str, tuple[str, str]], as_of: datetime, segment_by: str | None) -> TimingResult:
+    """`survival` holds the grouped Kaplan–Meier rows as columns (segment, milestone_id, _duration, _reached, n)."""
     bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
     for row in histogram:
         bins[(row[SEGMENT], row[c.MILESTONE_ID])][int(row["bucket"])] = int(row["n"])
-    curves: dict[tuple[str, str], list[tuple[float, bool, int]]] = defaultdict(list)
-    for segment, mid, duration, reached, n in zip(*(survival[k] for k in (SEGMENT, c.MILESTONE_ID, "_duration",
-                                                                            "_reached", "n")), strict=True):
-        curves[(segment, mid)].append((float(duration), bool(reached), int(n)))
+    columns = {k: np.asarray(survival[k]) for k in (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n")}
     by_segment: dict[str, list[MilestoneTiming]] = defaultdict(list)
     order = list(names)
     for row in sorted(percentiles, key=lambda r: (r[SEGMENT], order.index(r[c.MILESTONE_ID]))):
         key = (row[SEGMENT], row[c.MILESTONE_ID])
-        d, r, w = zip(*curves[key], strict=True) if curves[key] else ((), (), ())
-        km = kaplan_meier(d, r, w)
+        rows = (columns[SEGMENT] == key[0]) & (columns[c.MILESTONE_ID] == key[1])
+        km = kaplan_meier(columns["_duration"][rows], columns["_reached"][rows], columns["n"][rows])
         hist = tuple(
             HistogramBin(LABELS[i], float(EDGES[i]), float(EDGES[i + 1]) if i + 1 < len(EDGES) else None,
                          bins[key].get(i, 0))
@@ -159,7 +158,9 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingR
     return summarise(
         store.execute(percentiles_query(base)).to_dict("records"),
         store.execute(histogram_query(base)).to_dict("records"),
-        store.to_pyarrow(survival_query(base)).to_pydict(),
+        {name: column.to_numpy(zero_copy_only=False) for name, column in zip(
+            (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n"), store.to_pyarrow(survival_query(base)).columns,
+            strict=True)},
         names, ms.as_of, segment,
     )
 
