@@ -64,6 +64,14 @@ class Rate:
         return cls(numerator, denominator, numerator / denominator, ci[0], ci[1])
 
 
+def number(value: Any) -> float | None:
+    """A database value as a float, or None for SQL NULL and NaN (pandas' stand-in for NULL): never NaN in results."""
+    if value is None:
+        return None
+    f = float(value)
+    return None if f != f else f
+
+
 def to_jsonable(value: Any, kind: str | None = None) -> Any:
     out = _convert(value)
     if kind is not None and isinstance(out, dict):

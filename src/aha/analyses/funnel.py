@@ -18,7 +18,7 @@ from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
 from aha.definitions import Definitions
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT
-from aha.results import Rate, ResultMixin
+from aha.results import Rate, ResultMixin, number
 from aha.store import Store
 
 Order = Literal["ordered", "unordered"]
@@ -113,8 +113,8 @@ def summarise(rows: list[dict[str, Any]], steps: list[str], names: dict[str, str
                 id=step, name=names[step], entities=counts[i], in_progress=int(row[f"open_{i}"] or 0),
                 drop_off=counts[i - 1] - counts[i], conversion_from_previous=Rate.of(counts[i], counts[i - 1]),
                 conversion_overall=Rate.of(counts[i], counts[0]),
-                median_seconds_from_previous=_num(row.get(f"med_prev_{i}")),
-                median_seconds_from_signup=_num(row.get(f"med_signup_{i}")),
+                median_seconds_from_previous=number(row.get(f"med_prev_{i}")),
+                median_seconds_from_signup=number(row.get(f"med_signup_{i}")),
             ))
         groups.append(FunnelGroup(str(row[SEGMENT]), int(row["signups"]), int(row["immature"] or 0),
                                   int(row["out_of_scope"] or 0), tuple(built)))
@@ -129,9 +129,3 @@ def run(store: Store, ms: MilestoneState, order: Order = "ordered", include_imma
     rows = store.execute(funnel_query(wide, steps, ms.as_of, order, include_immature)).to_dict("records")
     return summarise(rows, steps, names, ms.as_of, order, include_immature, segment)
 
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    f = float(value)
-    return None if f != f else f

@@ -30,7 +30,7 @@ from aha.definitions import Definitions
 from aha.engine import columns as c
 from aha.engine.discovery import labelled_events, split_label
 from aha.engine.identity import EventSource
-from aha.results import ResultMixin
+from aha.results import ResultMixin, number
 from aha.store import Store, schema
 
 Axis = Literal["proximity", "controllability", "clarity"]
@@ -329,7 +329,7 @@ def run(store: Store, ms: MilestoneState, discovery: DiscoveryResult, outcome: O
     if ms.definitions.paid is not None:
         row = store.execute(paid_time_query(ms)).iloc[0]
         converters = int(row["converters"] or 0)
-        seconds_to_paid = _num(row["median_seconds"]) if converters else None
+        seconds_to_paid = number(row["median_seconds"]) if converters else None
     if best:
         retention = outcomes_mod.build(store, ms).retention if outcome == "retention" else None
         paid_at = None
@@ -340,12 +340,6 @@ def run(store: Store, ms: MilestoneState, discovery: DiscoveryResult, outcome: O
         source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
         query = reach_times_query(source, eligible_query(ms, outcome, retention),
                                   [(k.event, k.window_days, k.threshold) for k in best], paid_at)
-        times = {r["event"]: _num(r["median_seconds"]) for r in store.execute(query).to_dict("records")}
+        times = {r["event"]: number(r["median_seconds"]) for r in store.execute(query).to_dict("records")}
     return summarise(discovery, ms.definitions, times, seconds_to_paid, converters)
 
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    f = float(value)
-    return None if f != f else f

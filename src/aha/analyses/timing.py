@@ -20,7 +20,7 @@ from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT, segment_column
 from aha.engine.state import tracked
-from aha.results import ResultMixin
+from aha.results import ResultMixin, number
 from aha.stats.survival import kaplan_meier
 from aha.store import Store
 
@@ -143,8 +143,8 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
         by_segment[row[SEGMENT]].append(MilestoneTiming(
             milestone_id=row[c.MILESTONE_ID], name=name, entity=entity, window_seconds=float(row["window"]),
             eligible=int(row["eligible"]), reached=int(row["reached"] or 0),
-            p25_seconds=_num(row["p25"]), median_seconds=_num(row["p50"]), p75_seconds=_num(row["p75"]),
-            p90_seconds=_num(row["p90"]), histogram=hist, km_median_seconds=km.median,
+            p25_seconds=number(row["p25"]), median_seconds=number(row["p50"]), p75_seconds=number(row["p75"]),
+            p90_seconds=number(row["p90"]), histogram=hist, km_median_seconds=km.median,
             km_median_low_seconds=km.median_low, km_median_high_seconds=km.median_high,
             km_reached_share=km.reached_by_end,
         ))
@@ -164,9 +164,3 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingR
         names, ms.as_of, segment,
     )
 
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    f = float(value)
-    return None if f != f else f

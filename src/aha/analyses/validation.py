@@ -19,7 +19,7 @@ from aha.analyses.state import MilestoneState
 from aha.definitions import Definitions
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT, segment_column
-from aha.results import ResultMixin
+from aha.results import ResultMixin, number
 from aha.stats.contingency import Comparison, compare
 from aha.store import Store
 
@@ -185,7 +185,7 @@ def _row(definitions: Definitions, row: dict[str, Any], outcome: Outcome) -> Mil
     return MilestoneValidation(
         milestone_id=m.id, name=m.label, level=m.level, outcome=outcome, population=a + b + c_ + d,
         a=a, b=b, c=c_, d=d, comparison=cmp,
-        median_seconds_to_milestone=None if median is None or median != median else float(median),
+        median_seconds_to_milestone=number(median),
         outcome_before_milestone=int(row["outcome_first"] or 0),
         leakage=leakage(definitions, m.id, outcome, int(row["outcome_first"] or 0)), verdict=words, verdict_code=code,
     )
