@@ -91,3 +91,22 @@ def test_young_cohorts_do_not_fake_a_drop(tmp_path):
     assert (cohorts[1][1].numerator, cohorts[1][1].denominator) == (40, 40)  # old: Day 7 observed, all activated
     assert (cohorts[2][0].numerator, cohorts[2][0].denominator) == (20, 20)  # young: Day 1 observed
     assert cohorts[2][1] is None  # young: nobody observed 7 days yet, so no Day-7 rate rather than 0%
+
+
+def test_no_signed_up_users_gives_empty_results_not_errors(tmp_path):
+    """A log where nobody signed up: every analysis answers with empty populations."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("u1", "M", "2026-01-01T10:00:00"), ("u2", "Paid", "2026-01-02T10:00:00")])
+    project = Project(store, parse("""
+signup: {event: Signed Up}
+paid: {event: Paid, within: 30d}
+milestones:
+  - {id: m, event: M, within: 3d, level: primary}
+"""))
+    assert project.report().overview.signed_up_users == 0
+    assert project.report().overview.users_without_signup == 2
+    assert all(g.rows == () for g in project.evaluate().groups)
+    for outcome in ("retention", "conversion"):
+        found = project.discover(outcome=outcome)
+        assert (found.population, found.candidates) == (0, ())
+    assert project.score().shortlist == ()

@@ -153,6 +153,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     values = sorted(store.execute(eligible_all.select(SEGMENT).distinct())[SEGMENT].tolist())
     if only is not None:
         values = [only]  # one segment value (`--segment persona=admin`); unknown values give an empty population
+    elif not values and segment is None:
+        values = [ALL]  # nobody eligible yet: an empty result, not an error
     groups = []
     for value in values:
         eligible = eligible_all.filter(eligible_all[SEGMENT] == value).drop(SEGMENT)
