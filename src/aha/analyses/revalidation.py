@@ -21,9 +21,9 @@ import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
 from aha.analyses.state import MilestoneState
-from aha.analyses.validation import MIN_GROUP, Outcome, describe, outcome_rows
+from aha.analyses.validation import MIN_GROUP, Outcome, cells, describe, outcome_rows, population
 from aha.engine import columns as c
-from aha.engine.segments import SEGMENT, segment_column
+from aha.engine.segments import SEGMENT
 from aha.results import ResultMixin
 from aha.stats.contingency import Comparison, compare
 from aha.store import Store
@@ -90,23 +90,9 @@ class RevalidationResult(ResultMixin):
 def revalidation_query(ms: MilestoneState, outcome: ir.Table, milestone_ids: list[str],
                        segment: str | None) -> ir.Table:
     """The validation cells per segment, milestone and signup month; the same population as `validation_query`."""
-    state = ms.state
-    closed = state.filter(
-        state[c.ENTITY_TYPE] == c.USER, state[c.MILESTONE_ID].isin(milestone_ids), state[c.APPLICABLE],
-        state[c.STATUS] != c.IN_PROGRESS,
-    )
-    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
-    users = users.select(c.ENTITY_ID, **{SEGMENT: segment_column(users, segment)})
-    joined = closed.join(outcome.filter(outcome._eligible), c.ENTITY_ID).join(users, c.ENTITY_ID)
-    reached, won = joined[c.REACH_TIME].notnull(), joined._outcome
-
-    def n(cond: ir.BooleanValue) -> ir.IntegerScalar:
-        return cond.cast("int64").sum()
-
+    joined = population(ms, outcome, milestone_ids, segment)
     month = joined[c.T0].truncate("M").cast("date").name(MONTH)
-    return joined.group_by([SEGMENT, c.MILESTONE_ID, month]).aggregate(
-        a=n(reached & won), b=n(reached & ~won), c=n(~reached & won), d=n(~reached & ~won),
-    )
+    return joined.group_by([SEGMENT, c.MILESTONE_ID, month]).aggregate(**cells(joined))
 
 
 def summarise(rows: list[dict[str, Any]], milestone_ids: list[str], names: dict[str, str], as_of: datetime,

@@ -85,7 +85,9 @@ def outcome_rows(ms: MilestoneState, outcome: Outcome, retention: ir.Table | Non
                     _outcome_at=r.retained_at, _outcome_from=r.window_start)
 
 
-def validation_query(ms: MilestoneState, outcome: ir.Table, milestone_ids: list[str], segment: str | None) -> ir.Table:
+def population(ms: MilestoneState, outcome: ir.Table, milestone_ids: list[str], segment: str | None) -> ir.Table:
+    """(user, milestone) rows of the validation population: in scope, milestone window closed, outcome eligible;
+    with the segment value, so validation and revalidation always count the same people."""
     state = ms.state
     closed = state.filter(
         state[c.ENTITY_TYPE] == c.USER, state[c.MILESTONE_ID].isin(milestone_ids), state[c.APPLICABLE],
@@ -93,17 +95,26 @@ def validation_query(ms: MilestoneState, outcome: ir.Table, milestone_ids: list[
     )
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     users = users.select(c.ENTITY_ID, **{SEGMENT: segment_column(users, segment)})
-    joined = closed.join(outcome.filter(outcome._eligible), c.ENTITY_ID).join(users, c.ENTITY_ID)
+    return closed.join(outcome.filter(outcome._eligible), c.ENTITY_ID).join(users, c.ENTITY_ID)
+
+
+def cells(joined: ir.Table) -> dict[str, ir.IntegerScalar]:
+    """a, b, c, d of the 2×2 table (reached × outcome) as aggregates."""
     reached, won = joined[c.REACH_TIME].notnull(), joined._outcome
-    ttm = (joined[c.REACH_TIME].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
 
     def n(cond: ir.BooleanValue) -> ir.IntegerScalar:
         return cond.cast("int64").sum()
 
+    return {"a": n(reached & won), "b": n(reached & ~won), "c": n(~reached & won), "d": n(~reached & ~won)}
+
+
+def validation_query(ms: MilestoneState, outcome: ir.Table, milestone_ids: list[str], segment: str | None) -> ir.Table:
+    joined = population(ms, outcome, milestone_ids, segment)
+    reached, won = joined[c.REACH_TIME].notnull(), joined._outcome
+    ttm = (joined[c.REACH_TIME].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     return joined.group_by([SEGMENT, c.MILESTONE_ID]).aggregate(
-        a=n(reached & won), b=n(reached & ~won), c=n(~reached & won), d=n(~reached & ~won),
-        median_ttm=ttm.median(where=reached),
-        outcome_first=n(reached & won & (joined._outcome_at < joined[c.REACH_TIME])),
+        **cells(joined), median_ttm=ttm.median(where=reached),
+        outcome_first=(reached & won & (joined._outcome_at < joined[c.REACH_TIME])).cast("int64").sum(),
     )
 
 
