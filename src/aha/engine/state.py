@@ -127,9 +127,15 @@ def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions
         for m in ms
     ])
     meta = milestones_table(definitions)
-    dense = entities.join(meta, c.ENTITY_TYPE).left_join(sparse, [c.ENTITY_KEY, c.MILESTONE_KEY])
-    scoped = [(dense[c.MILESTONE_KEY] == key_of[m.id],
-               matchers.scope(dense[c.TRAITS], dense[c.SIGNUP_PROPERTIES], m.scope)) for m in ms if m.scope]
+    # Scope is evaluated once per entity (it reads JSON traits), before the entity × milestone product, which then
+    # carries a boolean per scoped milestone instead of the JSON columns.
+    scoped_ms = [m for m in ms if m.scope]
+    slim = entities.select(c.ENTITY_KEY, c.ENTITY_TYPE, **{
+        f"_scope_{key_of[m.id]}": matchers.scope(entities[c.TRAITS], entities[c.SIGNUP_PROPERTIES], m.scope)
+        for m in scoped_ms
+    })
+    dense = slim.join(meta, c.ENTITY_TYPE).left_join(sparse, [c.ENTITY_KEY, c.MILESTONE_KEY])
+    scoped = [(dense[c.MILESTONE_KEY] == key_of[m.id], dense[f"_scope_{key_of[m.id]}"]) for m in scoped_ms]
     applicable = ibis.cases(*scoped, else_=True) if scoped else ibis.literal(True)
     return dense.select(
         c.ENTITY_KEY, dense[c.MILESTONE_KEY].cast("int16").name(c.MILESTONE_KEY),
