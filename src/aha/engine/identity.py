@@ -37,9 +37,20 @@ class EventSource:
             events = events.filter(events.timestamp <= ibis.literal(self.as_of))
         if names is not None:
             events = events.filter(events.event.isin(sorted(set(names))))
+        return self.resolve(events)
+
+    def resolve(self, events: ir.Table) -> ir.Table:
+        """Resolve `user_id` of these (already filtered) raw events through the identity links."""
         joined = events.left_join(links(self.identities), "anonymous_id")
         resolved = joined.mutate(user_id=ibis.coalesce(joined.user_id, joined.linked_user))
         return resolved.filter(resolved.user_id.notnull()).select(*self.events.columns)
+
+    def raw(self, names: Iterable[str]) -> ir.Table:
+        """Events of these names up to `as_of`, without identity resolution (for rows that need none)."""
+        events = self.events
+        if self.as_of is not None:
+            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        return events.filter(events.event.isin(sorted(set(names))))
 
     def users(self) -> ir.Table:
         """Distinct resolved user ids (to count users who never signed up).

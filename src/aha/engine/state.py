@@ -76,9 +76,8 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
             continue
         names = sorted({name for m in ms for name in m.events})
         longest = max(m.within for m in ms)
-        candidates = source.select(names)
-        if entity == c.ACCOUNT:
-            candidates = accounts.events_with_account(candidates, memberships).mutate(user_id=ibis._.account_id)
+        candidates = (_account_candidates(source, memberships, names) if entity == c.ACCOUNT
+                      else source.select(names))
         owners = entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_ID, c.ENTITY_KEY, c.T0)
         joined = candidates.join(owners, candidates.user_id == owners[c.ENTITY_ID])
         joined = joined.filter(
@@ -91,6 +90,20 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
         parts.append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", message_id=order,
                                    **{c.EVENT_CODE: code}, **extract_properties(joined, keys)))
     return union_all(parts)
+
+
+def _account_candidates(source: EventSource, memberships: ir.Table, names: list[str]) -> ir.Table:
+    """Candidate events credited to accounts, with the account id in `user_id` (the owner key of the join).
+
+    An event carrying both a user id and an account id (the bulk of account events: "Message Sent" in a workspace)
+    needs neither identity resolution nor a membership lookup, so it skips both joins; only the rest take them.
+    """
+    raw = source.raw(names)
+    known = raw.account_id.notnull() & raw.user_id.notnull()
+    direct = raw.filter(known).mutate(user_id=raw.account_id)
+    rest = source.resolve(raw.filter(~known))
+    resolved = accounts.events_with_account(rest, memberships).mutate(user_id=ibis._.account_id)
+    return union_all([direct.select(*resolved.columns), resolved])
 
 
 def milestones_table(definitions: Definitions) -> ir.Table:
