@@ -177,12 +177,16 @@ milestones:
         ("u2", "M", at("+1d")),                                  # no account id: credited via membership, but at
         ("u2", "M", at("+23h")),                                 # t0+1d it is outside; +23h is the third → reached
         ("u3", "Signed Up", T0), ("u3", "M", at("+1h")),         # u3 in "solo" via a group call only
+        (None, "M", at("+2h"), {}, {"anonymous_id": "anon-7", "account_id": "acme"}),  # linked to u2 below: counts
+        (None, "M", at("+2h"), {}, {"anonymous_id": "anon-8", "account_id": "acme"}),  # never linked: nobody's
     ])
     write_memberships(store, [("u2", "acme", at("+2h")), ("u3", "solo", at("+1m"))])
+    write_identities(store, [("anon-7", "u2", at("+2h"))])
     rows = build(store, definitions, AS_OF).state.execute()
     acct = rows[rows.entity_type == "account"].set_index("entity_id")
     assert acct.loc["acme", "t0"] == datetime(2026, 1, 1)
     assert acct.loc["acme", "status"] == "reached"
-    assert acct.loc["acme", "reach_time"] == datetime.fromisoformat(at("+23h"))
-    assert acct.loc["acme", "progress"] == 3
+    # +1h (u1), +2h (anon-7 → u2), +3h (u2): the third is at +3h; +23h is the fourth, +1d is outside
+    assert acct.loc["acme", "reach_time"] == datetime.fromisoformat(at("+3h"))
+    assert acct.loc["acme", "progress"] == 4
     assert acct.loc["solo", "status"] == "missed" and acct.loc["solo", "progress"] == 1
