@@ -130,21 +130,24 @@ class Project:
 
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
                  as_of: str | date | datetime | None = None,
-                 segment: str | None = None) -> discovery_mod.DiscoveryResult:
+                 segment: str | None = None, landmark: bool | None = None) -> discovery_mod.DiscoveryResult:
         """Every event × threshold × window as a candidate milestone, ranked; each event's magic number.
 
         `segment="persona=admin"` runs discovery among those users only (what predicts retention for admins?).
+        `landmark` (retention only, on by default): compare each window's candidates among users still active after
+        it, so that users who left early do not make every frequent event look like a cause of staying.
         """
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
         if segment is None:
-            return discovery_mod.run(self.store, self.state(as_of), outcome, window)
+            return discovery_mod.run(self.store, self.state(as_of), outcome, window, landmark=landmark)
         key, sep, value = segment.partition("=")
         if not sep or not key or not value:
             raise UserError(f"--segment {segment!r}: discovery runs within one segment value; write KEY=VALUE, "
                             "e.g. --segment persona=admin.")
         ms = self._state_for(as_of, key)
-        (result,) = discovery_mod.run_segments(self.store, ms, outcome, window, segment=key, only=value).groups
+        (result,) = discovery_mod.run_segments(self.store, ms, outcome, window, segment=key, only=value,
+                                               landmark=landmark).groups
         return result
 
     def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,

@@ -42,15 +42,14 @@ def test_predictiveness_cut_points(lift_low, infinite, expected):
 
 @pytest.mark.parametrize(("ratio", "expected"), [
     pytest.param(None, 3, id="nothing_to_compare_with"),
-    pytest.param(0.0, 1, id="at_signup"),
-    pytest.param(0.049, 1, id="below_0.05"),
-    pytest.param(0.05, 2, id="at_0.05"),
-    pytest.param(0.15, 3, id="at_0.15"),
-    pytest.param(0.35, 4, id="at_0.35"),
-    pytest.param(0.7, 5, id="at_0.7"),
-    pytest.param(1.0, 5, id="when_users_pay"),
-    pytest.param(1.49, 5, id="below_1.5"),
-    pytest.param(1.5, 2, id="well_after_paying"),
+    pytest.param(0.0, 5, id="at_signup"),
+    pytest.param(0.099, 5, id="below_0.1"),
+    pytest.param(0.1, 4, id="at_0.1"),
+    pytest.param(0.25, 3, id="at_0.25"),
+    pytest.param(0.5, 2, id="at_0.5"),
+    pytest.param(0.99, 2, id="just_before_users_pay"),
+    pytest.param(1.0, 1, id="when_users_pay"),
+    pytest.param(3.0, 1, id="well_after_paying"),
 ])
 def test_proximity_cut_points(ratio, expected):
     assert scoring.proximity(ratio) == expected
@@ -76,12 +75,12 @@ DEFINITIONS = {
     ],
 }
 CANDIDATES = (
-    candidate("Setup Done", 1, 1, 3.2, rank=1),      # 5 + proximity(1h / 10d ≈ 0.004) 1 + 5 + 4 = 15
-    candidate("Shared", 7, 3, 2.1, rank=2),          # 4 + proximity(5d / 10d = 0.5) 4 + 3* + 2 = 13
+    candidate("Setup Done", 1, 1, 3.2, rank=1),      # 5 + proximity(1h / 10d ≈ 0.004) 5 + 5 + 4 = 19
+    candidate("Shared", 7, 3, 2.1, rank=2),          # 4 + proximity(5d / 10d = 0.5) 2 + 3* + 2 = 11
     candidate("Setup Done", 3, 2, 2.9, rank=3),      # a lower-ranked candidate of the same event: not scored
-    candidate("Viewed", 14, 1, 1.6, rank=4),         # 3 + proximity(2d / 10d = 0.2) 3 + 3* + 3* = 12
+    candidate("Viewed", 14, 1, 1.6, rank=4),         # 3 + proximity(2d / 10d = 0.2) 4 + 3* + 3* = 13
     candidate("Opened", 14, 5, 1.2, rank=5),         # 2 + proximity(none: no time) 3* + 3* + 3* = 11
-    candidate("Clicked", 14, 2, 1.15, rank=6),       # 2 + proximity(12d / 10d = 1.2) 5 + 3* + 3* = 13
+    candidate("Clicked", 14, 2, 1.15, rank=6),       # 2 + proximity(12d / 10d = 1.2) 1 + 3* + 3* = 9
     candidate("Noise", 14, 1, 1.05, rank=7, significant=False),  # never scored
     candidate("Rare", 14, 50, 4.0, rank=None, significant=False),  # unsupported: never scored
 )
@@ -90,7 +89,7 @@ TIMES = {"Setup Done": HOUR, "Shared": 5 * DAY, "Viewed": 2 * DAY, "Clicked": 12
 
 
 def discovery(candidates: tuple[Candidate, ...] = CANDIDATES) -> DiscoveryResult:
-    return DiscoveryResult(datetime(2026, 5, 1), "conversion: Paid within 30d of signup", 14, 1000, 160, 30,
+    return DiscoveryResult(datetime(2026, 5, 1), "conversion: Paid within 30d of signup", 14, 1000, 160, 30, False, (),
                            ("Signed Up", "Paid"), candidates, ())
 
 
@@ -104,27 +103,27 @@ def test_hand_made_scores():
     got = [(s.event, s.window_days, s.threshold, s.predictiveness, s.proximity, s.controllability, s.clarity,
             s.total, s.defaulted, s.milestone_id, s.shortlisted) for s in r.scores]
     assert got == [
-        ("Setup Done", 1, 1, 5, 1, 5, 4, 15, (), "setup", True),
-        ("Shared", 7, 3, 4, 4, 3, 2, 13, ("controllability",), "share", True),  # ties with Clicked: predictiveness
-        ("Clicked", 14, 2, 2, 5, 3, 3, 13, ("controllability", "clarity"), None, True),
-        ("Viewed", 14, 1, 3, 3, 3, 3, 12, ("controllability", "clarity"), None, False),  # 4th, but total < 13
-        ("Opened", 14, 5, 2, 3, 3, 3, 11, ("proximity", "controllability", "clarity"), None, False),
+        ("Setup Done", 1, 1, 5, 5, 5, 4, 19, (), "setup", True),
+        ("Viewed", 14, 1, 3, 4, 3, 3, 13, ("controllability", "clarity"), None, True),
+        ("Shared", 7, 3, 4, 2, 3, 2, 11, ("controllability",), "share", True),  # ties with Opened: predictiveness
+        ("Opened", 14, 5, 2, 3, 3, 3, 11, ("proximity", "controllability", "clarity"), None, False),  # 4th, < 13
+        ("Clicked", 14, 2, 2, 1, 3, 3, 9, ("controllability", "clarity"), None, False),
     ]
-    assert r.shortlist == ("Setup Done", "Shared", "Clicked")
-    assert r.scores[1].proximity_ratio == pytest.approx(0.5)
+    assert r.shortlist == ("Setup Done", "Viewed", "Shared")
+    assert r.scores[2].proximity_ratio == pytest.approx(0.5)
     assert r.notes == ()
 
 
 def test_shortlist_takes_a_4th_and_5th_only_above_neutral():
     """Five events at 13 or more: all five; a sixth is never taken."""
-    r = hand_made(paid_seconds=2.5 * DAY)  # Viewed 0.8 → 5 (total 14); Shared 2.0 → 2 (11); Clicked 4.8 → 2 (10)
+    r = hand_made(paid_seconds=2.5 * DAY)  # Viewed 0.8 → 2 (total 11); Shared 2.0 → 1 (10); Clicked 4.8 → 1 (9)
     assert [(s.event, s.total) for s in r.scores] == [
-        ("Setup Done", 15), ("Viewed", 14), ("Shared", 11), ("Opened", 11), ("Clicked", 10)]
-    assert r.shortlist == ("Setup Done", "Viewed", "Shared")
+        ("Setup Done", 19), ("Viewed", 11), ("Opened", 11), ("Shared", 10), ("Clicked", 9)]
+    assert r.shortlist == ("Setup Done", "Viewed", "Opened")
     extra = CANDIDATES + tuple(candidate(f"Lever {i}", 14, 1, 3.5, rank=10 + i) for i in range(4))
-    times = {**TIMES, **{f"Lever {i}": 10 * DAY for i in range(4)}}  # 5 + 5 + 3 + 3 = 16 each
+    times = {**TIMES, **{f"Lever {i}": 12 * HOUR for i in range(4)}}  # 5 + 5 + 3 + 3 = 16 each
     r = scoring.summarise(discovery(extra), Definitions.model_validate(DEFINITIONS), times, 10 * DAY, 40)
-    assert r.shortlist == ("Lever 0", "Lever 1", "Lever 2", "Lever 3", "Setup Done")
+    assert r.shortlist == ("Setup Done", "Lever 0", "Lever 1", "Lever 2", "Lever 3")  # Viewed (13) is 6th
 
 
 def test_without_a_paid_event_proximity_is_defaulted_and_said():
@@ -146,7 +145,7 @@ def test_fewer_than_three_significant_events_is_said():
 
 def test_hand_made_json():
     payload = json.loads(json.dumps(to_jsonable(hand_made(), "scoring"), allow_nan=False))
-    assert payload["kind"] == "scoring" and payload["shortlist"] == ["Setup Done", "Shared", "Clicked"]
+    assert payload["kind"] == "scoring" and payload["shortlist"] == ["Setup Done", "Viewed", "Shared"]
 
 
 @pytest.mark.parametrize(("label", "expected"), [
@@ -167,7 +166,7 @@ def test_property_candidates_count_for_their_event(tmp_path):
                           10 * DAY, 40)
     shared = next(s for s in r.scores if s.event == "Shared")
     assert (shared.candidate, shared.property, shared.value, shared.threshold, shared.milestone_id, shared.proximity,
-            shared.clarity) == ("Shared where channel = slack", "channel", "slack", 2, "share", 4, 2)
+            shared.clarity) == ("Shared where channel = slack", "channel", "slack", 2, "share", 2, 2)
     assert [s.event for s in r.scores].count("Shared") == 1
     path = tmp_path / "aha.yaml"
     path.write_text(yaml.safe_dump(DEFINITIONS, sort_keys=False), encoding="utf-8")
@@ -197,11 +196,13 @@ def by_event(result: scoring.ScoringResult) -> dict[str, scoring.EventScore]:
 
 
 def test_retention_shortlist_holds_the_planted_levers(scored_retention):
-    """docs/sample.md: core_workflow (Project Created + Output Generated) and ≥ 3 Report Shared raise retention."""
+    """docs/sample.md: every shortlisted event is a planted retention lever (core_workflow's Project Created and Output
+    Generated, data_connected's Integration Connected, collaboration's Invite Accepted and Sent, ≥ 3 Report Shared);
+    the activity that only tracks engagement (Page Viewed, Message Sent) is not."""
     short = scored_retention.shortlist
     assert 3 <= len(short) <= 5
-    assert "Report Shared" in short
-    assert {"Output Generated", "Project Created"} & set(short)
+    assert set(short) <= {"Output Generated", "Project Created", "Integration Connected", "Invite Accepted",
+                          "Invite Sent", "Report Shared"}, short
     assert (by_event(scored_retention)["Report Shared"].window_days,
             by_event(scored_retention)["Report Shared"].threshold) == (14, 3)  # the planted step
 
@@ -210,8 +211,8 @@ def test_conversion_shortlist_holds_the_planted_levers(scored_conversion):
     """docs/sample.md: core_workflow ×3 and data_connected (Integration Connected) ×2 on conversion."""
     short = scored_conversion.shortlist
     assert 3 <= len(short) <= 5
-    assert "Output Generated" in short
-    assert {"Project Created", "Integration Connected"} & set(short)
+    assert set(short[:3]) == {"Output Generated", "Project Created", "Integration Connected"}, short
+    assert "Page Viewed" not in short
 
 
 def test_noise_is_never_scored(scored_retention, scored_conversion):
@@ -319,7 +320,7 @@ def test_write_appends_commented_milestones_once(tmp_path):
         '#     event: "Setup Done"',
         "#     count: 1",
         "#     within: 1d",
-        "#     # lift 3.70 (95% CI 3.20–4.20), q = 0.001; score 15 = predictiveness 5 + proximity 1 + "
+        "#     # lift 3.70 (95% CI 3.20–4.20), q = 0.001; score 19 = predictiveness 5 + proximity 5 + "
         "controllability 5 + clarity 4",
     ]
     assert scoring.append_shortlist(path, hand_made(), defs, today=date(2026, 5, 3))[0] == "duplicate"
@@ -329,7 +330,7 @@ def test_write_appends_commented_milestones_once(tmp_path):
     uncommented_path.write_text(original + uncommented(block), encoding="utf-8")
     grown = load(uncommented_path)
     added = {m.id: m for m in grown.milestones[len(defs.milestones):]}
-    assert sorted(added) == ["clicked_2_in_14d", "setup_done_1_in_1d", "shared_3_in_7d"]
+    assert sorted(added) == ["setup_done_1_in_1d", "shared_3_in_7d", "viewed_1_in_14d"]
     assert (added["shared_3_in_7d"].events, added["shared_3_in_7d"].count,
             added["shared_3_in_7d"].within.days) == (["Shared"], 3, 7)
 

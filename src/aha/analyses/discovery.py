@@ -3,6 +3,11 @@
 SEMANTICS.md, "Discovery and scoring": every event × threshold × window is a candidate; candidates under the support
 floor are not ranked; p-values get a Benjamini–Hochberg correction; ranking is by the lift's lower 95% bound, so a
 small lucky group never outranks a large solid one.
+
+For retention the population of a window is a landmark population (Anderson, Cain & Gelber 1983, J Clin Oncol 1:710):
+users still active after the window closed, before the retention bracket. Without it, a user who leaves on day 3
+has fewer page views in 14 days *because* they left, and every frequent event looks like a cause of staying (reverse
+causation); with it, everyone compared was there for the whole window, so only what they did in it differs.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import ibis
 import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
@@ -37,7 +43,7 @@ from aha.store import Store, schema
 from aha.store.profile import property_profile
 
 MIN_USERS = 30
-MIN_SHARE = 0.01
+MIN_SHARE = 0.01  # of the population, on each side: "everyone but 20 users did it" is no milestone either
 MIN_LIFT = 1.1  # a flagged candidate's lift must plausibly exceed 10%: in a log where nearly everything tracks
 # engagement, most candidates are truly non-null and BH lets a pure-noise lift of 1.07 through at q < 0.05; a
 # milestone is a lever users reach "several times more", not a 7% wobble.
@@ -58,6 +64,16 @@ class Candidate:
     supported: bool  # at least the minimum support on both sides
     significant: bool  # q < 0.05 and the lift's lower 95% bound at least MIN_LIFT
     rank: int | None  # 1 = best lower bound of the lift; None when unsupported
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPopulation:
+    """Who a window's candidates are compared among: the eligible users, or with a landmark those still active
+    after the window."""
+
+    window_days: int
+    users: int
+    outcome_users: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +105,9 @@ class DiscoveryResult(ResultMixin):
     window_days: int  # the window magic numbers are computed in
     population: int  # users eligible for the outcome
     outcome_users: int
-    min_support: int
+    min_support: int  # on each side of a candidate
+    landmark: bool  # each window's population is the users still active after it (retention's default)
+    populations: tuple[WindowPopulation, ...]
     excluded_events: tuple[str, ...]  # never candidates: they define signup or the outcome
     candidates: tuple[Candidate, ...]  # ranked first, then the unsupported
     magic_numbers: tuple[MagicNumber, ...]
@@ -118,28 +136,46 @@ class DiscoveryBreakdown(ResultMixin):
 
 
 def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None, segment: str | None) -> ir.Table:
-    rows = outcome_rows(ms, outcome, retention)
+    """(entity_key, _outcome, segment, _t0, _active_before): `_active_before` is the user's last active moment before
+    the outcome is measured (the retention bracket opens; the conversion horizon ends), null without `retention`."""
+    rows = outcome_rows(ms, outcome, retention if outcome == "retention" else None)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
-    users = users.select(c.ENTITY_ID, c.ENTITY_KEY, **{SEGMENT: segment_column(users, segment)})
+    users = users.select(c.ENTITY_ID, c.ENTITY_KEY, c.T0, **{SEGMENT: segment_column(users, segment)})
     joined = rows.filter(rows._eligible).join(users, c.ENTITY_ID)
-    return joined.select(c.ENTITY_KEY, "_outcome", SEGMENT)
+    if retention is None:
+        return joined.select(c.ENTITY_KEY, "_outcome", SEGMENT, _t0=joined[c.T0], _active_before=ibis.null("timestamp"))
+    column = "active_before" if outcome == "retention" else "active_in_horizon"
+    joined = joined.join(retention.select(c.ENTITY_ID, _active_before=retention[column]), c.ENTITY_ID)
+    return joined.select(c.ENTITY_KEY, "_outcome", SEGMENT, "_active_before", _t0=joined[c.T0])
+
+
+def _landmarked(eligible: ir.Table, window: int, landmark: bool) -> ir.Table:
+    """The users a window's candidates are compared among: with a landmark, those active after the window."""
+    if not landmark:
+        return eligible
+    return eligible.filter(eligible._active_before >= eligible._t0 + ibis.interval(days=window))
 
 
 def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
-        windows: tuple[int, ...] = WINDOWS) -> DiscoveryResult:
-    (result,) = run_segments(store, ms, outcome, window, windows, None).groups
+        windows: tuple[int, ...] = WINDOWS, landmark: bool | None = None) -> DiscoveryResult:
+    (result,) = run_segments(store, ms, outcome, window, windows, None, landmark=landmark).groups
     return result
 
 
 def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
                  windows: tuple[int, ...] = WINDOWS, segment: str | None = None,
-                 only: str | None = None) -> DiscoveryBreakdown:
-    """One counts pass over the events, then the candidates within each segment value."""
+                 only: str | None = None, landmark: bool | None = None) -> DiscoveryBreakdown:
+    """One counts pass over the events, then the candidates within each segment value.
+
+    `landmark` (default: on for retention, which alone has one) compares each window's candidates among users still
+    active after the window; see the module docstring."""
     definitions = ms.definitions
+    if landmark is None:
+        landmark = True
     if outcome == "retention" and definitions.retention.day < max(windows):
         windows = tuple(w for w in windows if w <= definitions.retention.day)  # windows end before the bracket
     excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else [])})
-    retention = outcomes_mod.retention(store, ms) if outcome == "retention" else None
+    retention = outcomes_mod.retention(store, ms) if outcome == "retention" or landmark else None
     eligible_all = _eligible(ms, outcome, retention, segment)
     state = ms.state
     paid = state.filter(state[c.MILESTONE_ID] == c.PAID, state[c.ENTITY_TYPE] == c.USER)
@@ -161,11 +197,19 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
         population = store.execute(population_query(eligible)).iloc[0]
         total, wins = int(population["users"]), int(population["outcome_users"] or 0)
         rows: list[dict[str, Any]] = []
+        totals: dict[int, tuple[int, int]] = {}
         for w in windows:
-            rows += store.execute(dose_query(counts, eligible, w, before_paid=outcome == "conversion")).to_dict(
+            among = _landmarked(eligible, w, landmark)
+            if landmark:
+                row = store.execute(population_query(among)).iloc[0]
+                totals[w] = (int(row["users"]), int(row["outcome_users"] or 0))
+            else:
+                totals[w] = (total, wins)
+            rows += store.execute(dose_query(counts, among, w, before_paid=outcome == "conversion")).to_dict(
                 "records")
         groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
-                                excluded, ms.as_of, str(value), segment, split_keys(splits), splits))
+                                excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
+                                totals=totals, landmark=landmark))
     store.raw.execute("DROP TABLE IF EXISTS temp.aha_discovery_counts")
     return DiscoveryBreakdown(segment or "", tuple(groups))
 
@@ -173,8 +217,11 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
 def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[int, ...], window: int,
               outcome: Outcome, outcome_text: str, excluded: list[str], as_of: datetime, segment: str = ALL,
               segment_by: str | None = None, keys: Mapping[tuple[str, int], str] | None = None,
-              splits: Sequence[tuple[str, str, Sequence[str]]] = ()) -> DiscoveryResult:
+              splits: Sequence[tuple[str, str, Sequence[str]]] = (),
+              totals: Mapping[int, tuple[int, int]] | None = None, landmark: bool = False) -> DiscoveryResult:
+    """`totals`: (users, outcome users) each window's candidates are compared among (default: everyone eligible)."""
     keys = keys or {}
+    totals = {w: totals[w] if totals and w in totals else (total, wins) for w in windows}
     allowed: dict[tuple[str, str], set[str]] = {(e, k): set(v) for e, k, v in splits}
     histograms: dict[tuple[str, int], dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in rows:
@@ -187,15 +234,16 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
             label = split_label(row["event"], key, value)
         histograms[(label, int(row["window"]))][int(row["count"])] = (int(row["users"]),
                                                                       int(row["outcome_users"] or 0))
-    for h in histograms.values():  # users who never did it, in this window
-        h[0] = (total - sum(u for u, _ in h.values()), wins - sum(x for _, x in h.values()))
+    for (_, w), h in histograms.items():  # users who never did it, in this window
+        users, won = totals[w]
+        h[0] = (users - sum(u for u, _ in h.values()), won - sum(x for _, x in h.values()))
     support = max(MIN_USERS, round(MIN_SHARE * total))
     raw: list[tuple[str, int, int, tuple[int, int, int, int], float | None]] = []
     for (event, w), h in sorted(histograms.items()):
         for k in dose.thresholds(dose.percentile_count(h)):
             raw.append((event, w, k, dose.cells(h, k), dose.youden(h, k)))
     comparisons = compare_many([cells for *_, cells, _ in raw])
-    supported = [cells[0] + cells[1] >= support and cells[2] + cells[3] >= MIN_USERS for *_, cells, _ in raw]
+    supported = [cells[0] + cells[1] >= support and cells[2] + cells[3] >= support for *_, cells, _ in raw]
     q_values = benjamini_hochberg([cmp.p_value if ok else None for cmp, ok in zip(comparisons, supported,
                                                                                      strict=True)])
     order = sorted((i for i in range(len(raw)) if supported[i]), key=lambda i: -_rank_key(comparisons[i]))
@@ -209,8 +257,9 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
         candidates.append(Candidate(event, w, k, a, b, c_, d, cmp, q, j, supported[i], significant, rank.get(i)))
     flagged = {(k.event, k.window_days, k.threshold) for k in candidates if k.significant}
     magic = tuple(_magic(event, window, h, flagged) for (event, w), h in sorted(histograms.items()) if w == window)
-    return DiscoveryResult(as_of, f"{outcome}: {outcome_text}", window, total, wins, support, tuple(excluded),
-                           tuple(candidates), magic, segment, segment_by)
+    populations = tuple(WindowPopulation(w, *totals[w]) for w in windows)
+    return DiscoveryResult(as_of, f"{outcome}: {outcome_text}", window, total, wins, support, landmark, populations,
+                           tuple(excluded), tuple(candidates), magic, segment, segment_by)
 
 
 def _rank_key(cmp: Comparison) -> float:

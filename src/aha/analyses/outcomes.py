@@ -21,17 +21,18 @@ from aha.store import Store, schema
 
 RETENTION_TABLE = "aha_retention"
 ACTIVITY_TABLE = "aha_activity_days"
+LAYOUT = 3  # bumped when a cached table gains columns, so that a file written by an older aha is rebuilt
 
 
 @dataclass(frozen=True)
 class Outcomes:
-    retention: ir.Table  # entity_id, t0, window_start, window_end, retained_at
+    retention: ir.Table  # entity_id, t0, window_start, window_end, retained_at, active_before
     activity: ir.Table  # entity_id, day
 
 
 def _cached(store: Store, ms: MilestoneState, table: str,
             query: Callable[[EventSource, ir.Table], ir.Table]) -> ir.Table:
-    key = f"{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
+    key = f"{LAYOUT}|{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
     meta_key = f"{table}_key"
     if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [meta_key]) != key:
         source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)

@@ -42,11 +42,12 @@ NEUTRAL = 3  # the score of an axis nothing is known about
 PREDICTIVENESS_CUTS = (1.1, 1.5, 2.0, 3.0)
 
 # Proximity from r = median time signup → candidate (users who reached it) ÷ median time signup → paid (mature
-# converters). A milestone reached shortly before users typically pay is close to value; one reached in the first
-# minutes is a setup step, far from it; one typically reached well after paying follows value rather than leading to
-# it. r < 0.05 → 1, [0.05, 0.15) → 2, [0.15, 0.35) → 3, [0.35, 0.7) → 4, [0.7, 1.5) → 5, ≥ 1.5 → 2.
-PROXIMITY_CUTS = (0.05, 0.15, 0.35, 0.7, 1.5)
-PROXIMITY_SCORES = (1, 2, 3, 4, 5, 2)
+# converters): how close to signup, on the scale of the path to paying. An activation milestone is one of the few
+# *early* actions that predict staying and paying: the earlier it is reached, the more users it can still be driven
+# for before they drift away, and the less it can be a by-product of having already decided to pay (a pricing page
+# viewed on the way to checkout). r < 0.1 → 5, [0.1, 0.25) → 4, [0.25, 0.5) → 3, [0.5, 1) → 2, ≥ 1 → 1.
+PROXIMITY_CUTS = (0.1, 0.25, 0.5, 1.0)
+PROXIMITY_SCORES = (5, 4, 3, 2, 1)
 
 SHORTLIST_MIN, SHORTLIST_MAX = 3, 5
 EXTRA_TOTAL = 13  # the 4th and 5th events join only with a total above 12, that of an event scored 3 on every axis
@@ -283,32 +284,51 @@ def eligible_query(ms: MilestoneState, outcome: Outcome, retention: ir.Table | N
 
 def reach_times_query(source: EventSource, eligible: ir.Table, best: Sequence[tuple[str, int, int]],
                       paid_at: ir.Table | None) -> ir.Table:
-    """(event, median_seconds, users): time from signup to the `threshold`-th occurrence within `window_days`, per
+    """(label, median_seconds, users): time from signup to the `threshold`-th occurrence within `window_days`, per
     (label, window_days, threshold) of `best`, among eligible users who got there; one query for all events.
     A label is an event or "event where property = value" (`engine.discovery.labelled_events` rows).
 
     With `paid_at` (entity_id, _paid_at), only occurrences before the first paid moment count, as discovery counts
     them for conversion.
     """
-    table = ibis.memtable({"event": [b[0] for b in best], "window_days": [b[1] for b in best],
-                           "threshold": [b[2] for b in best]})
     splits: dict[tuple[str, str], list[str]] = {}
     for label, *_ in best:
         event, key, value = parse_label(label)
         if key is not None and value is not None:
             splits.setdefault((event, key), []).append(value)
+    rounds: dict[tuple[str, str], int] = {}  # labelled_events numbers an event's split properties in this order
+    for event, key in splits:
+        rounds[(event, key)] = sum(1 for e, _ in rounds if e == event)
+    rows: dict[str, list[Any]] = {"label": [], "event": [], "split": [], "json_value": [], "text_value": [],
+                                  "window_days": [], "threshold": []}
+    for label, window, threshold in best:
+        event, key, value = parse_label(label)
+        prop = key is not None and value is not None
+        for column, item in (("label", label), ("event", event),
+                             ("split", rounds[(event, str(key))] if prop else -1),
+                             ("json_value", json.dumps(value) if prop else ""), ("text_value", value or ""),
+                             ("window_days", window), ("threshold", threshold)):
+            rows[column].append(item)
+    table = ibis.memtable(rows)
     events = labelled_events(source, (), [(e, k, v) for (e, k), v in splits.items()])
-    events = events.filter(events.event.isin([b[0] for b in best]))
+    events = events.filter(events.event.isin(sorted({parse_label(b[0])[0] for b in best})))
     joined = events.join(eligible, events.user_id == eligible[c.ENTITY_ID]).join(table, "event")
+    # A plain label takes the event's own rows (split null); "event where key = value" its property round's rows
+    # whose value, kept as JSON text ('"slack"', '3'), is that value.
+    joined = joined.filter(
+        (joined.split.isnull() & (joined.split_right == -1))
+        | ((joined.split.cast("int64") == joined.split_right)
+           & ((joined.value == joined.json_value) | (joined.value == joined.text_value)))
+    )
     if paid_at is not None:
         joined = joined.left_join(paid_at, c.ENTITY_ID)
         joined = joined.filter(joined._paid_at.isnull() | (joined.timestamp < joined._paid_at))
     elapsed = (joined.timestamp.epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     joined = joined.mutate(_elapsed=elapsed).filter(lambda t: (t._elapsed >= 0) & (t._elapsed < t.window_days * 86400))
-    nth = ibis.row_number().over(group_by=[joined[c.ENTITY_ID], joined.event], order_by=joined.timestamp)
+    nth = ibis.row_number().over(group_by=[joined[c.ENTITY_ID], joined.label], order_by=joined.timestamp)
     ranked = joined.mutate(_n=nth)
     reached = ranked.filter(ranked._n == ranked.threshold - 1)  # row_number counts from 0
-    return reached.group_by("event").aggregate(median_seconds=reached._elapsed.median(), users=reached.count())
+    return reached.group_by("label").aggregate(median_seconds=reached._elapsed.median(), users=reached.count())
 
 
 def paid_time_query(ms: MilestoneState) -> ir.Table:
@@ -340,6 +360,6 @@ def run(store: Store, ms: MilestoneState, discovery: DiscoveryResult, outcome: O
         source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
         query = reach_times_query(source, eligible_query(ms, outcome, retention),
                                   [(k.event, k.window_days, k.threshold) for k in best], paid_at)
-        times = {r["event"]: number(r["median_seconds"]) for r in store.execute(query).to_dict("records")}
+        times = {r["label"]: number(r["median_seconds"]) for r in store.execute(query).to_dict("records")}
     return summarise(discovery, ms.definitions, times, seconds_to_paid, converters)
 

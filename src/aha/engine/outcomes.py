@@ -29,7 +29,9 @@ def active_events(source: EventSource, definitions: Definitions) -> ir.Table:
 
 
 def retention_query(source: EventSource, users: ir.Table, definitions: Definitions) -> ir.Table:
-    """Per signed-up user: bracket start and end, and the first active event inside the bracket (null if none).
+    """Per signed-up user: bracket start and end, the first active event inside the bracket (null if none), and the
+    last active event between signup and the bracket (`active_before`) and before the conversion horizon ends
+    (`active_in_horizon`): discovery's landmark populations read them.
 
     Bracket `[t0 + N days, t0 + N days + B)`; with `unbounded`, `[t0 + N days, ∞)` and the bracket "ends" (becomes
     observable) at its start.
@@ -37,16 +39,24 @@ def retention_query(source: EventSource, users: ir.Table, definitions: Definitio
     rule = definitions.retention
     start = users[c.T0] + ibis.interval(days=rule.day)
     bracket = ibis.interval(seconds=int(rule.bracket.total_seconds()))
-    windows = users.select(c.ENTITY_ID, c.T0, _start=start, _end=start if rule.unbounded else start + bracket)
+    horizon = users[c.T0] + ibis.interval(seconds=int(definitions.paid.within.total_seconds())) if definitions.paid \
+        else ibis.null("timestamp")
+    windows = users.select(c.ENTITY_ID, c.T0, _start=start, _end=start if rule.unbounded else start + bracket,
+                           _horizon=horizon)
     events = active_events(source, definitions)
     joined = events.join(windows, events.user_id == windows[c.ENTITY_ID])
     inside = joined.timestamp >= joined._start
     if not rule.unbounded:
         inside = inside & (joined.timestamp < joined._end)
-    first = joined.filter(inside).group_by(c.ENTITY_ID).aggregate(retained_at=joined.timestamp.min())
+    before = (joined.timestamp >= joined[c.T0]) & (joined.timestamp < joined._start)
+    in_horizon = (joined.timestamp >= joined[c.T0]) & (joined.timestamp < joined._horizon)
+    first = joined.filter(inside | before | in_horizon).group_by(c.ENTITY_ID).aggregate(
+        retained_at=joined.timestamp.min(where=inside), active_before=joined.timestamp.max(where=before),
+        active_in_horizon=joined.timestamp.max(where=in_horizon))
     out = windows.left_join(first, c.ENTITY_ID)
     return out.select(c.ENTITY_ID, c.T0, window_start=out._start, window_end=out._end,
-                      retained_at=out.retained_at)
+                      retained_at=out.retained_at, active_before=out.active_before,
+                      active_in_horizon=out.active_in_horizon)
 
 
 def activity_days_query(source: EventSource, users: ir.Table, definitions: Definitions,

@@ -3,6 +3,7 @@
 Milestone events come first; the effects on conversion and retention are then drawn from the reach times those events
 actually produce (truth.reach), and activity is drawn last around them. The Day-30 bracket is enforced exactly: a
 retained user gets an active event in [t0 + 30d, t0 + 31d), a churned user has every active event there removed.
+A user who has left does nothing more after their life ends, except the events the planted effects were drawn from.
 """
 
 from __future__ import annotations
@@ -25,11 +26,20 @@ class _Log:
         self.code: list[np.ndarray] = []
         self.ts: list[np.ndarray] = []
         self.prop: list[np.ndarray] = []
+        self.stays: list[np.ndarray] = []
 
     def add(
-        self, user: np.ndarray, ts: np.ndarray, event: str, prop: np.ndarray | int, anon: np.ndarray | None = None
+        self,
+        user: np.ndarray,
+        ts: np.ndarray,
+        event: str,
+        prop: np.ndarray | int,
+        anon: np.ndarray | None = None,
+        stays: np.ndarray | bool = False,
     ) -> None:
+        """`stays`: kept even after the user's life ends (noise, or an event a planted effect was drawn from)."""
         k = len(ts)
+        self.stays.append(np.broadcast_to(np.asarray(stays, dtype=bool), (k,)))
         self.user.append(np.asarray(user, dtype=np.int64))
         self.anon.append(np.full(k, ANON, dtype=np.int64) if anon is None else np.asarray(anon, dtype=np.int64))
         self.code.append(np.full(k, c.CODE[event], dtype=np.int16))
@@ -37,10 +47,10 @@ class _Log:
         self.prop.append(np.broadcast_to(np.asarray(prop, dtype=np.int32), (k,)))
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.concatenate(p) for p in (self.user, self.anon, self.code, self.ts, self.prop))
+        return tuple(np.concatenate(p) for p in (self.user, self.anon, self.code, self.ts, self.prop, self.stays))
 
     def events(self) -> EventArrays:
-        user, _, code, ts, prop = self.arrays()
+        user, _, code, ts, prop, _ = self.arrays()
         return EventArrays(user=user, code=code, ts=ts, prop=prop)
 
 
@@ -74,9 +84,9 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
 
     # Signup, with the anonymous id that the identify call links; a few users sign up twice (t0 is the first).
     signup_prop = c.PROPERTY_OFFSET[c.SIGNED_UP] + (pop.persona * len(c.SOURCES) + pop.source) * len(c.PLANS) + pop.plan
-    log.add(su, t0[su], c.SIGNED_UP, signup_prop[su], anon=su)
+    log.add(su, t0[su], c.SIGNED_UP, signup_prop[su], anon=su, stays=True)
     dup = su[rng.random(len(su)) < 0.005]
-    log.add(dup, t0[dup] + rng.integers(DAY, 20 * DAY, len(dup)), c.SIGNED_UP, signup_prop[dup])
+    log.add(dup, t0[dup] + rng.integers(DAY, 20 * DAY, len(dup)), c.SIGNED_UP, signup_prop[dup], stays=True)
 
     # Anonymous page views before signup, and visitors who never sign up.
     u = np.repeat(su, rng.poisson(1.8, len(su)))
@@ -101,7 +111,8 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     mem = su[~pop.is_owner[su] & (rng.random(len(su)) < 0.05)]
     d = np.concatenate([d, rng.lognormal(np.log(2 * DAY), 1.0, len(mem)).astype(np.int64)])
     ws_users = np.concatenate([ow, mem])
-    log.add(ws_users, t0[ws_users] + d, "Workspace Created", _pick(rng, "Workspace Created", len(ws_users)))
+    log.add(ws_users, t0[ws_users] + d, "Workspace Created", _pick(rng, "Workspace Created", len(ws_users)),
+            stays=d <= 30 * MINUTE)
 
     # Integrations: attempts rise with engagement and differ by persona; slack and csv do not qualify.
     lam = np.exp(-0.4 + 0.5 * z + np.vectorize(c.INTEGRATION_PERSONA.get)(persona))
@@ -113,7 +124,7 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     ts = t0[u] + np.where(rank == 0, first_t[u], first_t[u] + rng.exponential(3 * DAY, len(u)).astype(np.int64))
     cum_p = np.cumsum([c.INTEGRATION_TYPE_P[p] for p in c.PERSONAS], axis=1)
     kind = (rng.random(len(u))[:, None] > cum_p[pop.persona[u]]).sum(axis=1)
-    log.add(u, ts, "Integration Connected", c.PROPERTY_OFFSET["Integration Connected"] + kind)
+    log.add(u, ts, "Integration Connected", c.PROPERTY_OFFSET["Integration Connected"] + kind, stays=ts - t0[u] <= DAY)
 
     # Core workflow: a project then an output; propensity from engagement, persona and source.
     logit = (
@@ -132,8 +143,8 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     r = rng.random(len(cu))
     to[r < 0.03] = tp[r < 0.03]  # project and output at the same second
     to[(r >= 0.03) & (r < 0.035)] = 3 * DAY  # output exactly at the window's end: not reached
-    log.add(cu, t0[cu] + tp, "Project Created", _pick(rng, "Project Created", len(cu)))
-    log.add(cu, t0[cu] + to, "Output Generated", _pick(rng, "Output Generated", len(cu)))
+    log.add(cu, t0[cu] + tp, "Project Created", _pick(rng, "Project Created", len(cu)), stays=tp <= 3 * DAY)
+    log.add(cu, t0[cu] + to, "Output Generated", _pick(rng, "Output Generated", len(cu)), stays=to <= 3 * DAY)
     rest = np.flatnonzero(~intend & ~pop.imported)
     pu = rest[rng.random(len(rest)) < 0.35]
     log.add(
@@ -153,17 +164,16 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     # Collaboration: each invited member's signup is an Invite Accepted on the owner (same second: a tie).
     m = su[~pop.is_owner[su]]
     o = pop.owner[m]
-    log.add(o, t0[m], "Invite Accepted", _pick(rng, "Invite Accepted", len(m), p=np.array([0.9, 0.1])))
+    early = t0[m] - t0[o] <= 7 * DAY
+    log.add(o, t0[m], "Invite Accepted", _pick(rng, "Invite Accepted", len(m), p=np.array([0.9, 0.1])), stays=early)
     sent = np.maximum(t0[o], t0[m] - rng.exponential(DAY, len(m)).astype(np.int64))
-    log.add(o, sent, "Invite Sent", _pick(rng, "Invite Sent", len(m), p=np.array([0.9, 0.1])))
+    log.add(o, sent, "Invite Sent", _pick(rng, "Invite Sent", len(m), p=np.array([0.9, 0.1])), stays=early)
 
     # Report Shared in the first 14 days: nearly independent of engagement, so the step at 3 is the effect itself.
     k14 = rng.choice(len(c.REPORT_SHARED_14D_P), size=n, p=c.REPORT_SHARED_14D_P)
     k14[pop.imported] = 0
-    u = np.repeat(np.arange(n), k14)
-    log.add(
-        u, t0[u] + rng.integers(30 * MINUTE, 14 * DAY, len(u)), "Report Shared", _pick(rng, "Report Shared", len(u))
-    )
+    shared_by = np.repeat(np.arange(n), k14)
+    shared_at = rng.random(len(shared_by))  # placed inside the user's life once it is drawn (below)
 
     # Planted outcomes, from the reach times the events above produce.
     got = reach(log.events(), n)
@@ -195,11 +205,16 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
     late = retained & ~conv & ~pop.imported & (rng.random(n) < 0.03)
     tc[late] = t0[late] + 31 * DAY + rng.integers(0, 29 * DAY, int(late.sum()))
     payers = np.flatnonzero(conv | late)
-    log.add(payers, tc[payers], c.PAID, _pick(rng, c.PAID, len(payers), p=np.array([0.8, 0.2])))
+    log.add(payers, tc[payers], c.PAID, _pick(rng, c.PAID, len(payers), p=np.array([0.8, 0.2])), stays=True)
     log.add(
         payers, np.maximum(t0[payers], tc[payers] - 300), "Pricing Viewed", _pick(rng, "Pricing Viewed", len(payers))
     )
     life = np.maximum(life, np.where(conv | late, tc - t0 + HOUR, 0))
+    # The drawn number of shares (the planted step) is kept exactly; a user who leaves early shares sooner.
+    last = np.minimum(14 * DAY, life.astype(np.int64))[shared_by]
+    u = shared_by
+    ts = t0[u] + 30 * MINUTE + (shared_at * (last - 30 * MINUTE)).astype(np.int64)
+    log.add(u, ts, "Report Shared", _pick(rng, "Report Shared", len(u)), stays=True)
 
     # Activity over each user's life [t0, t0 + life).
     everyone = np.arange(n)
@@ -248,7 +263,7 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
 
     # Email Opened: pure noise, until the end of the period whatever the user does.
     u, ts = _spread(rng, everyone, np.full(n, 0.05), t0, np.full(n, end_s))
-    log.add(u, ts, "Email Opened", _pick(rng, "Email Opened", len(u)))
+    log.add(u, ts, "Email Opened", _pick(rng, "Email Opened", len(u)), stays=True)
 
     # Day-30 bracket: a retained user is active in it, a churned one is not.
     kept = su[retained[su]]
@@ -256,9 +271,13 @@ def simulate(rng: np.random.Generator, pop: Population, start_s: int, end_s: int
         kept, t0[kept] + 30 * DAY + rng.integers(0, DAY, len(kept)), "Page Viewed", _pick(rng, "Page Viewed", len(kept))
     )
 
-    user, anon, code, ts, prop = log.arrays()
-    rel = ts - t0[np.maximum(user, 0)]
+    user, anon, code, ts, prop, stays = log.arrays()
+    who = np.maximum(user, 0)
+    rel = ts - t0[who]
     in_bracket = (user >= 0) & (rel >= 30 * DAY) & (rel < 31 * DAY) & c.ACTIVE[code]
     churned = ~retained & ~pop.imported
-    keep = (ts < end_s) & ~(in_bracket & churned[np.maximum(user, 0)])
+    # A user who has left does nothing more: events drawn apart from the user's life (imports, pricing, SSO, late
+    # projects) end with it, so that activity after a window means the user was still there.
+    gone = (user >= 0) & ~stays & ~pop.imported[who] & (rel >= life.astype(np.int64)[who])
+    keep = (ts < end_s) & ~(in_bracket & churned[who]) & ~gone
     return user[keep], anon[keep], code[keep], ts[keep], prop[keep], retained

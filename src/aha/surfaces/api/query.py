@@ -71,6 +71,7 @@ class DiscoverOptions(_Options):
     window: Literal[1, 3, 7, 14] = 14
     as_of: str | None = None
     segment: str | None = None
+    landmark: bool | None = None
 
 
 class ScoreOptions(_Options):

@@ -32,6 +32,9 @@ def discover(
     top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates to print."),
     segment: str | None = typer.Option(None, "--segment", "-s",
                                        help="Discover within one segment value: KEY=VALUE, e.g. persona=admin."),
+    landmark: bool | None = typer.Option(
+        None, "--landmark/--no-landmark", help="Retention: compare each window's candidates among users still active "
+        "after it (default), so users who left early do not make frequent events look like causes of staying."),
     write: bool = typer.Option(False, "--write", help="Append the scored shortlist to the definitions file as "
                                "commented milestones (see `aha score`); existing lines are never changed."),
 ) -> None:
@@ -45,7 +48,7 @@ def discover(
     if days is None:
         raise UserError(f"--window {window!r}: use one of 1d, 3d, 7d, 14d.")
     result = remote.analysis(DiscoveryResult, db, config, "discover", outcome=outcome.value, window=days, as_of=as_of,
-                             segment=segment)
+                             segment=segment, landmark=landmark)
     if write:
         from aha.surfaces.cli.commands.score_cmd import write_shortlist
 
@@ -55,10 +58,15 @@ def discover(
         return
     console = Console() if Console().is_terminal else Console(width=160)
     within = f" — {result.segment_by} = {result.segment}" if result.segment_by else ""
+    among = ""
+    if result.landmark:
+        among = "; compared among users still active after the window: " + ", ".join(
+            f"{p.window_days}d {p.users:,}" for p in result.populations)
     ranked = Table(title=f"Candidates vs {result.outcome}{within} — {result.population:,} eligible users, "
                          f"{result.outcome_users:,} with the outcome", title_justify="left",
-                   caption=f"ranked by the lift's lower 95% bound; support ≥ {result.min_support:,} users; "
-                           f"q = Benjamini–Hochberg; never candidates: {', '.join(result.excluded_events)}")
+                   caption=f"ranked by the lift's lower 95% bound; support ≥ {result.min_support:,} users on each "
+                           f"side; q = Benjamini–Hochberg; never candidates: {', '.join(result.excluded_events)}"
+                           f"{among}")
     for col in ("#", "did it", "users", "rate if did", "rate if not", "lift (95% CI)", "q", "Youden J"):
         ranked.add_column(col, justify="left" if col == "did it" else "right")
     for k in [k for k in result.candidates if k.rank is not None][:top]:

@@ -67,7 +67,7 @@ def render(result: ScoringResult) -> Table:
             f"{s.lift:.2f} ({s.lift_low:.2f}–{s.lift_high:.2f})" if s.lift_low is not None and s.lift_high is not None
             else f"{s.lift:.2f}")
 
-        table.add_row("★" if s.shortlisted else "", f"{s.event} ≥ {s.threshold} in {s.window_days}d", lift,
+        table.add_row("★" if s.shortlisted else "", f"{s.candidate} ≥ {s.threshold} in {s.window_days}d", lift,
                       _duration(s.median_seconds_to_candidate), str(s.predictiveness),
                       *(f"{v}*" if axis in s.defaulted else str(v) for axis, v in
                         (("proximity", s.proximity), ("controllability", s.controllability), ("clarity", s.clarity))),
