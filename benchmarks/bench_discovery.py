@@ -46,11 +46,15 @@ def child_discover(db: str) -> dict[str, Any]:
     return {"seconds": seconds, "result": to_jsonable(result, "discovery")}
 
 
+# The landmark population of the window (users active after it, before the bracket, by the template's rule: any
+# event but Signed Up and Email Opened), then the candidate's count, both straight from the events.
 NAIVE_SQL = """
 WITH u AS (
   SELECT s.entity_id, s.t0, r.retained_at IS NOT NULL AS won
   FROM aha_entities s JOIN aha_retention r USING (entity_id)
   WHERE s.entity_type = 'user' AND r.window_end <= $as_of
+    AND EXISTS (SELECT 1 FROM events a WHERE a.user_id = s.entity_id AND a.event NOT IN ('Signed Up', 'Email Opened')
+                AND a.timestamp >= s.t0 + to_days(CAST($window AS INTEGER)) AND a.timestamp < r.window_start)
 ), n AS (
   SELECT u.entity_id, u.won, count(e.event) AS n
   FROM u LEFT JOIN events e ON e.user_id = u.entity_id AND e.event = $event
