@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from aha.store import Store
+from aha.store import Store, schema
 
 
 def ts(text: str) -> datetime:
@@ -27,6 +27,8 @@ def write_events(store: Store, rows: Iterable[tuple[Any, ...]]) -> None:
             ts(when), ts(when), json.dumps(props), "test",
         ))
     store.raw.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+    for statement in schema.record_seen(schema.EVENTS):  # what every aha writer keeps beside the events
+        store.raw.execute(statement)
     store.bump_data_version()
 
 

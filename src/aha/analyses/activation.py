@@ -100,6 +100,6 @@ def _cohort(start: Any, row: dict[str, Any], days: tuple[int, ...]) -> Activatio
 def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[int, ...] = DEFAULT_DAYS,
         segment: str | None = None, milestone_id: str | None = None) -> ActivationResult:
     milestone = ms.definitions.milestone(milestone_id) if milestone_id else ms.definitions.primary
-    wide = users_wide(ms.entities, ms.state, [milestone.id], segment)
+    wide = users_wide(ms, [milestone.id], segment)
     rows = store.execute(activation_query(wide, milestone.id, days, period, ms.as_of)).to_dict("records")
     return summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)

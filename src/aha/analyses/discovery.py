@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
-from aha.analyses.state import MilestoneState
+from aha.analyses.state import MilestoneState, event_source
 from aha.analyses.validation import Outcome, describe, outcome_rows
 from aha.engine import columns as c
 from aha.engine.discovery import (
@@ -34,12 +34,11 @@ from aha.engine.discovery import (
     split_keys,
     split_label,
 )
-from aha.engine.identity import EventSource
 from aha.engine.segments import ALL, SEGMENT, segment_column
 from aha.results import Rate, ResultMixin
 from aha.stats import dose
 from aha.stats.contingency import Comparison, benjamini_hochberg, compare, compare_many
-from aha.store import Store, schema
+from aha.store import Store
 from aha.store.profile import property_profile
 
 MIN_USERS = 30
@@ -180,7 +179,7 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     state = ms.state
     paid = state.filter(state[c.MILESTONE_ID] == c.PAID, state[c.ENTITY_TYPE] == c.USER)
     paid_at = paid.select(c.ENTITY_KEY, _paid_at=paid[c.REACH_TIME])
-    source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
+    source = event_source(store, ms.as_of)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     splits = [(p.event, p.key, p.values) for p in property_profile(store, excluded)]
     counts = store.materialise(

@@ -125,7 +125,7 @@ def run(store: Store, ms: MilestoneState, order: Order = "ordered", include_imma
         segment: str | None = None) -> FunnelResult:
     steps = step_ids(ms.definitions)
     names = {m.id: m.label for m in ms.definitions.milestones} | {c.PAID: "Paid"}
-    wide = users_wide(ms.entities, ms.state, steps, segment)
+    wide = users_wide(ms, steps, segment)
     rows = store.execute(funnel_query(wide, steps, ms.as_of, order, include_immature)).to_dict("records")
     return summarise(rows, steps, names, ms.as_of, order, include_immature, segment)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import ibis.expr.types as ir
 
-from aha.analyses.state import MilestoneState
+from aha.analyses.state import MilestoneState, event_source
 from aha.definitions import content_hash
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
@@ -35,7 +35,7 @@ def _cached(store: Store, ms: MilestoneState, table: str,
     key = f"{LAYOUT}|{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
     meta_key = f"{table}_key"
     if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [meta_key]) != key:
-        source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
+        source = event_source(store, ms.as_of)
         users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
         store.materialise(table, query(source, users))
         store.raw.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?)", [meta_key, key])

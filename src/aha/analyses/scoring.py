@@ -24,14 +24,14 @@ import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
 from aha.analyses.discovery import Candidate, DiscoveryResult
-from aha.analyses.state import MilestoneState
+from aha.analyses.state import MilestoneState, event_source
 from aha.analyses.validation import Outcome, outcome_rows
 from aha.definitions import Definitions
 from aha.engine import columns as c
 from aha.engine.discovery import labelled_events, split_label
 from aha.engine.identity import EventSource
 from aha.results import ResultMixin, number
-from aha.store import Store, schema
+from aha.store import Store
 
 Axis = Literal["proximity", "controllability", "clarity"]
 NEUTRAL = 3  # the score of an axis nothing is known about
@@ -357,7 +357,7 @@ def run(store: Store, ms: MilestoneState, discovery: DiscoveryResult, outcome: O
             s = ms.state
             paid = s.filter(s[c.MILESTONE_ID] == c.PAID, s[c.ENTITY_TYPE] == c.USER)
             paid_at = paid.select(c.ENTITY_ID, _paid_at=paid[c.REACH_TIME])
-        source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), ms.as_of)
+        source = event_source(store, ms.as_of)
         query = reach_times_query(source, eligible_query(ms, outcome, retention),
                                   [(k.event, k.window_days, k.threshold) for k in best], paid_at)
         times = {r["label"]: number(r["median_seconds"]) for r in store.execute(query).to_dict("records")}

@@ -36,6 +36,7 @@ class MilestoneState:
     state: ir.Table
     users_without_signup: int
     rebuilt: bool
+    narrow: ir.Table | None = None  # the materialised integer-keyed rows `state` is a view over (engine.state)
 
 
 def segment_keys(store: Store) -> list[str]:
@@ -62,6 +63,12 @@ def check_segment(store: Store, segment: str | None) -> None:
                         f"Known: {', '.join(known) or '(none)'}.")
 
 
+def event_source(store: Store, as_of: datetime | None) -> EventSource:
+    """The store's events as the engine reads them, with the per-user tables writers keep beside them."""
+    return EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), as_of,
+                       store.table(schema.SEEN_USERS), store.table(schema.SEEN_MEMBERS))
+
+
 def default_as_of(store: Store) -> datetime | None:
     """SEMANTICS.md: `as_of` defaults to the latest event timestamp in the data."""
     value = store.scalar(f"SELECT max(timestamp) FROM {schema.EVENTS}")
@@ -73,7 +80,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
     rebuilt = force or cached != key
     if rebuilt:
-        source = EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), as_of)
+        source = event_source(store, as_of)
         memberships = store.table(schema.MEMBERSHIPS)
         entities = store.materialise(
             ENTITIES_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions)
@@ -95,5 +102,5 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     without_signup = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = 'users_without_signup'") or 0)
     return MilestoneState(
         definitions=definitions, as_of=as_of, entities=store.table(ENTITIES_TABLE), state=store.table(STATE_TABLE),
-        users_without_signup=without_signup, rebuilt=rebuilt,
+        users_without_signup=without_signup, rebuilt=rebuilt, narrow=store.table(NARROW_TABLE),
     )

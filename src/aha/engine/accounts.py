@@ -6,14 +6,13 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.engine import columns as c
+from aha.engine.identity import EventSource
 from aha.engine.relations import union_all
 
 
-def members_query(events: ir.Table, memberships: ir.Table) -> ir.Table:
+def members_query(source: EventSource, memberships: ir.Table) -> ir.Table:
     """user → account pairs from group calls and from the account id events carry."""
-    from_events = events.filter(events.account_id.notnull(), events.user_id.notnull())
-    pairs = from_events.select("user_id", "account_id").distinct()
-    return union_all([pairs, memberships.select("user_id", "account_id")]).distinct()
+    return union_all([source.members(), memberships.select("user_id", "account_id")]).distinct()
 
 
 def primary_account(memberships: ir.Table) -> ir.Table:
@@ -29,9 +28,9 @@ def events_with_account(events: ir.Table, memberships: ir.Table) -> ir.Table:
     return out.select(*events.columns)
 
 
-def account_entities_query(events: ir.Table, memberships: ir.Table, users: ir.Table) -> ir.Table:
+def account_entities_query(source: EventSource, memberships: ir.Table, users: ir.Table) -> ir.Table:
     """Accounts with t0 = the earliest signed-up member's t0 (members who never signed up do not start the clock)."""
-    members = members_query(events, memberships)
+    members = members_query(source, memberships)
     joined = members.join(users.select(c.ENTITY_ID, c.T0), members.user_id == users[c.ENTITY_ID])
     acc = joined.group_by("account_id").aggregate(**{c.T0: joined[c.T0].min()})
     return acc.select(

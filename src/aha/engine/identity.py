@@ -26,6 +26,8 @@ class EventSource:
     events: ir.Table
     identities: ir.Table
     as_of: datetime | None
+    seen_users: ir.Table | None = None  # (user_id, first_seen): every user id the events carry, kept by writers
+    seen_members: ir.Table | None = None  # (user_id, account_id, first_seen): pairs carried by the same event
 
     def select(self, names: Iterable[str] | None = None) -> ir.Table:
         """Events (of these names) up to `as_of`, with `user_id` resolved through identity links.
@@ -55,11 +57,31 @@ class EventSource:
     def users(self) -> ir.Table:
         """Distinct resolved user ids (to count users who never signed up).
 
-        Known ids need no identity join; only anonymous events are joined to the links.
+        Known ids come from `seen_users` when the store keeps it (a row per user rather than per event); only
+        anonymous events are joined to the links.
         """
         events = self.events
         if self.as_of is not None:
             events = events.filter(events.timestamp <= ibis.literal(self.as_of))
-        known = events.filter(events.user_id.notnull()).select("user_id")
+        if self.seen_users is not None:
+            seen = self.seen_users
+            if self.as_of is not None:
+                seen = seen.filter(seen.first_seen <= ibis.literal(self.as_of))
+            known = seen.select(user_id=seen.user_id.cast("string"))  # the key is NOT NULL; the union's is not
+        else:
+            known = events.filter(events.user_id.notnull()).select("user_id")
         anonymous = events.filter(events.user_id.isnull()).join(links(self.identities), "anonymous_id")
         return known.union(anonymous.select(user_id=anonymous.linked_user), distinct=True)
+
+    def members(self) -> ir.Table:
+        """(user_id, account_id) pairs carried by the same event, up to `as_of`."""
+        if self.seen_members is not None:
+            seen = self.seen_members
+            if self.as_of is not None:
+                seen = seen.filter(seen.first_seen <= ibis.literal(self.as_of))
+            return seen.select(user_id=seen.user_id.cast("string"), account_id=seen.account_id.cast("string"))
+        events = self.events
+        if self.as_of is not None:
+            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        pairs = events.filter(events.account_id.notnull(), events.user_id.notnull())
+        return pairs.select("user_id", "account_id").distinct()

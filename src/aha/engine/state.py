@@ -55,7 +55,7 @@ def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
            c.SIGNUP_PROPERTIES: with_traits[c.SIGNUP_PROPERTIES], c.TRAITS: with_traits.traits}
     )
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
-        rows = union_all([rows, accounts.account_entities_query(source.events, memberships, rows)])
+        rows = union_all([rows, accounts.account_entities_query(source, memberships, rows)])
     return rows.mutate(**{c.ENTITY_KEY: ibis.row_number().over(order_by=[c.ENTITY_TYPE, c.ENTITY_ID])})
 
 

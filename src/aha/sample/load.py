@@ -18,7 +18,8 @@ _STEPS: tuple[tuple[str, str], ...] = (
         SELECT p.message_id, p.event, p.user_id, p.anonymous_id, p.account_id, p.timestamp, p.received_at,
                CAST(p.properties AS JSON), p.source
         FROM read_parquet($path) p
-        WHERE NOT EXISTS (SELECT 1 FROM {schema.EVENTS} e WHERE e.message_id = p.message_id)""",
+        WHERE NOT EXISTS (SELECT 1 FROM {schema.EVENTS} e WHERE e.message_id = p.message_id)
+        ORDER BY {schema.EVENTS_ORDER}""",
     ),
     (
         schema.IDENTITIES,
@@ -66,7 +67,13 @@ def load_into(store: Store, out_dir: Path, progress: Callable[[int, int], None] 
     before = store.scalar(f"SELECT count(*) FROM {schema.EVENTS}")
     with store.transaction() as con:
         for i, (table, sql) in enumerate(_STEPS):
-            con.execute(sql, {"path": str(out_dir / _FILES[table])})
+            if table == schema.EVENTS:  # file by file: each is sorted on its own, in bounded memory
+                for path in sorted(out_dir.glob(_FILES[table])):
+                    con.execute(sql, {"path": str(path)})
+                    for statement in schema.record_seen("read_parquet($path)"):
+                        con.execute(statement, {"path": str(path)})
+            else:
+                con.execute(sql, {"path": str(out_dir / _FILES[table])})
             if progress is not None:
                 progress(i + 1, len(_STEPS))
     added = int(store.scalar(f"SELECT count(*) FROM {schema.EVENTS}")) - int(before)

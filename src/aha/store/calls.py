@@ -97,6 +97,10 @@ def write_calls(
                            CAST(properties AS JSON), source
                     FROM {PARSED} WHERE type IN ('track', 'page', 'screen')""",
             )
+            for statement in schema.record_seen(
+                f"(SELECT user_id, account_id, timestamp FROM {PARSED} WHERE type IN ('track', 'page', 'screen'))"
+            ):
+                con.execute(statement)
             con.execute(
                 f"""INSERT INTO {schema.IDENTITIES}
                     SELECT DISTINCT anon, user_id, ts, source FROM (

@@ -318,9 +318,14 @@ def _import_one(
             f"""INSERT INTO {schema.EVENTS}
                 SELECT message_id, event, user_id, anonymous_id, account_id, ts, $now, properties, $source
                 FROM {PARSED} p WHERE p._kind = 'event' AND p._ok AND p._first AND NOT EXISTS (
-                    SELECT 1 FROM {schema.EVENTS} e WHERE e.message_id = p.message_id)""",
+                    SELECT 1 FROM {schema.EVENTS} e WHERE e.message_id = p.message_id)
+                ORDER BY event, ts""",  # schema.EVENTS_ORDER
             {"now": now, "source": source},
         )
+        for statement in schema.record_seen(
+            f"(SELECT user_id, account_id, ts AS timestamp FROM {PARSED} WHERE _kind = 'event' AND _ok)"
+        ):
+            con.execute(statement)
         identities = _insert_count(
             con,
             f"""INSERT INTO {schema.IDENTITIES}

@@ -1,7 +1,8 @@
 """What properties do events carry, and with how many distinct values? A sampled profile of the event table.
 
-DuckDB-only SQL (json_keys, reservoir sampling), kept here in the store, the one part that talks to the engine
-directly; another backend gets its own implementation of `property_profile`.
+DuckDB-only SQL (json_keys, row-level Bernoulli sampling), kept here in the store, the one part that talks to the
+engine directly; another backend gets its own implementation of `property_profile`. The events are stored sorted by
+name, so sampling whole vectors (DuckDB's cheaper `system` method) would see only a handful of event names.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def property_profile(store: Store, exclude: Sequence[str], max_values: int = 10,
         WITH s AS (
             SELECT event, properties FROM {schema.EVENTS}
             WHERE properties IS NOT NULL AND NOT list_contains(?, event)
-            USING SAMPLE {percent:.6f}% (system, 7)
+            USING SAMPLE {percent:.6f}% (bernoulli, 7)
         ), kv AS (
             SELECT event, k AS key, json_extract_string(properties, '$."' || k || '"') AS value
             FROM (SELECT event, properties, unnest(json_keys(properties)) AS k FROM s)

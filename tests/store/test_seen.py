@@ -1,0 +1,92 @@
+"""Every writer keeps `seen_users` and `seen_members` equal to what the events say, and an older file is backfilled.
+
+The report's "users without a signup" and account membership read these tables instead of the events, so a writer
+that forgot them would silently change those numbers; each is checked against a direct aggregate of the events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from aha.ingest.payloads import Call
+from aha.ingest.records import calls_table, dead_table
+from aha.sample import generate, load_into
+from aha.store import Store, open_store, schema
+from aha.store.calls import write_calls
+from aha.store.importer import import_files
+
+USERS = "SELECT user_id, min(timestamp) FROM events WHERE user_id IS NOT NULL GROUP BY 1 ORDER BY 1"
+MEMBERS = """SELECT user_id, account_id, min(timestamp) FROM events
+             WHERE user_id IS NOT NULL AND account_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"""
+
+
+def seen(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    return (store.raw.execute(f"SELECT * FROM {schema.SEEN_USERS} ORDER BY 1").fetchall(),
+            store.raw.execute(f"SELECT * FROM {schema.SEEN_MEMBERS} ORDER BY 1, 2").fetchall())
+
+
+def direct(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    return store.raw.execute(USERS).fetchall(), store.raw.execute(MEMBERS).fetchall()
+
+
+def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "aha.duckdb")
+    first = tmp_path / "a.csv"
+    first.write_text("user_id,event,timestamp,account_id\n"
+                     "u1,Signed Up,2026-01-02T00:00:00Z,\n"
+                     "u1,Message Sent,2026-01-03T00:00:00Z,acc1\n"
+                     ",Page Viewed,2026-01-01T00:00:00Z,\n")  # no user: a dead letter, nobody seen
+    second = tmp_path / "b.csv"
+    second.write_text("user_id,event,timestamp,account_id\n"
+                      "u1,Message Sent,2026-01-01T12:00:00Z,acc1\n"  # earlier than anything before
+                      "u2,Message Sent,2026-01-05T00:00:00Z,acc1\n")
+    import_files(store, [first])
+    import_files(store, [second])
+    import_files(store, [second])  # a re-import adds nothing and changes nothing
+    users, members = seen(store)
+    assert users == [("u1", datetime(2026, 1, 1, 12)), ("u2", datetime(2026, 1, 5))]
+    assert members == [("u1", "acc1", datetime(2026, 1, 1, 12)), ("u2", "acc1", datetime(2026, 1, 5))]
+    assert (users, members) == direct(store)
+
+
+def test_tracking_calls_keep_them(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "aha.duckdb")
+    now = datetime(2026, 2, 1)
+
+    def call(n: int, kind: str, user: str | None, account: str | None, when: datetime) -> Call:
+        return Call(kind, f"m{n}", "Did" if kind == "track" else None, user, None if user else "anon", account, None,
+                    when, None, now, None, None, "web")
+
+    calls = [call(1, "track", "u1", "acc1", datetime(2026, 1, 3)), call(2, "track", "u1", None, datetime(2026, 1, 2)),
+             call(3, "track", None, None, datetime(2026, 1, 1)), call(4, "identify", "u3", None, datetime(2026, 1, 1))]
+    write_calls(store, calls_table(calls), dead_table([]), None, now)
+    users, members = seen(store)
+    assert users == [("u1", datetime(2026, 1, 2))]  # an identify call is not an event: u3 is known from links only
+    assert members == [("u1", "acc1", datetime(2026, 1, 3))]
+    assert (users, members) == direct(store)
+
+
+def test_the_sample_loader_keeps_them(tmp_path: Path) -> None:
+    generate(tmp_path / "files", users=300, seed=3)
+    store = open_store(tmp_path / "aha.duckdb")
+    load_into(store, tmp_path / "files")
+    users, members = seen(store)
+    assert len(users) > 250 and len(members) > 200
+    assert (users, members) == direct(store)
+
+
+def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
+    """A schema-1 file has events but no seen tables: opening it with this aha fills them from the events."""
+    db = tmp_path / "aha.duckdb"
+    generate(tmp_path / "files", users=200, seed=4)
+    store = open_store(db)
+    load_into(store, tmp_path / "files")
+    expected = seen(store)
+    store.raw.execute(f"DROP TABLE {schema.SEEN_USERS}")
+    store.raw.execute(f"DROP TABLE {schema.SEEN_MEMBERS}")
+    store.raw.execute(f"UPDATE {schema.META} SET value = '1' WHERE key = 'schema_version'")
+    store.close()
+    store = open_store(db)
+    assert store.scalar(f"SELECT value FROM {schema.META} WHERE key = 'schema_version'") == str(schema.SCHEMA_VERSION)
+    assert seen(store) == expected == direct(store)
