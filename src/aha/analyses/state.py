@@ -13,8 +13,16 @@ from datetime import datetime
 import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
+from aha.engine import columns as c
 from aha.engine.identity import EventSource
-from aha.engine.state import entities_query, milestones_table, relevant_query, state_query, state_view
+from aha.engine.state import (
+    entities_query,
+    milestones_table,
+    owners_query,
+    relevant_parts,
+    state_query,
+    state_view,
+)
 from aha.errors import UserError
 from aha.store import Store, schema
 
@@ -85,9 +93,12 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         entities = store.materialise(
             ENTITIES_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions)
         )
-        relevant = store.materialise(
-            RELEVANT_TABLE, relevant_query(source, entities, memberships, definitions), temp=True
-        )
+        owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, kind), temp=True)
+                  for kind in (c.USER, c.ACCOUNT)}
+        first, *rest = relevant_parts(source, owners, memberships, definitions)
+        relevant = store.materialise(RELEVANT_TABLE, first, temp=True)
+        for part in rest:
+            store.append(RELEVANT_TABLE, part, temp=True)
         narrow = store.materialise(NARROW_TABLE, state_query(relevant, entities, definitions))
         milestones = store.materialise(MILESTONES_TABLE, milestones_table(definitions))
         store.ibis.create_view(STATE_TABLE, state_view(narrow, entities, milestones, as_of), overwrite=True)
@@ -95,6 +106,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
             entities.filter(entities.entity_type == "user").count()
         )
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{RELEVANT_TABLE}")
+        for kind in owners:
+            store.raw.execute(f"DROP TABLE IF EXISTS temp.aha_owners_{kind}")
         store.raw.execute(
             f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), ('users_without_signup', ?)",
             [STATE_KEY, key, str(int(without))],

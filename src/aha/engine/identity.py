@@ -29,23 +29,27 @@ class EventSource:
     seen_users: ir.Table | None = None  # (user_id, first_seen): every user id the events carry, kept by writers
     seen_members: ir.Table | None = None  # (user_id, account_id, first_seen): pairs carried by the same event
 
-    def select(self, names: Iterable[str] | None = None) -> ir.Table:
+    def select(self, names: Iterable[str] | None = None, joined_next: bool = False) -> ir.Table:
         """Events (of these names) up to `as_of`, with `user_id` resolved through identity links.
 
-        Anonymous events never linked to a user stay out: they belong to nobody's journey (yet).
+        Anonymous events never linked to a user stay out: they belong to nobody's journey (yet). `joined_next`: the
+        caller joins on `user_id` at once, which drops them anyway; leaving the filter out keeps DuckDB's size
+        estimate high enough that it builds its hash table on the (smaller) other side.
         """
         events = self.events
         if self.as_of is not None:
             events = events.filter(events.timestamp <= ibis.literal(self.as_of))
         if names is not None:
             events = events.filter(events.event.isin(sorted(set(names))))
-        return self.resolve(events)
+        return self.resolve(events, joined_next)
 
-    def resolve(self, events: ir.Table) -> ir.Table:
+    def resolve(self, events: ir.Table, joined_next: bool = False) -> ir.Table:
         """Resolve `user_id` of these (already filtered) raw events through the identity links."""
         joined = events.left_join(links(self.identities), "anonymous_id")
         resolved = joined.mutate(user_id=ibis.coalesce(joined.user_id, joined.linked_user))
-        return resolved.filter(resolved.user_id.notnull()).select(*self.events.columns)
+        if not joined_next:
+            resolved = resolved.filter(resolved.user_id.notnull())
+        return resolved.select(*self.events.columns)
 
     def raw(self, names: Iterable[str]) -> ir.Table:
         """Events of these names up to `as_of`, without identity resolution (for rows that need none)."""

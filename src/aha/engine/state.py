@@ -7,6 +7,7 @@ The plan has two stages so the events are read once: `relevant_query` is the sin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import ibis
@@ -59,9 +60,23 @@ def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
     return rows.mutate(**{c.ENTITY_KEY: ibis.row_number().over(order_by=[c.ENTITY_TYPE, c.ENTITY_ID])})
 
 
+def owners_query(entities: ir.Table, entity: str) -> ir.Table:
+    """(entity_id, entity_key, t0) of one entity type: what candidate events are joined to."""
+    return entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_ID, c.ENTITY_KEY, c.T0)
+
+
 def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Table,
                    definitions: Definitions) -> ir.Table:
-    """The one pass over events: qualifying candidates for every milestone, inside the longest window.
+    """The one pass over events: qualifying candidates for every milestone, inside the longest window."""
+    owners = {e: owners_query(entities, e) for e in (c.USER, c.ACCOUNT)}
+    return union_all(relevant_parts(source, owners, memberships, definitions))
+
+
+def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], memberships: ir.Table,
+                   definitions: Definitions) -> list[ir.Table]:
+    """`relevant_query` as one relation per entity type (same columns), joined to `owners[type]` (`owners_query`).
+    DuckDB plans each part better alone and against a materialised owners table: in one statement, or joined to
+    the entities filtered by type, it guessed the sizes wrong and built its hash table on the events (4× slower).
 
     Only what some milestone reads is kept, as narrow columns: an integer entity key and event code, the message id
     only on events a running sum orders (ties), property values only on the events whose milestones read them.
@@ -77,9 +92,9 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
         names = sorted({name for m in ms for name in m.events})
         longest = max(m.within for m in ms)
         candidates = (_account_candidates(source, memberships, names) if entity == c.ACCOUNT
-                      else source.select(names))
-        owners = entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_ID, c.ENTITY_KEY, c.T0)
-        joined = candidates.join(owners, candidates.user_id == owners[c.ENTITY_ID])
+                      else source.select(names, joined_next=True))
+        owner = owners[entity]
+        joined = candidates.join(owner, candidates.user_id == owner[c.ENTITY_ID])
         joined = joined.filter(
             joined.timestamp >= joined[c.T0],
             joined.timestamp < joined[c.T0] + ibis.interval(seconds=int(longest.total_seconds())),
@@ -89,7 +104,7 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
             ibis.null("string")
         parts.append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", message_id=order,
                                    **{c.EVENT_CODE: code}, **extract_properties(joined, keys)))
-    return union_all(parts)
+    return parts
 
 
 def _account_candidates(source: EventSource, memberships: ir.Table, names: list[str]) -> ir.Table:

@@ -109,6 +109,12 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE {kind} "{name}" AS {sql}')
         return self.ibis.table(name, database="temp" if temp else None)
 
+    def append(self, name: str, expr: ir.Table, temp: bool = False) -> None:
+        """Insert an expression's rows into a table `materialise` made (same columns, by name)."""
+        self.ibis._run_pre_execute_hooks(expr)
+        table = f'temp."{name}"' if temp else f'"{name}"'
+        self.raw.execute(f"INSERT INTO {table} BY NAME {self.ibis.compile(expr)}")
+
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.raw.execute(sql, params or []).fetchone()
         return row[0] if row else None
