@@ -137,8 +137,8 @@ def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions
     """One narrow row per (entity, milestone): reach time, progress, applicability (scope). Integer keys only, so
     the materialised table is cheap to write; `state_view` adds ids, windows and status for readers.
 
-    Reach is computed sparsely (only entities with qualifying events), then one join spreads it over every entity
-    of the milestone's type.
+    Reach is computed sparsely (only entities with qualifying events), then a join per milestone spreads it over
+    every entity of the milestone's type.
     """
     ms = tracked(definitions)
     codes = event_codes([name for m in ms for name in m.events])
@@ -150,27 +150,27 @@ def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions
         if m.all_of is not None:
             reaches[m.id] = all_of_query(entities, reaches, m)
     key_of = {m.id: i for i, m in enumerate(ms)}
-    sparse = union_all([
-        reaches[m.id].select(c.ENTITY_KEY, c.REACH_TIME, c.PROGRESS, **{c.MILESTONE_KEY: ibis.literal(key_of[m.id])})
-        for m in ms
-    ])
-    meta = milestones_table(definitions)
-    # Scope is evaluated once per entity (it reads JSON traits), before the entity × milestone product, which then
-    # carries a boolean per scoped milestone instead of the JSON columns.
-    scoped_ms = [m for m in ms if m.scope]
+    # Scope is evaluated once per entity (it reads JSON traits), before each milestone's rows are spread over the
+    # entities, which then carry a boolean per scoped milestone instead of the JSON columns.
     slim = entities.select(c.ENTITY_KEY, c.ENTITY_TYPE, **{
         f"_scope_{key_of[m.id]}": matchers.scope(entities[c.TRAITS], entities[c.SIGNUP_PROPERTIES], m.scope)
-        for m in scoped_ms
+        for m in ms if m.scope
     })
-    dense = slim.join(meta, c.ENTITY_TYPE).left_join(sparse, [c.ENTITY_KEY, c.MILESTONE_KEY])
-    scoped = [(dense[c.MILESTONE_KEY] == key_of[m.id], dense[f"_scope_{key_of[m.id]}"]) for m in scoped_ms]
-    applicable = ibis.cases(*scoped, else_=True) if scoped else ibis.literal(True)
-    return dense.select(
-        c.ENTITY_KEY, dense[c.MILESTONE_KEY].cast("int16").name(c.MILESTONE_KEY),
-        **{c.REACH_TIME: applicable.ifelse(dense[c.REACH_TIME], ibis.null("timestamp")),  # out of scope: unmeasured
-           c.PROGRESS: applicable.ifelse(dense[c.PROGRESS].fill_null(0.0), 0.0).cast("float32"),
-           c.APPLICABLE: applicable},
-    )
+    parts = []
+    for m in ms:
+        # One single-key join per milestone (on the entity key), rather than one two-key join of the whole
+        # entity × milestone product: the rows come out grouped by milestone, which readers filter on.
+        owners = slim.filter(slim[c.ENTITY_TYPE] == m.entity)
+        joined = owners.left_join(reaches[m.id], c.ENTITY_KEY)
+        applicable = joined[f"_scope_{key_of[m.id]}"] if m.scope else ibis.literal(True)
+        parts.append(joined.select(
+            joined[c.ENTITY_KEY].name(c.ENTITY_KEY),
+            ibis.literal(key_of[m.id]).cast("int16").name(c.MILESTONE_KEY),
+            **{c.REACH_TIME: applicable.ifelse(joined[c.REACH_TIME], ibis.null("timestamp")),  # out of scope
+               c.PROGRESS: applicable.ifelse(joined[c.PROGRESS].fill_null(0.0), 0.0).cast("float32"),
+               c.APPLICABLE: applicable},
+        ))
+    return union_all(parts)
 
 
 def state_view(slim: ir.Table, entities: ir.Table, milestones: ir.Table, as_of: datetime) -> ir.Table:
