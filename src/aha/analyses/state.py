@@ -44,7 +44,7 @@ class MilestoneState:
     state: ir.Table
     users_without_signup: int
     rebuilt: bool
-    narrow: ir.Table | None = None  # the materialised integer-keyed rows `state` is a view over (engine.state)
+    narrow: ir.Table  # the materialised integer-keyed rows `state` is a view over (engine.state)
 
 
 def segment_keys(store: Store) -> list[str]:

@@ -29,6 +29,10 @@ class EventSource:
     seen_users: ir.Table | None = None  # (user_id, first_seen): every user id the events carry, kept by writers
     seen_members: ir.Table | None = None  # (user_id, account_id, first_seen): pairs carried by the same event
 
+    def _upto(self, table: ir.Table, column: str = "timestamp") -> ir.Table:
+        """`table`'s rows up to `as_of` (by `column`)."""
+        return table if self.as_of is None else table.filter(table[column] <= ibis.literal(self.as_of))
+
     def select(self, names: Iterable[str] | None = None, joined_next: bool = False) -> ir.Table:
         """Events (of these names) up to `as_of`, with `user_id` resolved through identity links.
 
@@ -36,9 +40,7 @@ class EventSource:
         caller joins on `user_id` at once, which drops them anyway; leaving the filter out keeps DuckDB's size
         estimate high enough that it builds its hash table on the (smaller) other side.
         """
-        events = self.events
-        if self.as_of is not None:
-            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        events = self._upto(self.events)
         if names is not None:
             events = events.filter(events.event.isin(sorted(set(names))))
         return self.resolve(events, joined_next)
@@ -53,9 +55,7 @@ class EventSource:
 
     def raw(self, names: Iterable[str]) -> ir.Table:
         """Events of these names up to `as_of`, without identity resolution (for rows that need none)."""
-        events = self.events
-        if self.as_of is not None:
-            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        events = self._upto(self.events)
         return events.filter(events.event.isin(sorted(set(names))))
 
     def users(self) -> ir.Table:
@@ -64,13 +64,9 @@ class EventSource:
         Known ids come from `seen_users` when the store keeps it (a row per user rather than per event); only
         anonymous events are joined to the links.
         """
-        events = self.events
-        if self.as_of is not None:
-            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        events = self._upto(self.events)
         if self.seen_users is not None:
-            seen = self.seen_users
-            if self.as_of is not None:
-                seen = seen.filter(seen.first_seen <= ibis.literal(self.as_of))
+            seen = self._upto(self.seen_users, "first_seen")
             known = seen.select(user_id=seen.user_id.cast("string"))  # the key is NOT NULL; the union's is not
         else:
             known = events.filter(events.user_id.notnull()).select("user_id")
@@ -80,12 +76,8 @@ class EventSource:
     def members(self) -> ir.Table:
         """(user_id, account_id) pairs carried by the same event, up to `as_of`."""
         if self.seen_members is not None:
-            seen = self.seen_members
-            if self.as_of is not None:
-                seen = seen.filter(seen.first_seen <= ibis.literal(self.as_of))
+            seen = self._upto(self.seen_members, "first_seen")
             return seen.select(user_id=seen.user_id.cast("string"), account_id=seen.account_id.cast("string"))
-        events = self.events
-        if self.as_of is not None:
-            events = events.filter(events.timestamp <= ibis.literal(self.as_of))
+        events = self._upto(self.events)
         pairs = events.filter(events.account_id.notnull(), events.user_id.notnull())
         return pairs.select("user_id", "account_id").distinct()

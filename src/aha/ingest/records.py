@@ -99,36 +99,21 @@ def _json(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _columns(items: Sequence[Any], schema: pa.Schema, as_json: tuple[str, ...] = ()) -> pa.Table:
+    """Column-wise, so DuckDB reads the batch without a per-row round trip: one column per schema field, read from
+    the item attribute of the same name (dicts in `as_json` stored as JSON text)."""
+    return pa.table({
+        name: [_json(getattr(i, name)) if name in as_json else getattr(i, name) for i in items]
+        for name in schema.names
+    }, schema=schema)
+
+
 def calls_table(calls: Sequence[Call]) -> pa.Table:
-    """Column-wise, so DuckDB reads the batch without a per-row round trip."""
-    columns: dict[str, list[Any]] = {
-        "type": [c.type for c in calls],
-        "message_id": [c.message_id for c in calls],
-        "event": [c.event for c in calls],
-        "user_id": [c.user_id for c in calls],
-        "anonymous_id": [c.anonymous_id for c in calls],
-        "account_id": [c.account_id for c in calls],
-        "previous_id": [c.previous_id for c in calls],
-        "timestamp": [c.timestamp for c in calls],
-        "original_timestamp": [c.original_timestamp for c in calls],
-        "received_at": [c.received_at for c in calls],
-        "properties": [_json(c.properties) for c in calls],
-        "traits": [_json(c.traits) for c in calls],
-        "source": [c.source for c in calls],
-    }
-    return pa.table(columns, schema=CALL_SCHEMA)
+    return _columns(calls, CALL_SCHEMA, as_json=("properties", "traits"))
 
 
 def dead_table(dead: Sequence[DeadLetter]) -> pa.Table:
-    columns: dict[str, list[Any]] = {
-        "received_at": [d.received_at for d in dead],
-        "source": [d.source for d in dead],
-        "line": [d.line for d in dead],
-        "field": [d.field for d in dead],
-        "reason": [d.reason for d in dead],
-        "raw": [d.raw for d in dead],
-    }
-    return pa.table(columns, schema=DEAD_SCHEMA)
+    return _columns(dead, DEAD_SCHEMA)
 
 
 def raw_text(body: bytes | str | Any) -> str:
