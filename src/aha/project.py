@@ -17,7 +17,7 @@ from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
-from aha.analyses.state import MilestoneState, build, check_segment, default_as_of
+from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
 from aha.errors import UserError
 from aha.results import ResultMixin
@@ -95,6 +95,9 @@ class Project:
 
     def _state_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
         ms = self.state(as_of)
+        if segment is None:
+            return ms
+        ms = with_segments(self.store, ms)
         check_segment(self.store, segment)
         return ms
 

@@ -190,3 +190,29 @@ milestones:
     assert acct.loc["acme", "reach_time"] == datetime.fromisoformat(at("+3h"))
     assert acct.loc["acme", "progress"] == 4
     assert acct.loc["solo", "status"] == "missed" and acct.loc["solo", "progress"] == 1
+
+
+def test_segment_sources_are_built_when_first_asked_for_and_follow_the_data(tmp_path):
+    """A report without a breakdown never writes the JSON; a breakdown builds `aha_segments` once per state."""
+    from aha.analyses.state import SEGMENTS_TABLE, with_segments
+    from aha.engine.segments import SEGMENT, segment_column
+
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("u1", "Signed Up", T0, {"source": "ads"}), ("u2", "Signed Up", T0, {"source": "seo"}),
+                         ("u3", "Signed Up", T0)])
+    write_traits(store, {"u1": {"source": "partner"}})  # a trait wins over the signup property
+    ms = build(store, DEFINITIONS, AS_OF)
+    assert not store.exists(SEGMENTS_TABLE)
+
+    def sources(ms):
+        users = ms.entities.filter(ms.entities.entity_type == "user")
+        frame = users.select("entity_id", **{SEGMENT: segment_column(users, "source")}).execute()
+        return dict(zip(frame.entity_id, frame[SEGMENT], strict=True))
+
+    assert sources(with_segments(store, ms)) == {"u1": "partner", "u2": "seo", "u3": "(none)"}
+    assert store.exists(SEGMENTS_TABLE)
+    write_events(store, [("u3", "Signed Up", at("+1h"), {"source": "late"}, {"message_id": "second"}),
+                         ("u4", "Signed Up", T0, {"source": "ads"}, {"message_id": "fourth"})])
+    ms = build(store, DEFINITIONS, AS_OF)
+    assert not store.exists(SEGMENTS_TABLE)  # dropped with the state it belonged to
+    assert sources(with_segments(store, ms)) == {"u1": "partner", "u2": "seo", "u3": "(none)", "u4": "ads"}

@@ -33,7 +33,4 @@ def account_entities_query(source: EventSource, memberships: ir.Table, users: ir
     members = members_query(source, memberships)
     joined = members.join(users.select(c.ENTITY_ID, c.T0), members.user_id == users[c.ENTITY_ID])
     acc = joined.group_by("account_id").aggregate(**{c.T0: joined[c.T0].min()})
-    return acc.select(
-        **{c.ENTITY_TYPE: ibis.literal(c.ACCOUNT), c.ENTITY_ID: acc.account_id, c.T0: acc[c.T0],
-           c.SIGNUP_PROPERTIES: ibis.null("json"), c.TRAITS: ibis.null("json")}
-    )
+    return acc.select(**{c.ENTITY_TYPE: ibis.literal(c.ACCOUNT), c.ENTITY_ID: acc.account_id, c.T0: acc[c.T0]})

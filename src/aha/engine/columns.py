@@ -24,3 +24,16 @@ REACHED = "reached"
 IN_PROGRESS = "in_progress"
 MISSED = "missed"
 NOT_APPLICABLE = "not_applicable"
+
+
+def reach_of(milestone_key: int) -> str:
+    """Columns of the wide state (engine.state.state_query), per tracked milestone's position."""
+    return f"reach_{milestone_key}"
+
+
+def progress_of(milestone_key: int) -> str:
+    return f"progress_{milestone_key}"
+
+
+def applicable_of(milestone_key: int) -> str:
+    return f"applicable_{milestone_key}"

@@ -23,7 +23,7 @@ from aha.engine.milestones import all_of_query, event_codes, extract_properties,
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
 
-ENTITY_COLUMNS = [c.ENTITY_TYPE, c.ENTITY_ID, c.T0, c.SIGNUP_PROPERTIES, c.TRAITS]
+ENTITY_COLUMNS = [c.ENTITY_TYPE, c.ENTITY_ID, c.T0]
 
 
 def paid_milestone(definitions: Definitions) -> Milestone | None:
@@ -42,22 +42,53 @@ def tracked(definitions: Definitions) -> list[Milestone]:
     return [*definitions.milestones, *([paid] if paid else [])]
 
 
-def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
-                   definitions: Definitions) -> ir.Table:
-    """Users with their t0, signup properties and traits; accounts (when an account milestone exists) likewise.
+def scope_column(key: int) -> str:
+    return f"_scope_{key}"
 
-    Each entity gets an integer `entity_key`: every later join, group and window runs on it rather than on the
-    (type, id) strings, which is most of the state's cost at ten million events.
-    """
+
+def user_sources_query(source: EventSource, users: ir.Table, definitions: Definitions) -> ir.Table:
+    """Signed-up users with t0 and the two JSON sources segments and scopes read: the first signup event's
+    properties and the user's traits."""
     signups = signups_query(source.select(definitions.signup.events), definitions)
     with_traits = signups.left_join(users.select("user_id", "traits"), signups[c.ENTITY_ID] == users.user_id)
-    rows = with_traits.select(
+    return with_traits.select(
         **{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: with_traits[c.ENTITY_ID], c.T0: with_traits[c.T0],
            c.SIGNUP_PROPERTIES: with_traits[c.SIGNUP_PROPERTIES], c.TRAITS: with_traits.traits}
     )
+
+
+def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
+                   definitions: Definitions) -> ir.Table:
+    """Users with their t0; accounts (when an account milestone exists) likewise; a boolean per scoped milestone.
+
+    Each entity gets an integer `entity_key`: every later join, group and window runs on it rather than on the
+    (type, id) strings, which is most of the state's cost at ten million events. The JSON a scope reads is used
+    here and not kept: segment breakdowns read it from `segments_query`'s table, built when first asked for.
+    """
+    scoped = {k: m for k, m in enumerate(tracked(definitions)) if m.scope}
+    if scoped:
+        rows = user_sources_query(source, users, definitions)
+    else:  # no JSON at all: the signup properties are not even aggregated
+        signups = signups_query(source.select(definitions.signup.events), definitions, properties=False)
+        rows = signups.select(**{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: signups[c.ENTITY_ID],
+                                 c.T0: signups[c.T0]})
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
-        rows = union_all([rows, accounts.account_entities_query(source, memberships, rows)])
+        found = accounts.account_entities_query(source, memberships, rows)
+        if scoped:  # an account has neither traits nor signup properties: every scope leaves it out
+            found = found.mutate(**{c.SIGNUP_PROPERTIES: ibis.null("json"), c.TRAITS: ibis.null("json")})
+        rows = union_all([rows, found])
+    rows = rows.select(*ENTITY_COLUMNS, **{
+        scope_column(k): matchers.scope(rows[c.TRAITS], rows[c.SIGNUP_PROPERTIES], m.scope) for k, m in scoped.items()
+    })
     return rows.mutate(**{c.ENTITY_KEY: ibis.row_number().over(order_by=[c.ENTITY_TYPE, c.ENTITY_ID])})
+
+
+def segments_query(source: EventSource, users: ir.Table, definitions: Definitions, entities: ir.Table) -> ir.Table:
+    """(entity_key, signup_properties, traits) of every signed-up user: what `--segment` reads."""
+    sources = user_sources_query(source, users, definitions)
+    keys = entities.filter(entities[c.ENTITY_TYPE] == c.USER).select(c.ENTITY_ID, c.ENTITY_KEY)
+    joined = sources.join(keys, c.ENTITY_ID)
+    return joined.select(c.ENTITY_KEY, c.SIGNUP_PROPERTIES, c.TRAITS)
 
 
 def owners_query(entities: ir.Table, entity: str) -> ir.Table:
@@ -121,24 +152,14 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
     return union_all([direct.select(*resolved.columns), resolved])
 
 
-def milestones_table(definitions: Definitions) -> ir.Table:
-    """One row per tracked milestone: its integer key, id, entity, window and content hash."""
-    ms = tracked(definitions)
-    return ibis.memtable({
-        c.MILESTONE_KEY: list(range(len(ms))),
-        c.MILESTONE_ID: [m.id for m in ms],
-        c.ENTITY_TYPE: [m.entity for m in ms],
-        "window_seconds": [int(m.within.total_seconds()) for m in ms],
-        c.DEFINITION_HASH: [_hash(definitions, m) for m in ms],
-    })
-
-
 def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions) -> ir.Table:
-    """One narrow row per (entity, milestone): reach time, progress, applicability (scope). Integer keys only, so
-    the materialised table is cheap to write; `state_view` adds ids, windows and status for readers.
+    """The state, one row per entity: the entity's columns, then per tracked milestone `k` its reach time, progress
+    and applicability (`columns.reach_of(k)` …). `state_view` unpivots it into the documented long shape.
 
-    Reach is computed sparsely (only entities with qualifying events), then a join per milestone spreads it over
-    every entity of the milestone's type.
+    Wide rather than one row per (entity, milestone): the table written to the file is ten times shorter and carries
+    no repeated keys, the funnel and activation read their columns without a pivot, and every milestone's reach is
+    spread over the entities by one hash join on the integer key (the hand-written SQL's shape). Reach is computed
+    sparsely first (only entities with qualifying events).
     """
     ms = tracked(definitions)
     codes = event_codes([name for m in ms for name in m.events])
@@ -149,48 +170,44 @@ def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions
     for m in definitions.milestones:
         if m.all_of is not None:
             reaches[m.id] = all_of_query(entities, reaches, m)
-    key_of = {m.id: i for i, m in enumerate(ms)}
-    # Scope is evaluated once per entity (it reads JSON traits), before each milestone's rows are spread over the
-    # entities, which then carry a boolean per scoped milestone instead of the JSON columns.
-    slim = entities.select(c.ENTITY_KEY, c.ENTITY_TYPE, **{
-        f"_scope_{key_of[m.id]}": matchers.scope(entities[c.TRAITS], entities[c.SIGNUP_PROPERTIES], m.scope)
-        for m in ms if m.scope
-    })
+    wide = entities
+    for k, m in enumerate(ms):
+        r = reaches[m.id]
+        r = r.select(**{f"_key_{k}": r[c.ENTITY_KEY], f"_reach_{k}": r[c.REACH_TIME], f"_progress_{k}": r[c.PROGRESS]})
+        wide = wide.left_join(r, wide[c.ENTITY_KEY] == r[f"_key_{k}"])
+    columns: dict[str, ir.Value] = {}
+    for k, m in enumerate(ms):
+        # Out of scope (or of another entity type) means no reach.
+        applicable = wide[c.ENTITY_TYPE] == m.entity
+        if m.scope:
+            applicable = applicable & wide[scope_column(k)]
+        columns[c.reach_of(k)] = applicable.ifelse(wide[f"_reach_{k}"], ibis.null("timestamp"))
+        columns[c.progress_of(k)] = applicable.ifelse(wide[f"_progress_{k}"].fill_null(0.0), 0.0).cast("float32")
+        columns[c.applicable_of(k)] = applicable
+    return wide.select(*ENTITY_COLUMNS, c.ENTITY_KEY, **columns)
+
+
+def state_view(wide: ir.Table, definitions: Definitions, as_of: datetime) -> ir.Table:
+    """The state as readers want it, one row per (entity, milestone of its type): ids, t0, window end, reach,
+    progress, applicability, status as of `as_of` and the milestone's content hash, unpivoted from `state_query`."""
     parts = []
-    for m in ms:
-        # One single-key join per milestone (on the entity key), rather than one two-key join of the whole
-        # entity × milestone product: the rows come out grouped by milestone, which readers filter on.
-        owners = slim.filter(slim[c.ENTITY_TYPE] == m.entity)
-        joined = owners.left_join(reaches[m.id], c.ENTITY_KEY)
-        applicable = joined[f"_scope_{key_of[m.id]}"] if m.scope else ibis.literal(True)
-        parts.append(joined.select(
-            joined[c.ENTITY_KEY].name(c.ENTITY_KEY),
-            ibis.literal(key_of[m.id]).cast("int16").name(c.MILESTONE_KEY),
-            **{c.REACH_TIME: applicable.ifelse(joined[c.REACH_TIME], ibis.null("timestamp")),  # out of scope
-               c.PROGRESS: applicable.ifelse(joined[c.PROGRESS].fill_null(0.0), 0.0).cast("float32"),
-               c.APPLICABLE: applicable},
+    for k, m in enumerate(tracked(definitions)):
+        rows = wide.filter(wide[c.ENTITY_TYPE] == m.entity)
+        window_end = rows[c.T0] + ibis.interval(seconds=int(m.within.total_seconds()))
+        reach, applicable = rows[c.reach_of(k)], rows[c.applicable_of(k)]
+        status = ibis.cases(
+            (~applicable, c.NOT_APPLICABLE),
+            (reach.notnull(), c.REACHED),
+            (window_end > ibis.literal(as_of), c.IN_PROGRESS),
+            else_=c.MISSED,
+        )
+        parts.append(rows.select(
+            c.ENTITY_TYPE, c.ENTITY_ID, c.ENTITY_KEY,
+            **{c.MILESTONE_ID: ibis.literal(m.id), c.T0: rows[c.T0], c.WINDOW_END: window_end, c.REACH_TIME: reach,
+               c.PROGRESS: rows[c.progress_of(k)].cast("float64"), c.APPLICABLE: applicable, c.STATUS: status,
+               c.DEFINITION_HASH: ibis.literal(_hash(definitions, m))},
         ))
     return union_all(parts)
-
-
-def state_view(slim: ir.Table, entities: ir.Table, milestones: ir.Table, as_of: datetime) -> ir.Table:
-    """The state as readers want it: ids, t0, window end and status as of `as_of`, over the narrow table."""
-    joined = slim.join(milestones, c.MILESTONE_KEY).join(
-        entities.select(c.ENTITY_KEY, c.ENTITY_ID, c.T0), c.ENTITY_KEY
-    )
-    window_end = joined[c.T0] + joined.window_seconds.as_interval("s")
-    status = ibis.cases(
-        (~joined[c.APPLICABLE], c.NOT_APPLICABLE),
-        (joined[c.REACH_TIME].notnull(), c.REACHED),
-        (window_end > ibis.literal(as_of), c.IN_PROGRESS),
-        else_=c.MISSED,
-    )
-    return joined.select(
-        c.ENTITY_TYPE, c.ENTITY_ID, c.ENTITY_KEY, c.MILESTONE_ID, c.T0,
-        **{c.WINDOW_END: window_end, c.REACH_TIME: joined[c.REACH_TIME],
-           c.PROGRESS: joined[c.PROGRESS].cast("float64"), c.APPLICABLE: joined[c.APPLICABLE], c.STATUS: status,
-           c.DEFINITION_HASH: joined[c.DEFINITION_HASH]},
-    )
 
 
 def _hash(definitions: Definitions, m: Milestone) -> str:

@@ -91,6 +91,11 @@ class Store:
     def table(self, name: str) -> ir.Table:
         return self.ibis.table(name)
 
+    def exists(self, name: str) -> bool:
+        """Whether the database file holds a table of this name."""
+        return bool(self.scalar("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                                "AND schema_name = 'main' AND table_name = ?", [name]))
+
     def execute(self, expr: ir.Expr) -> Any:
         return expr.execute()
 
