@@ -1,4 +1,5 @@
-"""Every writer keeps `seen_users` and `seen_members` equal to what the events say, and an older file is backfilled.
+"""Every writer keeps `seen_users`, `seen_members` and `seen_anonymous` equal to what the events say, and an older
+file is backfilled.
 
 The report's "users without a signup" and account membership read these tables instead of the events, so a writer
 that forgot them would silently change those numbers; each is checked against a direct aggregate of the events.
@@ -19,24 +20,36 @@ from aha.store.importer import import_files
 USERS = "SELECT user_id, min(timestamp) FROM events WHERE user_id IS NOT NULL GROUP BY 1 ORDER BY 1"
 MEMBERS = """SELECT user_id, account_id, min(timestamp) FROM events
              WHERE user_id IS NOT NULL AND account_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"""
+ANONYMOUS = """SELECT anonymous_id, min(timestamp) FROM events
+               WHERE user_id IS NULL AND anonymous_id IS NOT NULL GROUP BY 1 ORDER BY 1"""
 
 
-def seen(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+Rows = list[tuple[object, ...]]
+
+
+def seen(store: Store) -> tuple[Rows, Rows]:
     return (store.raw.execute(f"SELECT * FROM {schema.SEEN_USERS} ORDER BY 1").fetchall(),
             store.raw.execute(f"SELECT * FROM {schema.SEEN_MEMBERS} ORDER BY 1, 2").fetchall())
 
 
-def direct(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+def direct(store: Store) -> tuple[Rows, Rows]:
     return store.raw.execute(USERS).fetchall(), store.raw.execute(MEMBERS).fetchall()
+
+
+def anonymous(store: Store) -> tuple[Rows, Rows]:
+    """(what `seen_anonymous` holds, what the events say)."""
+    return (store.raw.execute(f"SELECT * FROM {schema.SEEN_ANONYMOUS} ORDER BY 1").fetchall(),
+            store.raw.execute(ANONYMOUS).fetchall())
 
 
 def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Path) -> None:
     store = open_store(tmp_path / "aha.duckdb")
     first = tmp_path / "a.csv"
-    first.write_text("user_id,event,timestamp,account_id\n"
-                     "u1,Signed Up,2026-01-02T00:00:00Z,\n"
-                     "u1,Message Sent,2026-01-03T00:00:00Z,acc1\n"
-                     ",Page Viewed,2026-01-01T00:00:00Z,\n")  # no user: a dead letter, nobody seen
+    first.write_text("user_id,event,timestamp,account_id,anonymous_id\n"
+                     "u1,Signed Up,2026-01-02T00:00:00Z,,\n"
+                     "u1,Message Sent,2026-01-03T00:00:00Z,acc1,\n"
+                     ",Page Viewed,2026-01-01T00:00:00Z,,\n"  # no user: a dead letter, nobody seen
+                     ",Page Viewed,2026-01-04T00:00:00Z,,anon-1\n")
     second = tmp_path / "b.csv"
     second.write_text("user_id,event,timestamp,account_id\n"
                       "u1,Message Sent,2026-01-01T12:00:00Z,acc1\n"  # earlier than anything before
@@ -48,6 +61,7 @@ def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Pa
     assert users == [("u1", datetime(2026, 1, 1, 12)), ("u2", datetime(2026, 1, 5))]
     assert members == [("u1", "acc1", datetime(2026, 1, 1, 12)), ("u2", "acc1", datetime(2026, 1, 5))]
     assert (users, members) == direct(store)
+    assert anonymous(store) == ([("anon-1", datetime(2026, 1, 4))],) * 2
 
 
 def test_tracking_calls_keep_them(tmp_path: Path) -> None:
@@ -65,6 +79,7 @@ def test_tracking_calls_keep_them(tmp_path: Path) -> None:
     assert users == [("u1", datetime(2026, 1, 2))]  # an identify call is not an event: u3 is known from links only
     assert members == [("u1", "acc1", datetime(2026, 1, 3))]
     assert (users, members) == direct(store)
+    assert anonymous(store) == ([("anon", datetime(2026, 1, 1))],) * 2
 
 
 def test_the_sample_loader_keeps_them(tmp_path: Path) -> None:
@@ -74,6 +89,8 @@ def test_the_sample_loader_keeps_them(tmp_path: Path) -> None:
     users, members = seen(store)
     assert len(users) > 250 and len(members) > 200
     assert (users, members) == direct(store)
+    kept, events = anonymous(store)
+    assert len(kept) > 50 and kept == events
 
 
 def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
@@ -82,11 +99,14 @@ def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
     generate(tmp_path / "files", users=200, seed=4)
     store = open_store(db)
     load_into(store, tmp_path / "files")
-    expected = seen(store)
+    expected = seen(store), anonymous(store)
     store.raw.execute(f"DROP TABLE {schema.SEEN_USERS}")
     store.raw.execute(f"DROP TABLE {schema.SEEN_MEMBERS}")
+    store.raw.execute(f"DROP TABLE {schema.SEEN_ANONYMOUS}")
     store.raw.execute(f"UPDATE {schema.META} SET value = '1' WHERE key = 'schema_version'")
     store.close()
     store = open_store(db)
     assert store.scalar(f"SELECT value FROM {schema.META} WHERE key = 'schema_version'") == str(schema.SCHEMA_VERSION)
-    assert seen(store) == expected == direct(store)
+    assert (seen(store), anonymous(store)) == expected
+    assert seen(store) == direct(store)
+    assert expected[1][0] == expected[1][1]

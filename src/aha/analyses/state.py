@@ -96,7 +96,8 @@ def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:
 def event_source(store: Store, as_of: datetime | None) -> EventSource:
     """The store's events as the engine reads them, with the per-user tables writers keep beside them."""
     return EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), as_of,
-                       store.table(schema.SEEN_USERS), store.table(schema.SEEN_MEMBERS))
+                       store.table(schema.SEEN_USERS), store.table(schema.SEEN_MEMBERS),
+                       store.table(schema.SEEN_ANONYMOUS))
 
 
 def default_as_of(store: Store) -> datetime | None:

@@ -28,6 +28,7 @@ class EventSource:
     as_of: datetime | None
     seen_users: ir.Table | None = None  # (user_id, first_seen): every user id the events carry, kept by writers
     seen_members: ir.Table | None = None  # (user_id, account_id, first_seen): pairs carried by the same event
+    seen_anonymous: ir.Table | None = None  # (anonymous_id, first_seen): of the events without a user id
 
     def _upto(self, table: ir.Table, column: str = "timestamp") -> ir.Table:
         """`table`'s rows up to `as_of` (by `column`)."""
@@ -61,8 +62,8 @@ class EventSource:
     def users(self) -> ir.Table:
         """Distinct resolved user ids (to count users who never signed up).
 
-        Known ids come from `seen_users` when the store keeps it (a row per user rather than per event); only
-        anonymous events are joined to the links.
+        Known ids come from `seen_users`, anonymous ones from `seen_anonymous`, when the store keeps them (a row
+        per id rather than per event); the anonymous ids are joined to the links.
         """
         events = self._upto(self.events)
         if self.seen_users is not None:
@@ -70,7 +71,11 @@ class EventSource:
             known = seen.select(user_id=seen.user_id.cast("string"))  # the key is NOT NULL; the union's is not
         else:
             known = events.filter(events.user_id.notnull()).select("user_id")
-        anonymous = events.filter(events.user_id.isnull()).join(links(self.identities), "anonymous_id")
+        if self.seen_anonymous is not None:
+            ids = self._upto(self.seen_anonymous, "first_seen").select(anonymous_id=ibis._.anonymous_id.cast("string"))
+        else:
+            ids = events.filter(events.user_id.isnull()).select("anonymous_id")
+        anonymous = ids.join(links(self.identities), "anonymous_id")
         return known.union(anonymous.select(user_id=anonymous.linked_user), distinct=True)
 
     def members(self) -> ir.Table:

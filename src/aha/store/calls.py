@@ -98,7 +98,8 @@ def write_calls(
                     FROM {PARSED} WHERE type IN ('track', 'page', 'screen')""",
             )
             for statement in schema.record_seen(
-                f"(SELECT user_id, account_id, timestamp FROM {PARSED} WHERE type IN ('track', 'page', 'screen'))"
+                f"(SELECT user_id, anonymous_id, account_id, timestamp FROM {PARSED} "
+                "WHERE type IN ('track', 'page', 'screen'))"
             ):
                 con.execute(statement)
             con.execute(

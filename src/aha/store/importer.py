@@ -323,7 +323,7 @@ def _import_one(
             {"now": now, "source": source},
         )
         for statement in schema.record_seen(
-            f"(SELECT user_id, account_id, ts AS timestamp FROM {PARSED} WHERE _kind = 'event' AND _ok)"
+            f"(SELECT user_id, anonymous_id, account_id, ts AS timestamp FROM {PARSED} WHERE _kind = 'event' AND _ok)"
         ):
             con.execute(statement)
         identities = _insert_count(

@@ -6,7 +6,7 @@ session time zone in between (a `TIMESTAMPTZ` renders in the session's zone on D
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 EVENTS = "events"
 # Bulk writes insert events sorted by name then time, so each row group holds few event names and DuckDB's zone maps
@@ -24,12 +24,17 @@ INGESTED = "ingested"
 META = "aha_meta"
 SEEN_USERS = "seen_users"
 SEEN_MEMBERS = "seen_members"
+SEEN_ANONYMOUS = "seen_anonymous"
 
 
 def record_seen(source: str) -> tuple[str, ...]:
-    """Upserts that keep SEEN_USERS and SEEN_MEMBERS current from `source`, a relation of written events with
-    `user_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so a writer may pass every row of
-    a batch, duplicates included."""
+    """Upserts that keep SEEN_USERS, SEEN_MEMBERS and SEEN_ANONYMOUS current from `source`, a relation of written
+    events with `user_id`, `anonymous_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so a
+    writer may pass every row of a batch, duplicates included."""
+    return (*_seen_users_and_members(source), _seen_anonymous(source))
+
+
+def _seen_users_and_members(source: str) -> tuple[str, ...]:
     return (
         f"""INSERT INTO {SEEN_USERS} SELECT user_id, min(timestamp) FROM {source}
             WHERE user_id IS NOT NULL GROUP BY user_id
@@ -40,10 +45,17 @@ def record_seen(source: str) -> tuple[str, ...]:
     )
 
 
+def _seen_anonymous(source: str) -> str:
+    return f"""INSERT INTO {SEEN_ANONYMOUS} SELECT anonymous_id, min(timestamp) FROM {source}
+        WHERE user_id IS NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id
+        ON CONFLICT (anonymous_id) DO UPDATE SET first_seen = least(first_seen, excluded.first_seen)"""
+
+
 # version → statements that bring a file from version - 1 to it; applied in order, in one transaction, on open
 # (the DDL below has created any new table, empty, before they run).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: record_seen(EVENTS),
+    2: _seen_users_and_members(EVENTS),
+    3: (_seen_anonymous(EVENTS),),
 }
 
 DDL: tuple[str, ...] = (
@@ -120,6 +132,11 @@ DDL: tuple[str, ...] = (
     # never signed up?) and about account members read a table of users, not ten million events.
     f"""CREATE TABLE IF NOT EXISTS {SEEN_USERS} (
         user_id VARCHAR PRIMARY KEY,
+        first_seen TIMESTAMP NOT NULL
+    )""",
+    # Anonymous ids of events without a user id: with the identity links, who else the events hold.
+    f"""CREATE TABLE IF NOT EXISTS {SEEN_ANONYMOUS} (
+        anonymous_id VARCHAR PRIMARY KEY,
         first_seen TIMESTAMP NOT NULL
     )""",
     f"""CREATE TABLE IF NOT EXISTS {SEEN_MEMBERS} (
