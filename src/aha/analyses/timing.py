@@ -98,11 +98,14 @@ def _base(entities: ir.Table, state: ir.Table, segment: str | None, as_of: datet
 
 def percentiles_query(base: ir.Table) -> ir.Table:
     reached = base._reached
+    # One multi-quantile aggregate: one sort of each group's times instead of four.
     return base.group_by([SEGMENT, c.MILESTONE_ID]).aggregate(
         eligible=base.count(), reached=reached.cast("int64").sum(), window=base._window.max(),
-        p25=base._ttm.quantile(0.25, where=reached), p50=base._ttm.quantile(0.5, where=reached),
-        p75=base._ttm.quantile(0.75, where=reached), p90=base._ttm.quantile(0.9, where=reached),
+        quantiles=base._ttm.quantile(list(QUANTILES), where=reached),
     )
+
+
+QUANTILES = (0.25, 0.5, 0.75, 0.9)
 
 
 def histogram_query(base: ir.Table) -> ir.Table:
@@ -143,11 +146,13 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
             for i in range(len(EDGES)) if EDGES[i] < float(row["window"])
         )
         name, entity = names[row[c.MILESTONE_ID]]
+        found = row["quantiles"]
+        q = [number(v) for v in found] if isinstance(found, list | np.ndarray) else [None] * len(QUANTILES)
         by_segment[row[SEGMENT]].append(MilestoneTiming(
             milestone_id=row[c.MILESTONE_ID], name=name, entity=entity, window_seconds=float(row["window"]),
             eligible=int(row["eligible"]), reached=int(row["reached"] or 0),
-            p25_seconds=number(row["p25"]), median_seconds=number(row["p50"]), p75_seconds=number(row["p75"]),
-            p90_seconds=number(row["p90"]), histogram=hist, km_median_seconds=km.median,
+            p25_seconds=q[0], median_seconds=q[1], p75_seconds=q[2], p90_seconds=q[3], histogram=hist,
+            km_median_seconds=km.median,
             km_median_low_seconds=km.median_low, km_median_high_seconds=km.median_high,
             km_reached_share=km.reached_by_end,
         ))

@@ -8,6 +8,7 @@ cheap aggregate over it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
@@ -36,25 +37,57 @@ def qualifying(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int
     )
 
 
-def property_keys(milestones: list[Milestone]) -> dict[str, set[str]]:
-    """Property key → event names whose value some milestone reads (filters, sum, distinct)."""
-    keys: dict[str, set[str]] = {}
+@dataclass
+class _Recorder:
+    """A `matchers.Properties` that notes which (key, kind) a filter reads, so the events pass extracts only those."""
+
+    used: set[tuple[str, str]] = field(default_factory=set)
+
+    def text(self, key: str) -> ir.StringValue:
+        self.used.add((key, TEXT))
+        return ibis.literal("")
+
+    def number(self, key: str) -> ir.FloatingValue:
+        self.used.add((key, NUMBER))
+        return ibis.literal(0.0)
+
+
+TEXT, NUMBER = "text", "number"
+
+
+def property_uses(milestones: list[Milestone]) -> dict[tuple[str, str], set[str]]:
+    """(property key, text or number) → the event names whose value some milestone reads that way (filters, sum,
+    distinct). Each JSON parse costs, per qualifying event: a filter on `integration_type` needs its text only."""
+    uses: dict[tuple[str, str], set[str]] = {}
     for m in milestones:
-        used = set(m.where) | {t.property for t in (m.sum, m.distinct) if t is not None}
-        for key in used:
-            keys.setdefault(key, set()).update(m.events)
-    return keys
+        recorder = _Recorder()
+        matchers.where(recorder, m.where)
+        if m.sum is not None:
+            recorder.number(m.sum.property)
+        if m.distinct is not None:
+            recorder.text(m.distinct.property)
+        for use in recorder.used:
+            uses.setdefault(use, set()).update(m.events)
+    return uses
 
 
-def extract_properties(events: ir.Table, keys: Mapping[str, set[str]]) -> dict[str, ir.Value]:
+def extract_properties(events: ir.Table, uses: Mapping[tuple[str, str], set[str]]) -> dict[str, ir.Value]:
     """Typed columns for the properties milestones read, parsed only on the events that use them."""
     props = matchers.JsonProperties(events.properties)
     out: dict[str, ir.Value] = {}
-    for key, names in sorted(keys.items()):
-        uses = events.event.isin(sorted(names))
-        out[matchers.text_column(key)] = uses.ifelse(props.text(key), ibis.null("string"))
-        out[matchers.number_column(key)] = uses.ifelse(props.number(key), ibis.null("float64"))
+    for (key, kind), names in sorted(uses.items()):
+        on = events.event.isin(sorted(names))
+        if kind == TEXT:
+            out[matchers.text_column(key)] = on.ifelse(props.text(key), ibis.null("string"))
+        else:
+            out[matchers.number_column(key)] = on.ifelse(props.number(key), ibis.null("float64"))
     return out
+
+
+def null_properties(uses: Mapping[tuple[str, str], set[str]]) -> dict[str, ir.Value]:
+    """The columns of `extract_properties`, empty: for rows of events no milestone reads a property of."""
+    return {(matchers.text_column(key) if kind == TEXT else matchers.number_column(key)):
+            ibis.null("string" if kind == TEXT else "float64") for key, kind in sorted(uses)}
 
 
 def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int]) -> ir.Table:

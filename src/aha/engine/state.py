@@ -19,7 +19,14 @@ from aha.definitions.models import Milestone
 from aha.engine import accounts, matchers
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
-from aha.engine.milestones import all_of_query, event_codes, extract_properties, property_keys, reach_query
+from aha.engine.milestones import (
+    all_of_query,
+    event_codes,
+    extract_properties,
+    null_properties,
+    property_uses,
+    reach_query,
+)
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
 
@@ -105,7 +112,8 @@ def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Tabl
 
 def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], memberships: ir.Table,
                    definitions: Definitions) -> list[ir.Table]:
-    """`relevant_query` as one relation per entity type (same columns), joined to `owners[type]` (`owners_query`).
+    """`relevant_query` as relations with the same columns, one per entity type and per whether its events' properties
+    are read, joined to `owners[type]` (`owners_query`).
     DuckDB plans each part better alone and against a materialised owners table: in one statement, or joined to
     the entities filtered by type, it guessed the sizes wrong and built its hash table on the events (4× slower).
 
@@ -113,7 +121,7 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
     only on events a running sum orders (ties), property values only on the events whose milestones read them.
     """
     parts = []
-    keys = property_keys([m for m in tracked(definitions) if m.all_of is None])
+    uses = property_uses([m for m in tracked(definitions) if m.all_of is None])
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
     summed = sorted({name for m in tracked(definitions) if m.sum is not None for name in m.events})
     for entity in (c.USER, c.ACCOUNT):
@@ -122,19 +130,28 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
             continue
         names = sorted({name for m in ms for name in m.events})
         longest = max(m.within for m in ms)
-        candidates = (_account_candidates(source, memberships, names) if entity == c.ACCOUNT
-                      else source.select(names, joined_next=True))
-        owner = owners[entity]
-        joined = candidates.join(owner, candidates.user_id == owner[c.ENTITY_ID])
-        joined = joined.filter(
-            joined.timestamp >= joined[c.T0],
-            joined.timestamp < joined[c.T0] + ibis.interval(seconds=int(longest.total_seconds())),
-        )
-        code = ibis.cases(*[(joined.event == name, i) for name, i in codes.items() if name in names]).cast("int16")
-        order = joined.event.isin(summed).ifelse(joined.message_id, ibis.null("string")) if summed else \
-            ibis.null("string")
-        parts.append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", message_id=order,
-                                   **{c.EVENT_CODE: code}, **extract_properties(joined, keys)))
+        # Events whose properties no milestone reads are read apart, without their JSON column: it is most of the
+        # bytes of an event, and on this side nothing parses it.
+        read = {name for names_read in uses.values() for name in names_read}
+        plain, parsed = [n for n in names if n not in read], [n for n in names if n in read]
+        for group, with_properties in ((plain, False), (parsed, True)):
+            if not group:
+                continue
+            candidates = (_account_candidates(source, memberships, group) if entity == c.ACCOUNT
+                          else source.select(group, joined_next=True))
+            owner = owners[entity]
+            joined = candidates.join(owner, candidates.user_id == owner[c.ENTITY_ID])
+            joined = joined.filter(
+                joined.timestamp >= joined[c.T0],
+                joined.timestamp < joined[c.T0] + ibis.interval(seconds=int(longest.total_seconds())),
+            )
+            code = ibis.cases(*[(joined.event == name, i) for name, i in codes.items() if name in group])
+            ordered = [n for n in summed if n in group]
+            order = (joined.event.isin(ordered).ifelse(joined.message_id, ibis.null("string")) if ordered
+                     else ibis.null("string"))
+            properties = extract_properties(joined, uses) if with_properties else null_properties(uses)
+            parts.append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", message_id=order,
+                                       **{c.EVENT_CODE: code.cast("int16")}, **properties))
     return parts
 
 
