@@ -1,9 +1,10 @@
 """The practical floor: the activation report as an experienced analyst would write it in DuckDB SQL.
 
-Reads the canonical tables of an aha store (read-only) and computes, for the bundled template's user milestones, the
-numbers `bench_core.py` compares: ordered funnel with maturity, Day-N activation of `core_workflow`, reached counts and
-median time to each milestone. The milestone definitions are copied by hand from `src/aha/definitions/template.yaml`
-(bench_core checks the copy against the file); nothing here imports aha.
+Reads the canonical tables of an aha store (read-only) and computes, for the bundled template's milestones, the numbers
+`bench_core.py` compares: ordered funnel with maturity, Day-N activation of `core_workflow`, reached counts and median
+time to each milestone, the account milestone included (`accounts=False` leaves it out). The milestone definitions
+are copied by hand from `src/aha/definitions/template.yaml` (bench_core checks the copy against the file); nothing here
+imports aha.
 """
 
 from __future__ import annotations
@@ -52,13 +53,35 @@ REACH = {
     "_paid": """SELECT user_id, min(timestamp) AS reach FROM q
         WHERE event = 'Subscription Started' AND timestamp < t0 + INTERVAL 30 DAY GROUP BY user_id""",
 }
+# The account milestone (template `workspace_messages`): 2,000 "Message Sent" of an account's members within 30 days of
+# the account's t0 (its earliest signed-up member's). Members: pairs carried by the same event, and group calls.
+# An event counts for the account it carries, else for its (resolved) user's first group call's account.
+ACCOUNT_MILESTONE, ACCOUNT_EVENT, ACCOUNT_COUNT, ACCOUNT_WINDOW = "workspace_messages", "Message Sent", 2000, "30 days"
+ACCOUNTS = """SELECT m.account_id, min(u.t0) AS t0 FROM (
+        SELECT DISTINCT user_id, account_id FROM db.events
+        WHERE user_id IS NOT NULL AND account_id IS NOT NULL AND timestamp <= $as_of
+        UNION SELECT user_id, account_id FROM db.memberships) m
+    JOIN u USING (user_id) GROUP BY m.account_id"""
+ACCOUNT_REACH = f"""WITH first_group AS (
+        SELECT user_id, arg_min(account_id, timestamp) AS account_id FROM db.memberships GROUP BY user_id),
+    msg AS (
+        SELECT coalesce(e.account_id, f.account_id) AS account_id, e.timestamp
+        FROM db.events e LEFT JOIN links l USING (anonymous_id)
+        LEFT JOIN first_group f ON f.user_id = coalesce(e.user_id, l.linked)
+        WHERE e.event = '{ACCOUNT_EVENT}' AND e.timestamp <= $as_of AND coalesce(e.user_id, l.linked) IS NOT NULL),
+    ranked AS (
+        SELECT msg.account_id, msg.timestamp,
+               row_number() OVER (PARTITION BY msg.account_id ORDER BY msg.timestamp) AS n
+        FROM msg JOIN acct USING (account_id)
+        WHERE msg.timestamp >= acct.t0 AND msg.timestamp < acct.t0 + INTERVAL {ACCOUNT_WINDOW})
+    SELECT account_id, timestamp AS reach FROM ranked WHERE n = {ACCOUNT_COUNT}"""
 CORE_WORKFLOW = """SELECT p.user_id, greatest(p.reach, o.reach) AS reach
     FROM r_project p JOIN r_first_output o USING (user_id) JOIN u USING (user_id)
     WHERE greatest(p.reach, o.reach) < u.t0 + INTERVAL 3 DAY"""
 
 
-def run(db: str) -> tuple[dict[str, Any], dict[str, float]]:
-    """The report's numbers and the seconds each stage took."""
+def run(db: str, accounts: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
+    """The report's numbers and the seconds each stage took; `accounts`: also the account milestone."""
     import duckdb  # here, so that pandas_report can share the constants above without loading DuckDB
 
     stages: dict[str, float] = {}
@@ -76,9 +99,9 @@ def run(db: str) -> tuple[dict[str, Any], dict[str, float]]:
     as_of = con.execute("SELECT max(timestamp) FROM db.events").fetchone()[0]
     names = ", ".join(f"'{n}'" for n in NAMES)
     # Events of those names up to as_of, anonymous ones credited to the earliest identified user of their id.
+    con.execute("""CREATE TEMP TABLE links AS
+        SELECT anonymous_id, arg_min(user_id, timestamp) AS linked FROM db.identities GROUP BY anonymous_id""")
     con.execute(f"""CREATE TEMP TABLE ev AS
-        WITH links AS (SELECT anonymous_id, arg_min(user_id, timestamp) AS linked
-                       FROM db.identities GROUP BY anonymous_id)
         SELECT coalesce(e.user_id, l.linked) AS user_id, e.event, e.timestamp, e.message_id, e.properties
         FROM db.events e LEFT JOIN links l USING (anonymous_id)
         WHERE e.event IN ({names}) AND e.timestamp <= ? AND coalesce(e.user_id, l.linked) IS NOT NULL""", [as_of])
@@ -97,6 +120,13 @@ def run(db: str) -> tuple[dict[str, Any], dict[str, float]]:
         con.execute(f"CREATE TEMP TABLE r_{mid} AS {sql}")
     con.execute(f"CREATE TEMP TABLE r_core_workflow AS {CORE_WORKFLOW}")
     lap("milestones")
+    numbers_account = None
+    if accounts:
+        con.execute(f"CREATE TEMP TABLE acct AS {ACCOUNTS}", {"as_of": as_of})
+        con.execute(f"CREATE TEMP TABLE r_account AS {ACCOUNT_REACH}", {"as_of": as_of})
+        numbers_account = con.execute("""SELECT count(*), quantile_cont(epoch(r.reach) - epoch(a.t0), 0.5)
+            FROM r_account r JOIN acct a USING (account_id)""").fetchone()
+        lap("account milestone")
     joins = " ".join(f"LEFT JOIN r_{m} ON r_{m}.user_id = u.user_id" for m in TIMED)
     cols = ", ".join(f"r_{m}.reach AS {m.lstrip('_')}" for m in TIMED)
     con.execute(f"CREATE TEMP TABLE wide AS SELECT u.user_id, u.t0, u.persona, {cols} FROM u {joins}")
@@ -132,6 +162,9 @@ def run(db: str) -> tuple[dict[str, Any], dict[str, float]]:
         "reached": {m: int(timing[2 * i]) for i, m in enumerate(TIMED)},
         "median": {m: _float(timing[2 * i + 1]) for i, m in enumerate(TIMED)},
     }
+    if numbers_account is not None:
+        numbers["reached"][ACCOUNT_MILESTONE] = int(numbers_account[0])
+        numbers["median"][ACCOUNT_MILESTONE] = _float(numbers_account[1])
     return numbers, stages
 
 
