@@ -1,12 +1,13 @@
 """aha's full activation report vs hand-written DuckDB SQL vs pandas, on the bundled sample at ~1M and ~10M events.
 
-    .venv/bin/python benchmarks/bench_core.py [--sizes 20000,200000] [--keep DIR]
+    .venv/bin/python benchmarks/bench_core.py [--sizes 20000,200000] [--repeat 3] [--keep DIR]
 
 Sizes are sample users (20,000 users ≈ 1.06M events). Every measurement runs in a fresh subprocess, so its wall time
 and peak RSS (`ru_maxrss` from `os.wait4`) are its own: the sample loader, `aha import` of the event Parquet files,
 aha's report from cold (a copy of the loaded store whose milestone state was never built), the hand-written SQL
 (`baselines/sql_report.py`) and pandas (`baselines/pandas_report.py`). The three reports must agree on the funnel
-counts, the activation numerators and denominators, and each milestone's reached count and median time to it.
+counts, the activation numerators and denominators, and each milestone's reached count and median time to it. The
+reports run `--repeat` interleaved rounds and each figure is the median of its rounds (the machine is shared).
 Scratch data goes to a temporary directory (removed afterwards) or to `--keep DIR`, where a sample is reused.
 """
 
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -193,7 +195,18 @@ def run_import(sample: Path, work: Path) -> dict[str, Any]:
             "seconds": wall, "rss_mib": rss}
 
 
-def measure(users: int, work: Path) -> dict[str, Any]:
+def median_run(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first round's numbers and stages, with the median wall and process seconds and the largest peak RSS."""
+    out = dict(rounds[0])
+    for key in ("seconds", "process_seconds", "import_seconds"):
+        if key in out:
+            out[key] = statistics.median(r[key] for r in rounds)
+    out["rss_mib"] = max(r["rss_mib"] for r in rounds)
+    out["rounds"] = [round(r["seconds"], 3) for r in rounds]
+    return out
+
+
+def measure(users: int, work: Path, repeat: int) -> dict[str, Any]:
     sample = work / f"sample-{users}"
     if not any(sample.glob("events-*.parquet")):
         print(f"generating the {users:,}-user sample ...", flush=True)
@@ -206,20 +219,26 @@ def measure(users: int, work: Path) -> dict[str, Any]:
     events = out["load"]["events"]
     print(f"[{users:,} users] {events:,} events; aha import (CLI) ...", flush=True)
     out["import"] = run_import(sample, work)
-    print(f"[{users:,} users] hand-written SQL ...", flush=True)
-    out["sql"] = run_child("sql", work, db=loaded, accounts=1)
-    out["sql_users"] = run_child("sql", work, db=loaded, accounts=0)
-    print(f"[{users:,} users] pandas ...", flush=True)
-    out["pandas"] = run_child("pandas", work, sample=sample, accounts=1)
-    out["pandas_users"] = run_child("pandas", work, sample=sample, accounts=0)
+    # The reports run `repeat` rounds, the methods interleaved within each round, so that a busy neighbour on this
+    # shared machine slows all of them alike; each figure is the median of its rounds (agreement: the first round).
     cold = work / f"cold-{users}.duckdb"
-    shutil.copyfile(loaded, cold)  # never-built milestone state: the report starts from the events
-    print(f"[{users:,} users] aha report (cold) ...", flush=True)
-    out["aha"] = run_child("aha", work, db=cold, config=TEMPLATE)
-    shutil.copyfile(loaded, cold)
-    print(f"[{users:,} users] aha report (cold), template without its account milestone ...", flush=True)
-    out["aha_users"] = run_child("aha", work, db=cold, config=users_only_config(work))
+    users_config = users_only_config(work)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for round_ in range(1, repeat + 1):
+        print(f"[{users:,} users] round {round_}/{repeat}: hand-written SQL, pandas, aha report (cold) ...", flush=True)
+        for key, kind, opts in (
+            ("sql", "sql", {"db": loaded, "accounts": 1}), ("sql_users", "sql", {"db": loaded, "accounts": 0}),
+            ("pandas", "pandas", {"sample": sample, "accounts": 1}),
+            ("pandas_users", "pandas", {"sample": sample, "accounts": 0}),
+            ("aha", "aha", {"db": cold, "config": TEMPLATE}),
+            ("aha_users", "aha", {"db": cold, "config": users_config}),
+        ):
+            if kind == "aha":
+                shutil.copyfile(loaded, cold)  # never-built milestone state: the report starts from the events
+            runs.setdefault(key, []).append(run_child(kind, work, **opts))
     cold.unlink()
+    for key, rounds in runs.items():
+        out[key] = median_run(rounds)
     out["events"] = events
     return out
 
@@ -343,6 +362,8 @@ def summary(res: dict[str, Any]) -> list[str]:
         ranked = sorted(res[key]["stages"].items(), key=lambda kv: (kv[0] == COMPILE, -kv[1]))
         out.append(f"where the time goes, {LABELS[key]}: " + ", ".join(
             f"{k} {v:.2f} s ({v / total:.0%})" for k, v in ranked if v >= 0.01))
+    out.append("wall seconds of each round: " + "; ".join(
+        f"{LABELS[k]} {res[k]['rounds']}" for k in ("sql", "pandas", "aha", "sql_users", "pandas_users", "aha_users")))
     for key in ("sql", "pandas", "sql_users", "pandas_users"):
         out.append(f"{LABELS[key]} stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in res[key]["stages"].items()))
     return out
@@ -351,6 +372,7 @@ def summary(res: dict[str, Any]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20000,200000", help="sample users per run, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the reports; figures are medians")
     parser.add_argument("--keep", type=Path, help="write scratch data here and keep it (a sample there is reused)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     for hidden in ("result", "sample", "db", "config", "users", "accounts"):
@@ -373,7 +395,7 @@ def main() -> None:
     results = []
     try:
         for users in sizes:
-            results.append(measure(users, work))
+            results.append(measure(users, work, args.repeat))
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
