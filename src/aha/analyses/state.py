@@ -27,7 +27,7 @@ from aha.errors import UserError
 from aha.store import Store, schema
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
-RELEVANT_TABLE = "aha_relevant"
+RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
@@ -119,16 +119,18 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         )
         owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, kind), temp=True)
                   for kind in (c.USER, c.ACCOUNT)}
-        first, *rest = relevant_parts(source, owners, memberships, definitions)
-        relevant = store.materialise(RELEVANT_TABLE, first, temp=True)
-        for part in rest:
-            store.append(RELEVANT_TABLE, part, temp=True)
+        relevant = {}
+        for kind, (first, *rest) in relevant_parts(source, owners, memberships, definitions).items():
+            relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
+            for part in rest:
+                store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
         wide = store.materialise(ENTITIES_TABLE, state_query(relevant, entities, definitions))
         store.ibis.create_view(STATE_TABLE, state_view(wide, definitions, as_of), overwrite=True)
         without = store.execute(source.users().count()) - store.execute(
             wide.filter(wide.entity_type == "user").count()
         )
-        for temp in (RELEVANT_TABLE, BUILD_TABLE, *(f"aha_owners_{kind}" for kind in owners)):
+        scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
+        for temp in (BUILD_TABLE, *scratch):
             store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
         for stale in (*STALE_TABLES, SEGMENTS_TABLE):
             store.raw.execute(f"DROP TABLE IF EXISTS {stale}")

@@ -1,8 +1,8 @@
 """Materialisable milestone state per user and per account (SEMANTICS.md, "Milestones" and "Accounts").
 
-The plan has two stages so the events are read once: `relevant_query` is the single pass over the event table
-(events of signed-up entities whose name some milestone or the paid event uses, inside the longest window);
-`state_query` then derives every milestone's reach time, progress and status from that small table.
+The plan has two stages so the events are read once: `relevant_parts` is the single pass over the event table
+(events of signed-up entities whose name some milestone or the paid event uses, inside the longest window), one small
+table per entity type; `state_query` then derives every milestone's reach time and progress from those tables.
 """
 
 from __future__ import annotations
@@ -103,31 +103,25 @@ def owners_query(entities: ir.Table, entity: str) -> ir.Table:
     return entities.filter(entities[c.ENTITY_TYPE] == entity).select(c.ENTITY_ID, c.ENTITY_KEY, c.T0)
 
 
-def relevant_query(source: EventSource, entities: ir.Table, memberships: ir.Table,
-                   definitions: Definitions) -> ir.Table:
-    """The one pass over events: qualifying candidates for every milestone, inside the longest window."""
-    owners = {e: owners_query(entities, e) for e in (c.USER, c.ACCOUNT)}
-    return union_all(relevant_parts(source, owners, memberships, definitions))
-
-
 def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], memberships: ir.Table,
-                   definitions: Definitions) -> list[ir.Table]:
-    """`relevant_query` as relations with the same columns, one per entity type and per whether its events' properties
-    are read, joined to `owners[type]` (`owners_query`).
+                   definitions: Definitions) -> dict[str, list[ir.Table]]:
+    """The one pass over events: per entity type, relations with the same columns (to be stored as one table),
+    one per whether the events' properties are read, joined to `owners[type]` (`owners_query`).
     DuckDB plans each part better alone and against a materialised owners table: in one statement, or joined to
     the entities filtered by type, it guessed the sizes wrong and built its hash table on the events (4× slower).
 
-    Only what some milestone reads is kept, as narrow columns: an integer entity key and event code, the message id
-    only on events a running sum orders (ties), property values only on the events whose milestones read them.
+    Only what that type's milestones read is kept, as narrow columns: an integer entity key and event code, the
+    message id only where a running sum orders ties, the property values its filters, sums and distincts read (an
+    account table of ten million messages carries no empty property columns).
     """
-    parts = []
-    uses = property_uses([m for m in tracked(definitions) if m.all_of is None])
+    parts: dict[str, list[ir.Table]] = {}
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
-    summed = sorted({name for m in tracked(definitions) if m.sum is not None for name in m.events})
     for entity in (c.USER, c.ACCOUNT):
         ms = [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
         if not ms:
             continue
+        uses = property_uses(ms)
+        summed = sorted({name for m in ms if m.sum is not None for name in m.events})
         names = sorted({name for m in ms for name in m.events})
         longest = max(m.within for m in ms)
         # Events whose properties no milestone reads are read apart, without their JSON column: it is most of the
@@ -146,12 +140,13 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
                 joined.timestamp < joined[c.T0] + ibis.interval(seconds=int(longest.total_seconds())),
             )
             code = ibis.cases(*[(joined.event == name, i) for name, i in codes.items() if name in group])
-            ordered = [n for n in summed if n in group]
-            order = (joined.event.isin(ordered).ifelse(joined.message_id, ibis.null("string")) if ordered
-                     else ibis.null("string"))
-            properties = extract_properties(joined, uses) if with_properties else null_properties(uses)
-            parts.append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", message_id=order,
-                                       **{c.EVENT_CODE: code.cast("int16")}, **properties))
+            columns: dict[str, ir.Value] = {c.EVENT_CODE: code.cast("int16")}
+            if summed:
+                ordered = [n for n in summed if n in group]
+                columns["message_id"] = (joined.event.isin(ordered).ifelse(joined.message_id, ibis.null("string"))
+                                         if ordered else ibis.null("string"))
+            columns |= extract_properties(joined, uses) if with_properties else null_properties(uses)
+            parts.setdefault(entity, []).append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", **columns))
     return parts
 
 
@@ -169,7 +164,7 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
     return union_all([direct.select(*resolved.columns), resolved])
 
 
-def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions) -> ir.Table:
+def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definitions: Definitions) -> ir.Table:
     """The state, one row per entity: the entity's columns, then per tracked milestone `k` its reach time, progress
     and applicability (`columns.reach_of(k)` …). `state_view` unpivots it into the documented long shape.
 
@@ -183,7 +178,7 @@ def state_query(relevant: ir.Table, entities: ir.Table, definitions: Definitions
     reaches: dict[str, ir.Table] = {}
     for m in ms:
         if m.all_of is None:
-            reaches[m.id] = reach_query(relevant, m, codes)
+            reaches[m.id] = reach_query(relevant[m.entity], m, codes)
     for m in definitions.milestones:
         if m.all_of is not None:
             reaches[m.id] = all_of_query(entities, reaches, m)
