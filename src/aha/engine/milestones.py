@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -27,14 +28,17 @@ def event_codes(names: list[str]) -> dict[str, int]:
     return {name: i for i, name in enumerate(sorted(set(names)))}
 
 
-def qualifying(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int]) -> ir.Table:
-    """Matching events with t0 ≤ timestamp < t0 + W (the lower bound holds already in `relevant`)."""
-    window_end = relevant[c.T0] + ibis.interval(seconds=int(milestone.within.total_seconds()))
-    return relevant.filter(
-        relevant[c.EVENT_CODE].isin([codes[name] for name in milestone.events]),
-        matchers.where(matchers.ExtractedProperties(relevant), milestone.where),
-        relevant.timestamp < window_end,
-    )
+def qualifying(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int],
+               bounded: timedelta | None = None) -> ir.Table:
+    """Matching events with t0 ≤ timestamp < t0 + W. The lower bound holds already in `relevant`, and so does the
+    upper one when `relevant` is bounded by this very window (its entity type's longest): no filter is then spent
+    on millions of rows that all pass it."""
+    conditions = [relevant[c.EVENT_CODE].isin([codes[name] for name in milestone.events]),
+                  matchers.where(matchers.ExtractedProperties(relevant), milestone.where)]
+    if bounded is None or milestone.within < bounded:
+        window_end = relevant[c.T0] + ibis.interval(seconds=int(milestone.within.total_seconds()))
+        conditions.append(relevant.timestamp < window_end)
+    return relevant.filter(*conditions)
 
 
 @dataclass
@@ -90,14 +94,15 @@ def null_properties(uses: Mapping[tuple[str, str], set[str]]) -> dict[str, ir.Va
             ibis.null("string" if kind == TEXT else "float64") for key, kind in sorted(uses)}
 
 
-def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int]) -> ir.Table:
+def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int],
+                bounded: timedelta | None = None) -> ir.Table:
     """Per entity with qualifying events: `reach_time` (null while the threshold is unmet) and `progress` so far.
 
     Reach time is the moment the running count, distinct count or running sum first meets the threshold. The
     ordered (window) step runs only for entities whose total can meet the threshold at all: for "2,000 messages"
     that is a handful of accounts, not every event of every account.
     """
-    q = qualifying(relevant, milestone, codes)
+    q = qualifying(relevant, milestone, codes, bounded)
     kind, k = milestone.threshold_kind, milestone.threshold_value
     props = matchers.ExtractedProperties(q)
     if kind == "count" and k == 1:

@@ -8,7 +8,7 @@ table per entity type; `state_query` then derives every milestone's reach time a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -123,7 +123,7 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
         uses = property_uses(ms)
         summed = sorted({name for m in ms if m.sum is not None for name in m.events})
         names = sorted({name for m in ms for name in m.events})
-        longest = max(m.within for m in ms)
+        longest = longest_window(definitions, entity)
         # Events whose properties no milestone reads are read apart, without their JSON column: it is most of the
         # bytes of an event, and on this side nothing parses it.
         read = {name for names_read in uses.values() for name in names_read}
@@ -148,6 +148,11 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
             columns |= extract_properties(joined, uses) if with_properties else null_properties(uses)
             parts.setdefault(entity, []).append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", **columns))
     return parts
+
+
+def longest_window(definitions: Definitions, entity: str) -> timedelta:
+    """The window that bounds an entity type's candidate events: its longest milestone window."""
+    return max(m.within for m in tracked(definitions) if m.entity == entity and m.all_of is None)
 
 
 def _account_candidates(source: EventSource, memberships: ir.Table, names: list[str]) -> ir.Table:
@@ -178,7 +183,7 @@ def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definition
     reaches: dict[str, ir.Table] = {}
     for m in ms:
         if m.all_of is None:
-            reaches[m.id] = reach_query(relevant[m.entity], m, codes)
+            reaches[m.id] = reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
     for m in definitions.milestones:
         if m.all_of is not None:
             reaches[m.id] = all_of_query(entities, reaches, m)
