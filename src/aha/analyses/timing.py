@@ -18,6 +18,7 @@ import numpy as np
 
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
+from aha.engine.relations import union_all
 from aha.engine.segments import SEGMENT, segment_column
 from aha.engine.state import tracked
 from aha.results import ResultMixin, number
@@ -79,20 +80,26 @@ class TimingResult(ResultMixin):
         ]
 
 
-def _base(entities: ir.Table, state: ir.Table, segment: str | None, as_of: datetime) -> ir.Table:
-    rows = state.filter(state[c.APPLICABLE], state[c.T0] <= ibis.literal(as_of))
-    if segment is None:  # no join just to attach "(all)": at ten million events it was most of the timing's cost
-        joined = rows.mutate(**{SEGMENT: segment_column(entities, None)})
-    else:
-        ents = entities.select(c.ENTITY_KEY, **{SEGMENT: segment_column(entities, segment)})
-        joined = rows.join(ents, c.ENTITY_KEY)
+def _base(ms: MilestoneState, segment: str | None) -> ir.Table:
+    """One row per eligible (entity, milestone): in scope, t0 ≤ as_of. Read from the wide state, one select per
+    milestone with its window as a constant (the `state` view would compute window ends and statuses first)."""
+    entities, as_of = ms.entities, ms.as_of
+    parts = []
+    for k, m in enumerate(tracked(ms.definitions)):
+        rows = entities.filter(entities[c.ENTITY_TYPE] == m.entity, entities[c.applicable_of(k)],
+                               entities[c.T0] <= ibis.literal(as_of))
+        parts.append(rows.select(
+            **{SEGMENT: segment_column(rows, segment), c.MILESTONE_ID: ibis.literal(m.id), c.T0: rows[c.T0],
+               c.REACH_TIME: rows[c.reach_of(k)]},
+            _window=ibis.literal(float(m.within.total_seconds())),
+        ))
+    joined = union_all(parts)
     ttm = (joined[c.REACH_TIME].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
-    window = (joined[c.WINDOW_END].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     observed = (ibis.literal(as_of).epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
-    censor_at = ibis.cases((window < observed, window), else_=observed)
+    censor_at = ibis.cases((joined._window < observed, joined._window), else_=observed)
     return joined.mutate(
         _ttm=ttm, _reached=joined[c.REACH_TIME].notnull(),
-        _duration=ibis.cases((joined[c.REACH_TIME].notnull(), ttm), else_=censor_at), _window=window,
+        _duration=ibis.cases((joined[c.REACH_TIME].notnull(), ttm), else_=censor_at),
     )
 
 
@@ -161,7 +168,7 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
 
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
-    base = _base(ms.entities, ms.state, segment, ms.as_of)
+    base = _base(ms, segment)
     names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
     return summarise(
         store.execute(percentiles_query(base)).to_dict("records"),
