@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
 from aha.engine import columns as c
-from aha.engine.identity import EventSource
+from aha.engine.identity import EventSource, links
 from aha.engine.state import (
     entities_query,
     owners_query,
@@ -28,6 +28,7 @@ from aha.store import Store, schema
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
+LINKS_TABLE = "aha_links"  # anonymous id → user, while the state is built (temp)
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
@@ -112,6 +113,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     rebuilt = force or cached != key
     if rebuilt:
         source = event_source(store, as_of)
+        # Who each anonymous id is: read by the entities, every candidate part and the user count, so kept once.
+        source = replace(source, linked=store.materialise(LINKS_TABLE, links(source.identities), temp=True))
         memberships = store.table(schema.MEMBERSHIPS)
         # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
         entities = store.materialise(
@@ -130,7 +133,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
             wide.filter(wide.entity_type == "user").count()
         )
         scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-        for temp in (BUILD_TABLE, *scratch):
+        for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
             store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
         for stale in (*STALE_TABLES, SEGMENTS_TABLE):
             store.raw.execute(f"DROP TABLE IF EXISTS {stale}")

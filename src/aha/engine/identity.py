@@ -29,6 +29,10 @@ class EventSource:
     seen_users: ir.Table | None = None  # (user_id, first_seen): every user id the events carry, kept by writers
     seen_members: ir.Table | None = None  # (user_id, account_id, first_seen): pairs carried by the same event
     seen_anonymous: ir.Table | None = None  # (anonymous_id, first_seen): of the events without a user id
+    linked: ir.Table | None = None  # `links(identities)` computed once, when a caller reads the events many times
+
+    def _links(self) -> ir.Table:
+        return self.linked if self.linked is not None else links(self.identities)
 
     def _upto(self, table: ir.Table, column: str = "timestamp") -> ir.Table:
         """`table`'s rows up to `as_of` (by `column`)."""
@@ -48,7 +52,7 @@ class EventSource:
 
     def resolve(self, events: ir.Table, joined_next: bool = False) -> ir.Table:
         """Resolve `user_id` of these (already filtered) raw events through the identity links."""
-        joined = events.left_join(links(self.identities), "anonymous_id")
+        joined = events.left_join(self._links(), "anonymous_id")
         resolved = joined.mutate(user_id=ibis.coalesce(joined.user_id, joined.linked_user))
         if not joined_next:
             resolved = resolved.filter(resolved.user_id.notnull())
@@ -75,7 +79,7 @@ class EventSource:
             ids = self._upto(self.seen_anonymous, "first_seen").select(anonymous_id=ibis._.anonymous_id.cast("string"))
         else:
             ids = events.filter(events.user_id.isnull()).select("anonymous_id")
-        anonymous = ids.join(links(self.identities), "anonymous_id")
+        anonymous = ids.join(self._links(), "anonymous_id")
         return known.union(anonymous.select(user_id=anonymous.linked_user), distinct=True)
 
     def members(self) -> ir.Table:

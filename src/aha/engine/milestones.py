@@ -106,9 +106,7 @@ def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, in
     kind, k = milestone.threshold_kind, milestone.threshold_value
     props = matchers.ExtractedProperties(q)
     if kind == "count" and k == 1:
-        return _tag(q.group_by(KEYS).aggregate(
-            **{c.REACH_TIME: q.timestamp.min(), c.PROGRESS: q.count().cast("float64")}
-        ), milestone)
+        return q.group_by(KEYS).aggregate(**{c.REACH_TIME: q.timestamp.min(), c.PROGRESS: q.count().cast("float64")})
     if kind == "count":
         totals = q.group_by(KEYS).aggregate(**{c.PROGRESS: q.count().cast("float64")})
         # The k-th timestamp is the same whichever way ties are ordered, so the message id (a string compare per
@@ -137,11 +135,7 @@ def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, in
         ranked = firsts.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by="_first"))
         reach = ranked.filter(ranked._rank == int(k) - 1).select(*KEYS, **{c.REACH_TIME: ranked._first})
     out = totals.left_join(reach, KEYS).select(*KEYS, c.REACH_TIME, c.PROGRESS)
-    return _tag(out, milestone)
-
-
-def _tag(table: ir.Table, milestone: Milestone) -> ir.Table:
-    return table.mutate(**{c.MILESTONE_ID: ibis.literal(milestone.id)})
+    return out
 
 
 def all_of_query(entities: ir.Table, part_reaches: Mapping[str, ir.Table], milestone: Milestone) -> ir.Table:
@@ -161,6 +155,5 @@ def all_of_query(entities: ir.Table, part_reaches: Mapping[str, ir.Table], miles
     return agg.select(
         *KEYS,
         **{c.REACH_TIME: ibis.cases((agg._n == n_parts, agg._latest), else_=ibis.null("timestamp")),
-           c.PROGRESS: agg._n.cast("float64"),
-           c.MILESTONE_ID: ibis.literal(milestone.id)},
+           c.PROGRESS: agg._n.cast("float64")},
     )
