@@ -11,8 +11,8 @@ from aha.engine.relations import union_all
 
 
 def members_query(source: EventSource, memberships: ir.Table) -> ir.Table:
-    """user → account pairs from group calls and from the account id events carry."""
-    return union_all([source.members(), memberships.select("user_id", "account_id")]).distinct()
+    """user → account pairs from group calls and from the account id events carry (a pair may appear twice)."""
+    return union_all([source.members(), memberships.select("user_id", "account_id")])
 
 
 def primary_account(memberships: ir.Table) -> ir.Table:
@@ -29,7 +29,9 @@ def events_with_account(events: ir.Table, memberships: ir.Table) -> ir.Table:
 
 
 def account_entities_query(source: EventSource, memberships: ir.Table, users: ir.Table) -> ir.Table:
-    """Accounts with t0 = the earliest signed-up member's t0 (members who never signed up do not start the clock)."""
+    """Accounts with t0 = the earliest signed-up member's t0 (members who never signed up do not start the clock).
+
+    The member pairs are not made distinct first: a pair seen twice changes no minimum."""
     members = members_query(source, memberships)
     joined = members.join(users.select(c.ENTITY_ID, c.T0), members.user_id == users[c.ENTITY_ID])
     acc = joined.group_by("account_id").aggregate(**{c.T0: joined[c.T0].min()})
