@@ -168,7 +168,7 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
 
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
-    base = _base(ms, segment)
+    base = store.temp_view("aha_timing_base", _base(ms, segment))  # read by three queries
     names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
     return summarise(
         store.execute(percentiles_query(base)).to_dict("records"),

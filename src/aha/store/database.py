@@ -114,6 +114,13 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE {kind} "{name}" AS {sql}')
         return self.ibis.table(name, database="temp" if temp else None)
 
+    def temp_view(self, name: str, expr: ir.Table) -> ir.Table:
+        """Name an expression several queries read, and return it bound: each of them then compiles against the
+        name, not the whole expression again (compiling a union of a dozen selects costs more than running it)."""
+        self.ibis._run_pre_execute_hooks(expr)
+        self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {self.ibis.compile(expr)}')
+        return self.ibis.table(name, database="temp")
+
     def append(self, name: str, expr: ir.Table, temp: bool = False) -> None:
         """Insert an expression's rows into a table `materialise` made (same columns, by name)."""
         self.ibis._run_pre_execute_hooks(expr)
