@@ -142,6 +142,7 @@ def _instrument_store() -> dict[str, float]:
     DuckDBCompiler.to_sqlglot = timed(lambda a: COMPILE, DuckDBCompiler.to_sqlglot)  # type: ignore[method-assign]
     Store.materialise = timed(lambda a: f"materialise {a[0]}", Store.materialise)  # type: ignore[method-assign]
     Store.append = timed(lambda a: f"materialise {a[0]} (appended part)", Store.append)  # type: ignore[method-assign]
+    Store.temp_view = timed(lambda a: "temp views (compiled once, read by name)", Store.temp_view)  # type: ignore[method-assign]
     Store.execute = timed(caller, Store.execute)  # type: ignore[method-assign]
     Store.to_pyarrow = timed(caller, Store.to_pyarrow)  # type: ignore[method-assign]
     Store.scalar = timed(caller, Store.scalar)  # type: ignore[method-assign]

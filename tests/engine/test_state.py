@@ -216,3 +216,34 @@ def test_segment_sources_are_built_when_first_asked_for_and_follow_the_data(tmp_
     ms = build(store, DEFINITIONS, AS_OF)
     assert not store.exists(SEGMENTS_TABLE)  # dropped with the state it belonged to
     assert sources(with_segments(store, ms)) == {"u1": "partner", "u2": "seo", "u3": "(none)", "u4": "ads"}
+
+
+def test_state_query_as_one_statement_equals_the_state_built_step_by_step(tmp_path):
+    """`build` names each reach as a view before spreading them (cheaper to compile); `state_query` is the same plan
+    as one expression, the form another engine runs. Both must give the same rows."""
+    from aha.analyses.state import event_source
+    from aha.engine.state import entities_query, owners_query, relevant_parts, state_query
+
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    write_traits(store, TRAITS)
+    built = build(store, DEFINITIONS, AS_OF).entities.execute()
+    source = event_source(store, AS_OF)
+    memberships = store.table("memberships")
+    entities = store.materialise("e", entities_query(source, store.table("users"), memberships, DEFINITIONS),
+                                 temp=True)
+    owners = {kind: store.materialise(f"o_{kind}", owners_query(entities, kind), temp=True)
+              for kind in ("user", "account")}
+    relevant = {kind: store.materialise(f"r_{kind}", parts[0], temp=True)
+                for kind, parts in relevant_parts(source, owners, memberships, DEFINITIONS).items()}
+    for kind, parts in relevant_parts(source, owners, memberships, DEFINITIONS).items():
+        for part in parts[1:]:
+            store.append(f"r_{kind}", part, temp=True)
+    whole = store.execute(state_query(relevant, entities, DEFINITIONS))
+
+    def rows(frame):
+        frame = frame.drop(columns=["entity_key"]).sort_values("entity_id").reset_index(drop=True)
+        return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+    assert len(built) == 12
+    assert rows(whole) == rows(built)

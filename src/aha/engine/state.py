@@ -179,15 +179,24 @@ def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definition
     spread over the entities by one hash join on the integer key (the hand-written SQL's shape). Reach is computed
     sparsely first (only entities with qualifying events).
     """
-    ms = tracked(definitions)
-    codes = event_codes([name for m in ms for name in m.events])
-    reaches: dict[str, ir.Table] = {}
-    for m in ms:
-        if m.all_of is None:
-            reaches[m.id] = reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
+    reaches = reach_queries(relevant, definitions)
     for m in definitions.milestones:
         if m.all_of is not None:
             reaches[m.id] = all_of_query(entities, reaches, m)
+    return spread_query(entities, reaches, definitions)
+
+
+def reach_queries(relevant: Mapping[str, ir.Table], definitions: Definitions) -> dict[str, ir.Table]:
+    """(entity_key, reach_time, progress) of the entities with qualifying events, per milestone but `all_of` ones
+    (`all_of_query` combines these)."""
+    codes = event_codes([name for m in tracked(definitions) for name in m.events])
+    return {m.id: reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
+            for m in tracked(definitions) if m.all_of is None}
+
+
+def spread_query(entities: ir.Table, reaches: Mapping[str, ir.Table], definitions: Definitions) -> ir.Table:
+    """Every milestone's sparse reach spread over the entities: `state_query`'s last step."""
+    ms = tracked(definitions)
     wide = entities
     for k, m in enumerate(ms):
         r = reaches[m.id]
