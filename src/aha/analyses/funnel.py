@@ -73,33 +73,39 @@ def step_ids(definitions: Definitions) -> list[str]:
 
 def funnel_query(wide: ir.Table, steps: list[str], as_of: datetime, order: Order, include_immature: bool) -> ir.Table:
     """Aggregated counts per segment; one row per segment, a few columns per step."""
-    in_scope = ibis.and_(*[wide[applicable_col(s)] == 1 for s in steps])
-    mature = ibis.and_(*[wide[end_col(s)] <= ibis.literal(as_of) for s in steps])
+    in_scope = ibis.and_(*[wide[applicable_col(s)] == 1 for s in steps]).fill_null(False)
+    mature = ibis.and_(*[wide[end_col(s)] <= ibis.literal(as_of) for s in steps]).fill_null(False)
     population = in_scope if include_immature else in_scope & mature
-    counted: list[ir.BooleanValue] = [population]
+    # How far each user got (-1: not counted, 0: signed up, i: made step i), as one CASE whose branches may assume
+    # the steps before them held: the query grows with the number of steps, not with its square.
+    branches: list[tuple[ir.BooleanValue, int]] = [(~population, -1)]
     previous: ir.TimestampValue = wide[c.T0]
-    metrics: dict[str, Any] = {
-        "signups": wide.count(),
-        "immature": (in_scope & ~mature).cast("int64").sum() if not include_immature else ibis.literal(0),
-        "out_of_scope": (~in_scope).cast("int64").sum(),
-        "n_0": population.cast("int64").sum(),
-    }
     for i, step in enumerate(steps, start=1):
         reach = wide[reach_col(step)]
-        here = counted[-1] & reach.notnull()
-        if order == "ordered":
-            here = here & (reach >= previous)
-        counted.append(here)
+        made = reach.notnull() & (reach >= previous) if order == "ordered" else reach.notnull()
+        branches.append((~made.fill_null(False), i - 1))
+        previous = reach
+    rows = wide.mutate(_depth=ibis.cases(*branches, else_=len(steps)))
+    depth = rows._depth
+    metrics: dict[str, Any] = {
+        "signups": rows.count(),
+        "immature": (in_scope & ~mature).cast("int64").sum() if not include_immature else ibis.literal(0),
+        "out_of_scope": (~in_scope).cast("int64").sum(),
+        "n_0": (depth >= 0).cast("int64").sum(),
+    }
+    previous = rows[c.T0]
+    for i, step in enumerate(steps, start=1):
+        reach = rows[reach_col(step)]
+        here = depth >= i
         metrics[f"n_{i}"] = here.cast("int64").sum()
-        waiting = counted[-2] & ~here & (wide[end_col(step)] > ibis.literal(as_of))
-        metrics[f"open_{i}"] = waiting.cast("int64").sum()
-        from_signup = (reach.epoch_seconds() - wide[c.T0].epoch_seconds()).cast("float64")
+        metrics[f"open_{i}"] = ((depth == i - 1) & (rows[end_col(step)] > ibis.literal(as_of))).cast("int64").sum()
+        from_signup = (reach.epoch_seconds() - rows[c.T0].epoch_seconds()).cast("float64")
         metrics[f"med_signup_{i}"] = from_signup.median(where=here)
         if order == "ordered":
             from_previous = (reach.epoch_seconds() - previous.epoch_seconds()).cast("float64")
             metrics[f"med_prev_{i}"] = from_previous.median(where=here)
         previous = reach
-    return wide.group_by(SEGMENT).aggregate(**metrics).order_by(SEGMENT)
+    return rows.group_by(SEGMENT).aggregate(**metrics).order_by(SEGMENT)
 
 
 def summarise(rows: list[dict[str, Any]], steps: list[str], names: dict[str, str], as_of: datetime, order: Order,
