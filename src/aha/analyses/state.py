@@ -15,14 +15,12 @@ import ibis.expr.types as ir
 from aha.definitions import Definitions, content_hash
 from aha.engine import columns as c
 from aha.engine.identity import EventSource, links
-from aha.engine.milestones import all_of_query
 from aha.engine.state import (
     entities_query,
     owners_query,
-    reach_queries,
     relevant_parts,
     segments_query,
-    spread_query,
+    state_query,
     state_view,
 )
 from aha.errors import UserError
@@ -130,23 +128,22 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
             relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
             for part in rest:
                 store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
-        # state_query, step by step: each reach named as a temp view, so that the statement that spreads them is
-        # compiled against eleven names rather than one expression of eleven aggregates (Ibis' compile time grows
-        # faster than the expression; this halves it).
-        views = {mid: store.temp_view(f"{REACH_VIEW}_{i}", expr)
-                 for i, (mid, expr) in enumerate(reach_queries(relevant, definitions).items())}
-        reaches = dict(views)
-        for m in definitions.milestones:
-            if m.all_of is not None:
-                reaches[m.id] = all_of_query(entities, reaches, m)
-        wide = store.materialise(ENTITIES_TABLE, spread_query(entities, reaches, definitions))
+        # Each reach named as a temp view, so that the statement that spreads them is compiled against eleven names
+        # rather than one expression of eleven aggregates (Ibis' compile time grows faster than the expression).
+        views: list[str] = []
+
+        def as_view(i: int, reach: ir.Table) -> ir.Table:
+            views.append(f"{REACH_VIEW}_{i}")
+            return store.temp_view(views[-1], reach)
+
+        wide = store.materialise(ENTITIES_TABLE, state_query(relevant, entities, definitions, named=as_view))
         store.ibis.create_view(STATE_TABLE, state_view(wide, definitions, as_of), overwrite=True)
         without = store.execute(source.users().count()) - store.execute(
             wide.filter(wide.entity_type == "user").count()
         )
         scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-        for i in range(len(views)):
-            store.raw.execute(f"DROP VIEW IF EXISTS temp.{REACH_VIEW}_{i}")
+        for view in views:
+            store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
         for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
             store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
         for stale in (*STALE_TABLES, SEGMENTS_TABLE):

@@ -82,18 +82,23 @@ class TimingResult(ResultMixin):
 
 def _base(ms: MilestoneState, segment: str | None) -> ir.Table:
     """One row per eligible (entity, milestone): in scope, t0 ≤ as_of. Read from the wide state, one select per
-    milestone with its window as a constant (the `state` view would compute window ends and statuses first)."""
+    milestone with its window as a constant (the `state` view would compute window ends and statuses first); a
+    segment is read once per entity and joined to the rows, not parsed again for every milestone."""
     entities, as_of = ms.entities, ms.as_of
     parts = []
     for k, m in enumerate(tracked(ms.definitions)):
         rows = entities.filter(entities[c.ENTITY_TYPE] == m.entity, entities[c.applicable_of(k)],
                                entities[c.T0] <= ibis.literal(as_of))
         parts.append(rows.select(
-            **{SEGMENT: segment_column(rows, segment), c.MILESTONE_ID: ibis.literal(m.id), c.T0: rows[c.T0],
-               c.REACH_TIME: rows[c.reach_of(k)]},
+            c.ENTITY_KEY, **{c.MILESTONE_ID: ibis.literal(m.id), c.T0: rows[c.T0], c.REACH_TIME: rows[c.reach_of(k)]},
             _window=ibis.literal(float(m.within.total_seconds())),
         ))
     joined = union_all(parts)
+    if segment is None:  # no join just to attach "(all)"
+        joined = joined.mutate(**{SEGMENT: segment_column(entities, None)})
+    else:
+        joined = joined.join(entities.select(c.ENTITY_KEY, **{SEGMENT: segment_column(entities, segment)}),
+                             c.ENTITY_KEY)
     ttm = (joined[c.REACH_TIME].epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     observed = (ibis.literal(as_of).epoch_seconds() - joined[c.T0].epoch_seconds()).cast("float64")
     censor_at = ibis.cases((joined._window < observed, joined._window), else_=observed)

@@ -3,7 +3,6 @@
 ENTITY_TYPE = "entity_type"
 ENTITY_ID = "entity_id"
 EVENT_CODE = "event_code"
-MILESTONE_KEY = "milestone_key"
 ENTITY_KEY = "entity_key"  # an integer per entity, for cheap joins and windows
 MILESTONE_ID = "milestone_id"
 T0 = "t0"

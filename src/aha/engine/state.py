@@ -7,7 +7,7 @@ table per entity type; `state_query` then derives every milestone's reach time a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import ibis
@@ -170,7 +170,8 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
     return union_all([direct.select(*resolved.columns), resolved])
 
 
-def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definitions: Definitions) -> ir.Table:
+def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definitions: Definitions,
+                named: Callable[[int, ir.Table], ir.Table] | None = None) -> ir.Table:
     """The state, one row per entity: the entity's columns, then per tracked milestone `k` its reach time, progress
     and applicability (`columns.reach_of(k)` …). `state_view` unpivots it into the documented long shape.
 
@@ -178,20 +179,20 @@ def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definition
     no repeated keys, the funnel and activation read their columns without a pivot, and every milestone's reach is
     spread over the entities by one hash join on the integer key (the hand-written SQL's shape). Reach is computed
     sparsely first (only entities with qualifying events).
+
+    `named(i, reach)` may stand each milestone's reach in for a named relation (the caller registers it): Ibis then
+    compiles the spreading statement against names instead of one expression of every aggregate.
     """
-    reaches = reach_queries(relevant, definitions)
+    codes = event_codes([name for m in tracked(definitions) for name in m.events])
+    reaches: dict[str, ir.Table] = {}
+    for m in tracked(definitions):
+        if m.all_of is None:
+            reach = reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
+            reaches[m.id] = named(len(reaches), reach) if named else reach
     for m in definitions.milestones:
         if m.all_of is not None:
             reaches[m.id] = all_of_query(entities, reaches, m)
     return spread_query(entities, reaches, definitions)
-
-
-def reach_queries(relevant: Mapping[str, ir.Table], definitions: Definitions) -> dict[str, ir.Table]:
-    """(entity_key, reach_time, progress) of the entities with qualifying events, per milestone but `all_of` ones
-    (`all_of_query` combines these)."""
-    codes = event_codes([name for m in tracked(definitions) for name in m.events])
-    return {m.id: reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
-            for m in tracked(definitions) if m.all_of is None}
 
 
 def spread_query(entities: ir.Table, reaches: Mapping[str, ir.Table], definitions: Definitions) -> ir.Table:
