@@ -232,7 +232,7 @@ def test_state_query_as_one_statement_equals_the_state_built_step_by_step(tmp_pa
     memberships = store.table("memberships")
     entities = store.materialise("e", entities_query(source, store.table("users"), memberships, DEFINITIONS),
                                  temp=True)
-    owners = {kind: store.materialise(f"o_{kind}", owners_query(entities, kind), temp=True)
+    owners = {kind: store.materialise(f"o_{kind}", owners_query(entities, DEFINITIONS, kind), temp=True)
               for kind in ("user", "account")}
     relevant = {kind: store.materialise(f"r_{kind}", parts[0], temp=True)
                 for kind, parts in relevant_parts(source, owners, memberships, DEFINITIONS).items()}

@@ -1,5 +1,5 @@
-"""Every writer keeps `seen_users`, `seen_members` and `seen_anonymous` equal to what the events say, and an older
-file is backfilled.
+"""Every writer keeps `seen_users`, `seen_members`, `seen_anonymous` and the latest event time (the default
+`as_of`) equal to what the events say, and an older file is backfilled.
 
 The report's "users without a signup" and account membership read these tables instead of the events, so a writer
 that forgot them would silently change those numbers; each is checked against a direct aggregate of the events.
@@ -42,6 +42,12 @@ def anonymous(store: Store) -> tuple[Rows, Rows]:
             store.raw.execute(ANONYMOUS).fetchall())
 
 
+def latest(store: Store) -> tuple[object, object]:
+    """(the latest event time the meta table keeps, the events' own maximum)."""
+    kept = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
+    return kept, store.scalar("SELECT max(timestamp) FROM events")
+
+
 def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Path) -> None:
     store = open_store(tmp_path / "aha.duckdb")
     first = tmp_path / "a.csv"
@@ -62,6 +68,7 @@ def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Pa
     assert members == [("u1", "acc1", datetime(2026, 1, 1, 12)), ("u2", "acc1", datetime(2026, 1, 5))]
     assert (users, members) == direct(store)
     assert anonymous(store) == ([("anon-1", datetime(2026, 1, 4))],) * 2
+    assert latest(store) == (datetime(2026, 1, 5),) * 2
 
 
 def test_tracking_calls_keep_them(tmp_path: Path) -> None:
@@ -80,6 +87,7 @@ def test_tracking_calls_keep_them(tmp_path: Path) -> None:
     assert members == [("u1", "acc1", datetime(2026, 1, 3))]
     assert (users, members) == direct(store)
     assert anonymous(store) == ([("anon", datetime(2026, 1, 1))],) * 2
+    assert latest(store) == (datetime(2026, 1, 3),) * 2  # the identify call's time is not an event's
 
 
 def test_the_sample_loader_keeps_them(tmp_path: Path) -> None:
@@ -91,6 +99,8 @@ def test_the_sample_loader_keeps_them(tmp_path: Path) -> None:
     assert (users, members) == direct(store)
     kept, events = anonymous(store)
     assert len(kept) > 50 and kept == events
+    kept_latest, events_latest = latest(store)
+    assert kept_latest is not None and kept_latest == events_latest
 
 
 def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
@@ -103,6 +113,7 @@ def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
     store.raw.execute(f"DROP TABLE {schema.SEEN_USERS}")
     store.raw.execute(f"DROP TABLE {schema.SEEN_MEMBERS}")
     store.raw.execute(f"DROP TABLE {schema.SEEN_ANONYMOUS}")
+    store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
     store.raw.execute(f"UPDATE {schema.META} SET value = '1' WHERE key = 'schema_version'")
     store.close()
     store = open_store(db)
@@ -110,3 +121,5 @@ def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
     assert (seen(store), anonymous(store)) == expected
     assert seen(store) == direct(store)
     assert expected[1][0] == expected[1][1]
+    kept_latest, events_latest = latest(store)
+    assert kept_latest is not None and kept_latest == events_latest

@@ -21,7 +21,7 @@ from aha.engine.state import (
     relevant_parts,
     segments_query,
     state_query,
-    state_view,
+    state_view_parts,
 )
 from aha.errors import UserError
 from aha.store import Store, schema
@@ -35,7 +35,7 @@ STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids a
 STATE_KEY = "state_key"
 SEGMENTS_TABLE = "aha_segments"  # (entity_key, signup_properties, traits) of users: built when a segment is asked for
 SEGMENTS_KEY = "segments_key"  # the state key the segments table was built for
-LAYOUT = "wide-1"  # part of the state key: a state written by an aha with another layout is rebuilt, not misread
+LAYOUT = "wide-2"  # part of the state key: a state written by an aha with another layout is rebuilt, not misread
 STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier releases
 
 
@@ -103,8 +103,9 @@ def event_source(store: Store, as_of: datetime | None) -> EventSource:
 
 
 def default_as_of(store: Store) -> datetime | None:
-    """SEMANTICS.md: `as_of` defaults to the latest event timestamp in the data."""
-    value = store.scalar(f"SELECT max(timestamp) FROM {schema.EVENTS}")
+    """SEMANTICS.md: `as_of` defaults to the latest event timestamp in the data, which every writer keeps in the
+    store's meta table (`schema.record_seen`) rather than each report scanning every event for it."""
+    value = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
     return value if isinstance(value, datetime) else None
 
 
@@ -121,7 +122,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         entities = store.materialise(
             BUILD_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions), temp=True
         )
-        owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, kind), temp=True)
+        owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
                   for kind in (c.USER, c.ACCOUNT)}
         relevant = {}
         for kind, (first, *rest) in relevant_parts(source, owners, memberships, definitions).items():
@@ -137,7 +138,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
             return store.temp_view(views[-1], reach)
 
         wide = store.materialise(ENTITIES_TABLE, state_query(relevant, entities, definitions, named=as_view))
-        store.ibis.create_view(STATE_TABLE, state_view(wide, definitions, as_of), overwrite=True)
+        store.union_view(STATE_TABLE, state_view_parts(wide, definitions, as_of))
         without = store.execute(source.users().count()) - store.execute(
             wide.filter(wide.entity_type == "user").count()
         )

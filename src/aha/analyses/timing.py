@@ -18,9 +18,8 @@ import numpy as np
 
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
-from aha.engine.relations import union_all
 from aha.engine.segments import SEGMENT, segment_column
-from aha.engine.state import tracked
+from aha.engine.state import applicable, tracked
 from aha.results import ResultMixin, number
 from aha.stats.survival import kaplan_meier
 from aha.store import Store
@@ -80,20 +79,26 @@ class TimingResult(ResultMixin):
         ]
 
 
-def _base(ms: MilestoneState, segment: str | None) -> ir.Table:
-    """One row per eligible (entity, milestone): in scope, t0 ≤ as_of. Read from the wide state, one select per
-    milestone with its window as a constant (the `state` view would compute window ends and statuses first); a
-    segment is read once per entity and joined to the rows, not parsed again for every milestone."""
+def _rows(ms: MilestoneState) -> list[ir.Table]:
+    """One row per eligible (entity, milestone): in scope, t0 ≤ as_of, as one select per milestone (to be unioned)
+    from the wide state with the milestone's window as a constant (the `state` view would compute window ends and
+    statuses first)."""
     entities, as_of = ms.entities, ms.as_of
     parts = []
     for k, m in enumerate(tracked(ms.definitions)):
-        rows = entities.filter(entities[c.ENTITY_TYPE] == m.entity, entities[c.applicable_of(k)],
+        rows = entities.filter(applicable(entities, k, m),
                                entities[c.T0] <= ibis.literal(as_of))
         parts.append(rows.select(
             c.ENTITY_KEY, **{c.MILESTONE_ID: ibis.literal(m.id), c.T0: rows[c.T0], c.REACH_TIME: rows[c.reach_of(k)]},
             _window=ibis.literal(float(m.within.total_seconds())),
         ))
-    joined = union_all(parts)
+    return parts
+
+
+def _base(joined: ir.Table, ms: MilestoneState, segment: str | None) -> ir.Table:
+    """`_rows` with time to milestone and the censored duration; a segment is read once per entity and joined to
+    the rows, not parsed again for every milestone."""
+    entities, as_of = ms.entities, ms.as_of
     if segment is None:  # no join just to attach "(all)"
         joined = joined.mutate(**{SEGMENT: segment_column(entities, None)})
     else:
@@ -173,7 +178,8 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
 
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
-    base = store.temp_view("aha_timing_base", _base(ms, segment))  # read by three queries
+    rows = store.union_view("aha_timing_rows", _rows(ms), temp=True)  # its parts compiled apart: cheaper
+    base = store.temp_view("aha_timing_base", _base(rows, ms, segment))  # read by three queries
     names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
     return summarise(
         store.execute(percentiles_query(base)).to_dict("records"),

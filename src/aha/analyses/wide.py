@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT, segment_column
-from aha.engine.state import tracked
+from aha.engine.state import applicable, tracked
 
 
 def reach_col(milestone_id: str) -> str:
@@ -38,6 +38,6 @@ def users_wide(ms: MilestoneState, milestone_ids: Sequence[str], segment: str | 
     for mid in milestone_ids:
         k, m = ours[mid]
         columns[reach_col(mid)] = users[c.reach_of(k)]
-        columns[applicable_col(mid)] = users[c.applicable_of(k)].cast("int8")
+        columns[applicable_col(mid)] = applicable(users, k, m).cast("int8")
         columns[end_col(mid)] = users[c.T0] + ibis.interval(seconds=int(m.within.total_seconds()))
     return users.select(c.ENTITY_KEY, c.ENTITY_ID, c.T0, **columns)

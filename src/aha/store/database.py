@@ -121,6 +121,16 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {self.ibis.compile(expr)}')
         return self.ibis.table(name, database="temp")
 
+    def union_view(self, name: str, parts: list[ir.Table], temp: bool = False) -> ir.Table:
+        """A view that is the UNION ALL of `parts` (same columns, in order), each compiled on its own, returned
+        bound: Ibis' compile time grows faster than the expression, so eleven small selects compile in a fifth of
+        the time of their union (0.12 s for the state view). `temp` keeps the view out of the file."""
+        for part in parts:
+            self.ibis._run_pre_execute_hooks(part)
+        body = "\nUNION ALL\n".join(f"({self.ibis.compile(part)})" for part in parts)
+        self.raw.execute(f'CREATE OR REPLACE {"TEMP " if temp else ""}VIEW "{name}" AS {body}')
+        return self.ibis.table(name, database="temp" if temp else None)
+
     def append(self, name: str, expr: ir.Table, temp: bool = False) -> None:
         """Insert an expression's rows into a table `materialise` made (same columns, by name)."""
         self.ibis._run_pre_execute_hooks(expr)

@@ -6,7 +6,7 @@ session time zone in between (a `TIMESTAMPTZ` renders in the session's zone on D
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 EVENTS = "events"
 # Bulk writes insert events sorted by name then time, so each row group holds few event names and DuckDB's zone maps
@@ -25,13 +25,14 @@ META = "aha_meta"
 SEEN_USERS = "seen_users"
 SEEN_MEMBERS = "seen_members"
 SEEN_ANONYMOUS = "seen_anonymous"
+LATEST_EVENT = "latest_event"  # key in META: the latest event timestamp, the default `as_of` (a scan of every row)
 
 
 def record_seen(source: str) -> tuple[str, ...]:
     """Upserts that keep SEEN_USERS, SEEN_MEMBERS and SEEN_ANONYMOUS current from `source`, a relation of written
     events with `user_id`, `anonymous_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so a
-    writer may pass every row of a batch, duplicates included."""
-    return (*_seen_users_and_members(source), _seen_anonymous(source))
+    writer may pass every row of a batch, duplicates included. META's LATEST_EVENT is kept the same way."""
+    return (*_seen_users_and_members(source), _seen_anonymous(source), _latest_event(source))
 
 
 def _seen_users_and_members(source: str) -> tuple[str, ...]:
@@ -51,11 +52,19 @@ def _seen_anonymous(source: str) -> str:
         ON CONFLICT (anonymous_id) DO UPDATE SET first_seen = least(first_seen, excluded.first_seen)"""
 
 
+def _latest_event(source: str) -> str:
+    return f"""INSERT INTO {META} SELECT '{LATEST_EVENT}', CAST(max(timestamp) AS VARCHAR) FROM {source}
+        HAVING max(timestamp) IS NOT NULL
+        ON CONFLICT (key) DO UPDATE
+        SET value = CAST(greatest(CAST(value AS TIMESTAMP), CAST(excluded.value AS TIMESTAMP)) AS VARCHAR)"""
+
+
 # version → statements that bring a file from version - 1 to it; applied in order, in one transaction, on open
 # (the DDL below has created any new table, empty, before they run).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _seen_users_and_members(EVENTS),
     3: (_seen_anonymous(EVENTS),),
+    4: (_latest_event(EVENTS),),
 }
 
 DDL: tuple[str, ...] = (
