@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from aha.analyses import activation as activation_mod
 from aha.analyses import discovery as discovery_mod
@@ -61,6 +63,21 @@ def _utc(value: datetime) -> datetime:
     return (value - offset).replace(tzinfo=None) if offset is not None else value
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _settled(method: Method) -> Method:
+    """Return only once the store's background work (a rebuilt state being written to the file) is done, and
+    raise its error if it failed: a result never outlives a write it depended on."""
+    @functools.wraps(method)
+    def wrapper(self: Project, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.store.settle()
+    return cast(Method, wrapper)
+
+
 class Project:
     """An event store and a definitions file, opened together."""
 
@@ -87,6 +104,7 @@ class Project:
             raise UserError(f"{self.store.path}: holds no events yet. Load some with `aha import FILE`.")
         return latest
 
+    @_settled
     def state(self, as_of: str | date | datetime | None = None, force: bool = False) -> MilestoneState:
         """Per-entity milestone state (materialised in the store; rebuilt only when data or definitions change)."""
         return build(self.store, self.definitions, self.as_of(as_of), force=force)
@@ -94,20 +112,25 @@ class Project:
     # -- analyses ------------------------------------------------------------------------------------
 
     def _state_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
-        ms = self.state(as_of)
+        """The state for an analysis; a rebuilt one may still be being written to the file (`build`): the public
+        methods settle before they return."""
+        ms = build(self.store, self.definitions, self.as_of(as_of))
         if segment is None:
             return ms
         ms = with_segments(self.store, ms)
         check_segment(self.store, segment)
         return ms
 
+    @_settled
     def funnel(self, order: funnel_mod.Order = "ordered", include_immature: bool = False, segment: str | None = None,
                as_of: str | date | datetime | None = None) -> funnel_mod.FunnelResult:
         return funnel_mod.run(self.store, self._state_for(as_of, segment), order, include_immature, segment)
 
+    @_settled
     def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None) -> timing_mod.TimingResult:
         return timing_mod.run(self.store, self._state_for(as_of, segment), segment)
 
+    @_settled
     def activation(self, period: activation_mod.Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
                    segment: str | None = None, as_of: str | date | datetime | None = None,
                    milestone: str | None = None) -> activation_mod.ActivationResult:
@@ -116,21 +139,25 @@ class Project:
                             f"{', '.join(m.id for m in self.definitions.milestones)}.")
         return activation_mod.run(self.store, self._state_for(as_of, segment), period, days, segment, milestone)
 
+    @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                  outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> validation_mod.ValidationResult:
         """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts)."""
         return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
 
+    @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                    outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> revalidation_mod.RevalidationResult:
         """The validation per signup month; flags a milestone whose gap or lift shrinks from the first month."""
         return revalidation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
 
+    @_settled
     def retention(self, segment: str | None = None,
                   as_of: str | date | datetime | None = None) -> retention_mod.RetentionResult:
         """Daily retention curves, Day 0…90, of users who reached each milestone vs those who did not."""
         return retention_mod.run(self.store, self._state_for(as_of, segment), segment)
 
+    @_settled
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
                  as_of: str | date | datetime | None = None,
                  segment: str | None = None, landmark: bool | None = None) -> discovery_mod.DiscoveryResult:
@@ -153,6 +180,7 @@ class Project:
                                                landmark=landmark).groups
         return result
 
+    @_settled
     def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,
               discovery: discovery_mod.DiscoveryResult | None = None) -> scoring_mod.ScoringResult:
         """Each significant discovered event scored 1–5 on four axes, and the 3–5 event shortlist.
@@ -162,11 +190,13 @@ class Project:
         found = discovery if discovery is not None else self.discover(outcome=outcome, as_of=as_of)
         return scoring_mod.run(self.store, self.state(found.as_of), found, outcome)
 
+    @_settled
     def paths(self, segment: str | None = None, as_of: str | date | datetime | None = None,
               top: int = paths_mod.TOP) -> paths_mod.PathsResult:
         """The orders in which users reach the funnel milestones, converters vs not, and the drop-off between them."""
         return paths_mod.run(self.store, self._state_for(as_of, segment), segment, top)
 
+    @_settled
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
                include_immature: bool = False) -> ReportResult:

@@ -247,3 +247,41 @@ def test_state_query_as_one_statement_equals_the_state_built_step_by_step(tmp_pa
 
     assert len(built) == 12
     assert rows(whole) == rows(built)
+
+
+def test_a_rebuilt_state_is_written_to_the_file_beside_the_copy_the_analyses_read(tmp_path):
+    """`build` returns the state from memory while a second connection writes it into the file: once settled, the
+    file holds the same rows, its key, and the long view, and a new process reuses it without a rebuild."""
+    db = tmp_path / "aha.duckdb"
+    store = open_store(db)
+    write_events(store, JOURNEYS)
+    write_traits(store, TRAITS)
+    ms = build(store, DEFINITIONS, AS_OF)
+    in_memory = ms.entities.execute().sort_values("entity_id").reset_index(drop=True)
+    store.settle()
+    stored = store.table("aha_entities").execute().sort_values("entity_id").reset_index(drop=True)
+    assert len(in_memory) == 12 and in_memory.equals(stored)
+    assert store.scalar("SELECT count(*) FROM aha_state WHERE status = 'reached'") == int(
+        (ms.state.status == "reached").sum().execute())
+    store.close()
+    again = open_store(db)
+    reused = build(again, DEFINITIONS, AS_OF)
+    assert not reused.rebuilt and reused.users_without_signup == ms.users_without_signup == 1
+
+
+def test_a_failed_background_write_is_raised_and_leaves_the_state_stale(tmp_path):
+    """The write's error reaches the caller (here: a table squatting on the view's name), and its key is not
+    written, so the next build starts again instead of trusting a state the file does not hold."""
+    import duckdb
+
+    from aha.project import Project
+
+    db = tmp_path / "aha.duckdb"
+    store = open_store(db)
+    write_events(store, JOURNEYS)
+    store.raw.execute("CREATE TABLE aha_state (x INTEGER)")
+    with pytest.raises(duckdb.CatalogException, match="aha_state"):
+        Project(store, DEFINITIONS).funnel(as_of=AS_OF)
+    assert store.scalar("SELECT count(*) FROM aha_meta WHERE key = 'state_key'") == 0
+    store.raw.execute("DROP TABLE aha_state")
+    assert build(store, DEFINITIONS, AS_OF).rebuilt

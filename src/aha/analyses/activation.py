@@ -101,5 +101,5 @@ def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[i
         segment: str | None = None, milestone_id: str | None = None) -> ActivationResult:
     milestone = ms.definitions.milestone(milestone_id) if milestone_id else ms.definitions.primary
     wide = users_wide(ms, [milestone.id], segment)
-    rows = store.execute(activation_query(wide, milestone.id, days, period, ms.as_of)).to_dict("records")
+    rows = store.records(activation_query(wide, milestone.id, days, period, ms.as_of))
     return summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)

@@ -132,6 +132,6 @@ def run(store: Store, ms: MilestoneState, order: Order = "ordered", include_imma
     steps = step_ids(ms.definitions)
     names = {m.id: m.label for m in ms.definitions.milestones} | {c.PAID: "Paid"}
     wide = users_wide(ms, steps, segment)
-    rows = store.execute(funnel_query(wide, steps, ms.as_of, order, include_immature)).to_dict("records")
+    rows = store.records(funnel_query(wide, steps, ms.as_of, order, include_immature))
     return summarise(rows, steps, names, ms.as_of, order, include_immature, segment)
 

@@ -7,9 +7,12 @@ when one of them changes, so a second report on unchanged data reads a small tab
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+import duckdb
+import ibis
 import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
@@ -25,6 +28,7 @@ from aha.engine.state import (
 )
 from aha.errors import UserError
 from aha.store import Store, schema
+from aha.store.database import MEMORY
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
@@ -42,14 +46,21 @@ STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier rele
 @dataclass(frozen=True)
 class MilestoneState:
     """Bound tables of one computed state. `entities` has one row per entity (t0, segment sources, and the wide
-    state columns of engine.state.state_query); `state` is the long view, one row per (entity, milestone)."""
+    state columns of engine.state.state_query); `state` is the long view, one row per (entity, milestone).
+
+    Right after a rebuild, `entities` is the in-memory copy while the file's is still being written (`build`);
+    `state` reads the file's, so it waits for that write."""
 
     definitions: Definitions
     as_of: datetime
     entities: ir.Table
-    state: ir.Table
-    users_without_signup: int
-    rebuilt: bool
+    long_view: Callable[[], ir.Table] = field(repr=False)
+    users_without_signup: int = 0
+    rebuilt: bool = False
+
+    @property
+    def state(self) -> ir.Table:
+        return self.long_view()
 
 
 def segment_keys(store: Store) -> list[str]:
@@ -82,6 +93,7 @@ def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:
     Kept apart from the state and built on first use (then reused while the state is): a report without a
     breakdown never reads or writes the JSON, which was a third of the state's cost at ten million events.
     """
+    store.settle()  # the state's key is written with the state
     key = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
     built = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [SEGMENTS_KEY])
     if built != key or not store.exists(SEGMENTS_TABLE):
@@ -110,51 +122,72 @@ def default_as_of(store: Store) -> datetime | None:
 
 
 def build(store: Store, definitions: Definitions, as_of: datetime, force: bool = False) -> MilestoneState:
+    """The state for `definitions` as of `as_of`: the stored one if its key matches, else rebuilt from the events.
+
+    A rebuilt state is computed into memory and returned at once; a second connection writes it into the file,
+    with its view and key, while the caller's analyses read the copy in memory (`Store.background`; the caller
+    settles before it returns). Until the key is written a crash leaves the old key, so the next run rebuilds.
+    """
+    store.settle()  # a state still being written: its key decides whether this one is stale
     key = f"{LAYOUT}|{content_hash(definitions)}|{store.data_version}|{as_of.isoformat()}"
     cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
     rebuilt = force or cached != key
-    if rebuilt:
-        source = event_source(store, as_of)
-        # Who each anonymous id is: read by the entities, every candidate part and the user count, so kept once.
-        source = replace(source, linked=store.materialise(LINKS_TABLE, links(source.identities), temp=True))
-        memberships = store.table(schema.MEMBERSHIPS)
-        # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
-        entities = store.materialise(
-            BUILD_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions), temp=True
-        )
-        owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
-                  for kind in (c.USER, c.ACCOUNT)}
-        relevant = {}
-        for kind, (first, *rest) in relevant_parts(source, owners, memberships, definitions).items():
-            relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
-            for part in rest:
-                store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
-        # Each reach named as a temp view, so that the statement that spreads them is compiled against eleven names
-        # rather than one expression of eleven aggregates (Ibis' compile time grows faster than the expression).
-        views: list[str] = []
-
-        def as_view(i: int, reach: ir.Table) -> ir.Table:
-            views.append(f"{REACH_VIEW}_{i}")
-            return store.temp_view(views[-1], reach)
-
-        wide = store.materialise(ENTITIES_TABLE, state_query(relevant, entities, definitions, named=as_view))
-        store.union_view(STATE_TABLE, state_view_parts(wide, definitions, as_of))
-        without = store.execute(source.users().count()) - store.execute(
-            wide.filter(wide.entity_type == "user").count()
-        )
-        scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-        for view in views:
-            store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
-        for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
-            store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
-        for stale in (*STALE_TABLES, SEGMENTS_TABLE):
-            store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
-        store.raw.execute(
-            f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), ('users_without_signup', ?)",
-            [STATE_KEY, key, str(int(without))],
-        )
-    without_signup = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = 'users_without_signup'") or 0)
-    return MilestoneState(
-        definitions=definitions, as_of=as_of, entities=store.table(ENTITIES_TABLE), state=store.table(STATE_TABLE),
-        users_without_signup=without_signup, rebuilt=rebuilt,
+    if not rebuilt:
+        without = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = 'users_without_signup'") or 0)
+        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), lambda: store.table(STATE_TABLE),
+                              without, rebuilt=False)
+    source = event_source(store, as_of)
+    # Who each anonymous id is: read by the entities, every candidate part and the user count, so kept once.
+    source = replace(source, linked=store.materialise(LINKS_TABLE, links(source.identities), temp=True))
+    memberships = store.table(schema.MEMBERSHIPS)
+    # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
+    entities = store.materialise(
+        BUILD_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions), temp=True
     )
+    owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
+              for kind in (c.USER, c.ACCOUNT)}
+    relevant = {}
+    for kind, (first, *rest) in relevant_parts(source, owners, memberships, definitions).items():
+        relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
+        for part in rest:
+            store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
+    # Each reach named as a temp view, so that the statement that spreads them is compiled against eleven names
+    # rather than one expression of eleven aggregates (Ibis' compile time grows faster than the expression).
+    views: list[str] = []
+
+    def as_view(i: int, reach: ir.Table) -> ir.Table:
+        views.append(f"{REACH_VIEW}_{i}")
+        return store.temp_view(views[-1], reach)
+
+    spread = state_query(relevant, entities, definitions, named=as_view)
+    # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
+    # may write to one database only, straight into the file.
+    overlapped = not store.in_transaction
+    wide = store.memory_table(ENTITIES_TABLE, spread) if overlapped else store.materialise(ENTITIES_TABLE, spread)
+    without = int(store.execute(source.users().count()) - store.execute(
+        wide.filter(wide.entity_type == "user").count()
+    ))
+    scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
+    for view in views:
+        store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
+    for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
+        store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+    for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
+        store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
+    # The long view, compiled against the name the file's table will have.
+    stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
+    view_sql = store.union_sql(state_view_parts(stored, definitions, as_of))
+
+    def persist(con: duckdb.DuckDBPyConnection) -> None:
+        if overlapped:
+            con.execute(f'CREATE OR REPLACE TABLE "{ENTITIES_TABLE}" AS SELECT * FROM {MEMORY}."{ENTITIES_TABLE}"')
+        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view_sql}')
+        con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), ('users_without_signup', ?)",
+                    [STATE_KEY, key, str(without)])
+
+    def long_view() -> ir.Table:
+        store.settle()
+        return store.table(STATE_TABLE)
+
+    store.background(persist)
+    return MilestoneState(definitions, as_of, wide, long_view, without, rebuilt=True)

@@ -182,8 +182,8 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingR
     base = store.temp_view("aha_timing_base", _base(rows, ms, segment))  # read by three queries
     names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
     return summarise(
-        store.execute(percentiles_query(base)).to_dict("records"),
-        store.execute(histogram_query(base)).to_dict("records"),
+        store.records(percentiles_query(base)),
+        store.records(histogram_query(base)),
         {name: column.to_numpy(zero_copy_only=False) for name, column in zip(
             (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n"), store.to_pyarrow(survival_query(base)).columns,
             strict=True)},

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,17 @@ class StoreError(UserError):
     """A user-facing problem with the store (missing file, newer schema), with the fix in the message."""
 
 
+MEMORY = "aha_mem"  # an in-memory database attached beside the file; every connection of the process sees it
+
+
 class Store:
     """An open event store. `raw` is the DuckDB connection for DuckDB-only import SQL; `ibis` runs expressions."""
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._pending: list[Future[None]] = []  # work `background` started; `settle` waits for it
+        self._worker: ThreadPoolExecutor | None = None
+        self._in_transaction = False
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
         self.ibis = _connect(self.path, read_only)
@@ -102,6 +109,12 @@ class Store:
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         return expr.to_pyarrow()
 
+    def records(self, expr: ir.Table) -> list[dict[str, Any]]:
+        """A small result as plain rows, with None for NULL: through Arrow, not a pandas frame (whose per-column
+        conversions cost more than the analyses' final queries themselves)."""
+        rows: list[dict[str, Any]] = self.to_pyarrow(expr).to_pylist()
+        return rows
+
     def materialise(self, name: str, expr: ir.Table, temp: bool = False) -> ir.Table:
         """Store an expression's result as a table and return it bound; `temp` keeps it in memory, never on disk.
 
@@ -121,14 +134,58 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {self.ibis.compile(expr)}')
         return self.ibis.table(name, database="temp")
 
-    def union_view(self, name: str, parts: list[ir.Table], temp: bool = False) -> ir.Table:
-        """A view that is the UNION ALL of `parts` (same columns, in order), each compiled on its own, returned
-        bound: Ibis' compile time grows faster than the expression, so eleven small selects compile in a fifth of
-        the time of their union (0.12 s for the state view). `temp` keeps the view out of the file."""
+    def memory_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """Store an expression's result in the attached in-memory database and return it bound. Unlike a temp
+        table, a second connection of this process can read it: `background` copies it into the file from there
+        while this connection goes on reading it."""
+        self.raw.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {MEMORY}")
+        self.ibis._run_pre_execute_hooks(expr)
+        self.raw.execute(f'CREATE OR REPLACE TABLE {MEMORY}."{name}" AS {self.ibis.compile(expr)}')
+        return self.ibis.table(name, database=MEMORY)
+
+    def background(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Run `work` in one transaction on a second connection to this database, in a thread, while this one goes
+        on (DuckDB runs both at once); `settle` waits for it and raises what it raised. On two cores the file write
+        of the state then overlaps the analyses' Python, which leaves a core idle. Inside a `transaction` (the
+        server's reads) the work runs here and now, in it: another connection would not see its uncommitted rows.
+        """
+        if self.in_transaction:
+            work(self.raw)
+            return
+        cursor = self.raw.cursor()
+
+        def run() -> None:
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                try:
+                    work(cursor)
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-store")
+        self._pending.append(self._worker.submit(run))
+
+    def settle(self) -> None:
+        """Wait for the work `background` started; re-raise its first error. Writers call this first."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def union_sql(self, parts: list[ir.Table]) -> str:
+        """The UNION ALL of `parts` (same columns, in order), each compiled on its own: Ibis' compile time grows
+        faster than the expression, so eleven small selects compile in a fifth of the time of their union."""
         for part in parts:
             self.ibis._run_pre_execute_hooks(part)
-        body = "\nUNION ALL\n".join(f"({self.ibis.compile(part)})" for part in parts)
-        self.raw.execute(f'CREATE OR REPLACE {"TEMP " if temp else ""}VIEW "{name}" AS {body}')
+        return "\nUNION ALL\n".join(f"({self.ibis.compile(part)})" for part in parts)
+
+    def union_view(self, name: str, parts: list[ir.Table], temp: bool = False) -> ir.Table:
+        """A view of `union_sql(parts)`, returned bound; `temp` keeps it out of the file."""
+        self.raw.execute(f'CREATE OR REPLACE {"TEMP " if temp else ""}VIEW "{name}" AS {self.union_sql(parts)}')
         return self.ibis.table(name, database="temp" if temp else None)
 
     def append(self, name: str, expr: ir.Table, temp: bool = False) -> None:
@@ -141,14 +198,22 @@ class Store:
         row = self.raw.execute(sql, params or []).fetchone()
         return row[0] if row else None
 
+    @property
+    def in_transaction(self) -> bool:
+        """Inside `transaction`: what this connection writes is not yet visible to any other."""
+        return self._in_transaction
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.raw.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield self.raw
         except BaseException:
             self.raw.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.raw.execute("COMMIT")
 
     def cursor(self) -> Store:
@@ -159,12 +224,18 @@ class Store:
         """
         other = object.__new__(Store)
         other.path = self.path
+        other._pending, other._worker, other._in_transaction = [], None, False
         other.ibis = ibis.duckdb.from_connection(self.raw.cursor())
         other.raw = other.ibis.con
         return other
 
     def close(self) -> None:
-        self.ibis.disconnect()
+        try:
+            self.settle()
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown()
+            self.ibis.disconnect()
 
 
 LOCK_WAIT_SECONDS = 3.0
