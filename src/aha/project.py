@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -201,9 +202,19 @@ class Project:
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
                include_immature: bool = False) -> ReportResult:
         ms = self._state_for(as_of, segment)
-        f = funnel_mod.run(self.store, ms, order, include_immature, segment)
-        t = timing_mod.run(self.store, ms, segment)
-        a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)
+        # Timing (the longest) on a second connection while this one runs the funnel and activation: each side's
+        # Python (expressions, compiling) then overlaps the other's queries.
+        # Inside a transaction (the server's reads) another connection would not see the state: one after another.
+        cursor = None if self.store.in_transaction else self.store.cursor()
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-report") as pool:
+                timing = pool.submit(timing_mod.run, cursor, ms, segment) if cursor is not None else None
+                f = funnel_mod.run(self.store, ms, order, include_immature, segment)
+                a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)
+                t = timing.result() if timing is not None else timing_mod.run(self.store, ms, segment)
+        finally:
+            if cursor is not None:
+                cursor.close()
         return ReportResult(overview_mod.run(self.store, ms, a, t), f, t, a)
 
     def close(self) -> None:
