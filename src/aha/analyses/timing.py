@@ -125,13 +125,10 @@ def percentiles_query(base: ir.Table) -> ir.Table:
 QUANTILES = (0.25, 0.5, 0.75, 0.9)
 
 
-def histogram_query(base: ir.Table) -> ir.Table:
-    reached = base.filter(base._reached)
-    bucket = ibis.cases(*[(reached._ttm < EDGES[i + 1], i) for i in range(len(EDGES) - 1)], else_=len(EDGES) - 1)
-    return reached.group_by([SEGMENT, c.MILESTONE_ID, bucket.name("bucket")]).aggregate(n=reached.count())
-
-
 KM_RESOLUTION = 60  # seconds: Kaplan–Meier runs on whole minutes, so millions of users give thousands of rows
+# The histogram is counted from the same per-minute rows: exact, because every edge is a whole minute (a time
+# floored to the minute is below an edge exactly when the time is).
+assert all(edge % KM_RESOLUTION == 0 for edge in EDGES)
 
 
 def survival_query(base: ir.Table) -> ir.Table:
@@ -144,12 +141,10 @@ def survival_query(base: ir.Table) -> ir.Table:
     return base.group_by([SEGMENT, c.MILESTONE_ID, minute.name("_duration"), "_reached"]).aggregate(n=base.count())
 
 
-def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]], survival: Mapping[str, Any],
-              names: Mapping[str, tuple[str, str]], as_of: datetime, segment_by: str | None) -> TimingResult:
-    """`survival` holds the grouped Kaplan–Meier rows as columns (segment, milestone_id, _duration, _reached, n)."""
-    bins: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    for row in histogram:
-        bins[(row[SEGMENT], row[c.MILESTONE_ID])][int(row["bucket"])] = int(row["n"])
+def summarise(percentiles: list[dict[str, Any]], survival: Mapping[str, Any], names: Mapping[str, tuple[str, str]],
+              as_of: datetime, segment_by: str | None) -> TimingResult:
+    """`survival` holds the grouped Kaplan–Meier rows as columns (segment, milestone_id, _duration, _reached, n);
+    the histogram of times to reach is counted from its reached rows."""
     columns = {k: np.asarray(survival[k]) for k in (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n")}
     by_segment: dict[str, list[MilestoneTiming]] = defaultdict(list)
     order = list(names)
@@ -157,9 +152,12 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
         key = (row[SEGMENT], row[c.MILESTONE_ID])
         rows = (columns[SEGMENT] == key[0]) & (columns[c.MILESTONE_ID] == key[1])
         km = kaplan_meier(columns["_duration"][rows], columns["_reached"][rows], columns["n"][rows])
+        reached = rows & columns["_reached"].astype(bool)
+        bucket = np.searchsorted(EDGES, columns["_duration"][reached], side="right") - 1
+        counts = np.bincount(bucket, weights=columns["n"][reached], minlength=len(EDGES))
         hist = tuple(
             HistogramBin(LABELS[i], float(EDGES[i]), float(EDGES[i + 1]) if i + 1 < len(EDGES) else None,
-                         bins[key].get(i, 0))
+                         int(counts[i]))
             for i in range(len(EDGES)) if EDGES[i] < float(row["window"])
         )
         name, entity = names[row[c.MILESTONE_ID]]
@@ -179,11 +177,10 @@ def summarise(percentiles: list[dict[str, Any]], histogram: list[dict[str, Any]]
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
     rows = store.union_view("aha_timing_rows", _rows(ms), temp=True)  # its parts compiled apart: cheaper
-    base = store.temp_view("aha_timing_base", _base(rows, ms, segment))  # read by three queries
+    base = store.temp_view("aha_timing_base", _base(rows, ms, segment))  # read by two queries
     names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
     return summarise(
         store.records(percentiles_query(base)),
-        store.records(histogram_query(base)),
         {name: column.to_numpy(zero_copy_only=False) for name, column in zip(
             (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n"), store.to_pyarrow(survival_query(base)).columns,
             strict=True)},
