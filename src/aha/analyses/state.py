@@ -37,6 +37,7 @@ LINKS_TABLE = "aha_links"  # anonymous id → user, while the state is built (te
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
+WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
 SEGMENTS_TABLE = "aha_segments"  # (entity_key, signup_properties, traits) of users: built when a segment is asked for
 SEGMENTS_KEY = "segments_key"  # the state key the segments table was built for
 LAYOUT = "wide-2"  # part of the state key: a state written by an aha with another layout is rebuilt, not misread
@@ -49,18 +50,23 @@ class MilestoneState:
     state columns of engine.state.state_query); `state` is the long view, one row per (entity, milestone).
 
     Right after a rebuild, `entities` is the in-memory copy while the file's is still being written (`build`);
-    `state` reads the file's, so it waits for that write."""
+    `state` reads the file's and `users_without_signup` is counted with the write, so both wait for it."""
 
     definitions: Definitions
     as_of: datetime
     entities: ir.Table
     long_view: Callable[[], ir.Table] = field(repr=False)
-    users_without_signup: int = 0
+    count_without_signup: Callable[[], int] = field(repr=False)
     rebuilt: bool = False
 
     @property
     def state(self) -> ir.Table:
         return self.long_view()
+
+    @property
+    def users_without_signup(self) -> int:
+        """Users with events but no signup event (SEMANTICS.md: in no cohort, reported)."""
+        return self.count_without_signup()
 
 
 def segment_keys(store: Store) -> list[str]:
@@ -131,23 +137,29 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     store.settle()  # a state still being written: its key decides whether this one is stale
     key = f"{LAYOUT}|{content_hash(definitions)}|{store.data_version}|{as_of.isoformat()}"
     cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
-    rebuilt = force or cached != key
-    if not rebuilt:
-        without = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = 'users_without_signup'") or 0)
-        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), lambda: store.table(STATE_TABLE),
-                              without, rebuilt=False)
+
+    def long_view() -> ir.Table:
+        store.settle()
+        return store.table(STATE_TABLE)
+
+    def without_signup() -> int:
+        store.settle()
+        return int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [WITHOUT_SIGNUP]) or 0)
+
+    if not force and cached == key:
+        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup)
     source = event_source(store, as_of)
-    # Who each anonymous id is: read by the entities, every candidate part and the user count, so kept once.
-    source = replace(source, linked=store.materialise(LINKS_TABLE, links(source.identities), temp=True))
+    # Who each anonymous id is: read by the entities and every candidate part, so kept once.
+    linked = store.materialise(LINKS_TABLE, links(source.identities), temp=True)
     memberships = store.table(schema.MEMBERSHIPS)
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
-    entities = store.materialise(
-        BUILD_TABLE, entities_query(source, store.table(schema.USERS), memberships, definitions), temp=True
-    )
+    entities = store.materialise(BUILD_TABLE, entities_query(replace(source, linked=linked), store.table(schema.USERS),
+                                                             memberships, definitions), temp=True)
     owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
               for kind in (c.USER, c.ACCOUNT)}
     relevant = {}
-    for kind, (first, *rest) in relevant_parts(source, owners, memberships, definitions).items():
+    for kind, (first, *rest) in relevant_parts(replace(source, linked=linked), owners, memberships,
+                                               definitions).items():
         relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
         for part in rest:
             store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
@@ -164,9 +176,6 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     # may write to one database only, straight into the file.
     overlapped = not store.in_transaction
     wide = store.memory_table(ENTITIES_TABLE, spread) if overlapped else store.materialise(ENTITIES_TABLE, spread)
-    without = int(store.execute(source.users().count()) - store.execute(
-        wide.filter(wide.entity_type == "user").count()
-    ))
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
     for view in views:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
@@ -174,20 +183,22 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
         store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
-    # The long view, compiled against the name the file's table will have.
-    stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
-    view_sql = store.union_sql(state_view_parts(stored, definitions, as_of))
+    signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
+    # Users with events but without a signup (links from the identities again: the temp table is this connection's).
+    without = source.users().anti_join(signed_up, source.users().user_id == signed_up[c.ENTITY_ID]).count()
 
     def persist(con: duckdb.DuckDBPyConnection) -> None:
+        """The state's file copy, its long view, its key, and the users-without-signup count: none of them is
+        needed by the analyses that read the in-memory copy meanwhile."""
         if overlapped:
             con.execute(f'CREATE OR REPLACE TABLE "{ENTITIES_TABLE}" AS SELECT * FROM {MEMORY}."{ENTITIES_TABLE}"')
-        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view_sql}')
-        con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), ('users_without_signup', ?)",
-                    [STATE_KEY, key, str(without)])
-
-    def long_view() -> ir.Table:
-        store.settle()
-        return store.table(STATE_TABLE)
+        # The long view, compiled against the name the file's table has.
+        stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
+        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
+                    f"{store.union_sql(state_view_parts(stored, definitions, as_of))}")
+        n = con.execute(store.ibis.compile(without)).fetchone()
+        con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?)",
+                    [STATE_KEY, key, WITHOUT_SIGNUP, str(int(n[0]) if n else 0)])
 
     store.background(persist)
-    return MilestoneState(definitions, as_of, wide, long_view, without, rebuilt=True)
+    return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True)
