@@ -35,6 +35,7 @@ def _cached(store: Store, ms: MilestoneState, table: str,
     key = f"{LAYOUT}|{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
     meta_key = f"{table}_key"
     if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [meta_key]) != key:
+        store.settle()  # one writer at a time: a rebuilt state may still be being written (analyses.state.build)
         source = event_source(store, ms.as_of)
         users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
         store.materialise(table, query(source, users))
