@@ -27,8 +27,8 @@ def write_events(store: Store, rows: Iterable[tuple[Any, ...]]) -> None:
             ts(when), ts(when), json.dumps(props), "test",
         ))
     store.raw.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
-    for statement in schema.record_seen(schema.EVENTS):  # what every aha writer keeps beside the events
-        store.raw.execute(statement)
+    for statement in (*schema.record_seen(schema.EVENTS), schema.latest_event(schema.EVENTS)):
+        store.raw.execute(statement)  # what every aha writer keeps beside the events
     store.bump_data_version()
 
 

@@ -286,3 +286,19 @@ def test_a_failed_background_write_is_raised_and_leaves_the_state_stale(tmp_path
     assert store.scalar("SELECT count(*) FROM aha_meta WHERE key = 'state_key'") == 0
     store.raw.execute("DROP TABLE aha_state")
     assert build(store, DEFINITIONS, AS_OF).rebuilt
+
+
+def test_a_state_keeps_its_own_count_and_refuses_to_read_another_state(tmp_path):
+    """A state held while another is built (another as_of) keeps its users-without-signup count, and its long view
+    refuses to read the file's state, which is now the other one's, instead of answering with its rows."""
+    from aha.store.database import StoreError
+
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    later = AS_OF + timedelta(days=30)
+    rebuilt = build(store, DEFINITIONS, AS_OF, force=True)
+    build(store, DEFINITIONS, later)  # rewrites the file's state and its count
+    assert rebuilt.users_without_signup == 1  # u4 has events but no signup (hand-counted above)
+    with pytest.raises(StoreError, match="ask again"):
+        rebuilt.state  # noqa: B018
+    assert build(store, DEFINITIONS, later).state.count().execute() > 0

@@ -71,6 +71,18 @@ def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Pa
     assert latest(store) == (datetime(2026, 1, 5),) * 2
 
 
+def test_a_refused_duplicate_does_not_move_the_latest_event(tmp_path: Path) -> None:
+    """A re-sent message id with a later time is refused as a duplicate; the default `as_of` must not follow it."""
+    store = open_store(tmp_path / "aha.duckdb")
+    first, again = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("message_id,user_id,event,timestamp\nm1,u1,Signed Up,2026-01-02T00:00:00Z\n")
+    again.write_text("message_id,user_id,event,timestamp\nm1,u1,Signed Up,2026-03-20T00:00:00Z\n")
+    import_files(store, [first])
+    import_files(store, [again])
+    assert store.scalar("SELECT count(*) FROM events") == 1
+    assert latest(store) == (datetime(2026, 1, 2),) * 2
+
+
 def test_tracking_calls_keep_them(tmp_path: Path) -> None:
     store = open_store(tmp_path / "aha.duckdb")
     now = datetime(2026, 2, 1)

@@ -28,7 +28,7 @@ from aha.engine.state import (
 )
 from aha.errors import UserError
 from aha.store import Store, schema
-from aha.store.database import MEMORY
+from aha.store.database import MEMORY, StoreError
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
@@ -122,9 +122,18 @@ def event_source(store: Store, as_of: datetime | None) -> EventSource:
 
 def default_as_of(store: Store) -> datetime | None:
     """SEMANTICS.md: `as_of` defaults to the latest event timestamp in the data, which every writer keeps in the
-    store's meta table (`schema.record_seen`) rather than each report scanning every event for it."""
+    store's meta table (`schema.latest_event`) rather than each report scanning every event for it."""
     value = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
     return value if isinstance(value, datetime) else None
+
+
+def _check_written(store: Store, key: str) -> None:
+    """Wait for a state still being written; refuse to read the file's state for `key` if the file holds another
+    (its write failed, or a later build replaced it): another state's rows would be read without an error."""
+    store.settle()
+    if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY]) != key:
+        raise StoreError("the milestone state was rebuilt or not written since this result asked for it "
+                         "(other definitions, another --as-of, or a failed write): ask again.")
 
 
 def build(store: Store, definitions: Definitions, as_of: datetime, force: bool = False) -> MilestoneState:
@@ -138,15 +147,20 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     key = f"{LAYOUT}|{content_hash(definitions)}|{store.data_version}|{as_of.isoformat()}"
     cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
 
+    counted: dict[str, int] = {}  # the users-without-signup count of this state, once known
+
     def long_view() -> ir.Table:
-        store.settle()
+        _check_written(store, key)
         return store.table(STATE_TABLE)
 
     def without_signup() -> int:
-        store.settle()
-        return int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [WITHOUT_SIGNUP]) or 0)
+        if WITHOUT_SIGNUP not in counted:
+            _check_written(store, key)
+        return counted[WITHOUT_SIGNUP]
 
     if not force and cached == key:
+        counted[WITHOUT_SIGNUP] = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?",
+                                                   [WITHOUT_SIGNUP]) or 0)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup)
     source = event_source(store, as_of)
     # Who each anonymous id is: read by the entities and every candidate part, so kept once.
@@ -199,6 +213,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         n = con.execute(store.ibis.compile(without)).fetchone()
         con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?)",
                     [STATE_KEY, key, WITHOUT_SIGNUP, str(int(n[0]) if n else 0)])
+        counted[WITHOUT_SIGNUP] = int(n[0]) if n else 0
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True)

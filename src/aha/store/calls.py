@@ -97,10 +97,9 @@ def write_calls(
                            CAST(properties AS JSON), source
                     FROM {PARSED} WHERE type IN ('track', 'page', 'screen')""",
             )
-            for statement in schema.record_seen(
-                f"(SELECT user_id, anonymous_id, account_id, timestamp FROM {PARSED} "
-                "WHERE type IN ('track', 'page', 'screen'))"
-            ):
+            written = (f"(SELECT user_id, anonymous_id, account_id, timestamp FROM {PARSED} "
+                       "WHERE type IN ('track', 'page', 'screen'))")  # the ledger has removed duplicates
+            for statement in (*schema.record_seen(written), schema.latest_event(written)):
                 con.execute(statement)
             con.execute(
                 f"""INSERT INTO {schema.IDENTITIES}

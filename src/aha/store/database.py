@@ -172,9 +172,13 @@ class Store:
 
     def settle(self) -> None:
         """Wait for the work `background` started; re-raise its first error. Writers call this first."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
+        while self._pending:  # a future leaves the list only once done: an interrupted wait leaves it pending
+            future = self._pending[0]
+            try:
+                future.result()
+            finally:
+                if future.done():
+                    self._pending.pop(0)
 
     def union_sql(self, parts: list[ir.Table]) -> str:
         """The UNION ALL of `parts` (same columns, in order), each compiled on its own: Ibis' compile time grows

@@ -326,6 +326,8 @@ def _import_one(
             f"(SELECT user_id, anonymous_id, account_id, ts AS timestamp FROM {PARSED} WHERE _kind = 'event' AND _ok)"
         ):
             con.execute(statement)
+        if events:  # from the stored rows: a refused duplicate may carry a later time
+            con.execute(schema.latest_event(schema.EVENTS))
         identities = _insert_count(
             con,
             f"""INSERT INTO {schema.IDENTITIES}

@@ -31,8 +31,9 @@ LATEST_EVENT = "latest_event"  # key in META: the latest event timestamp, the de
 def record_seen(source: str) -> tuple[str, ...]:
     """Upserts that keep SEEN_USERS, SEEN_MEMBERS and SEEN_ANONYMOUS current from `source`, a relation of written
     events with `user_id`, `anonymous_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so a
-    writer may pass every row of a batch, duplicates included. META's LATEST_EVENT is kept the same way."""
-    return (*_seen_users_and_members(source), _seen_anonymous(source), _latest_event(source))
+    writer may pass every row of a batch, duplicates included. Writers also keep META's LATEST_EVENT
+    (`latest_event`)."""
+    return (*_seen_users_and_members(source), _seen_anonymous(source))
 
 
 def _seen_users_and_members(source: str) -> tuple[str, ...]:
@@ -52,7 +53,11 @@ def _seen_anonymous(source: str) -> str:
         ON CONFLICT (anonymous_id) DO UPDATE SET first_seen = least(first_seen, excluded.first_seen)"""
 
 
-def _latest_event(source: str) -> str:
+def latest_event(source: str) -> str:
+    """The upsert that keeps META's LATEST_EVENT (the default `as_of`) from `source`, rows of written events with a
+    `timestamp`. Unlike `record_seen`, `source` must hold only rows that were stored: a duplicate refused for its
+    message id may carry a later time. Bulk writers therefore pass EVENTS itself (one scan per import); the
+    tracking API passes its batch, which its ledger has already freed of duplicates."""
     return f"""INSERT INTO {META} SELECT '{LATEST_EVENT}', CAST(max(timestamp) AS VARCHAR) FROM {source}
         HAVING max(timestamp) IS NOT NULL
         ON CONFLICT (key) DO UPDATE
@@ -64,7 +69,7 @@ def _latest_event(source: str) -> str:
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _seen_users_and_members(EVENTS),
     3: (_seen_anonymous(EVENTS),),
-    4: (_latest_event(EVENTS),),
+    4: (latest_event(EVENTS),),
 }
 
 DDL: tuple[str, ...] = (
