@@ -163,17 +163,49 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
                                                    [WITHOUT_SIGNUP]) or 0)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup)
     source = event_source(store, as_of)
+    # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
+    # may write to one database only, straight into the file.
+    overlapped = not store.in_transaction
+    wide = _spread(store, source, definitions, in_memory=overlapped)
+    for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
+        store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
+    signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
+    # Users with events but without a signup (links from the identities again: the temp table is this connection's).
+    users = source.users()
+    without = users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()
+
+    def persist(con: duckdb.DuckDBPyConnection) -> None:
+        """The state's file copy, its long view, its key, and the users-without-signup count: none of them is
+        needed by the analyses that read the in-memory copy meanwhile."""
+        if overlapped:
+            con.execute(f'CREATE OR REPLACE TABLE "{ENTITIES_TABLE}" AS SELECT * FROM {MEMORY}."{ENTITIES_TABLE}"')
+        # The long view, compiled against the name the file's table has.
+        stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
+        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
+                    f"{store.union_sql(state_view_parts(stored, definitions, as_of))}")
+        row = con.execute(store.ibis.compile(without)).fetchone()
+        counted[WITHOUT_SIGNUP] = int(row[0]) if row else 0
+        con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?)",
+                    [STATE_KEY, key, WITHOUT_SIGNUP, str(counted[WITHOUT_SIGNUP])])
+
+    store.background(persist)
+    return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True)
+
+
+def _spread(store: Store, source: EventSource, definitions: Definitions, in_memory: bool) -> ir.Table:
+    """Every milestone's reach spread over the entities (`state_query`), computed step by step through temp
+    tables and stored as ENTITIES_TABLE: in the attached in-memory database, or in the file. Scratch is dropped."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once.
-    linked = store.materialise(LINKS_TABLE, links(source.identities), temp=True)
+    linked = replace(source, linked=store.materialise(LINKS_TABLE, links(source.identities), temp=True))
     memberships = store.table(schema.MEMBERSHIPS)
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
-    entities = store.materialise(BUILD_TABLE, entities_query(replace(source, linked=linked), store.table(schema.USERS),
-                                                             memberships, definitions), temp=True)
+    entities = store.materialise(
+        BUILD_TABLE, entities_query(linked, store.table(schema.USERS), memberships, definitions), temp=True
+    )
     owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
               for kind in (c.USER, c.ACCOUNT)}
     relevant = {}
-    for kind, (first, *rest) in relevant_parts(replace(source, linked=linked), owners, memberships,
-                                               definitions).items():
+    for kind, (first, *rest) in relevant_parts(linked, owners, memberships, definitions).items():
         relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
         for part in rest:
             store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
@@ -186,34 +218,10 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         return store.temp_view(views[-1], reach)
 
     spread = state_query(relevant, entities, definitions, named=as_view)
-    # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
-    # may write to one database only, straight into the file.
-    overlapped = not store.in_transaction
-    wide = store.memory_table(ENTITIES_TABLE, spread) if overlapped else store.materialise(ENTITIES_TABLE, spread)
-    scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
+    wide = store.memory_table(ENTITIES_TABLE, spread) if in_memory else store.materialise(ENTITIES_TABLE, spread)
     for view in views:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
+    scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
     for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
-    for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
-        store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
-    signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
-    # Users with events but without a signup (links from the identities again: the temp table is this connection's).
-    without = source.users().anti_join(signed_up, source.users().user_id == signed_up[c.ENTITY_ID]).count()
-
-    def persist(con: duckdb.DuckDBPyConnection) -> None:
-        """The state's file copy, its long view, its key, and the users-without-signup count: none of them is
-        needed by the analyses that read the in-memory copy meanwhile."""
-        if overlapped:
-            con.execute(f'CREATE OR REPLACE TABLE "{ENTITIES_TABLE}" AS SELECT * FROM {MEMORY}."{ENTITIES_TABLE}"')
-        # The long view, compiled against the name the file's table has.
-        stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
-        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
-                    f"{store.union_sql(state_view_parts(stored, definitions, as_of))}")
-        n = con.execute(store.ibis.compile(without)).fetchone()
-        con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?)",
-                    [STATE_KEY, key, WITHOUT_SIGNUP, str(int(n[0]) if n else 0)])
-        counted[WITHOUT_SIGNUP] = int(n[0]) if n else 0
-
-    store.background(persist)
-    return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True)
+    return wide

@@ -106,8 +106,7 @@ def owners_query(entities: ir.Table, definitions: Definitions, entity: str) -> i
     """(entity_id, entity_key, t0, _until) of one entity type: what candidate events are joined to. The window's end
     is computed once per entity here, not once per event in the candidate pass (a tenth of its filter's cost)."""
     rows = entities.filter(entities[c.ENTITY_TYPE] == entity)
-    has = any(m.entity == entity and m.all_of is None for m in tracked(definitions))
-    longest = int(longest_window(definitions, entity).total_seconds()) if has else 0
+    longest = int(longest_window(definitions, entity).total_seconds())
     return rows.select(c.ENTITY_ID, c.ENTITY_KEY, c.T0, **{UNTIL: rows[c.T0] + ibis.interval(seconds=longest)})
 
 
@@ -125,7 +124,7 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
     parts: dict[str, list[ir.Table]] = {}
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
     for entity in (c.USER, c.ACCOUNT):
-        ms = [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
+        ms = counted_milestones(definitions, entity)
         if not ms:
             continue
         uses = property_uses(ms)
@@ -154,9 +153,14 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
     return parts
 
 
+def counted_milestones(definitions: Definitions, entity: str) -> list[Milestone]:
+    """An entity type's tracked milestones that count its events (not `all_of` composites of other milestones)."""
+    return [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
+
+
 def longest_window(definitions: Definitions, entity: str) -> timedelta:
-    """The window that bounds an entity type's candidate events: its longest milestone window."""
-    return max(m.within for m in tracked(definitions) if m.entity == entity and m.all_of is None)
+    """The window that bounds an entity type's candidate events: its longest milestone window (none: zero)."""
+    return max((m.within for m in counted_milestones(definitions, entity)), default=timedelta(0))
 
 
 def _account_candidates(source: EventSource, memberships: ir.Table, names: list[str]) -> ir.Table:

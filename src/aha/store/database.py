@@ -156,13 +156,8 @@ class Store:
 
         def run() -> None:
             try:
-                cursor.execute("BEGIN TRANSACTION")
-                try:
+                with _atomic(cursor):
                     work(cursor)
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-                cursor.execute("COMMIT")
             finally:
                 cursor.close()
 
@@ -187,10 +182,10 @@ class Store:
             self.ibis._run_pre_execute_hooks(part)
         return "\nUNION ALL\n".join(f"({self.ibis.compile(part)})" for part in parts)
 
-    def union_view(self, name: str, parts: list[ir.Table], temp: bool = False) -> ir.Table:
-        """A view of `union_sql(parts)`, returned bound; `temp` keeps it out of the file."""
-        self.raw.execute(f'CREATE OR REPLACE {"TEMP " if temp else ""}VIEW "{name}" AS {self.union_sql(parts)}')
-        return self.ibis.table(name, database="temp" if temp else None)
+    def temp_union_view(self, name: str, parts: list[ir.Table]) -> ir.Table:
+        """A temp view of `union_sql(parts)`, returned bound (`temp_view` for a union)."""
+        self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {self.union_sql(parts)}')
+        return self.ibis.table(name, database="temp")
 
     def append(self, name: str, expr: ir.Table, temp: bool = False) -> None:
         """Insert an expression's rows into a table `materialise` made (same columns, by name)."""
@@ -209,16 +204,12 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.raw.execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
-            yield self.raw
-        except BaseException:
-            self.raw.execute("ROLLBACK")
-            raise
+            with _atomic(self.raw):
+                yield self.raw
         finally:
             self._in_transaction = False
-        self.raw.execute("COMMIT")
 
     def cursor(self) -> Store:
         """A second handle on this open database (its own transactions and temp tables), for another thread.
@@ -240,6 +231,18 @@ class Store:
             if self._worker is not None:
                 self._worker.shutdown()
             self.ibis.disconnect()
+
+
+@contextmanager
+def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on `con`: committed if the block returns, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 LOCK_WAIT_SECONDS = 3.0
