@@ -135,3 +135,38 @@ def test_an_older_file_is_backfilled_on_open(tmp_path: Path) -> None:
     assert expected[1][0] == expected[1][1]
     kept_latest, events_latest = latest(store)
     assert kept_latest is not None and kept_latest == events_latest
+
+
+def test_a_refused_duplicate_does_not_move_first_seen(tmp_path: Path) -> None:
+    """A re-sent message id with an earlier time (a re-export in another time zone, say) is refused; nobody was
+    seen at that earlier time, so `users without a signup` as of then must not count its user."""
+    store = open_store(tmp_path / "aha.duckdb")
+    first, again = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("message_id,user_id,account_id,event,timestamp\n"
+                     "m1,u1,acc1,Message Sent,2026-01-10T00:00:00Z\n"
+                     "m2,u1,acc1,Message Sent,2026-01-12T00:00:00Z\n"
+                     "m2,u1,acc1,Message Sent,2026-01-01T00:00:00Z\n")  # within the file: the first row is kept
+    again.write_text("message_id,user_id,account_id,anonymous_id,event,timestamp\n"
+                     "m1,u1,acc1,,Message Sent,2026-01-02T00:00:00Z\n"
+                     "m3,,,anon-9,Page Viewed,2026-01-05T00:00:00Z\n"
+                     "m3,,,anon-9,Page Viewed,2026-01-03T00:00:00Z\n")
+    import_files(store, [first])
+    import_files(store, [again])
+    assert store.scalar("SELECT count(*) FROM events") == 3
+    users, members = seen(store)
+    assert users == [("u1", datetime(2026, 1, 10))]
+    assert members == [("u1", "acc1", datetime(2026, 1, 10))]
+    assert (users, members) == direct(store)
+    assert anonymous(store) == ([("anon-9", datetime(2026, 1, 5))],) * 2
+
+
+def test_the_sample_loader_ignores_rows_it_refused(tmp_path: Path) -> None:
+    """Two samples of different sizes under one seed share message ids; the second's refused rows are not seen."""
+    generate(tmp_path / "small", users=120, seed=5)
+    generate(tmp_path / "large", users=300, seed=5)
+    store = open_store(tmp_path / "aha.duckdb")
+    load_into(store, tmp_path / "small")
+    load_into(store, tmp_path / "large")
+    assert seen(store) == direct(store)
+    kept, events = anonymous(store)
+    assert kept == events

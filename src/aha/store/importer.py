@@ -322,10 +322,12 @@ def _import_one(
                 ORDER BY event, ts""",  # schema.EVENTS_ORDER
             {"now": now, "source": source},
         )
-        for statement in schema.record_seen(
-            f"(SELECT user_id, anonymous_id, account_id, ts AS timestamp FROM {PARSED} WHERE _kind = 'event' AND _ok)"
-        ):
-            con.execute(statement)
+        # From the rows stored by this import (marked by its receive time and source), not from every parsed row:
+        # a duplicate refused for its message id may carry an earlier time than the row that was kept.
+        stored = (f"(SELECT user_id, anonymous_id, account_id, timestamp FROM {schema.EVENTS} "
+                  "WHERE received_at = $now AND source = $source)")
+        for statement in schema.record_seen(stored) if events else ():
+            con.execute(statement, {"now": now, "source": source})
         if events:  # from the stored rows: a refused duplicate may carry a later time
             con.execute(schema.latest_event(schema.EVENTS))
         identities = _insert_count(

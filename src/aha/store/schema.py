@@ -30,9 +30,9 @@ LATEST_EVENT = "latest_event"  # key in META: the latest event timestamp, the de
 
 def record_seen(source: str) -> tuple[str, ...]:
     """Upserts that keep SEEN_USERS, SEEN_MEMBERS and SEEN_ANONYMOUS current from `source`, a relation of written
-    events with `user_id`, `anonymous_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so a
-    writer may pass every row of a batch, duplicates included. Writers also keep META's LATEST_EVENT
-    (`latest_event`)."""
+    events with `user_id`, `anonymous_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so
+    rows already recorded may pass again; but `source` must hold stored rows only: a duplicate refused for its
+    message id may carry an earlier time than the row kept. Writers also keep META's LATEST_EVENT (`latest_event`)."""
     return (*_seen_users_and_members(source), _seen_anonymous(source))
 
 
