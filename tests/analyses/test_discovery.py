@@ -181,3 +181,29 @@ def test_planted_step_size_is_within_the_interval(retention_everyone):
     assert low is not None and high is not None
     assert low <= 0.25 <= high or low <= 0.24 <= high
     assert low > 0.15
+
+
+def test_events_without_the_property_of_a_property_candidate(tmp_path) -> None:
+    """Integration Connected is split by integration_type; events of it without that property (another export
+    of the same event) are counted under the event alone and under no value: they used to crash discovery."""
+    import datetime as dt
+
+    from aha.store.importer import import_files
+
+    generate(tmp_path / "files", users=1000, seed=1)
+    store = open_store(tmp_path / "aha.duckdb")
+    load_into(store, tmp_path / "files")
+    signups = store.raw.execute("SELECT user_id, timestamp FROM events WHERE event = 'Signed Up' "
+                                "ORDER BY user_id LIMIT 40").fetchall()
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("".join(json.dumps({"user_id": u, "event": "Integration Connected", "properties": {},
+                                         "timestamp": (t + dt.timedelta(hours=1)).isoformat() + "Z"}) + "\n"
+                             for u, t in signups))
+    import_files(store, [extra])
+    project = Project(store, load(TEMPLATE))
+    result = project.discover(outcome="conversion")
+    labels = {k.event for k in result.candidates}
+    assert "Integration Connected" in labels
+    split = {label for label in labels if label.startswith("Integration Connected where integration_type")}
+    assert split and not any("None" in label or "null" in label or label.endswith("= ") for label in split)
+    assert project.score(outcome="conversion").rows()

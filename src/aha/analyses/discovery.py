@@ -204,8 +204,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
                 totals[w] = (int(row["users"]), int(row["outcome_users"] or 0))
             else:
                 totals[w] = (total, wins)
-            rows += store.execute(dose_query(counts, among, w, before_paid=outcome == "conversion")).to_dict(
-                "records")
+            # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
+            rows += store.records(dose_query(counts, among, w, before_paid=outcome == "conversion"))
         groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
                                 excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
                                 totals=totals, landmark=landmark))

@@ -49,9 +49,10 @@ def labelled_events(source: EventSource, excluded: Sequence[str], splits: Sequen
     return union_all(parts)
 
 
-def decode_value(raw: str | None) -> str | None:
-    """The JSON text of a property value as `matchers.text` reads it: strings unquoted, numbers as written."""
-    if raw is None:
+def decode_value(raw: object) -> str | None:
+    """The JSON text of a property value as `matchers.text` reads it: strings unquoted, numbers as written. An
+    event without the property has no value (None; NaN from a pandas frame)."""
+    if not isinstance(raw, str):
         return None
     import json
 
