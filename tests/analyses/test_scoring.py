@@ -378,3 +378,12 @@ def test_discover_write_on_the_sample(project, scored_retention, tmp_path):  # n
     assert load(config) == load(TEMPLATE)
     second = CliRunner().invoke(app, args)
     assert second.exit_code == 0 and config.read_text(encoding="utf-8") == text
+
+
+def test_the_legend_states_the_rules_the_scores_follow() -> None:
+    """The table's caption is made from the cut points the scores use: r < 0.1 is the closest (5)."""
+    from aha.analyses.scoring import PROXIMITY_CUTS, PROXIMITY_SCORES, proximity
+
+    text = score_cmd.legend(PROXIMITY_CUTS, PROXIMITY_SCORES)
+    assert text == "<0.1 → 5, <0.25 → 4, <0.5 → 3, <1 → 2, ≥1 → 1"
+    assert (proximity(0.05), proximity(0.1), proximity(0.3), proximity(0.99), proximity(1.0)) == (5, 4, 3, 2, 1)

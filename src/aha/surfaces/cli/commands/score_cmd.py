@@ -49,14 +49,22 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h" if seconds < 86400 else f"{seconds / 86400:.1f}d"
 
 
+def legend(cuts: tuple[float, ...], scores: tuple[int, ...]) -> str:
+    """'<0.1 → 5, <0.25 → 4, … ≥1 → 1', from the constants the scores are computed with (so it cannot drift)."""
+    parts = [f"<{cut:g} → {score}" for cut, score in zip(cuts, scores, strict=False)]
+    return ", ".join([*parts, f"≥{cuts[-1]:g} → {scores[-1]}"])
+
+
 def render(result: ScoringResult) -> Table:
     """The scores table: shortlisted events marked ★, defaulted scores marked *."""
+    from aha.analyses.scoring import PREDICTIVENESS_CUTS, PROXIMITY_CUTS, PROXIMITY_SCORES  # heavy: not at startup
+
     paid = "no paid event to compare with" if result.median_seconds_to_paid is None else (
         f"median signup → paid {_duration(result.median_seconds_to_paid)} ({result.converters:,} mature converters)")
     caption = [f"* defaulted to 3 (no data or no annotation in the definitions file); {paid}",
-               "predictiveness from the lift's lower 95% bound: <1.1 → 1, <1.5 → 2, <2 → 3, <3 → 4, ≥3 → 5; "
-               "proximity from time to it ÷ time to paid: <0.05 → 1, <0.15 → 2, <0.35 → 3, <0.7 → 4, <1.5 → 5, "
-               "later → 2", *result.notes]
+               f"predictiveness from the lift's lower 95% bound: {legend(PREDICTIVENESS_CUTS, (1, 2, 3, 4, 5))}; "
+               f"proximity from time to it ÷ time to paid: {legend(PROXIMITY_CUTS, PROXIMITY_SCORES)}",
+               *result.notes]
     table = Table(title=f"Scores vs {result.outcome} — shortlist: {', '.join(result.shortlist) or 'none'}",
                   title_justify="left", caption="\n".join(caption), caption_justify="left")
     for col in ("", "best candidate", "lift (95% CI)", "time to it", "predictive", "proximity", "control",
