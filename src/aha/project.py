@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -22,7 +23,7 @@ from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
-from aha.errors import UserError
+from aha.errors import UserError, UserNote
 from aha.results import ResultMixin
 from aha.store import Store, open_store
 
@@ -41,6 +42,8 @@ class ReportResult(ResultMixin):
         return self.funnel.rows()
 
 
+AS_OF_NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
+
 def parse_as_of(value: str | date | datetime | None) -> datetime | None:
     """A bare date means the end of that UTC day, so `--as-of 2026-06-30` includes June 30th's events."""
     if value is None:
@@ -57,6 +60,9 @@ def parse_as_of(value: str | date | datetime | None) -> datetime | None:
     except ValueError:
         raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z.") from None
 
+
+def _days(gap: timedelta) -> str:
+    return "1 day" if gap.days == 1 else f"{gap.days} days"
 
 def _utc(value: datetime) -> datetime:
     """Naive UTC, as the store keeps it; an aware time is converted first."""
@@ -97,13 +103,26 @@ class Project:
     # -- state ---------------------------------------------------------------------------------------
 
     def as_of(self, as_of: str | date | datetime | None = None) -> datetime:
+        """The moment of the analysis: the latest event by default (SEMANTICS.md).
+
+        A later time is answered as asked (the user may know the data is complete up to it), with a note when it is
+        more than a day after the latest event: windows closing in between count as missed, which is wrong if
+        the data simply ends earlier, the very mistake the maturity rules exist to prevent.
+        """
         parsed = parse_as_of(as_of)
-        if parsed is not None:
-            return parsed
         latest = default_as_of(self.store)
-        if latest is None:
-            raise UserError(f"{self.store.path}: holds no events yet. Load some with `aha import FILE`.")
-        return latest
+        if parsed is None:
+            if latest is None:
+                raise UserError(f"{self.store.path}: holds no events yet. Load some with `aha import FILE`.")
+            return latest
+        if latest is not None and parsed - latest > AS_OF_NOTE_AFTER:
+            shown = latest.isoformat(sep=" ", timespec="seconds")
+            warnings.warn(UserNote(
+                f"as of {parsed.isoformat(sep=' ', timespec='seconds')} is {_days(parsed - latest)} after the "
+                f"latest event ({shown} UTC): users whose windows close in between count as having missed them. "
+                f"If the data ends earlier than that, leave --as-of out or give {latest.date().isoformat()}."
+            ), stacklevel=2)
+        return parsed
 
     @_settled
     def state(self, as_of: str | date | datetime | None = None, force: bool = False) -> MilestoneState:
@@ -215,7 +234,11 @@ class Project:
         finally:
             if cursor is not None:
                 cursor.close()
-        return ReportResult(overview_mod.run(self.store, ms, a, t), f, t, a)
+        # Targets are measured over everyone: a median by segment does not add up to one overall.
+        overall = t
+        if segment is not None and any(name.startswith("median_time_to_") for name in self.definitions.targets):
+            overall = timing_mod.run(self.store, ms, None)
+        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a)
 
     def close(self) -> None:
         self.store.close()

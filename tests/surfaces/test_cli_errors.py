@@ -108,3 +108,24 @@ def test_report_runs_on_the_imported_file(folder):
     done = run("report", "--json", cwd=folder)
     assert done.returncode == 0, done.stderr
     assert '"signed_up_users": 2' in done.stdout
+
+
+def test_an_as_of_long_after_the_data_is_answered_with_a_note(folder: Path) -> None:
+    """The data ends on January 2nd; --as-of in June would count every open window as missed if the export simply
+    ends there: one yellow line on stderr says so, and the JSON on stdout is untouched (and still parses)."""
+    import json
+
+    done = run("report", "--as-of", "2026-06-30", "--json", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (
+        "note: as of 2026-06-30 23:59:59 is 179 days after the latest event (2026-01-02 09:00:00 UTC): users whose "
+        "windows close in between count as having missed them. If the data ends earlier than that, leave --as-of "
+        "out or give 2026-01-02.")
+    assert json.loads(done.stdout)["overview"]["as_of"].startswith("2026-06-30T23:59:59")
+    quiet = run("report", "--as-of", "2026-01-02", "--json", cwd=folder)  # the same day: no note
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_version(folder: Path) -> None:
+    done = run("--version", cwd=folder)
+    assert done.returncode == 0 and done.stdout.startswith("aha ")

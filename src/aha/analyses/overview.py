@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, cast
 
 from aha.analyses.activation import ActivationResult
 from aha.analyses.state import MilestoneState
 from aha.analyses.timing import TimingResult
 from aha.definitions import content_hash
 from aha.engine import columns as c
-from aha.results import ResultMixin
+from aha.results import Rate, ResultMixin
 from aha.store import Store, schema
 
 
@@ -22,6 +22,8 @@ class Target:
     current: float | None
     met: bool | None
     unit: str  # "rate" or "seconds"
+    basis: str  # what `current` is measured over, in words: the population and the estimate
+    rate: Rate | None = None  # for rate targets: `current` with its denominator and 95% interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,8 @@ class OverviewResult(ResultMixin):
     targets: tuple[Target, ...]
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"name": t.name, "target": t.target, "current": t.current, "met": t.met} for t in self.targets]
+        return [{"name": t.name, "target": t.target, "current": t.current, "met": t.met, "basis": t.basis}
+                for t in self.targets]
 
 
 def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = None,
@@ -57,24 +60,44 @@ def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = 
 
 def _targets(ms: MilestoneState, activation: ActivationResult | None,
              timing: TimingResult | None) -> tuple[Target, ...]:
+    """Each target against the whole population, whatever the breakdown: activation summed over the segments'
+    groups (they partition the users), time from an unsegmented `timing` (medians do not add up)."""
     out = []
     for name, goal in ms.definitions.targets.items():
         if name.startswith("activation_rate_day_"):
             day = int(name.removeprefix("activation_rate_day_"))
-            current = None
-            if activation is not None and day in activation.days and len(activation.groups) == 1:
-                rate = activation.groups[0].total.rates[activation.days.index(day)]
-                current = rate.value if rate else None
-            value = float(goal) if not hasattr(goal, "total_seconds") else 0.0
-            out.append(Target(name, value, current, None if current is None else current >= value, "rate"))
+            out.append(_activation_target(name, float(cast(float, goal)), day, activation))
         else:
             ref = name.removeprefix("median_time_to_")
             mid = ms.definitions.primary.id if ref == "primary" else ref
-            seconds = goal.total_seconds() if hasattr(goal, "total_seconds") else float(goal)
-            current = None
-            if timing is not None and len(timing.groups) == 1:
-                for m in timing.groups[0].milestones:
-                    if m.milestone_id == mid:
-                        current = m.median_seconds
-            out.append(Target(name, seconds, current, None if current is None else current <= seconds, "seconds"))
+            seconds = goal.total_seconds() if isinstance(goal, timedelta) else float(goal)
+            out.append(_time_target(name, seconds, mid, timing))
     return tuple(out)
+
+
+def _activation_target(name: str, goal: float, day: int, activation: ActivationResult | None) -> Target:
+    if activation is None or day not in activation.days:
+        return Target(name, goal, None, None, "rate", f"not measured: day {day} is not among the report's days")
+    i = activation.days.index(day)
+    rates = [r for g in activation.groups if (r := g.total.rates[i]) is not None]
+    rate = Rate.of(sum(r.numerator for r in rates), sum(r.denominator for r in rates))
+    basis = (f"Day-{day} activation of {rate.denominator:,} signups observed {day} days or more"
+             if rate.denominator else f"no signup has been observed for {day} days yet")
+    return Target(name, goal, rate.value, None if rate.value is None else rate.value >= goal, "rate", basis, rate)
+
+
+def _time_target(name: str, goal: float, milestone_id: str, timing: TimingResult | None) -> Target:
+    """The Kaplan–Meier median over everyone eligible (SEMANTICS.md's honest headline), not the median of those
+    who reached it, which flatters a milestone few reach. Fewer than half reaching it within its window means the
+    median time is longer than the window: the target is not met."""
+    found = None
+    if timing is not None and timing.segment_by is None and timing.groups:
+        found = next((m for m in timing.groups[0].milestones if m.milestone_id == milestone_id), None)
+    if found is None or found.eligible == 0:
+        return Target(name, goal, None, None, "seconds", "not measured: nobody is eligible yet")
+    if found.km_median_seconds is None:
+        return Target(name, goal, None, False, "seconds",
+                      f"Kaplan–Meier: fewer than half of {found.eligible:,} eligible users reach it within its window")
+    current = found.km_median_seconds
+    return Target(name, goal, current, current <= goal, "seconds",
+                  f"Kaplan–Meier median of {found.eligible:,} eligible users (open windows censored)")

@@ -6,11 +6,12 @@ User mistakes (`aha.errors.UserError`) print one red line naming the problem and
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 from rich.console import Console
 
-from aha.errors import UserError
+from aha.errors import UserError, UserNote
 
 app = typer.Typer(
     name="aha",
@@ -29,9 +30,37 @@ def _register() -> None:
         module.register(app)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"aha {version('aha')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print aha's version."),
+) -> None:
+    """Activation milestone tracking: which early actions make new signups stay and pay."""
+
+
+def _show_note(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+               line: str | None = None) -> None:
+    """`aha.errors.UserNote` warnings as one line on stderr; other warnings as Python shows them."""
+    if issubclass(category, UserNote):
+        err_console.print(f"[bold yellow]note:[/] {message}", markup=True)
+    else:
+        _python_show(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+
+_python_show = warnings.showwarning
+
+
 def main() -> None:
     """Typer handles usage errors itself (exit 2 with a usage line); aha's own user errors are caught here."""
     _register()
+    warnings.showwarning = _show_note
     try:
         app()
     except UserError as exc:

@@ -47,11 +47,11 @@ def overview(o: OverviewResult) -> Table:
     if o.accounts:
         t.add_row("accounts", f"{o.accounts:,}")
     for target in o.targets:
-        current = (f"{target.current:.1%}" if target.unit == "rate" else duration(target.current)) \
+        current = (rate(target.rate) if target.unit == "rate" else duration(target.current)) \
             if target.current is not None else "—"
         goal = f"{target.target:.0%}" if target.unit == "rate" else duration(target.target)
         mark = {True: "[green]met[/]", False: "[red]not met[/]", None: ""}[target.met]
-        t.add_row(f"target {target.name}", f"{current} vs {goal} {mark}")
+        t.add_row(f"target {target.name}", f"{current} vs {goal} {mark}\n[dim]{target.basis}[/]")
     return t
 
 
