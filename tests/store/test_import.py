@@ -393,3 +393,20 @@ def test_summary_to_dict_is_json(store: Store, tmp_path: Path) -> None:
         "no user_id and no anonymous_id": 1,
         "unparseable timestamp": 1,
     }
+
+
+def test_users_file_without_times_imported_again_changes_nothing(store: Store, tmp_path: Path) -> None:
+    """Rows without a timestamp are stamped with the import time; the same values sent again are duplicates, not
+    updates, and keep the time they were first known at. A changed value is an update."""
+    path = write(tmp_path / "users.csv", "user_id,plan\nu1,pro\nu2,free\n")
+    first = balanced(import_files(store, [path], kind="users"))
+    assert first.users_updated == 2
+    stamps = rows(store, "SELECT user_id, updated_at FROM users ORDER BY user_id")
+    again = balanced(import_files(store, [path], kind="users"))
+    assert (again.imported, again.duplicates, again.users_updated) == (0, 2, 0)
+    assert rows(store, "SELECT user_id, updated_at FROM users ORDER BY user_id") == stamps
+    changed = write(tmp_path / "users2.csv", "user_id,plan\nu1,pro\nu2,team\n")
+    third = balanced(import_files(store, [changed], kind="users"))
+    assert (third.imported, third.duplicates, third.users_updated) == (1, 1, 1)
+    assert rows(store, "SELECT user_id, traits FROM users ORDER BY user_id") == [
+        ("u1", '{"plan":"pro"}'), ("u2", '{"plan":"team"}')]

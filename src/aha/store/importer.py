@@ -646,12 +646,14 @@ def _upsert_traits(con: duckdb.DuckDBPyConnection, table: str, key: str, row_key
         FROM stamps s LEFT JOIN objects o USING (id)
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE aha_import_traits AS {merged}")
-    changed = _scalar(
-        con,
-        f"""SELECT count(*) FROM aha_import_traits n LEFT JOIN {table} t ON t.{key} = n.id
-            WHERE t.{key} IS NULL OR CAST(t.traits AS VARCHAR) IS DISTINCT FROM CAST(n.traits AS VARCHAR)
-               OR t.updated_at IS DISTINCT FROM n.updated_at""",
+    # Only entities that are new or whose traits change are written: a re-sent row with the same values (a users
+    # file imported again, stamped with the import time) neither counts as an update nor moves `updated_at`.
+    con.execute(
+        f"""DELETE FROM aha_import_traits WHERE id IN (
+                SELECT n.id FROM aha_import_traits n JOIN {table} t ON t.{key} = n.id
+                WHERE CAST(t.traits AS VARCHAR) = CAST(n.traits AS VARCHAR))"""
     )
+    changed = _scalar(con, "SELECT count(*) FROM aha_import_traits")
     con.execute(
         f"""INSERT INTO {table} ({key}, traits, updated_at) SELECT id, traits, updated_at FROM aha_import_traits
             ON CONFLICT ({key}) DO UPDATE SET traits = excluded.traits, updated_at = excluded.updated_at"""
