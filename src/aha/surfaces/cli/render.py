@@ -57,20 +57,21 @@ def overview(o: OverviewResult) -> Table:
 
 def funnel(f: FunnelResult) -> list[Table]:
     tables = []
-    mode = "everyone (open windows shown apart)" if f.include_immature else "users whose windows have closed"
+    mode = ("everyone, open windows included (the drop-off says how many may still make the step)"
+            if f.include_immature else "users whose windows have closed")
     for g in f.groups:
         title = f"Funnel ({f.order}) — {mode}" + (f" — {f.segment_by} = {g.segment}" if f.segment_by else "")
         t = Table(title=title, title_justify="left")
-        for col in ("step", "users", "from previous", "overall", "drop-off", "median time from previous"):
+        columns = ["step", "users", "from previous", "overall", "drop-off",
+                   *(["of which still open"] if f.include_immature else []), "median time from previous"]
+        for col in columns:
             t.add_column(col, justify="left" if col == "step" else "right")
-        if f.include_immature:
-            t.add_column("in progress", justify="right")
         for s in g.steps:
             row = [s.name, f"{s.entities:,}", rate(s.conversion_from_previous), rate(s.conversion_overall, False),
-                   "" if s.drop_off is None else f"{s.drop_off:,}", duration(s.median_seconds_from_previous)
-                   if s.id != "signup" else ""]
+                   "" if s.drop_off is None else f"{s.drop_off:,}"]
             if f.include_immature:
-                row.append(f"{s.in_progress:,}")
+                row.append("" if s.drop_off is None else f"{s.in_progress:,}")
+            row.append(duration(s.median_seconds_from_previous) if s.id != "signup" else "")
             t.add_row(*row)
         notes = []
         if g.immature:
