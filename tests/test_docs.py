@@ -47,3 +47,25 @@ def test_every_result_field_is_documented(cls):
     assert section is not None, f"docs/results.md has no '### {cls.__name__}' section"
     missing = [f.name for f in dataclasses.fields(cls) if f"`{f.name}`" not in section]
     assert missing == []
+
+
+def test_the_semantics_copy_matches_the_design() -> None:
+    """docs/semantics.md ships the contract with the repository; beside the design folder it must not drift."""
+    design = Path(__file__).resolve().parents[2] / "shared" / "SEMANTICS.md"
+    if not design.exists():
+        pytest.skip("the design folder (../shared) is not beside this checkout")
+    assert (DOCS / "semantics.md").read_text(encoding="utf-8") == design.read_text(encoding="utf-8")
+
+
+def test_every_result_kind_is_listed() -> None:
+    from aha.results import ResultMixin
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    import aha.project  # noqa: F401  (imports every analysis, so every result class exists)
+
+    kinds = {cls.kind for cls in subclasses(ResultMixin)} - {"result"}
+    head = (DOCS / "results.md").read_text(encoding="utf-8").split("schema_version", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", head.split('"kind"', 1)[1]))
+    assert kinds == listed

@@ -194,11 +194,22 @@ class Project:
         key, sep, value = segment.partition("=")
         if not sep or not key or not value:
             raise UserError(f"--segment {segment!r}: discovery runs within one segment value; write KEY=VALUE, "
-                            "e.g. --segment persona=admin.")
+                            "e.g. --segment persona=admin (every value at once: project.discover_segments in "
+                            "Python).")
         ms = self._state_for(as_of, key)
         (result,) = discovery_mod.run_segments(self.store, ms, outcome, window, segment=key, only=value,
                                                landmark=landmark).groups
         return result
+
+    @_settled
+    def discover_segments(self, segment: str, outcome: validation_mod.Outcome = "retention", window: int = 14,
+                          as_of: str | date | datetime | None = None,
+                          landmark: bool | None = None) -> discovery_mod.DiscoveryBreakdown:
+        """`discover` within every value of one trait or signup property (`"persona"`), from one counts pass."""
+        if outcome == "conversion" and self.definitions.paid is None:
+            raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
+        return discovery_mod.run_segments(self.store, self._state_for(as_of, segment), outcome, window,
+                                          segment=segment, landmark=landmark)
 
     @_settled
     def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,

@@ -207,3 +207,15 @@ def test_events_without_the_property_of_a_property_candidate(tmp_path) -> None:
     split = {label for label in labels if label.startswith("Integration Connected where integration_type")}
     assert split and not any("None" in label or "null" in label or label.endswith("= ") for label in split)
     assert project.score(outcome="conversion").rows()
+
+
+def test_discovery_by_every_segment_value(project, retention):
+    """`project.discover_segments("persona")`: one group per persona, each the same as discovering within that
+    value alone; the populations add up to everyone's."""
+    breakdown = project.discover_segments("persona", outcome="retention")
+    assert breakdown.segment_by == "persona"
+    groups = {g.segment: g for g in breakdown.groups}
+    assert len(groups) >= 2 and sum(g.population for g in groups.values()) == retention.population
+    admins = project.discover(outcome="retention", segment="persona=admin")
+    assert [(k.event, k.window_days, k.threshold, k.a, k.b, k.rank) for k in groups["admin"].candidates] == \
+        [(k.event, k.window_days, k.threshold, k.a, k.b, k.rank) for k in admins.candidates]
