@@ -173,7 +173,8 @@ def test_missing_column_refuses_the_whole_file(store: Store, tmp_path: Path) -> 
     with pytest.raises(ImportRefused) as err:
         import_files(store, [path])
     assert str(err.value) == (
-        "events.csv: no column 'user_id' (columns: distinct_id, event_name, ts). Map one with --map user_id=distinct_id"
+        "events.csv: no columns 'user_id', 'event', 'timestamp' (columns: distinct_id, event_name, ts). "
+        "Map them with --map user_id=distinct_id,event=event_name,timestamp=ts"
     )
     assert rows(store, "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM imports)") == [(0, 0)]
 
@@ -410,3 +411,20 @@ def test_users_file_without_times_imported_again_changes_nothing(store: Store, t
     assert (third.imported, third.duplicates, third.users_updated) == (1, 1, 1)
     assert rows(store, "SELECT user_id, traits FROM users ORDER BY user_id") == [
         ("u1", '{"plan":"pro"}'), ("u2", '{"plan":"team"}')]
+
+
+def test_a_users_file_keyed_by_id_gets_the_map_suggested(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "users.csv", "id,plan\nu1,pro\n")
+    with pytest.raises(ImportRefused) as err:
+        import_files(store, [path], kind="users")
+    assert str(err.value) == "users.csv: no column 'user_id' (columns: id, plan). Map one with --map user_id=id"
+    done = import_files(store, [path], kind="users", mapping={"user_id": "id"})
+    assert done.users_updated == 1
+
+
+def test_columns_without_a_likely_match_are_named_for_mapping(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "e.csv", "who,what\nu1,a\n")
+    with pytest.raises(ImportRefused) as err:
+        import_files(store, [path])
+    assert str(err.value) == ("e.csv: no columns 'user_id', 'event', 'timestamp' (columns: who, what). Map them with "
+                              "--map user_id=COLUMN,event=COLUMN,timestamp=COLUMN")

@@ -24,8 +24,8 @@ def test_missing_column_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip() == (
-        "error: events.csv: no column 'user_id' (columns: distinct_id, event_name, ts). "
-        "Map one with --map user_id=distinct_id"
+        "error: events.csv: no columns 'user_id', 'event', 'timestamp' (columns: distinct_id, event_name, ts). "
+        "Map them with --map user_id=distinct_id,event=event_name,timestamp=ts"
     )
     assert "Traceback" not in done.stderr
 

@@ -234,14 +234,22 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
     required = [("user_id", "anonymous_id"), ("event",), ("timestamp",)] if kind == "events" else [("user_id",)]
     mapped = set(mapping.values())
     free = [n for n in names if n not in mapped]
+    # Every missing column in one message, with one --map that fixes them all where a column looks right.
+    missing, maps = [], []
     for options in required:
         if any(mapping.get(c, c) in names for c in options):
             continue
-        missing = options[0]
-        guess = _suggest(missing, free) or (_suggest("anonymous_id", free) if len(options) > 1 else None)
-        what = f"no column '{missing}'"
-        fix = f"Map one with --map {missing}={guess}" if guess else f"Map one with --map {missing}=COLUMN"
-        raise ImportRefused(f"{path.name}: {what} (columns: {shown}). {fix}")
+        target = options[0]
+        guess = _suggest(target, free, kind) or (_suggest("anonymous_id", free, kind) if len(options) > 1 else None)
+        missing.append(f"'{target}'")
+        maps.append(f"{target}={guess or 'COLUMN'}")
+        if guess:
+            free.remove(guess)
+    if missing:
+        what = f"no column {missing[0]}" if len(missing) == 1 else f"no columns {', '.join(missing)}"
+        raise ImportRefused(f"{path.name}: {what} (columns: {shown}). Map them with --map {','.join(maps)}"
+                            if len(missing) > 1 else f"{path.name}: {what} (columns: {shown}). Map one with --map "
+                            f"{maps[0]}")
 
 
 # Usual names in exports, used only to suggest a --map (never applied silently).
@@ -255,9 +263,11 @@ HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _suggest(canonical: str, columns: list[str]) -> str | None:
+def _suggest(canonical: str, columns: list[str], kind: Kind = "events") -> str | None:
     lowered = {c.lower(): c for c in columns}
-    for alias in HINTS.get(canonical, ()):
+    # In a users file a bare `id` is the user's (in an event export it is the event's: a message id).
+    extra = ("id",) if kind == "users" and canonical == "user_id" else ()
+    for alias in (*HINTS.get(canonical, ()), *extra):
         if alias in lowered:
             return lowered[alias]
     hits = close_matches(canonical, columns)
