@@ -63,6 +63,13 @@ BAD = [
                  id="negative_window"),
     pytest.param(HEAD + M % "within: 3d, wher: {x: 1}",
                  "aha.yaml: milestones[0].wher: unknown key 'wher'. Did you mean 'where'?", id="unknown_key"),
+    pytest.param(HEAD + M % "window: 3d",
+                 "aha.yaml: milestones[0].window: unknown key 'window'. Did you mean 'within'?", id="synonym_key"),
+    pytest.param(HEAD + M % "within: 3d, colour: red",
+                 "aha.yaml: milestones[0].colour: unknown key 'colour'. Allowed here: all_of, clarity, "
+                 "controllability, count, distinct, entity, event, guidance, id, level, name, scope, sum, where, "
+                 "within.",
+                 id="unknown_key_far_from_any"),
     pytest.param("signup: {evnt: X}\n" + M % "within: 3d",
                  "aha.yaml: signup.evnt: unknown key 'evnt'. Did you mean 'event'?", id="unknown_key_top"),
     pytest.param(HEAD + M % "within: 3d, where: {x: {gtt: 3}}",

@@ -74,6 +74,19 @@ def from_dict(data: dict[str, Any], source: str = "aha.yaml") -> Definitions:
         raise (unique[0] if len(unique) == 1 else DefinitionErrors(unique)) from None
 
 
+# Words other tools use for aha's keys: an unknown key close to one of these suggests the aha key.
+KEY_SYNONYMS = {"window": "within", "threshold": "count", "filter": "where", "filters": "where",
+                "properties": "where", "events": "event", "type": "level", "segment": "scope"}
+
+
+def _suggest_key(key: str, allowed: list[str]) -> str | None:
+    """The allowed key a typo or another tool's word most likely means; None rather than a far-fetched guess
+    ("colour" is not "count")."""
+    names = {name: name for name in allowed} | {w: k for w, k in KEY_SYNONYMS.items() if k in allowed}
+    close = difflib.get_close_matches(key.lower(), list(names), n=1, cutoff=0.6)
+    return names[close[0]] if close else None
+
+
 def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
     loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS))]
     ctx_error = (err.get("ctx") or {}).get("error")
@@ -83,8 +96,9 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
-        hint = f"Did you mean {close[0]!r}?" if close else f"Allowed here: {', '.join(sorted(allowed))}."
+        hint = f"Allowed here: {', '.join(sorted(allowed))}."
+        if suggestion := _suggest_key(key, allowed):
+            hint = f"Did you mean {suggestion!r}?"
         return DefinitionError(format_path(loc), f"unknown key {key!r}.", hint, source)
     if kind == "missing":
         return DefinitionError(format_path(loc), "is required.", "", source)
