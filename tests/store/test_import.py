@@ -264,6 +264,7 @@ def test_segment_lines(store: Store, tmp_path: Path) -> None:
     s = balanced(import_files(store, [path]))
     assert (s.rows_read, s.imported, s.duplicates, s.rejected) == (9, 7, 0, 2)
     assert (s.identities, s.users_updated, s.accounts_updated) == (2, 1, 1)
+    assert s.events == rows(store, "SELECT count(*) FROM events")[0][0] == 3  # track, page, screen; 4 other calls
     assert rows(
         store, "SELECT message_id, event, user_id, anonymous_id, account_id, properties FROM events ORDER BY timestamp"
     ) == [
@@ -428,3 +429,18 @@ def test_columns_without_a_likely_match_are_named_for_mapping(store: Store, tmp_
         import_files(store, [path])
     assert str(err.value) == ("e.csv: no columns 'user_id', 'event', 'timestamp' (columns: who, what). Map them with "
                               "--map user_id=COLUMN,event=COLUMN,timestamp=COLUMN")
+
+
+def test_a_fixed_line_resolves_its_dead_letter(store: Store, tmp_path: Path) -> None:
+    """Line 3 is refused; the file is fixed and imported again: the row is stored and its dead letter goes, while
+    another file's dead letter and a line still wrong stay."""
+    path = write(tmp_path / "eu.csv", "event,user_id,timestamp\na,u1,2026-03-01T09:00:00Z\nb,u2,31/02/2026\n"
+                                      "c,u3,not a date\n")
+    other = write(tmp_path / "other.csv", "event,user_id,timestamp\na,,2026-03-01T09:00:00Z\n")
+    first = balanced(import_files(store, [path, other]))
+    assert (first.imported, first.rejected, first.resolved) == (1, 3, 0)
+    write(path, "event,user_id,timestamp\na,u1,2026-03-01T09:00:00Z\nb,u2,2026-02-28T00:00:00Z\nc,u3,not a date\n")
+    again = balanced(import_files(store, [path]))
+    assert (again.imported, again.duplicates, again.rejected, again.resolved) == (1, 1, 1, 1)
+    assert rows(store, "SELECT file, line, reason FROM dead_letters ORDER BY file, line") == [
+        (str(path), 4, "unparseable timestamp"), (str(other), 2, "no user_id and no anonymous_id")]

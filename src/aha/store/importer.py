@@ -83,6 +83,8 @@ class FileSummary:
     accounts_updated: int
     reasons: tuple[tuple[str, int], ...]  # rejection reason -> rows, most frequent first
     seconds: float
+    events: int = 0  # of `imported`: events; the rest are identify, alias and group calls (Segment lines)
+    resolved: int = 0  # dead letters of earlier imports of this file whose line now reads (and was stored or known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class ImportSummary:
     identities: int
     users_updated: int
     accounts_updated: int
+    events: int = 0
+    resolved: int = 0
 
     @property
     def reasons(self) -> tuple[tuple[str, int], ...]:
@@ -176,6 +180,8 @@ def import_files(
         identities=sum(s.identities for s in summaries),
         users_updated=sum(s.users_updated for s in summaries),
         accounts_updated=sum(s.accounts_updated for s in summaries),
+        events=sum(s.events for s in summaries),
+        resolved=sum(s.resolved for s in summaries),
     )
 
 
@@ -323,6 +329,14 @@ def _import_one(
                     AND d.reason = p._reason AND d.raw IS NOT DISTINCT FROM p._raw)""",
             {"now": now, "source": source, "file": file_text},
         )
+        # A line that reads now was fixed since an earlier import of this file refused it: its dead letter is
+        # resolved (as a replayed HTTP dead letter is removed once stored).
+        resolved = _insert_count(
+            con,
+            f"""DELETE FROM {schema.DEAD_LETTERS} WHERE file = $file AND line IN (
+                    SELECT _line FROM {PARSED} WHERE _reason IS NULL)""",
+            {"file": file_text},
+        )
         events = _insert_count(
             con,
             f"""INSERT INTO {schema.EVENTS}
@@ -391,6 +405,8 @@ def _import_one(
         accounts_updated=accounts,
         reasons=tuple((str(r), int(n)) for r, n in reasons),
         seconds=round(time.perf_counter() - started, 3),
+        events=events,
+        resolved=resolved,
     )
 
 
