@@ -29,7 +29,7 @@ def discover(
     as_of: str | None = options.AS_OF,
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
     window: str = typer.Option("14d", "--window", help="Window for magic numbers: 1d, 3d, 7d or 14d."),
-    top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates to print."),
+    top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates and magic numbers to print."),
     segment: str | None = typer.Option(None, "--segment", "-s",
                                        help="Discover within one segment value: KEY=VALUE, e.g. persona=admin."),
     landmark: bool | None = typer.Option(
@@ -77,12 +77,17 @@ def discover(
                        f"{k.a + k.b:,}", f"{cmp.rate_reached:.1%}", f"{cmp.rate_not_reached:.1%}", lift,
                        "—" if k.q_value is None else f"{k.q_value:.2g}",
                        "—" if k.youden_j is None else f"{k.youden_j:.2f}")
+    # The events with a magic number first, largest rise first; --top of them (the rest are in --json).
+    shown = sorted(result.magic_numbers, key=lambda m: (m.threshold is None, -(m.rise_points or 0.0), m.event))
+    hidden = len(shown) - top
     magic = Table(title=f"Magic numbers ({result.window_days}d window): where more of an event starts to matter",
                   title_justify="left", caption="largest significant rise in outcome rate between adjacent count "
-                                                "bands; Youden's threshold beside it for comparison")
+                                                "bands; Youden's threshold beside it for comparison"
+                                                + (f"; {hidden} more events below these (--top, --json)"
+                                                   if hidden > 0 else ""))
     for col in ("event", "magic number", "rise", "lift ≥ k vs < k", "Youden", "outcome rate by count band"):
         magic.add_column(col, justify="left" if col in ("event", "outcome rate by count band") else "right")
-    for m in result.magic_numbers:
+    for m in shown[:top]:
         band_text = "  ".join(f"{b.lower}{'+' if b.upper is None else ''}: {b.rate.value:.0%}"
                               for b in m.bands if b.rate.value is not None)
         magic.add_row(m.event, "—" if m.threshold is None else str(m.threshold),
