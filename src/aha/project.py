@@ -39,7 +39,19 @@ class ReportResult(ResultMixin):
     activation: activation_mod.ActivationResult
 
     def rows(self) -> list[dict[str, Any]]:
+        """The funnel's rows: one frame cannot hold four shapes; `frames()` gives every section."""
         return self.funnel.rows()
+
+    def frames(self) -> dict[str, Any]:
+        """Each section as its own pandas frame: overview (targets), funnel, timing, activation."""
+        return {name: part.to_frame() for name, part in self._parts()}
+
+    def _repr_html_(self) -> str:
+        return "<br>".join(part._repr_html_() for _, part in self._parts())
+
+    def _parts(self) -> list[tuple[str, ResultMixin]]:
+        return [("overview", self.overview), ("funnel", self.funnel), ("timing", self.timing),
+                ("activation", self.activation)]
 
 
 AS_OF_NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted

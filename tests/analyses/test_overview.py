@@ -46,3 +46,15 @@ def test_targets_hand_counted(targeted):
 def test_a_breakdown_does_not_blank_the_targets(targeted):
     """The same overall numbers with --segment plan (groups pro and free partition the users)."""
     assert table(targeted.report(as_of=AS_OF, segment="plan")) == table(targeted.report(as_of=AS_OF))
+
+
+def test_notebook_frames(targeted):
+    """report.frames(): every section as its own frame; state().to_frame(): 7 users × (m1, m2, paid)."""
+    report = targeted.report(as_of=AS_OF)
+    frames = report.frames()
+    assert list(frames) == ["overview", "funnel", "timing", "activation"]
+    assert len(frames["overview"]) == 3 and len(frames["funnel"]) == len(report.funnel.rows())
+    assert "<b>aha timing</b>" in report._repr_html_()
+    state = targeted.state(as_of=AS_OF).to_frame()
+    assert len(state) == 21 and set(state["milestone_id"]) == {"m1", "m2", "_paid"}
+    assert (state["status"] == "reached").sum() == 5 + 3 + 2  # m1: f1 f2 f3 f5 f6; m2: f1 f2 f5; paid: f1 f5

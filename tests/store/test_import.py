@@ -444,3 +444,15 @@ def test_a_fixed_line_resolves_its_dead_letter(store: Store, tmp_path: Path) -> 
     assert (again.imported, again.duplicates, again.rejected, again.resolved) == (1, 1, 1, 1)
     assert rows(store, "SELECT file, line, reason FROM dead_letters ORDER BY file, line") == [
         (str(path), 4, "unparseable timestamp"), (str(other), 2, "no user_id and no anonymous_id")]
+
+
+def test_a_file_read_differently_the_second_time_is_flagged(store: Store, tmp_path: Path) -> None:
+    """Imported again with another --timezone, every row gets a new time and so a new content id: nothing is a
+    duplicate and the summary flags it; a file that grew (its old rows duplicates) is not flagged."""
+    path = write(tmp_path / "e.csv", "event,user_id,timestamp\na,u1,2026-03-01 09:00\nb,u2,2026-03-01 10:00\n")
+    assert not balanced(import_files(store, [path])).files[0].reread
+    moved = balanced(import_files(store, [path], timezone="Europe/Berlin"))
+    assert (moved.imported, moved.duplicates, moved.files[0].reread) == (2, 0, True)
+    write(path, "event,user_id,timestamp\na,u1,2026-03-01 09:00\nb,u2,2026-03-01 10:00\nc,u3,2026-03-02 08:00\n")
+    grown = balanced(import_files(store, [path]))
+    assert (grown.imported, grown.duplicates, grown.files[0].reread) == (1, 2, False)

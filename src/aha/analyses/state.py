@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import ibis
@@ -62,6 +63,11 @@ class MilestoneState:
     @property
     def state(self) -> ir.Table:
         return self.long_view()
+
+    def to_frame(self) -> Any:
+        """The long state as a pandas frame, one row per (entity, milestone): for a notebook (it holds every
+        signed-up user once per milestone of their type)."""
+        return self.state.to_pandas()
 
     @property
     def users_without_signup(self) -> int:

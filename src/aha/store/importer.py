@@ -85,6 +85,7 @@ class FileSummary:
     seconds: float
     events: int = 0  # of `imported`: events; the rest are identify, alias and group calls (Segment lines)
     resolved: int = 0  # dead letters of earlier imports of this file whose line now reads (and was stored or known)
+    reread: bool = False  # imported before, yet no row was a duplicate now: read differently (another --timezone?)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +384,8 @@ def _import_one(
         rows_read, rejected, others = (int(v) for v in counts)
         imported = events + others
         duplicates = rows_read - rejected - imported
+        before = _insert_count(con, f"SELECT count(*) FROM {schema.IMPORTS} WHERE file = ? AND kind = ?",
+                               [file_text, kind])
         con.execute(
             f"INSERT INTO {schema.IMPORTS} VALUES (?, ?, ?, ?, ?, ?, ?)",
             [file_text, kind, rows_read, imported, duplicates, rejected, now],
@@ -407,6 +410,7 @@ def _import_one(
         seconds=round(time.perf_counter() - started, 3),
         events=events,
         resolved=resolved,
+        reread=bool(before) and imported > 0 and duplicates == 0,
     )
 
 
@@ -415,7 +419,8 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
+def _insert_count(con: duckdb.DuckDBPyConnection, sql: str,
+                  params: dict[str, Any] | list[Any] | None = None) -> int:
     row = con.execute(sql, params or {}).fetchone()
     return int(row[0]) if row else 0
 

@@ -117,6 +117,11 @@ def _print_summary(summary: object, db: Path) -> None:
         extra.append(f"{summary.accounts_updated} accounts updated")
     if extra:
         out.print("  " + ", ".join(extra))
+    for f in summary.files:
+        if f.reread:
+            out.print(f"  [bold yellow]note:[/] {f.file} was imported before, yet none of its {f.imported} rows "
+                      "matched a stored one: if --timezone, --timestamp-format or --map changed, the rows read "
+                      "the first time are stored too (without a message id, a row's identity includes its time).")
     if summary.rejected:
         for reason, n in summary.reasons[:SHOWN_REASONS]:
             out.print(f"  {n} × {reason}", markup=False)
