@@ -38,8 +38,9 @@ def test_dead_letters_replay_after_a_fix_is_idempotent(tmp_path: Path) -> None:
     )
     store.close()
     listed = aha("dead-letters", "--db", str(db), "--json", cwd=tmp_path)
-    assert [(g["reason"], g["count"]) for g in json.loads(listed.stdout)] == [
-        ("no timestamp", 1), ("old rule", 1), ("userId or anonymousId is required", 1)]
+    assert [(g["reason"], g["count"], g["locations"]) for g in json.loads(listed.stdout)] == [
+        ("no timestamp", 1, ["events.csv:3"]), ("old rule", 1, ["http"]),
+        ("userId or anonymousId is required", 1, ["http"])]
     first = json.loads(aha("dead-letters", "--replay", "--db", str(db), "--json", cwd=tmp_path).stdout)
     assert first == {"examined": 3, "stored": 1, "still_rejected": 1, "not_replayable": 1}
     second = json.loads(aha("dead-letters", "--replay", "--db", str(db), "--json", cwd=tmp_path).stdout)

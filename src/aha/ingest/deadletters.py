@@ -28,6 +28,7 @@ class ReasonGroup:
     count: int
     sources: tuple[str, ...]
     example: str  # one raw payload, shortened
+    locations: tuple[str, ...] = ()  # the first LOCATIONS "file:line" (or "http") where it happened, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +39,20 @@ class ReplayResult:
     not_replayable: int  # from file imports: re-run `aha import` after fixing the file
 
 
+LOCATIONS = 5
+
+
 def summarise(store: Store) -> list[ReasonGroup]:
     rows = store.raw.execute(
         f"""SELECT reason, any_value(field), count(*), list(DISTINCT coalesce(source, '(no key)')),
-                   arg_min(coalesce(raw, ''), id)
+                   arg_min(coalesce(raw, ''), id),
+                   list(CASE WHEN file IS NULL OR file = 'http' THEN 'http'
+                             ELSE file || coalesce(':' || line, '') END ORDER BY id)[1:{LOCATIONS}]
             FROM {schema.DEAD_LETTERS} GROUP BY reason ORDER BY count(*) DESC, reason"""
     ).fetchall()
     return [
-        ReasonGroup(str(r[0]), r[1], int(r[2]), tuple(sorted(r[3])), str(r[4])[:EXAMPLE_CHARS]) for r in rows
+        ReasonGroup(str(r[0]), r[1], int(r[2]), tuple(sorted(r[3])), str(r[4])[:EXAMPLE_CHARS], tuple(r[5]))
+        for r in rows
     ]
 
 

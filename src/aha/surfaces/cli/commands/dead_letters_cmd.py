@@ -51,3 +51,6 @@ def dead_letters_command(
     for g in groups:
         typer.echo(f"{g.count:>7} × {g.reason}  [field {g.field or '-'}; sources {', '.join(g.sources)}]")
         typer.echo(f"          e.g. {g.example}")
+        if g.locations:
+            more = g.count - len(g.locations)
+            typer.echo(f"          at {', '.join(g.locations)}" + (f" (+{more} more)" if more > 0 else ""))
