@@ -52,3 +52,25 @@ def test_curves_count_only_observed_days(project):
     assert 9 not in reached
     assert missed[0] == (0, 2) and missed[2] == (1, 2)
     assert m.gap_points_day_30 is None  # nobody observed to day 30
+
+
+def test_curves_leave_out_reachers_whose_window_is_still_open(tmp_path):
+    """w = A within 7d. o1 (Jan 1) reached it and its window closed on Jan 8: counted. y1 (Jan 5) reached it too, but
+    its window is open until Jan 12, like y2's who has not reached it (yet): both are left out, or the reached curve
+    would hold young users the not-reached one cannot hold."""
+    definitions = parse("""
+signup: {event: Signed Up}
+retention: {day: 2, bracket: 1d}
+milestones:
+  - {id: w, event: A, within: 7d, level: primary}
+""")
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        ("o1", "Signed Up", D + "1T00:00"), ("o1", "A", D + "1T01:00"), ("o1", "X", D + "2T01:00"),
+        ("o2", "Signed Up", D + "1T00:00"),
+        ("y1", "Signed Up", D + "5T00:00"), ("y1", "A", D + "5T01:00"), ("y1", "X", D + "6T01:00"),
+        ("y2", "Signed Up", D + "5T00:00"),
+    ])
+    (w,) = Project(store, definitions).retention(as_of=AS_OF).groups[0].milestones
+    assert {p.day: (p.rate.numerator, p.rate.denominator) for p in w.reached}[1] == (1, 1)  # o1 alone
+    assert {p.day: (p.rate.numerator, p.rate.denominator) for p in w.not_reached}[1] == (0, 1)  # o2 alone

@@ -141,9 +141,12 @@ def holds(props: Mapping[str, Any], key: str, cond: Condition) -> bool:
 
 
 def resolve(events: Sequence[Event], links: Sequence[Link], as_of: datetime) -> dict[str, list[Event]]:
-    """Each user's events up to `as_of`, in (timestamp, message id) order; anonymous ones through the earliest link."""
+    """Each user's events up to `as_of`, in (timestamp, message id) order; anonymous ones through the earliest link
+    made up to `as_of` (a later identify call is data the moment did not have)."""
     owner: dict[str, Link] = {}
     for link in links:
+        if link.timestamp > as_of:
+            continue
         if link.anonymous_id not in owner or link.timestamp < owner[link.anonymous_id].timestamp:
             owner[link.anonymous_id] = link
     by_user: dict[str, list[Event]] = {}
@@ -268,7 +271,10 @@ def funnel(cells: Mapping[tuple[str, str], Cell], steps: Sequence[str], as_of: d
             r = cells[(u, step)].reach_time
             if r is not None and (order == "unordered" or r >= previous[u]):
                 here.append(u)
-        waiting = [u for u in counted if u not in here and cells[(u, step)].window_end > as_of]
+        # Still able to make the step: not reached yet and the window open (a reach before the previous step's,
+        # in ordered mode, is final: that user cannot make this step any more).
+        waiting = [u for u in counted if u not in here and cells[(u, step)].reach_time is None
+                   and cells[(u, step)].window_end > as_of]
         from_prev = [(cells[(u, step)].reach_time - previous[u]).total_seconds() for u in here]  # type: ignore[operator]
         from_signup = [(cells[(u, step)].reach_time - cells[(u, step)].t0).total_seconds() for u in here]  # type: ignore[operator]
         out.append(FunnelStep(len(here), len(waiting), _median(from_prev) if order == "ordered" else None,

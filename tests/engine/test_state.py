@@ -302,3 +302,32 @@ def test_a_state_keeps_its_own_count_and_refuses_to_read_another_state(tmp_path)
     with pytest.raises(StoreError, match="ask again"):
         rebuilt.state  # noqa: B018
     assert build(store, DEFINITIONS, later).state.count().execute() > 0
+
+
+def test_identify_and_group_calls_after_as_of_do_not_apply(tmp_path):
+    """As of +3h, anon-1 (identified at +4h) is nobody yet and u3 (grouped into acme at +4h) not a member: the answer
+    as of +3h must not change when those later calls arrive. As of the end, both apply."""
+    definitions = parse("""
+signup: {event: Signed Up}
+milestones:
+  - {id: ws, event: W, within: 1h, level: primary}
+  - {id: msgs, event: M, count: 2, within: 1d, entity: account}
+""")
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        (None, "W", at("+5m"), {}, {"anonymous_id": "anon-1"}),
+        ("u1", "Signed Up", T0),
+        ("u2", "Signed Up", T0, {}, {"account_id": "acme"}), ("u2", "M", at("+1h"), {}, {"account_id": "acme"}),
+        ("u3", "Signed Up", T0), ("u3", "M", at("+2h")),        # credited to acme only through the group call
+        ("u4", "Signed Up", at("+6h")),
+    ])
+    write_identities(store, [("anon-1", "u1", at("+4h"))])
+    write_memberships(store, [("u3", "acme", at("+4h"))])
+    early = build(store, definitions, datetime.fromisoformat(at("+3h"))).state.execute()
+    early = early.set_index(["entity_id", "milestone_id"])
+    assert early.loc[("u1", "ws"), "status"] == "missed"            # anon-1's W is not u1's yet
+    assert early.loc[("acme", "msgs"), "progress"] == 1              # u3 is not in acme yet
+    late = build(store, definitions, datetime.fromisoformat(at("+1d"))).state.execute()
+    late = late.set_index(["entity_id", "milestone_id"])
+    assert late.loc[("u1", "ws"), "status"] == "reached"
+    assert late.loc[("acme", "msgs"), "status"] == "reached" and late.loc[("acme", "msgs"), "progress"] == 2

@@ -98,7 +98,10 @@ def funnel_query(wide: ir.Table, steps: list[str], as_of: datetime, order: Order
         reach = rows[reach_col(step)]
         here = depth >= i
         metrics[f"n_{i}"] = here.cast("int64").sum()
-        metrics[f"open_{i}"] = ((depth == i - 1) & (rows[end_col(step)] > ibis.literal(as_of))).cast("int64").sum()
+        # Still able to make the step: not reached and the window open. A reach before the previous step's (ordered
+        # mode) is final, so that user is a drop-off for good, not in progress.
+        still = (depth == i - 1) & reach.isnull() & (rows[end_col(step)] > ibis.literal(as_of))
+        metrics[f"open_{i}"] = still.cast("int64").sum()
         from_signup = (reach.epoch_seconds() - rows[c.T0].epoch_seconds()).cast("float64")
         metrics[f"med_signup_{i}"] = from_signup.median(where=here)
         if order == "ordered":

@@ -66,8 +66,10 @@ class RetentionResult(ResultMixin):
 
 def _population(ms: MilestoneState, milestone_ids: list[str], segment: str | None) -> ir.Table:
     state = ms.state
+    # Window closed for both groups: a reacher whose window is still open belongs to a young cohort whose
+    # non-reachers are not counted yet, so keeping them would tilt the reached curve toward young users.
     closed = state.filter(state[c.ENTITY_TYPE] == c.USER, state[c.MILESTONE_ID].isin(milestone_ids),
-                          state[c.APPLICABLE], state[c.STATUS] != c.IN_PROGRESS)
+                          state[c.APPLICABLE], state[c.WINDOW_END] <= ibis.literal(ms.as_of))
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     users = users.select(c.ENTITY_ID, **{SEGMENT: segment_column(users, segment)})
     joined = closed.join(users, c.ENTITY_ID)

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
 from aha.engine import columns as c
-from aha.engine.identity import EventSource, links
+from aha.engine.identity import EventSource
 from aha.engine.state import (
     entities_query,
     owners_query,
@@ -202,8 +202,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     """Every milestone's reach spread over the entities (`state_query`), computed step by step through temp
     tables and stored as ENTITIES_TABLE: in the attached in-memory database, or in the file. Scratch is dropped."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once.
-    linked = replace(source, linked=store.materialise(LINKS_TABLE, links(source.identities), temp=True))
-    memberships = store.table(schema.MEMBERSHIPS)
+    linked = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
+    memberships = source.upto(store.table(schema.MEMBERSHIPS))  # group calls made by as_of
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     entities = store.materialise(
         BUILD_TABLE, entities_query(linked, store.table(schema.USERS), memberships, definitions), temp=True

@@ -32,10 +32,16 @@ class EventSource:
     linked: ir.Table | None = None  # `links(identities)` computed once, when a caller reads the events many times
 
     def _links(self) -> ir.Table:
-        return self.linked if self.linked is not None else links(self.identities)
+        return self.linked if self.linked is not None else self.identity_links()
 
-    def _upto(self, table: ir.Table, column: str = "timestamp") -> ir.Table:
-        """`table`'s rows up to `as_of` (by `column`)."""
+    def identity_links(self) -> ir.Table:
+        """`links` of the identify/alias calls made up to `as_of`: a later call is data the moment did not have,
+        and applying it would change an as-of answer when newer data arrives (an anonymous visitor identified next
+        week is not a user yet)."""
+        return links(self.upto(self.identities))
+
+    def upto(self, table: ir.Table, column: str = "timestamp") -> ir.Table:
+        """`table`'s rows up to `as_of` (by `column`): events, identity links, group calls."""
         return table if self.as_of is None else table.filter(table[column] <= ibis.literal(self.as_of))
 
     def select(self, names: Iterable[str] | None = None, joined_next: bool = False) -> ir.Table:
@@ -45,7 +51,7 @@ class EventSource:
         caller joins on `user_id` at once, which drops them anyway; leaving the filter out keeps DuckDB's size
         estimate high enough that it builds its hash table on the (smaller) other side.
         """
-        events = self._upto(self.events)
+        events = self.upto(self.events)
         if names is not None:
             events = events.filter(events.event.isin(sorted(set(names))))
         return self.resolve(events, joined_next)
@@ -60,7 +66,7 @@ class EventSource:
 
     def raw(self, names: Iterable[str]) -> ir.Table:
         """Events of these names up to `as_of`, without identity resolution (for rows that need none)."""
-        events = self._upto(self.events)
+        events = self.upto(self.events)
         return events.filter(events.event.isin(sorted(set(names))))
 
     def users(self) -> ir.Table:
@@ -69,14 +75,14 @@ class EventSource:
         Known ids come from `seen_users`, anonymous ones from `seen_anonymous`, when the store keeps them (a row
         per id rather than per event); the anonymous ids are joined to the links.
         """
-        events = self._upto(self.events)
+        events = self.upto(self.events)
         if self.seen_users is not None:
-            seen = self._upto(self.seen_users, "first_seen")
+            seen = self.upto(self.seen_users, "first_seen")
             known = seen.select(user_id=seen.user_id.cast("string"))  # the key is NOT NULL; the union's is not
         else:
             known = events.filter(events.user_id.notnull()).select("user_id")
         if self.seen_anonymous is not None:
-            ids = self._upto(self.seen_anonymous, "first_seen").select(anonymous_id=ibis._.anonymous_id.cast("string"))
+            ids = self.upto(self.seen_anonymous, "first_seen").select(anonymous_id=ibis._.anonymous_id.cast("string"))
         else:
             ids = events.filter(events.user_id.isnull()).select("anonymous_id")
         anonymous = ids.join(self._links(), "anonymous_id")
@@ -85,8 +91,8 @@ class EventSource:
     def members(self) -> ir.Table:
         """(user_id, account_id) pairs carried by the same event, up to `as_of`."""
         if self.seen_members is not None:
-            seen = self._upto(self.seen_members, "first_seen")
+            seen = self.upto(self.seen_members, "first_seen")
             return seen.select(user_id=seen.user_id.cast("string"), account_id=seen.account_id.cast("string"))
-        events = self._upto(self.events)
+        events = self.upto(self.events)
         pairs = events.filter(events.account_id.notnull(), events.user_id.notnull())
         return pairs.select("user_id", "account_id").distinct()
