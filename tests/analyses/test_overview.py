@@ -58,3 +58,12 @@ def test_notebook_frames(targeted):
     state = targeted.state(as_of=AS_OF).to_frame()
     assert len(state) == 21 and set(state["milestone_id"]) == {"m1", "m2", "_paid"}
     assert (state["status"] == "reached").sum() == 5 + 3 + 2  # m1: f1 f2 f3 f5 f6; m2: f1 f2 f5; paid: f1 f5
+
+
+def test_a_time_target_longer_than_any_follow_up_is_not_judged(project):
+    """m2's window is 2 days, so nobody is followed longer: whether half reach it within 3 days is unknown (not
+    'not met'); within 1 day it is known not to be (S stays at 4/7 through the 2 days)."""
+    definitions = DEFINITIONS.model_copy(update={"targets": {"median_time_to_m2": timedelta(days=3)}})
+    (target,) = Project(project.store, definitions).report(as_of=AS_OF).overview.targets
+    assert (target.current, target.met) == (None, None)
+    assert target.basis == "not measurable yet: 7 eligible users followed 48.0h at most, less than the target"

@@ -63,6 +63,18 @@ BAD = [
                  id="negative_window"),
     pytest.param(HEAD + M % "within: 3d, wher: {x: 1}",
                  "aha.yaml: milestones[0].wher: unknown key 'wher'. Did you mean 'where'?", id="unknown_key"),
+    pytest.param("targets: {activation_rate_day_7: 1w}\n" + HEAD + M % "within: 3d",
+                 "aha.yaml: targets.activation_rate_day_7: '1w' is a duration, not a rate; write a share between 0 "
+                 "and 1, e.g. 0.5.", id="target_rate_as_duration"),
+    pytest.param("targets: {activation_rate_day_7: 50}\n" + HEAD + M % "within: 3d",
+                 "aha.yaml: targets.activation_rate_day_7: 50 is not a rate; write a share between 0 and 1, e.g. "
+                 "0.5.", id="target_rate_as_percent"),
+    pytest.param("targets: {median_time_to_nope: 10m}\n" + HEAD + M % "within: 3d",
+                 "aha.yaml: targets.median_time_to_nope: no milestone 'nope'; use median_time_to_primary or one of: "
+                 "a.", id="target_unknown_milestone"),
+    pytest.param("targets: {median_time_to_primary: 600}\n" + HEAD + M % "within: 3d",
+                 "aha.yaml: targets.median_time_to_primary: 600 is not a duration; write one such as 10m or 2h.",
+                 id="target_time_as_number"),
     pytest.param(HEAD + M % "window: 3d",
                  "aha.yaml: milestones[0].window: unknown key 'window'. Did you mean 'within'?", id="synonym_key"),
     pytest.param(HEAD + M % "within: 3d, colour: red",

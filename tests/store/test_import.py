@@ -397,21 +397,29 @@ def test_summary_to_dict_is_json(store: Store, tmp_path: Path) -> None:
     }
 
 
-def test_users_file_without_times_imported_again_changes_nothing(store: Store, tmp_path: Path) -> None:
-    """Rows without a timestamp are stamped with the import time; the same values sent again are duplicates, not
-    updates, and keep the time they were first known at. A changed value is an update."""
+def test_users_file_imported_again_reports_no_updates(store: Store, tmp_path: Path) -> None:
+    """The same values sent again are duplicates, not updates; a changed value is an update."""
     path = write(tmp_path / "users.csv", "user_id,plan\nu1,pro\nu2,free\n")
     first = balanced(import_files(store, [path], kind="users"))
     assert first.users_updated == 2
-    stamps = rows(store, "SELECT user_id, updated_at FROM users ORDER BY user_id")
     again = balanced(import_files(store, [path], kind="users"))
     assert (again.imported, again.duplicates, again.users_updated) == (0, 2, 0)
-    assert rows(store, "SELECT user_id, updated_at FROM users ORDER BY user_id") == stamps
     changed = write(tmp_path / "users2.csv", "user_id,plan\nu1,pro\nu2,team\n")
     third = balanced(import_files(store, [changed], kind="users"))
     assert (third.imported, third.duplicates, third.users_updated) == (1, 1, 1)
     assert rows(store, "SELECT user_id, traits FROM users ORDER BY user_id") == [
         ("u1", '{"plan":"pro"}'), ("u2", '{"plan":"team"}')]
+
+
+def test_a_restated_trait_still_beats_an_older_value_arriving_late(store: Store, tmp_path: Path) -> None:
+    """plan=free on Jan 10, free again on Jan 20 (no update), then pro stamped Jan 15 arrives: free stands."""
+    for name, text in (("a.csv", "user_id,timestamp,plan\nu1,2026-01-10,free\n"),
+                       ("b.csv", "user_id,timestamp,plan\nu1,2026-01-20,free\n"),
+                       ("c.csv", "user_id,timestamp,plan\nu1,2026-01-15,pro\n")):
+        summary = balanced(import_files(store, [write(tmp_path / name, text)], kind="users"))
+        if name == "b.csv":
+            assert summary.users_updated == 0
+    assert rows(store, "SELECT traits, updated_at FROM users") == [('{"plan":"free"}', datetime(2026, 1, 20))]
 
 
 def test_a_users_file_keyed_by_id_gets_the_map_suggested(store: Store, tmp_path: Path) -> None:
@@ -431,19 +439,17 @@ def test_columns_without_a_likely_match_are_named_for_mapping(store: Store, tmp_
                               "--map user_id=COLUMN,event=COLUMN,timestamp=COLUMN")
 
 
-def test_a_fixed_line_resolves_its_dead_letter(store: Store, tmp_path: Path) -> None:
-    """Line 3 is refused; the file is fixed and imported again: the row is stored and its dead letter goes, while
-    another file's dead letter and a line still wrong stay."""
-    path = write(tmp_path / "eu.csv", "event,user_id,timestamp\na,u1,2026-03-01T09:00:00Z\nb,u2,31/02/2026\n"
-                                      "c,u3,not a date\n")
-    other = write(tmp_path / "other.csv", "event,user_id,timestamp\na,,2026-03-01T09:00:00Z\n")
-    first = balanced(import_files(store, [path, other]))
-    assert (first.imported, first.rejected, first.resolved) == (1, 3, 0)
-    write(path, "event,user_id,timestamp\na,u1,2026-03-01T09:00:00Z\nb,u2,2026-02-28T00:00:00Z\nc,u3,not a date\n")
+def test_a_fixed_file_imported_again_keeps_the_old_dead_letters(store: Store, tmp_path: Path) -> None:
+    """Line 3 is refused; the file is fixed and imported again: the row is stored, and the dead letter stays as the
+    record of what was refused then (the same path may hold other content now: deleting by line could lose a row
+    that was never fixed). A file refused whole the first time is not flagged as read differently."""
+    path = write(tmp_path / "eu.csv", "event,user_id,timestamp\nb,u2,31/02/2026\n")
+    first = balanced(import_files(store, [path]))
+    assert (first.imported, first.rejected) == (0, 1)
+    write(path, "event,user_id,timestamp\nb,u2,2026-02-28T00:00:00Z\n")
     again = balanced(import_files(store, [path]))
-    assert (again.imported, again.duplicates, again.rejected, again.resolved) == (1, 1, 1, 1)
-    assert rows(store, "SELECT file, line, reason FROM dead_letters ORDER BY file, line") == [
-        (str(path), 4, "unparseable timestamp"), (str(other), 2, "no user_id and no anonymous_id")]
+    assert (again.imported, again.rejected, again.files[0].reread) == (1, 0, False)
+    assert rows(store, "SELECT line, reason FROM dead_letters") == [(2, "unparseable timestamp")]
 
 
 def test_a_file_read_differently_the_second_time_is_flagged(store: Store, tmp_path: Path) -> None:

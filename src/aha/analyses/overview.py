@@ -96,6 +96,11 @@ def _time_target(name: str, goal: float, milestone_id: str, timing: TimingResult
     if found is None or found.eligible == 0:
         return Target(name, goal, None, None, "seconds", "not measured: nobody is eligible yet")
     if found.km_median_seconds is None:
+        followed = found.km_followed_seconds or 0.0
+        if followed < goal:  # more than half still unreached, but nobody followed as long as the goal: unknown
+            return Target(name, goal, None, None, "seconds",
+                          f"not measurable yet: {found.eligible:,} eligible users followed {followed / 3600:.1f}h at "
+                          "most, less than the target")
         return Target(name, goal, None, False, "seconds",
                       f"Kaplan–Meier: fewer than half of {found.eligible:,} eligible users reach it within its window")
     current = found.km_median_seconds

@@ -41,7 +41,7 @@ STATE_KEY = "state_key"
 WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
 SEGMENTS_TABLE = "aha_segments"  # (entity_key, signup_properties, traits) of users: built when a segment is asked for
 SEGMENTS_KEY = "segments_key"  # the state key the segments table was built for
-LAYOUT = "wide-2"  # part of the state key: a state written by an aha with another layout is rebuilt, not misread
+LAYOUT = "wide-3"  # part of the state key: a state written by an aha with another layout or rules is rebuilt
 STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier releases
 
 

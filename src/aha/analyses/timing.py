@@ -54,6 +54,7 @@ class MilestoneTiming:
     km_median_low_seconds: float | None
     km_median_high_seconds: float | None
     km_reached_share: float | None  # estimated share reaching it within the window, censoring handled
+    km_followed_seconds: float | None = None  # the longest anyone eligible was followed: the estimate ends there
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ def summarise(percentiles: list[dict[str, Any]], survival: Mapping[str, Any], na
             km_median_seconds=km.median,
             km_median_low_seconds=km.median_low, km_median_high_seconds=km.median_high,
             km_reached_share=km.reached_by_end,
+            km_followed_seconds=float(columns["_duration"][rows].max()) if rows.any() else None,
         ))
     groups = tuple(TimingGroup(seg, tuple(ms)) for seg, ms in sorted(by_segment.items()))
     return TimingResult(as_of, segment_by, groups)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from aha.definitions.durations import Duration
+from aha.definitions.durations import Duration, format_duration
 
 Scalar = str | int | float | bool
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "contains")
@@ -203,6 +203,23 @@ class Definitions(Strict):
                 raise _at(("funnel", j), f"no milestone {ref!r}; known: {', '.join(ids)}")
             if by_id[ref].entity != "user":
                 raise _at(("funnel", j), f"{ref!r} is an account milestone; the funnel follows users")
+        for name, goal in self.targets.items():
+            if name.startswith("activation_rate_day_"):
+                day = name.removeprefix("activation_rate_day_")
+                if not day.isdigit() or int(day) < 1:
+                    raise _at(("targets", name), "the day must be a whole number of days, e.g. activation_rate_day_7")
+                if isinstance(goal, timedelta):
+                    raise _at(("targets", name), f"{format_duration(goal)!r} is a duration, not a rate; write a share "
+                              "between 0 and 1, e.g. 0.5")
+                if not 0 <= goal <= 1:
+                    raise _at(("targets", name), f"{goal:g} is not a rate; write a share between 0 and 1, e.g. 0.5")
+            else:
+                ref = name.removeprefix("median_time_to_")
+                if ref != "primary" and ref not in by_id:
+                    raise _at(("targets", name), f"no milestone {ref!r}; use median_time_to_primary or one of: "
+                              f"{', '.join(ids)}")
+                if not isinstance(goal, timedelta):
+                    raise _at(("targets", name), f"{goal:g} is not a duration; write one such as 10m or 2h")
         return self
 
     # --- derived views the engine and analyses use -------------------------------------------------

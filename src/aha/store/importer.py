@@ -84,7 +84,6 @@ class FileSummary:
     reasons: tuple[tuple[str, int], ...]  # rejection reason -> rows, most frequent first
     seconds: float
     events: int = 0  # of `imported`: events; the rest are identify, alias and group calls (Segment lines)
-    resolved: int = 0  # dead letters of earlier imports of this file whose line now reads (and was stored or known)
     reread: bool = False  # imported before, yet no row was a duplicate now: read differently (another --timezone?)
 
 
@@ -99,7 +98,6 @@ class ImportSummary:
     users_updated: int
     accounts_updated: int
     events: int = 0
-    resolved: int = 0
 
     @property
     def reasons(self) -> tuple[tuple[str, int], ...]:
@@ -182,7 +180,6 @@ def import_files(
         users_updated=sum(s.users_updated for s in summaries),
         accounts_updated=sum(s.accounts_updated for s in summaries),
         events=sum(s.events for s in summaries),
-        resolved=sum(s.resolved for s in summaries),
     )
 
 
@@ -330,14 +327,6 @@ def _import_one(
                     AND d.reason = p._reason AND d.raw IS NOT DISTINCT FROM p._raw)""",
             {"now": now, "source": source, "file": file_text},
         )
-        # A line that reads now was fixed since an earlier import of this file refused it: its dead letter is
-        # resolved (as a replayed HTTP dead letter is removed once stored).
-        resolved = _insert_count(
-            con,
-            f"""DELETE FROM {schema.DEAD_LETTERS} WHERE file = $file AND line IN (
-                    SELECT _line FROM {PARSED} WHERE _reason IS NULL)""",
-            {"file": file_text},
-        )
         events = _insert_count(
             con,
             f"""INSERT INTO {schema.EVENTS}
@@ -384,8 +373,9 @@ def _import_one(
         rows_read, rejected, others = (int(v) for v in counts)
         imported = events + others
         duplicates = rows_read - rejected - imported
-        before = _insert_count(con, f"SELECT count(*) FROM {schema.IMPORTS} WHERE file = ? AND kind = ?",
-                               [file_text, kind])
+        before = _insert_count(  # an earlier import that stored rows (not one whose every row was refused)
+            con, f"SELECT count(*) FROM {schema.IMPORTS} WHERE file = ? AND kind = ? AND imported > 0",
+            [file_text, kind])
         con.execute(
             f"INSERT INTO {schema.IMPORTS} VALUES (?, ?, ?, ?, ?, ?, ?)",
             [file_text, kind, rows_read, imported, duplicates, rejected, now],
@@ -409,7 +399,6 @@ def _import_one(
         reasons=tuple((str(r), int(n)) for r, n in reasons),
         seconds=round(time.perf_counter() - started, 3),
         events=events,
-        resolved=resolved,
         reread=bool(before) and imported > 0 and duplicates == 0,
     )
 
@@ -677,14 +666,14 @@ def _upsert_traits(con: duckdb.DuckDBPyConnection, table: str, key: str, row_key
         FROM stamps s LEFT JOIN objects o USING (id)
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE aha_import_traits AS {merged}")
-    # Only entities that are new or whose traits change are written: a re-sent row with the same values (a users
-    # file imported again, stamped with the import time) neither counts as an update nor moves `updated_at`.
-    con.execute(
-        f"""DELETE FROM aha_import_traits WHERE id IN (
-                SELECT n.id FROM aha_import_traits n JOIN {table} t ON t.{key} = n.id
-                WHERE CAST(t.traits AS VARCHAR) = CAST(n.traits AS VARCHAR))"""
+    # An update is an entity that is new or whose traits change. A re-sent row with the same values is not one,
+    # but its time is still written: `updated_at` is when the traits were last stated, which the later-wins merge
+    # compares an older value arriving late against.
+    changed = _scalar(
+        con,
+        f"""SELECT count(*) FROM aha_import_traits n LEFT JOIN {table} t ON t.{key} = n.id
+            WHERE t.{key} IS NULL OR CAST(t.traits AS VARCHAR) IS DISTINCT FROM CAST(n.traits AS VARCHAR)""",
     )
-    changed = _scalar(con, "SELECT count(*) FROM aha_import_traits")
     con.execute(
         f"""INSERT INTO {table} ({key}, traits, updated_at) SELECT id, traits, updated_at FROM aha_import_traits
             ON CONFLICT ({key}) DO UPDATE SET traits = excluded.traits, updated_at = excluded.updated_at"""

@@ -10,6 +10,7 @@ import warnings
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aha.errors import UserError, UserNote
 
@@ -49,12 +50,16 @@ def _show_note(message: Warning | str, category: type[Warning], filename: str, l
                line: str | None = None) -> None:
     """`aha.errors.UserNote` warnings as one line on stderr; other warnings as Python shows them."""
     if issubclass(category, UserNote):
-        err_console.print(f"[bold yellow]note:[/] {message}", markup=True)
+        text = str(message)
+        if text not in _shown:  # one note per message, whichever call site raised it
+            _shown.add(text)
+            err_console.print(f"[bold yellow]note:[/] {escape(text)}", markup=True)
     else:
         _python_show(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
 
 
 _python_show = warnings.showwarning
+_shown: set[str] = set()
 
 
 def main() -> None:

@@ -104,11 +104,9 @@ def _print_summary(summary: object, db: Path) -> None:
         f"{'[red]' if summary.rejected else ''}{summary.rejected} rejected{'[/]' if summary.rejected else ''}"
     )
     extra = []
-    if summary.imported > summary.events:
+    if summary.events and summary.imported > summary.events:  # a Segment file: events and other calls
         extra.append(f"of the imported: {summary.events} events, {summary.imported - summary.events} identify, alias "
                      "or group calls")
-    if summary.resolved:
-        extra.append(f"{summary.resolved} dead letters of earlier imports resolved (their lines read now)")
     if summary.identities:
         extra.append(f"{summary.identities} identity links")
     if summary.users_updated:
