@@ -34,7 +34,8 @@ def parse_map(items: list[str]) -> dict[str, str]:
 
 
 def import_command(
-    files: list[str] = typer.Argument(..., help="Files or quoted globs: .csv .tsv .jsonl .ndjson .parquet (.gz ok)."),
+    files: list[str] = typer.Argument(
+        ..., help="Files or quoted globs: .csv .tsv .jsonl .ndjson .json .parquet (.gz ok)."),
     db: Path = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB store (created if missing)."),
     map_: list[str] = typer.Option(
         [], "--map", help="canonical=source column, repeatable or comma-separated: --map user_id=distinct_id."

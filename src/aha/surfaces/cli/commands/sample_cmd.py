@@ -27,7 +27,8 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same data."),
     days: int = typer.Option(120, "--days", min=1, help="Signups spread over this many days from --start."),
     start: str = typer.Option("2026-01-01", "--start", help="First signup day (UTC), YYYY-MM-DD."),
-    out: Path | None = typer.Option(None, "--out", help="Keep the Parquet files in this directory (for aha import)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Keep the Parquet files here (events-*.parquet can be imported with aha import)."),
     config: Path = options.CONFIG,
     force: bool = typer.Option(False, "--force", help="Delete and recreate the database if it already holds events."),
 ) -> None:
