@@ -56,6 +56,7 @@ class ReportResult(ResultMixin):
 
 AS_OF_NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
 
+
 def parse_as_of(value: str | date | datetime | None) -> datetime | None:
     """A bare date means the end of that UTC day, so `--as-of 2026-06-30` includes June 30th's events."""
     if value is None:
@@ -75,6 +76,7 @@ def parse_as_of(value: str | date | datetime | None) -> datetime | None:
 
 def _days(gap: timedelta) -> str:
     return "1 day" if gap.days == 1 else f"{gap.days} days"
+
 
 def _utc(value: datetime) -> datetime:
     """Naive UTC, as the store keeps it; an aware time is converted first."""

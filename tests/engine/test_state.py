@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from aha.analyses.state import build
-from aha.definitions import parse
+from aha.definitions import Definitions, parse
 from aha.store import open_store
 from tests.journeys import write_events, write_identities, write_memberships, write_traits
 
@@ -161,13 +161,18 @@ def test_anonymous_events_belong_to_the_identified_user_retroactively(tmp_path):
     assert rows.loc[("u1", "ws"), "reach_time"] == datetime.fromisoformat(at("+5m"))
 
 
-def test_account_milestone_counts_members_together_from_the_earliest_member(tmp_path):
-    definitions = parse("""
-signup: {event: Signed Up}
+def with_account_messages(count: int) -> Definitions:
+    """DEFINITIONS' workspace milestone as primary plus "`count` M messages per account within a day"."""
+    return parse(f"""
+signup: {{event: Signed Up}}
 milestones:
-  - {id: ws, event: W, within: 1h, level: primary}
-  - {id: msgs, event: M, count: 3, within: 1d, entity: account}
+  - {{id: ws, event: W, within: 1h, level: primary}}
+  - {{id: msgs, event: M, count: {count}, within: 1d, entity: account}}
 """)
+
+
+def test_account_milestone_counts_members_together_from_the_earliest_member(tmp_path):
+    definitions = with_account_messages(3)
     store = open_store(tmp_path / "aha.duckdb")
     write_events(store, [
         ("u1", "Signed Up", T0, {}, {"account_id": "acme"}),     # account t0 = u1's t0
@@ -307,12 +312,7 @@ def test_a_state_keeps_its_own_count_and_refuses_to_read_another_state(tmp_path)
 def test_identify_and_group_calls_after_as_of_do_not_apply(tmp_path):
     """As of +3h, anon-1 (identified at +4h) is nobody yet and u3 (grouped into acme at +4h) not a member: the answer
     as of +3h must not change when those later calls arrive. As of the end, both apply."""
-    definitions = parse("""
-signup: {event: Signed Up}
-milestones:
-  - {id: ws, event: W, within: 1h, level: primary}
-  - {id: msgs, event: M, count: 2, within: 1d, entity: account}
-""")
+    definitions = with_account_messages(2)
     store = open_store(tmp_path / "aha.duckdb")
     write_events(store, [
         (None, "W", at("+5m"), {}, {"anonymous_id": "anon-1"}),

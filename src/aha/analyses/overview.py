@@ -88,8 +88,8 @@ def _activation_target(name: str, goal: float, day: int, activation: ActivationR
 
 def _time_target(name: str, goal: float, milestone_id: str, timing: TimingResult | None) -> Target:
     """The Kaplan–Meier median over everyone eligible (SEMANTICS.md's honest headline), not the median of those
-    who reached it, which flatters a milestone few reach. Fewer than half reaching it within its window means the
-    median time is longer than the window: the target is not met."""
+    who reached it, which flatters a milestone few reach. No median means more than half are still unreached at
+    the longest follow-up: the target is not met if that follow-up reaches the target, and unknown if not."""
     found = None
     if timing is not None and timing.segment_by is None and timing.groups:
         found = next((m for m in timing.groups[0].milestones if m.milestone_id == milestone_id), None)

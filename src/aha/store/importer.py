@@ -250,10 +250,9 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
         if guess:
             free.remove(guess)
     if missing:
-        what = f"no column {missing[0]}" if len(missing) == 1 else f"no columns {', '.join(missing)}"
-        raise ImportRefused(f"{path.name}: {what} (columns: {shown}). Map them with --map {','.join(maps)}"
-                            if len(missing) > 1 else f"{path.name}: {what} (columns: {shown}). Map one with --map "
-                            f"{maps[0]}")
+        what, fix = ("column", "one") if len(missing) == 1 else ("columns", "them")
+        raise ImportRefused(f"{path.name}: no {what} {', '.join(missing)} (columns: {shown}). "
+                            f"Map {fix} with --map {','.join(maps)}")
 
 
 # Usual names in exports, used only to suggest a --map (never applied silently).
@@ -340,10 +339,8 @@ def _import_one(
         # a duplicate refused for its message id may carry an earlier time than the row that was kept.
         stored = (f"(SELECT user_id, anonymous_id, account_id, timestamp FROM {schema.EVENTS} "
                   "WHERE received_at = $now AND source = $source)")
-        for statement in schema.record_seen(stored) if events else ():
+        for statement in (*schema.record_seen(stored), schema.latest_event(stored)) if events else ():
             con.execute(statement, {"now": now, "source": source})
-        if events:  # from the stored rows: a refused duplicate may carry a later time
-            con.execute(schema.latest_event(schema.EVENTS))
         identities = _insert_count(
             con,
             f"""INSERT INTO {schema.IDENTITIES}
@@ -373,7 +370,7 @@ def _import_one(
         rows_read, rejected, others = (int(v) for v in counts)
         imported = events + others
         duplicates = rows_read - rejected - imported
-        before = _insert_count(  # an earlier import that stored rows (not one whose every row was refused)
+        before = _scalar(  # an earlier import that stored rows (not one whose every row was refused)
             con, f"SELECT count(*) FROM {schema.IMPORTS} WHERE file = ? AND kind = ? AND imported > 0",
             [file_text, kind])
         con.execute(
@@ -403,13 +400,12 @@ def _import_one(
     )
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _insert_count(con: duckdb.DuckDBPyConnection, sql: str,
-                  params: dict[str, Any] | list[Any] | None = None) -> int:
+def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
     row = con.execute(sql, params or {}).fetchone()
     return int(row[0]) if row else 0
 

@@ -32,7 +32,7 @@ def record_seen(source: str) -> tuple[str, ...]:
     """Upserts that keep SEEN_USERS, SEEN_MEMBERS and SEEN_ANONYMOUS current from `source`, a relation of written
     events with `user_id`, `anonymous_id`, `account_id` and `timestamp`. Idempotent (the earliest time wins), so
     rows already recorded may pass again; but `source` must hold stored rows only: a duplicate refused for its
-    message id may carry an earlier time than the row kept. Writers also keep META's LATEST_EVENT (`latest_event`)."""
+    message id may carry another time than the row kept. Writers pass the same `source` to `latest_event`."""
     return (*_seen_users_and_members(source), _seen_anonymous(source))
 
 
@@ -55,9 +55,9 @@ def _seen_anonymous(source: str) -> str:
 
 def latest_event(source: str) -> str:
     """The upsert that keeps META's LATEST_EVENT (the default `as_of`) from `source`, rows of written events with a
-    `timestamp`. Unlike `record_seen`, `source` must hold only rows that were stored: a duplicate refused for its
-    message id may carry a later time. Bulk writers therefore pass EVENTS itself (one scan per import); the
-    tracking API passes its batch, which its ledger has already freed of duplicates."""
+    `timestamp`; like `record_seen`, only rows that were stored (a refused duplicate may carry a later time): the
+    importer passes the rows it stored (its receive time marks them), the tracking API its batch, which its ledger
+    has freed of duplicates, and migrations and the sample loader EVENTS itself."""
     return f"""INSERT INTO {META} SELECT '{LATEST_EVENT}', CAST(max(timestamp) AS VARCHAR) FROM {source}
         HAVING max(timestamp) IS NOT NULL
         ON CONFLICT (key) DO UPDATE
