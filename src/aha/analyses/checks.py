@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aha.definitions import Definitions, content_hash
+from aha.jsonpointer import pointer
 from aha.results import ResultMixin
 from aha.store import Store, schema
 
@@ -65,7 +66,7 @@ def _segments(store: Store, definitions: Definitions) -> list[Finding]:
     out = []
     signup = list(definitions.signup.events)
     for i, seg in enumerate(definitions.segments):
-        path = f"$.{seg}"
+        path = pointer(seg)
         in_traits = store.scalar(f"SELECT count(*) FROM {schema.USERS} WHERE json_exists(traits, ?)", [path])
         in_signups = store.scalar(
             f"SELECT count(*) FROM {schema.EVENTS} WHERE event IN (SELECT unnest(?)) AND json_exists(properties, ?)",

@@ -28,6 +28,7 @@ from aha.engine.state import (
     state_view_parts,
 )
 from aha.errors import UserError
+from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
 from aha.store.database import MEMORY, StoreError
 
@@ -41,7 +42,9 @@ STATE_KEY = "state_key"
 WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
 SEGMENTS_TABLE = "aha_segments"  # (entity_key, signup_properties, traits) of users: built when a segment is asked for
 SEGMENTS_KEY = "segments_key"  # the state key the segments table was built for
-LAYOUT = "wide-3"  # part of the state key: a state written by an aha with another layout or rules is rebuilt
+KNOWN_SHOWN = 20  # segment names listed in a message at most
+LAYOUT = "wide-4"  # part of the state key: a state written by an aha with another layout or rules is rebuilt
+# (wide-4: property keys are literal member names, no longer JSON paths)
 STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier releases
 
 
@@ -88,15 +91,28 @@ def segment_keys(store: Store) -> list[str]:
 
 
 def check_segment(store: Store, segment: str | None) -> None:
-    """An unknown segment would put everyone in "(none)": say so instead, with the names that exist."""
+    """An unknown segment would put everyone in "(none)": say so instead, with the names that exist. A segment is a
+    property key (aha.jsonpointer): a literal name, or a JSON Pointer into nested values when it starts with `/`."""
     if segment is None:
+        return
+    problem = key_problem(segment)
+    if problem:
+        raise UserError(f"--segment {shown(segment)}: {problem}.")
+    if segment.startswith("/"):
+        found = store.scalar(f"SELECT count(*) FROM {SEGMENTS_TABLE} WHERE json_exists(traits, ?) "
+                             "OR json_exists(signup_properties, ?)", [segment, segment])
+        if not found:
+            raise UserError(f"--segment {shown(segment)}: no user trait or signup-event property has a value at "
+                            "that JSON Pointer.")
         return
     known = segment_keys(store)
     if segment not in known:
         close = difflib.get_close_matches(segment, known, n=1)
-        hint = f"Did you mean {close[0]!r}? " if close else ""
-        raise UserError(f"--segment {segment!r}: no user trait or signup-event property of that name. {hint}"
-                        f"Known: {', '.join(known) or '(none)'}.")
+        hint = f"Did you mean {shown(close[0])}? " if close else ""
+        listed = ", ".join(shown(k) for k in known[:KNOWN_SHOWN]) or "(none)"
+        more = f" and {len(known) - KNOWN_SHOWN:,} more" if len(known) > KNOWN_SHOWN else ""
+        raise UserError(f"--segment {shown(segment)}: no user trait or signup-event property of that name. {hint}"
+                        f"Known: {listed}{more}.")
 
 
 def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:

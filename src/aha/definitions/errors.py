@@ -14,8 +14,11 @@ def format_path(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + (part if len(part) <= PART_SHOWN else part[: PART_SHOWN - 1] + "…")
     return out or "(top level)"
+
+
+PART_SHOWN = 60  # a path part is a user's key: bounded, so a message never renders an unbounded value
 
 
 class DefinitionError(UserError):

@@ -8,13 +8,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from aha.definitions.durations import Duration, format_duration
+from aha.jsonpointer import key_problem, shown
 
 Scalar = str | int | float | bool
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "contains")
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+
+
+def _property_key(value: Any) -> Any:
+    if isinstance(value, str):
+        problem = key_problem(value)
+        if problem:
+            raise ValueError(f"{problem}; got {shown(value)}")
+    return value
+
+
+# A property key (`where`, `scope`, `sum`, `distinct`, `segments`): a member's literal name (`$browser`, `a.b`), or a
+# JSON Pointer into nested values when it starts with `/` (aha.jsonpointer).
+PropertyKey = Annotated[str, AfterValidator(_property_key)]
 
 
 class Strict(BaseModel):
@@ -88,7 +102,7 @@ class Retention(Strict):
 
 
 class Threshold(Strict):
-    property: str
+    property: PropertyKey
     at_least: float = Field(gt=0)
 
 
@@ -99,12 +113,12 @@ class Milestone(Strict):
     entity: Literal["user", "account"] = "user"
     event: str | list[str] | None = None
     all_of: list[str] | None = None
-    where: dict[str, Filter] = Field(default_factory=dict)
+    where: dict[PropertyKey, Filter] = Field(default_factory=dict)
     count: int | None = Field(default=None, ge=1)
     distinct: Threshold | None = None
     sum: Threshold | None = None
     within: Duration
-    scope: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    scope: dict[PropertyKey, Scalar | list[Scalar]] = Field(default_factory=dict)
     guidance: str | None = None
     controllability: int | None = Field(default=None, ge=1, le=5)
     clarity: int | None = Field(default=None, ge=1, le=5)
@@ -156,7 +170,7 @@ class Definitions(Strict):
     signup: Signup
     paid: Paid | None = None
     retention: Retention = Field(default_factory=Retention)
-    segments: list[str] = Field(default_factory=list)
+    segments: list[PropertyKey] = Field(default_factory=list)
     funnel: list[str] | None = None
     targets: dict[str, float | Duration] = Field(default_factory=dict)
     milestones: list[Milestone] = Field(min_length=1)

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
+from aha.engine.members import member
 from aha.engine.relations import union_all
 
 WINDOWS = (1, 3, 7, 14)  # days
@@ -41,10 +42,11 @@ def labelled_events(source: EventSource, excluded: Sequence[str], splits: Sequen
     for i in range(rounds):  # one pass per round: round i takes the i-th split property of every event
         chosen = {event: s[i] for event, s in by_event.items() if len(s) > i}
         rows = source.select(sorted(chosen))
-        key = ibis.cases(*[(rows.event == event, key) for event, (_, key, _) in chosen.items()])
+        value = ibis.cases(*[(rows.event == event, member(rows.properties, key).cast("string"))
+                             for event, (_, key, _) in chosen.items()])
         # One JSON extraction per row, kept as JSON text ('"slack"', '3'): decoding, and dropping values outside
         # the profile's list, happen on the aggregated rows (`decode_value`).
-        parts.append(rows.select("user_id", "timestamp", "event", value=rows.properties[key].cast("string"),
+        parts.append(rows.select("user_id", "timestamp", "event", value=value,
                                  split=ibis.literal(i).cast("int8")))
     return union_all(parts)
 

@@ -5,6 +5,7 @@ Numbers compare numerically whether the JSON holds 50 or "50", because CSV expor
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.definitions.models import Condition, Scalar
+from aha.engine.members import member
 
 
 class Properties(Protocol):
@@ -23,14 +25,15 @@ class Properties(Protocol):
     def number(self, key: str) -> ir.FloatingValue: ...
 
 
-def text(json_col: ir.JSONValue, key: str | ir.StringValue) -> ir.StringValue:
-    """A property as text whatever its JSON type: strings unquoted, numbers and booleans as written."""
-    value = json_col[key]
+def text(json_col: ir.JSONValue, key: str) -> ir.StringValue:
+    """A property as text whatever its JSON type: strings unquoted, numbers and booleans as written. `key` is a
+    member's literal name, or a JSON Pointer when it starts with `/` (aha.jsonpointer)."""
+    value = member(json_col, key)
     return ibis.coalesce(value.str, value.cast("string"))
 
 
 def number(json_col: ir.JSONValue, key: str) -> ir.FloatingValue:
-    value = json_col[key]
+    value = member(json_col, key)
     return ibis.coalesce(value.float, value.str.try_cast("float64"))
 
 
@@ -59,11 +62,16 @@ class ExtractedProperties:
 
 
 def text_column(key: str) -> str:
-    return f"_p_text__{key}"
+    """A column name per key that any key, however long or odd, maps to safely and uniquely."""
+    return f"_p_text__{_digest(key)}"
 
 
 def number_column(key: str) -> str:
-    return f"_p_number__{key}"
+    return f"_p_number__{_digest(key)}"
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _equals(props: Properties, key: str, expected: Scalar) -> ir.BooleanValue:

@@ -36,7 +36,8 @@ def property_profile(store: Store, exclude: Sequence[str], max_values: int = 10,
             WHERE properties IS NOT NULL AND NOT list_contains(?, event)
             USING SAMPLE {percent:.6f}% (bernoulli, 7)
         ), kv AS (
-            SELECT event, k AS key, json_extract_string(properties, '$."' || k || '"') AS value
+            SELECT event, k AS key,
+                   json_extract_string(properties, '/' || replace(replace(k, '~', '~0'), '/', '~1')) AS value
             FROM (SELECT event, properties, unnest(json_keys(properties)) AS k FROM s)
         ), per_event AS (SELECT event, count(*) AS n FROM s GROUP BY event),
         counted AS (
