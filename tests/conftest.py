@@ -15,3 +15,14 @@ TEMPLATE = ROOT / "src" / "aha" / "definitions" / "template.yaml"
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "aha.duckdb"
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300-user sample (`aha sample`) with its aha.yaml beside it: for tests of the server and its read API."""
+    from tests.serving import aha
+
+    folder = tmp_path_factory.mktemp("served")
+    done = aha("sample", "--users", "300", "--db", "aha.duckdb", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder / "aha.duckdb"

@@ -14,11 +14,12 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "aha"
 
 # part → parts of aha it must never import
 FORBIDDEN = {
-    "definitions": {"store", "engine", "analyses", "surfaces", "stats", "ingest", "sample"},
-    "stats": {"definitions", "store", "engine", "analyses", "surfaces", "results", "ingest", "sample"},
-    "engine": {"store", "analyses", "surfaces", "ingest", "sample"},
-    "store": {"engine", "analyses", "surfaces", "definitions"},
-    "analyses": {"surfaces"},
+    "definitions": {"store", "engine", "analyses", "surfaces", "stats", "ingest", "sample", "guidance"},
+    "stats": {"definitions", "store", "engine", "analyses", "surfaces", "results", "ingest", "sample", "guidance"},
+    "engine": {"store", "analyses", "surfaces", "ingest", "sample", "guidance"},
+    "store": {"engine", "analyses", "surfaces", "definitions", "guidance"},
+    "analyses": {"surfaces", "guidance"},  # guidance reads the analyses' state, never the other way
+    "guidance": {"surfaces"},
 }
 NO_IBIS = {"surfaces"}  # surfaces format results; they never build queries
 

@@ -23,7 +23,9 @@ from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
+from aha.engine.columns import ACCOUNT, USER
 from aha.errors import UserError, UserNote
+from aha.guidance.checklist import ChecklistResult, checklist
 from aha.results import ResultMixin
 from aha.store import Store, open_store
 
@@ -142,6 +144,17 @@ class Project:
     def state(self, as_of: str | date | datetime | None = None, force: bool = False) -> MilestoneState:
         """Per-entity milestone state (materialised in the store; rebuilt only when data or definitions change)."""
         return build(self.store, self.definitions, self.as_of(as_of), force=force)
+
+    @_settled
+    def user_state(self, user_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:
+        """One user's milestone checklist: status, progress toward each threshold, deadline, guidance, the next
+        milestone to push, an activation score (docs/semantics.md, "Checklist"). Unknown ids raise UnknownEntity."""
+        return checklist(self._state_for(as_of, None), USER, user_id)
+
+    @_settled
+    def account_state(self, account_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:
+        """One account's checklist of account milestones (members' events counted together)."""
+        return checklist(self._state_for(as_of, None), ACCOUNT, account_id)
 
     # -- analyses ------------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import threading
 from pathlib import Path
 
 import httpx
-import pytest
 
 from aha.ingest import running as discovery
 from tests.serving import aha, create_key, free_port
@@ -28,14 +27,6 @@ post = functools.partial(httpx.post, timeout=120)
 ANALYSES = (("report", "--json"), ("evaluate", "--json"), ("discover", "--json"), ("retention", "--json"),
             ("validate", "aha.yaml", "--json"), ("score", "--json"), ("paths", "--json"),
             ("evaluate", "--by-month", "--json"))
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("served")
-    done = aha("sample", "--users", "300", "--db", "aha.duckdb", cwd=folder)
-    assert done.returncode == 0, done.stderr
-    return folder / "aha.duckdb"
 
 
 def run_all(db: Path) -> dict[str, object]:

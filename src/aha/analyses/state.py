@@ -90,6 +90,14 @@ def segment_keys(store: Store) -> list[str]:
     return [r[0] for r in rows]
 
 
+def entity_rows(ms: MilestoneState, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
+    """One entity's rows of the long state (one per milestone of its type, the paid pseudo-milestone for users):
+    what a checklist reads. Empty when the entity is not in the state."""
+    state = ms.state
+    rows = state.filter((state[c.ENTITY_TYPE] == entity_type) & (state[c.ENTITY_ID] == entity_id))
+    return list(rows.to_pyarrow().to_pylist())
+
+
 def check_segment(store: Store, segment: str | None) -> None:
     """An unknown segment would put everyone in "(none)": say so instead, with the names that exist. A segment is a
     property key (aha.jsonpointer): a literal name, or a JSON Pointer into nested values when it starts with `/`."""

@@ -25,6 +25,8 @@ from aha.ingest.records import DeadLetter, Record
 from aha.ingest.service import Ingestor, now_utc
 from aha.surfaces.api.query import Reader
 from aha.surfaces.api.query import add_routes as add_query_routes
+from aha.surfaces.api.state import DefinitionsFile
+from aha.surfaces.api.state import add_routes as add_state_routes
 
 RETRY_AFTER_SECONDS = 1
 CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
@@ -86,6 +88,7 @@ def create_app(
     max_in_flight: int | None = None,
     announce_url: str | None = None,
     local_token: str | None = None,
+    definitions: str | Path | None = None,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
@@ -220,6 +223,8 @@ def create_app(
     add_route("/v1/import", None)
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
+    add_state_routes(app, reader, local_token, DefinitionsFile(Path(definitions) if definitions else None),
+                     error_response)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

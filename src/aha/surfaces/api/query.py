@@ -79,6 +79,16 @@ class ScoreOptions(_Options):
     as_of: str | None = None
 
 
+class UserStateOptions(_Options):
+    user_id: str = Field(max_length=1024)
+    as_of: str | None = None
+
+
+class AccountStateOptions(_Options):
+    account_id: str = Field(max_length=1024)
+    as_of: str | None = None
+
+
 class PathsOptions(_Segmented):
     top: int = Field(10, ge=1, le=100)
 
@@ -87,10 +97,10 @@ OPTIONS: dict[str, type[_Options]] = {
     "report": ReportOptions, "evaluate": _Segmented, "retention": _Segmented, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
-    "dead-letters": _Options,
+    "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths", "revalidate"}
+                     "score", "paths", "revalidate", "user_state", "account_state"}
 
 
 class QueryBody(BaseModel):
@@ -178,22 +188,27 @@ def _run_analysis(store: Store, analysis: str, body: QueryBody, options: _Option
     return getattr(project, analysis)(**kwargs)
 
 
+def read_access(request: Request, reader: Reader, local_token: str | None,
+                error_response: Callable[..., JSONResponse]) -> tuple[bool, JSONResponse | None]:
+    """(is the local token, refusal): read keys and the local token read; write keys are refused."""
+    key = bodies.key_from_header(request.headers.get("authorization"))
+    if key is not None and local_token is not None and hmac.compare_digest(key.encode(), local_token.encode()):
+        return True, None
+    keys = reader.ingestor.keys
+    found = keys.check(key) if keys is not None else None
+    if found is None:
+        return False, error_response(401, "authorization", "missing or invalid read key")
+    if found[1] != "read":
+        return False, error_response(403, "authorization", "a write key cannot read; use a read key")
+    return False, None
+
+
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
                error_response: Callable[..., JSONResponse], responses: dict[int | str, dict[str, Any]]) -> None:
     """Mount the read and admin routes on the server's app (errors in the app's one shape)."""
 
     def who(request: Request) -> tuple[bool, JSONResponse | None]:
-        """(is the local token, refusal): read keys and the local token read; write keys are refused."""
-        key = bodies.key_from_header(request.headers.get("authorization"))
-        if key is not None and local_token is not None and hmac.compare_digest(key.encode(), local_token.encode()):
-            return True, None
-        keys = reader.ingestor.keys
-        found = keys.check(key) if keys is not None else None
-        if found is None:
-            return False, error_response(401, "authorization", "missing or invalid read key")
-        if found[1] != "read":
-            return False, error_response(403, "authorization", "a write key cannot read; use a read key")
-        return False, None
+        return read_access(request, reader, local_token, error_response)
 
     async def body_of(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
         data = await request.body()

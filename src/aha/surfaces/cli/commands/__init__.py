@@ -12,6 +12,7 @@ from aha.surfaces.cli.commands import (
     sample_cmd,
     score_cmd,
     serve_cmd,
+    state_cmd,
     validate_cmd,
 )
 
@@ -23,6 +24,7 @@ MODULES = [
     discover_cmd,
     score_cmd,
     paths_cmd,
+    state_cmd,
     sample_cmd,
     import_cmd,
     serve_cmd,

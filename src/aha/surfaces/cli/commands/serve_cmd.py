@@ -17,6 +17,9 @@ def serve_command(
     port: int = typer.Option(8000, "--port", help="TCP port."),
     cors: list[str] = typer.Option([], "--cors-origin", help="Origin allowed to call from a browser (repeatable)."),
     no_fsync: bool = typer.Option(False, "--no-fsync", help="Skip fsync (a crash may lose acknowledged calls)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="The definitions file behind "
+                                       "/v1/users/{id}/milestones (default: aha.yaml when it exists; reloaded when "
+                                       "it changes)."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
@@ -28,5 +31,7 @@ def serve_command(
     from aha.surfaces.api import create_app
 
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
-                     local_token=running.new_token())
+                     local_token=running.new_token(),
+                     definitions=config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists()
+                                                                    else None))
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

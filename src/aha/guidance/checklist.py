@@ -1,0 +1,132 @@
+"""One user's (or account's) milestone checklist, read from the state the engine computed: never recomputed.
+
+Every number here is a row of the same state `aha report` counts (analyses.state), so a checklist and the report can
+never disagree. docs/semantics.md, "Checklist", defines the fields; in short:
+- `status`: reached / in_progress (window open) / missed (window closed) / not_applicable (out of scope).
+- `progress` of `threshold`: events counted (count), distinct values (distinct), the running sum (sum) or parts
+  reached (all_of) inside the window so far.
+- `next_milestone`: the first milestone in funnel order that is in progress (not reached, window still open);
+  none when every funnel milestone is reached or its window has closed.
+- `score`: weighted progress, 0–100: each applicable milestone counts its level's weight (primary 3, secondary 2,
+  expansion 1) times min(progress / threshold, 1), a reached one its whole weight; divided by the weights of the
+  applicable milestones.
+- `activated`: the primary milestone is reached (an account has no primary milestone: `activated` is None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from aha.analyses.state import MilestoneState, entity_rows
+from aha.definitions import Definitions
+from aha.definitions.models import Milestone
+from aha.engine import columns as c
+from aha.errors import UserError
+from aha.jsonpointer import shown
+from aha.results import ResultMixin
+
+WEIGHTS = {"primary": 3.0, "secondary": 2.0, "expansion": 1.0}
+
+
+class UnknownEntity(UserError):
+    """No such user or account in the state: a 404 on the API, a clear message on the CLI."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    id: str
+    name: str
+    level: str
+    status: str
+    reached_at: datetime | None
+    progress: float
+    threshold: float
+    measure: str  # what progress counts: "events", "distinct <property>", "<property> (sum)", "milestones"
+    deadline: datetime  # the window's end: t0 + within
+    guidance: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistResult(ResultMixin):
+    kind: ClassVar[str] = "checklist"
+    entity_type: str
+    entity_id: str
+    as_of: datetime
+    signed_up_at: datetime
+    paid_at: datetime | None  # users only: the first paid event inside the conversion horizon
+    activated: bool | None
+    score: float
+    next_milestone: str | None
+    items: tuple[ChecklistItem, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"entity_id": self.entity_id, **{k: getattr(i, k) for k in ChecklistItem.__slots__}}
+                for i in self.items]
+
+
+def checklist(ms: MilestoneState, entity_type: str, entity_id: str) -> ChecklistResult:
+    rows = {r[c.MILESTONE_ID]: r for r in entity_rows(ms, entity_type, entity_id)}
+    if not rows:
+        raise UnknownEntity(_unknown(ms, entity_type, entity_id))
+    definitions = ms.definitions
+    order = _order(definitions, entity_type)
+    items = tuple(_item(definitions.milestone(mid), rows[mid]) for mid in order if mid in rows)
+    paid = rows.get(c.PAID)
+    next_up = next((i.id for i in items if i.status == c.IN_PROGRESS and i.id in _funnel(definitions, entity_type)),
+                   None)
+    activated = None
+    if entity_type == c.USER:
+        activated = rows[definitions.primary.id][c.STATUS] == c.REACHED
+    first = next(iter(rows.values()))
+    return ChecklistResult(entity_type, entity_id, ms.as_of, first[c.T0],
+                           paid[c.REACH_TIME] if paid is not None else None, activated, score(items), next_up, items)
+
+
+def score(items: tuple[ChecklistItem, ...]) -> float:
+    total = done = 0.0
+    for item in items:
+        if item.status == c.NOT_APPLICABLE:
+            continue
+        weight = WEIGHTS[item.level]
+        total += weight
+        done += weight if item.status == c.REACHED else weight * min(item.progress / item.threshold, 1.0)
+    return round(100.0 * done / total, 1) if total else 0.0
+
+
+def _item(m: Milestone, row: dict[str, Any]) -> ChecklistItem:
+    threshold = float(len(m.all_of)) if m.all_of else m.threshold_value
+    return ChecklistItem(m.id, m.label, m.level, row[c.STATUS], row[c.REACH_TIME], float(row[c.PROGRESS] or 0.0),
+                         threshold, _measure(m), row[c.WINDOW_END], m.guidance)
+
+
+def _measure(m: Milestone) -> str:
+    if m.all_of:
+        return "milestones"
+    if m.distinct is not None:
+        return f"distinct {m.distinct.property}"
+    if m.sum is not None:
+        return f"{m.sum.property} (sum)"
+    return "events"
+
+
+def _funnel(definitions: Definitions, entity_type: str) -> list[str]:
+    if entity_type == c.USER:
+        return definitions.funnel_ids
+    return [m.id for m in definitions.milestones if m.entity == entity_type]
+
+
+def _order(definitions: Definitions, entity_type: str) -> list[str]:
+    """Funnel milestones first in funnel order, then the entity type's other milestones in file order."""
+    funnel = _funnel(definitions, entity_type)
+    rest = [m.id for m in definitions.milestones if m.entity == entity_type and m.id not in funnel]
+    return funnel + rest
+
+
+def _unknown(ms: MilestoneState, entity_type: str, entity_id: str) -> str:
+    if entity_type == c.USER:
+        return (f"no signed-up user {shown(entity_id)} as of {ms.as_of:%Y-%m-%d %H:%M} UTC: the id has no signup "
+                "event (users without one are in no cohort), or it was never seen. Ids are case-sensitive; an "
+                "anonymous id counts once it is identified.")
+    return f"no account {shown(entity_id)} with a signed-up member as of {ms.as_of:%Y-%m-%d %H:%M} UTC."

@@ -1,0 +1,111 @@
+"""`GET /v1/users/{id}/milestones` and `GET /v1/accounts/{id}/milestones`: one checklist, as `aha state` prints it.
+
+The server reads the definitions file given to `aha serve --config` and reloads it when the file changes (its
+modification time and size are checked on each request). The checklist is `Project.user_state` on the reader's
+connection: the same state `aha report` counts.
+
+Who may read:
+- read keys and the server's local token: any user or account;
+- a browser, with no key: only its own user, proven by `user_hash` = hex HMAC-SHA256 of the user id under the
+  server's identity secret (`AHA_IDENTITY_SECRET`), which the product's backend computes and hands to its page (the
+  scheme of Intercom's identity verification). Without a configured secret, browsers cannot read;
+- write keys: never (403).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from aha.errors import UserError
+from aha.results import to_jsonable
+from aha.store.database import Store
+from aha.surfaces.api.query import Reader, read_access
+
+IDENTITY_SECRET_ENV = "AHA_IDENTITY_SECRET"
+MAX_ID_LENGTH = 1024
+
+
+def user_hash(secret: str, user_id: str) -> str:
+    """What a product's backend computes for its page: hex HMAC-SHA256 of the user id under the identity secret."""
+    return hmac.new(secret.encode(), user_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+class DefinitionsFile:
+    """The server's definitions, parsed again only when the file changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._seen: tuple[float, int] | None = None
+        self._parsed: Any = None
+
+    def get(self) -> Any:
+        from aha.definitions import load
+
+        if self.path is None:
+            raise UserError("this server has no definitions: start it with `aha serve --config aha.yaml`.")
+        try:
+            stat = self.path.stat()
+        except OSError:
+            raise UserError(f"the server's definitions file {self.path} cannot be read; restore it.") from None
+        seen = (stat.st_mtime, stat.st_size)
+        if seen != self._seen:
+            self._parsed, self._seen = load(self.path), seen
+        return self._parsed
+
+
+def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definitions: DefinitionsFile,
+               error_response: Callable[..., JSONResponse]) -> None:
+
+    def allowed(request: Request, entity_type: str, entity_id: str) -> JSONResponse | None:
+        given = request.query_params.get("user_hash")
+        if given is not None and request.headers.get("authorization") is None:
+            secret = os.environ.get(IDENTITY_SECRET_ENV)
+            if entity_type != "user" or not secret:
+                return error_response(403, "user_hash", "a browser may read only its own user's milestones, and "
+                                      f"only where the server has {IDENTITY_SECRET_ENV} set")
+            if not hmac.compare_digest(given.encode(), user_hash(secret, entity_id).encode()):
+                return error_response(403, "user_hash", "user_hash does not match this user id")
+            return None
+        return read_access(request, reader, local_token, error_response)[1]
+
+    async def respond(entity_type: str, entity_id: str, request: Request) -> JSONResponse:
+        if len(entity_id) > MAX_ID_LENGTH:
+            return error_response(400, "id", f"an id is at most {MAX_ID_LENGTH} characters")
+        refused = allowed(request, entity_type, entity_id)
+        if refused is not None:
+            return refused
+        as_of = request.query_params.get("as_of")
+
+        def read(store: Store) -> Any:
+            from aha.project import Project
+
+            project = Project(store, definitions.get(), None)
+            if entity_type == "user":
+                return project.user_state(entity_id, as_of=as_of)
+            return project.account_state(entity_id, as_of=as_of)
+
+        from aha.guidance.checklist import UnknownEntity
+
+        try:
+            result = await reader.run(read)
+        except UnknownEntity as exc:
+            return error_response(404, "id", str(exc))
+        except UserError as exc:
+            return error_response(422, getattr(exc, "path", "options"), str(exc))
+        return JSONResponse(to_jsonable(result, "checklist"))
+
+    @app.get("/v1/users/{user_id}/milestones", summary="One user's milestone checklist (read key, or user_hash)")
+    async def user_milestones(user_id: str, request: Request) -> JSONResponse:
+        return await respond("user", user_id, request)
+
+    @app.get("/v1/accounts/{account_id}/milestones", summary="One account's milestone checklist (read key)")
+    async def account_milestones(account_id: str, request: Request) -> JSONResponse:
+        return await respond("account", account_id, request)

@@ -1,0 +1,52 @@
+"""`GET /v1/users/{id}/milestones` on the real server: every user of a sample agrees with the engine's state; who may
+read (read keys, the local token, a browser with its own user's HMAC; never a write key); unknown ids are 404."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import httpx
+
+import aha
+from aha.surfaces.api.state import IDENTITY_SECRET_ENV, user_hash
+from tests.serving import Server, create_key, free_port
+
+SECRET = "test-identity-secret"
+
+
+def test_every_user_agrees_with_the_engine(sample_db: Path):
+    sample = sample_db
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        project = aha.open(str(sample), str(sample.parent / "aha.yaml"))
+        frame = project.state().to_frame()
+        project.close()
+    users = frame[(frame.entity_type == "user") & (frame.milestone_id != "_paid")]
+    expected = {(r.entity_id, r.milestone_id): (r.status, float(r.progress)) for r in users.itertuples()}
+    read_key = create_key(sample, "reader", "read")
+    write_key = create_key(sample, "writer", "write")
+    os.environ[IDENTITY_SECRET_ENV] = SECRET
+    server = Server(sample, free_port()).start()
+    try:
+        got = {}
+        with httpx.Client(base_url=server.url, timeout=120, headers={"Authorization": f"Bearer {read_key}"}) as client:
+            for user in sorted(set(users.entity_id)):
+                answer = client.get(f"/v1/users/{user}/milestones")
+                assert answer.status_code == 200, answer.text
+                for item in answer.json()["items"]:
+                    got[(user, item["id"])] = (item["status"], float(item["progress"]))
+            missing = client.get("/v1/users/nobody/milestones")
+            assert missing.status_code == 404 and "no signed-up user 'nobody'" in missing.json()["reason"]
+        assert got == expected
+        one = sorted(set(users.entity_id))[0]
+        url = f"{server.url}/v1/users/{one}/milestones"
+        assert httpx.get(url, headers={"Authorization": f"Bearer {write_key}"}).status_code == 403
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, params={"user_hash": user_hash(SECRET, one)}).status_code == 200
+        assert httpx.get(url, params={"user_hash": user_hash(SECRET, "someone else")}).status_code == 403
+        assert httpx.get(url, params={"user_hash": user_hash("wrong secret", one)}).status_code == 403
+    finally:
+        server.stop()
+        os.environ.pop(IDENTITY_SECRET_ENV, None)
