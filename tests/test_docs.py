@@ -17,6 +17,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def result_types() -> list[type]:
     from aha.guidance.checklist import ChecklistResult
+    from aha.guidance.impact import ImpactResult
+    from aha.guidance.rules import InterventionsResult, RulesRunResult
 
     seen: list[type] = []
 
@@ -32,7 +34,8 @@ def result_types() -> list[type]:
 
     for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult,
                  discovery.DiscoveryResult, scoring.ScoringResult, paths.PathsResult,
-                 revalidation.RevalidationResult, ChecklistResult):
+                 revalidation.RevalidationResult, ChecklistResult, RulesRunResult, InterventionsResult,
+                 ImpactResult):
         walk(root)
     return seen
 

@@ -25,7 +25,11 @@ from aha.analyses.state import MilestoneState, build, check_segment, default_as_
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
 from aha.errors import UserError, UserNote
+from aha.guidance import impact as impact_mod
+from aha.guidance import rules as rules_mod
 from aha.guidance.checklist import ChecklistResult, checklist
+from aha.guidance.impact import ImpactResult
+from aha.guidance.rules import RulesRunResult
 from aha.results import ResultMixin
 from aha.store import Store, open_store
 
@@ -155,6 +159,24 @@ class Project:
     def account_state(self, account_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:
         """One account's checklist of account milestones (members' events counted together)."""
         return checklist(self._state_for(as_of, None), ACCOUNT, account_id)
+
+    @_settled
+    def run_rules(self, dry_run: bool = False, as_of: str | date | datetime | None = None,
+                  now: datetime | None = None) -> RulesRunResult:
+        """Evaluate `rules:` as of `as_of` (the clock; default the latest data) and record new firings in the outbox,
+        held-out users included; `dry_run` lists who would get what without recording."""
+        return rules_mod.run(self.store, self._state_for(as_of, None), dry_run, now)
+
+    @_settled
+    def impact(self, rule_id: str, as_of: str | date | datetime | None = None) -> ImpactResult:
+        """Nudged vs held-out users of one rule: its target milestone reached, with a Newcombe interval."""
+        return impact_mod.impact(self.store, self._state_for(as_of, None), rule_id)
+
+    @_settled
+    def interventions(self, rule_id: str | None = None, status: str | None = None,
+                      limit: int = 50) -> rules_mod.InterventionsResult:
+        """The outbox: firings (nudged and held out), latest first, with their delivery status."""
+        return rules_mod.interventions(self.store, rule_id, status, limit)
 
     # -- analyses ------------------------------------------------------------------------------------
 

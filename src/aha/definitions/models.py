@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from aha.definitions.durations import Duration, format_duration
+from aha.definitions.rules import Rule
 from aha.jsonpointer import key_problem, shown
 
 Scalar = str | int | float | bool
@@ -174,6 +175,7 @@ class Definitions(Strict):
     funnel: list[str] | None = None
     targets: dict[str, float | Duration] = Field(default_factory=dict)
     milestones: list[Milestone] = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -236,7 +238,38 @@ class Definitions(Strict):
                     raise _at(("targets", name), f"{goal:g} is not a duration; write one such as 10m or 2h")
         return self
 
+    @model_validator(mode="after")
+    def _rules(self) -> Definitions:
+        by_id = {m.id: m for m in self.milestones}
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise _at(("rules", i, "id"), f"{rule.id!r} is used twice; rule ids must be unique")
+            seen.add(rule.id)
+            trigger_key = "not_reached" if rule.when.not_reached is not None else "reached"
+            for loc, ref in ((("rules", i, "when", trigger_key), rule.when.milestone),
+                             (("rules", i, "aims_at"), rule.aims_at)):
+                if ref is None or (ref == "primary" and loc[-1] == "reached"):
+                    continue
+                if ref not in by_id:
+                    raise _at(loc, f"no milestone {ref!r}; known: {', '.join(by_id)}")
+                if by_id[ref].entity != "user":
+                    raise _at(loc, f"{ref!r} is an account milestone; rules nudge users")
+            if rule.when.not_reached is not None and rule.when.after is not None:
+                window = by_id[rule.when.not_reached].within
+                if rule.when.after >= window:
+                    raise _at(("rules", i, "when", "after"), f"{format_duration(rule.when.after)} is not inside "
+                              f"{rule.when.not_reached!r}'s window ({format_duration(window)}): nobody could still "
+                              "reach it when the nudge is sent")
+        return self
+
     # --- derived views the engine and analyses use -------------------------------------------------
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
 
     @property
     def primary(self) -> Milestone:

@@ -89,6 +89,22 @@ class AccountStateOptions(_Options):
     as_of: str | None = None
 
 
+class RunRulesOptions(_Options):
+    dry_run: bool = False
+    as_of: str | None = None
+
+
+class ImpactOptions(_Options):
+    rule_id: str = Field(max_length=64)
+    as_of: str | None = None
+
+
+class InterventionsOptions(_Options):
+    rule_id: str | None = Field(None, max_length=64)
+    status: Literal["held_out", "pending", "delivered", "failed"] | None = None
+    limit: int = Field(50, ge=1, le=10_000)
+
+
 class PathsOptions(_Segmented):
     top: int = Field(10, ge=1, le=100)
 
@@ -98,9 +114,11 @@ OPTIONS: dict[str, type[_Options]] = {
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
     "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
+    "run_rules": RunRulesOptions, "impact": ImpactOptions, "interventions": InterventionsOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths", "revalidate", "user_state", "account_state"}
+                     "score", "paths", "revalidate", "user_state", "account_state",
+                     "run_rules", "impact", "interventions"}
 
 
 class QueryBody(BaseModel):

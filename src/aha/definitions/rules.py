@@ -1,0 +1,108 @@
+"""`rules:` in aha.yaml: when to nudge a user toward a milestone, how, and how many to hold out (docs/semantics.md,
+"Rules and holdouts").
+
+    rules:
+      - id: connect_nudge
+        when: {not_reached: data_connected, after: 24h}
+        scope: {persona: admin}
+        then: {webhook: "https://example.com/hooks/aha", secret: env:AHA_WEBHOOK_SECRET}
+        holdout: 0.1
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from aha.definitions.durations import Duration
+from aha.jsonpointer import key_problem, shown
+
+Scalar = str | int | float | bool
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+MAX_HOLDOUT = 0.9
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(_Strict):
+    """Exactly one of `not_reached` (with `after`) or `reached`."""
+
+    not_reached: str | None = Field(default=None, description="Milestone id: fires `after` signup if not reached.")
+    after: Duration | None = Field(default=None, description="With not_reached: how long after signup.")
+    reached: str | None = Field(default=None, description="Milestone id, or `primary`: fires when it is reached.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Trigger:
+        if (self.not_reached is None) == (self.reached is None):
+            raise ValueError("give exactly one trigger: `not_reached: <milestone>` with `after`, or "
+                             "`reached: <milestone or primary>`")
+        if self.not_reached is not None and self.after is None:
+            raise ValueError("`not_reached` needs `after`, e.g. `after: 24h` (how long after signup)")
+        if self.not_reached is not None and self.after is not None and self.after <= timedelta(0):
+            raise ValueError("`after` must be a positive duration, e.g. 24h")
+        if self.reached is not None and self.after is not None:
+            raise ValueError("`after` goes with `not_reached`; a `reached` rule fires when the milestone is reached")
+        return self
+
+    @property
+    def milestone(self) -> str:
+        return self.not_reached or self.reached or ""
+
+
+def _key(value: str) -> str:
+    problem = key_problem(value)
+    if problem:
+        raise ValueError(f"{problem}; got {shown(value)}")
+    return value
+
+
+def _secret(value: str | None) -> str | None:
+    if value is not None and not (value.startswith("whsec_") or value.startswith("env:")):
+        raise ValueError("write the signing secret as `whsec_<base64>` or `env:VARIABLE` (read when sending)")
+    return value
+
+
+class Action(_Strict):
+    """Where the nudge goes: a webhook (Standard Webhooks, signed), or an in-app message the product fetches."""
+
+    webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2048,
+                                description="URL that receives a signed POST per firing.")
+    secret: Annotated[str | None, AfterValidator(_secret)] = Field(default=None, description=(
+        "The webhook's signing secret: whsec_<base64>, or env:VARIABLE."))
+    in_app: str | None = Field(default=None, max_length=2000, description="An in-app message's text.")
+
+    @model_validator(mode="after")
+    def _one(self) -> Action:
+        if (self.webhook is None) == (self.in_app is None):
+            raise ValueError("give one action: `webhook: <url>` (with `secret`) or `in_app: <message>`")
+        if self.webhook is not None and self.secret is None:
+            raise ValueError("a webhook needs its signing `secret` (whsec_… or env:VARIABLE)")
+        return self
+
+    @property
+    def channel(self) -> str:
+        return "webhook" if self.webhook is not None else "in_app"
+
+
+class Rule(_Strict):
+    id: Identifier
+    when: Trigger
+    scope: dict[Annotated[str, AfterValidator(_key)], Scalar | list[Scalar]] = Field(
+        default_factory=dict, description="Trait (or signup property) → value or list: only these users are eligible.")
+    then: Action
+    holdout: float = Field(default=0.0, ge=0.0, le=MAX_HOLDOUT,
+                           description="Share of eligible users kept un-nudged, by a hash of rule and user.")
+    late_after: Duration = Field(default=timedelta(days=1), description=(
+        "A user whose moment came longer ago than this when the rules run is not nudged (nor held out): counted as "
+        "too late. It keeps a new rule, or a server back after a pause, from nudging every user of the past."))
+    aims_at: str | None = Field(default=None, description="The milestone the nudge should move (impact is measured "
+                                                           "on it); default: the trigger's milestone.")
+
+    @property
+    def target(self) -> str:
+        return self.aims_at or self.when.milestone

@@ -1,0 +1,136 @@
+"""Did a rule's nudge move its milestone? Nudged vs held-out users, intention to treat (docs/semantics.md, "Rules
+and holdouts").
+
+Both arms are the users recorded as eligible for the rule (nudged, or held out at the moment they would have been
+nudged), whatever happened to the delivery. The outcome is the rule's target milestone reached inside its window.
+Users whose window is still open as of `as_of` are left out of the rates in both arms (an open window is not a
+failure) and counted apart; time to the milestone, from the moment of eligibility, is a Kaplan–Meier median over
+everyone, censored at the window's end or `as_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from aha.analyses.state import MilestoneState
+from aha.errors import UserError
+from aha.guidance.rules import FIRINGS, FIRINGS_DDL
+from aha.results import Rate, ResultMixin
+from aha.stats.contingency import difference, p_value
+from aha.stats.survival import kaplan_meier
+from aha.store import Store
+
+DETECT = 0.05  # the effect a "too few users" verdict sizes the arms for: +5 points
+ALPHA, POWER = 0.05, 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    name: str  # "nudged" or "held out"
+    eligible: int
+    still_open: int  # window open as of as_of: in no rate
+    reached: Rate  # among users whose window has closed
+    median_seconds_to_milestone: float | None  # Kaplan–Meier, from the moment of eligibility
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactResult(ResultMixin):
+    kind: ClassVar[str] = "impact"
+    rule_id: str
+    milestone_id: str
+    as_of: datetime
+    holdout: float
+    nudged: Arm
+    held_out: Arm
+    difference_points: float | None  # nudged − held out, percentage points
+    difference_low: float | None
+    difference_high: float | None
+    p_value: float | None
+    needed_per_arm: int | None  # closed-window users per arm to detect +5 points at 80% power (two-sided 5%)
+    verdict: str
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"arm": a.name, "eligible": a.eligible, "still_open": a.still_open, "reached": a.reached.numerator,
+                 "closed": a.reached.denominator, "rate": a.reached.value, "low": a.reached.low,
+                 "high": a.reached.high, "median_seconds": a.median_seconds_to_milestone}
+                for a in (self.nudged, self.held_out)]
+
+
+def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
+    try:
+        rule = ms.definitions.rule(rule_id)
+    except KeyError:
+        known = ", ".join(r.id for r in ms.definitions.rules) or "(none defined)"
+        raise UserError(f"--impact {rule_id!r}: no such rule in the definitions; known: {known}.") from None
+    store.raw.execute(FIRINGS_DDL)
+    target = ms.definitions.primary.id if rule.target == "primary" else rule.target
+    state = ms.state
+    rows = state.filter((state.entity_type == "user") & (state.milestone_id == target)).select(
+        "entity_id", "reach_time", "window_end")
+    store.raw.register("_aha_target_state", rows.to_pyarrow())
+    try:
+        arms = store.raw.execute(
+            f"""SELECT f.held_out,
+                       (s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at) AS reached,
+                       s.reach_time IS NULL AND s.window_end > ? AS still_open,
+                       epoch(CASE WHEN s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at THEN s.reach_time
+                                  ELSE least(s.window_end, ?) END - f.eligible_at) AS duration,
+                       count(*) AS n
+                FROM {FIRINGS} f JOIN _aha_target_state s ON s.entity_id = f.user_id
+                WHERE f.rule_id = ? AND f.eligible_at <= ?
+                GROUP BY ALL""",
+            [ms.as_of, ms.as_of, rule_id, ms.as_of],
+        ).fetchall()
+    finally:
+        store.raw.unregister("_aha_target_state")
+    nudged, held = _arm("nudged", [r for r in arms if not r[0]]), _arm("held out", [r for r in arms if r[0]])
+    a, b = nudged.reached.numerator, nudged.reached.denominator - nudged.reached.numerator
+    c, d = held.reached.numerator, held.reached.denominator - held.reached.numerator
+    diff, low, high = difference(a, b, c, d)
+    p, _ = p_value(a, b, c, d)
+    needed = _needed_per_arm(held.reached.value if held.reached.value is not None else nudged.reached.value)
+    return ImpactResult(rule_id, target, ms.as_of, rule.holdout, nudged, held,
+                        None if diff is None else 100 * diff, None if low is None else 100 * low,
+                        None if high is None else 100 * high, p, needed,
+                        _verdict(rule.holdout, diff, low, high, p, nudged, held, needed))
+
+
+def _arm(name: str, rows: list[tuple[Any, ...]]) -> Arm:
+    eligible = sum(int(r[4]) for r in rows)
+    still_open = sum(int(r[4]) for r in rows if r[2])
+    reached = sum(int(r[4]) for r in rows if r[1])
+    km = kaplan_meier([max(float(r[3]), 0.0) for r in rows], [bool(r[1]) for r in rows], [int(r[4]) for r in rows])
+    return Arm(name, eligible, still_open, Rate.of(reached, eligible - still_open), km.median)
+
+
+def _needed_per_arm(base: float | None) -> int | None:
+    if base is None:
+        return None
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    top = min(base + DETECT, 0.999)
+    effect = abs(proportion_effectsize(top, base))
+    if effect == 0:
+        return None
+    n = NormalIndPower().solve_power(effect_size=effect, alpha=ALPHA, power=POWER, ratio=1.0)
+    return int(-(-float(n) // 1))
+
+
+def _verdict(holdout: float, diff: float | None, low: float | None, high: float | None, p: float | None,
+             nudged: Arm, held: Arm, needed: int | None) -> str:
+    if holdout == 0:
+        return "no holdout: without users left un-nudged, the nudge's effect cannot be measured (set `holdout:`)"
+    if diff is None or low is None or high is None:
+        return "too few users: nobody with a closed window in one of the arms yet"
+    size = min(nudged.reached.denominator, held.reached.denominator)
+    if p is not None and p < ALPHA and low > 0:
+        return f"works: {100 * diff:+.1f} pts ({100 * low:+.1f} to {100 * high:+.1f})"
+    if p is not None and p < ALPHA and high < 0:
+        return f"backfires: {100 * diff:+.1f} pts ({100 * low:+.1f} to {100 * high:+.1f})"
+    if needed is not None and size < needed:
+        return (f"too few users: about {needed:,} per arm needed to detect +5 pts (smallest arm has {size:,} with "
+                "a closed window)")
+    return f"no detectable effect: {100 * diff:+.1f} pts ({100 * low:+.1f} to {100 * high:+.1f})"
