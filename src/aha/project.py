@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -25,6 +26,7 @@ from aha.analyses.state import MilestoneState, build, check_segment, default_as_
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
 from aha.errors import UserError, UserNote
+from aha.guidance import delivery as delivery_mod
 from aha.guidance import impact as impact_mod
 from aha.guidance import rules as rules_mod
 from aha.guidance.checklist import ChecklistResult, checklist
@@ -162,10 +164,21 @@ class Project:
 
     @_settled
     def run_rules(self, dry_run: bool = False, as_of: str | date | datetime | None = None,
-                  now: datetime | None = None) -> RulesRunResult:
-        """Evaluate `rules:` as of `as_of` (the clock; default the latest data) and record new firings in the outbox,
-        held-out users included; `dry_run` lists who would get what without recording."""
-        return rules_mod.run(self.store, self._state_for(as_of, None), dry_run, now)
+                  now: datetime | None = None, deliver: bool = True) -> RulesRunResult:
+        """Evaluate `rules:` as of `as_of` (the clock for triggers; default the latest data), record new firings in
+        the outbox (held-out users too), then send the webhooks that are due at `now` (default: the wall clock).
+        `dry_run` lists who would get what and records and sends nothing."""
+        ms = self._state_for(as_of, None)
+        result = rules_mod.run(self.store, ms, dry_run, now)
+        if dry_run or not deliver:
+            return result
+        sent = delivery_mod.deliver(self.store, ms, now or datetime.now(UTC).replace(tzinfo=None))
+        return dataclasses.replace(result, sent=sent.attempted, delivered=sent.delivered, retrying=sent.retrying,
+                                   failed=sent.failed)
+
+    def replay_failed(self, rule_id: str | None = None) -> int:
+        """Failed webhook firings back to pending (sent by the next `run_rules`): how many."""
+        return delivery_mod.replay_failed(self.store, rule_id)
 
     @_settled
     def impact(self, rule_id: str, as_of: str | date | datetime | None = None) -> ImpactResult:

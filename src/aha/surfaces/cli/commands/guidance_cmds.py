@@ -48,7 +48,11 @@ def run(
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "rules_run"), indent=2, allow_nan=False))
         return
-    _console().print(*render_run(result))
+    console = _console()
+    console.print(*render_run(result))
+    if not dry_run and result.sent:
+        console.print(f"webhooks: {result.sent:,} sent, {result.delivered:,} delivered, {result.retrying:,} to retry, "
+                      f"{result.failed:,} failed for good (aha interventions --failed)")
 
 
 def render_run(r: RulesRunResult) -> list[Table]:
@@ -86,6 +90,8 @@ def interventions(
                                       help="Nudged vs held-out users of RULE: its milestone reached (95% CI)."),
     rule: str | None = typer.Option(None, "--rule", help="Only this rule's firings."),
     failed: bool = typer.Option(False, "--failed", help="Only deliveries that failed for good."),
+    replay_failed: bool = typer.Option(False, "--replay-failed", help="Put failed deliveries back to be sent by the "
+                                       "next `aha rules run` (with --rule: that rule's only)."),
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many of the latest firings to list."),
     as_of: str | None = options.AS_OF,
     as_json: bool = options.JSON,
@@ -94,6 +100,13 @@ def interventions(
     from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
+    if replay_failed:
+        import aha
+
+        remote.refuse_while_serving(db, "interventions --replay-failed", "let the server's schedule retry them")
+        n = aha.open(str(db), str(config)).replay_failed(rule)
+        typer.echo(f"{n:,} failed deliveries put back; the next `aha rules run` sends them")
+        return
     if impact is not None:
         from aha.guidance.impact import ImpactResult
 

@@ -1,0 +1,159 @@
+"""Delivering recorded firings: signed webhooks (Standard Webhooks), retried with backoff, failures kept.
+
+A firing is in the outbox before anything is sent (guidance.rules), so a crash loses nothing; it is marked delivered
+only after the receiver answered 2xx, so a crash between the two sends it again, with the same `webhook-id`: the
+Standard Webhooks idempotency key receivers deduplicate on (docs/semantics.md, "Delivery").
+
+- Headers: `webhook-id` (stable per firing: `msg_` + a hash of rule and user), `webhook-timestamp` (Unix seconds of
+  the send), `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body" under the secret's bytes>`.
+- Retries: after the n-th failed attempt the next waits min(30 s × 2^(n−1), 1 h) × a jitter in [0.5, 1.5); after
+  MAX_ATTEMPTS the firing is `failed`, listed by `aha interventions --failed` and sent again by `--replay-failed`.
+- In-app firings are not sent: the product fetches them (`GET /v1/users/{id}/messages`) and acknowledges them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aha.analyses.state import MilestoneState
+from aha.definitions.rules import Rule
+from aha.engine import columns as c
+from aha.errors import UserError
+from aha.guidance.checklist import UnknownEntity, checklist
+from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, FIRINGS_DDL, PENDING
+from aha.results import to_jsonable
+from aha.store import Store
+
+MAX_ATTEMPTS = 8
+FIRST_WAIT = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+BATCH = 500  # firings sent per pass at most
+TIMEOUT_SECONDS = 10.0
+ERROR_SHOWN = 200
+
+Post = Callable[[str, bytes, dict[str, str]], int]  # (url, body, headers) → HTTP status; raises OSError-likes
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRun:
+    attempted: int
+    delivered: int
+    retrying: int
+    failed: int  # failed for good this pass
+
+
+def message_id(rule_id: str, user_id: str, occurrence: int = 1) -> str:
+    digest = hashlib.sha256(f"{rule_id}\x00{user_id}\x00{occurrence}".encode("utf-8", "surrogatepass"))
+    return "msg_" + digest.hexdigest()[:32]
+
+
+def secret_bytes(rule: Rule) -> bytes:
+    """The rule's signing secret as bytes: `whsec_<base64>`, or read from the environment (`env:NAME`)."""
+    raw = rule.then.secret or ""
+    if raw.startswith("env:"):
+        name = raw.removeprefix("env:")
+        value = os.environ.get(name)
+        if not value:
+            raise UserError(f"rule {rule.id!r}: its webhook secret comes from the environment variable {name}, which "
+                            "is not set. Set it (whsec_<base64>) where aha runs.")
+        raw = value
+    try:
+        return base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise UserError(f"rule {rule.id!r}: the webhook secret is not whsec_ followed by base64.") from None
+
+
+def sign(secret: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import httpx
+
+    return httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False).status_code
+
+
+def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_post,
+            rng: random.Random | None = None) -> DeliveryRun:
+    """Send every pending webhook firing that is due (`next_attempt_at` ≤ now), at most BATCH per pass."""
+    store.raw.execute(FIRINGS_DDL)
+    rules = {r.id: r for r in ms.definitions.rules if r.then.webhook is not None}
+    if not rules:
+        return DeliveryRun(0, 0, 0, 0)
+    secrets = {rule_id: secret_bytes(rule) for rule_id, rule in rules.items()}
+    due = store.raw.execute(
+        f"""SELECT rule_id, user_id, occurrence, eligible_at, milestone_id, attempts FROM {FIRINGS}
+            WHERE status = '{PENDING}' AND channel = 'webhook' AND list_contains(?, rule_id)
+              AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+            ORDER BY eligible_at, rule_id, user_id LIMIT {BATCH}""",
+        [sorted(rules), now.replace(tzinfo=None)],
+    ).fetchall()
+    rng = rng or random.Random()
+    delivered = retrying = failed = 0
+    for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts in due:
+        rule = rules[rule_id]
+        msg_id = message_id(rule_id, user_id, occurrence)
+        body = json.dumps(_payload(ms, rule, user_id, eligible_at, milestone_id, msg_id), separators=(",", ":"),
+                          allow_nan=False).encode()
+        sent_at = int(time.time())  # the receiver checks the signature's time against its own clock
+        headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(sent_at),
+                   "webhook-signature": sign(secrets[rule_id], msg_id, sent_at, body), "user-agent": "aha"}
+        error = None
+        try:
+            status = post(rule.then.webhook or "", body, headers)
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except Exception as exc:  # any transport failure is a failed attempt, never a crash of the pass
+            error = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN]
+        key = (rule_id, user_id, occurrence)
+        if error is None:
+            stamp = now.replace(tzinfo=None)
+            _update(store, key, f"status = '{DELIVERED}', delivered_at = ?, last_error = NULL", stamp)
+            delivered += 1
+        elif attempts + 1 >= MAX_ATTEMPTS:
+            _update(store, key, f"status = '{FAILED}', last_error = ?", error)
+            failed += 1
+        else:
+            wait = min(FIRST_WAIT * 2**attempts, LONGEST_WAIT) * rng.uniform(0.5, 1.5)
+            _update(store, key, "last_error = ?, next_attempt_at = ?", error, (now + wait).replace(tzinfo=None))
+            retrying += 1
+    return DeliveryRun(len(due), delivered, retrying, failed)
+
+
+def _update(store: Store, key: tuple[str, str, int], sets: str, *params: object) -> None:
+    """One attempt's outcome on its firing (every attempt counts)."""
+    store.raw.execute(f"UPDATE {FIRINGS} SET attempts = attempts + 1, {sets} "
+                      "WHERE rule_id = ? AND user_id = ? AND occurrence = ?", [*params, *key])
+
+
+def replay_failed(store: Store, rule_id: str | None = None) -> int:
+    """Failed firings back to pending, due now, with their attempts reset: how many."""
+    store.raw.execute(FIRINGS_DDL)
+    where = f"WHERE status = '{FAILED}' AND (? IS NULL OR rule_id = ?)"
+    (n,) = store.raw.execute(f"SELECT count(*) FROM {FIRINGS} {where}", [rule_id, rule_id]).fetchone() or (0,)
+    store.raw.execute(f"UPDATE {FIRINGS} SET status = '{PENDING}', attempts = 0, next_attempt_at = NULL {where}",
+                      [rule_id, rule_id])
+    return int(n)
+
+
+def _payload(ms: MilestoneState, rule: Rule, user_id: str, eligible_at: datetime, milestone_id: str,
+             msg_id: str) -> dict[str, Any]:
+    """What the receiver gets: the rule, the moment, and the user's checklist as of now (the state that fired it)."""
+    try:
+        state = to_jsonable(checklist(ms, c.USER, user_id), "checklist")
+    except UnknownEntity:  # the user left the state (data deleted): the firing still says who and why
+        state = None
+    return {"type": "aha.rule.fired", "id": msg_id,
+            "data": {"rule_id": rule.id, "user_id": user_id, "milestone_id": milestone_id,
+                     "eligible_at": eligible_at.isoformat() + "Z", "holdout": rule.holdout, "state": state}}

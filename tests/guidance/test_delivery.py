@@ -1,0 +1,133 @@
+"""Webhook delivery to a real receiver on 127.0.0.1: signatures verified by the `standardwebhooks` package (an
+independent implementation), nothing sent to held-out users, retries with the same webhook-id after failures, a
+final failure kept and replayed. The clock is injected: no sleeps."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from aha.definitions import parse
+from aha.guidance.delivery import MAX_ATTEMPTS
+from aha.guidance.rules import FIRINGS
+from aha.project import Project
+from aha.store import open_store
+from tests.journeys import write_events
+
+SECRET = "whsec_" + base64.b64encode(b"a-test-secret-of-some-length").decode()
+START = datetime(2026, 1, 1)
+
+
+class Receiver:
+    """A webhook endpoint: answers `fail` requests with 500 first, then 204; keeps what it accepted."""
+
+    def __init__(self) -> None:
+        self.fail = 0
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["content-length"]))
+                if outer.fail > 0:
+                    outer.fail -= 1
+                    self.send_response(500)
+                else:
+                    outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def make_project(folder: Path, url: str, users: int = 40) -> Project:
+    store = open_store(folder / "aha.duckdb")
+    write_events(store, [(f"u{i:02d}", "Signed Up", (START + timedelta(minutes=i)).isoformat()) for i in range(users)])
+    return Project(store, parse(f"""
+signup: {{event: Signed Up}}
+milestones:
+  - {{id: connected, event: Connected, within: 3d, level: primary}}
+rules:
+  - id: connect_nudge
+    when: {{not_reached: connected, after: 1h}}
+    then: {{webhook: "{url}", secret: "{SECRET}"}}
+    holdout: 0.25
+"""))
+
+
+def run(project: Project, now: datetime):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return project.run_rules(as_of="2026-01-01T12:00", now=now)
+
+
+def statuses(project: Project) -> dict[str, str]:
+    return dict(project.store.raw.execute(f"SELECT user_id, status FROM {FIRINGS}").fetchall())
+
+
+def test_signed_deliveries_to_nudged_users_only(tmp_path, receiver):
+    project = make_project(tmp_path, receiver.url)
+    result = run(project, START + timedelta(hours=12))
+    nudged = {u for u, s in statuses(project).items() if s != "held_out"}
+    assert result.delivered == len(nudged) == len(receiver.received) and result.failed == 0
+    verifier = Webhook(SECRET)
+    got = set()
+    for headers, body in receiver.received:
+        payload = verifier.verify(body, headers)  # raises on a bad signature, id or timestamp
+        got.add(payload["data"]["user_id"])
+        assert payload["data"]["rule_id"] == "connect_nudge" and payload["data"]["state"]["next_milestone"] == "connected"
+    assert got == nudged  # nobody held out was sent anything
+    again = run(project, START + timedelta(hours=13))
+    assert again.sent == 0 and len(receiver.received) == len(nudged)  # delivered once
+
+
+def test_retries_keep_the_webhook_id(tmp_path, receiver):
+    project = make_project(tmp_path, receiver.url, users=4)
+    receiver.fail = 10**6
+    first = run(project, START + timedelta(hours=12))
+    assert first.retrying == first.sent > 0 and first.delivered == 0
+    soon = run(project, START + timedelta(hours=12, seconds=10))
+    assert soon.sent == 0  # not due yet: the first wait is 30 s × a jitter in [0.5, 1.5)
+    receiver.fail = 0
+    later = run(project, START + timedelta(hours=12, minutes=5))
+    assert later.delivered == first.sent
+    ids = [h["webhook-id"] for h, _ in receiver.received]
+    assert len(ids) == len(set(ids)) == first.sent
+
+
+def test_a_final_failure_is_kept_and_replayed(tmp_path, receiver):
+    project = make_project(tmp_path, receiver.url, users=4)
+    receiver.fail = 10**6
+    now = START + timedelta(hours=12)
+    for _ in range(MAX_ATTEMPTS):
+        last = run(project, now)
+        now += timedelta(hours=2)  # past the longest wait
+    assert last.failed > 0
+    failed = project.interventions(status="failed")
+    assert failed.total == last.failed and all(i.last_error == "HTTP 500" for i in failed.interventions)
+    assert all(i.attempts == MAX_ATTEMPTS for i in failed.interventions)
+    receiver.fail = 0
+    assert project.replay_failed() == failed.total
+    assert run(project, now).delivered == failed.total
+    assert json.loads(receiver.received[0][1])["type"] == "aha.rule.fired"
