@@ -36,7 +36,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 if outer.fail > 0:
                     outer.fail -= 1
@@ -96,7 +96,8 @@ def test_signed_deliveries_to_nudged_users_only(tmp_path, receiver):
     for headers, body in receiver.received:
         payload = verifier.verify(body, headers)  # raises on a bad signature, id or timestamp
         got.add(payload["data"]["user_id"])
-        assert payload["data"]["rule_id"] == "connect_nudge" and payload["data"]["state"]["next_milestone"] == "connected"
+        assert payload["data"]["rule_id"] == "connect_nudge"
+        assert payload["data"]["state"]["next_milestone"] == "connected"
     assert got == nudged  # nobody held out was sent anything
     again = run(project, START + timedelta(hours=13))
     assert again.sent == 0 and len(receiver.received) == len(nudged)  # delivered once
