@@ -157,3 +157,36 @@ def _payload(ms: MilestoneState, rule: Rule, user_id: str, eligible_at: datetime
     return {"type": "aha.rule.fired", "id": msg_id,
             "data": {"rule_id": rule.id, "user_id": user_id, "milestone_id": milestone_id,
                      "eligible_at": eligible_at.isoformat() + "Z", "holdout": rule.holdout, "state": state}}
+
+
+@dataclass(frozen=True, slots=True)
+class InAppMessage:
+    id: str  # the firing's message id: acknowledge with it
+    rule_id: str
+    milestone_id: str
+    text: str
+    eligible_at: datetime
+
+
+def in_app_messages(store: Store, rules: list[Rule], user_id: str) -> list[InAppMessage]:
+    """A user's unacknowledged in-app messages (held-out users have none), oldest first."""
+    store.raw.execute(FIRINGS_DDL)
+    texts = {r.id: r.then.in_app for r in rules if r.then.in_app is not None}
+    rows = store.raw.execute(
+        f"""SELECT rule_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
+            WHERE user_id = ? AND channel = 'in_app' AND status = '{PENDING}' ORDER BY eligible_at, rule_id""",
+        [user_id]).fetchall()
+    return [InAppMessage(message_id(rule_id, user_id, occurrence), rule_id, milestone_id, texts[rule_id], at)
+            for rule_id, occurrence, milestone_id, at in rows if rule_id in texts]
+
+
+def acknowledge(store: Store, rules: list[Rule], user_id: str, msg_id: str, now: datetime) -> bool:
+    """Mark one of the user's in-app messages delivered (shown); False when it is not one of theirs or already done."""
+    for message in in_app_messages(store, rules, user_id):
+        if hmac.compare_digest(message.id, msg_id):
+            rule_id = message.rule_id
+            store.raw.execute(f"UPDATE {FIRINGS} SET status = '{DELIVERED}', delivered_at = ?, attempts = attempts + 1 "
+                              "WHERE rule_id = ? AND user_id = ? AND channel = 'in_app'",
+                              [now.replace(tzinfo=None), rule_id, user_id])
+            return True
+    return False

@@ -1,4 +1,5 @@
-"""`GET /v1/users/{id}/milestones` and `GET /v1/accounts/{id}/milestones`: one checklist, as `aha state` prints it.
+"""`GET /v1/users/{id}/milestones` and `GET /v1/accounts/{id}/milestones`: one checklist, as `aha state` prints it;
+`GET /v1/users/{id}/messages` and `POST /v1/users/{id}/messages/{message_id}/ack`: the user's in-app nudges.
 
 The server reads the definitions file given to `aha serve --config` and reloads it when the file changes (its
 modification time and size are checked on each request). The checklist is `Project.user_state` on the reader's
@@ -101,6 +102,41 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
         except UserError as exc:
             return error_response(422, getattr(exc, "path", "options"), str(exc))
         return JSONResponse(to_jsonable(result, "checklist"))
+
+    @app.get("/v1/users/{user_id}/messages", summary="A user's in-app messages from rules (read key, or user_hash)")
+    async def user_messages(user_id: str, request: Request) -> JSONResponse:
+        refused = _checked(user_id, request)
+        if refused is not None:
+            return refused
+        from aha.guidance.delivery import in_app_messages
+
+        try:
+            messages = await reader.run(lambda store: in_app_messages(store, definitions.get().rules, user_id))
+        except UserError as exc:
+            return error_response(422, getattr(exc, "path", "options"), str(exc))
+        return JSONResponse({"user_id": user_id, "messages": to_jsonable(messages)})
+
+    @app.post("/v1/users/{user_id}/messages/{message_id}/ack", summary="Acknowledge (shown) one in-app message")
+    async def acknowledge_message(user_id: str, message_id: str, request: Request) -> JSONResponse:
+        refused = _checked(user_id, request)
+        if refused is not None:
+            return refused
+        from aha.guidance.delivery import acknowledge
+        from aha.ingest.service import now_utc
+
+        try:
+            done = await reader.run(lambda store: acknowledge(store, definitions.get().rules, user_id, message_id,
+                                                              now_utc()))
+        except UserError as exc:
+            return error_response(422, getattr(exc, "path", "options"), str(exc))
+        if not done:
+            return error_response(404, "message_id", "no unacknowledged message of this user with that id")
+        return JSONResponse({"acknowledged": message_id})
+
+    def _checked(user_id: str, request: Request) -> JSONResponse | None:
+        if len(user_id) > MAX_ID_LENGTH:
+            return error_response(400, "id", f"an id is at most {MAX_ID_LENGTH} characters")
+        return allowed(request, "user", user_id)
 
     @app.get("/v1/users/{user_id}/milestones", summary="One user's milestone checklist (read key, or user_hash)")
     async def user_milestones(user_id: str, request: Request) -> JSONResponse:
