@@ -54,6 +54,18 @@ class Trigger(_Strict):
         return self.not_reached or self.reached or ""
 
 
+def check_template(text: str) -> str | None:
+    """A syntax error in a Jinja2 template, in one line, or None (parsing only: nothing is rendered here)."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        SandboxedEnvironment().parse(text)
+    except TemplateSyntaxError as exc:
+        return f"line {exc.lineno}: {exc.message}"
+    return None
+
+
 def _key(value: str) -> str:
     problem = key_problem(value)
     if problem:
@@ -67,26 +79,45 @@ def _secret(value: str | None) -> str | None:
     return value
 
 
+class Email(_Strict):
+    """An email from templates (Jinja2, sandboxed) over the user's traits (`user`), checklist (`state`) and `rule`."""
+
+    subject: str = Field(max_length=1000)
+    body: str = Field(max_length=50_000)
+    to: str = Field(default="email", max_length=256, description="The trait holding the address.")
+
+    @model_validator(mode="after")
+    def _templates(self) -> Email:
+        for name in ("subject", "body"):
+            problem = check_template(getattr(self, name))
+            if problem:
+                raise ValueError(f"the {name} template does not parse ({problem})")
+        return self
+
+
 class Action(_Strict):
-    """Where the nudge goes: a webhook (Standard Webhooks, signed), or an in-app message the product fetches."""
+    """Where the nudge goes: a webhook (Standard Webhooks, signed), an email, or an in-app message the product
+    fetches."""
 
     webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2048,
                                 description="URL that receives a signed POST per firing.")
     secret: Annotated[str | None, AfterValidator(_secret)] = Field(default=None, description=(
         "The webhook's signing secret: whsec_<base64>, or env:VARIABLE."))
     in_app: str | None = Field(default=None, max_length=2000, description="An in-app message's text.")
+    email: Email | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Action:
-        if (self.webhook is None) == (self.in_app is None):
-            raise ValueError("give one action: `webhook: <url>` (with `secret`) or `in_app: <message>`")
+        if sum(x is not None for x in (self.webhook, self.in_app, self.email)) != 1:
+            raise ValueError("give one action: `webhook: <url>` (with `secret`), `email: {subject, body}` or "
+                             "`in_app: <message>`")
         if self.webhook is not None and self.secret is None:
             raise ValueError("a webhook needs its signing `secret` (whsec_… or env:VARIABLE)")
         return self
 
     @property
     def channel(self) -> str:
-        return "webhook" if self.webhook is not None else "in_app"
+        return "webhook" if self.webhook is not None else "email" if self.email is not None else "in_app"
 
 
 class Rule(_Strict):

@@ -1,4 +1,5 @@
-"""Delivering recorded firings: signed webhooks (Standard Webhooks), retried with backoff, failures kept.
+"""Delivering recorded firings: signed webhooks (Standard Webhooks) and emails, retried with backoff, failures
+kept.
 
 A firing is in the outbox before anything is sent (guidance.rules), so a crash loses nothing; it is marked delivered
 only after the receiver answered 2xx, so a crash between the two sends it again, with the same `webhook-id`: the
@@ -29,6 +30,7 @@ from aha.analyses.state import MilestoneState
 from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.errors import UserError
+from aha.guidance import email
 from aha.guidance.checklist import UnknownEntity, checklist
 from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, FIRINGS_DDL, PENDING
 from aha.results import to_jsonable
@@ -88,13 +90,14 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
             rng: random.Random | None = None) -> DeliveryRun:
     """Send every pending webhook firing that is due (`next_attempt_at` ≤ now), at most BATCH per pass."""
     store.raw.execute(FIRINGS_DDL)
-    rules = {r.id: r for r in ms.definitions.rules if r.then.webhook is not None}
+    rules = {r.id: r for r in ms.definitions.rules if r.then.channel in ("webhook", "email")}
     if not rules:
         return DeliveryRun(0, 0, 0, 0)
-    secrets = {rule_id: secret_bytes(rule) for rule_id, rule in rules.items()}
+    secrets = {rule_id: secret_bytes(rule) for rule_id, rule in rules.items() if rule.then.webhook is not None}
+    smtp = email.smtp_settings() if any(r.then.email is not None for r in rules.values()) else None
     due = store.raw.execute(
         f"""SELECT rule_id, user_id, occurrence, eligible_at, milestone_id, attempts FROM {FIRINGS}
-            WHERE status = '{PENDING}' AND channel = 'webhook' AND list_contains(?, rule_id)
+            WHERE status = '{PENDING}' AND channel IN ('webhook', 'email') AND list_contains(?, rule_id)
               AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
             ORDER BY eligible_at, rule_id, user_id LIMIT {BATCH}""",
         [sorted(rules), now.replace(tzinfo=None)],
@@ -104,18 +107,15 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
     for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts in due:
         rule = rules[rule_id]
         msg_id = message_id(rule_id, user_id, occurrence)
-        body = json.dumps(_payload(ms, rule, user_id, eligible_at, milestone_id, msg_id), separators=(",", ":"),
-                          allow_nan=False).encode()
-        sent_at = int(time.time())  # the receiver checks the signature's time against its own clock
-        headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(sent_at),
-                   "webhook-signature": sign(secrets[rule_id], msg_id, sent_at, body), "user-agent": "aha"}
+        payload = _payload(ms, rule, user_id, eligible_at, milestone_id, msg_id)
         error = None
         try:
-            status = post(rule.then.webhook or "", body, headers)
-            if not 200 <= status < 300:
-                error = f"HTTP {status}"
-        except Exception as exc:  # any transport failure is a failed attempt, never a crash of the pass
-            error = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN]
+            if rule.then.email is not None and smtp is not None:
+                _email(store, smtp, rule, user_id, payload, msg_id)
+            else:
+                error = _webhook(post, rule, secrets[rule_id], payload, msg_id)
+        except Exception as exc:  # any failure is a failed attempt with its reason, never a crash of the pass
+            error = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN] if not isinstance(exc, ValueError) else str(exc)
         key = (rule_id, user_id, occurrence)
         if error is None:
             stamp = now.replace(tzinfo=None)
@@ -129,6 +129,29 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
             _update(store, key, "last_error = ?, next_attempt_at = ?", error, (now + wait).replace(tzinfo=None))
             retrying += 1
     return DeliveryRun(len(due), delivered, retrying, failed)
+
+
+def _webhook(post: Post, rule: Rule, secret: bytes, payload: dict[str, Any], msg_id: str) -> str | None:
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    sent_at = int(time.time())  # the receiver checks the signature's time against its own clock
+    headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(sent_at),
+               "webhook-signature": sign(secret, msg_id, sent_at, body), "user-agent": "aha"}
+    status = post(rule.then.webhook or "", body, headers)
+    return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+def _email(store: Store, smtp: dict[str, Any], rule: Rule, user_id: str, payload: dict[str, Any],
+           msg_id: str) -> None:
+    spec = rule.then.email
+    assert spec is not None
+    row = store.raw.execute("SELECT traits FROM users WHERE user_id = ?", [user_id]).fetchone()
+    traits = json.loads(row[0]) if row and row[0] else {}
+    to = traits.get(spec.to) if isinstance(traits, dict) else None
+    if not isinstance(to, str) or "@" not in to:
+        raise ValueError(f"no email address: the user has no {spec.to!r} trait holding one")
+    context = {"user": traits, "user_id": user_id, "state": payload["data"]["state"], "rule": rule.id,
+               "milestone": payload["data"]["milestone_id"]}
+    email.send(smtp, to, email.render(spec.subject, context), email.render(spec.body, context), msg_id)
 
 
 def _update(store: Store, key: tuple[str, str, int], sets: str, *params: object) -> None:

@@ -1,0 +1,100 @@
+"""Email nudges to a real SMTP server (aiosmtpd on 127.0.0.1): templates filled from traits and state in a sandbox,
+a missing trait fails the attempt with its name, a hostile template is refused, held-out users get nothing."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email import message_from_bytes
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from aha.definitions import parse
+from aha.definitions.errors import DefinitionError
+from aha.guidance.rules import FIRINGS
+from aha.project import Project
+from aha.store import open_store
+from tests.journeys import write_events, write_traits
+from tests.serving import free_port
+
+START = datetime(2026, 1, 1)
+RULES = """
+signup: {{event: Signed Up}}
+milestones:
+  - {{id: connected, event: Connected, within: 3d, level: primary, guidance: Connect a source}}
+rules:
+  - id: connect_mail
+    when: {{not_reached: connected, after: 1h}}
+    then:
+      email:
+        subject: "{subject}"
+        body: "Hi {{{{ user.first_name }}}}, next: {{{{ state.next_milestone }}}}."
+    holdout: 0.25
+"""
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox(monkeypatch) -> Iterator[Inbox]:
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("AHA_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("AHA_SMTP_PORT", str(port))
+    monkeypatch.setenv("AHA_SMTP_FROM", "aha@example.com")
+    yield handler
+    controller.stop()
+
+
+def project_with(tmp_path, subject: str = "Your next step, {{ user.first_name }}") -> Project:
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [(f"u{i}", "Signed Up", (START + timedelta(minutes=i)).isoformat()) for i in range(12)])
+    traits = {f"u{i}": {"email": f"u{i}@example.com", "first_name": f"Name{i}"} for i in range(11)}
+    traits["u11"] = {"email": "u11@example.com"}  # no first_name: the template cannot be filled
+    write_traits(store, traits)
+    return Project(store, parse(RULES.format(subject=subject)))
+
+
+def test_emails_are_rendered_and_sent(tmp_path, inbox):
+    project = project_with(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = project.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(hours=12))
+    statuses = dict(project.store.raw.execute(f"SELECT user_id, status FROM {FIRINGS}").fetchall())
+    nudged = {u for u, s in statuses.items() if s != "held_out"}
+    received = {message_from_bytes(m)["To"]: message_from_bytes(m) for m in inbox.messages}
+    assert set(received) == {f"{u}@example.com" for u in nudged - {"u11"}}
+    some = sorted(nudged - {"u11"})[0]
+    mail = received[f"{some}@example.com"]
+    assert mail["Subject"] == f"Your next step, Name{some[1:]}"
+    assert mail.get_payload().strip() == f"Hi Name{some[1:]}, next: connected."
+    if "u11" in nudged:
+        (error,) = project.store.raw.execute(f"SELECT last_error FROM {FIRINGS} WHERE user_id = 'u11'").fetchone()
+        assert "first_name" in error and result.retrying == 1
+
+
+def test_a_template_that_reaches_for_python_internals_is_refused(tmp_path, inbox):
+    project = project_with(tmp_path, subject="{{ user.__class__.__mro__ }}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = project.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(hours=12))
+    assert inbox.messages == [] and result.delivered == 0
+    rows = project.store.raw.execute(f"SELECT last_error FROM {FIRINGS} WHERE status = 'pending'").fetchall()
+    errors = {r[0] for r in rows}
+    assert errors and all("sandbox" in e for e in errors)
+
+
+def test_a_template_that_does_not_parse_is_a_definition_error():
+    with pytest.raises(DefinitionError, match="subject template does not parse"):
+        parse(RULES.format(subject="{{ unclosed"))
