@@ -4,16 +4,11 @@ final failure kept and replayed. The clock is injected: no sleeps."""
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
 import warnings
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from standardwebhooks.webhooks import Webhook
 
 from aha.definitions import parse
@@ -21,44 +16,10 @@ from aha.guidance.delivery import MAX_ATTEMPTS
 from aha.guidance.rules import FIRINGS
 from aha.project import Project
 from aha.store import open_store
+from tests.guidance.conftest import SECRET
 from tests.journeys import write_events
 
-SECRET = "whsec_" + base64.b64encode(b"a-test-secret-of-some-length").decode()
 START = datetime(2026, 1, 1)
-
-
-class Receiver:
-    """A webhook endpoint: answers `fail` requests with 500 first, then 204; keeps what it accepted."""
-
-    def __init__(self) -> None:
-        self.fail = 0
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                if outer.fail > 0:
-                    outer.fail -= 1
-                    self.send_response(500)
-                else:
-                    outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
 
 
 def make_project(folder: Path, url: str, users: int = 40) -> Project:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from aha.definitions.durations import Duration, format_duration
-from aha.definitions.rules import Rule
+from aha.definitions.rules import Nudges, Rule
 from aha.jsonpointer import key_problem, shown
 
 Scalar = str | int | float | bool
@@ -176,6 +176,7 @@ class Definitions(Strict):
     targets: dict[str, float | Duration] = Field(default_factory=dict)
     milestones: list[Milestone] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
+    nudges: Nudges = Field(default_factory=Nudges)
 
     @field_validator("targets", mode="before")
     @classmethod

@@ -137,3 +137,34 @@ class Rule(_Strict):
     @property
     def target(self) -> str:
         return self.aims_at or self.when.milestone
+
+
+class QuietHours(_Strict):
+    """No email or webhook nudge between `start` and `end` in the user's local time (deferred to `end`)."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time.")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time.")
+    timezone_trait: str = Field(default="timezone", max_length=256,
+                                description="The trait holding the user's IANA time zone (Europe/Berlin).")
+    default_timezone: str = Field(default="UTC", description="For users without a valid time zone trait.")
+
+    @model_validator(mode="after")
+    def _zone(self) -> QuietHours:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(self.default_timezone)
+        except (ValueError, KeyError, OSError):
+            raise ValueError(f"unknown time zone {self.default_timezone[:60]!r}; use an IANA name such as "
+                             "Europe/Berlin") from None
+        if self.start == self.end:
+            raise ValueError("quiet hours need a different start and end")
+        return self
+
+
+class Nudges(_Strict):
+    """Limits across every rule: at most `cap` email and webhook nudges per user in any `per`, and quiet hours."""
+
+    cap: int | None = Field(default=None, ge=1, le=1000)
+    per: Duration = Field(default=timedelta(days=1))
+    quiet_hours: QuietHours | None = None

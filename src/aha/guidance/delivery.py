@@ -30,7 +30,7 @@ from aha.analyses.state import MilestoneState
 from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.errors import UserError
-from aha.guidance import email
+from aha.guidance import email, limits
 from aha.guidance.checklist import UnknownEntity, checklist
 from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, FIRINGS_DDL, PENDING
 from aha.results import to_jsonable
@@ -52,6 +52,7 @@ class DeliveryRun:
     delivered: int
     retrying: int
     failed: int  # failed for good this pass
+    deferred: int = 0  # held back by the per-user cap or quiet hours (not an attempt)
 
 
 def message_id(rule_id: str, user_id: str, occurrence: int = 1) -> str:
@@ -103,9 +104,16 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
         [sorted(rules), now.replace(tzinfo=None)],
     ).fetchall()
     rng = rng or random.Random()
-    delivered = retrying = failed = 0
+    delivered = retrying = failed = deferred = 0
     for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts in due:
         rule = rules[rule_id]
+        key = (rule_id, user_id, occurrence)
+        wait_until = limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None))
+        if wait_until is not None:  # capped or quiet: deferred, not an attempt
+            store.raw.execute(f"UPDATE {FIRINGS} SET next_attempt_at = ? WHERE rule_id = ? AND user_id = ? "
+                              "AND occurrence = ?", [wait_until, *key])
+            deferred += 1
+            continue
         msg_id = message_id(rule_id, user_id, occurrence)
         payload = _payload(ms, rule, user_id, eligible_at, milestone_id, msg_id)
         error = None
@@ -116,7 +124,6 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
                 error = _webhook(post, rule, secrets[rule_id], payload, msg_id)
         except Exception as exc:  # any failure is a failed attempt with its reason, never a crash of the pass
             error = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN] if not isinstance(exc, ValueError) else str(exc)
-        key = (rule_id, user_id, occurrence)
         if error is None:
             stamp = now.replace(tzinfo=None)
             _update(store, key, f"status = '{DELIVERED}', delivered_at = ?, last_error = NULL", stamp)
@@ -128,7 +135,7 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
             wait = min(FIRST_WAIT * 2**attempts, LONGEST_WAIT) * rng.uniform(0.5, 1.5)
             _update(store, key, "last_error = ?, next_attempt_at = ?", error, (now + wait).replace(tzinfo=None))
             retrying += 1
-    return DeliveryRun(len(due), delivered, retrying, failed)
+    return DeliveryRun(len(due) - deferred, delivered, retrying, failed, deferred)
 
 
 def _webhook(post: Post, rule: Rule, secret: bytes, payload: dict[str, Any], msg_id: str) -> str | None:

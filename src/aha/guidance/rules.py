@@ -76,6 +76,7 @@ class RulesRunResult(ResultMixin):
     delivered: int = 0
     retrying: int = 0  # failed this time, another attempt scheduled
     failed: int = 0  # failed for good this run: `aha interventions --failed`
+    deferred: int = 0  # held back by the per-user cap or quiet hours, sent later
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"rule_id": r.rule_id, "channel": r.channel, "milestone_id": r.milestone_id, "new": r.new,

@@ -1,0 +1,64 @@
+"""The per-user cap and quiet hours (`nudges:` in aha.yaml) decide when an email or webhook nudge may go out.
+
+A nudge that may not go now is deferred, not dropped, and the deferral is not a failed attempt:
+- cap: when the user already had `cap` nudges delivered in the trailing `per`, it waits until the oldest of them
+  leaves that window;
+- quiet hours: inside [start, end) of the user's local day (time zone from a trait, else the default), it waits until
+  `end`. A window that spans midnight (22:00–08:00) is read as such.
+In-app messages are not limited: the product shows them when the user is there.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aha.definitions.rules import Nudges, QuietHours
+from aha.guidance.rules import DELIVERED, FIRINGS
+from aha.store import Store
+
+
+def not_before(store: Store, nudges: Nudges, user_id: str, now: datetime) -> datetime | None:
+    """When the user's next email/webhook nudge may go out, if later than `now` (naive UTC); None: now is fine."""
+    later = [t for t in (_cap(store, nudges, user_id, now), _quiet(store, nudges.quiet_hours, user_id, now)) if t]
+    return max(later) if later else None
+
+
+def _cap(store: Store, nudges: Nudges, user_id: str, now: datetime) -> datetime | None:
+    if nudges.cap is None:
+        return None
+    rows = store.raw.execute(
+        f"""SELECT delivered_at FROM {FIRINGS} WHERE user_id = ? AND status = '{DELIVERED}'
+            AND channel IN ('webhook', 'email') AND delivered_at > ? ORDER BY delivered_at""",
+        [user_id, now - nudges.per]).fetchall()
+    if len(rows) < nudges.cap:
+        return None
+    return rows[len(rows) - nudges.cap][0] + nudges.per
+
+
+def _quiet(store: Store, quiet: QuietHours | None, user_id: str, now: datetime) -> datetime | None:
+    if quiet is None:
+        return None
+    zone = _zone(store, quiet, user_id)
+    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+    start, end = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)
+    at = local.time()
+    inside = start <= at < end if start < end else (at >= start or at < end)
+    if not inside:
+        return None
+    day = local.date() if (start < end or at < end) else local.date() + timedelta(days=1)
+    resume = datetime.combine(day, end, tzinfo=zone)
+    return resume.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _zone(store: Store, quiet: QuietHours, user_id: str) -> ZoneInfo:
+    row = store.raw.execute("SELECT traits FROM users WHERE user_id = ?", [user_id]).fetchone()
+    traits = json.loads(row[0]) if row and row[0] else {}
+    name = traits.get(quiet.timezone_trait) if isinstance(traits, dict) else None
+    if isinstance(name, str) and 0 < len(name) <= 64:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError, OSError):
+            pass  # an unknown zone in the data: the default, rather than no nudge at all
+    return ZoneInfo(quiet.default_timezone)
