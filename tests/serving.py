@@ -43,6 +43,7 @@ class Server:
     db: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()  # more `aha serve` options
 
     @property
     def url(self) -> str:
@@ -51,7 +52,8 @@ class Server:
     def start(self) -> Server:
         log = (self.db.parent / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [AHA, "serve", "--db", str(self.db), "--port", str(self.port)], stdout=log, stderr=log, cwd=self.db.parent
+            [AHA, "serve", "--db", str(self.db), "--port", str(self.port), *self.extra], stdout=log, stderr=log,
+            cwd=self.db.parent
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -61,3 +61,32 @@ def test_messages_are_fetched_and_acknowledged_once(tmp_path: Path):
     finally:
         server.stop()
         os.environ.pop(IDENTITY_SECRET_ENV, None)
+
+
+def test_an_event_in_becomes_a_nudge_out(tmp_path: Path):
+    """The whole loop inside `aha serve`: a signup tracked over the API, the rules' schedule finds the user's moment
+    has come (as of the wall clock), records the firing, and the product fetches the message."""
+    import time
+
+    from aha.ingest.service import now_utc
+
+    (tmp_path / "aha.yaml").write_text(CONFIG.replace("holdout: 0.3", "holdout: 0"))
+    db = tmp_path / "aha.duckdb"
+    write_key = create_key(db, "web", "write")
+    read_key = create_key(db, "reader", "read")
+    server = Server(db, free_port(), extra=("--rules-every", "0.5")).start()
+    try:
+        signed_up = (now_utc() - timedelta(hours=2)).isoformat() + "Z"
+        tracked = httpx.post(f"{server.url}/v1/track", auth=(write_key, ""),
+                             json={"userId": "fresh", "event": "Signed Up", "timestamp": signed_up})
+        assert tracked.status_code == 200, tracked.text
+        deadline = time.monotonic() + 90
+        messages: list[object] = []
+        while time.monotonic() < deadline and not messages:
+            answer = httpx.get(f"{server.url}/v1/users/fresh/messages",
+                               headers={"Authorization": f"Bearer {read_key}"}, timeout=60)
+            messages = answer.json().get("messages", []) if answer.status_code == 200 else []
+            time.sleep(0.5)
+        assert [m["rule_id"] for m in messages] == ["connect_tip"]
+    finally:
+        server.stop()

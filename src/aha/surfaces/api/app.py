@@ -25,7 +25,7 @@ from aha.ingest.records import DeadLetter, Record
 from aha.ingest.service import Ingestor, now_utc
 from aha.surfaces.api.query import Reader
 from aha.surfaces.api.query import add_routes as add_query_routes
-from aha.surfaces.api.state import DefinitionsFile
+from aha.surfaces.api.state import DefinitionsFile, rules_schedule
 from aha.surfaces.api.state import add_routes as add_state_routes
 
 RETRY_AFTER_SECONDS = 1
@@ -89,6 +89,7 @@ def create_app(
     announce_url: str | None = None,
     local_token: str | None = None,
     definitions: str | Path | None = None,
+    rules_every: float = 0.0,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
@@ -97,6 +98,7 @@ def create_app(
     """
     ingestor = Ingestor(db_path, fsync=fsync, **({"max_in_flight": max_in_flight} if max_in_flight else {}))
     reader = Reader(ingestor)
+    definitions_file = DefinitionsFile(Path(definitions) if definitions else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,9 +106,12 @@ def create_app(
         reader.start()
         if announce_url is not None:
             running.write(db_path, announce_url, local_token or "")
+        schedule = asyncio.create_task(rules_schedule(reader, definitions_file, rules_every)) if rules_every else None
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.cancel()
             await asyncio.to_thread(reader.stop)
             await asyncio.to_thread(ingestor.stop)
             if announce_url is not None:
@@ -223,8 +228,7 @@ def create_app(
     add_route("/v1/import", None)
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
-    add_state_routes(app, reader, local_token, DefinitionsFile(Path(definitions) if definitions else None),
-                     error_response)
+    add_state_routes(app, reader, local_token, definitions_file, error_response)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -15,9 +15,12 @@ Who may read:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +28,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from aha.errors import UserError
+from aha.errors import UserError, UserNote
 from aha.results import to_jsonable
 from aha.store.database import Store
 from aha.surfaces.api.query import Reader, read_access
 
+log = logging.getLogger("aha.rules")
 IDENTITY_SECRET_ENV = "AHA_IDENTITY_SECRET"
 MAX_ID_LENGTH = 1024
 
@@ -60,6 +64,34 @@ class DefinitionsFile:
         if seen != self._seen:
             self._parsed, self._seen = load(self.path), seen
         return self._parsed
+
+
+async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: float) -> None:
+    """Inside `aha serve`: every `every` seconds, the rules evaluated as of the wall clock and due nudges sent, on the
+    reader's connection (one pass at a time). A failing pass is logged and the next one runs."""
+    from aha.ingest.service import now_utc
+
+    def one_pass(store: Store) -> Any:
+        from aha.project import Project
+
+        defs = definitions.get()
+        if not defs.rules:
+            return None
+        now = now_utc()
+        return Project(store, defs, None).run_rules(as_of=now, now=now)
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserNote)  # as of now is past the latest event by design
+                result = await reader.run(one_pass)
+            if result is not None and (result.sent or any(r.new for r in result.rules)):
+                log.info("rules: %d new firings, %d sent, %d delivered, %d deferred, %d failed",
+                         sum(r.new for r in result.rules), result.sent, result.delivered, result.deferred,
+                         result.failed)
+        except Exception as exc:  # a bad definitions file or a failing store must not stop ingestion
+            log.warning("rules pass failed: %s", str(exc)[:300])
 
 
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definitions: DefinitionsFile,

@@ -20,6 +20,8 @@ def serve_command(
     config: Path | None = typer.Option(None, "--config", "-c", help="The definitions file behind "
                                        "/v1/users/{id}/milestones (default: aha.yaml when it exists; reloaded when "
                                        "it changes)."),
+    rules_every: float = typer.Option(60.0, "--rules-every", min=0, help="Seconds between passes of the rules "
+                                      "(evaluate, record, send due nudges); 0 turns the schedule off."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
@@ -33,5 +35,6 @@ def serve_command(
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(),
                      definitions=config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists()
-                                                                    else None))
+                                                                    else None),
+                     rules_every=rules_every)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
