@@ -74,7 +74,7 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
         arms = store.raw.execute(
             f"""SELECT f.held_out,
                        (s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at) AS reached,
-                       s.reach_time IS NULL AND s.window_end > ? AS still_open,
+                       s.window_end > ? AS still_open,
                        epoch(CASE WHEN s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at THEN s.reach_time
                                   ELSE least(s.window_end, ?) END - f.eligible_at) AS duration,
                        count(*) AS n
@@ -100,7 +100,7 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
 def _arm(name: str, rows: list[tuple[Any, ...]]) -> Arm:
     eligible = sum(int(r[4]) for r in rows)
     still_open = sum(int(r[4]) for r in rows if r[2])
-    reached = sum(int(r[4]) for r in rows if r[1])
+    reached = sum(int(r[4]) for r in rows if r[1] and not r[2])  # among users whose window has closed
     km = kaplan_meier([max(float(r[3]), 0.0) for r in rows], [bool(r[1]) for r in rows], [int(r[4]) for r in rows])
     return Arm(name, eligible, still_open, Rate.of(reached, eligible - still_open), km.median)
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from aha.surfaces.cli import options
 
@@ -114,7 +115,7 @@ def interventions(
         if as_json:
             typer.echo(json.dumps(to_jsonable(result, "impact"), indent=2, allow_nan=False))
             return
-        _console().print(render_impact(result))
+        _console().print(*render_impact(result))
         return
     from aha.guidance.rules import InterventionsResult
 
@@ -139,15 +140,17 @@ def render_list(r: InterventionsResult) -> Table:
     return t
 
 
-def render_impact(r: ImpactResult) -> Table:
+def render_impact(r: ImpactResult) -> list[Text | Table]:
     from aha.surfaces.cli.render import rate
 
-    t = Table(title=f"Impact of {r.rule_id} on {r.milestone_id} (holdout {r.holdout:.0%}): {r.verdict}",
-              title_justify="left", caption_justify="left",
+    headline = Text.assemble((f"{r.rule_id}", "bold"), f" → {r.milestone_id}: ",
+                             (r.verdict, "bold green" if r.verdict.startswith("works") else "bold"))
+    t = Table(title=f"Nudged vs held out ({r.holdout:.0%} held out)", title_justify="left", caption_justify="left",
               caption=f"as of {r.as_of:%Y-%m-%d %H:%M} UTC; intention to treat: every user recorded as eligible, "
                       "whatever became of the delivery; reached = inside the milestone's window, among users whose "
                       "window has closed (still open: in no rate); time from the moment of eligibility "
-                      "(Kaplan–Meier median)" + (f"; p = {r.p_value:.3g}" if r.p_value is not None else ""))
+                      "(Kaplan–Meier median; — when fewer than half reach it)"
+                      + (f"; p = {r.p_value:.3g}" if r.p_value is not None else ""))
     for col in ("arm", "eligible", "still open", "reached", "median time"):
         t.add_column(col, justify="left" if col == "arm" else "right")
     for arm in (r.nudged, r.held_out):
@@ -156,7 +159,7 @@ def render_impact(r: ImpactResult) -> Table:
     if r.difference_points is not None and r.difference_low is not None and r.difference_high is not None:
         t.add_row("difference", "", "", f"{r.difference_points:+.1f} pts ({r.difference_low:+.1f} to "
                                         f"{r.difference_high:+.1f})", "")
-    return t
+    return [headline, t]
 
 
 def _duration(seconds: float | None) -> str:

@@ -31,6 +31,8 @@ def sample(
         None, "--out", help="Keep the Parquet files here (events-*.parquet can be imported with aha import)."),
     config: Path = options.CONFIG,
     force: bool = typer.Option(False, "--force", help="Delete and recreate the database if it already holds events."),
+    nudges: bool = typer.Option(False, "--nudges", help="Also two rules with holdouts and their history, one nudge "
+                                "with a planted effect and one without (docs/sample.md): for aha interventions."),
 ) -> None:
     """Generate a sample event log with planted effects and load it into the store."""
     from aha.sample import generate, load_into
@@ -43,9 +45,9 @@ def sample(
         first_day = date.fromisoformat(start)
     except ValueError:
         raise UserError(f"--start: {start!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-01.") from None
-    recipe = f"users={users} seed={seed} days={days} start={first_day.isoformat()}"
+    recipe = f"users={users} seed={seed} days={days} start={first_day.isoformat()}" + (" nudges" if nudges else "")
     if _refuse_or_clear(db, force, recipe):
-        _write_config(config)
+        _write_config(config, nudges)
         typer.echo(f"{db} already holds this sample ({recipe}); nothing to do. Pass --force to regenerate it.")
         return
     began = perf_counter()
@@ -75,11 +77,15 @@ def sample(
     finally:
         if out is None:
             shutil.rmtree(work, ignore_errors=True)
-    wrote_config = _write_config(config)
+    wrote_config = _write_config(config, nudges)
+    planted = ""
+    if nudges:
+        planted = _plant(db, config)
     kept = f", Parquet in {out}" if out is not None else ""
     note = f", wrote {config}" if wrote_config else ""
     typer.echo(
         f"sampled {info.users:,} users and {events:,} events into {db} in {perf_counter() - began:.1f} s{kept}{note}"
+        + planted
     )
 
 
@@ -114,10 +120,33 @@ def _refuse_or_clear(db: Path, force: bool, recipe: str) -> bool:
     return False
 
 
-def _write_config(config: Path) -> bool:
-    """Write the bundled template (whose event names the sample uses) unless the file exists."""
+def _write_config(config: Path, nudges: bool = False) -> bool:
+    """Write the bundled template (whose event names the sample uses) unless the file exists; with `nudges`, with
+    the sample's rules."""
     if config.exists():
         return False
     text = resources.files("aha.definitions").joinpath("template.yaml").read_text(encoding="utf-8")
+    if nudges:
+        from aha.sample.nudges import RULES
+
+        text = text.rstrip("\n") + "\n" + RULES
     config.write_text(text, encoding="utf-8")
     return True
+
+
+def _plant(db: Path, config: Path) -> str:
+    from aha.definitions import load
+    from aha.sample.nudges import plant
+    from aha.store import open_store
+
+    definitions = load(config)
+    if not {"connect_nudge", "invite_prompt"} <= {r.id for r in definitions.rules}:
+        raise UserError(f"--nudges: {config} has no rules connect_nudge and invite_prompt; remove it (or pass another "
+                        "--config) so that aha sample writes the sample's definitions with them.")
+    store = open_store(db)
+    try:
+        truth = plant(store, definitions)
+    finally:
+        store.close()
+    return (f"; recorded {truth.recorded:,} rule firings, planted +{truth.planted_points:.1f} pts on data_connected "
+            f"for connect_nudge ({truth.moved:,} nudged users moved; invite_prompt: no effect)")
