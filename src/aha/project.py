@@ -155,12 +155,12 @@ class Project:
     def user_state(self, user_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:
         """One user's milestone checklist: status, progress toward each threshold, deadline, guidance, the next
         milestone to push, an activation score (docs/semantics.md, "Checklist"). Unknown ids raise UnknownEntity."""
-        return checklist(self._state_for(as_of, None), USER, user_id)
+        return checklist(self.store, self._state_for(as_of, None), USER, user_id)
 
     @_settled
     def account_state(self, account_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:
         """One account's checklist of account milestones (members' events counted together)."""
-        return checklist(self._state_for(as_of, None), ACCOUNT, account_id)
+        return checklist(self.store, self._state_for(as_of, None), ACCOUNT, account_id)
 
     @_settled
     def run_rules(self, dry_run: bool = False, as_of: str | date | datetime | None = None,

@@ -62,6 +62,7 @@ class MilestoneState:
     long_view: Callable[[], ir.Table] = field(repr=False)
     count_without_signup: Callable[[], int] = field(repr=False)
     rebuilt: bool = False
+    key: str = ""  # the state key the file holds this state under (entity_rows reads the file's view by it)
 
     @property
     def state(self) -> ir.Table:
@@ -90,12 +91,15 @@ def segment_keys(store: Store) -> list[str]:
     return [r[0] for r in rows]
 
 
-def entity_rows(ms: MilestoneState, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
+def entity_rows(store: Store, ms: MilestoneState, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
     """One entity's rows of the long state (one per milestone of its type, the paid pseudo-milestone for users):
-    what a checklist reads. Empty when the entity is not in the state."""
-    state = ms.state
-    rows = state.filter((state[c.ENTITY_TYPE] == entity_type) & (state[c.ENTITY_ID] == entity_id))
-    return list(rows.to_pyarrow().to_pylist())
+    what a checklist reads. Empty when the entity is not in the state. The file's view, read by a parameterised
+    query: a point lookup per request, without compiling an expression."""
+    _check_written(store, ms.key)
+    result = store.raw.execute(f'SELECT * FROM "{STATE_TABLE}" WHERE {c.ENTITY_TYPE} = ? AND {c.ENTITY_ID} = ?',
+                               [entity_type, entity_id])
+    names = [d[0] for d in result.description or []]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def check_segment(store: Store, segment: str | None) -> None:
@@ -191,7 +195,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     if not force and cached == key:
         counted[WITHOUT_SIGNUP] = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?",
                                                    [WITHOUT_SIGNUP]) or 0)
-        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup)
+        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup, key=key)
     source = event_source(store, as_of)
     # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
     # may write to one database only, straight into the file.
@@ -219,7 +223,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
                     [STATE_KEY, key, WITHOUT_SIGNUP, str(counted[WITHOUT_SIGNUP])])
 
     store.background(persist)
-    return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True)
+    return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
 def _spread(store: Store, source: EventSource, definitions: Definitions, in_memory: bool) -> ir.Table:

@@ -26,6 +26,7 @@ from aha.engine import columns as c
 from aha.errors import UserError
 from aha.jsonpointer import shown
 from aha.results import ResultMixin
+from aha.store import Store
 
 WEIGHTS = {"primary": 3.0, "secondary": 2.0, "expansion": 1.0}
 
@@ -66,8 +67,8 @@ class ChecklistResult(ResultMixin):
                 for i in self.items]
 
 
-def checklist(ms: MilestoneState, entity_type: str, entity_id: str) -> ChecklistResult:
-    rows = {r[c.MILESTONE_ID]: r for r in entity_rows(ms, entity_type, entity_id)}
+def checklist(store: Store, ms: MilestoneState, entity_type: str, entity_id: str) -> ChecklistResult:
+    rows = {r[c.MILESTONE_ID]: r for r in entity_rows(store, ms, entity_type, entity_id)}
     if not rows:
         raise UnknownEntity(_unknown(ms, entity_type, entity_id))
     definitions = ms.definitions

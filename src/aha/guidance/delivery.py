@@ -115,7 +115,7 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
             deferred += 1
             continue
         msg_id = message_id(rule_id, user_id, occurrence)
-        payload = _payload(ms, rule, user_id, eligible_at, milestone_id, msg_id)
+        payload = _payload(store, ms, rule, user_id, eligible_at, milestone_id, msg_id)
         error = None
         try:
             if rule.then.email is not None and smtp is not None:
@@ -177,11 +177,11 @@ def replay_failed(store: Store, rule_id: str | None = None) -> int:
     return int(n)
 
 
-def _payload(ms: MilestoneState, rule: Rule, user_id: str, eligible_at: datetime, milestone_id: str,
+def _payload(store: Store, ms: MilestoneState, rule: Rule, user_id: str, eligible_at: datetime, milestone_id: str,
              msg_id: str) -> dict[str, Any]:
     """What the receiver gets: the rule, the moment, and the user's checklist as of now (the state that fired it)."""
     try:
-        state = to_jsonable(checklist(ms, c.USER, user_id), "checklist")
+        state = to_jsonable(checklist(store, ms, c.USER, user_id), "checklist")
     except UnknownEntity:  # the user left the state (data deleted): the firing still says who and why
         state = None
     return {"type": "aha.rule.fired", "id": msg_id,
