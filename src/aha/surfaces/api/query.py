@@ -79,12 +79,16 @@ class ScoreOptions(_Options):
     as_of: str | None = None
 
 
+class RetentionOptions(_Segmented):
+    bucket: Literal["day", "week"] = "day"
+
+
 class PathsOptions(_Segmented):
     top: int = Field(10, ge=1, le=100)
 
 
 OPTIONS: dict[str, type[_Options]] = {
-    "report": ReportOptions, "evaluate": _Segmented, "retention": _Segmented, "discover": DiscoverOptions,
+    "report": ReportOptions, "evaluate": _Segmented, "retention": RetentionOptions, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
     "dead-letters": _Options,
