@@ -26,8 +26,8 @@ AS_OF = datetime(2026, 3, 1)
 def journeys() -> list[tuple[str, str, str]]:
     """300 users signing up Jan 1–10. c0–c59 convert on day 2 at 12:00, each doing `Checkout` 3 minutes before
     paying; 40 of them did `Lever` on day 0. Of n0–n239 (no payment), 40 did `Lever` and 12 did `Checkout` (an
-    abandoned checkout). Everyone browses on day 20. By hand: Checkout 60 of 60 converters in the hour before paying (a step of paying);
-    Lever 40 of 60 converters, 0 of them in the hour before (not a prerequisite)."""
+    abandoned checkout). Everyone browses on day 20. By hand: Checkout first done by 60 of 60 converters in the hour
+    before paying (a step of paying); Lever by 40 of 60 converters, on day 0, none late (not a prerequisite)."""
     rows = []
     for i in range(300):
         convert = i < 60
@@ -77,6 +77,15 @@ def test_the_definitions_file_excludes_or_clears(store):
     cleared = Project(store, parse(YAML + "discovery: {not_prerequisite: [Checkout]}\n"))
     scored = cleared.score(outcome="conversion", as_of=AS_OF)
     assert "Checkout" in scored.shortlist
+
+
+def test_validate_checks_the_discovery_names(store):
+    from aha.analyses import checks
+
+    definitions = parse(YAML + "discovery: {exclude: [Checkout, Chekout]}\n")
+    result = checks.run(definitions, "aha.yaml", store)
+    assert [(f.path, f.message) for f in result.findings if f.level == "warning"] == [
+        ("discovery.exclude[1]", "no event 'Chekout' in the data. Did you mean 'Checkout'?")]
 
 
 def test_the_state_does_not_depend_on_discovery_settings():

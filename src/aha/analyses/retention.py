@@ -65,7 +65,7 @@ class RetentionResult(ResultMixin):
     days: int  # the curves' horizon in days since signup
     segment_by: str | None
     groups: tuple[RetentionGroup, ...]
-    bucket: str = "day"  # "day" or "week"
+    bucket: Bucket = "day"
     rule: str = ""  # the retention rule in plain words ("active on day 30 after signup (bracket 24h)")
     rule_day: int = 30
     notes: tuple[str, ...] = ()
@@ -106,7 +106,9 @@ def active_query(population: ir.Table, activity: ir.Table, size: int = 1) -> ir.
     """Users active in each period they were observed through (activity is distinct per user and day)."""
     joined = population.join(activity, c.ENTITY_ID)
     kept = joined.filter(joined.day // size <= (joined._observed + 1) // size - 1)
-    per_user = kept.select(SEGMENT, c.MILESTONE_ID, "_reached", c.ENTITY_ID, day=kept.day // size).distinct()
+    per_user = kept.select(SEGMENT, c.MILESTONE_ID, "_reached", c.ENTITY_ID, day=kept.day // size)
+    if size > 1:  # several active days fall in one period; days are already distinct per user
+        per_user = per_user.distinct()
     return per_user.group_by([SEGMENT, c.MILESTONE_ID, "_reached", "day"]).aggregate(n=per_user.count())
 
 
