@@ -234,10 +234,13 @@ class Project:
         return revalidation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
 
     @_settled
-    def retention(self, segment: str | None = None,
-                  as_of: str | date | datetime | None = None) -> retention_mod.RetentionResult:
-        """Daily retention curves, Day 0…90, of users who reached each milestone vs those who did not."""
-        return retention_mod.run(self.store, self._state_for(as_of, segment), segment)
+    def retention(self, segment: str | None = None, as_of: str | date | datetime | None = None,
+                  bucket: retention_mod.Bucket = "day") -> retention_mod.RetentionResult:
+        """Retention curves, Day 0…90 by day or week, of users who reached each milestone vs those who did not, and
+        the definitions' retention rule (as `evaluate` measures it) reached vs not."""
+        if bucket not in retention_mod.BUCKET_DAYS:
+            raise UserError(f"--bucket {bucket!r}: use one of {', '.join(retention_mod.BUCKET_DAYS)}.")
+        return retention_mod.run(self.store, self._state_for(as_of, segment), segment, bucket=bucket)
 
     @_settled
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -22,6 +22,8 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
+from aha.analyses import prerequisites as prerequisites_mod
+from aha.analyses.prerequisites import Prerequisite
 from aha.analyses.state import MilestoneState, event_source
 from aha.analyses.validation import Outcome, describe, outcome_rows
 from aha.engine import columns as c
@@ -112,6 +114,7 @@ class DiscoveryResult(ResultMixin):
     magic_numbers: tuple[MagicNumber, ...]
     segment: str = ALL  # the segment value this discovery ran within ("(all)" without --segment)
     segment_by: str | None = None
+    prerequisites: tuple[Prerequisite, ...] = ()  # events that are steps of paying (analyses.prerequisites)
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -173,7 +176,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
         landmark = True
     if outcome == "retention" and definitions.retention.day < max(windows):
         windows = tuple(w for w in windows if w <= definitions.retention.day)  # windows end before the bracket
-    excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else [])})
+    excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else []),
+                       *definitions.discovery.exclude})
     retention = outcomes_mod.retention(store, ms) if outcome == "retention" or landmark else None
     eligible_all = _eligible(ms, outcome, retention, segment)
     state = ms.state
@@ -210,7 +214,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
                                 excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
                                 totals=totals, landmark=landmark))
     store.raw.execute("DROP TABLE IF EXISTS temp.aha_discovery_counts")
-    return DiscoveryBreakdown(segment or "", tuple(groups))
+    steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
+    return DiscoveryBreakdown(segment or "", tuple(replace(g, prerequisites=steps) for g in groups))
 
 
 def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[int, ...], window: int,

@@ -12,7 +12,7 @@ conversion come back: a few hundred rows at most, whatever the number of users.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any, ClassVar
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.left_out import account_milestones
 from aha.analyses.state import MilestoneState
 from aha.definitions import Definitions
 from aha.engine import columns as c
@@ -84,6 +85,7 @@ class PathsResult(ResultMixin):
     top: int
     segment_by: str | None
     groups: tuple[PathsGroup, ...]
+    notes: tuple[str, ...] = ()  # what was left out and why (account milestones)
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -195,4 +197,5 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None, top: int =
     names = {m.id: m.label for m in definitions.milestones}
     query = paths_query(ms.entities, ms.state, funnel, ms.as_of, segment)
     rows = store.execute(query).to_dict("records")
-    return summarise(rows, funnel, names, ms.as_of, describe(definitions), segment, top)
+    result = summarise(rows, funnel, names, ms.as_of, describe(definitions), segment, top)
+    return replace(result, notes=account_milestones(definitions, "paths follow users through the funnel"))

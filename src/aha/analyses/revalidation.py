@@ -13,13 +13,14 @@ month's (`gap_halved`), or the lift's upper 95% bound is below the first month's
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
 import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
+from aha.analyses.left_out import account_milestones
 from aha.analyses.state import MilestoneState
 from aha.analyses.validation import MIN_GROUP, Outcome, cells, describe, outcome_rows, population
 from aha.engine import columns as c
@@ -76,6 +77,7 @@ class RevalidationResult(ResultMixin):
     min_group: int
     segment_by: str | None
     groups: tuple[RevalidationGroup, ...]
+    notes: tuple[str, ...] = ()  # what was left out and why (account milestones)
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -183,4 +185,5 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None,
     for outcome in chosen:
         query = revalidation_query(ms, outcome_rows(ms, outcome, retention), ids, segment)
         rows += [{**r, "outcome": outcome} for r in store.execute(query).to_dict("records")]
-    return summarise(rows, ids, names, ms.as_of, tuple(f"{o}: {descriptions[o]}" for o in chosen), segment)
+    result = summarise(rows, ids, names, ms.as_of, tuple(f"{o}: {descriptions[o]}" for o in chosen), segment)
+    return replace(result, notes=account_milestones(definitions, "validation compares users"))

@@ -77,6 +77,7 @@ class EventScore:
     total: int
     defaulted: tuple[Axis, ...]  # axes set to 3 for want of data or an annotation
     shortlisted: bool
+    prerequisite: str | None = None  # why it is a step of paying (analyses.prerequisites): never shortlisted
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,9 @@ def best_candidates(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def shortlist(scores: Sequence[EventScore]) -> tuple[str, ...]:
-    """The best SHORTLIST_MIN events in score order, and up to SHORTLIST_MAX with those above EXTRA_TOTAL − 1."""
-    ordered = sorted(scores, key=_order)
+    """The best SHORTLIST_MIN events in score order, and up to SHORTLIST_MAX with those above EXTRA_TOTAL − 1;
+    prerequisites of paying never (a step of paying is not a milestone on the way to it)."""
+    ordered = sorted((s for s in scores if s.prerequisite is None), key=_order)
     keep = ordered[:SHORTLIST_MIN] + [s for s in ordered[SHORTLIST_MIN:SHORTLIST_MAX] if s.total >= EXTRA_TOTAL]
     return tuple(s.event for s in keep)
 
@@ -181,8 +183,10 @@ def score(candidate: Candidate, definitions: Definitions, seconds_to_candidate: 
 
 def summarise(discovery: DiscoveryResult, definitions: Definitions, seconds_to_candidate: dict[str, float | None],
               seconds_to_paid: float | None, converters: int) -> ScoringResult:
+    steps = {p.event: p.reason for p in discovery.prerequisites}
     scored = [score(k, definitions, seconds_to_candidate.get(k.event), seconds_to_paid)
               for k in best_candidates(discovery.candidates)]
+    scored = [_with(s, prerequisite=steps.get(s.event)) for s in scored]
     chosen = shortlist(scored)
     scored = sorted((_with(s, shortlisted=s.event in chosen) for s in scored), key=_order)
     notes = []
@@ -190,6 +194,8 @@ def summarise(discovery: DiscoveryResult, definitions: Definitions, seconds_to_c
         notes.append("no paid event is defined: proximity defaulted to 3 for every event")
     elif seconds_to_paid is None:
         notes.append("no mature converter yet: proximity defaulted to 3 for every event")
+    notes += [f"not shortlisted, {s.event}: {s.prerequisite} (discovery.not_prerequisite in the definitions file "
+              "lifts this)" for s in scored if s.prerequisite is not None]
     if not scored:
         notes.append("no significant candidate in discovery: nothing to score")
     elif len(chosen) < SHORTLIST_MIN:

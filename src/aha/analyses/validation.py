@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.analyses import outcomes as outcomes_mod
+from aha.analyses.left_out import account_milestones
 from aha.analyses.state import MilestoneState
 from aha.definitions import Definitions
 from aha.engine import columns as c
@@ -60,6 +61,7 @@ class ValidationResult(ResultMixin):
     outcomes: tuple[str, ...]  # plain-words definition of each outcome
     segment_by: str | None
     groups: tuple[ValidationGroup, ...]
+    notes: tuple[str, ...] = ()  # what was left out and why (account milestones)
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -184,7 +186,8 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None,
         for row in sorted(rows, key=lambda r: (r[SEGMENT], ids.index(r[c.MILESTONE_ID]))):
             by_segment[str(row[SEGMENT])].append(_row(definitions, row, outcome))
     groups = tuple(ValidationGroup(seg, tuple(rows)) for seg, rows in sorted(by_segment.items()))
-    return ValidationResult(ms.as_of, tuple(f"{o}: {descriptions[o]}" for o in chosen), segment, groups)
+    return ValidationResult(ms.as_of, tuple(f"{o}: {descriptions[o]}" for o in chosen), segment, groups,
+                            account_milestones(definitions, "validation compares users"))
 
 
 def _row(definitions: Definitions, row: dict[str, Any], outcome: Outcome) -> MilestoneValidation:

@@ -179,6 +179,7 @@ def paid_hash(definitions: Definitions) -> str:
 def _semantic(definitions: Definitions) -> dict[str, Any]:
     data = definitions.model_dump(mode="json", by_alias=True)
     data["milestones"] = [_strip(m) for m in data["milestones"]]
+    data.pop("discovery", None)  # which candidates discovery offers changes no stored state
     return data
 
 

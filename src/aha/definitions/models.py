@@ -102,6 +102,13 @@ class Retention(Strict):
     active: Active = Field(default_factory=Active)
 
 
+class Discovery(Strict):
+    exclude: list[str] = Field(default_factory=list, description="Events never offered as candidate milestones "
+                               "by `aha discover` and `aha score` (steps of paying, system events, ...).")
+    not_prerequisite: list[str] = Field(default_factory=list, description="Events never flagged as prerequisites "
+                                        "of paying (docs/semantics.md), so they may be shortlisted.")
+
+
 class Threshold(Strict):
     property: PropertyKey
     at_least: float = Field(gt=0)
@@ -174,6 +181,7 @@ class Definitions(Strict):
     segments: list[PropertyKey] = Field(default_factory=list)
     funnel: list[str] | None = None
     targets: dict[str, float | Duration] = Field(default_factory=dict)
+    discovery: Discovery = Field(default_factory=Discovery)
     milestones: list[Milestone] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     nudges: Nudges = Field(default_factory=Nudges)
@@ -298,6 +306,8 @@ class Definitions(Strict):
         refs += [(f"retention.active.event[{i}]", e) for i, e in enumerate(self.retention.active.event or [])]
         for j, m in enumerate(self.milestones):
             refs += [(f"milestones[{j}].event{_index(m.event, i)}", e) for i, e in enumerate(m.events)]
+        refs += [(f"discovery.exclude[{i}]", e) for i, e in enumerate(self.discovery.exclude)]
+        refs += [(f"discovery.not_prerequisite[{i}]", e) for i, e in enumerate(self.discovery.not_prerequisite)]
         return refs
 
     @property

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from aha.store import schema
+from aha.store import metadata, schema
 from aha.store.database import Store
 from aha.store.formats import (
     RAW_LINES,
@@ -85,6 +85,7 @@ class FileSummary:
     seconds: float
     events: int = 0  # of `imported`: events; the rest are identify, alias and group calls (Segment lines)
     reread: bool = False  # imported before, yet no row was a duplicate now: read differently (another --timezone?)
+    left_out: tuple[str, ...] = ()  # pipeline metadata columns not kept as properties or traits (aha.store.metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,10 +302,12 @@ def _import_one(
         progress(label, 1, PROGRESS_STEPS)
     if fmt == "jsonl":
         rows_sql = json_rows_sql(kind, mapping, canonical)
+        left_out = metadata.json_left_out(con, mapping, canonical)
     else:
         described = con.execute(f"DESCRIBE {STAGE}").fetchall()
         columns = [Column(str(r[0]), str(r[1])) for r in described if r[0] != "_line"]
         rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical)
+        left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
     params = {"tz": timezone, "now": now}
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
@@ -397,6 +400,7 @@ def _import_one(
         seconds=round(time.perf_counter() - started, 3),
         events=events,
         reread=bool(before) and imported > 0 and duplicates == 0,
+        left_out=tuple(left_out),
     )
 
 
@@ -434,6 +438,7 @@ def table_rows_sql(
     names = {c.name: c for c in columns}
     src = {c: mapping.get(c, c) for c in canonical if mapping.get(c, c) in names}
     used = set(src.values())
+    skipped = set(metadata.left_out(names, used))  # pipeline metadata: never a property (aha.store.metadata)
     text_cells = fmt in ("csv", "tsv")
 
     def text(c: str) -> str:
@@ -443,7 +448,7 @@ def table_rows_sql(
 
     pairs = []
     for col in columns:
-        if col.name in used:
+        if col.name in used or col.name in skipped:
             continue
         ref = quote_ident(col.name)
         value = _typed_text(ref) if text_cells else ref

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aha.store import metadata
 from aha.store.formats import STAGE, quote_literal
 
 SEGMENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
@@ -47,9 +48,12 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
     """
     src = {c: mapping.get(c, c) for c in canonical}
     nested = "properties" if kind == "events" else "traits"
-    # Keys that are canonical columns are removed from the flat object; the rest become properties (or traits).
+    # Keys that are canonical columns, and pipeline metadata (aha.store.metadata), are removed from the flat object;
+    # the rest become properties (or traits).
     removed = ", ".join(f"{quote_literal(src[c])}, NULL" for c in canonical)
-    rest = f"json_merge_patch(json_merge_patch(doc, json_object({removed})), {_object(_json('doc', src[nested]))})"
+    base = metadata.without_pipeline_keys(f"json_merge_patch(doc, json_object({removed}))", "doc",
+                                          set(src.values()))
+    rest = f"json_merge_patch({base}, {_object(_json('doc', src[nested]))})"
     flat_kind = "'event'" if kind == "events" else "'user'"
     flat_bad_nested = f"NOT {_is_object_or_null(_json('doc', src[nested]))}"
     nested_reason = REASON_PROPERTIES if kind == "events" else REASON_TRAITS

@@ -105,12 +105,16 @@ class InterventionsOptions(_Options):
     limit: int = Field(50, ge=1, le=10_000)
 
 
+class RetentionOptions(_Segmented):
+    bucket: Literal["day", "week"] = "day"
+
+
 class PathsOptions(_Segmented):
     top: int = Field(10, ge=1, le=100)
 
 
 OPTIONS: dict[str, type[_Options]] = {
-    "report": ReportOptions, "evaluate": _Segmented, "retention": _Segmented, "discover": DiscoverOptions,
+    "report": ReportOptions, "evaluate": _Segmented, "retention": RetentionOptions, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
     "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,

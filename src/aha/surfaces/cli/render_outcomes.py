@@ -9,6 +9,7 @@ from aha.analyses.validation import ValidationResult
 from aha.surfaces.cli.render import duration
 
 CURVE_DAYS = (1, 7, 14, 30, 60, 90)
+CURVE_WEEKS = (1, 2, 4, 8, 12)
 
 
 def _pct(value: float | None) -> str:
@@ -46,27 +47,45 @@ def validation(r: ValidationResult) -> list[Table]:
             if notes:
                 t.caption = str(t.caption) + "\nleakage: " + "; ".join(notes)
             tables.append(t)
+    return _noted(tables, r.notes)
+
+
+def _noted(tables: list[Table], notes: tuple[str, ...]) -> list[Table]:
+    """The result's notes (what it left out and why) under its last table."""
+    if tables and notes:
+        last = tables[-1]
+        last.caption = "\n".join([*([str(last.caption)] if last.caption else []), *(f"note: {n}" for n in notes)])
     return tables
 
 
 def retention(r: RetentionResult) -> list[Table]:
+    """Curve columns (days, or weeks), then the definitions' retention rule reached vs not, with users and the gap."""
+    rule_day = {r.rule_day} if r.rule_day <= r.days else set()  # the rule's day is a column when the curve has it
+    periods = CURVE_WEEKS if r.bucket == "week" else tuple(sorted({*CURVE_DAYS, *rule_day}))
+    unit = "week" if r.bucket == "week" else "day"
     tables = []
     for g in r.groups:
-        title = "Retention by day since signup, reached vs not" + (
+        title = f"Retention by {unit} since signup, reached vs not" + (
             f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
         t = Table(title=title, title_justify="left",
-                  caption="share active on that day among users observed through it (reached / not reached)")
+                  caption=f"{unit} columns: share active in that {unit} among users observed through it (reached / "
+                          f"not reached); rule: {r.rule}, among users whose bracket has closed (as `aha evaluate`), "
+                          "with users counted and the gap's 95% interval")
         t.add_column("milestone")
-        for day in CURVE_DAYS:
-            t.add_column(f"day {day}", justify="right")
-        t.add_column("gap at day 30", justify="right")
+        for period in periods:
+            t.add_column(f"{unit} {period}", justify="right")
+        t.add_column(f"retained (rule, day {r.rule_day})", justify="right")
+        t.add_column("gap (95% CI)", justify="right")
         for m in g.milestones:
             cells = []
-            for day in CURVE_DAYS:
-                hit = next((p.rate.value for p in m.reached if p.day == day), None)
-                miss = next((p.rate.value for p in m.not_reached if p.day == day), None)
+            for period in periods:
+                hit = next((p.rate.value for p in m.reached if p.period == period), None)
+                miss = next((p.rate.value for p in m.not_reached if p.period == period), None)
                 cells.append(f"{_pct(hit)} / {_pct(miss)}")
-            gap = "—" if m.gap_points_day_30 is None else f"{m.gap_points_day_30:+.1f} pts"
-            t.add_row(m.name, *cells, gap)
+            rule = (f"{_pct(m.rule_reached.value)} of {m.rule_reached.denominator:,} / "
+                    f"{_pct(m.rule_not_reached.value)} of {m.rule_not_reached.denominator:,}")
+            gap = "—" if m.gap_points is None else f"{m.gap_points:+.1f} pts" + (
+                "" if m.gap_low is None or m.gap_high is None else f" ({m.gap_low:+.1f} to {m.gap_high:+.1f})")
+            t.add_row(m.name, *cells, rule, gap)
         tables.append(t)
-    return tables
+    return _noted(tables, r.notes)

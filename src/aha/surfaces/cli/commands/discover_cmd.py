@@ -69,11 +69,18 @@ def discover(
                            f"{among}")
     for col in ("#", "did it", "users", "rate if did", "rate if not", "lift (95% CI)", "q", "Youden J"):
         ranked.add_column(col, justify="left" if col == "did it" else "right")
+    from aha.analyses.scoring import parse_label
+
+    steps = {p.event: p.reason for p in result.prerequisites}
+    if steps:
+        ranked.caption = str(ranked.caption) + "\n† prerequisite of paying, kept out of `aha score`'s shortlist: " + \
+            "; ".join(f"{event}: {reason}" for event, reason in steps.items())
     for k in [k for k in result.candidates if k.rank is not None][:top]:
         cmp = k.comparison
         lift = "∞" if cmp.lift_code == "infinite" else (
             f"{cmp.lift:.2f} ({cmp.lift_low:.2f}–{cmp.lift_high:.2f})" if cmp.lift_low is not None else "—")
-        ranked.add_row(str(k.rank), f"{k.event} ≥ {k.threshold} in {k.window_days}d" + (" *" if k.significant else ""),
+        ranked.add_row(str(k.rank), f"{k.event} ≥ {k.threshold} in {k.window_days}d" + (" *" if k.significant else "")
+                       + (" †" if parse_label(k.event)[0] in steps else ""),
                        f"{k.a + k.b:,}", f"{cmp.rate_reached:.1%}", f"{cmp.rate_not_reached:.1%}", lift,
                        "—" if k.q_value is None else f"{k.q_value:.2g}",
                        "—" if k.youden_j is None else f"{k.youden_j:.2f}")

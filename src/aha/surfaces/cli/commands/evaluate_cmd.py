@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,11 @@ from aha.surfaces.cli import options
 
 if TYPE_CHECKING:
     from aha.analyses.revalidation import RevalidationResult
+
+
+class BucketChoice(StrEnum):
+    day = "day"
+    week = "week"
 
 
 def register(app: typer.Typer) -> None:
@@ -56,13 +62,17 @@ def retention(
     as_json: bool = options.JSON,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
+    bucket: BucketChoice = typer.Option(BucketChoice.day, "--bucket",
+                                        help="Curve points per day or per week since signup."),
 ) -> None:
-    """Retention curves, Day 0…90, for users who reached each milestone vs not, with the gap at Day 30."""
+    """Retention curves, Day 0…90 by day or week, reached vs not per milestone, and the gap by the definitions'
+    retention rule (`retention.day`, `.bracket`), as `aha evaluate` measures it."""
     from aha.analyses.retention import RetentionResult
     from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
-    result = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
+    result = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of,
+                             bucket=bucket.value)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "retention"), indent=2, allow_nan=False))
         return
@@ -112,6 +122,8 @@ def by_month_tables(r: RevalidationResult) -> list[Table | Text]:
                          style="bold red" if trend.shrinking else None)
             words.append(trend.trend + "\n", style="bold red" if trend.shrinking else None)
         out += [t, words]
+    if r.notes:
+        out.append(Text("\n".join(f"note: {n}" for n in r.notes)))
     return out
 
 

@@ -117,6 +117,9 @@ def _print_summary(summary: object, db: Path) -> None:
     if extra:
         out.print("  " + ", ".join(extra))
     for f in summary.files:
+        if f.left_out:
+            out.print(f"  {f.file}: not kept as properties (pipeline metadata, see docs/import.md): "
+                      f"{', '.join(f.left_out)}", markup=False)
         if f.reread:
             out.print(f"  [bold yellow]note:[/] {f.file} was imported before, yet none of its {f.imported} rows "
                       "matched a stored one: if --timezone, --timestamp-format or --map changed, the rows read "

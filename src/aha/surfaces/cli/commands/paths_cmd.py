@@ -70,4 +70,6 @@ def render(r: PathsResult) -> list[Table]:
                       rate(s.conversion_continued), rate(s.conversion_lost),
                       "—" if s.gap_points is None else f"{s.gap_points:+.1f} pts")
         tables.append(d)
+    if tables and r.notes:
+        tables[-1].caption = "\n".join([str(tables[-1].caption), *(f"note: {n}" for n in r.notes)])
     return tables

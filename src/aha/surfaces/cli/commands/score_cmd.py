@@ -61,7 +61,8 @@ def render(result: ScoringResult) -> Table:
 
     paid = "no paid event to compare with" if result.median_seconds_to_paid is None else (
         f"median signup → paid {_duration(result.median_seconds_to_paid)} ({result.converters:,} mature converters)")
-    caption = [f"* defaulted to 3 (no data or no annotation in the definitions file); {paid}",
+    caption = [f"* defaulted to 3 (no data or no annotation in the definitions file); {paid}; † a prerequisite of "
+               "paying, never shortlisted",
                f"predictiveness from the lift's lower 95% bound: {legend(PREDICTIVENESS_CUTS, (1, 2, 3, 4, 5))}; "
                f"proximity from time to it ÷ time to paid: {legend(PROXIMITY_CUTS, PROXIMITY_SCORES)}",
                *result.notes]
@@ -75,7 +76,8 @@ def render(result: ScoringResult) -> Table:
             f"{s.lift:.2f} ({s.lift_low:.2f}–{s.lift_high:.2f})" if s.lift_low is not None and s.lift_high is not None
             else f"{s.lift:.2f}")
 
-        table.add_row("★" if s.shortlisted else "", f"{s.candidate} ≥ {s.threshold} in {s.window_days}d", lift,
+        mark = "★" if s.shortlisted else "†" if s.prerequisite else ""
+        table.add_row(mark, f"{s.candidate} ≥ {s.threshold} in {s.window_days}d", lift,
                       _duration(s.median_seconds_to_candidate), str(s.predictiveness),
                       *(f"{v}*" if axis in s.defaulted else str(v) for axis, v in
                         (("proximity", s.proximity), ("controllability", s.controllability), ("clarity", s.clarity))),

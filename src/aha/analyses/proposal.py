@@ -1,0 +1,177 @@
+"""What would a first aha.yaml for these events look like? `aha init --db` reads the store and proposes one.
+
+The proposal is a start that validates and runs, not a finding: the likely signup event (else the event users most
+often start with, or `first_seen` when the definitions support it), a likely paid event, a suggested retention rule
+the data's span can measure, one placeholder primary milestone (the file needs one), and the most common events as
+commented candidate milestones with their counts, for the user to pick from or for `aha discover` to test.
+Names are recognised, never guessed from values: a checkout step such as `payment_choice` is not a paid event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import ibis
+
+from aha.errors import UserError
+from aha.store import Store, schema
+
+# Normalised names (lower case, letters and digits only) of events that mark a signup or a first payment in the
+# usual trackers' naming (Segment's spec, GA4's recommended events, Mixpanel/PostHog/Amplitude habits).
+SIGNUP_NAMES = frozenset({
+    "signup", "signedup", "usersignedup", "usersignup", "signupcompleted", "accountcreated", "usercreated",
+    "registered", "userregistered", "registration", "registrationcompleted", "completeregistration",
+    "createaccount", "accountsignup", "newuser", "signupsuccess",
+})
+PAID_NAMES = frozenset({
+    "purchase", "purchased", "purchasecompleted", "ordercompleted", "orderplaced", "checkoutcompleted",
+    "paymentsucceeded", "paymentcompleted", "paymentreceived", "subscriptionstarted", "subscriptioncreated",
+    "subscribed", "invoicepaid", "paid", "trialconverted", "planupgraded", "upgraded", "transaction",
+})
+CANDIDATES = 10  # commented candidate milestones listed
+MILESTONE_WINDOW = "7d"
+# Retention day by the data's span: the rule must leave some users eligible (t0 + day + bracket ≤ as_of).
+RETENTION_BY_SPAN = ((60, 30), (28, 14), (14, 7), (0, 1))  # (span at least, days) → day
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    event: str
+    events: int
+    users: int  # distinct user ids (or anonymous ids when there is none)
+    first: int  # users whose first event it is
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    users: int
+    span_days: int
+    counts: tuple[EventCount, ...]  # most users first
+    signup: str | None  # a signup-like event, or None
+    start: str  # the event t0 is taken from when there is no signup-like event: the one users most often start with
+    paid: str | None
+    retention_day: int
+    retention_bracket: str
+
+
+def normalised(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def counts_query(store: Store, identified: bool) -> ibis.Table:
+    """Per event: events, users, users whose first event it is, first and last time. `identified`: count user ids
+    only (anonymous visits before an identify are not more users); else anonymous ids, the only ids there are."""
+    events = store.table(schema.EVENTS)
+    who = events.user_id if identified else events.anonymous_id
+    rank = ibis.row_number().over(group_by=who, order_by=[events.timestamp, events.message_id])
+    marked = events.filter(who.notnull()).mutate(_who=who, _first=rank == 0)
+    return marked.group_by("event").aggregate(
+        events=marked.count(), users=marked._who.nunique(), first=marked._first.cast("int64").sum(),
+        earliest=marked.timestamp.min(), latest=marked.timestamp.max())
+
+
+def propose(store: Store) -> Proposal:
+    users = store.raw.execute(f"SELECT count(DISTINCT user_id), count(DISTINCT anonymous_id) FROM {schema.EVENTS}"
+                              ).fetchone()
+    identified = bool(users and users[0])
+    rows = store.records(counts_query(store, identified))
+    if not rows:
+        raise UserError(f"{store.path}: holds no events yet. Load some with `aha import FILE --db {store.path}`, "
+                        "then run `aha init --db` again.")
+    counts = tuple(sorted((EventCount(str(r["event"]), int(r["events"]), int(r["users"]), int(r["first"] or 0))
+                           for r in rows), key=lambda e: (-e.users, -e.events, e.event)))
+    span = max(r["latest"] for r in rows) - min(r["earliest"] for r in rows)
+    span_days = int(span / timedelta(days=1))
+    signup = _best(counts, SIGNUP_NAMES)
+    paid = _best([e for e in counts if e.event != signup], PAID_NAMES)
+    start = max(counts, key=lambda e: (e.first, e.users, e.event)).event
+    day = next(d for at_least, d in RETENTION_BY_SPAN if span_days >= at_least)
+    assert users is not None
+    return Proposal(int(users[0] if identified else users[1]), span_days, counts, signup, start, paid, day,
+                    "7d" if day >= 7 else "1d")
+
+
+def _best(counts: list[EventCount] | tuple[EventCount, ...], names: frozenset[str]) -> str | None:
+    """The matching event most users did (ties: more events, then by name)."""
+    found = [e for e in counts if normalised(e.event) in names]
+    return found[0].event if found else None
+
+
+def _slug(event: str, taken: set[str]) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", event.lower()).strip("_") or "event"
+    base = (slug if slug[0].isalpha() else f"e_{slug}")[:56]
+    out, n = base, 2
+    while out in taken:
+        out, n = f"{base}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _q(text: str) -> str:
+    """A YAML scalar that reads back as `text` whatever it holds (a JSON string is a YAML flow scalar)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n / total:.1%}" if total else "—"
+
+
+def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
+    """The proposal as a commented aha.yaml that `aha validate` accepts as it is."""
+    lines = [f"# A starting aha.yaml proposed by `aha init --db {db}` from {p.users:,} users and "
+             f"{sum(e.events for e in p.counts):,} events over {p.span_days:,} days.",
+             "# Every choice below is a guess from event names and counts: check each, then run `aha validate`,",
+             "# `aha report`, and `aha discover` / `aha score` to find the milestones that matter.",
+             "version: 1", "", "signup:"]
+    by_name = {e.event: e for e in p.counts}
+    if p.signup is not None:
+        e = by_name[p.signup]
+        lines.append(f"  event: {_q(p.signup)}   # t0 = a user's first; {e.users:,} users "
+                     f"({_share(e.users, p.users)} of those seen)")
+    elif first_seen_supported:
+        lines += ["  first_seen: true   # no signup-like event found: t0 = each user's first event"]
+    else:
+        e = by_name[p.start]
+        lines += [f"  event: {_q(p.start)}   # no signup-like event found: the event users most often start with "
+                  f"({e.first:,} of {p.users:,} users);",
+                  "  # a user who never did it has no t0. When your aha supports it, `first_seen: true` instead takes",
+                  "  # each user's first event:",
+                  "  # first_seen: true"]
+    lines.append("")
+    if p.paid is not None:
+        e = by_name[p.paid]
+        lines += ["paid:", f"  event: {_q(p.paid)}   # the first paid moment; {e.users:,} users",
+                  "  within: 30d             # conversion horizon after signup"]
+    else:
+        lines += ["# paid:                  # no paid-like event found (purchase, order completed, subscription "
+                  "started, ...): name yours", "#   event: \"Your Paid Event\"", "#   within: 30d"]
+    lines += ["", "retention:",
+              f"  day: {p.retention_day}                  # retained = active in [t0 + {p.retention_day}d, "
+              f"t0 + {p.retention_day}d + bracket); the data spans {p.span_days:,} days",
+              f"  bracket: {p.retention_bracket}", ""]
+    candidates = [e for e in p.counts if e.event not in {p.signup, p.paid} and
+                  (p.signup is not None or first_seen_supported or e.event != p.start)]
+    taken: set[str] = set()
+    lines.append("milestones:")
+    if candidates:
+        top = candidates[0]
+        lines += ["  # A placeholder so the file is complete: the most common event after signup. Replace it with the",
+                  "  # action you believe marks value (or one of the candidates below).",
+                  f"  - id: {_slug(top.event, taken)}", f"    name: {_q(top.event + ' (placeholder)')}",
+                  "    level: primary", f"    event: {_q(top.event)}", f"    within: {MILESTONE_WINDOW}"]
+    else:
+        fallback = p.signup or p.start
+        lines += ["  # No other event to propose: a placeholder on the signup event itself; replace it.",
+                  f"  - {{id: {_slug(fallback, taken)}, level: primary, event: {_q(fallback)}, "
+                  f"within: {MILESTONE_WINDOW}}}"]
+    listed = candidates[1:CANDIDATES + 1]
+    if listed:
+        lines += ["", "  # The most common other events, as candidate milestones: uncomment to track one (and run",
+                  "  # `aha discover` to see which predict conversion and retention). Counts: events, users."]
+        for e in listed:
+            lines.append(f"  # - {{id: {_slug(e.event, taken)}, event: {_q(e.event)}, within: {MILESTONE_WINDOW}}}"
+                         f"   # {e.events:,} events, {e.users:,} users ({_share(e.users, p.users)})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,86 @@
+"""Which columns of an export describe the pipeline rather than the user's action, and are never kept as properties?
+
+Every column an import does not map becomes a property (or a trait), and properties are offered as segments and as
+discovery's property candidates. A delivery time or a loader's batch id is neither: folded in, `received_at` becomes
+a "segment" with one value per event, and re-importing aha's own events (the sample's Parquet, `COPY events TO`)
+turns its bookkeeping (`received_at`, `source`) into event data. So these columns are left out of properties and
+traits, and the import summary names the ones it left out. They are not part of a row's content id either: the same
+event delivered twice (a retry, with a later `received_at`) counts once.
+
+- aha's own events layout: `received_at` always; `source` only when the file has aha's whole events layout (every
+  column of the events table), since elsewhere a `source` column is often data (an acquisition channel).
+- Delivery and processing times of the usual exports: Segment warehouses (`received_at`, `sent_at`,
+  `original_timestamp`, `uuid_ts`, `loaded_at`), Amplitude (`server_received_time`, `server_upload_time`,
+  `client_upload_time`, `processed_time`), Mixpanel (`$insert_id`, `mp_processing_time_ms`, `$mp_api_endpoint`,
+  `$mp_api_timestamp_ms`), PostHog's stream (`_timestamp`, `_offset`).
+- Loaders' bookkeeping, by prefix: dlt (`_dlt_`), Airbyte (`_airbyte_`), Fivetran (`_fivetran_`), Stitch (`_sdc_`).
+
+A metadata column mapped to a canonical one (`--map timestamp=received_at`) is used as mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import duckdb
+
+from aha.store.formats import STAGE, Column, quote_literal
+
+PIPELINE_COLUMNS: frozenset[str] = frozenset({
+    "received_at", "sent_at", "original_timestamp", "uuid_ts", "loaded_at",
+    "server_received_time", "server_upload_time", "client_upload_time", "processed_time",
+    "$insert_id", "mp_processing_time_ms", "$mp_api_endpoint", "$mp_api_timestamp_ms",
+    "_timestamp", "_offset",
+})
+LOADER_PREFIXES: tuple[str, ...] = ("_dlt_", "_airbyte_", "_fivetran_", "_sdc_")
+AHA_ONLY = "source"  # bookkeeping only in aha's own layout
+AHA_EVENTS_LAYOUT: frozenset[str] = frozenset({
+    "message_id", "event", "user_id", "anonymous_id", "account_id", "timestamp", "received_at", "properties", "source",
+})
+
+
+def is_pipeline(name: str) -> bool:
+    low = name.lower()
+    return low in PIPELINE_COLUMNS or low.startswith(LOADER_PREFIXES)
+
+
+def left_out(names: Iterable[str], mapped: Iterable[str] = ()) -> list[str]:
+    """The columns of a file (in file order) that are metadata, not properties; `mapped` columns never are."""
+    names, taken = list(names), set(mapped)
+    aha_layout = {n.lower() for n in names} >= AHA_EVENTS_LAYOUT
+    return [n for n in names if n not in taken and (is_pipeline(n) or (aha_layout and n.lower() == AHA_ONLY))]
+
+
+def used(columns: list[Column], mapping: Mapping[str, str], canonical: tuple[str, ...]) -> set[str]:
+    """The file's columns that feed a canonical column (mapped, or named like one)."""
+    names = {c.name for c in columns}
+    return {mapping.get(c, c) for c in canonical if mapping.get(c, c) in names}
+
+
+def pipeline_keys_sql(doc: str, mapped: Iterable[str]) -> str:
+    """SQL: the list of `doc`'s keys (a JSON object) that are pipeline metadata, as `left_out` decides for columns:
+    by name or loader prefix, `source` only when the object has aha's whole events layout; never a mapped key."""
+    names = ", ".join(quote_literal(n) for n in sorted(PIPELINE_COLUMNS))
+    prefixes = " OR ".join(f"starts_with(lower(k), {quote_literal(p)})" for p in LOADER_PREFIXES)
+    layout = " AND ".join(f"json_exists({doc}, {quote_literal('$.' + k)})" for k in sorted(AHA_EVENTS_LAYOUT))
+    taken = ", ".join(quote_literal(k) for k in sorted(set(mapped))) or "NULL"
+    return (f"list_filter(json_keys({doc}), k -> k NOT IN ({taken}) AND (lower(k) IN ({names}) OR {prefixes} "
+            f"OR (lower(k) = {quote_literal(AHA_ONLY)} AND {layout})))")
+
+
+def without_pipeline_keys(target: str, doc: str, mapped: Iterable[str]) -> str:
+    """SQL: `target` (an object made from `doc`) without `doc`'s pipeline metadata keys, by a JSON merge patch
+    setting each to null; the keys are read from `doc`, whose layout decides `source`."""
+    nulls = (f"map_from_entries(list_transform({pipeline_keys_sql(doc, mapped)}, "
+             "k -> struct_pack(k := k, v := CAST(NULL AS JSON))))")
+    return f"json_merge_patch({target}, coalesce(to_json({nulls}), CAST('{{}}' AS JSON)))"
+
+
+def json_left_out(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], canonical: tuple[str, ...]) -> list[str]:
+    """The pipeline metadata keys flat JSON lines carry (and `segment.json_rows_sql` leaves out), for the summary."""
+    mapped = {mapping.get(c, c) for c in canonical}
+    rows = con.execute(f"""SELECT DISTINCT unnest({pipeline_keys_sql("doc", mapped)}) AS k FROM (
+                               SELECT CAST(_raw AS JSON) AS doc FROM {STAGE}
+                               WHERE CASE WHEN json_valid(_raw) THEN json_type(_raw) = 'OBJECT' ELSE FALSE END)
+                           WHERE json_extract(doc, '$.type') IS NULL ORDER BY k""").fetchall()
+    return [str(r[0]) for r in rows]
