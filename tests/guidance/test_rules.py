@@ -139,3 +139,27 @@ def test_a_new_rule_does_not_nudge_the_past(tmp_path):
     nudge = next(r for r in result.rules if r.rule_id == "connect_nudge")
     # moments (signup + 1 h) within the last day: u9 (01-10 01:00) only; u8's (01-09 01:00) is 35 h ago
     assert {f.user_id for f in nudge.firings} == {"u9"} and nudge.too_late == 9
+
+
+def test_stalled_users(tmp_path):
+    """`stalled: 1d` before the primary, as of 2026-01-02 12:00, hand-counted."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        ("s1", "Signed Up", "2026-01-01T00:00"), ("s1", "Clicked", "2026-01-01T06:00"),    # moment 01-02 06:00
+        ("s2", "Signed Up", "2026-01-01T00:00"), ("s2", "Clicked", "2026-01-02T10:00"),    # moment not yet come
+        ("s3", "Signed Up", "2026-01-01T00:00"), ("s3", "Connected", "2026-01-01T05:00"),  # reached: not stalled
+        ("s4", "Signed Up", "2026-01-01T00:00"),                                           # moment 01-02 00:00
+        ("s5", "Signed Up", "2025-12-28T00:00"),                                           # moment 12-29: too late
+    ])
+    project = Project(store, parse("""
+signup: {event: Signed Up}
+milestones:
+  - {id: connected, event: Connected, within: 3d, level: primary}
+rules:
+  - {id: wake_up, when: {stalled: 1d}, then: {in_app: "Pick up where you left off"}}
+"""))
+    result = quiet(project.run_rules, dry_run=True, as_of="2026-01-02T12:00")
+    (run,) = result.rules
+    assert {(f.user_id, f.eligible_at.isoformat()) for f in run.firings} == {
+        ("s1", "2026-01-02T06:00:00"), ("s4", "2026-01-02T00:00:00")}
+    assert run.too_late == 1 and run.why == "no activity for 1d before connected"

@@ -255,10 +255,11 @@ class Definitions(Strict):
             if rule.id in seen:
                 raise _at(("rules", i, "id"), f"{rule.id!r} is used twice; rule ids must be unique")
             seen.add(rule.id)
-            trigger_key = "not_reached" if rule.when.not_reached is not None else "reached"
-            for loc, ref in ((("rules", i, "when", trigger_key), rule.when.milestone),
+            when = rule.when
+            trigger_key = "not_reached" if when.not_reached else "reached" if when.reached else "before"
+            for loc, ref in ((("rules", i, "when", trigger_key), when.milestone),
                              (("rules", i, "aims_at"), rule.aims_at)):
-                if ref is None or (ref == "primary" and loc[-1] == "reached"):
+                if ref is None or (ref == "primary" and loc[-1] in ("reached", "before")):
                     continue
                 if ref not in by_id:
                     raise _at(loc, f"no milestone {ref!r}; known: {', '.join(by_id)}")

@@ -30,28 +30,36 @@ class _Strict(BaseModel):
 
 
 class Trigger(_Strict):
-    """Exactly one of `not_reached` (with `after`) or `reached`."""
+    """Exactly one of `not_reached` (with `after`), `reached`, or `stalled` (optionally `before`)."""
 
     not_reached: str | None = Field(default=None, description="Milestone id: fires `after` signup if not reached.")
     after: Duration | None = Field(default=None, description="With not_reached: how long after signup.")
     reached: str | None = Field(default=None, description="Milestone id, or `primary`: fires when it is reached.")
+    stalled: Duration | None = Field(default=None, description="Fires when the user has done nothing for this long "
+                                                                "while `before` is not reached and its window open.")
+    before: str | None = Field(default=None, description="With stalled: the milestone (default: primary).")
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
-        if (self.not_reached is None) == (self.reached is None):
-            raise ValueError("give exactly one trigger: `not_reached: <milestone>` with `after`, or "
-                             "`reached: <milestone or primary>`")
+        if sum(x is not None for x in (self.not_reached, self.reached, self.stalled)) != 1:
+            raise ValueError("give exactly one trigger: `not_reached: <milestone>` with `after`, "
+                             "`reached: <milestone or primary>`, or `stalled: <duration>`")
         if self.not_reached is not None and self.after is None:
             raise ValueError("`not_reached` needs `after`, e.g. `after: 24h` (how long after signup)")
-        if self.not_reached is not None and self.after is not None and self.after <= timedelta(0):
-            raise ValueError("`after` must be a positive duration, e.g. 24h")
-        if self.reached is not None and self.after is not None:
+        for name in ("after", "stalled"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"`{name}` must be a positive duration, e.g. 24h")
+        if self.not_reached is None and self.after is not None:
             raise ValueError("`after` goes with `not_reached`; a `reached` rule fires when the milestone is reached")
+        if self.stalled is None and self.before is not None:
+            raise ValueError("`before` goes with `stalled`")
         return self
 
     @property
     def milestone(self) -> str:
-        return self.not_reached or self.reached or ""
+        """The milestone the trigger watches (`primary` stands for the primary milestone)."""
+        return self.not_reached or self.reached or self.before or "primary"
 
 
 def check_template(text: str) -> str | None:

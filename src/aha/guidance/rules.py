@@ -6,6 +6,8 @@ Eligibility reads the same state the report counts (one row per user and milesto
   open then (t0 + D < t0 + W) and M was not reached before it (a reach at or after the moment does not undo it:
   the comparison with the holdout is intention-to-treat from the moment of eligibility).
 - `reached: M` (or `primary`): the moment is M's reach time.
+- `stalled: D` (`before: M`, default the primary): the moment is the user's latest event (up to as_of) + D; eligible
+  when that moment has come, M was not reached before it and M's window is still open then.
 - `scope`: a trait, else the signup event's property, as milestones' `scope` reads it.
 Held out: sha256(rule id, NUL, user id) read as a number in [0, 1) below `holdout`: stable across runs, machines and
 arrival order. A held-out user is recorded (status `held_out`) at the moment they would have been nudged.
@@ -22,7 +24,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from aha.analyses.state import SEGMENTS_TABLE, MilestoneState, with_segments
+from aha.analyses.state import SEGMENTS_TABLE, MilestoneState, event_source, with_segments
 from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.engine.matchers import scope as scope_filter
@@ -115,6 +117,8 @@ def _why(ms: MilestoneState, rule: Rule) -> str:
 
     if rule.when.not_reached is not None and rule.when.after is not None:
         return f"{rule.when.not_reached} not reached {format_duration(rule.when.after)} after signup"
+    if rule.when.stalled is not None:
+        return f"no activity for {format_duration(rule.when.stalled)} before {_trigger_milestone(ms, rule)}"
     return f"{_trigger_milestone(ms, rule)} reached"
 
 
@@ -123,14 +127,22 @@ def _trigger_milestone(ms: MilestoneState, rule: Rule) -> str:
     return ms.definitions.primary.id if m == "primary" else m
 
 
-def eligible_query(ms: MilestoneState, rule: Rule, segments: ir.Table | None) -> ir.Table:
-    """(user_id, eligible_at) of every user eligible for `rule` as of the state's as_of."""
+def eligible_query(ms: MilestoneState, rule: Rule, segments: ir.Table | None,
+                   last_activity: ir.Table | None = None) -> ir.Table:
+    """(user_id, eligible_at) of every user eligible for `rule` as of the state's as_of. `last_activity`
+    (user_id, last_at), each user's latest event up to as_of, is needed by `stalled` triggers only."""
     state = ms.state
     rows = state.filter((state[c.ENTITY_TYPE] == c.USER) & (state[c.MILESTONE_ID] == _trigger_milestone(ms, rule))
                         & state[c.APPLICABLE])
     as_of = ibis.literal(ms.as_of)
     if rule.when.not_reached is not None and rule.when.after is not None:
         moment = rows[c.T0] + ibis.interval(seconds=int(rule.when.after.total_seconds()))
+        reach = rows[c.REACH_TIME]
+        rows = rows.mutate(_at=moment).filter(
+            (moment <= as_of) & (moment < rows[c.WINDOW_END]) & (reach.isnull() | (reach >= moment)))
+    elif rule.when.stalled is not None and last_activity is not None:
+        rows = rows.join(last_activity, rows[c.ENTITY_ID] == last_activity.user_id)
+        moment = rows.last_at + ibis.interval(seconds=int(rule.when.stalled.total_seconds()))
         reach = rows[c.REACH_TIME]
         rows = rows.mutate(_at=moment).filter(
             (moment <= as_of) & (moment < rows[c.WINDOW_END]) & (reach.isnull() | (reach >= moment)))
@@ -147,7 +159,11 @@ def _eligible(store: Store, ms: MilestoneState, rule: Rule) -> list[tuple[str, d
     if rule.scope:
         with_segments(store, ms)
         segments = store.table(SEGMENTS_TABLE)
-    table = eligible_query(ms, rule, segments).to_pyarrow()
+    last_activity = None
+    if rule.when.stalled is not None:
+        events = event_source(store, ms.as_of).select(joined_next=True)
+        last_activity = events.group_by("user_id").aggregate(last_at=events.timestamp.max())
+    table = eligible_query(ms, rule, segments, last_activity).to_pyarrow()
     return list(zip(table["user_id"].to_pylist(), table["eligible_at"].to_pylist(), strict=True))
 
 
