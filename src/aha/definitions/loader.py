@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ from aha.definitions.errors import DefinitionError, DefinitionErrors, format_pat
 from aha.definitions.models import Definitions
 
 ANNOTATIONS = {"name", "guidance", "controllability", "clarity"}
+# A definitions file is a few KB; these bounds keep a hostile one (a server's read key can send one) from costing
+# more than a few milliseconds: YAML aliases can make a 1 KB text stand for billions of values.
+MAX_DEFINITIONS_BYTES = 256 * 1024
+MAX_EXPANDED_NODES = 100_000  # values after every alias is expanded; the template has about 200
+MAX_SHOWN_CHARS = 80  # a user's value quoted in a message is cut to this length
 
 
 def load(path: str | Path) -> Definitions:
@@ -28,12 +34,19 @@ def load(path: str | Path) -> Definitions:
 
 
 def parse(text: str, source: str = "aha.yaml") -> Definitions:
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_DEFINITIONS_BYTES:
+        raise DefinitionError("(file)", f"is {size:,} bytes; definitions may be at most {MAX_DEFINITIONS_BYTES:,}.",
+                              "A definitions file is a few KB: check that this is the right file.", source)
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(YAML)"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, _AliasesRefused):
+            raise DefinitionError(where, f"refused: {problem}.", "Write the values out instead of nesting aliases.",
+                                  source) from None
         raise DefinitionError(where, f"not valid YAML: {problem}.",
                               "Check indentation and that values with ':' are quoted.", source) from None
     if not isinstance(data, dict):
@@ -43,7 +56,58 @@ def parse(text: str, source: str = "aha.yaml") -> Definitions:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently, hiding a user's first value."""
+    """SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently, hiding a user's first value) and
+    documents whose aliases expand beyond MAX_EXPANDED_NODES values ("billion laughs")."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return self.construct_document(node)
+
+
+class _AliasesRefused(yaml.composer.ComposerError):
+    """Aliases that expand too far, or into themselves."""
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would expand beyond MAX_EXPANDED_NODES values, or refer to themselves.
+
+    PyYAML builds an alias as a reference to the anchored object, so loading stays cheap; but everything that walks
+    the loaded value (validation, `repr`, JSON) visits every expansion, exponentially many for nested anchors.
+    The composed nodes form a graph whose shared nodes are the aliases: the expanded size of a node is one plus
+    that of its children, counted once per node (memoised), which is linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            if sizes[key] > MAX_EXPANDED_NODES:
+                raise _AliasesRefused(
+                    None, None, f"aliases expand to more than {MAX_EXPANDED_NODES:,} values", node.start_mark)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise _AliasesRefused(None, None, "an alias refers to a value that contains it",
+                                              node.start_mark)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -104,13 +168,28 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
         return DefinitionError(format_path(loc), "is required.", "", source)
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
-        return DefinitionError(format_path(loc), f"{value!r} is not allowed; use {expected}.", "", source)
+        return DefinitionError(format_path(loc), f"{shown(value)} is not allowed; use {expected}.", "", source)
     message = str(ctx_error) if ctx_error is not None else err["msg"]
     message = message.removeprefix("Value error, ")
+    message = _cut(message, 4 * MAX_SHOWN_CHARS)  # a validator's message may quote the value
     if kind not in ("value_error", "assertion_error") and value is not None:
-        message = f"{value!r}: {message}"
+        message = f"{shown(value)}: {message}"
     return DefinitionError(format_path(loc), message[0].lower() + message[1:] + ("" if message.endswith(".") else "."),
                            "", source)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` cut to MAX_SHOWN_CHARS, built without rendering the whole value (which may be huge)."""
+    return _cut(_REPR.repr(value), MAX_SHOWN_CHARS)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = MAX_SHOWN_CHARS
+_REPR.maxlevel = 2
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # pydantic names union members in `loc` ("str", "list[str]", "Condition"); they mean nothing to a YAML author.

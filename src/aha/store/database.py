@@ -38,6 +38,7 @@ class Store:
         self._in_transaction = False
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
+        check_path(self.path)
         self.ibis = _connect(self.path, read_only)
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
         self.raw.execute("SET enable_progress_bar = false")  # it would print into `--json` output on long queries
@@ -246,6 +247,38 @@ def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnectio
 
 
 LOCK_WAIT_SECONDS = 3.0
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file (after the header's checksum)
+
+
+def check_path(path: Path) -> None:
+    """Refuse, in one line naming --db and the fix, what is not a DuckDB database or a place to create one.
+
+    DuckDB itself opens a CSV or Parquet file given as a database as a read-only view of it (an import then
+    "succeeds" and stores nothing), and answers a directory, a device or a missing folder with a raw IOException.
+    """
+    example = "aha.duckdb"
+    if path.is_dir():
+        raise StoreError(f"--db {path}: is a directory, not a DuckDB database. Give a file in it, e.g. "
+                         f"--db {path / example}.")
+    if not path.exists():
+        parent = path.parent
+        if not parent.is_dir():
+            raise StoreError(f"--db {path}: the directory {parent} does not exist. Create it first "
+                             f"(mkdir -p {parent}), or give a path in an existing directory.")
+        return
+    if not path.is_file():
+        raise StoreError(f"--db {path}: is not a regular file (a device or pipe), so it cannot hold a database. "
+                         f"Give a DuckDB file path, e.g. --db {example}.")
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise StoreError(f"--db {path}: cannot be read ({exc.strerror}). Check its permissions.") from None
+    if head[8:12] != DUCKDB_MAGIC:
+        kind = ("an empty file" if not head else f"a {path.suffix[1:].upper()} file" if path.suffix
+                else "some other kind of file")
+        raise StoreError(f"--db {path}: is {kind}, not a DuckDB database. To load it, run "
+                         f"`aha import {path} --db {example}`; --db names the database to store into.")
 
 
 def _connect(path: Path, read_only: bool) -> Any:
