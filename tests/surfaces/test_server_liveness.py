@@ -12,7 +12,7 @@ import pytest
 
 from aha.ingest import running as discovery
 from tests.definitions.test_load import alias_bomb
-from tests.serving import aha, create_key
+from tests.serving import aha, create_key, sample_db
 from tests.serving import running as serving
 
 BOMB_MESSAGE = ("line 6, column 5: refused: aliases expand to more than 100,000 values. Write the values out "
@@ -21,10 +21,7 @@ BOMB_MESSAGE = ("line 6, column 5: refused: aliases expand to more than 100,000 
 
 @pytest.fixture
 def served_db(tmp_path: Path) -> Path:
-    db = tmp_path / "aha.duckdb"
-    done = aha("sample", "--users", "50", "--db", str(db), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    return db
+    return sample_db(tmp_path)
 
 
 def test_alias_bomb_to_validate_is_refused_and_the_server_keeps_storing(served_db: Path) -> None:

@@ -301,4 +301,27 @@ def _connect(path: Path, read_only: bool) -> Any:
 
 
 def open_store(path: str | Path, read_only: bool = False) -> Store:
-    return Store(path, read_only=read_only)
+    """Open the store for a command or the Python API, after taking in what a dead server left in its spool.
+
+    A server that died after answering 200 leaves those calls in `<db>.spool.*` (`aha.ingest.takeover`); without
+    this, `aha report` would not count them until a server ran again. Opening for writing proves no server is
+    alive on the file (it would hold DuckDB's lock), so the spool is ours to drain. A read-only open that finds a
+    pending spool opens for writing once to take it in. (The server opens `Store` itself and replays on start.)
+    """
+    store = Store(path, read_only=read_only)
+    if not any(store.path.parent.glob(f"{store.path.name}.spool.*")):  # no server ever spooled here
+        return store
+    from aha.ingest import takeover  # the spool's format is ingest's (imported only when there is a spool)
+
+    if not takeover.pending_bytes(store):
+        return store
+    if not read_only:
+        takeover.replay(store)
+        return store
+    store.close()
+    writer = Store(path)
+    try:
+        takeover.replay(writer)
+    finally:
+        writer.close()
+    return Store(path, read_only=True)
