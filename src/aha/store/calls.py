@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from aha.store import schema
 from aha.store.database import Store
-from aha.store.importer import PARSED, _upsert_traits
+from aha.store.rows import PARSED
+from aha.store.traits import upsert_traits
 
 DEDUPE_DAYS = 8  # at least the 7 days promised; Segment promises 24 hours
 BATCH = "aha_ingest_batch"
@@ -141,8 +142,8 @@ def write_calls(
                         WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
             )
             if _count(store, f"SELECT count(*) FROM {PARSED} WHERE type IN ('identify', 'group')"):
-                _upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify",))
-                _upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
+                upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify",))
+                upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
             dead_letters = _count(
                 store,
                 f"""INSERT INTO {schema.DEAD_LETTERS} (received_at, source, file, line, field, reason, raw)
