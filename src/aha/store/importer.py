@@ -41,6 +41,7 @@ from aha.store.mapping import (
     check_mapping,
     check_timestamp_format,
     check_timezone,
+    likely_maps,
 )
 from aha.store.rows import PARSED, fill_raw, parsed_sql, scalar_int, table_rows_sql
 from aha.store.segment import json_rows_sql
@@ -107,8 +108,13 @@ def import_files(
     timezone: str = "UTC",
     source: str | None = None,
     progress: ProgressCallback | None = None,
+    allow_rejects: bool = False,
 ) -> ImportSummary:
-    """Import files of events (or user traits, kind="users"); see the module docstring for what is counted how."""
+    """Import files of events (or user traits, kind="users"); see the module docstring for what is counted how.
+
+    A file most of whose rows would be rejected is refused whole (nothing of it written) unless `allow_rejects`:
+    that is a wrong --map or format far more often than bad data, and a re-import with the right --map would then
+    store the same rows again under other content hashes."""
     if kind not in ("events", "users"):
         raise ImportRefused(f"unknown import kind {kind!r}: use 'events' or 'users'.")
     canonical = EVENT_COLUMNS if kind == "events" else USER_COLUMNS
@@ -145,6 +151,7 @@ def import_files(
                     now,
                     label,
                     progress,
+                    allow_rejects,
                 )
             )
     finally:
@@ -181,6 +188,7 @@ def _import_one(
     now: datetime,
     label: str,
     progress: ProgressCallback | None,
+    allow_rejects: bool,
 ) -> FileSummary:
     started = time.perf_counter()
     con = store.raw
@@ -188,6 +196,7 @@ def _import_one(
     stage(con, path, fmt)
     if progress:
         progress(label, 1, PROGRESS_STEPS)
+    columns: list[Column] = []
     if fmt == "jsonl":
         rows_sql = json_rows_sql(kind, mapping, canonical)
     else:
@@ -200,6 +209,8 @@ def _import_one(
     con.execute(parsed_sql(rows_sql, timestamp_format), params)
     mark_duplicates(con)
     rejected = scalar_int(con, f"SELECT count(*) FROM {PARSED} WHERE _reason IS NOT NULL")
+    if rejected * 2 > scalar_int(con, f"SELECT count(*) FROM {PARSED}") and not allow_rejects:
+        _refuse_mostly_rejected(con, path, rejected, [c.name for c in columns], mapping, kind)
     if rejected and fmt != "jsonl":
         fill_raw(con, path, fmt)
     if progress:
@@ -287,6 +298,20 @@ def _import_one(
         events=events,
         reread=bool(before) and imported > 0 and duplicates == 0,
     )
+
+
+def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, rejected: int, columns: list[str],
+                            mapping: Mapping[str, str], kind: Kind) -> None:
+    read = scalar_int(con, f"SELECT count(*) FROM {PARSED}")
+    reasons = con.execute(f"""SELECT _reason, count(*) AS n FROM {PARSED} WHERE _reason IS NOT NULL
+                              GROUP BY _reason ORDER BY n DESC, _reason LIMIT 2""").fetchall()
+    why = "; ".join(f"{int(n):,} × {reason}" for reason, n in reasons)
+    maps = likely_maps(columns, mapping, kind)
+    fix = f"Did you mean --map {','.join(maps)}? " if maps else ""
+    raise ImportRefused(
+        f"{path.name}: {rejected:,} of {read:,} rows would be rejected ({why}), so nothing of it was imported. "
+        f"{fix}To import the other {read - rejected:,} rows and keep the rejected ones as dead letters, add "
+        "--allow-rejects.")
 
 
 def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:

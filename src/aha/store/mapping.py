@@ -6,7 +6,7 @@ mapped (a `distinct_id` beside an `anonymous_id` is the user id), never applied 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -93,8 +93,28 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
             free.remove(guess)
     if missing:
         what, fix = ("column", "one") if len(missing) == 1 else ("columns", "them")
+        also = likely_maps(free, mapping, kind, skip=[m.split("=")[0] for m in maps])
+        usual = "; ".join(f"{m.split('=', 1)[1]} is a usual name for {m.split('=', 1)[0]}" for m in also)
+        more = f" ({usual})" if also else ""
         raise ImportRefused(f"{path.name}: no {what} {', '.join(missing)} (columns: {shown}). "
-                            f"Map {fix} with --map {','.join(maps)}")
+                            f"Map {fix} with --map {','.join(maps + also)}{more}")
+
+
+def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip: Sequence[str] = ()) -> list[str]:
+    """`target=column` for every canonical column the file lacks by name but holds under a usual export name
+    (HINTS: `distinct_id` is a user id even when an `anonymous_id` column is there), unless mapped already."""
+    canonical = EVENT_COLUMNS if kind == "events" else USER_COLUMNS
+    names = {c.lower() for c in columns}
+    free = [c for c in columns if c not in set(mapping.values())]
+    out = []
+    for target in canonical:
+        if target in names or target in mapping or target in skip:
+            continue
+        guess = _suggest(target, free, kind, fuzzy=False)
+        if guess is not None:
+            out.append(f"{target}={guess}")
+            free.remove(guess)
+    return out
 
 
 # Usual names in exports, used only to suggest a --map (never applied silently).
@@ -108,12 +128,12 @@ HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _suggest(canonical: str, columns: list[str], kind: Kind = "events") -> str | None:
+def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: bool = True) -> str | None:
     lowered = {c.lower(): c for c in columns}
     # In a users file a bare `id` is the user's (in an event export it is the event's: a message id).
     extra = ("id",) if kind == "users" and canonical == "user_id" else ()
     for alias in (*HINTS.get(canonical, ()), *extra):
         if alias in lowered:
             return lowered[alias]
-    hits = close_matches(canonical, columns)
+    hits = close_matches(canonical, columns) if fuzzy else []
     return hits[0] if hits else None
