@@ -72,3 +72,12 @@ def test_replay_stores_one_call_per_message_id_and_keeps_the_duplicates(tmp_path
         ("m-dup", "u1"), ("m-old", "u0")]
     assert store.raw.execute("SELECT line FROM dead_letters ORDER BY line").fetchall() == [(1,), (2,)]
     store.close()
+
+
+def test_key_names_are_bounded(tmp_path: Path) -> None:
+    """A key's name is stored with every event it sends: 64 characters at most, refused in one line beyond."""
+    db = tmp_path / "aha.duckdb"
+    assert create_key(db, "w" * 64).startswith("aha_write_")
+    long = aha("keys", "create", "--name", "x" * 5000, "--db", str(db), cwd=tmp_path)
+    assert (long.returncode, long.stderr.strip()) == (
+        2, f"error: --name '{'x' * 20}'… is 5,000 characters; use at most 64 (e.g. --name web).")
