@@ -116,7 +116,7 @@ BAD = [
                  "aha.yaml: line 1, column 4: refused: an alias refers to a value that contains it. Write the values "
                  "out instead of nesting aliases.", id="recursive_alias"),
     pytest.param(HEAD + M % "within: 1d" + "\n# " + "y" * 300_000,
-                 "aha.yaml: (file): is 300,089 bytes; definitions may be at most 262,144. A definitions file is a "
+                 "aha.yaml: (file): is 300,089 bytes; definitions may be at most 65,536. A definitions file is a "
                  "few KB: check that this is the right file.", id="too_large"),
     pytest.param("- just\n- a list\n",
                  "aha.yaml: (top level): expected a mapping of keys such as signup, paid, milestones. Run `aha init` "
@@ -151,3 +151,14 @@ def test_aliases_within_the_bound_still_load():
     d = parse(HEAD + "milestones:\n  - {id: a, event: A, within: 1d, level: primary, where: &w {plan: pro}}\n"
                      "  - {id: b, event: B, within: 1d, where: *w}\n")
     assert [m.id for m in d.milestones] == ["a", "b"]
+
+
+def test_thousands_of_mistakes_are_counted_not_all_listed():
+    """150 unknown keys: 20 messages and a count of the rest (before: 150 lines, each with a close-match search)."""
+    text = HEAD + M % "within: 1d" + "\n" + "".join(f"k{i}: 1\n" for i in range(150))
+    with pytest.raises(DefinitionError) as info:
+        parse(text)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 21
+    assert lines[0].startswith("aha.yaml: k0: unknown key 'k0'. Allowed here: ")
+    assert lines[-1] == "… and 130 more mistakes."
