@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 import aha as aha_api
+from aha.ingest import takeover
 from aha.ingest.payloads import Call, validate_call
 from aha.ingest.records import encode
 from aha.ingest.spool import Spool
@@ -98,6 +99,24 @@ def test_any_command_takes_in_what_a_dead_server_left_in_its_spool(sample: Path)
     with serving(db) as server:
         assert httpx.get(server.url + "/health", timeout=30).json()["replayed"] == 0
     assert count_of(db, "Dedupe Test") == 3
+
+
+def test_a_torn_last_line_is_cut_and_the_complete_ones_counted(tmp_path: Path) -> None:
+    """A crash mid-write leaves half a line (never acknowledged): the takeover stores the whole lines, cuts the
+    half, and leaves nothing pending, so the next open does not take over again."""
+    db = tmp_path / "aha.duckdb"
+    spooled_calls(db, ["t1", "t2"])
+    spool = Path(f"{db}.spool.000001")
+    whole = spool.stat().st_size
+    with spool.open("ab") as f:
+        f.write(b'{"k":"c","t":"track","m":"t3"')
+    store = open_store(db, read_only=True)
+    try:
+        assert store.raw.execute("SELECT message_id FROM events ORDER BY 1").fetchall() == [("t1",), ("t2",)]
+        assert takeover.pending_bytes(store) == 0
+    finally:
+        store.close()
+    assert spool.stat().st_size == whole
 
 
 def test_sigkilled_server_events_count_and_a_restart_does_not_double_them(sample: Path) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from aha.ingest.payloads import Call
 from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode
-from aha.ingest.spool import read_lines, spool_path
+from aha.ingest.spool import read_lines, spool_path, truncate_torn_tail
 from aha.store.calls import WriteCounts, load_checkpoint, write_calls
 from aha.store.database import Store
 
@@ -30,10 +30,12 @@ def pending_bytes(store: Store) -> int:
 
 
 def replay(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) -> int:
-    """Store every complete spool line past the checkpoint (a torn last line was never acknowledged: left for the
-    server to cut); returns the records read. `store` must hold DuckDB's write lock."""
+    """Store every complete spool line past the checkpoint; returns the records read. `store` must hold DuckDB's
+    write lock (so no server appends meanwhile): a torn last line, never acknowledged (its fsync never finished),
+    is cut first, as a starting server does."""
     generation, offset = load_checkpoint(store)
     path = spool_path(store.path, generation)
+    truncate_torn_tail(path)
     chunk: list[Record] = []
     end = offset
     read = 0
