@@ -24,6 +24,9 @@ CSV = "event,user_id,timestamp\nSigned Up,u1,2026-01-01T00:00:00Z\n"
                  "database. Give a DuckDB file path, e.g. --db aha.duckdb.", id="device"),
     pytest.param("missing/aha.duckdb", "--db missing/aha.duckdb: the directory missing does not exist. Create it "
                  "first (mkdir -p missing), or give a path in an existing directory.", id="missing_folder"),
+    pytest.param("postgres://localhost/aha", "--db postgres:/localhost/aha: looks like a URL; aha stores events in a "
+                 "DuckDB file (other backends are not supported yet). Give a file path, e.g. --db aha.duckdb.",
+                 id="url"),
     pytest.param("empty.duckdb", "--db empty.duckdb: is an empty file, not a DuckDB database. To load it, run "
                  "`aha import empty.duckdb --db aha.duckdb`; --db names the database to store into.", id="empty"),
 ])

@@ -257,6 +257,9 @@ def check_path(path: Path) -> None:
     "succeeds" and stores nothing), and answers a directory, a device or a missing folder with a raw IOException.
     """
     example = "aha.duckdb"
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(path)):  # a URL (a Path folds its "//" into "/")
+        raise StoreError(f"--db {path}: looks like a URL; aha stores events in a DuckDB file (other backends are not "
+                         f"supported yet). Give a file path, e.g. --db {example}.")
     if path.is_dir():
         raise StoreError(f"--db {path}: is a directory, not a DuckDB database. Give a file in it, e.g. "
                          f"--db {path / example}.")
