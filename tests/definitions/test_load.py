@@ -118,6 +118,12 @@ BAD = [
     pytest.param(HEAD + M % "within: 1d" + "\n# " + "y" * 300_000,
                  "aha.yaml: (file): is 300,089 bytes; definitions may be at most 65,536. A definitions file is a "
                  "few KB: check that this is the right file.", id="too_large"),
+    pytest.param(HEAD + M % ("within: 1d, where: {x: " + "[" * 40 + "]" * 40 + "}"),
+                 "aha.yaml: line 2, column 78: refused: values nested deeper than 32 levels. Write nested lists and "
+                 "mappings out flat.", id="nested_too_deep"),
+    pytest.param(HEAD + M % ("within: 1d, where: {x: " + "[" * 20_000 + "]" * 20_000 + "}"),
+                 "aha.yaml: line 2, column 1067: not valid YAML: exceeded maximum nesting depth. Check indentation "
+                 "and that values with ':' are quoted.", id="nested_past_the_parser"),
     pytest.param("- just\n- a list\n",
                  "aha.yaml: (top level): expected a mapping of keys such as signup, paid, milestones. Run `aha init` "
                  "to see the format.", id="not_a_mapping"),

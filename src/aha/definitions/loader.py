@@ -19,8 +19,10 @@ ANNOTATIONS = {"name", "guidance", "controllability", "clarity"}
 # A definitions file is a few KB; these bounds keep a hostile one (a server's read key can send one) from costing
 # more than a few milliseconds: YAML aliases can make a 1 KB text stand for billions of values.
 MAX_DEFINITIONS_BYTES = 64 * 1024  # the template is 4 KB; 64 KB holds hundreds of milestones
+REWORD_BYTES = 16 * 1024  # a syntax error in a file up to this size is worded by the Python parser (see `_load`)
 MAX_TRANSLATED = 100  # schema errors turned into messages (each may look for a close key): the rest are counted
 MAX_EXPANDED_NODES = 100_000  # values after every alias is expanded; the template has about 200
+MAX_DEPTH = 32  # nesting of lists and mappings; the template nests 5 deep, and deeper input would recurse in Python
 MAX_SHOWN_CHARS = 80  # a user's value quoted in a message is cut to this length
 
 
@@ -41,13 +43,17 @@ def parse(text: str, source: str = "aha.yaml") -> Definitions:
                               "A definitions file is a few KB: check that this is the right file.", source)
     try:
         data = _load(text)
+    except RecursionError:  # nesting too deep for the parser itself, before `_check_expansion` could see it
+        raise DefinitionError("(file)", f"refused: values nested deeper than {MAX_DEPTH} levels.",
+                              "Write nested lists and mappings out flat.", source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(YAML)"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         if isinstance(exc, _AliasesRefused):
-            raise DefinitionError(where, f"refused: {problem}.", "Write the values out instead of nesting aliases.",
-                                  source) from None
+            fix = "Write nested lists and mappings out flat." if "nested" in problem else \
+                "Write the values out instead of nesting aliases."
+            raise DefinitionError(where, f"refused: {problem}.", fix, source) from None
         raise DefinitionError(where, f"not valid YAML: {problem}.",
                               "Check indentation and that values with ':' are quoted.", source) from None
     if not isinstance(data, dict):
@@ -57,8 +63,9 @@ def parse(text: str, source: str = "aha.yaml") -> Definitions:
 
 
 def _load(text: str) -> Any:
-    """libyaml when PyYAML has it (about 5x faster: every command reads the file), the Python parser otherwise; a
-    syntax error is reported as the Python parser words it (its messages are the documented ones)."""
+    """libyaml when PyYAML has it (about 5x faster: every command reads the file), the Python parser otherwise. A
+    syntax error in a file of a usual size is worded as the Python parser words it (the documented messages); not
+    for a larger file or one nested past libyaml's limit, which the Python scanner reads in quadratic time."""
     if _FastLoader is None:
         return yaml.load(text, Loader=_StrictLoader)
     try:
@@ -66,10 +73,14 @@ def _load(text: str) -> Any:
     except _AliasesRefused:
         raise
     except yaml.YAMLError as fast:
+        if len(text) > REWORD_BYTES or "nesting depth" in str(getattr(fast, "problem", "")):
+            raise
         try:
             yaml.load(text, Loader=_StrictLoader)
         except yaml.YAMLError:
             raise
+        except RecursionError:
+            raise fast from None
         raise fast from None
 
 
@@ -89,7 +100,7 @@ class _Bounded:
 
 
 class _AliasesRefused(yaml.composer.ComposerError):
-    """Aliases that expand too far, or into themselves."""
+    """Aliases that expand too far, or into themselves; values nested too deep."""
 
 
 def _check_expansion(root: yaml.Node) -> None:
@@ -101,6 +112,7 @@ def _check_expansion(root: yaml.Node) -> None:
     that of its children, counted once per node (memoised), which is linear in the text.
     """
     sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -109,6 +121,9 @@ def _check_expansion(root: yaml.Node) -> None:
         if children_done:
             on_path.discard(key)
             sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            heights[key] = 1 + max((heights[id(c)] for c in _children(node)), default=0)
+            if heights[key] > MAX_DEPTH:
+                raise _AliasesRefused(None, None, f"values nested deeper than {MAX_DEPTH} levels", node.start_mark)
             if sizes[key] > MAX_EXPANDED_NODES:
                 raise _AliasesRefused(
                     None, None, f"aliases expand to more than {MAX_EXPANDED_NODES:,} values", node.start_mark)
