@@ -40,6 +40,12 @@ def test_alias_bomb_to_validate_is_refused_and_the_server_keeps_storing(served_d
                                 json={"definitions": alias_bomb(), "source": "bomb.yaml"})
             assert answer.status_code == 422
             assert answer.json()["reason"] == f"bomb.yaml: {BOMB_MESSAGE}"
+        long_key = httpx.post(f"{server.url}/v1/query/report", headers=auth, timeout=120,
+                              json={"options": {"k" * 100_000: 1}})
+        assert long_key.status_code == 422 and long_key.json()["field"] == "options." + "k" * 79 + "…"
+        deep = httpx.post(f"{server.url}/v1/query/report", headers=auth, timeout=120,
+                          content=b"[" * 200_000 + b"]" * 200_000)
+        assert (deep.status_code, deep.json()["reason"]) == (400, "JSON nested too deep")
         assert httpx.get(server.url + "/health", timeout=30).json()["ok"] is True
         event = {"userId": "u-after", "event": "Page Viewed", "messageId": "after-bomb",
                  "timestamp": "2026-02-01T00:00:00Z"}

@@ -197,6 +197,15 @@ def _run_analysis(store: Store, analysis: str, definitions: Definitions | None, 
     return getattr(project, analysis)(**kwargs)
 
 
+MAX_FIELD_CHARS = 80
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """pydantic's location as a dotted path, cut: a client's unknown key is part of it and may be any length."""
+    text = ".".join(str(p) for p in loc)
+    return text if len(text) <= MAX_FIELD_CHARS else text[: MAX_FIELD_CHARS - 1] + "…"
+
+
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
                error_response: Callable[..., JSONResponse], responses: dict[int | str, dict[str, Any]]) -> None:
     """Mount the read and admin routes on the server's app (errors in the app's one shape)."""
@@ -227,10 +236,12 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
         def decode() -> BaseModel | JSONResponse:
             try:
                 return model.model_validate(json.loads(bytes(data) or b"{}"))
+            except RecursionError:
+                return error_response(400, "body", "JSON nested too deep")
             except ValueError as exc:
                 if isinstance(exc, ValidationError) and exc.errors():
                     first = exc.errors()[0]
-                    return error_response(400, ".".join(str(p) for p in first["loc"]) or "body", str(first["msg"]))
+                    return error_response(400, _field(first["loc"]) or "body", str(first["msg"]))
                 return error_response(400, "body", "not valid JSON")
 
         parsed = await reader.parse(decode)
@@ -265,12 +276,15 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
         if isinstance(parsed, JSONResponse):
             return parsed
         assert isinstance(parsed, QueryBody)
+        given = parsed.options
         try:
-            options = OPTIONS[analysis].model_validate(parsed.options)
+            options = await reader.parse(lambda: OPTIONS[analysis].model_validate(given))
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
+            field = _field(first["loc"])
             return error_response(422, f"options.{field}" if field else "options", f"{field}: {first['msg']}")
+        if options is None:
+            return busy()
         text, source = parsed.definitions, parsed.source
         definitions: Definitions | None = None
         if text is not None and analysis in NEEDS_DEFINITIONS:
