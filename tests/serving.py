@@ -26,6 +26,14 @@ def aha(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AHA, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
+def sample_db(folder: Path, users: int = 50) -> Path:
+    """A small sample store `aha.duckdb` with its aha.yaml in `folder`, made by the console script."""
+    db = folder / "aha.duckdb"
+    done = aha("sample", "--users", str(users), "--db", str(db), cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return db
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -109,6 +109,21 @@ BAD = [
     pytest.param(HEAD + M % "event: B, within: 1d",
                  "aha.yaml: line 2, column 48: not valid YAML: found duplicate key 'event'. Check indentation "
                  "and that values with ':' are quoted.", id="duplicate_key"),
+    pytest.param(HEAD + "milestones: [{id: a, event: A, within: 3d, level: " + "p" * 300 + "}]",
+                 "aha.yaml: milestones[0].level: '" + "p" * 37 + "..." + "p" * 38 + "' is not allowed; use 'primary', "
+                 "'secondary' or 'expansion'.", id="long_value_shown_cut"),
+    pytest.param("x: &a [*a]\n" + HEAD + M % "within: 1d",
+                 "aha.yaml: line 1, column 4: refused: an alias refers to a value that contains it. Write the values "
+                 "out instead of nesting aliases.", id="recursive_alias"),
+    pytest.param(HEAD + M % "within: 1d" + "\n# " + "y" * 300_000,
+                 "aha.yaml: (file): is 300,089 bytes; definitions may be at most 65,536. A definitions file is a "
+                 "few KB: check that this is the right file.", id="too_large"),
+    pytest.param(HEAD + M % ("within: 1d, where: {x: " + "[" * 40 + "]" * 40 + "}"),
+                 "aha.yaml: line 2, column 78: refused: values nested deeper than 32 levels. Write nested lists and "
+                 "mappings out flat.", id="nested_too_deep"),
+    pytest.param(HEAD + M % ("within: 1d, where: {x: " + "[" * 20_000 + "]" * 20_000 + "}"),
+                 "aha.yaml: line 2, column 1067: not valid YAML: exceeded maximum nesting depth. Check indentation "
+                 "and that values with ':' are quoted.", id="nested_past_the_parser"),
     pytest.param("- just\n- a list\n",
                  "aha.yaml: (top level): expected a mapping of keys such as signup, paid, milestones. Run `aha init` "
                  "to see the format.", id="not_a_mapping"),
@@ -120,3 +135,36 @@ def test_each_mistake_gets_one_exact_message(text, message):
     with pytest.raises(DefinitionError) as info:
         parse(text)
     assert str(info.value) == message
+
+
+def alias_bomb(levels: int = 9, fan: int = 9) -> str:
+    """Nested anchors ("billion laughs"): about 1 KB of YAML standing for fan**levels strings (9**9 = 387,420,489)."""
+    lines = [f"l0: &l0 [{', '.join(['lol'] * fan)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fan)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nsignup: {{event: *l{levels - 1}}}\npaid: {{event: P}}\n" + M % "within: 1d"
+
+
+def test_alias_bomb_is_refused_before_anything_walks_it():
+    """On the old loader pydantic and repr() walked all 387 million strings (minutes, GBs): now one line."""
+    with pytest.raises(DefinitionError) as info:
+        parse(alias_bomb())
+    assert str(info.value) == ("aha.yaml: line 6, column 5: refused: aliases expand to more than 100,000 values. "
+                               "Write the values out instead of nesting aliases.")
+
+
+def test_aliases_within_the_bound_still_load():
+    """Anchors are legitimate YAML: a shared `where` reused by two milestones loads as written."""
+    d = parse(HEAD + "milestones:\n  - {id: a, event: A, within: 1d, level: primary, where: &w {plan: pro}}\n"
+                     "  - {id: b, event: B, within: 1d, where: *w}\n")
+    assert [m.id for m in d.milestones] == ["a", "b"]
+
+
+def test_thousands_of_mistakes_are_counted_not_all_listed():
+    """150 unknown keys: 20 messages and a count of the rest (before: 150 lines, each with a close-match search)."""
+    text = HEAD + M % "within: 1d" + "\n" + "".join(f"k{i}: 1\n" for i in range(150))
+    with pytest.raises(DefinitionError) as info:
+        parse(text)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 21
+    assert lines[0].startswith("aha.yaml: k0: unknown key 'k0'. Allowed here: ")
+    assert lines[-1] == "… and 130 more mistakes."

@@ -1,5 +1,5 @@
 """A 200 survives `kill -9`: calls acknowledged before a SIGKILL are stored exactly once after restart, even when
-the client also retries them (dedupe by messageId per source across the restart)."""
+the client also retries them (dedupe by messageId across the restart)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ CSV = (
 
 def test_csv_counts_properties_and_dead_letters(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "e.csv", CSV)
-    s = balanced(import_files(store, [path]))
+    s = balanced(import_files(store, [path], allow_rejects=True))
     assert (s.rows_read, s.imported, s.duplicates, s.rejected) == (5, 1, 1, 3)
     assert events(store) == [("signup", "u1", None, datetime(2026, 3, 1, 10), '{"plan":"pro","rows":3,"zip":"007"}')]
     assert rows(store, "SELECT file, line, field, reason, raw, source FROM dead_letters ORDER BY line") == [
@@ -71,9 +71,9 @@ def test_csv_counts_properties_and_dead_letters(store: Store, tmp_path: Path) ->
 
 def test_reimport_adds_nothing_and_reports_duplicates(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "e.csv", CSV)
-    import_files(store, [path])
+    import_files(store, [path], allow_rejects=True)
     version = store.data_version
-    s = balanced(import_files(store, [path]))
+    s = balanced(import_files(store, [path], allow_rejects=True))
     assert (s.rows_read, s.imported, s.duplicates, s.rejected) == (5, 0, 2, 3)
     assert len(events(store)) == 1
     assert rows(store, "SELECT count(*) FROM dead_letters") == [(3,)]  # not duplicated
@@ -222,7 +222,7 @@ def test_jsonl_flat_with_bad_lines(store: Store, tmp_path: Path) -> None:
         "[1, 2]\n"  # line 4: not an object
         '{"event": "b", "timestamp": "2026-01-01T00:00:00Z"}\n',  # line 5: no user
     )
-    s = balanced(import_files(store, [path]))
+    s = balanced(import_files(store, [path], allow_rejects=True))
     assert (s.rows_read, s.imported, s.duplicates, s.rejected) == (4, 1, 0, 3)
     assert events(store) == [("a", "7", None, datetime(2026, 1, 1), '{"n":1.5,"k":"v"}')]
     assert rows(store, "SELECT line, field, reason, raw FROM dead_letters ORDER BY line") == [
@@ -387,7 +387,7 @@ def test_progress_callback(store: Store, tmp_path: Path) -> None:
 
 def test_summary_to_dict_is_json(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "e.csv", CSV)
-    d = import_files(store, [path]).to_dict()
+    d = import_files(store, [path], allow_rejects=True).to_dict()
     json.dumps(d, allow_nan=False)
     assert (d["rows_read"], d["imported"], d["duplicates"], d["rejected"]) == (5, 1, 1, 3)
     assert d["files"][0]["reasons"] == {
@@ -444,7 +444,7 @@ def test_a_fixed_file_imported_again_keeps_the_old_dead_letters(store: Store, tm
     record of what was refused then (the same path may hold other content now: deleting by line could lose a row
     that was never fixed). A file refused whole the first time is not flagged as read differently."""
     path = write(tmp_path / "eu.csv", "event,user_id,timestamp\nb,u2,31/02/2026\n")
-    first = balanced(import_files(store, [path]))
+    first = balanced(import_files(store, [path], allow_rejects=True))
     assert (first.imported, first.rejected) == (0, 1)
     write(path, "event,user_id,timestamp\nb,u2,2026-02-28T00:00:00Z\n")
     again = balanced(import_files(store, [path]))

@@ -68,3 +68,34 @@ def test_option_mistakes_exit_2(tmp_path: Path, args: tuple[str, ...], message: 
     assert done.returncode == 2
     assert done.stderr.strip().startswith(message)
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+# A PostHog-like export (issue 13 item 2): 10 rows, all with a distinct_id, only lines 2 and 3 with an anonymous_id.
+EXPORT = "event_name,distinct_id,anonymous_id,ts\n" + "".join(
+    f"View,user{i},{'anon' + str(i) if i < 2 else ''},2026-01-0{i % 9 + 1} 10:00\n" for i in range(10))
+
+
+def test_the_hint_maps_every_expected_column_and_a_mostly_rejected_import_fails(tmp_path: Path) -> None:
+    """Before: the hint left out user_id=distinct_id (anonymous_id already "was a user column"); following it
+    imported the 2 rows with an anonymous id, rejected 8, and exited 0."""
+    (tmp_path / "export.csv").write_text(EXPORT)
+    hint = run("import", "export.csv", "--db", "aha.duckdb", cwd=tmp_path)
+    assert (hint.returncode, hint.stderr.strip()) == (2, (
+        "error: export.csv: no columns 'event', 'timestamp' (columns: event_name, distinct_id, anonymous_id, ts). "
+        "Map them with --map event=event_name,timestamp=ts,user_id=distinct_id (distinct_id is a usual name for "
+        "user_id)"))
+    partial = run("import", "export.csv", "--db", "aha.duckdb", "--map", "event=event_name,timestamp=ts",
+                  cwd=tmp_path)
+    assert (partial.returncode, partial.stderr.strip()) == (2, (
+        "error: export.csv: 8 of 10 rows would be rejected (8 × no user_id and no anonymous_id), so nothing of it "
+        "was imported. Did you mean --map user_id=distinct_id? To import the other 2 rows and keep the rejected "
+        "ones as dead letters, add --allow-rejects."))
+    accepted = run("import", "export.csv", "--db", "other.duckdb", "--map", "event=event_name,timestamp=ts",
+                   "--allow-rejects", "--json", cwd=tmp_path)
+    assert accepted.returncode == 0, accepted.stderr
+    assert [json.loads(accepted.stdout)[k] for k in ("imported", "rejected")] == [2, 8]
+    followed = run("import", "export.csv", "--db", "aha.duckdb", "--map",
+                   "event=event_name,timestamp=ts,user_id=distinct_id", "--json", cwd=tmp_path)
+    assert followed.returncode == 0, followed.stderr
+    summary = json.loads(followed.stdout)
+    assert [summary[k] for k in ("rows_read", "imported", "rejected")] == [10, 10, 0]  # the refusal stored nothing

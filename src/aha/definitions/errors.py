@@ -39,13 +39,22 @@ class DefinitionError(UserError):
         return text
 
 
+MAX_SHOWN = 20  # mistakes listed in one message; a file of thousands of bad keys gets a count of the rest
+
+
 class DefinitionErrors(DefinitionError):
     """Several mistakes found in one pass, so a user fixes them all at once rather than one per run."""
 
-    def __init__(self, errors: Sequence[DefinitionError]) -> None:
+    def __init__(self, errors: Sequence[DefinitionError], more: int = 0) -> None:
         self.errors = list(errors)
+        self.more = more  # mistakes found beyond `errors` (not translated into messages)
         first = self.errors[0]
         super().__init__(first.path, first.message, first.hint, first.source)
 
     def render(self) -> str:
-        return "\n".join(e.render() for e in getattr(self, "errors", [])) or super().render()
+        errors = getattr(self, "errors", [])
+        shown = [e.render() for e in errors[:MAX_SHOWN]]
+        rest = len(errors) - len(shown) + getattr(self, "more", 0)
+        if rest:
+            shown.append(f"… and {rest:,} more mistakes.")
+        return "\n".join(shown) or super().render()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ from aha.definitions.errors import DefinitionError, DefinitionErrors, format_pat
 from aha.definitions.models import Definitions
 
 ANNOTATIONS = {"name", "guidance", "controllability", "clarity"}
+# A definitions file is a few KB; these bounds keep a hostile one (a server's read key can send one) from costing
+# more than a few milliseconds: YAML aliases can make a 1 KB text stand for billions of values.
+MAX_DEFINITIONS_BYTES = 64 * 1024  # the template is 4 KB; 64 KB holds hundreds of milestones
+REWORD_BYTES = 16 * 1024  # a syntax error in a file up to this size is worded by the Python parser (see `_load`)
+MAX_TRANSLATED = 100  # schema errors turned into messages (each may look for a close key): the rest are counted
+MAX_EXPANDED_NODES = 100_000  # values after every alias is expanded; the template has about 200
+MAX_DEPTH = 32  # nesting of lists and mappings; the template nests 5 deep, and deeper input would recurse in Python
+MAX_SHOWN_CHARS = 80  # a user's value quoted in a message is cut to this length
 
 
 def load(path: str | Path) -> Definitions:
@@ -28,12 +37,23 @@ def load(path: str | Path) -> Definitions:
 
 
 def parse(text: str, source: str = "aha.yaml") -> Definitions:
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_DEFINITIONS_BYTES:
+        raise DefinitionError("(file)", f"is {size:,} bytes; definitions may be at most {MAX_DEFINITIONS_BYTES:,}.",
+                              "A definitions file is a few KB: check that this is the right file.", source)
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        data = _load(text)
+    except RecursionError:  # nesting too deep for the parser itself, before `_check_expansion` could see it
+        raise DefinitionError("(file)", f"refused: values nested deeper than {MAX_DEPTH} levels.",
+                              "Write nested lists and mappings out flat.", source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(YAML)"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, _AliasesRefused):
+            fix = "Write nested lists and mappings out flat." if "nested" in problem else \
+                "Write the values out instead of nesting aliases."
+            raise DefinitionError(where, f"refused: {problem}.", fix, source) from None
         raise DefinitionError(where, f"not valid YAML: {problem}.",
                               "Check indentation and that values with ':' are quoted.", source) from None
     if not isinstance(data, dict):
@@ -42,8 +62,88 @@ def parse(text: str, source: str = "aha.yaml") -> Definitions:
     return from_dict(data, source)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently, hiding a user's first value."""
+def _load(text: str) -> Any:
+    """libyaml when PyYAML has it (about 5x faster: every command reads the file), the Python parser otherwise. A
+    syntax error in a file of a usual size is worded as the Python parser words it (the documented messages); not
+    for a larger file or one nested past libyaml's limit, which the Python scanner reads in quadratic time."""
+    if _FastLoader is None:
+        return yaml.load(text, Loader=_StrictLoader)
+    try:
+        return yaml.load(text, Loader=_FastLoader)
+    except _AliasesRefused:
+        raise
+    except yaml.YAMLError as fast:
+        if len(text) > REWORD_BYTES or "nesting depth" in str(getattr(fast, "problem", "")):
+            raise
+        try:
+            yaml.load(text, Loader=_StrictLoader)
+        except yaml.YAMLError:
+            raise
+        except RecursionError:
+            raise fast from None
+        raise fast from None
+
+
+class _Bounded:
+    """A loader that refuses duplicate keys (PyYAML keeps the last one silently, hiding a user's first value) and
+    documents whose aliases expand beyond MAX_EXPANDED_NODES values ("billion laughs")."""
+
+    get_single_node: Any
+    construct_document: Any
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return self.construct_document(node)
+
+
+class _AliasesRefused(yaml.composer.ComposerError):
+    """Aliases that expand too far, or into themselves; values nested too deep."""
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would expand beyond MAX_EXPANDED_NODES values, or refer to themselves.
+
+    PyYAML builds an alias as a reference to the anchored object, so loading stays cheap; but everything that walks
+    the loaded value (validation, `repr`, JSON) visits every expansion, exponentially many for nested anchors.
+    The composed nodes form a graph whose shared nodes are the aliases: the expanded size of a node is one plus
+    that of its children, counted once per node (memoised), which is linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            heights[key] = 1 + max((heights[id(c)] for c in _children(node)), default=0)
+            if heights[key] > MAX_DEPTH:
+                raise _AliasesRefused(None, None, f"values nested deeper than {MAX_DEPTH} levels", node.start_mark)
+            if sizes[key] > MAX_EXPANDED_NODES:
+                raise _AliasesRefused(
+                    None, None, f"aliases expand to more than {MAX_EXPANDED_NODES:,} values", node.start_mark)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise _AliasesRefused(None, None, "an alias refers to a value that contains it",
+                                              node.start_mark)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -58,20 +158,33 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, d
     return loader.construct_mapping(node, deep=deep)
 
 
+class _StrictLoader(_Bounded, yaml.SafeLoader):
+    pass
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+_FastLoader: Any = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _FastStrictLoader(_Bounded, yaml.CSafeLoader):
+        pass
+
+    _FastStrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+    _FastLoader = _FastStrictLoader
 
 
 def from_dict(data: dict[str, Any], source: str = "aha.yaml") -> Definitions:
     try:
         return Definitions.model_validate(data)
     except ValidationError as exc:
-        errors = [_translate(err, data, source) for err in exc.errors()]
+        found = exc.errors()
+        errors = [_translate(err, data, source) for err in found[:MAX_TRANSLATED]]
         # "unknown key 'evnt'. Did you mean 'event'?" already says what "event is required" would.
         suggested = {e.path.rsplit(".", 1)[0] + "." + e.hint.split("'")[1] for e in errors
                      if e.hint.startswith("Did you mean")}
         errors = [e for e in errors if not (e.message == "is required." and e.path in suggested)]
         unique = list({e.render(): e for e in errors}.values())
-        raise (unique[0] if len(unique) == 1 else DefinitionErrors(unique)) from None
+        more = max(len(found) - MAX_TRANSLATED, 0)
+        raise (unique[0] if len(unique) == 1 and not more else DefinitionErrors(unique, more)) from None
 
 
 # Words other tools use for aha's keys: an unknown key close to one of these suggests the aha key.
@@ -104,13 +217,28 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
         return DefinitionError(format_path(loc), "is required.", "", source)
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
-        return DefinitionError(format_path(loc), f"{value!r} is not allowed; use {expected}.", "", source)
+        return DefinitionError(format_path(loc), f"{shown(value)} is not allowed; use {expected}.", "", source)
     message = str(ctx_error) if ctx_error is not None else err["msg"]
     message = message.removeprefix("Value error, ")
+    message = _cut(message, 4 * MAX_SHOWN_CHARS)  # a validator's message may quote the value
     if kind not in ("value_error", "assertion_error") and value is not None:
-        message = f"{value!r}: {message}"
+        message = f"{shown(value)}: {message}"
     return DefinitionError(format_path(loc), message[0].lower() + message[1:] + ("" if message.endswith(".") else "."),
                            "", source)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` cut to MAX_SHOWN_CHARS, built without rendering the whole value (which may be huge)."""
+    return _cut(_REPR.repr(value), MAX_SHOWN_CHARS)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = MAX_SHOWN_CHARS
+_REPR.maxlevel = 2
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # pydantic names union members in `loc` ("str", "list[str]", "Condition"); they mean nothing to a YAML author.

@@ -1,9 +1,10 @@
 """What was refused, why, and can it be stored now? Dead letters grouped by reason, and their replay.
 
 Replay re-validates each HTTP dead letter (a call, or a whole single-call body) with the current rules, at its
-original receipt time, and stores the ones that now pass through the same idempotent writer as the server: a call
-counts once per (source, messageId), so replaying twice, or replaying a call a client also retried, adds nothing.
-Stored dead letters are removed; the rest stay with their reason. Rows from `aha import` are fixed by re-importing.
+original receipt time, and stores the ones that now pass through the same idempotent writer as the server, under the
+store's one dedupe rule (a call is stored once per message id). Only the letters whose call was stored now are
+removed: one whose message id is already stored (a client's retry got through, or two letters of one batch carry the
+same id) is a duplicate, counted apart and kept with its reason. Rows from `aha import` are fixed by re-importing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from aha.ingest.payloads import Call, Rejection, validate_call
 from aha.ingest.records import calls_table, dead_table
 from aha.store import schema
-from aha.store.calls import write_calls
+from aha.store.calls import already_stored, write_calls
 from aha.store.database import Store
 
 EXAMPLE_CHARS = 160
@@ -34,9 +35,10 @@ class ReasonGroup:
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
     examined: int
-    stored: int  # calls now valid (stored, or already present: idempotent)
+    stored: int  # calls stored by this replay (their dead letters removed)
     still_rejected: int
     not_replayable: int  # from file imports: re-run `aha import` after fixing the file
+    duplicates: int = 0  # valid now, but their message id is stored already (or repeats in the replay): kept
 
 
 LOCATIONS = 5
@@ -78,7 +80,17 @@ def replay(store: Store, now: datetime) -> ReplayResult:
             continue
         calls.append(result)
         done.append(int(dead_id))
-    if calls:
-        write_calls(store, calls_table(calls), dead_table([]), None, now)
-        store.raw.execute(f"DELETE FROM {schema.DEAD_LETTERS} WHERE list_contains(?, id)", [done])
-    return ReplayResult(len(rows), len(calls), still, skipped)
+    seen = already_stored(store, [c.message_id for c in calls], now)
+    new: list[Call] = []
+    stored_ids: list[int] = []
+    for call, dead_id in zip(calls, done, strict=True):
+        if call.message_id in seen:
+            continue
+        seen.add(call.message_id)
+        new.append(call)
+        stored_ids.append(dead_id)
+    if new:
+        # Two transactions: after a crash between them a rerun finds these ids stored and keeps the letters.
+        write_calls(store, calls_table(new), dead_table([]), None, now)
+        store.raw.execute(f"DELETE FROM {schema.DEAD_LETTERS} WHERE list_contains(?, id)", [stored_ids])
+    return ReplayResult(len(rows), len(new), still, skipped, len(calls) - len(new))

@@ -21,6 +21,7 @@ from aha.store.database import Store
 
 KeyKind = Literal["write", "read"]
 KINDS: tuple[str, ...] = ("write", "read")
+MAX_NAME_CHARS = 64  # a key's name is the source stored with every event it sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ def create_key(store: Store, name: str, kind: str = "write") -> str:
     """A new key named `name` (the source name stored with its events); returns the only copy of the plain key."""
     if kind not in KINDS:
         raise UserError(f"--kind {kind}: use write or read.")
+    if len(name) > MAX_NAME_CHARS:
+        raise UserError(f"--name {name[:20]!r}… is {len(name):,} characters; use at most {MAX_NAME_CHARS} "
+                        "(e.g. --name web).")
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise UserError(f"--name {name!r}: use letters, digits, - and _ (e.g. --name web).")
     key_id, secret, salt = secrets.token_hex(4), secrets.token_urlsafe(24), secrets.token_hex(16)

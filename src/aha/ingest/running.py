@@ -5,23 +5,25 @@ next to the database (url, pid, started_at and a local token), and the CLI sends
 opening the file. The file is created with mode 0600: the token in it is as powerful as the database file itself
 (only the user who could open the file can read it), which gives local users zero setup.
 
-A file is stale when its pid is not alive, or when nothing answers `/health` at its url within a few seconds; a
-stale file is ignored and removed.
+Liveness is decided by the process and its lock, never by a timeout: the server holds an exclusive `flock` on
+`<db>.server.lock` for as long as it runs (the kernel drops it when the process ends, even on SIGKILL). A file is
+stale when its pid is not alive or nobody holds the lock (the pid was reused); a stale file is ignored and removed.
+A server that is alive but slow (a long analysis, a stopped process) keeps its file: commands wait for its answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-HEALTH_WAIT_SECONDS = 3.0
 LOCAL_TOKEN_PREFIX = "aha_local_"
+_held: dict[str, int] = {}  # lock file → the descriptor this process holds it with (a server announcing itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,48 @@ class ServerInfo:
 
 def info_path(db: str | Path) -> Path:
     return Path(f"{db}.server.json")
+
+
+def lock_path(db: str | Path) -> Path:
+    return Path(f"{db}.server.lock")
+
+
+def hold_lock(db: str | Path) -> bool:
+    """Take the server lock of `db` for this process's life (until `release_lock`); False when another holds it."""
+    path = str(lock_path(db))
+    if path in _held:
+        return True
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    _held[path] = fd
+    return True
+
+
+def release_lock(db: str | Path) -> None:
+    fd = _held.pop(str(lock_path(db)), None)
+    if fd is not None:
+        os.close(fd)  # closing drops the flock
+
+
+def lock_held(db: str | Path) -> bool:
+    """Whether some process holds the server lock of `db` (this one included)."""
+    if str(lock_path(db)) in _held:
+        return True
+    try:
+        fd = os.open(lock_path(db), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the shared lock if it was granted
+    return False
 
 
 def new_token() -> str:
@@ -51,7 +95,9 @@ def connect_url(host: str, port: int) -> str:
 
 
 def write(db: str | Path, url: str, token: str) -> ServerInfo:
-    """Announce this process as the server of `db` (atomically, owner-only)."""
+    """Announce this process as the server of `db` (atomically, owner-only), holding its lock (`hold_lock`)."""
+    if not hold_lock(db):
+        raise RuntimeError(f"{db}: another process holds {lock_path(db)}")
     info = ServerInfo(url=url, pid=os.getpid(), started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                       token=token, db=str(Path(db).resolve()))
     path = info_path(db)
@@ -73,6 +119,8 @@ def remove(db: str | Path, pid: int | None = None) -> None:
             return
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+    if pid == os.getpid():
+        release_lock(db)
 
 
 def read(db: str | Path) -> ServerInfo | None:
@@ -98,27 +146,13 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def answers(url: str, wait: float = HEALTH_WAIT_SECONDS) -> bool:
-    import httpx
-
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-
-
-def find_live(db: str | Path, wait: float = HEALTH_WAIT_SECONDS) -> ServerInfo | None:
-    """The running server of `db`, or None; a stale file is removed on the way."""
+def find_live(db: str | Path) -> ServerInfo | None:
+    """The running server of `db`, or None; a stale file is removed on the way. No network wait: a server that is
+    alive and holds its lock is live however slowly it answers."""
     info = read(db)
     if info is None:
         return None
-    if info.pid != os.getpid() and pid_alive(info.pid) and info.url and answers(info.url, wait):
+    if info.pid != os.getpid() and pid_alive(info.pid) and info.url and lock_held(db):
         return info
     remove(db, info.pid if info.pid else None)
     return None

@@ -18,18 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aha.ingest import takeover
 from aha.ingest.keys import KeyRing
-from aha.ingest.payloads import Call
-from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode, encode
-from aha.ingest.spool import Spool, read_lines, remove_older, spool_path
-from aha.store.calls import load_checkpoint, save_checkpoint, write_calls
+from aha.ingest.records import Record, encode
+from aha.ingest.spool import Spool, remove_older
+from aha.store.calls import WriteCounts, load_checkpoint, save_checkpoint
 from aha.store.database import Store
 
 log = logging.getLogger("aha.ingest")
 
 MAX_IN_FLIGHT = 200_000  # calls spooled but not yet in DuckDB; beyond this, back-pressure
 WRITE_BATCH = 50_000  # calls per DuckDB transaction at most
-REPLAY_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,27 +73,16 @@ class Ingestor:
         store = Store(self.db_path)
         self._store = store
         self.keys = KeyRing(store)
-        generation, offset = load_checkpoint(store)
+        generation, _ = load_checkpoint(store)
         remove_older(self.db_path, generation)
-        self._replay(store, generation, offset)
+        self._replay(store)
         self._spool = Spool(self.db_path, generation, fsync=self.fsync)
         self._writer = threading.Thread(target=self._write_loop, name="aha-writer", daemon=True)
         self._writer.start()
 
-    def _replay(self, store: Store, generation: int, offset: int) -> None:
+    def _replay(self, store: Store) -> None:
         """Store what was acknowledged but not yet stored when the last server stopped (idempotent)."""
-        path = spool_path(self.db_path, generation)
-        chunk: list[Record] = []
-        end = offset
-        for line, end in read_lines(path, offset):
-            chunk.append(decode(line))
-            if len(chunk) >= REPLAY_BATCH:
-                self._store_records(store, chunk, (generation, end))
-                self.stats.replayed += len(chunk)
-                chunk = []
-        if chunk or end != offset:
-            self._store_records(store, chunk, (generation, end))
-            self.stats.replayed += len(chunk)
+        self.stats.replayed += takeover.replay(store, self._tally)
 
     def stop(self) -> None:
         """Finish: everything acknowledged is stored before the store closes."""
@@ -141,9 +129,9 @@ class Ingestor:
     # -- storing ------------------------------------------------------------------------------------------------
 
     def _store_records(self, store: Store, records: Sequence[Record], checkpoint: tuple[int, int]) -> None:
-        calls = [r for r in records if isinstance(r, Call)]
-        dead = [r for r in records if isinstance(r, DeadLetter)]
-        counts = write_calls(store, calls_table(calls), dead_table(dead), checkpoint, now_utc())
+        self._tally(takeover.write_records(store, records, checkpoint))
+
+    def _tally(self, counts: WriteCounts) -> None:
         self.stats.stored_calls += counts.calls
         self.stats.duplicates += counts.duplicates
         self.stats.dead_letters += counts.dead_letters

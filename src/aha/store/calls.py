@@ -1,9 +1,12 @@
 """Storing calls the ingestion server accepted: events, identity links, memberships, traits, dead letters, checkpoint.
 
-One transaction per batch, idempotent, because the spool may replay a batch after a crash and clients retry:
-a call counts once per (source, message_id) — the `ingested` ledger is checked over the last DEDUPE_DAYS of receipt
-(the zone maps on `received_at` keep that scan to recent row groups). Identity links and memberships anti-join on the
-whole row; traits merge last-write-wins by timestamp (the importer's merge); dead letters anti-join on their content.
+One transaction per batch, idempotent, because the spool may replay a batch after a crash and clients retry. The
+dedupe rule is the store's one rule (docs/ingest.md "Dedupe"): a call is stored at most once per message id,
+whichever path or key brought it. Here a call is new when its message id is neither in the `ingested` ledger nor
+among the events, both over what was received in the last DEDUPE_DAYS (zone maps on `received_at` keep that scan to
+recent row groups, so a batch costs the same on a store of ten million events); `aha import` applies the same rule
+to every stored event (`store/importer.py`). Identity links and memberships anti-join on the whole row; traits merge
+last-write-wins by timestamp (the importer's merge); dead letters anti-join on their content.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import pyarrow as pa
 
 from aha.store import schema
 from aha.store.database import Store
-from aha.store.importer import PARSED, _upsert_traits
+from aha.store.rows import PARSED
+from aha.store.traits import upsert_traits
 
 DEDUPE_DAYS = 8  # at least the 7 days promised; Segment promises 24 hours
 BATCH = "aha_ingest_batch"
@@ -58,6 +62,26 @@ class WriteCounts:
     dead_letters: int
 
 
+def stored_sql(message_id: str) -> str:
+    """The dedupe rule as one SQL condition: `message_id` (a column reference) was stored by some path within the
+    last DEDUPE_DAYS (`$cutoff`). Events count by the events table, so an imported event stops an HTTP one."""
+    return f"""(EXISTS (SELECT 1 FROM {schema.INGESTED} i
+                       WHERE i.received_at >= $cutoff AND i.message_id = {message_id})
+                OR EXISTS (SELECT 1 FROM {schema.EVENTS} e
+                           WHERE e.received_at >= $cutoff AND e.message_id = {message_id}))"""
+
+
+def already_stored(store: Store, message_ids: list[str], now: datetime) -> set[str]:
+    """Which of `message_ids` the dedupe rule counts as stored (what `write_calls` would skip)."""
+    if not message_ids:
+        return set()
+    rows = store.raw.execute(
+        f"SELECT m FROM (SELECT unnest($ids) AS m) WHERE {stored_sql('m')}",
+        {"ids": message_ids, "cutoff": now - timedelta(days=DEDUPE_DAYS)},
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def _count(store: Store, sql: str, params: dict[str, object] | None = None) -> int:
     row = store.raw.execute(sql, params or {}).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
@@ -73,15 +97,14 @@ def write_calls(
     con.register(DEAD, dead)
     try:
         with store.transaction():
-            # New calls: first of their (source, message_id) in this batch, and not in the ledger.
+            # New calls: first of their message id in this batch, and not stored by any path (STORED_SQL).
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {PARSED} AS
                 SELECT b.* REPLACE (CAST(coalesce(b.traits, '{{}}') AS JSON) AS traits),
                        b.timestamp AS ts, b.type AS _kind, TRUE AS _ok, b._idx AS _line
                 FROM {BATCH} b
-                WHERE NOT EXISTS (SELECT 1 FROM {schema.INGESTED} i
-                      WHERE i.received_at >= $cutoff AND i.source = b.source AND i.message_id = b.message_id)
-                QUALIFY row_number() OVER (PARTITION BY b.source, b.message_id ORDER BY b._idx) = 1""",
+                WHERE NOT {stored_sql("b.message_id")}
+                QUALIFY row_number() OVER (PARTITION BY b.message_id ORDER BY b._idx) = 1""",
                 {"cutoff": cutoff},
             )
             new = _count(store, f"SELECT count(*) FROM {PARSED}")
@@ -119,8 +142,8 @@ def write_calls(
                         WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
             )
             if _count(store, f"SELECT count(*) FROM {PARSED} WHERE type IN ('identify', 'group')"):
-                _upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify",))
-                _upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
+                upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify",))
+                upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
             dead_letters = _count(
                 store,
                 f"""INSERT INTO {schema.DEAD_LETTERS} (received_at, source, file, line, field, reason, raw)

@@ -38,6 +38,7 @@ class Store:
         self._in_transaction = False
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
+        check_path(self.path)
         self.ibis = _connect(self.path, read_only)
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
         self.raw.execute("SET enable_progress_bar = false")  # it would print into `--json` output on long queries
@@ -246,6 +247,41 @@ def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnectio
 
 
 LOCK_WAIT_SECONDS = 3.0
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file (after the header's checksum)
+
+
+def check_path(path: Path) -> None:
+    """Refuse, in one line naming --db and the fix, what is not a DuckDB database or a place to create one.
+
+    DuckDB itself opens a CSV or Parquet file given as a database as a read-only view of it (an import then
+    "succeeds" and stores nothing), and answers a directory, a device or a missing folder with a raw IOException.
+    """
+    example = "aha.duckdb"
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(path)):  # a URL (a Path folds its "//" into "/")
+        raise StoreError(f"--db {path}: looks like a URL; aha stores events in a DuckDB file (other backends are not "
+                         f"supported yet). Give a file path, e.g. --db {example}.")
+    if path.is_dir():
+        raise StoreError(f"--db {path}: is a directory, not a DuckDB database. Give a file in it, e.g. "
+                         f"--db {path / example}.")
+    if not path.exists():
+        parent = path.parent
+        if not parent.is_dir():
+            raise StoreError(f"--db {path}: the directory {parent} does not exist. Create it first "
+                             f"(mkdir -p {parent}), or give a path in an existing directory.")
+        return
+    if not path.is_file():
+        raise StoreError(f"--db {path}: is not a regular file (a device or pipe), so it cannot hold a database. "
+                         f"Give a DuckDB file path, e.g. --db {example}.")
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise StoreError(f"--db {path}: cannot be read ({exc.strerror}). Check its permissions.") from None
+    if head[8:12] != DUCKDB_MAGIC:
+        kind = ("an empty file" if not head else f"a {path.suffix[1:].upper()} file" if path.suffix
+                else "some other kind of file")
+        raise StoreError(f"--db {path}: is {kind}, not a DuckDB database. To load it, run "
+                         f"`aha import {path} --db {example}`; --db names the database to store into.")
 
 
 def _connect(path: Path, read_only: bool) -> Any:
@@ -268,4 +304,27 @@ def _connect(path: Path, read_only: bool) -> Any:
 
 
 def open_store(path: str | Path, read_only: bool = False) -> Store:
-    return Store(path, read_only=read_only)
+    """Open the store for a command or the Python API, after taking in what a dead server left in its spool.
+
+    A server that died after answering 200 leaves those calls in `<db>.spool.*` (`aha.ingest.takeover`); without
+    this, `aha report` would not count them until a server ran again. Opening for writing proves no server is
+    alive on the file (it would hold DuckDB's lock), so the spool is ours to drain. A read-only open that finds a
+    pending spool opens for writing once to take it in. (The server opens `Store` itself and replays on start.)
+    """
+    store = Store(path, read_only=read_only)
+    if not any(store.path.parent.glob(f"{store.path.name}.spool.*")):  # no server ever spooled here
+        return store
+    from aha.ingest import takeover  # the spool's format is ingest's (imported only when there is a spool)
+
+    if not takeover.pending_bytes(store):
+        return store
+    if not read_only:
+        takeover.replay(store)
+        return store
+    store.close()
+    writer = Store(path)
+    try:
+        takeover.replay(writer)
+    finally:
+        writer.close()
+    return Store(path, read_only=True)

@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aha.definitions import Definitions, parse
 from aha.errors import UserError
 from aha.ingest import bodies
 from aha.ingest.service import Ingestor, now_utc
@@ -40,6 +41,8 @@ log = logging.getLogger("aha.query")
 T = TypeVar("T")
 CONFLICT_RETRIES = 5
 MAX_QUERY_BYTES = 1_000_000
+PARSE_WORKERS = 2  # threads that decode request bodies and parse definitions, off the event loop and the reader
+MAX_PARSES_WAITING = 16  # past this many bodies being parsed, a read is answered 429 rather than queued
 
 
 class _Options(BaseModel):
@@ -147,18 +150,36 @@ class Reader:
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
         self._executor: ThreadPoolExecutor | None = None
+        self._parser: ThreadPoolExecutor | None = None
+        self._parsing = 0  # bodies handed to `_parser` and not yet done (touched on the event loop only)
         self._store: Store | None = None
 
     def start(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-reader")
+        self._parser = ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="aha-parse")
         self._store = self.ingestor.store.cursor()
 
     def stop(self) -> None:
+        if self._parser is not None:
+            self._parser.shutdown(wait=True, cancel_futures=True)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
         if self._store is not None:
             self._store.close()
-        self._executor = self._store = None
+        self._executor = self._parser = self._store = None
+
+    async def parse(self, fn: Callable[[], T]) -> T | None:
+        """Run `fn` (decoding a body, parsing definitions: bounded work on what a client sent) on the parse threads,
+        so neither the event loop (ingestion, /health) nor the reader waits for it; None when too many wait."""
+        if self._parser is None:
+            raise RuntimeError("reader not started")
+        if self._parsing >= MAX_PARSES_WAITING:
+            return None
+        self._parsing += 1
+        try:
+            return await asyncio.wrap_future(self._parser.submit(fn))
+        finally:
+            self._parsing -= 1
 
     async def run(self, fn: Callable[[Store], T], transaction: bool = True) -> T:
         if self._executor is None:
@@ -182,8 +203,7 @@ class Reader:
         raise AssertionError("unreachable")
 
 
-def _run_analysis(store: Store, analysis: str, body: QueryBody, options: _Options) -> Any:
-    from aha.definitions import parse
+def _run_analysis(store: Store, analysis: str, definitions: Definitions | None, source: str, options: _Options) -> Any:
     from aha.project import Project
 
     if analysis == "keys":
@@ -196,13 +216,12 @@ def _run_analysis(store: Store, analysis: str, body: QueryBody, options: _Option
         from aha.ingest.deadletters import summarise
 
         return [asdict(g) for g in summarise(store)]
-    if body.definitions is None:
+    if definitions is None:
         raise UserError(f"{analysis}: the request needs `definitions`, the definitions file's text.")
-    definitions = parse(body.definitions, source=body.source)
     if analysis == "validate":
         from aha.analyses import checks
 
-        return checks.run(definitions, body.source, store)
+        return checks.run(definitions, source, store)
     project = Project(store, definitions, None)
     kwargs = options.model_dump(exclude_unset=True)
     if kwargs.get("days") is not None:
@@ -224,6 +243,14 @@ def read_access(request: Request, reader: Reader, local_token: str | None,
         return False, error_response(403, "authorization", "a write key cannot read; use a read key")
     return False, None
 
+MAX_FIELD_CHARS = 80
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """pydantic's location as a dotted path, cut: a client's unknown key is part of it and may be any length."""
+    text = ".".join(str(p) for p in loc)
+    return text if len(text) <= MAX_FIELD_CHARS else text[: MAX_FIELD_CHARS - 1] + "…"
+
 
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
                error_response: Callable[..., JSONResponse], responses: dict[int | str, dict[str, Any]]) -> None:
@@ -232,18 +259,29 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
     def who(request: Request) -> tuple[bool, JSONResponse | None]:
         return read_access(request, reader, local_token, error_response)
 
+    def busy() -> JSONResponse:
+        return error_response(429, "request", "too many queries are being read; retry later", {"Retry-After": "1"})
+
     async def body_of(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
-        data = await request.body()
-        if len(data) > MAX_QUERY_BYTES:
-            return error_response(413, "body", f"body exceeds {MAX_QUERY_BYTES} bytes")
-        try:
-            doc = json.loads(data or b"{}")
-            return model.model_validate(doc)
-        except ValueError as exc:
-            if isinstance(exc, ValidationError) and exc.errors():
-                first = exc.errors()[0]
-                return error_response(400, ".".join(str(p) for p in first["loc"]) or "body", str(first["msg"]))
-            return error_response(400, "body", "not valid JSON")
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_QUERY_BYTES:
+                return error_response(413, "body", f"body exceeds {MAX_QUERY_BYTES} bytes")
+
+        def decode() -> BaseModel | JSONResponse:
+            try:
+                return model.model_validate(json.loads(bytes(data) or b"{}"))
+            except RecursionError:
+                return error_response(400, "body", "JSON nested too deep")
+            except ValueError as exc:
+                if isinstance(exc, ValidationError) and exc.errors():
+                    first = exc.errors()[0]
+                    return error_response(400, _field(first["loc"]) or "body", str(first["msg"]))
+                return error_response(400, "body", "not valid JSON")
+
+        parsed = await reader.parse(decode)
+        return busy() if parsed is None else parsed
 
     async def answer(fn: Callable[[Store], Any], transaction: bool = True) -> JSONResponse:
         try:
@@ -274,14 +312,25 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
         if isinstance(parsed, JSONResponse):
             return parsed
         assert isinstance(parsed, QueryBody)
+        given = parsed.options
         try:
-            options = OPTIONS[analysis].model_validate(parsed.options)
+            options = await reader.parse(lambda: OPTIONS[analysis].model_validate(given))
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
+            field = _field(first["loc"])
             return error_response(422, f"options.{field}" if field else "options", f"{field}: {first['msg']}")
-        body = parsed
-        return await answer(lambda store: _run_analysis(store, analysis, body, options))
+        if options is None:
+            return busy()
+        text, source = parsed.definitions, parsed.source
+        definitions: Definitions | None = None
+        if text is not None and analysis in NEEDS_DEFINITIONS:
+            try:
+                definitions = await reader.parse(lambda: parse(text, source=source))
+            except UserError as exc:
+                return error_response(422, getattr(exc, "path", "definitions"), str(exc))
+            if definitions is None:
+                return busy()
+        return await answer(lambda store: _run_analysis(store, analysis, definitions, source, options))
 
     admin_responses: dict[int | str, dict[str, Any]] = {
         **read_responses, 403: {**responses[403], "description": "only the local token administers"}}

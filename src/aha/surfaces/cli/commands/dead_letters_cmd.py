@@ -34,8 +34,9 @@ def dead_letters_command(
                 typer.echo(json.dumps(asdict(result)))
             else:
                 typer.echo(
-                    f"{result.examined} dead letters: {result.stored} stored now, {result.still_rejected} still "
-                    f"rejected, {result.not_replayable} from file imports (re-run aha import after fixing the file)"
+                    f"{result.examined} dead letters: {result.stored} stored now, {result.duplicates} duplicates of "
+                    f"stored calls (kept), {result.still_rejected} still rejected, {result.not_replayable} from file "
+                    "imports (re-run aha import after fixing the file)"
                 )
             return
         groups = summarise(store) if store is not None else [from_jsonable(ReasonGroup, g) for g in served or []]

@@ -47,8 +47,13 @@ def import_command(
     users: bool = typer.Option(False, "--users", help="The files hold user traits keyed by user_id."),
     source: str | None = typer.Option(None, "--source", help="Source name stored with each row (default: file name)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    allow_rejects: bool = typer.Option(
+        False, "--allow-rejects", help="Import a file even when most of its rows are rejected (kept as dead letters)."
+    ),
 ) -> None:
-    """Import events (or, with --users, user traits); idempotent, bad rows go to dead letters."""
+    """Import events (or, with --users, user traits); idempotent, bad rows go to dead letters.
+
+    A file most of whose rows would be rejected is refused whole (exit 2) unless --allow-rejects is given."""
     from aha.store import open_store
     from aha.store.importer import ImportSummary, import_files
     from aha.surfaces.cli import remote
@@ -84,6 +89,7 @@ def import_command(
                 timezone=timezone,
                 source=source,
                 progress=progress,
+                allow_rejects=allow_rejects,
             )
     finally:
         store.close()

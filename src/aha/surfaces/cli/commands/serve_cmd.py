@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from aha.errors import UserError
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
@@ -30,7 +32,14 @@ def serve_command(
     import uvicorn
 
     from aha.ingest import running
+    from aha.store import open_store
     from aha.surfaces.api import create_app
+
+    live = running.find_live(db)
+    if live is not None:
+        raise UserError(f"--db {db}: already served by `aha serve` (pid {live.pid}) at {live.url}. "
+                        "Send events there, or stop that server first.")
+    open_store(db).close()  # a bad --db, or a lock another process holds, is one line here rather than a traceback
 
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(),

@@ -1,0 +1,64 @@
+"""Calls a server acknowledged but had not stored when it stopped: whoever opens the store next takes them in.
+
+The server answers 200 once a call is in its spool and stores it moments later; if it dies in between (SIGKILL, a
+power cut), the call is only in the spool. A restarted server replays the spool from the checkpoint, and so does any
+command that opens the store for writing (`aha.store.open_store`): holding DuckDB's write lock means no server is
+alive on this file, so nobody else appends to the spool or moves the checkpoint meanwhile. Writing is idempotent
+under the store's one dedupe rule and records the checkpoint in the same transaction, so what was taken in is not
+taken in again, by a command or by the next server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from aha.ingest.payloads import Call
+from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode
+from aha.ingest.spool import read_lines, spool_path, truncate_torn_tail
+from aha.store.calls import WriteCounts, load_checkpoint, write_calls
+from aha.store.database import Store
+
+REPLAY_BATCH = 50_000  # records per transaction
+
+
+def pending_bytes(store: Store) -> int:
+    """Bytes of the current spool generation after the stored checkpoint (0: nothing to take in)."""
+    generation, offset = load_checkpoint(store)
+    path = spool_path(store.path, generation)
+    return max(path.stat().st_size - offset, 0) if path.exists() else 0
+
+
+def replay(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) -> int:
+    """Store every complete spool line past the checkpoint; returns the records read. `store` must hold DuckDB's
+    write lock (so no server appends meanwhile): a torn last line, never acknowledged (its fsync never finished),
+    is cut first, as a starting server does."""
+    generation, offset = load_checkpoint(store)
+    path = spool_path(store.path, generation)
+    truncate_torn_tail(path)
+    chunk: list[Record] = []
+    end = offset
+    read = 0
+    for line, end in read_lines(path, offset):
+        chunk.append(decode(line))
+        if len(chunk) >= REPLAY_BATCH:
+            read += _write(store, chunk, (generation, end), on_batch)
+            chunk = []
+    if chunk or end != offset:
+        read += _write(store, chunk, (generation, end), on_batch)
+    return read
+
+
+def write_records(store: Store, records: Sequence[Record], checkpoint: tuple[int, int] | None) -> WriteCounts:
+    """Store spooled records (calls and dead letters) in one transaction that also records `checkpoint`."""
+    calls = [r for r in records if isinstance(r, Call)]
+    dead = [r for r in records if isinstance(r, DeadLetter)]
+    return write_calls(store, calls_table(calls), dead_table(dead), checkpoint, datetime.now(UTC).replace(tzinfo=None))
+
+
+def _write(store: Store, records: list[Record], checkpoint: tuple[int, int],
+           on_batch: Callable[[WriteCounts], None] | None) -> int:
+    counts = write_records(store, records, checkpoint)
+    if on_batch is not None:
+        on_batch(counts)
+    return len(records)

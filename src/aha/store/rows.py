@@ -1,0 +1,232 @@
+"""The SQL that turns a staged file into the importer's uniform rows: typed cells, parsed timestamps, the first
+rule each rejected row breaks, message ids (given, or an md5 of the content), and raw text for dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from aha.store import metadata
+from aha.store.formats import RAW_LINES, STAGE, Column, Format, quote_ident, quote_literal, stage_raw_lines
+from aha.store.mapping import Kind
+
+PARSED = "aha_import_parsed"
+
+# (kind condition, field, reason) in the order they are tested; the first that holds names the row's problem.
+RULES: tuple[tuple[str, str, str], ...] = (
+    ("_kind = 'event' AND event IS NULL", "event", "empty event name"),
+    ("_kind = 'event' AND user_id IS NULL AND anonymous_id IS NULL", "user_id", "no user_id and no anonymous_id"),
+    ("_kind = 'user' AND user_id IS NULL", "user_id", "no user_id"),
+    ("_kind = 'identify' AND user_id IS NULL", "user_id", "identify without userId"),
+    ("_kind = 'alias' AND user_id IS NULL", "user_id", "alias without userId"),
+    ("_kind = 'alias' AND previous_id IS NULL", "previous_id", "alias without previousId"),
+    ("_kind = 'group' AND account_id IS NULL", "account_id", "group without groupId"),
+    ("_kind <> 'user' AND ts_text IS NULL", "timestamp", "no timestamp"),
+    ("ts_text IS NOT NULL AND ts IS NULL", "timestamp", "unparseable timestamp"),
+)
+
+
+
+_INT = r"-?(0|[1-9][0-9]{0,17})"
+_FLOAT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)([eE][+-]?[0-9]+)?"
+
+
+def _typed_text(col: str) -> str:
+    """A CSV cell as JSON: integers and decimals become numbers, true/false booleans, the rest strings."""
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL "
+        f"WHEN regexp_full_match({col}, {quote_literal(_INT)}) THEN to_json(CAST({col} AS BIGINT)) "
+        f"WHEN regexp_full_match({col}, {quote_literal(_FLOAT)}) THEN to_json(CAST({col} AS DOUBLE)) "
+        f"WHEN {col} IN ('true', 'false') THEN to_json({col} = 'true') "
+        f"ELSE to_json({col}) END"
+    )
+
+
+def table_rows_sql(
+    columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...]
+) -> str:
+    """SELECT producing the uniform row columns from STAGE of a CSV/TSV/Parquet file."""
+    names = {c.name: c for c in columns}
+    src = {c: mapping.get(c, c) for c in canonical if mapping.get(c, c) in names}
+    used = set(src.values())
+    skipped = set(metadata.left_out(names, used))  # pipeline metadata: never a property (aha.store.metadata)
+    text_cells = fmt in ("csv", "tsv")
+
+    def text(c: str) -> str:
+        if c not in src:
+            return "CAST(NULL AS VARCHAR)"
+        return f"nullif(trim(CAST({quote_ident(src[c])} AS VARCHAR)), '')"
+
+    pairs = []
+    for col in columns:
+        if col.name in used or col.name in skipped:
+            continue
+        ref = quote_ident(col.name)
+        value = _typed_text(ref) if text_cells else ref
+        pairs.append(f"{quote_literal(col.name)}, {value}")
+    extra = f"json_object({', '.join(pairs)})" if pairs else "CAST('{}' AS JSON)"
+    nested_name = "properties" if kind == "events" else "traits"
+    nested_ok = "TRUE"
+    if nested_name in src:
+        col = names[src[nested_name]]
+        ref = quote_ident(col.name)
+        if col.type.startswith(("STRUCT", "MAP")):
+            nested = f"CAST(to_json({ref}) AS JSON)"
+        else:
+            text_ref = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+            nested = f"CASE WHEN json_valid({text_ref}) THEN CAST({text_ref} AS JSON) END"
+            nested_ok = (
+                f"({text_ref} IS NULL OR (CASE WHEN json_valid({text_ref}) "
+                f"THEN json_type({text_ref}) = 'OBJECT' ELSE FALSE END))"
+            )
+        payload = (
+            f"CASE WHEN {nested_ok} AND {nested} IS NOT NULL THEN json_merge_patch({extra}, {nested}) ELSE {extra} END"
+        )
+    else:
+        payload = extra
+    row_kind = "'event'" if kind == "events" else "'user'"
+    ts_text, ts_native = text("timestamp"), "CAST(NULL AS TIMESTAMP)"
+    ts_col = names.get(src.get("timestamp", ""))
+    if ts_col is not None and (ts_col.type.startswith("TIMESTAMP") or ts_col.type == "DATE"):
+        # Typed column (Parquet): no text parsing; naive values are read in $tz, zoned ones converted to UTC.
+        ref = quote_ident(ts_col.name)
+        zoned = "WITH TIME ZONE" in ts_col.type
+        ts_native = f"timezone('UTC', {ref})" if zoned else f"timezone('UTC', timezone($tz, CAST({ref} AS TIMESTAMP)))"
+        ts_text = f"CASE WHEN {ref} IS NOT NULL THEN 'typed' END"
+    return f"""
+    SELECT
+        _line,
+        {row_kind} AS _kind,
+        {text("message_id")} AS message_id,
+        {text("event")} AS event,
+        {text("user_id")} AS user_id,
+        {text("anonymous_id")} AS anonymous_id,
+        {text("account_id")} AS account_id,
+        CAST(NULL AS VARCHAR) AS previous_id,
+        {ts_text} AS ts_text,
+        {ts_native} AS ts_native,
+        {payload if kind == "events" else "CAST(NULL AS JSON)"} AS properties,
+        {payload if kind == "users" else "CAST(NULL AS JSON)"} AS traits,
+        CASE WHEN NOT {nested_ok} THEN {quote_literal(nested_name)} END AS _field,
+        CASE WHEN NOT {nested_ok} THEN {quote_literal(nested_name + " is not a JSON object")} END AS _reason,
+        CAST(NULL AS VARCHAR) AS _raw
+    FROM {STAGE}
+    """
+
+
+def timestamp_sql(text: str, timestamp_format: str | None) -> str:
+    """Naive-UTC TIMESTAMP from text: epoch seconds/ms, ISO with offset (converted), naive (read in $tz)."""
+    if timestamp_format is not None:
+        parsed = f"try_strptime({text}, $fmt)"
+        if "%z" in timestamp_format or "%Z" in timestamp_format:
+            return f"timezone('UTC', {parsed})"
+        return f"timezone('UTC', timezone($tz, {parsed}))"
+    number = f"try_cast({text} AS DOUBLE)"
+    offset = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*(Z|z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)$"
+    return f"""(CASE
+        WHEN {text} IS NULL THEN NULL
+        WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN (CASE
+            WHEN abs({number}) < 1e11 THEN make_timestamp(try_cast(round({number} * 1000000) AS BIGINT))
+            WHEN abs({number}) < 1e14 THEN make_timestamp(try_cast(round({number} * 1000) AS BIGINT))
+            END)
+        WHEN regexp_matches({text}, {quote_literal(offset)}) THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ))
+        ELSE timezone('UTC', timezone($tz, try_cast({text} AS TIMESTAMP)))
+    END)"""
+
+
+def parsed_sql(rows_sql: str, timestamp_format: str | None) -> str:
+    field = " ".join(f"WHEN {cond} THEN {quote_literal(f)}" for cond, f, _ in RULES)
+    reason = " ".join(f"WHEN {cond} THEN {quote_literal(r)}" for cond, _, r in RULES)
+    sep = "chr(31)"
+    stamp = "strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')"
+    event_hash = " || ".join(
+        [
+            "coalesce(event, '')",
+            sep,
+            "coalesce(user_id, '')",
+            sep,
+            "coalesce(anonymous_id, '')",
+            sep,
+            stamp,
+            sep,
+            "coalesce(CAST(properties AS VARCHAR), '')",
+        ]
+    )
+    other_hash = " || ".join(
+        [
+            "_kind",
+            sep,
+            "coalesce(user_id, '')",
+            sep,
+            "coalesce(anonymous_id, '')",
+            sep,
+            "coalesce(account_id, '')",
+            sep,
+            "coalesce(previous_id, '')",
+            sep,
+            stamp,
+            sep,
+            "coalesce(CAST(traits AS VARCHAR), '')",
+        ]
+    )
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {PARSED} AS
+    WITH r AS ({rows_sql}),
+    t AS (
+        SELECT r.* EXCLUDE (_field, _reason, ts_native),
+            r._field AS _pre_field, r._reason AS _pre_reason,
+            CASE WHEN ts_native IS NOT NULL THEN ts_native
+                 WHEN _kind = 'user' AND ts_text IS NULL THEN CAST($now AS TIMESTAMP)
+                 ELSE {timestamp_sql("ts_text", timestamp_format)} END AS ts
+        FROM r
+    ),
+    v AS (
+        SELECT t.* EXCLUDE (_pre_field, _pre_reason),
+            coalesce(_pre_field, CASE {field} END) AS _field,
+            coalesce(_pre_reason, CASE {reason} END) AS _reason
+        FROM t
+    ),
+    m AS (
+        SELECT v.* EXCLUDE (message_id),
+            _reason IS NULL AS _ok,
+            CASE WHEN _reason IS NOT NULL THEN message_id
+                 WHEN message_id IS NOT NULL THEN message_id
+                 WHEN _kind = 'event' THEN md5({event_hash})
+                 ELSE md5({other_hash}) END AS message_id
+        FROM v
+    )
+    SELECT m.*,
+        _ok AND row_number() OVER (PARTITION BY _ok, _kind = 'event', message_id ORDER BY _line) = 1 AS _first,
+        FALSE AS _same
+    FROM m
+    """
+
+
+def fill_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
+    """Give rejected CSV/Parquet rows their raw text: the file's line when lines match records, else the row as JSON."""
+    cols = [str(r[0]) for r in con.execute(f"DESCRIBE {STAGE}").fetchall() if r[0] != "_line"]
+    as_json = "CAST(json_object(" + ", ".join(f"{quote_literal(c)}, s.{quote_ident(c)}" for c in cols) + ") AS VARCHAR)"
+    con.execute(
+        f"""UPDATE {PARSED} p SET _raw = {as_json} FROM {STAGE} s
+            WHERE p._reason IS NOT NULL AND s._line = p._line"""
+    )
+    if fmt == "parquet":
+        return
+    records = scalar_int(con, f"SELECT count(*) FROM {STAGE}")
+    lines = stage_raw_lines(con, path)
+    trailing = scalar_int(con, f"SELECT count(*) FROM {RAW_LINES} WHERE _line > {records + 1}")
+    if lines - trailing == records + 1 and not scalar_int(
+        con, f"SELECT count(*) FROM {RAW_LINES} WHERE _line > {records + 1} AND _raw IS NOT NULL"
+    ):
+        con.execute(
+            f"""UPDATE {PARSED} p SET _raw = l._raw FROM {RAW_LINES} l
+                WHERE p._reason IS NOT NULL AND l._line = p._line"""
+        )
+
+
+def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
