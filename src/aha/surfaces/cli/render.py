@@ -1,32 +1,29 @@
-"""Result objects as Rich tables. Formatting only: every number comes from a result object."""
+"""Result objects as Rich tables. Formatting only: every number comes from a result object.
+
+A breakdown (`--segment`) is one table with a row per segment, not one table per segment. Numbers never wrap inside
+a cell (`no_wrap` on numeric columns); names and captions wrap to the console's width.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from aha.analyses.activation import ActivationResult
-from aha.analyses.funnel import FunnelResult
+from aha.analyses.funnel import FunnelGroup, FunnelResult
+from aha.analyses.headline import HeadlineResult
 from aha.analyses.overview import OverviewResult
 from aha.analyses.timing import TimingResult
 from aha.project import ReportResult
-from aha.results import Rate
+from aha.results import Rate, duration_text
 
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = abs(seconds)
-    if s < 60:
-        text = f"{s:.0f}s"
-    elif s < 3600:
-        text = f"{s / 60:.1f}m"
-    elif s < 86400:
-        text = f"{s / 3600:.1f}h"
-    else:
-        text = f"{s / 86400:.1f}d"
-    return ("-" if seconds < 0 else "") + text
+duration = duration_text
+G = TypeVar("G")
+MAX_SIDE_BY_SIDE = 8  # segments shown as columns; the rest are counted in the caption and are in --json / --csv
 
 
 def rate(r: Rate | None, with_ci: bool = True) -> str:
@@ -38,8 +35,35 @@ def rate(r: Rate | None, with_ci: bool = True) -> str:
     return text
 
 
+def table(title: str, caption: str | None = None, **kwargs: object) -> Table:
+    """A left-aligned table whose caption reads as a note under it."""
+    return Table(title=title, title_justify="left", caption=caption, caption_justify="left", **kwargs)  # type: ignore[arg-type]
+
+
+def column(t: Table, name: str, numeric: bool = True) -> None:
+    """Numbers right-aligned and never wrapped mid-number; text left-aligned and free to wrap."""
+    t.add_column(name, justify="right" if numeric else "left", no_wrap=numeric)
+
+
+def headline(h: HeadlineResult) -> Table:
+    t = table("Headline", caption="95% Wilson intervals; each rate counts only users whose window has closed, so "
+              "the two denominators differ")
+    column(t, "", numeric=False)
+    column(t, "rate (95% CI)")
+    column(t, "of", numeric=False)
+    t.add_row("signed-up users", f"{h.users:,}", "")
+    t.add_row(f"activation: {h.primary_name} within {duration(h.activation_window_seconds)}", rate(h.activation),
+              f"{h.activation.numerator:,} of {h.activation.denominator:,} whose window has closed")
+    if h.conversion is not None:
+        t.add_row(f"conversion: paid within {duration(h.conversion_horizon_seconds)}", rate(h.conversion),
+                  f"{h.conversion.numerator:,} of {h.conversion.denominator:,} whose horizon has closed")
+    return t
+
+
 def overview(o: OverviewResult) -> Table:
     t = Table(title="Overview", show_header=False, title_justify="left")
+    column(t, "", numeric=False)
+    column(t, "", numeric=False)
     t.add_row("as of", o.as_of.isoformat(sep=" ", timespec="seconds") + " UTC")
     t.add_row("events", f"{o.events:,}")
     t.add_row("signed-up users", f"{o.signed_up_users:,}")
@@ -55,17 +79,38 @@ def overview(o: OverviewResult) -> Table:
     return t
 
 
+def _funnel_meaning(f: FunnelResult, g: FunnelGroup) -> str:
+    """What the bottom of the funnel counts, in words, with each step's count in any order beside it."""
+    if f.order == "unordered":
+        return "unordered: a step counts users who reached it and every step above it, in any order"
+    differs = [s for s in g.steps[1:] if s.reached_any_order is not None and s.reached_any_order != s.entities]
+    text = ("ordered: a step counts only users who reached every step above it first, each within its own window "
+            "from signup")
+    if differs:
+        signups = g.steps[0].entities
+        text += "; reached in any order: " + ", ".join(
+            f"{s.name} {s.reached_any_order:,} ({rate(Rate.of(s.reached_any_order or 0, signups), False)})"
+            for s in differs)
+    return text
+
+
 def funnel(f: FunnelResult) -> list[Table]:
-    tables = []
     mode = ("everyone, open windows included (the drop-off says how many may still make the step)"
             if f.include_immature else "users whose windows have closed")
+    if f.segment_by:
+        return [_funnel_by_segment(f, mode)]
+    tables = []
     for g in f.groups:
-        title = f"Funnel ({f.order}) — {mode}" + (f" — {f.segment_by} = {g.segment}" if f.segment_by else "")
-        t = Table(title=title, title_justify="left")
-        columns = ["step", "users", "from previous", "overall", "drop-off",
-                   *(["of which still open"] if f.include_immature else []), "median time from previous"]
-        for col in columns:
-            t.add_column(col, justify="left" if col == "step" else "right")
+        notes = [_funnel_meaning(f, g)]
+        if g.immature:
+            notes.append(f"{g.immature:,} signups left out: a step window is still open (--include-immature)")
+        if g.out_of_scope:
+            notes.append(f"{g.out_of_scope:,} out of a step's scope")
+        t = table(f"Funnel ({f.order}) — {mode}", caption="\n".join(notes))
+        column(t, "step", numeric=False)
+        for col in ("users", "from previous", "overall", "drop-off", *(["of which still open"] if f.include_immature
+                                                                       else []), "median time from previous"):
+            column(t, col)
         for s in g.steps:
             row = [s.name, f"{s.entities:,}", rate(s.conversion_from_previous), rate(s.conversion_overall, False),
                    "" if s.drop_off is None else f"{s.drop_off:,}"]
@@ -73,26 +118,46 @@ def funnel(f: FunnelResult) -> list[Table]:
                 row.append("" if s.drop_off is None else f"{s.in_progress:,}")
             row.append(duration(s.median_seconds_from_previous) if s.id != "signup" else "")
             t.add_row(*row)
-        notes = []
-        if g.immature:
-            notes.append(f"{g.immature:,} signups left out: a step window is still open (--include-immature)")
-        if g.out_of_scope:
-            notes.append(f"{g.out_of_scope:,} out of a step's scope")
-        if notes:
-            t.caption = "; ".join(notes)
         tables.append(t)
     return tables
 
 
+def _largest(groups: Sequence[G], size: Callable[[G], int]) -> tuple[list[G], str]:
+    """The MAX_SIDE_BY_SIDE largest groups (in their own order) and a note on the rest."""
+    if len(groups) <= MAX_SIDE_BY_SIDE:
+        return list(groups), ""
+    keep = set(sorted(range(len(groups)), key=lambda i: -size(groups[i]))[:MAX_SIDE_BY_SIDE])
+    return [g for i, g in enumerate(groups) if i in keep], (
+        f"; the {MAX_SIDE_BY_SIDE} largest of {len(groups)} segments shown (all in --json / --csv)")
+
+
+def _funnel_by_segment(f: FunnelResult, mode: str) -> Table:
+    shown, more = _largest(f.groups, lambda g: g.steps[0].entities)
+    t = table(f"Funnel ({f.order}) by {f.segment_by} — {mode}",
+              caption="users at each step (share of the segment's signups); "
+                      + _funnel_meaning(f, shown[0]).split(";")[0] + more)
+    column(t, "step", numeric=False)
+    for g in shown:
+        column(t, g.segment)
+    for i, step in enumerate(shown[0].steps):
+        t.add_row(step.name, *(f"{g.steps[i].entities:,} ({rate(g.steps[i].conversion_overall, False)})"
+                               for g in shown))
+    return t
+
+
+KM_NOTE = ("p25/median/p75/p90 among reachers; KM = Kaplan–Meier over everyone eligible, open windows censored; "
+           "\"not by half\": fewer than half are estimated to reach it within its window, so there is no KM median")
+
+
 def timing(r: TimingResult) -> list[Table]:
+    if r.segment_by:
+        return [_timing_by_segment(r)]
     tables = []
     for g in r.groups:
-        title = "Time to milestone" + (f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
-        t = Table(title=title, title_justify="left", caption="p25/median/p75/p90 among reachers; "
-                  "Kaplan–Meier over everyone eligible, open windows censored")
-        for col in ("milestone", "window", "reached / eligible", "p25", "median", "p75", "p90", "KM median",
-                    "KM reach share"):
-            t.add_column(col, justify="left" if col == "milestone" else "right")
+        t = table("Time to milestone", caption=KM_NOTE)
+        column(t, "milestone", numeric=False)
+        for col in ("window", "reached / eligible", "p25", "median", "p75", "p90", "KM median", "KM reach share"):
+            column(t, col)
         for m in g.milestones:
             km = duration(m.km_median_seconds) if m.km_median_seconds is not None else "not by half"
             t.add_row(m.name + (" (account)" if m.entity == "account" else ""), duration(m.window_seconds),
@@ -103,27 +168,69 @@ def timing(r: TimingResult) -> list[Table]:
     return tables
 
 
+def _timing_by_segment(r: TimingResult) -> Table:
+    """Milestones down, segments across; a segment without a milestone (accounts have no user trait) shows —."""
+    shown, more = _largest(r.groups, lambda g: max((m.eligible for m in g.milestones), default=0))
+    t = table(f"Time to milestone by {r.segment_by}",
+              caption="median among reachers · KM reach share (Kaplan–Meier, open windows censored)" + more)
+    column(t, "milestone", numeric=False)
+    column(t, "window")
+    for g in shown:
+        column(t, g.segment)
+    by_group = [{m.milestone_id: m for m in g.milestones} for g in shown]
+    milestones = {m.milestone_id: m for g in sorted(shown, key=lambda g: -len(g.milestones)) for m in g.milestones}
+    for mid, m in milestones.items():
+        cells = []
+        for found in by_group:
+            x = found.get(mid)
+            share = "—" if x is None or x.km_reached_share is None else f"{x.km_reached_share:.0%}"
+            cells.append("—" if x is None else f"{duration(x.median_seconds)} · {share}")
+        t.add_row(m.name + (" (account)" if m.entity == "account" else ""), duration(m.window_seconds), *cells)
+    return t
+
+
+def _activation_caption(a: ActivationResult) -> str:
+    return (f"rate (95% CI) of reaching {a.milestone_name} by day N, among users observed N days (n); — = nobody "
+            "observed that long yet. Each day has its own denominator, so a later day can read lower than an earlier "
+            "one: the younger cohorts that count at day 7 are not yet in day 14's n")
+
+
 def activation(a: ActivationResult, max_cohorts: int = 12) -> list[Table]:
+    if a.segment_by:
+        return [_activation_by_segment(a)]
     tables = []
     for g in a.groups:
-        title = f"Activation: {a.milestone_name}, by {a.period} of signup" + (
-            f" — {a.segment_by} = {g.segment}" if a.segment_by else "")
-        t = Table(title=title, title_justify="left",
-                  caption="rate (95% CI) among users observed N days; — = nobody observed that long yet")
-        t.add_column("cohort")
-        t.add_column("signups", justify="right")
+        t = table(f"Activation: {a.milestone_name}, by {a.period} of signup", caption=_activation_caption(a))
+        column(t, "cohort", numeric=False)
+        column(t, "signups")
         for n in a.days:
-            t.add_column(f"day {n}", justify="right")
+            column(t, f"day {n}")
         shown = g.cohorts[-max_cohorts:]
         for cohort in (*shown, g.total):
             label = "all cohorts" if cohort.cohort is None else cohort.cohort.isoformat()
             cells = [rate(r_) + (f" n={r_.denominator:,}" if r_ else "") for r_ in cohort.rates]
             t.add_row(Text(label, style="bold" if cohort.cohort is None else ""), f"{cohort.signups:,}", *cells)
         if len(g.cohorts) > max_cohorts:
-            t.caption = f"latest {max_cohorts} of {len(g.cohorts)} cohorts shown (all in --json); " + str(t.caption)
+            t.caption = f"latest {max_cohorts} of {len(g.cohorts)} cohorts shown (all in --json / --csv); " + str(
+                t.caption)
         tables.append(t)
     return tables
 
 
+def _activation_by_segment(a: ActivationResult) -> Table:
+    t = table(f"Activation: {a.milestone_name}, all cohorts, by {a.segment_by}",
+              caption=_activation_caption(a) + ". Cohort by cohort: --json / --csv, or leave out --segment")
+    column(t, a.segment_by or "segment", numeric=False)
+    column(t, "signups")
+    for n in a.days:
+        column(t, f"day {n}")
+    for g in a.groups:
+        t.add_row(g.segment, f"{g.total.signups:,}",
+                  *(rate(r_) + (f" n={r_.denominator:,}" if r_ else "") for r_ in g.total.rates))
+    return t
+
+
 def report(console: Console, r: ReportResult) -> None:
-    console.print(Group(overview(r.overview), *funnel(r.funnel), *timing(r.timing), *activation(r.activation)))
+    parts = [*([headline(r.headline)] if r.headline is not None else []), overview(r.overview), *funnel(r.funnel),
+             *timing(r.timing), *activation(r.activation)]
+    console.print(Group(*parts))
