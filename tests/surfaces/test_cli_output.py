@@ -156,3 +156,43 @@ def test_help_starts_without_the_analysis_stack() -> None:
     (168 * 3600, "7d"), (1.5 * 86_400, "1.5d"), (-90, "-1.5m")])
 def test_durations_read_as_written(seconds: float | None, text: str) -> None:
     assert duration_text(seconds) == text
+
+
+def _rendered(folder: Path, width: int) -> str:
+    from rich.console import Console
+
+    import aha
+    from aha.surfaces.cli import render
+
+    project = aha.open(str(folder / "aha.duckdb"), str(folder / "aha.yaml"))
+    try:
+        out = io.StringIO()
+        render.report(Console(file=out, width=width, color_system=None), project.report())
+    finally:
+        project.close()
+    return out.getvalue()
+
+
+def test_a_narrow_terminal_gets_the_compact_tables_with_every_number_whole(folder: Path) -> None:
+    """At 200 columns the funnel shows each step's interval; at 60 the compact form leaves it to --json / --csv and
+    the activation cells drop an n equal to the cohort's signups. No number is cut ("…") or broken over lines."""
+    wide, narrow = _rendered(folder, 200), _rendered(folder, 60)
+    assert "50.0% (15.0%–85.0%)" in wide and "50.0% (15.0%–85.0%)" not in narrow
+    assert "…" not in wide and "…" not in narrow
+    funnel = narrow[narrow.index("Funnel (ordered)"):narrow.index("Time to milestone")]
+    first_use = [" ".join(line.split()) for line in funnel.splitlines() if line.startswith("│ First use ")]
+    assert first_use[0] == "│ First use │ 2 │ 50.0% │ 50.0% │ 2 │ 1.5h │"  # the funnel row, whole on one line
+    # Day 1 is over all 5 signups (n left out); days 7–30 over the 4 observed that long (u5 signed up Mar 1).
+    assert "│ all │ 5 │ 60.0% │ 50.0% n=4 │ 50.0% n=4 │ 50.0% n=4 │" in " ".join(narrow.split())
+
+
+def test_least_width_counts_numbers_whole_and_names_by_their_longest_word() -> None:
+    from rich.table import Table
+
+    from aha.surfaces.cli.render import column, least_width
+
+    t = Table()
+    column(t, "step", numeric=False)  # min width 10 ("Collaboration" is 13)
+    column(t, "from previous")  # "35.1% (34.3%–35.9%)" is 19
+    t.add_row("Collaboration activated", "35.1% (34.3%–35.9%)")
+    assert least_width(t) == (13 + 2) + (19 + 2) + 3

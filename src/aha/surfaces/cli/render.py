@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +23,7 @@ from aha.results import Rate, duration_text
 
 duration = duration_text
 G = TypeVar("G")
+TEXT_MIN_WIDTH = 10  # a name column wraps between words rather than shrinking to "Co…"
 MAX_SIDE_BY_SIDE = 8  # segments shown as columns; the rest are counted in the caption and are in --json / --csv
 
 
@@ -41,8 +42,54 @@ def table(title: str, caption: str | None = None, **kwargs: object) -> Table:
 
 
 def column(t: Table, name: str, numeric: bool = True) -> None:
-    """Numbers right-aligned and never wrapped mid-number; text left-aligned and free to wrap."""
-    t.add_column(name, justify="right" if numeric else "left", no_wrap=numeric)
+    """Numbers right-aligned and never wrapped mid-number; text left-aligned, wrapping between words, never squeezed
+    below TEXT_MIN_WIDTH. A header may break over lines (`\n`) so that it is no wider than its numbers."""
+    if numeric:
+        t.add_column(name, justify="right", no_wrap=True)
+    else:
+        t.add_column(name, justify="left", min_width=TEXT_MIN_WIDTH if name else None, overflow="fold")
+
+
+def least_width(t: Table) -> int:
+    """The narrowest `t` can be drawn with every number whole: a numeric (no_wrap) column as wide as its widest cell
+    or header line, a text column as its longest word (or its min_width), plus padding and borders. (Rich's own
+    measure lets a no_wrap cell break at its spaces.)"""
+    from rich.cells import cell_len
+
+    def lines(cell: object) -> list[str]:
+        return (cell.plain if isinstance(cell, Text) else str(cell)).splitlines() or [""]
+
+    total = 0
+    for col in t.columns:
+        cells = [str(col.header), *(line for cell in col.cells for line in lines(cell))]
+        if col.no_wrap:
+            width = max(cell_len(line) for cell in cells for line in lines(cell))
+        else:
+            width = max([col.min_width or 0, *(cell_len(w) for cell in cells for w in str(cell).split())])
+        total += width + 2  # padding
+    return total + len(t.columns) + 1  # borders
+
+
+def show(console: Console, build: Callable[[bool], list[Table]]) -> None:
+    """Print `build(False)` when it fits the console's width, else the compact `build(True)` (intervals and
+    secondary columns left to --json / --csv). A table that still does not fit is printed just as wide as it must
+    be, for the terminal to wrap its lines: Rich would otherwise squeeze columns to nothing and cut numbers short."""
+    tables = build(False)
+    if any(least_width(t) > console.width for t in tables):
+        tables = build(True)
+    print_tables(console, tables)
+
+
+def print_tables(console: Console, tables: list[Table]) -> None:
+    """Each table at the console's width, or just as wide as its numbers need when that is wider."""
+    from rich.console import Console as Wider
+
+    for t in tables:
+        if least_width(t) <= console.width:
+            console.print(t)
+        else:
+            Wider(file=console.file, width=least_width(t), highlight=False, force_terminal=console.is_terminal,
+                  color_system=console.color_system).print(t)  # type: ignore[arg-type]
 
 
 def headline(h: HeadlineResult) -> Table:
@@ -94,7 +141,7 @@ def _funnel_meaning(f: FunnelResult, g: FunnelGroup) -> str:
     return text
 
 
-def funnel(f: FunnelResult) -> list[Table]:
+def funnel(f: FunnelResult, compact: bool = False) -> list[Table]:
     mode = ("everyone, open windows included (the drop-off says how many may still make the step)"
             if f.include_immature else "users whose windows have closed")
     if f.segment_by:
@@ -108,11 +155,12 @@ def funnel(f: FunnelResult) -> list[Table]:
             notes.append(f"{g.out_of_scope:,} out of a step's scope")
         t = table(f"Funnel ({f.order}) — {mode}", caption="\n".join(notes))
         column(t, "step", numeric=False)
-        for col in ("users", "from previous", "overall", "drop-off", *(["of which still open"] if f.include_immature
-                                                                       else []), "median time from previous"):
+        for col in ("users", "from\nprevious", "overall", "drop-off", *(["of which\nstill open"] if f.include_immature
+                                                                        else []), "median time\nfrom previous"):
             column(t, col)
         for s in g.steps:
-            row = [s.name, f"{s.entities:,}", rate(s.conversion_from_previous), rate(s.conversion_overall, False),
+            row = [s.name, f"{s.entities:,}", rate(s.conversion_from_previous, not compact),
+                   rate(s.conversion_overall, False),
                    "" if s.drop_off is None else f"{s.drop_off:,}"]
             if f.include_immature:
                 row.append("" if s.drop_off is None else f"{s.in_progress:,}")
@@ -149,20 +197,22 @@ KM_NOTE = ("p25/median/p75/p90 among reachers; KM = Kaplan–Meier over everyone
            "\"not by half\": fewer than half are estimated to reach it within its window, so there is no KM median")
 
 
-def timing(r: TimingResult) -> list[Table]:
+def timing(r: TimingResult, compact: bool = False) -> list[Table]:
+    """Compact: the median and the Kaplan–Meier columns only (p25, p75 and p90 are in --json / --csv)."""
     if r.segment_by:
         return [_timing_by_segment(r)]
     tables = []
+    quantiles = ("median",) if compact else ("p25", "median", "p75", "p90")
     for g in r.groups:
-        t = table("Time to milestone", caption=KM_NOTE)
+        t = table("Time to milestone", caption=KM_NOTE.replace("p25/median/p75/p90", "/".join(quantiles)))
         column(t, "milestone", numeric=False)
-        for col in ("window", "reached / eligible", "p25", "median", "p75", "p90", "KM median", "KM reach share"):
+        for col in ("window", "reached /\neligible", *quantiles, "KM\nmedian", "KM reach\nshare"):
             column(t, col)
         for m in g.milestones:
             km = duration(m.km_median_seconds) if m.km_median_seconds is not None else "not by half"
+            times = {"p25": m.p25_seconds, "median": m.median_seconds, "p75": m.p75_seconds, "p90": m.p90_seconds}
             t.add_row(m.name + (" (account)" if m.entity == "account" else ""), duration(m.window_seconds),
-                      f"{m.reached:,} / {m.eligible:,}", duration(m.p25_seconds), duration(m.median_seconds),
-                      duration(m.p75_seconds), duration(m.p90_seconds), km,
+                      f"{m.reached:,} / {m.eligible:,}", *(duration(times[q]) for q in quantiles), km,
                       "—" if m.km_reached_share is None else f"{m.km_reached_share:.1%}")
         tables.append(t)
     return tables
@@ -189,18 +239,26 @@ def _timing_by_segment(r: TimingResult) -> Table:
     return t
 
 
-def _activation_caption(a: ActivationResult) -> str:
-    return (f"rate (95% CI) of reaching {a.milestone_name} by day N, among users observed N days (n); — = nobody "
+def _activation_caption(a: ActivationResult, compact: bool = False) -> str:
+    what = "rate (n where it is not the signups)" if compact else "rate (95% CI)"
+    return (f"{what} of reaching {a.milestone_name} by day N, among users observed N days (n); — = nobody "
             "observed that long yet. Each day has its own denominator, so a later day can read lower than an earlier "
             "one: the younger cohorts that count at day 7 are not yet in day 14's n")
 
 
-def activation(a: ActivationResult, max_cohorts: int = 12) -> list[Table]:
+def _activation_cell(r: Rate | None, compact: bool, signups: int) -> str:
+    """Compact: no interval, and n only where it differs from the cohort's signups (the column beside it)."""
+    if r is None:
+        return "—"
+    return rate(r, not compact) + ("" if compact and r.denominator == signups else f" n={r.denominator:,}")
+
+
+def activation(a: ActivationResult, max_cohorts: int = 12, compact: bool = False) -> list[Table]:
     if a.segment_by:
-        return [_activation_by_segment(a)]
+        return [_activation_by_segment(a, compact)]
     tables = []
     for g in a.groups:
-        t = table(f"Activation: {a.milestone_name}, by {a.period} of signup", caption=_activation_caption(a))
+        t = table(f"Activation: {a.milestone_name}, by {a.period} of signup", caption=_activation_caption(a, compact))
         column(t, "cohort", numeric=False)
         column(t, "signups")
         for n in a.days:
@@ -208,7 +266,7 @@ def activation(a: ActivationResult, max_cohorts: int = 12) -> list[Table]:
         shown = g.cohorts[-max_cohorts:]
         for cohort in (*shown, g.total):
             label = "all cohorts" if cohort.cohort is None else cohort.cohort.isoformat()
-            cells = [rate(r_) + (f" n={r_.denominator:,}" if r_ else "") for r_ in cohort.rates]
+            cells = [_activation_cell(r_, compact, cohort.signups) for r_ in cohort.rates]
             t.add_row(Text(label, style="bold" if cohort.cohort is None else ""), f"{cohort.signups:,}", *cells)
         if len(g.cohorts) > max_cohorts:
             t.caption = f"latest {max_cohorts} of {len(g.cohorts)} cohorts shown (all in --json / --csv); " + str(
@@ -217,20 +275,23 @@ def activation(a: ActivationResult, max_cohorts: int = 12) -> list[Table]:
     return tables
 
 
-def _activation_by_segment(a: ActivationResult) -> Table:
+def _activation_by_segment(a: ActivationResult, compact: bool) -> Table:
     t = table(f"Activation: {a.milestone_name}, all cohorts, by {a.segment_by}",
-              caption=_activation_caption(a) + ". Cohort by cohort: --json / --csv, or leave out --segment")
+              caption=_activation_caption(a, compact) + ". Cohort by cohort: --json / --csv, or leave out --segment")
     column(t, a.segment_by or "segment", numeric=False)
     column(t, "signups")
     for n in a.days:
         column(t, f"day {n}")
     for g in a.groups:
         t.add_row(g.segment, f"{g.total.signups:,}",
-                  *(rate(r_) + (f" n={r_.denominator:,}" if r_ else "") for r_ in g.total.rates))
+                  *(_activation_cell(r_, compact, g.total.signups) for r_ in g.total.rates))
     return t
 
 
 def report(console: Console, r: ReportResult) -> None:
-    parts = [*([headline(r.headline)] if r.headline is not None else []), overview(r.overview), *funnel(r.funnel),
-             *timing(r.timing), *activation(r.activation)]
-    console.print(Group(*parts))
+    if r.headline is not None:
+        show(console, lambda compact: [headline(r.headline)])  # type: ignore[arg-type]
+    show(console, lambda compact: [overview(r.overview)])
+    show(console, lambda compact: funnel(r.funnel, compact))
+    show(console, lambda compact: timing(r.timing, compact))
+    show(console, lambda compact: activation(r.activation, compact=compact))

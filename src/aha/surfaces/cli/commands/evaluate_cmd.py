@@ -39,9 +39,9 @@ def evaluate(
     result = remote.analysis(ValidationResult, db, config, "evaluate", segment=segment, as_of=as_of)
     if output.machine(result, "validation", as_json, as_csv):
         return
-    from aha.surfaces.cli import render_outcomes
+    from aha.surfaces.cli import render, render_outcomes
 
-    output.console().print(*render_outcomes.validation(result))
+    render.print_tables(output.console(), render_outcomes.validation(result))
 
 
 def retention(
