@@ -117,6 +117,18 @@ def test_every_table_command_offers_csv_and_json(folder: Path, command: str) -> 
     assert "--csv" in done.stdout and "--json" in done.stdout
 
 
+@pytest.mark.parametrize("args", [["retention"], ["discover"], ["score"], ["paths"], ["evaluate", "--by-month"]])
+def test_every_table_command_writes_csv(folder: Path, args: list[str]) -> None:
+    """Each one's rows as CSV (none for `score` here: five users give no significant candidate, and no blank line)."""
+    done = run(*args, "--csv", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    rows = _csv(done.stdout)
+    if args == ["score"]:
+        assert done.stdout == ""
+        return
+    assert rows and all(set(row) == set(rows[0]) for row in rows)
+
+
 def test_evaluate_csv_is_the_result_rows(folder: Path) -> None:
     done = run("evaluate", "--csv", cwd=folder)
     assert done.returncode == 0, done.stderr

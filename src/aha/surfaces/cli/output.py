@@ -46,6 +46,8 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     """Rows as CSV: the union of their keys as the header (first seen first), null as an empty cell, datetimes and
     dates in ISO 8601 as in the JSON."""
     header = list(dict.fromkeys(k for row in rows for k in row))
+    if not header:  # no rows: nothing to write (not even a blank header line)
+        return ""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
