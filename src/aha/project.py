@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from aha.analyses import activation as activation_mod
 from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
+from aha.analyses import headline as headline_mod
 from aha.analyses import overview as overview_mod
 from aha.analyses import paths as paths_mod
 from aha.analyses import retention as retention_mod
@@ -45,10 +46,15 @@ class ReportResult(ResultMixin):
     funnel: funnel_mod.FunnelResult
     timing: timing_mod.TimingResult
     activation: activation_mod.ActivationResult
+    headline: headline_mod.HeadlineResult | None = None  # users, activation and conversion: what the report leads with
 
     def rows(self) -> list[dict[str, Any]]:
-        """The funnel's rows: one frame cannot hold four shapes; `frames()` gives every section."""
+        """The funnel's rows: one frame cannot hold five shapes; `frames()` gives every section."""
         return self.funnel.rows()
+
+    def section_rows(self) -> list[dict[str, Any]]:
+        """Every section's rows in one list, each tagged with its section (what `aha report --csv` prints)."""
+        return [{"section": name, **row} for name, part in self._parts() for row in part.rows()]
 
     def frames(self) -> dict[str, Any]:
         """Each section as its own pandas frame: overview (targets), funnel, timing, activation."""
@@ -58,8 +64,8 @@ class ReportResult(ResultMixin):
         return "<br>".join(part._repr_html_() for _, part in self._parts())
 
     def _parts(self) -> list[tuple[str, ResultMixin]]:
-        return [("overview", self.overview), ("funnel", self.funnel), ("timing", self.timing),
-                ("activation", self.activation)]
+        return [*([("headline", self.headline)] if self.headline is not None else []), ("overview", self.overview),
+                ("funnel", self.funnel), ("timing", self.timing), ("activation", self.activation)]
 
 
 AS_OF_NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
@@ -306,6 +312,7 @@ class Project:
                 timing = pool.submit(timing_mod.run, cursor, ms, segment) if cursor is not None else None
                 f = funnel_mod.run(self.store, ms, order, include_immature, segment)
                 a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)
+                h = headline_mod.run(self.store, ms)
                 t = timing.result() if timing is not None else timing_mod.run(self.store, ms, segment)
         finally:
             if cursor is not None:
@@ -314,7 +321,7 @@ class Project:
         overall = t
         if segment is not None and any(name.startswith("median_time_to_") for name in self.definitions.targets):
             overall = timing_mod.run(self.store, ms, None)
-        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a)
+        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h)
 
     def close(self) -> None:
         self.store.close()

@@ -64,6 +64,22 @@ class Rate:
         return cls(numerator, denominator, numerator / denominator, ci[0], ci[1])
 
 
+def duration_text(seconds: float | None) -> str:
+    """A duration as people write it: `45s`, `30m`, `5.5m`, `2.8h`, `7d`, `1.5d`; whole units without a decimal,
+    days from 24 hours up (`7d`, never `168h`); `—` for None."""
+    if seconds is None:
+        return "—"
+    s = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            value = s / size
+            text = f"{value:.0f}{unit}" if abs(value - round(value)) < 0.05 else f"{value:.1f}{unit}"
+            break
+    else:
+        text = f"{s:.0f}s"
+    return ("-" if seconds < 0 else "") + text
+
+
 def number(value: Any) -> float | None:
     """A database value as a float, or None for SQL NULL and NaN (pandas' stand-in for NULL): never NaN in results."""
     if value is None:

@@ -52,7 +52,7 @@ def test_notebook_frames(targeted):
     """report.frames(): every section as its own frame; state().to_frame(): 7 users × (m1, m2, paid)."""
     report = targeted.report(as_of=AS_OF)
     frames = report.frames()
-    assert list(frames) == ["overview", "funnel", "timing", "activation"]
+    assert list(frames) == ["headline", "overview", "funnel", "timing", "activation"]
     assert len(frames["overview"]) == 3 and len(frames["funnel"]) == len(report.funnel.rows())
     assert "<b>aha timing</b>" in report._repr_html_()
     state = targeted.state(as_of=AS_OF).to_frame()
@@ -66,4 +66,4 @@ def test_a_time_target_longer_than_any_follow_up_is_not_judged(project):
     definitions = DEFINITIONS.model_copy(update={"targets": {"median_time_to_m2": timedelta(days=3)}})
     (target,) = Project(project.store, definitions).report(as_of=AS_OF).overview.targets
     assert (target.current, target.met) == (None, None)
-    assert target.basis == "not measurable yet: 7 eligible users followed 48.0h at most, less than the target"
+    assert target.basis == "not measurable yet: 7 eligible users followed 2d at most, less than the target"

@@ -76,3 +76,38 @@ def test_report_on_the_sample(sample):
     frame = report.to_frame()
     assert list(frame["step"]) == ["signup", "workspace", "data_connected", "core_workflow", "collaboration", "_paid"]
     assert "<table" in report.funnel._repr_html_()
+
+
+def test_the_sample_definitions_tell_the_planted_story(sample):
+    """`aha sample` writes the template with the sample's funnel, signup → data connected → core workflow → paid, and
+    nothing else changed. Its report leads with activation and conversion as truth.parquet counts them (pandas), and
+    its funnel's counts, in order and in any order, are truth's too."""
+    from aha.definitions.loader import parse
+    from aha.sample.definitions import definitions_text
+
+    _, project, truth = sample
+    ours = parse(definitions_text())
+    assert ours.funnel_ids == ["data_connected", "core_workflow"]
+    assert ours.model_dump(exclude={"funnel"}) == load(TEMPLATE).model_dump(exclude={"funnel"})
+
+    report = Project(project.store, ours).report()
+    as_of = pd.Timestamp(report.overview.as_of)
+    t0 = pd.to_datetime(truth["t0"])
+    core, data = pd.to_datetime(truth["core_workflow"]), pd.to_datetime(truth["data_connected"])
+    head = report.headline
+    assert head is not None and head.users == len(truth)
+    closed = truth[t0 + pd.Timedelta(days=3) <= as_of]
+    assert (head.activation.numerator, head.activation.denominator) == (int(closed["core_workflow"].notna().sum()),
+                                                                        len(closed))
+    mature = t0 + pd.Timedelta(days=30) <= as_of
+    assert head.conversion is not None
+    assert (head.conversion.numerator, head.conversion.denominator) == (int(truth.loc[mature, "converted"].sum()),
+                                                                        int(mature.sum()))
+    (group,) = report.funnel.groups
+    steps = {s.id: s for s in group.steps}
+    assert steps["signup"].entities == int(mature.sum())
+    assert steps["data_connected"].entities == int((mature & data.notna()).sum())
+    assert steps["core_workflow"].entities == int((mature & data.notna() & (core >= data)).sum())
+    assert steps["core_workflow"].reached_any_order == int((mature & core.notna()).sum())
+    assert steps["_paid"].reached_any_order == head.conversion.numerator  # the note under the funnel
+    assert steps["_paid"].entities < steps["_paid"].reached_any_order  # in order is a subset, said beside it

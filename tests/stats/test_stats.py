@@ -112,3 +112,57 @@ def test_compare_many_equals_compare_one_by_one():
                 assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (table, field)
             else:
                 assert got == expected, (table, field)
+
+
+def test_wilson_closed_form_equals_statsmodels():
+    """The closed form against statsmodels' `proportion_confint(method="wilson")` (the implementation it replaced),
+    at three levels, over every k of a few n and some large n."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    cases = [(k, n) for n in (1, 2, 7, 30, 101) for k in range(n + 1)] + [(4_871, 14_409), (46, 14_409), (1, 10**7)]
+    for level in (0.9, 0.95, 0.99):
+        for k, n in cases:
+            low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+            got = wilson(k, n, level)
+            assert got is not None
+            assert got == (pytest.approx(float(low), abs=1e-12), pytest.approx(float(high), abs=1e-12)), (k, n, level)
+
+
+def test_kaplan_meier_equals_statsmodels_survfunc_right():
+    """The numpy estimate against statsmodels' `SurvfuncRight` (the implementation it replaced) on random grouped
+    rows: median, its 95% interval and the share reached by the end."""
+    import numpy as np
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        rows = int(rng.integers(1, 40))
+        durations = rng.integers(0, 30, rows).astype(float)  # ties on purpose
+        reached = rng.random(rows) < rng.uniform(0.05, 0.95)
+        weights = rng.integers(1, 50, rows)
+        got = kaplan_meier(durations, reached, weights)
+        if not reached.any():
+            assert got.events == 0
+            continue
+        sf = SurvfuncRight(durations, reached.astype(float), freq_weights=weights.astype(float))
+        median = sf.quantile(0.5)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            low, high = sf.quantile_ci(0.5)
+
+        def finite(v):
+            return float(v) if np.isfinite(v) else None
+
+        assert (got.median, got.median_low, got.median_high) == (finite(median), finite(low), finite(high)), trial
+        assert got.reached_by_end == pytest.approx(1 - float(sf.surv_prob[-1]), abs=1e-12)
+
+
+def test_rates_and_kaplan_meier_do_not_import_scipy_or_statsmodels():
+    """A report's statistics must not pay for scipy and statsmodels at startup (a second or more of imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from aha.results import Rate; from aha.stats.survival import kaplan_meier; "
+            "Rate.of(3, 10); kaplan_meier([1, 2, 3], [True, False, True], [5, 10, 1]); "
+            "print(sorted(m for m in ('scipy', 'statsmodels', 'pandas') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -32,14 +32,18 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AHA, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cli")
-    (path / "aha.yaml").write_text(GOOD_YAML)
-    (path / "events.csv").write_text(EVENTS_CSV)
+def imported(path: Path, definitions: str, events_csv: str) -> Path:
+    """A folder with aha.yaml and events.csv, the events imported by the console script."""
+    (path / "aha.yaml").write_text(definitions)
+    (path / "events.csv").write_text(events_csv)
     done = run("import", "events.csv", cwd=path)
     assert done.returncode == 0, done.stderr
     return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return imported(tmp_path_factory.mktemp("cli"), GOOD_YAML, EVENTS_CSV)
 
 
 MISTAKES = [

@@ -36,6 +36,7 @@ class FunnelStep:
     conversion_overall: Rate
     median_seconds_from_previous: float | None  # ordered mode only; None when nobody made the step
     median_seconds_from_signup: float | None
+    reached_any_order: int | None = None  # of the signup step's users, those who reached this step at all (any order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ def funnel_query(wide: ir.Table, steps: list[str], as_of: datetime, order: Order
         reach = rows[reach_col(step)]
         here = depth >= i
         metrics[f"n_{i}"] = here.cast("int64").sum()
+        metrics[f"any_{i}"] = ((depth >= 0) & reach.notnull()).cast("int64").sum()
         # Still able to make the step: not reached and the window open. A reach before the previous step's (ordered
         # mode) is final, so that user is a drop-off for good, not in progress.
         still = (depth == i - 1) & reach.isnull() & (rows[end_col(step)] > ibis.literal(as_of))
@@ -124,6 +126,7 @@ def summarise(rows: list[dict[str, Any]], steps: list[str], names: dict[str, str
                 conversion_overall=Rate.of(counts[i], counts[0]),
                 median_seconds_from_previous=number(row.get(f"med_prev_{i}")),
                 median_seconds_from_signup=number(row.get(f"med_signup_{i}")),
+                reached_any_order=int(row.get(f"any_{i}") or 0),
             ))
         groups.append(FunnelGroup(str(row[SEGMENT]), int(row["signups"]), int(row["immature"] or 0),
                                   int(row["out_of_scope"] or 0), tuple(built)))

@@ -11,7 +11,7 @@ from aha.analyses.state import MilestoneState
 from aha.analyses.timing import TimingResult
 from aha.definitions import content_hash
 from aha.engine import columns as c
-from aha.results import Rate, ResultMixin
+from aha.results import Rate, ResultMixin, duration_text
 from aha.store import Store, schema
 
 
@@ -99,8 +99,8 @@ def _time_target(name: str, goal: float, milestone_id: str, timing: TimingResult
         followed = found.km_followed_seconds or 0.0
         if followed < goal:  # more than half still unreached, but nobody followed as long as the goal: unknown
             return Target(name, goal, None, None, "seconds",
-                          f"not measurable yet: {found.eligible:,} eligible users followed {followed / 3600:.1f}h at "
-                          "most, less than the target")
+                          f"not measurable yet: {found.eligible:,} eligible users followed "
+                          f"{duration_text(followed)} at most, less than the target")
         return Target(name, goal, None, False, "seconds",
                       f"Kaplan–Meier: fewer than half of {found.eligible:,} eligible users reach it within its window")
     current = found.km_median_seconds

@@ -7,21 +7,47 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from typer.core import TyperGroup
 
 from aha.errors import UserError, UserNote
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _Commands(TyperGroup):
+    """`aha --help` lists each command with its whole first paragraph, wrapped, never cut off with "..."."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, " ".join((command.help or "").split("\n\n")[0].split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="aha",
     help="Activation milestone tracking: which early actions make new signups stay and pay.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: it costs no rich/markdown imports, and it does not truncate when piped
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    """stderr for notes and errors; rich is imported only when there is something to say (not for `--help`)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _register() -> None:
@@ -53,7 +79,9 @@ def _show_note(message: Warning | str, category: type[Warning], filename: str, l
         text = str(message)
         if text not in _shown:  # one note per message, whichever call site raised it
             _shown.add(text)
-            err_console.print(f"[bold yellow]note:[/] {escape(text)}", markup=True)
+            from rich.markup import escape
+
+            err_console().print(f"[bold yellow]note:[/] {escape(text)}", markup=True)
     else:
         _python_show(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
 
@@ -69,7 +97,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+        err_console().print(f"[bold red]error:[/] {exc}", markup=True)
         sys.exit(2)
 
 

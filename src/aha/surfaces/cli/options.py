@@ -9,5 +9,8 @@ import typer
 DB = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB event store.")
 CONFIG = typer.Option(Path("aha.yaml"), "--config", "-c", help="The definitions file.")
 JSON = typer.Option(False, "--json", help="Print the result objects as JSON (shape in docs/results.md).")
-SEGMENT = typer.Option(None, "--segment", "-s", help="Break down by a user trait or signup-event property.")
-AS_OF = typer.Option(None, "--as-of", help="Analyse as of this UTC date or time (default: the latest event).")
+CSV = typer.Option(False, "--csv", help="Print the result's rows as CSV (the columns of .to_frame()).")
+SEGMENT = typer.Option(None, "--segment", "-s", metavar="<trait>",
+                       help="Break down by a user trait or signup-event property.")
+AS_OF = typer.Option(None, "--as-of", metavar="<date|time>",
+                     help="Analyse as of this UTC date or time (default: the latest event).")

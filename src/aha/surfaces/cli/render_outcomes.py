@@ -6,7 +6,7 @@ from rich.table import Table
 
 from aha.analyses.retention import RetentionResult
 from aha.analyses.validation import ValidationResult
-from aha.surfaces.cli.render import duration
+from aha.surfaces.cli.render import column, duration
 
 CURVE_DAYS = (1, 7, 14, 30, 60, 90)
 CURVE_WEEKS = (1, 2, 4, 8, 12)
@@ -26,12 +26,12 @@ def validation(r: ValidationResult) -> list[Table]:
         for outcome in dict.fromkeys(row.outcome for row in g.rows):
             definition = next((o for o in r.outcomes if o.startswith(outcome)), outcome)
             title = f"Milestones vs {definition}" + (f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
-            t = Table(title=title, title_justify="left",
+            t = Table(title=title, title_justify="left", caption_justify="left",
                       caption="users whose milestone and outcome windows have both closed; a/b/c/d = reached∧outcome, "
                               "reached∧¬outcome, ¬reached∧outcome, ¬reached∧¬outcome")
             for col in ("milestone", "users", "a / b / c / d", "rate if reached", "rate if not", "difference",
-                        "p", "behaviour ratio", "median time", "verdict"):
-                t.add_column(col, justify="left" if col in ("milestone", "verdict") else "right")
+                        "p", "behaviour\nratio", "median\ntime", "verdict"):
+                column(t, col, numeric=col not in ("milestone", "verdict"))
             notes = []
             for row in (x for x in g.rows if x.outcome == outcome):
                 cmp = row.comparison

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 
 
 class OutcomeChoice(StrEnum):
@@ -26,6 +23,7 @@ def discover(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     as_of: str | None = options.AS_OF,
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
     window: str = typer.Option("14d", "--window", help="Window for magic numbers: 1d, 3d, 7d or 14d."),
@@ -39,9 +37,10 @@ def discover(
                                "commented milestones (see `aha score`); existing lines are never changed."),
 ) -> None:
     """Every event × threshold × window against the outcome: lift with 95% CI, BH q-values, magic numbers."""
-    from aha.analyses.discovery import DiscoveryResult
+    from rich.table import Table
+
+    from aha.analyses.discovery import MIN_LIFT, DiscoveryResult
     from aha.errors import UserError
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     days = {"1d": 1, "3d": 3, "7d": 7, "14d": 14}.get(window)
@@ -53,10 +52,9 @@ def discover(
         from aha.surfaces.cli.commands.score_cmd import write_shortlist
 
         write_shortlist(db, config, outcome.value, result)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "discovery"), indent=2, allow_nan=False))
+    if output.machine(result, "discovery", as_json, as_csv):
         return
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = output.console()
     within = f" — {result.segment_by} = {result.segment}" if result.segment_by else ""
     among = ""
     if result.landmark:
@@ -64,7 +62,8 @@ def discover(
             f"{p.window_days}d {p.users:,}" for p in result.populations)
     ranked = Table(title=f"Candidates vs {result.outcome}{within} — {result.population:,} eligible users, "
                          f"{result.outcome_users:,} with the outcome", title_justify="left",
-                   caption=f"ranked by the lift's lower 95% bound; support ≥ {result.min_support:,} users on each "
+                   caption=f"ranked by the lift's lower 95% bound; * = significant (q < 0.05, lift's lower bound "
+                           f"≥ {MIN_LIFT}); support ≥ {result.min_support:,} users on each "
                            f"side; q = Benjamini–Hochberg; never candidates: {', '.join(result.excluded_events)}"
                            f"{among}")
     for col in ("#", "did it", "users", "rate if did", "rate if not", "lift (95% CI)", "q", "Youden J"):

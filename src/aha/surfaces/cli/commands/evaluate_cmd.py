@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from aha.analyses.revalidation import RevalidationResult
 
 
@@ -28,38 +27,34 @@ def register(app: typer.Typer) -> None:
     app.command("retention")(retention)
 
 
-def _console() -> Console:
-    return Console() if Console().is_terminal else Console(width=160)
-
-
 def evaluate(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
     by_month: bool = typer.Option(False, "--by-month", help="Validate per signup month and flag shrinking effects."),
 ) -> None:
     """Validate each milestone against conversion and retention: lift with 95% CI, p-value, verdict."""
     if by_month:
-        return _by_month(db, config, as_json, segment, as_of)
+        return _by_month(db, config, as_json, as_csv, segment, as_of)
     from aha.analyses.validation import ValidationResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(ValidationResult, db, config, "evaluate", segment=segment, as_of=as_of)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "validation"), indent=2, allow_nan=False))
+    if output.machine(result, "validation", as_json, as_csv):
         return
-    from aha.surfaces.cli import render_outcomes
+    from aha.surfaces.cli import render, render_outcomes
 
-    _console().print(*render_outcomes.validation(result))
+    render.print_tables(output.console(), render_outcomes.validation(result))
 
 
 def retention(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
     bucket: BucketChoice = typer.Option(BucketChoice.day, "--bucket",
@@ -68,34 +63,33 @@ def retention(
     """Retention curves, Day 0…90 by day or week, reached vs not per milestone, and the gap by the definitions'
     retention rule (`retention.day`, `.bracket`), as `aha evaluate` measures it."""
     from aha.analyses.retention import RetentionResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of,
                              bucket=bucket.value)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "retention"), indent=2, allow_nan=False))
+    if output.machine(result, "retention", as_json, as_csv):
         return
     from aha.surfaces.cli import render_outcomes
 
-    _console().print(*render_outcomes.retention(result))
+    output.console().print(*render_outcomes.retention(result))
 
 
-def _by_month(db: Path, config: Path, as_json: bool, segment: str | None, as_of: str | None) -> None:
+def _by_month(db: Path, config: Path, as_json: bool, as_csv: bool, segment: str | None,
+              as_of: str | None) -> None:
     """`--by-month`: the same validation per signup month, flagging milestones whose effect shrinks."""
     from aha.analyses.revalidation import RevalidationResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(RevalidationResult, db, config, "revalidate", segment=segment, as_of=as_of)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "revalidation"), indent=2, allow_nan=False))
+    if output.machine(result, "revalidation", as_json, as_csv):
         return
-    _console().print(*by_month_tables(result))
+    output.console().print(*by_month_tables(result))
 
 
 def by_month_tables(r: RevalidationResult) -> list[Table | Text]:
     """Per segment: each milestone and outcome by signup month, then each trend in plain words, flagged ones marked."""
+    from rich.table import Table
+    from rich.text import Text
     out: list[Table | Text] = []
     for g in r.groups:
         title = "Milestones by signup month" + (f" — {r.segment_by} = {g.segment}" if r.segment_by else "")

@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from aha.guidance.impact import ImpactResult
     from aha.guidance.rules import InterventionsResult, RulesRunResult
 
@@ -27,10 +25,6 @@ def register(app: typer.Typer) -> None:
     app.command("interventions")(interventions)
 
 
-def _console() -> Console:
-    return Console() if Console().is_terminal else Console(width=160)
-
-
 @rules_app.command("run")
 def run(
     db: Path = options.DB,
@@ -38,18 +32,17 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="List who would be nudged and why; record nothing."),
     as_of: str | None = options.AS_OF,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
 ) -> None:
     """Evaluate every rule once and record new firings in the outbox (held-out users too): safe to run from cron,
     a user is recorded once per rule however often it runs."""
     from aha.guidance.rules import RulesRunResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(RulesRunResult, db, config, "run_rules", dry_run=dry_run, as_of=as_of)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "rules_run"), indent=2, allow_nan=False))
+    if output.machine(result, "rules_run", as_json, as_csv):
         return
-    console = _console()
+    console = output.console()
     console.print(*render_run(result))
     if not dry_run and result.sent:
         console.print(f"webhooks: {result.sent:,} sent, {result.delivered:,} delivered, {result.retrying:,} to retry, "
@@ -57,6 +50,8 @@ def run(
 
 
 def render_run(r: RulesRunResult) -> list[Table]:
+    from rich.markup import escape
+    from rich.table import Table
     verb = "would record" if r.dry_run else "recorded"
     caption = (f"new: eligible users this run {verb}; already: recorded by an earlier run (each user fires once "
                "per rule); too late: eligible longer ago than the rule's late_after (default 1d), not nudged")
@@ -96,9 +91,9 @@ def interventions(
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="How many of the latest firings to list."),
     as_of: str | None = options.AS_OF,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
 ) -> None:
     """The outbox: who was nudged (or held out) by which rule and when, and what became of each delivery."""
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     if replay_failed:
@@ -112,22 +107,20 @@ def interventions(
         from aha.guidance.impact import ImpactResult
 
         result = remote.analysis(ImpactResult, db, config, "impact", rule_id=impact, as_of=as_of)
-        if as_json:
-            typer.echo(json.dumps(to_jsonable(result, "impact"), indent=2, allow_nan=False))
-            return
-        _console().print(*render_impact(result))
+        if not output.machine(result, "impact", as_json, as_csv):
+            output.console().print(*render_impact(result))
         return
     from aha.guidance.rules import InterventionsResult
 
     listed = remote.analysis(InterventionsResult, db, config, "interventions", rule_id=rule,
                              status="failed" if failed else None, limit=limit)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(listed, "interventions"), indent=2, allow_nan=False))
-        return
-    _console().print(render_list(listed))
+    if not output.machine(listed, "interventions", as_json, as_csv):
+        output.console().print(render_list(listed))
 
 
 def render_list(r: InterventionsResult) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
     counts = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in r.by_status.items()) or "none yet"
     t = Table(title=f"Interventions: {r.total:,} ({counts})", title_justify="left",
               caption=f"latest {len(r.interventions):,} of {r.total:,}" if r.total > len(r.interventions) else None,
@@ -141,6 +134,9 @@ def render_list(r: InterventionsResult) -> Table:
 
 
 def render_impact(r: ImpactResult) -> list[Text | Table]:
+    from rich.table import Table
+    from rich.text import Text
+
     from aha.surfaces.cli.render import rate
 
     headline = Text.assemble((f"{r.rule_id}", "bold"), f" → {r.milestone_id}: ",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from aha.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 SHOWN_REASONS = 5
 
@@ -54,6 +56,9 @@ def import_command(
     """Import events (or, with --users, user traits); idempotent, bad rows go to dead letters.
 
     A file most of whose rows would be rejected is refused whole (exit 2) unless --allow-rejects is given."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from aha.store import open_store
     from aha.store.importer import ImportSummary, import_files
     from aha.surfaces.cli import remote
@@ -100,6 +105,8 @@ def import_command(
 
 
 def _print_summary(summary: object, db: Path) -> None:
+    from rich.console import Console
+
     from aha.store.importer import ImportSummary
 
     assert isinstance(summary, ImportSummary)

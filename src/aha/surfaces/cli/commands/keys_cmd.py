@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 keys_app = typer.Typer(help="API keys: write keys send events; read keys query. Stored hashed.", no_args_is_help=True)
 
@@ -25,6 +24,8 @@ def create(
     db: Path = DB,
 ) -> None:
     """Create a key and print it once (only its hash is kept: store it now)."""
+    from rich.console import Console
+
     from aha.ingest.keys import create_key
     from aha.store import open_store
     from aha.surfaces.cli import remote

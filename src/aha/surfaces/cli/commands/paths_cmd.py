@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from aha.analyses.paths import PathsResult
 
 
@@ -24,24 +23,25 @@ def paths(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
     top: int = typer.Option(10, "--top", min=1, help="How many of the most common paths to list before '(other)'."),
 ) -> None:
     """Most common milestone orders, split by converters and non-converters, and the drop-off between milestones."""
     from aha.analyses.paths import PathsResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, top=top)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "paths"), indent=2, allow_nan=False))
+    if output.machine(result, "paths", as_json, as_csv):
         return
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = output.console()
     console.print(*render(result))
 
 
 def render(r: PathsResult) -> list[Table]:
+    from rich.table import Table
+
     from aha.surfaces.cli.render import rate
 
     tables = []

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 
 
 class Cohort(StrEnum):
@@ -31,6 +29,7 @@ def report(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
     cohort: Cohort = typer.Option(Cohort.week, "--cohort", help="Signup cohort period for activation rates."),
@@ -41,15 +40,13 @@ def report(
 ) -> None:
     """Print the activation report: funnel, time to value, activation by cohort."""
     from aha.project import ReportResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
                              order=order.value, include_immature=include_immature)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "report"), indent=2, allow_nan=False))
+    if output.machine(result, "report", as_json, as_csv):
         return
     from aha.surfaces.cli import render
 
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = output.console()
     render.report(console, result)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from time import perf_counter
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aha.errors import UserError
 from aha.surfaces.cli import options
@@ -35,6 +32,9 @@ def sample(
                                 "with a planted effect and one without (docs/sample.md): for aha interventions."),
 ) -> None:
     """Generate a sample event log with planted effects and load it into the store."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from aha.sample import generate, load_into
     from aha.store import open_store
     from aha.surfaces.cli import remote
@@ -121,11 +121,13 @@ def _refuse_or_clear(db: Path, force: bool, recipe: str) -> bool:
 
 
 def _write_config(config: Path, nudges: bool = False) -> bool:
-    """Write the bundled template (whose event names the sample uses) unless the file exists; with `nudges`, with
-    the sample's rules."""
+    """Write the sample's definitions (the template with the sample's funnel) unless the file exists; with
+    `nudges`, with the sample's rules."""
     if config.exists():
         return False
-    text = resources.files("aha.definitions").joinpath("template.yaml").read_text(encoding="utf-8")
+    from aha.sample.definitions import definitions_text
+
+    text = definitions_text()
     if nudges:
         from aha.sample.nudges import RULES
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 from aha.surfaces.cli.commands.discover_cmd import OutcomeChoice
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from aha.analyses.scoring import ScoringResult
 
 
@@ -25,28 +24,19 @@ def score(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     as_of: str | None = options.AS_OF,
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
 ) -> None:
     """Score each significant discovered event 1–5 on four axes and pick the 3–5 event milestone shortlist."""
     from aha.analyses.scoring import ScoringResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     result = remote.analysis(ScoringResult, db, config, "score", outcome=outcome.value, as_of=as_of)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "scoring"), indent=2, allow_nan=False))
+    if output.machine(result, "scoring", as_json, as_csv):
         return
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = output.console()
     console.print(render(result))
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h" if seconds < 86400 else f"{seconds / 86400:.1f}d"
 
 
 def legend(cuts: tuple[float, ...], scores: tuple[int, ...]) -> str:
@@ -57,10 +47,14 @@ def legend(cuts: tuple[float, ...], scores: tuple[int, ...]) -> str:
 
 def render(result: ScoringResult) -> Table:
     """The scores table: shortlisted events marked ★, defaulted scores marked *."""
+    from rich.table import Table
+
     from aha.analyses.scoring import PREDICTIVENESS_CUTS, PROXIMITY_CUTS, PROXIMITY_SCORES  # heavy: not at startup
+    from aha.results import duration_text
 
     paid = "no paid event to compare with" if result.median_seconds_to_paid is None else (
-        f"median signup → paid {_duration(result.median_seconds_to_paid)} ({result.converters:,} mature converters)")
+        f"median signup → paid {duration_text(result.median_seconds_to_paid)} "
+        f"({result.converters:,} mature converters)")
     caption = [f"* defaulted to 3 (no data or no annotation in the definitions file); {paid}; † a prerequisite of "
                "paying, never shortlisted",
                f"predictiveness from the lift's lower 95% bound: {legend(PREDICTIVENESS_CUTS, (1, 2, 3, 4, 5))}; "
@@ -78,7 +72,7 @@ def render(result: ScoringResult) -> Table:
 
         mark = "★" if s.shortlisted else "†" if s.prerequisite else ""
         table.add_row(mark, f"{s.candidate} ≥ {s.threshold} in {s.window_days}d", lift,
-                      _duration(s.median_seconds_to_candidate), str(s.predictiveness),
+                      duration_text(s.median_seconds_to_candidate), str(s.predictiveness),
                       *(f"{v}*" if axis in s.defaulted else str(v) for axis, v in
                         (("proximity", s.proximity), ("controllability", s.controllability), ("clarity", s.clarity))),
                       str(s.total), s.milestone_id or "—")
@@ -87,6 +81,8 @@ def render(result: ScoringResult) -> Table:
 
 def write_shortlist(db: Path, config: Path, outcome: str, discovery: object) -> None:
     """`aha discover --write`: score `discovery` and append its shortlist to `config` as commented milestones."""
+    from rich.console import Console
+
     import aha
     from aha.analyses.discovery import DiscoveryResult
     from aha.analyses.scoring import ScoringResult, append_shortlist

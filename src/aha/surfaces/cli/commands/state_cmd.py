@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from aha.surfaces.cli import options
+from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from aha.guidance.checklist import ChecklistItem, ChecklistResult
 
 MARKS = {"reached": "[green]✓[/]", "in_progress": "[yellow]…[/]", "missed": "[red]✗[/]", "not_applicable": "–"}
@@ -29,25 +27,25 @@ def state(
     db: Path = options.DB,
     config: Path = options.CONFIG,
     as_json: bool = options.JSON,
+    as_csv: bool = options.CSV,
     as_of: str | None = options.AS_OF,
 ) -> None:
     """One user's milestone checklist: status, progress, deadline, guidance, the next milestone to push, a score."""
     from aha.guidance.checklist import ChecklistResult
-    from aha.results import to_jsonable
     from aha.surfaces.cli import remote
 
     if account:
         result = remote.analysis(ChecklistResult, db, config, "account_state", account_id=entity_id, as_of=as_of)
     else:
         result = remote.analysis(ChecklistResult, db, config, "user_state", user_id=entity_id, as_of=as_of)
-    if as_json:
-        typer.echo(json.dumps(to_jsonable(result, "checklist"), indent=2, allow_nan=False))
+    if output.machine(result, "checklist", as_json, as_csv):
         return
-    console = Console() if Console().is_terminal else Console(width=160)
-    console.print(render(result))
+    output.console().print(render(result))
 
 
 def render(r: ChecklistResult) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
     activated = {True: "activated", False: "not activated", None: ""}[r.activated]
     paid = f", paid {r.paid_at:%Y-%m-%d %H:%M}" if r.paid_at else ""
     title = (f"{r.entity_type.capitalize()} {escape(r.entity_id)}: signed up {r.signed_up_at:%Y-%m-%d %H:%M} UTC, "
@@ -67,6 +65,8 @@ def render(r: ChecklistResult) -> Table:
 
 
 def _progress(item: ChecklistItem) -> str:
+    from rich.markup import escape
+
     if item.status == "reached":
         return f"{item.progress:,.4g} {escape(item.measure)} (needed {item.threshold:,.4g})"
     return f"{item.progress:,.4g} of {item.threshold:,.4g} {escape(item.measure)}"

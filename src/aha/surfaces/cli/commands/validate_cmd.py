@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from aha.surfaces.cli import options
 
@@ -22,6 +21,8 @@ def validate(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
 ) -> None:
     """Check the definitions: schema errors exit 2; event names absent from the data are warnings."""
+    from rich.console import Console
+
     from aha.analyses import checks
     from aha.definitions import load
     from aha.results import to_jsonable

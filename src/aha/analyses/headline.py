@@ -1,0 +1,79 @@
+"""The three numbers a report leads with: signed-up users, activation and conversion, each over its own population.
+
+SEMANTICS.md: activation = the primary milestone reached within its window, among users whose window has closed (and
+who are in its scope); conversion = the paid event within its horizon, among users whose horizon has closed. Open
+windows are in neither numerator nor denominator, so the two rates have different denominators, and both differ from
+an ordered funnel's bottom step, which also requires every step before it, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+
+from aha.analyses.state import MilestoneState
+from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
+from aha.engine import columns as c
+from aha.results import Rate, ResultMixin
+from aha.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlineResult(ResultMixin):
+    kind: ClassVar[str] = "headline"
+    as_of: datetime
+    users: int  # signed-up users (in a cohort)
+    primary_milestone: str
+    primary_name: str
+    activation_window_seconds: float
+    activation: Rate  # reached the primary milestone within its window / users in scope whose window has closed
+    conversion_horizon_seconds: float | None  # None without a paid event in the definitions
+    conversion: Rate | None  # paid within the horizon / users whose horizon has closed
+
+    def rows(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [{"measure": "users", "value": self.users, "numerator": self.users,
+                                      "denominator": None, "low": None, "high": None}]
+        for name, rate in (("activation", self.activation), ("conversion", self.conversion)):
+            if rate is not None:
+                out.append({"measure": name, "value": rate.value, "numerator": rate.numerator,
+                            "denominator": rate.denominator, "low": rate.low, "high": rate.high})
+        return out
+
+
+def headline_query(wide: ir.Table, primary: str, paid: bool, as_of: datetime) -> ir.Table:
+    """One row: users, and per measure the users whose window has closed and those among them who reached it."""
+    now = ibis.literal(as_of)
+    closed = (wide[applicable_col(primary)] == 1) & (wide[end_col(primary)] <= now)
+    metrics: dict[str, Any] = {
+        "users": wide.count(),
+        "activation_den": closed.cast("int64").sum(),
+        "activation_num": (closed & wide[reach_col(primary)].notnull()).cast("int64").sum(),
+    }
+    if paid:
+        horizon = wide[end_col(c.PAID)] <= now
+        metrics["conversion_den"] = horizon.cast("int64").sum()
+        metrics["conversion_num"] = (horizon & wide[reach_col(c.PAID)].notnull()).cast("int64").sum()
+    return wide.aggregate(**metrics)
+
+
+def summarise(row: dict[str, Any], ms: MilestoneState) -> HeadlineResult:
+    d = ms.definitions
+    paid = d.paid is not None
+    return HeadlineResult(
+        as_of=ms.as_of, users=int(row["users"] or 0), primary_milestone=d.primary.id, primary_name=d.primary.label,
+        activation_window_seconds=d.primary.within.total_seconds(),
+        activation=Rate.of(int(row["activation_num"] or 0), int(row["activation_den"] or 0)),
+        conversion_horizon_seconds=d.paid.within.total_seconds() if d.paid is not None else None,
+        conversion=Rate.of(int(row["conversion_num"] or 0), int(row["conversion_den"] or 0)) if paid else None,
+    )
+
+
+def run(store: Store, ms: MilestoneState) -> HeadlineResult:
+    paid = ms.definitions.paid is not None
+    wide = users_wide(ms, [ms.definitions.primary.id, *([c.PAID] if paid else [])], None)
+    rows = store.records(headline_query(wide, ms.definitions.primary.id, paid, ms.as_of))
+    return summarise(rows[0], ms)

@@ -1,0 +1,56 @@
+"""Where a command's result goes: Rich tables on a console sized to the terminal, or `--json` / `--csv` on stdout.
+
+Every command that prints a table takes `--json` (the result object, docs/results.md) and `--csv` (the result's flat
+rows, the columns of its `.to_frame()`), so a result reaches a script or a spreadsheet in one step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from aha.errors import UserError
+from aha.results import to_jsonable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+PIPED_WIDTH = 1_000  # piped or redirected: as wide as the tables need, so no cell is cut or wrapped
+
+
+def console() -> Console:
+    """The terminal's own width when there is one; otherwise wide enough that tables keep their natural width."""
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
+
+
+def machine(result: Any, kind: str, as_json: bool, as_csv: bool) -> bool:
+    """Print `result` as JSON or CSV when asked and return True; False means: print the tables."""
+    if as_json and as_csv:
+        raise UserError("--json and --csv: choose one of them.")
+    if as_json:
+        typer.echo(json.dumps(to_jsonable(result, kind), indent=2, allow_nan=False))
+    elif as_csv:
+        rows = result.section_rows() if hasattr(result, "section_rows") else result.rows()
+        typer.echo(csv_text(rows), nl=False)
+    return as_json or as_csv
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV: the union of their keys as the header (first seen first), null as an empty cell, datetimes and
+    dates in ISO 8601 as in the JSON."""
+    header = list(dict.fromkeys(k for row in rows for k in row))
+    if not header:  # no rows: nothing to write (not even a blank header line)
+        return ""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if (v := to_jsonable(row.get(k))) is None else v for k in header])
+    return buffer.getvalue()
