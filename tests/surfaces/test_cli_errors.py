@@ -67,7 +67,7 @@ MISTAKES = [
                  id="bad_as_of"),
     pytest.param(["report", "--segment", "plna"], None,
                  "error: --segment 'plna': no user trait or signup-event property of that name. Did you mean "
-                 "'plan'? Known: plan.", id="unknown_segment"),
+                 "'plan'? Known: 'plan'.", id="unknown_segment"),
     pytest.param(["init"], None,
                  "error: aha.yaml already exists; pass --force to overwrite it, or choose another path.",
                  id="init_exists"),
