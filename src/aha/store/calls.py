@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 
 from aha.store import schema
-from aha.store.database import Store
+from aha.store.database import Store, one_row
 from aha.store.importer import PARSED, _upsert_traits
 
 DEDUPE_DAYS = 8  # at least the 7 days promised; Segment promises 24 hours
@@ -59,7 +59,7 @@ class WriteCounts:
 
 
 def _count(store: Store, sql: str, params: dict[str, object] | None = None) -> int:
-    row = store.raw.execute(sql, params or {}).fetchone()
+    row = one_row(store.raw, sql, params)
     return int(row[0]) if row and row[0] is not None else 0
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import duckdb
 
 from aha.store import schema
-from aha.store.database import Store
+from aha.store.database import Store, one_row
 from aha.store.formats import (
     RAW_LINES,
     STAGE,
@@ -141,7 +141,7 @@ def import_files(
         check_columns(path, columns_of(con, path, formats[path]), kind, mapping)
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    previous_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()
+    previous_tz = one_row(con, "SELECT current_setting('TimeZone')")
     con.execute("SET TimeZone = 'UTC'")
     summaries: list[FileSummary] = []
     try:
@@ -361,11 +361,12 @@ def _import_one(
         )
         users = _upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify", "user"))
         accounts = _upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
-        counts = con.execute(
+        counts = one_row(
+            con,
             f"""SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL),
                        count(*) FILTER (WHERE _ok AND _kind <> 'event' AND _first AND NOT _same)
-                FROM {PARSED}"""
-        ).fetchone()
+                FROM {PARSED}""",
+        )
         assert counts is not None
         rows_read, rejected, others = (int(v) for v in counts)
         imported = events + others
@@ -401,12 +402,12 @@ def _import_one(
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
-    row = con.execute(sql, params or []).fetchone()
+    row = one_row(con, sql, params)
     return int(row[0]) if row and row[0] is not None else 0
 
 
 def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
-    row = con.execute(sql, params or {}).fetchone()
+    row = one_row(con, sql, params)
     return int(row[0]) if row else 0
 
 
