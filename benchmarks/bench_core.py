@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -68,10 +68,10 @@ def child_sql(args: argparse.Namespace) -> dict[str, Any]:
     import duckdb  # noqa: F401  (timed as the method's import)
     from baselines import sql_report
 
-    imported = perf_counter()
+    imported, cpu = perf_counter(), process_time()
     numbers, stages = sql_report.run(args.db, accounts=args.accounts == "1")
     return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported,
-            "versions": versions()}
+            "cpu_seconds": process_time() - cpu, "versions": versions()}
 
 
 def child_pandas(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,10 +80,10 @@ def child_pandas(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.parquet  # noqa: F401
     from baselines import pandas_report
 
-    imported = perf_counter()
+    imported, cpu = perf_counter(), process_time()
     numbers, stages = pandas_report.run(args.sample, accounts=args.accounts == "1")
     return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported,
-            "versions": versions()}
+            "cpu_seconds": process_time() - cpu, "versions": versions()}
 
 
 def child_aha(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def child_aha(args: argparse.Namespace) -> dict[str, Any]:
     import aha
     import aha.project
 
-    imported = perf_counter()
+    imported, cpu = perf_counter(), process_time()
     stages = _instrument_store()
     p = aha.open(args.db, args.config)
     p.store.raw.execute("SET enable_progress_bar = false")
@@ -117,7 +117,8 @@ def child_aha(args: argparse.Namespace) -> dict[str, Any]:
         "median": {m.milestone_id: m.median_seconds for m in timing.milestones},
     }
     return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": done - imported,
-            "versions": versions(), "built_state": any(k.startswith("materialise aha_entities") for k in stages)}
+            "cpu_seconds": process_time() - cpu, "versions": versions(),
+            "built_state": any(k.startswith("materialise aha_entities") for k in stages)}
 
 
 def versions() -> dict[str, str]:
@@ -176,13 +177,18 @@ CHILDREN = {"generate": child_generate, "load": child_load, "sql": child_sql, "p
 # -- the parent: runs the children, compares, prints -------------------------------------------------------------------
 
 
+SPAWNED_CPU: list[float] = []
+
+
 def spawn(argv: list[str], log: Path) -> tuple[float, float, int]:
-    """Run a command; (wall seconds, peak RSS MiB, return code) of that process alone. stderr goes to `log`.err."""
+    """Run a command; (wall seconds, peak RSS MiB, return code) of that process alone. stderr goes to `log`.err.
+    Its CPU seconds (user + system, every thread) are in SPAWNED_CPU[-1]."""
     t = perf_counter()
     with log.open("w") as out, log.with_suffix(".err").open("w") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=HERE)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    SPAWNED_CPU.append(usage.ru_utime + usage.ru_stime)
     return perf_counter() - t, usage.ru_maxrss / 1024, proc.returncode
 
 
@@ -196,7 +202,7 @@ def run_child(kind: str, work: Path, **opts: Any) -> dict[str, Any]:
         err = (work / f"{kind}.err").read_text()[-3000:]
         sys.exit(f"{kind} failed (exit {code}):\n{err}")
     out = json.loads(result.read_text())
-    out.update(process_seconds=wall, rss_mib=rss)
+    out.update(process_seconds=wall, rss_mib=rss, process_cpu=SPAWNED_CPU[-1])
     return out
 
 
@@ -212,13 +218,14 @@ def run_import(sample: Path, work: Path) -> dict[str, Any]:
     summary = json.loads((work / "import.log").read_text())
     db.unlink(missing_ok=True)
     return {"events": summary["imported"], "rows_read": summary["rows_read"], "process_seconds": wall,
+            "process_cpu": SPAWNED_CPU[-1],
             "seconds": wall, "rss_mib": rss}
 
 
 def median_run(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """The first round's numbers and stages, with the median wall and process seconds and the largest peak RSS."""
     out = dict(rounds[0])
-    for key in ("seconds", "process_seconds", "import_seconds"):
+    for key in ("seconds", "process_seconds", "import_seconds", "cpu_seconds", "process_cpu"):
         if key in out:
             out[key] = statistics.median(r[key] for r in rounds)
     out["rss_mib"] = max(r["rss_mib"] for r in rounds)
@@ -357,19 +364,22 @@ FLOOR = {"sql": "sql", "pandas": "sql", "aha": "sql", "aha_warm": "sql", "sql_us
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| method | events | wall s | Python import s | process s | peak RSS MiB | vs hand-written SQL |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| method | events | wall s | CPU s | Python import s | process s | process CPU s | peak RSS MiB "
+             "| vs hand-written SQL (wall; CPU) |", "|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         for key in ("sql", "pandas", "aha", "aha_warm", "sql_users", "pandas_users", "aha_users", "load", "import"):
             r = res[key]
             ratio = "—" if key.startswith("sql") else ""
             if key in FLOOR and not key.startswith("sql"):
-                ratio = f"{r['seconds'] / res[FLOOR[key]]['seconds']:.2f}×"
+                floor = res[FLOOR[key]]
+                ratio = f"{r['seconds'] / floor['seconds']:.2f}×; {r['cpu_seconds'] / floor['cpu_seconds']:.2f}×"
             if key in ("load", "import"):
                 ratio = f"{res['events'] / r['seconds']:,.0f} rows/s"
             imp = f"{r['import_seconds']:.2f}" if "import_seconds" in r else "—"
-            lines.append(f"| {LABELS[key]} | {res['events']:,} | {r['seconds']:.2f} | {imp} | "
-                         f"{r['process_seconds']:.2f} | {r['rss_mib']:,.0f} | {ratio} |")
+            cpu = f"{r['cpu_seconds']:.2f}" if "cpu_seconds" in r else "—"
+            process_cpu = f"{r['process_cpu']:.2f}" if "process_cpu" in r else "—"
+            lines.append(f"| {LABELS[key]} | {res['events']:,} | {r['seconds']:.2f} | {cpu} | {imp} | "
+                         f"{r['process_seconds']:.2f} | {process_cpu} | {r['rss_mib']:,.0f} | {ratio} |")
     return "\n".join(lines)
 
 
