@@ -36,15 +36,14 @@ def _connection_fetch_arrow() -> bool:
     to_table, to_reader = connection.to_arrow_table, connection.to_arrow_reader
 
     def fetch_arrow_table(self: duckdb.DuckDBPyConnection, rows_per_batch: int = 1_000_000) -> Any:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", COPY_WARNING, UserWarning)
-            return to_table(self)
+        return to_table(self)
 
     def fetch_record_batch(self: duckdb.DuckDBPyConnection, rows_per_batch: int = 1_000_000) -> Any:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", COPY_WARNING, UserWarning)
-            return to_reader(self, batch_size=rows_per_batch)
+        return to_reader(self, batch_size=rows_per_batch)
 
+    # The warning is attributed to the line that calls DuckDB, here: ignored for this module only (a filter, not
+    # `catch_warnings`, which swaps the process's filters and is not safe beside the store's threads).
+    warnings.filterwarnings("ignore", COPY_WARNING, UserWarning, module=__name__)
     connection.fetch_arrow_table = fetch_arrow_table
     connection.fetch_record_batch = fetch_record_batch
     return True
