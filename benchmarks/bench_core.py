@@ -5,7 +5,9 @@
 Sizes are sample users (20,000 users ≈ 1.06M events). Every measurement runs in a fresh subprocess, so its wall time
 and peak RSS (`ru_maxrss` from `os.wait4`) are its own: the sample loader, `aha import` of the event Parquet files,
 aha's report from cold (a copy of the loaded store whose milestone state was never built), the hand-written SQL
-(`baselines/sql_report.py`) and pandas (`baselines/pandas_report.py`). The three reports must agree on the funnel
+(`baselines/sql_report.py`) and pandas (`baselines/pandas_report.py`), all on this interpreter's DuckDB (the one aha
+uses; each child reports its versions and the script refuses a mix), then aha's report warm (a fresh process, the
+state the cold report built reused). The three reports must agree on the funnel
 counts, the activation numerators and denominators, and each milestone's reached count and median time to it. The
 reports run `--repeat` interleaved rounds and each figure is the median of its rounds (the machine is shared).
 Scratch data goes to a temporary directory (removed afterwards) or to `--keep DIR`, where a sample is reused.
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -66,9 +68,10 @@ def child_sql(args: argparse.Namespace) -> dict[str, Any]:
     import duckdb  # noqa: F401  (timed as the method's import)
     from baselines import sql_report
 
-    imported = perf_counter()
+    imported, cpu = perf_counter(), process_time()
     numbers, stages = sql_report.run(args.db, accounts=args.accounts == "1")
-    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported}
+    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported,
+            "cpu_seconds": process_time() - cpu, "versions": versions()}
 
 
 def child_pandas(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,9 +80,10 @@ def child_pandas(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.parquet  # noqa: F401
     from baselines import pandas_report
 
-    imported = perf_counter()
+    imported, cpu = perf_counter(), process_time()
     numbers, stages = pandas_report.run(args.sample, accounts=args.accounts == "1")
-    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported}
+    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": perf_counter() - imported,
+            "cpu_seconds": process_time() - cpu, "versions": versions()}
 
 
 def child_aha(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def child_aha(args: argparse.Namespace) -> dict[str, Any]:
     import aha
     import aha.project
 
-    imported = perf_counter()
+    imported, cpu = perf_counter(), process_time()
     stages = _instrument_store()
     p = aha.open(args.db, args.config)
     p.store.raw.execute("SET enable_progress_bar = false")
@@ -112,7 +116,18 @@ def child_aha(args: argparse.Namespace) -> dict[str, Any]:
         "reached": {m.milestone_id: m.reached for m in timing.milestones},
         "median": {m.milestone_id: m.median_seconds for m in timing.milestones},
     }
-    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": done - imported}
+    return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": done - imported,
+            "cpu_seconds": process_time() - cpu, "versions": versions(),
+            "built_state": any(k.startswith("materialise aha_entities") for k in stages)}
+
+
+def versions() -> dict[str, str]:
+    """The query layer's versions in this process (children run on the parent's interpreter: the same ones)."""
+    import duckdb
+    import ibis
+    import sqlglot
+
+    return {"duckdb": duckdb.__version__, "ibis": ibis.__version__, "sqlglot": sqlglot.__version__}
 
 
 def _instrument_store() -> dict[str, float]:
@@ -162,13 +177,18 @@ CHILDREN = {"generate": child_generate, "load": child_load, "sql": child_sql, "p
 # -- the parent: runs the children, compares, prints -------------------------------------------------------------------
 
 
+SPAWNED_CPU: list[float] = []
+
+
 def spawn(argv: list[str], log: Path) -> tuple[float, float, int]:
-    """Run a command; (wall seconds, peak RSS MiB, return code) of that process alone. stderr goes to `log`.err."""
+    """Run a command; (wall seconds, peak RSS MiB, return code) of that process alone. stderr goes to `log`.err.
+    Its CPU seconds (user + system, every thread) are in SPAWNED_CPU[-1]."""
     t = perf_counter()
     with log.open("w") as out, log.with_suffix(".err").open("w") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=HERE)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    SPAWNED_CPU.append(usage.ru_utime + usage.ru_stime)
     return perf_counter() - t, usage.ru_maxrss / 1024, proc.returncode
 
 
@@ -182,7 +202,7 @@ def run_child(kind: str, work: Path, **opts: Any) -> dict[str, Any]:
         err = (work / f"{kind}.err").read_text()[-3000:]
         sys.exit(f"{kind} failed (exit {code}):\n{err}")
     out = json.loads(result.read_text())
-    out.update(process_seconds=wall, rss_mib=rss)
+    out.update(process_seconds=wall, rss_mib=rss, process_cpu=SPAWNED_CPU[-1])
     return out
 
 
@@ -198,13 +218,14 @@ def run_import(sample: Path, work: Path) -> dict[str, Any]:
     summary = json.loads((work / "import.log").read_text())
     db.unlink(missing_ok=True)
     return {"events": summary["imported"], "rows_read": summary["rows_read"], "process_seconds": wall,
+            "process_cpu": SPAWNED_CPU[-1],
             "seconds": wall, "rss_mib": rss}
 
 
 def median_run(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """The first round's numbers and stages, with the median wall and process seconds and the largest peak RSS."""
     out = dict(rounds[0])
-    for key in ("seconds", "process_seconds", "import_seconds"):
+    for key in ("seconds", "process_seconds", "import_seconds", "cpu_seconds", "process_cpu"):
         if key in out:
             out[key] = statistics.median(r[key] for r in rounds)
     out["rss_mib"] = max(r["rss_mib"] for r in rounds)
@@ -242,10 +263,17 @@ def measure(users: int, work: Path, repeat: int) -> dict[str, Any]:
             if kind == "aha":
                 shutil.copyfile(loaded, cold)  # never-built milestone state: the report starts from the events
             runs.setdefault(key, []).append(run_child(kind, work, **opts))
+            if key == "aha":  # warm: a new process, reading the state the cold report just built and kept
+                runs.setdefault("aha_warm", []).append(run_child(kind, work, **opts))
     cold.unlink()
     for key, rounds in runs.items():
         out[key] = median_run(rounds)
     out["events"] = events
+    if any(r["built_state"] for r in runs["aha_warm"]) or not all(r["built_state"] for r in runs["aha"]):
+        sys.exit("a warm report rebuilt the milestone state, or a cold one did not: the cold/warm split is wrong")
+    mixed = {json.dumps(r["versions"], sort_keys=True) for rounds in runs.values() for r in rounds}
+    if len(mixed) != 1:
+        sys.exit(f"the methods ran on different query-layer versions: {sorted(mixed)}")
     return out
 
 
@@ -309,14 +337,12 @@ def check_template() -> None:
 
 
 def machine() -> dict[str, Any]:
-    import duckdb
-
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal"))
     return {"nproc": len(os.sched_getaffinity(0)), "memory_gib": round(mem_kib / 2**20, 1), "cpu": cpu,
-            "duckdb": duckdb.__version__, "python": platform.python_version(),
+            **versions(), "python": platform.python_version(),
             "loadavg": Path("/proc/loadavg").read_text().split()[:3], "aha_revision": _revision()}
 
 
@@ -329,28 +355,31 @@ def _revision() -> str:
 
 
 LABELS = {"sql": "hand-written DuckDB SQL (template)", "pandas": "pandas (template)",
-          "aha": "aha report (cold, template)",
+          "aha": "aha report (cold, template)", "aha_warm": "aha report (warm, template: state built)",
           "sql_users": "hand-written DuckDB SQL (user milestones)", "pandas_users": "pandas (user milestones)",
           "aha_users": "aha report (cold, template minus account milestone)",
           "load": "sample loader (load_into)", "import": "`aha import` (CLI, Parquet)"}
-FLOOR = {"sql": "sql", "pandas": "sql", "aha": "sql", "sql_users": "sql_users", "pandas_users": "sql_users",
-         "aha_users": "sql_users"}  # the hand-written SQL computing the same numbers
+FLOOR = {"sql": "sql", "pandas": "sql", "aha": "sql", "aha_warm": "sql", "sql_users": "sql_users",
+         "pandas_users": "sql_users", "aha_users": "sql_users"}  # the hand-written SQL computing the same numbers
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| method | events | wall s | Python import s | process s | peak RSS MiB | vs hand-written SQL |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| method | events | wall s | CPU s | Python import s | process s | process CPU s | peak RSS MiB "
+             "| vs hand-written SQL (wall; CPU) |", "|---|---|---|---|---|---|---|---|---|"]
     for res in results:
-        for key in ("sql", "pandas", "aha", "sql_users", "pandas_users", "aha_users", "load", "import"):
+        for key in ("sql", "pandas", "aha", "aha_warm", "sql_users", "pandas_users", "aha_users", "load", "import"):
             r = res[key]
             ratio = "—" if key.startswith("sql") else ""
             if key in FLOOR and not key.startswith("sql"):
-                ratio = f"{r['seconds'] / res[FLOOR[key]]['seconds']:.2f}×"
+                floor = res[FLOOR[key]]
+                ratio = f"{r['seconds'] / floor['seconds']:.2f}×; {r['cpu_seconds'] / floor['cpu_seconds']:.2f}×"
             if key in ("load", "import"):
                 ratio = f"{res['events'] / r['seconds']:,.0f} rows/s"
             imp = f"{r['import_seconds']:.2f}" if "import_seconds" in r else "—"
-            lines.append(f"| {LABELS[key]} | {res['events']:,} | {r['seconds']:.2f} | {imp} | "
-                         f"{r['process_seconds']:.2f} | {r['rss_mib']:,.0f} | {ratio} |")
+            cpu = f"{r['cpu_seconds']:.2f}" if "cpu_seconds" in r else "—"
+            process_cpu = f"{r['process_cpu']:.2f}" if "process_cpu" in r else "—"
+            lines.append(f"| {LABELS[key]} | {res['events']:,} | {r['seconds']:.2f} | {cpu} | {imp} | "
+                         f"{r['process_seconds']:.2f} | {process_cpu} | {r['rss_mib']:,.0f} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -363,13 +392,17 @@ def summary(res: dict[str, Any]) -> list[str]:
                    f"aim 0.75), {aha['rss_mib'] / sql['rss_mib']:.2f}× its peak RSS; "
                    f"{pd_['seconds'] / aha['seconds']:.2f}× faster than pandas (target ≥ 5), "
                    f"{aha['rss_mib'] / pd_['rss_mib']:.2f}× its peak RSS")
-    for key in ("aha", "aha_users"):
+    warm, sql = res["aha_warm"], res["sql"]
+    out.append(f"{LABELS['aha_warm']}: {warm['seconds'] / sql['seconds']:.2f}× hand-written SQL's time (issue 14: "
+               f"≤ 0.25 at 10M events), {warm['rss_mib'] / sql['rss_mib']:.2f}× its peak RSS")
+    for key in ("aha", "aha_warm", "aha_users"):
         total = res[key]["seconds"]
         ranked = sorted(res[key]["stages"].items(), key=lambda kv: (kv[0] == COMPILE, -kv[1]))
         out.append(f"where the time goes, {LABELS[key]}: " + ", ".join(
             f"{k} {v:.2f} s ({v / total:.0%})" for k, v in ranked if v >= 0.01))
     out.append("wall seconds of each round: " + "; ".join(
-        f"{LABELS[k]} {res[k]['rounds']}" for k in ("sql", "pandas", "aha", "sql_users", "pandas_users", "aha_users")))
+        f"{LABELS[k]} {res[k]['rounds']}"
+        for k in ("sql", "pandas", "aha", "aha_warm", "sql_users", "pandas_users", "aha_users")))
     for key in ("sql", "pandas", "sql_users", "pandas_users"):
         out.append(f"{LABELS[key]} stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in res[key]["stages"].items()))
     return out
@@ -397,7 +430,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     info = machine()
     print(f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB, DuckDB {info['duckdb']}, "
-          f"Python {info['python']}, load average {' '.join(info['loadavg'])}; aha {info['aha_revision']}", flush=True)
+          f"ibis {info['ibis']}, sqlglot {info['sqlglot']}, Python {info['python']}, "
+          f"load average {' '.join(info['loadavg'])}; aha {info['aha_revision']}", flush=True)
     results = []
     try:
         for users in sizes:

@@ -17,7 +17,7 @@ from datetime import timedelta
 import ibis
 
 from aha.errors import UserError
-from aha.store import Store, schema
+from aha.store import Store, one_row, schema
 
 # Normalised names (lower case, letters and digits only) of events that mark a signup or a first payment in the
 # usual trackers' naming (Segment's spec, GA4's recommended events, Mixpanel/PostHog/Amplitude habits).
@@ -74,8 +74,7 @@ def counts_query(store: Store, identified: bool) -> ibis.Table:
 
 
 def propose(store: Store) -> Proposal:
-    users = store.raw.execute(f"SELECT count(DISTINCT user_id), count(DISTINCT anonymous_id) FROM {schema.EVENTS}"
-                              ).fetchone()
+    users = one_row(store.raw, f"SELECT count(DISTINCT user_id), count(DISTINCT anonymous_id) FROM {schema.EVENTS}")
     identified = bool(users and users[0])
     rows = store.records(counts_query(store, identified))
     if not rows:

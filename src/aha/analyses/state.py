@@ -30,7 +30,7 @@ from aha.engine.state import (
 from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
-from aha.store.database import MEMORY, StoreError
+from aha.store.database import MEMORY, StoreError, one_row
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
@@ -217,7 +217,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
         con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
                     f"{store.union_sql(state_view_parts(stored, definitions, as_of))}")
-        row = con.execute(store.ibis.compile(without)).fetchone()
+        row = one_row(con, store.ibis.compile(without))
         counted[WITHOUT_SIGNUP] = int(row[0]) if row else 0
         con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?)",
                     [STATE_KEY, key, WITHOUT_SIGNUP, str(counted[WITHOUT_SIGNUP])])

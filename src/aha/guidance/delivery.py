@@ -34,7 +34,7 @@ from aha.guidance import email, limits
 from aha.guidance.checklist import UnknownEntity, checklist
 from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, FIRINGS_DDL, PENDING
 from aha.results import to_jsonable
-from aha.store import Store
+from aha.store import Store, one_row
 
 MAX_ATTEMPTS = 8
 FIRST_WAIT = timedelta(seconds=30)
@@ -151,7 +151,7 @@ def _email(store: Store, smtp: dict[str, Any], rule: Rule, user_id: str, payload
            msg_id: str) -> None:
     spec = rule.then.email
     assert spec is not None
-    row = store.raw.execute("SELECT traits FROM users WHERE user_id = ?", [user_id]).fetchone()
+    row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
     traits = json.loads(row[0]) if row and row[0] else {}
     to = traits.get(spec.to) if isinstance(traits, dict) else None
     if not isinstance(to, str) or "@" not in to:
@@ -171,7 +171,7 @@ def replay_failed(store: Store, rule_id: str | None = None) -> int:
     """Failed firings back to pending, due now, with their attempts reset: how many."""
     store.raw.execute(FIRINGS_DDL)
     where = f"WHERE status = '{FAILED}' AND (? IS NULL OR rule_id = ?)"
-    (n,) = store.raw.execute(f"SELECT count(*) FROM {FIRINGS} {where}", [rule_id, rule_id]).fetchone() or (0,)
+    (n,) = one_row(store.raw, f"SELECT count(*) FROM {FIRINGS} {where}", [rule_id, rule_id]) or (0,)
     store.raw.execute(f"UPDATE {FIRINGS} SET status = '{PENDING}', attempts = 0, next_attempt_at = NULL {where}",
                       [rule_id, rule_id])
     return int(n)

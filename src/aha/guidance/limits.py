@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aha.definitions.rules import Nudges, QuietHours
 from aha.guidance.rules import DELIVERED, FIRINGS
-from aha.store import Store
+from aha.store import Store, one_row
 
 
 def not_before(store: Store, nudges: Nudges, user_id: str, now: datetime) -> datetime | None:
@@ -53,7 +53,7 @@ def _quiet(store: Store, quiet: QuietHours | None, user_id: str, now: datetime) 
 
 
 def _zone(store: Store, quiet: QuietHours, user_id: str) -> ZoneInfo:
-    row = store.raw.execute("SELECT traits FROM users WHERE user_id = ?", [user_id]).fetchone()
+    row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
     traits = json.loads(row[0]) if row and row[0] else {}
     name = traits.get(quiet.timezone_trait) if isinstance(traits, dict) else None
     if isinstance(name, str) and 0 < len(name) <= 64:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from aha.definitions import Definitions
-from aha.store import Store, schema
+from aha.store import Store, one_row, schema
 
 CONNECT_LIFT = 0.30
 SEED = 20261204
@@ -61,10 +61,11 @@ def plant(store: Store, definitions: Definitions) -> NudgeTruth:
               ON s.entity_type = 'user' AND s.entity_id = f.user_id AND s.milestone_id = 'data_connected'
             WHERE f.rule_id = 'connect_nudge' AND NOT f.held_out AND s.reach_time IS NULL
             ORDER BY f.user_id""").fetchall()
-    (closed,) = store.raw.execute(
+    (closed,) = one_row(
+        store.raw,
         f"""SELECT count(*) FROM {FIRINGS} f JOIN aha_state s
               ON s.entity_type = 'user' AND s.entity_id = f.user_id AND s.milestone_id = 'data_connected'
-            WHERE f.rule_id = 'connect_nudge' AND NOT f.held_out AND s.window_end <= ?""", [as_of]).fetchone() or (0,)
+            WHERE f.rule_id = 'connect_nudge' AND NOT f.held_out AND s.window_end <= ?""", [as_of]) or (0,)
     rng = random.Random(SEED)
     moved: list[tuple[Any, ...]] = []
     moved_closed = 0

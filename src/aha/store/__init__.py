@@ -1,5 +1,5 @@
 """The event store: canonical tables, opening a backend, importing files. The only part that executes queries."""
 
-from aha.store.database import Store, StoreError, open_store
+from aha.store.database import Store, StoreError, one_row, open_store
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["Store", "StoreError", "one_row", "open_store"]

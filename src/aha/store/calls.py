@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 
 from aha.store import schema
-from aha.store.database import Store
+from aha.store.database import Store, one_row
 from aha.store.rows import PARSED
 from aha.store.traits import upsert_traits
 
@@ -83,7 +83,7 @@ def already_stored(store: Store, message_ids: list[str], now: datetime) -> set[s
 
 
 def _count(store: Store, sql: str, params: dict[str, object] | None = None) -> int:
-    row = store.raw.execute(sql, params or {}).fetchone()
+    row = one_row(store.raw, sql, params)
     return int(row[0]) if row and row[0] is not None else 0
 
 

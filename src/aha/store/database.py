@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.errors import UserError
-from aha.store import schema
+from aha.store import compat, schema  # noqa: F401  (compat: its patches, Ibis 12 on DuckDB 2 and SQLGlot 30)
 
 
 class StoreError(UserError):
@@ -60,7 +60,7 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring a file written by an older aha up to this schema version, all steps or none."""
-        row = self.raw.execute(f"SELECT value FROM {schema.META} WHERE key = 'schema_version'").fetchone()
+        row = one_row(self.raw, f"SELECT value FROM {schema.META} WHERE key = 'schema_version'")
         version = int(row[0]) if row else schema.SCHEMA_VERSION
         if version >= schema.SCHEMA_VERSION:
             return
@@ -73,7 +73,7 @@ class Store:
 
     def _check_version(self) -> None:
         try:
-            row = self.raw.execute(f"SELECT value FROM {schema.META} WHERE key = 'schema_version'").fetchone()
+            row = one_row(self.raw, f"SELECT value FROM {schema.META} WHERE key = 'schema_version'")
         except duckdb.CatalogException:
             raise StoreError(f"{self.path}: not an aha database (no {schema.META} table).") from None
         version = int(row[0]) if row else 0
@@ -86,7 +86,7 @@ class Store:
     @property
     def data_version(self) -> int:
         """Bumped on every write of events or identities, so cached milestone state knows when it is stale."""
-        row = self.raw.execute(f"SELECT value FROM {schema.META} WHERE key = 'data_version'").fetchone()
+        row = one_row(self.raw, f"SELECT value FROM {schema.META} WHERE key = 'data_version'")
         return int(row[0]) if row else 0
 
     def bump_data_version(self) -> None:
@@ -195,7 +195,7 @@ class Store:
         self.raw.execute(f"INSERT INTO {table} BY NAME {self.ibis.compile(expr)}")
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        row = self.raw.execute(sql, params or []).fetchone()
+        row = one_row(self.raw, sql, params)
         return row[0] if row else None
 
     @property
@@ -232,6 +232,13 @@ class Store:
             if self._worker is not None:
                 self._worker.shutdown()
             self.ibis.disconnect()
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+    """The first row of a query (None if none), its result read to the end: DuckDB 2 refuses any other work on the
+    connection (Ibis's next query) while a SELECT that `execute()` started is partly read; 1.x dropped it."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from typing import Literal
 import duckdb
 
 from aha.errors import UserError
+from aha.store.database import one_row
 
 Format = Literal["csv", "tsv", "jsonl", "parquet"]
 
@@ -166,7 +167,7 @@ def stage_raw_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Read a text file's physical lines into RAW_LINES(_line, _raw); returns the number of lines."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW_LINES} AS SELECT _raw FROM {_lines_source()}", [str(path)])
     _number_lines(con, RAW_LINES, 1)
-    row = con.execute(f"SELECT count(*) FROM {RAW_LINES}").fetchone()
+    row = one_row(con, f"SELECT count(*) FROM {RAW_LINES}")
     return int(row[0]) if row else 0
 
 

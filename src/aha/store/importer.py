@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from aha.store import metadata, schema
-from aha.store.database import Store
+from aha.store.database import Store, one_row
 from aha.store.formats import (
     STAGE,
     Column,
@@ -131,7 +131,7 @@ def import_files(
         check_columns(path, columns_of(con, path, formats[path]), kind, mapping)
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    previous_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()
+    previous_tz = one_row(con, "SELECT current_setting('TimeZone')")
     con.execute("SET TimeZone = 'UTC'")
     summaries: list[FileSummary] = []
     try:
@@ -264,11 +264,12 @@ def _import_one(
         )
         users = upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify", "user"))
         accounts = upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
-        counts = con.execute(
+        counts = one_row(
+            con,
             f"""SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL),
                        count(*) FILTER (WHERE _ok AND _kind <> 'event' AND _first AND NOT _same)
-                FROM {PARSED}"""
-        ).fetchone()
+                FROM {PARSED}""",
+        )
         assert counts is not None
         rows_read, rejected, others = (int(v) for v in counts)
         imported = events + others
@@ -319,5 +320,5 @@ def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, rejected
 
 
 def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
-    row = con.execute(sql, params or {}).fetchone()
+    row = one_row(con, sql, params)
     return int(row[0]) if row else 0

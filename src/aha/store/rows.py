@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from aha.store import metadata
+from aha.store.database import one_row
 from aha.store.formats import RAW_LINES, STAGE, Column, Format, quote_ident, quote_literal, stage_raw_lines
 from aha.store.mapping import Kind
 
@@ -228,5 +229,5 @@ def fill_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
 
 
 def scalar_int(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
-    row = con.execute(sql, params or []).fetchone()
+    row = one_row(con, sql, params)
     return int(row[0]) if row and row[0] is not None else 0

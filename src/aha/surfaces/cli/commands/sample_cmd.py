@@ -102,13 +102,15 @@ def _refuse_or_clear(db: Path, force: bool, recipe: str) -> bool:
         return False
     import duckdb
 
+    from aha.store import one_row
+
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
         raise UserError(f"{db}: cannot open it as a DuckDB file ({exc}); pass --force to replace it.") from None
     try:
-        held = con.execute("SELECT count(*) FROM events").fetchone()
-        same = con.execute("SELECT value FROM aha_meta WHERE key = 'sample'").fetchone()
+        held = one_row(con, "SELECT count(*) FROM events")
+        same = one_row(con, "SELECT value FROM aha_meta WHERE key = 'sample'")
     except duckdb.CatalogException:
         held, same = (0,), None
     finally:
