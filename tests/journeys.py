@@ -44,9 +44,11 @@ def write_identities(store: Store, links: Iterable[tuple[str, str, str]]) -> Non
     store.raw.executemany(
         "INSERT INTO identities VALUES (?, ?, ?, 'test')", [(a, u, ts(t)) for a, u, t in links]
     )
+    store.raw.execute(schema.latest_event(schema.LINKS_AND_MEMBERSHIPS))  # as every writer does
     store.bump_data_version()
 
 
 def write_memberships(store: Store, links: Iterable[tuple[str, str, str]]) -> None:
     store.raw.executemany("INSERT INTO memberships VALUES (?, ?, ?)", [(u, a, ts(t)) for u, a, t in links])
+    store.raw.execute(schema.latest_event(schema.LINKS_AND_MEMBERSHIPS))  # as every writer does
     store.bump_data_version()

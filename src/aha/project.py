@@ -117,7 +117,7 @@ class Project:
     # -- state ---------------------------------------------------------------------------------------
 
     def as_of(self, as_of: str | date | datetime | None = None) -> datetime:
-        """The moment of the analysis: the latest event by default (SEMANTICS.md).
+        """The moment of the analysis: by default the latest stored event, identity link or membership (SEMANTICS.md).
 
         A later time is answered as asked (the user may know the data is complete up to it), with a note when it is
         more than a day after the latest event: windows closing in between count as missed, which is wrong if

@@ -127,8 +127,8 @@ def event_source(store: Store, as_of: datetime | None) -> EventSource:
 
 
 def default_as_of(store: Store) -> datetime | None:
-    """SEMANTICS.md: `as_of` defaults to the latest event timestamp in the data, which every writer keeps in the
-    store's meta table (`schema.latest_event`) rather than each report scanning every event for it."""
+    """SEMANTICS.md: `as_of` defaults to the latest stored call (event, identity link, group membership), which
+    every writer keeps in the store's meta table (`schema.latest_event`) rather than each report scanning for it."""
     value = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
     return value if isinstance(value, datetime) else None
 
