@@ -56,3 +56,63 @@ def test_the_default_as_of_covers_identify_and_group_calls_after_the_last_event(
     }
     # An explicit as_of before the calls still leaves them out: as-of is honoured, only its default moved.
     assert _reached(project, "2026-01-01T10:15:00") == {("user", "u2", "did_a"): (t0, "reached")}
+
+
+MERGES = """
+version: 1
+signup: {event: Signed Up}
+milestones:
+  - {id: two_a, level: primary, event: A, count: 2, within: 2d}
+  - {id: did_b, event: B, within: 1d}
+"""
+
+
+def _call(kind: str, when: str, **ids: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"type": kind, "timestamp": f"2026-01-0{when}Z"}
+    names = {"user": "userId", "anonymous": "anonymousId", "previous": "previousId", "event": "event"}
+    return row | {names[k]: v for k, v in ids.items()}
+
+
+ALIASED = [
+    _call("track", "1T10:00:00", user="u_old", event="Signed Up"),
+    _call("track", "1T10:30:00", user="u_old", event="A"),
+    _call("track", "1T10:45:00", anonymous="a9", event="B"),
+    _call("identify", "1T11:00:00", user="u_old", anonymous="a9"),  # a9 → u_old, then u_old → u_new: a9 → u_new
+    _call("track", "2T09:00:00", user="u_new", event="Signed Up"),  # a later signup: t0 stays u_old's
+    _call("track", "2T09:10:00", user="u_new", event="A"),  # the merged user's second A
+    _call("alias", "2T12:00:00", user="u_new", previous="u_old"),
+    _call("track", "2T13:00:00", user="u_lone", event="A"),  # never signed up, merged with nobody
+    _call("track", "2T13:00:00", user="u_p", event="Signed Up"),
+    _call("alias", "2T14:00:00", user="u_q", previous="u_p"),  # u_p → u_q ...
+    _call("alias", "2T15:00:00", user="u_p", previous="u_q"),  # ... and back, later: ignored (no cycle)
+    _call("track", "2T16:00:00", user="u_q", event="B"),
+]
+
+
+def test_an_alias_between_two_identified_users_merges_them(tmp_path: Path) -> None:
+    """alias(previousId=u_old, userId=u_new): every event of u_old (and of a9, linked to u_old) is u_new's; t0 is
+    the earliest signup of the two (Jan 1 10:00, not u_new's Jan 2 09:00); A at 10:30 and 09:10 are the merged
+    user's two A; B at 10:45 (a9) is within a day of that t0. u_p was aliased to u_q, then u_q back to u_p: the
+    later link is ignored, so u_q has u_p's signup and its own B. Before, u_old and u_new stayed two users."""
+    project = _project(tmp_path, ALIASED, MERGES)
+    t0 = datetime(2026, 1, 1, 10)
+    t0_q = datetime(2026, 1, 2, 13)
+    assert _reached(project) == {
+        ("user", "u_new", "two_a"): (t0, "reached"), ("user", "u_new", "did_b"): (t0, "reached"),
+        ("user", "u_q", "two_a"): (t0_q, "in_progress"), ("user", "u_q", "did_b"): (t0_q, "reached"),
+    }
+    frame = project.state().state.execute()
+    assert frame.loc[frame.entity_id == "u_new", "reach_time"].dt.to_pydatetime().tolist() == [
+        datetime(2026, 1, 2, 9, 10), datetime(2026, 1, 1, 10, 45)]
+    assert project.state().users_without_signup == 1  # u_lone; u_old is u_new now, not a user without signup
+
+
+def test_an_alias_after_as_of_does_not_apply(tmp_path: Path) -> None:
+    """As of Jan 2 11:00 the alias has not happened: u_old and u_new are two users, each with its own t0, and
+    a9's B (linked to u_old at 11:00 on Jan 1) is u_old's."""
+    project = _project(tmp_path, ALIASED, MERGES)
+    old, new = datetime(2026, 1, 1, 10), datetime(2026, 1, 2, 9)
+    assert _reached(project, "2026-01-02T11:00:00") == {
+        ("user", "u_old", "two_a"): (old, "in_progress"), ("user", "u_old", "did_b"): (old, "reached"),
+        ("user", "u_new", "two_a"): (new, "in_progress"), ("user", "u_new", "did_b"): (new, "in_progress"),
+    }

@@ -35,6 +35,7 @@ ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources 
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
 REACH_VIEW = "aha_reach"  # + _i: each milestone's sparse reach, while the state is built (temp views)
 LINKS_TABLE = "aha_links"  # anonymous id → user, while the state is built (temp)
+MERGES_TABLE = "aha_merges"  # user id → the user an alias merged it into, likewise
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
@@ -203,7 +204,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     tables and stored as ENTITIES_TABLE: in the attached in-memory database, or in the file. Scratch is dropped."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once.
     linked = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
-    memberships = source.upto(store.table(schema.MEMBERSHIPS))  # group calls made by as_of
+    linked = replace(linked, merged=store.materialise(MERGES_TABLE, linked.merges(), temp=True))
+    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS)))  # group calls made by as_of
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     entities = store.materialise(
         BUILD_TABLE, entities_query(linked, store.table(schema.USERS), memberships, definitions), temp=True
@@ -228,6 +230,6 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     for view in views:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-    for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
+    for temp in (BUILD_TABLE, LINKS_TABLE, MERGES_TABLE, *scratch):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     return wide
