@@ -10,7 +10,6 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-
 DOUBLINGS = 3  # chains of merges (u1 → u2 → u3 …) are followed 2**3 = 8 links deep
 
 
