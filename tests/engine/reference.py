@@ -185,10 +185,12 @@ def resolve(events: Sequence[Event], links: Sequence[Link], as_of: datetime) -> 
 
 
 def signup_times(by_user: Mapping[str, Sequence[Event]], definitions: Definitions) -> dict[str, datetime]:
-    """t0 = the first signup event; users without one are in no cohort."""
+    """t0 = the first signup event, or with `first_seen` the first event (of `first_seen.events` if given); users
+    without one are in no cohort."""
+    names = definitions.signup.defining
     out = {}
     for user, evs in by_user.items():
-        signups = [e for e in evs if e.event in definitions.signup.events]
+        signups = [e for e in evs if names is None or e.event in names]
         if signups:
             out[user] = signups[0].timestamp
     return out

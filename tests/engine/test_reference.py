@@ -69,8 +69,27 @@ milestones:
   - {id: half, event: A, sum: {property: n, at_least: 2.5}, within: 2d}
 """
 
+FIRST_SEEN = """
+version: 1
+signup: {first_seen: true}   # no signup event: t0 is the user's first event, which still counts
+paid: {event: Pay, within: 2d}
+milestones:
+  - {id: a_first, level: primary, event: A, within: 1h}
+  - {id: b_twice, event: [B, Signed Up], count: 2, within: 1d}
+"""
+
+FIRST_OF_SOME = """
+version: 1
+signup: {first_seen: {events: [A, C]}}   # t0 is the first A or C
+milestones:
+  - {id: a_twice, level: primary, event: A, count: 2, within: 1d}
+  - {id: c_any, event: C, within: 2d}
+"""
+
 DEFINITIONS = [
     pytest.param(COUNTS, id="counts_all_of_paid"),
+    pytest.param(FIRST_SEEN, id="first_seen"),
+    pytest.param(FIRST_OF_SOME, id="first_seen_of_some_events"),
     pytest.param(PROPERTIES, id="distinct_sum_where_all_of"),
     pytest.param(NUMBERS, id="numeric_strings_two_signup_names"),
 ]
