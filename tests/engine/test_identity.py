@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from aha.definitions import parse
+from aha.engine.identity import links
 from aha.project import Project
 from aha.store import open_store
 from aha.store.importer import import_files
+from tests.journeys import write_identities
 
 ACCOUNTS = """
 version: 1
@@ -116,3 +118,15 @@ def test_an_alias_after_as_of_does_not_apply(tmp_path: Path) -> None:
         ("user", "u_old", "two_a"): (old, "in_progress"), ("user", "u_old", "did_b"): (old, "reached"),
         ("user", "u_new", "two_a"): (new, "in_progress"), ("user", "u_new", "did_b"): (new, "in_progress"),
     }
+
+
+def test_a_long_chain_of_links_ends_at_its_last_id(tmp_path: Path) -> None:
+    """a0 → u1 → u2 → u3 → u4 → u5, the calls in shuffled order: every id is u5's (8 links are followed). Each
+    doubling pass must join the previous pass's result to itself; a self-join Ibis folded into the previous join
+    once stopped every chain at two links."""
+    store = open_store(tmp_path / "aha.duckdb")
+    chain = [("a0", "u1"), ("u1", "u2"), ("u2", "u3"), ("u3", "u4"), ("u4", "u5")]
+    write_identities(store, [(a, u, f"2026-01-0{n}T00:00:00") for n, (a, u) in zip((3, 1, 5, 2, 4), chain,
+                                                                                   strict=True)])
+    got = store.execute(links(store.table("identities")))
+    assert dict(zip(got.anonymous_id, got.linked_user, strict=True)) == {a: "u5" for a, _ in chain}

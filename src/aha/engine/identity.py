@@ -30,8 +30,11 @@ def links(identities: ir.Table) -> ir.Table:
                     | ((j._back_at == j._at) & (j.anonymous_id < j.linked_user)))
     resolved = kept.select("anonymous_id", "linked_user")
     for _ in range(DOUBLINGS):  # each pass doubles the chain length followed
-        step = resolved.select(_from=resolved.anonymous_id, _to=resolved.linked_user)
-        j = resolved.left_join(step, resolved.linked_user == step._from)
+        # Both sides as views: joined to itself without them, Ibis folds the pass into the previous join and binds
+        # the predicate to the wrong relation (chains stopped at two links).
+        left, right = resolved.view(), resolved.view()
+        step = right.select(_from=right.anonymous_id, _to=right.linked_user)
+        j = left.left_join(step, left.linked_user == step._from)
         resolved = j.select("anonymous_id", linked_user=ibis.coalesce(j._to, j.linked_user))
     return resolved
 
