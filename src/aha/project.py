@@ -131,7 +131,7 @@ class Project:
     # -- state ---------------------------------------------------------------------------------------
 
     def as_of(self, as_of: str | date | datetime | None = None) -> datetime:
-        """The moment of the analysis: the latest event by default (SEMANTICS.md).
+        """The moment of the analysis: by default the latest stored event, identity link or membership (SEMANTICS.md).
 
         A later time is answered as asked (the user may know the data is complete up to it), with a note when it is
         more than a day after the latest event: windows closing in between count as missed, which is wrong if
@@ -255,8 +255,9 @@ class Project:
         """Every event × threshold × window as a candidate milestone, ranked; each event's magic number.
 
         `segment="persona=admin"` runs discovery among those users only (what predicts retention for admins?).
-        `landmark` (retention only, on by default): compare each window's candidates among users still active after
-        it, so that users who left early do not make every frequent event look like a cause of staying.
+        `landmark` (on by default): compare each window's candidates among users still active after it and, for
+        conversion, not yet paid when it closed, so that neither leaving early nor paying early decides who is
+        compared (SEMANTICS.md, "Discovery and scoring").
         """
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")

@@ -140,22 +140,43 @@ def holds(props: Mapping[str, Any], key: str, cond: Condition) -> bool:
 # --- people ----------------------------------------------------------------------------------------------------
 
 
-def resolve(events: Sequence[Event], links: Sequence[Link], as_of: datetime) -> dict[str, list[Event]]:
-    """Each user's events up to `as_of`, in (timestamp, message id) order; anonymous ones through the earliest link
-    made up to `as_of` (a later identify call is data the moment did not have)."""
-    owner: dict[str, Link] = {}
+def linked_ids(links: Sequence[Link], as_of: datetime) -> dict[str, str]:
+    """id → the user it belongs to, from the links made up to `as_of` (a later call is data the moment did not
+    have): per id its earliest link; no link to itself; of two ids linked to each other the later link is ignored
+    (tied: the one from the id that sorts first is kept); chains followed up to 8 links."""
+    first: dict[str, Link] = {}
     for link in links:
         if link.timestamp > as_of:
             continue
-        if link.anonymous_id not in owner or link.timestamp < owner[link.anonymous_id].timestamp:
-            owner[link.anonymous_id] = link
+        if link.anonymous_id not in first or link.timestamp < first[link.anonymous_id].timestamp:
+            first[link.anonymous_id] = link
+    kept: dict[str, str] = {}
+    for source, link in first.items():
+        back = first.get(link.user_id)
+        if link.user_id == source or (back is not None and back.user_id == source and (
+                back.timestamp < link.timestamp or (back.timestamp == link.timestamp and link.user_id < source))):
+            continue
+        kept[source] = link.user_id
+    out = {}
+    for source, target in kept.items():
+        for _ in range(7):
+            target = kept.get(target, target)
+        out[source] = target
+    return out
+
+
+def resolve(events: Sequence[Event], links: Sequence[Link], as_of: datetime) -> dict[str, list[Event]]:
+    """Each user's events up to `as_of`, in (timestamp, message id) order: an event's user id (or, merged into
+    another by an alias, that one), or without one its anonymous id's user (`linked_ids`)."""
+    owner = linked_ids(links, as_of)
     by_user: dict[str, list[Event]] = {}
     for e in events:
         if e.timestamp > as_of:
             continue
-        user = e.user_id
-        if user is None and e.anonymous_id in owner:
-            user = owner[e.anonymous_id].user_id
+        if e.user_id is not None:
+            user: str | None = owner.get(e.user_id, e.user_id)
+        else:
+            user = owner.get(e.anonymous_id) if e.anonymous_id is not None else None
         if user is not None:
             by_user.setdefault(user, []).append(e)
     for evs in by_user.values():
@@ -164,10 +185,12 @@ def resolve(events: Sequence[Event], links: Sequence[Link], as_of: datetime) -> 
 
 
 def signup_times(by_user: Mapping[str, Sequence[Event]], definitions: Definitions) -> dict[str, datetime]:
-    """t0 = the first signup event; users without one are in no cohort."""
+    """t0 = the first signup event, or with `first_seen` the first event (of `first_seen.events` if given); users
+    without one are in no cohort."""
+    names = definitions.signup.defining
     out = {}
     for user, evs in by_user.items():
-        signups = [e for e in evs if e.event in definitions.signup.events]
+        signups = [e for e in evs if names is None or e.event in names]
         if signups:
             out[user] = signups[0].timestamp
     return out

@@ -69,8 +69,27 @@ milestones:
   - {id: half, event: A, sum: {property: n, at_least: 2.5}, within: 2d}
 """
 
+FIRST_SEEN = """
+version: 1
+signup: {first_seen: true}   # no signup event: t0 is the user's first event, which still counts
+paid: {event: Pay, within: 2d}
+milestones:
+  - {id: a_first, level: primary, event: A, within: 1h}
+  - {id: b_twice, event: [B, Signed Up], count: 2, within: 1d}
+"""
+
+FIRST_OF_SOME = """
+version: 1
+signup: {first_seen: {events: [A, C]}}   # t0 is the first A or C
+milestones:
+  - {id: a_twice, level: primary, event: A, count: 2, within: 1d}
+  - {id: c_any, event: C, within: 2d}
+"""
+
 DEFINITIONS = [
     pytest.param(COUNTS, id="counts_all_of_paid"),
+    pytest.param(FIRST_SEEN, id="first_seen"),
+    pytest.param(FIRST_OF_SOME, id="first_seen_of_some_events"),
     pytest.param(PROPERTIES, id="distinct_sum_where_all_of"),
     pytest.param(NUMBERS, id="numeric_strings_two_signup_names"),
 ]
@@ -138,8 +157,9 @@ def logs(draw: st.DrawFn) -> Log:
     rows = draw(st.permutations(rows))  # message ids follow this order, so ties break differently every time
     # Identity links with distinct times (the earliest link wins; equal times would make the winner arbitrary).
     link_times = draw(st.lists(st.integers(0, 6 * 48), unique=True, max_size=n_users + 2))
-    links = tuple((f"anon{draw(st.integers(0, n_users - 1))}", f"u{draw(st.integers(0, n_users - 1))}", _iso(t * 30))
-                  for t in link_times)
+    # An identify or alias names an anonymous id; an alias between two identified users names a user id (a merge).
+    links = tuple((f"{draw(st.sampled_from(['anon', 'anon', 'u']))}{draw(st.integers(0, n_users - 1))}",
+                   f"u{draw(st.integers(0, n_users - 1))}", _iso(t * 30)) for t in link_times)
     stamps = [datetime.fromisoformat(r[2]) for r in rows]
     as_of = draw(st.one_of(
         st.just(max(stamps, default=BASE)),  # the default: the latest event
@@ -173,6 +193,16 @@ EXACT_WINDOW_ENDS = Log((
     _row(None, "A", 30, {"k": "y", "n": 3}, anonymous_id="anon1"),  # u1's: the earlier of its two links
     _row("u1", "Signed Up", 30), _row("u2", "Signed Up", 30),
 ), (("anon1", "u2", _iso(90)), ("anon1", "u1", _iso(60))), BASE + timedelta(days=2))  # as_of: u0's 2d window closes
+
+
+MERGED_IDS = Log((
+    _row("u0", "Signed Up", 60), _row("u0", "A", 70), _row(None, "B", 80, anonymous_id="anon0"),
+    _row("u1", "Signed Up", 30), _row("u1", "A", 90), _row("u2", "B", 100), _row("u3", "Signed Up", 0),
+    _row("u3", "A", 10), _row("u4", "C", 20),
+), (("anon0", "u0", _iso(200)), ("u0", "u1", _iso(210)), ("u1", "u2", _iso(220)),  # anon0 → u0 → u1 → u2
+    ("u3", "u4", _iso(230)), ("u4", "u3", _iso(240)),  # aliased back and forth: the later link is ignored
+    ("u2", "u0", _iso(250))),  # a ring u0 → u1 → u2 → u0 is followed 8 links: u0 ends at u2, u1 at u0, u2 at u1
+    BASE + timedelta(days=4))
 
 
 # --- the engine on one log -------------------------------------------------------------------------------------
@@ -224,6 +254,7 @@ ANALYSES_EXAMPLES = settings(max_examples=20, deadline=None, suppress_health_che
 @given(log=logs())
 @example(log=TIES_IN_A_RUNNING_SUM)
 @example(log=EXACT_WINDOW_ENDS)
+@example(log=MERGED_IDS)
 def test_state_matches_reference(yaml_text: str, log: Log) -> None:
     definitions = parse(yaml_text)
     want = ref.state(log.events(), log.identity_links(), definitions, log.as_of)
@@ -246,6 +277,7 @@ def _close(a: float | None, b: float | None) -> bool:
 @given(log=logs())
 @example(log=TIES_IN_A_RUNNING_SUM)
 @example(log=EXACT_WINDOW_ENDS)
+@example(log=MERGED_IDS)
 def test_analyses_match_reference(yaml_text: str, log: Log) -> None:
     """Funnel (both orders, both maturity modes), activation by day cohort and time-to-milestone percentiles."""
     definitions = parse(yaml_text)

@@ -1,5 +1,5 @@
-"""Every writer keeps `seen_users`, `seen_members`, `seen_anonymous` and the latest event time (the default
-`as_of`) equal to what the events say, and an older file is backfilled.
+"""Every writer keeps `seen_users`, `seen_members`, `seen_anonymous` and the latest call time (the default
+`as_of`: of events, identity links and memberships) equal to what the tables say, and an older file is backfilled.
 
 The report's "users without a signup" and account membership read these tables instead of the events, so a writer
 that forgot them would silently change those numbers; each is checked against a direct aggregate of the events.
@@ -7,6 +7,7 @@ that forgot them would silently change those numbers; each is checked against a 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -43,9 +44,10 @@ def anonymous(store: Store) -> tuple[Rows, Rows]:
 
 
 def latest(store: Store) -> tuple[object, object]:
-    """(the latest event time the meta table keeps, the events' own maximum)."""
+    """(the latest call time the meta table keeps, the maximum of the events, links and memberships)."""
     kept = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
-    return kept, store.scalar("SELECT max(timestamp) FROM events")
+    return kept, store.scalar("SELECT max(timestamp) FROM (SELECT timestamp FROM events UNION ALL SELECT timestamp "
+                              "FROM identities UNION ALL SELECT timestamp FROM memberships)")
 
 
 def test_import_keeps_them_including_earlier_events_of_a_later_file(tmp_path: Path) -> None:
@@ -93,13 +95,16 @@ def test_tracking_calls_keep_them(tmp_path: Path) -> None:
 
     calls = [call(1, "track", "u1", "acc1", datetime(2026, 1, 3)), call(2, "track", "u1", None, datetime(2026, 1, 2)),
              call(3, "track", None, None, datetime(2026, 1, 1)), call(4, "identify", "u3", None, datetime(2026, 1, 1))]
+    identify = dataclasses.replace(call(5, "identify", None, None, datetime(2026, 1, 4)), user_id="u4")  # anon -> u4
     write_calls(store, calls_table(calls), dead_table([]), None, now)
+    assert latest(store) == (datetime(2026, 1, 3),) * 2  # the traits-only identify call links nothing
+    write_calls(store, calls_table([identify]), dead_table([]), None, now)
     users, members = seen(store)
     assert users == [("u1", datetime(2026, 1, 2))]  # an identify call is not an event: u3 is known from links only
     assert members == [("u1", "acc1", datetime(2026, 1, 3))]
     assert (users, members) == direct(store)
     assert anonymous(store) == ([("anon", datetime(2026, 1, 1))],) * 2
-    assert latest(store) == (datetime(2026, 1, 3),) * 2  # the identify call's time is not an event's
+    assert latest(store) == (datetime(2026, 1, 4),) * 2  # a linking identify after the last event moves it
 
 
 def test_the_sample_loader_keeps_them(tmp_path: Path) -> None:

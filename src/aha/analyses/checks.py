@@ -10,10 +10,14 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from aha.analyses.state import event_source
 from aha.definitions import Definitions, content_hash
+from aha.engine.signups import signups_query
 from aha.jsonpointer import pointer
 from aha.results import ResultMixin
 from aha.store import Store, schema
+
+SIGNUP_COVERAGE = 0.5  # below this share of the users seen having a signup event, validate warns
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +62,37 @@ def run(definitions: Definitions, config: str, store: Store | None) -> ChecksRes
             hint = f" Did you mean {close[0]!r}?" if close else ""
             findings.append(Finding("warning", path, f"no event {name!r} in the data.{hint}"))
         findings += _segments(store, definitions)
+        findings += _signup_coverage(store, definitions)
     return ChecksResult(config, content_hash(definitions), len(definitions.milestones), definitions.primary.id,
                         total, tuple(findings))
 
 
+def _signup_coverage(store: Store, definitions: Definitions) -> list[Finding]:
+    """A signup event most users never send leaves most of them in no cohort: say how many, and offer first_seen."""
+    if definitions.signup.first_seen is not None:
+        return []
+    source = event_source(store, None)
+    seen = int(store.execute(source.users().count()))
+    signups = signups_query(source.select(definitions.signup.events), definitions, properties=False)
+    signed = int(store.execute(signups.count()))
+    if not seen or signed / seen >= SIGNUP_COVERAGE:
+        return []
+    names = " / ".join(repr(e) for e in definitions.signup.events)
+    return [Finding("warning", "signup.event", (
+        f"only {signed:,} of the {seen:,} users seen ({signed / seen:.0%}) have a {names} event; the rest are in no "
+        "cohort and every number leaves them out. If the data has no signup event for most users, use "
+        "`signup: {first_seen: true}` (t0 = the user's first event) or `first_seen: {events: [...]}`."))]
+
+
 def _segments(store: Store, definitions: Definitions) -> list[Finding]:
     out = []
-    signup = list(definitions.signup.events)
+    signup = list(definitions.signup.defining or [])
     for i, seg in enumerate(definitions.segments):
         path = pointer(seg)
         in_traits = store.scalar(f"SELECT count(*) FROM {schema.USERS} WHERE json_exists(traits, ?)", [path])
-        in_signups = store.scalar(
-            f"SELECT count(*) FROM {schema.EVENTS} WHERE event IN (SELECT unnest(?)) AND json_exists(properties, ?)",
-            [signup, path],
-        )
+        in_signups = store.scalar(  # with `first_seen: true` (no names), any event's properties may be the first's
+            f"SELECT count(*) FROM {schema.EVENTS} WHERE (len(?) = 0 OR event IN (SELECT unnest(?))) "
+            "AND json_exists(properties, ?)", [signup, signup, path])
         if not in_traits and not in_signups:
             out.append(Finding("warning", f"segments[{i}]", f"no user trait or signup-event property {seg!r}."))
     return out

@@ -4,10 +4,15 @@ SEMANTICS.md, "Discovery and scoring": every event × threshold × window is a c
 floor are not ranked; p-values get a Benjamini–Hochberg correction; ranking is by the lift's lower 95% bound, so a
 small lucky group never outranks a large solid one.
 
-For retention the population of a window is a landmark population (Anderson, Cain & Gelber 1983, J Clin Oncol 1:710):
-users still active after the window closed, before the retention bracket. Without it, a user who leaves on day 3
-has fewer page views in 14 days *because* they left, and every frequent event looks like a cause of staying (reverse
-causation); with it, everyone compared was there for the whole window, so only what they did in it differs.
+The population of a window is a landmark population (Anderson, Cain & Gelber 1983, J Clin Oncol 1:710): the users
+whose outcome was still open when the window closed and who were still there, so everyone compared was there for the
+whole window and only what they did in it differs (SEMANTICS.md, "Discovery and scoring").
+- Retention: users still active after the window, before the retention bracket. Without it, a user who leaves on
+  day 3 has fewer page views in 14 days *because* they left, and every frequent event looks like a cause of staying.
+- Conversion: users who had not paid when the window closed and were active after it, before the horizon ended
+  (paying counts as activity). A user who paid inside the window is left out, whatever they did next: their outcome
+  was decided in it, and their counts (cut at the payment) cover less of it. Keeping those who came back after
+  paying and dropping those who did not, as a landmark of activity alone did, selected on what users do after paying.
 """
 
 from __future__ import annotations
@@ -138,24 +143,31 @@ class DiscoveryBreakdown(ResultMixin):
 
 
 def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None, segment: str | None) -> ir.Table:
-    """(entity_key, _outcome, segment, _t0, _active_before): `_active_before` is the user's last active moment before
-    the outcome is measured (the retention bracket opens; the conversion horizon ends), null without `retention`."""
+    """(entity_key, _outcome, _outcome_at, segment, _t0, _active_before): `_active_before` is the user's last active
+    moment before the outcome is measured (the retention bracket opens; the conversion horizon ends), null without
+    `retention`; `_outcome_at` when the outcome happened (for conversion, the first payment)."""
     rows = outcome_rows(ms, outcome, retention if outcome == "retention" else None)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     users = users.select(c.ENTITY_ID, c.ENTITY_KEY, c.T0, **{SEGMENT: segment_column(users, segment)})
     joined = rows.filter(rows._eligible).join(users, c.ENTITY_ID)
+    kept = (c.ENTITY_KEY, "_outcome", "_outcome_at", SEGMENT)
     if retention is None:
-        return joined.select(c.ENTITY_KEY, "_outcome", SEGMENT, _t0=joined[c.T0], _active_before=ibis.null("timestamp"))
+        return joined.select(*kept, _t0=joined[c.T0], _active_before=ibis.null("timestamp"))
     column = "active_before" if outcome == "retention" else "active_in_horizon"
     joined = joined.join(retention.select(c.ENTITY_ID, _active_before=retention[column]), c.ENTITY_ID)
-    return joined.select(c.ENTITY_KEY, "_outcome", SEGMENT, "_active_before", _t0=joined[c.T0])
+    return joined.select(*kept, "_active_before", _t0=joined[c.T0])
 
 
-def _landmarked(eligible: ir.Table, window: int, landmark: bool) -> ir.Table:
-    """The users a window's candidates are compared among: with a landmark, those active after the window."""
+def _landmarked(eligible: ir.Table, window: int, landmark: bool, outcome: Outcome) -> ir.Table:
+    """The users a window's candidates are compared among: with a landmark, those active after the window, and for
+    conversion only those who had not paid before it closed (the module docstring says why)."""
     if not landmark:
         return eligible
-    return eligible.filter(eligible._active_before >= eligible._t0 + ibis.interval(days=window))
+    closes = eligible._t0 + ibis.interval(days=window)
+    among = eligible.filter(eligible._active_before >= closes)
+    if outcome == "conversion":
+        among = among.filter(among._outcome_at.isnull() | (among._outcome_at >= closes))
+    return among
 
 
 def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
@@ -169,8 +181,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
                  only: str | None = None, landmark: bool | None = None) -> DiscoveryBreakdown:
     """One counts pass over the events, then the candidates within each segment value.
 
-    `landmark` (default: on for retention, which alone has one) compares each window's candidates among users still
-    active after the window; see the module docstring."""
+    `landmark` (default on, for both outcomes) compares each window's candidates among the users whose outcome was
+    still open when the window closed and who were active after it; see the module docstring."""
     definitions = ms.definitions
     if landmark is None:
         landmark = True
@@ -202,7 +214,7 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
         rows: list[dict[str, Any]] = []
         totals: dict[int, tuple[int, int]] = {}
         for w in windows:
-            among = _landmarked(eligible, w, landmark)
+            among = _landmarked(eligible, w, landmark, outcome)
             if landmark:
                 row = store.execute(population_query(among)).iloc[0]
                 totals[w] = (int(row["users"]), int(row["outcome_users"] or 0))

@@ -118,7 +118,8 @@ def summarise(rows: list[dict[str, Any]], steps: list[str], names: dict[str, str
     groups = []
     for row in rows:
         counts = [int(row[f"n_{i}"] or 0) for i in range(len(steps) + 1)]
-        built = [FunnelStep(SIGNUP, "Signed up", counts[0], 0, None, None, Rate.of(counts[0], counts[0]), None, 0.0)]
+        built = [FunnelStep(SIGNUP, names.get(SIGNUP, "Signed up"), counts[0], 0, None, None,
+                            Rate.of(counts[0], counts[0]), None, 0.0)]
         for i, step in enumerate(steps, start=1):
             built.append(FunnelStep(
                 id=step, name=names[step], entities=counts[i], in_progress=int(row[f"open_{i}"] or 0),
@@ -136,7 +137,7 @@ def summarise(rows: list[dict[str, Any]], steps: list[str], names: dict[str, str
 def run(store: Store, ms: MilestoneState, order: Order = "ordered", include_immature: bool = False,
         segment: str | None = None) -> FunnelResult:
     steps = step_ids(ms.definitions)
-    names = {m.id: m.label for m in ms.definitions.milestones} | {c.PAID: "Paid"}
+    names = {m.id: m.label for m in ms.definitions.milestones} | {c.PAID: "Paid", SIGNUP: ms.definitions.signup.label}
     wide = users_wide(ms, steps, segment)
     rows = store.records(funnel_query(wide, steps, ms.as_of, order, include_immature))
     return summarise(rows, steps, names, ms.as_of, order, include_immature, segment)

@@ -36,6 +36,7 @@ ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources 
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
 REACH_VIEW = "aha_reach"  # + _i: each milestone's sparse reach, while the state is built (temp views)
 LINKS_TABLE = "aha_links"  # anonymous id → user, while the state is built (temp)
+MERGES_TABLE = "aha_merges"  # user id → the user an alias merged it into, likewise
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
@@ -43,7 +44,7 @@ WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the sta
 SEGMENTS_TABLE = "aha_segments"  # (entity_key, signup_properties, traits) of users: built when a segment is asked for
 SEGMENTS_KEY = "segments_key"  # the state key the segments table was built for
 KNOWN_SHOWN = 20  # segment names listed in a message at most
-LAYOUT = "wide-4"  # part of the state key: a state written by an aha with another layout or rules is rebuilt
+LAYOUT = "wide-5"  # part of the state key: a state written by an aha with another layout or rules is rebuilt
 # (wide-4: property keys are literal member names, no longer JSON paths)
 STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier releases
 
@@ -155,8 +156,8 @@ def event_source(store: Store, as_of: datetime | None) -> EventSource:
 
 
 def default_as_of(store: Store) -> datetime | None:
-    """SEMANTICS.md: `as_of` defaults to the latest event timestamp in the data, which every writer keeps in the
-    store's meta table (`schema.latest_event`) rather than each report scanning every event for it."""
+    """SEMANTICS.md: `as_of` defaults to the latest stored call (event, identity link, group membership), which
+    every writer keeps in the store's meta table (`schema.latest_event`) rather than each report scanning for it."""
     value = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
     return value if isinstance(value, datetime) else None
 
@@ -231,7 +232,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     tables and stored as ENTITIES_TABLE: in the attached in-memory database, or in the file. Scratch is dropped."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once.
     linked = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
-    memberships = source.upto(store.table(schema.MEMBERSHIPS))  # group calls made by as_of
+    linked = replace(linked, merged=store.materialise(MERGES_TABLE, linked.merges(), temp=True))
+    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS)))  # group calls made by as_of
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     entities = store.materialise(
         BUILD_TABLE, entities_query(linked, store.table(schema.USERS), memberships, definitions), temp=True
@@ -256,6 +258,6 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     for view in views:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-    for temp in (BUILD_TABLE, LINKS_TABLE, *scratch):
+    for temp in (BUILD_TABLE, LINKS_TABLE, MERGES_TABLE, *scratch):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     return wide

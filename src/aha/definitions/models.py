@@ -73,12 +73,50 @@ def _as_condition(value: Any) -> Any:
 Filter = Annotated[Condition, BeforeValidator(_as_condition)]
 
 
+class FirstSeen(Strict):
+    events: list[str] | None = Field(default=None, min_length=1,
+                                     description="Only these events' first occurrence starts t0 (default: any).")
+
+
 class Signup(Strict):
-    event: str | list[str] = Field(description="Event name(s) whose first occurrence is the user's signup time t0.")
+    """`event`: the signup event(s); or `first_seen` (`true`, or `{events: [...]}`) when the log has none: t0 is the
+    user's first (qualifying) event, and those events stay candidates and activity (SEMANTICS.md)."""
+
+    event: str | list[str] | None = Field(
+        default=None, description="Event name(s) whose first occurrence is the user's signup time t0.")
+    first_seen: bool | FirstSeen | None = Field(
+        default=None, description="No signup event: t0 is the user's first event (or first of `events`).")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Signup:
+        if self.first_seen is False:
+            raise ValueError("`first_seen: false` means nothing; give `event: <signup event>` instead")
+        if (self.event is None) == (self.first_seen is None):
+            raise ValueError("give exactly one of `event` (the signup event) or `first_seen: true` (t0 is the "
+                             "user's first event)")
+        return self
 
     @property
     def events(self) -> list[str]:
+        """The signup event names: kept out of discovery's candidates and of retention's activity. None with
+        `first_seen`, whose events stay candidates and activity (`retention.active.not_event` leaves them out)."""
+        if self.event is None:
+            return []
         return [self.event] if isinstance(self.event, str) else list(self.event)
+
+    @property
+    def defining(self) -> list[str] | None:
+        """The names whose first occurrence is t0; None: any event (`first_seen: true`)."""
+        if isinstance(self.first_seen, FirstSeen):
+            return list(self.first_seen.events) if self.first_seen.events else None
+        if self.first_seen:
+            return None
+        return self.events
+
+    @property
+    def label(self) -> str:
+        """The funnel's first step, honestly named: nobody signed up when t0 is a first event."""
+        return "Signed up" if self.first_seen is None else "First seen"
 
 
 class Paid(Strict):
@@ -302,6 +340,8 @@ class Definitions(Strict):
     def event_references(self) -> list[tuple[str, str]]:
         """(YAML path, event name) for every event the file names, so a check can point at the exact line."""
         refs = [(f"signup.event{_index(self.signup.event, i)}", e) for i, e in enumerate(self.signup.events)]
+        if isinstance(self.signup.first_seen, FirstSeen):
+            refs += [(f"signup.first_seen.events[{i}]", e) for i, e in enumerate(self.signup.first_seen.events or [])]
         if self.paid:
             refs += [(f"paid.event{_index(self.paid.event, i)}", e) for i, e in enumerate(self.paid.events)]
         refs += [(f"retention.active.event[{i}]", e) for i, e in enumerate(self.retention.active.event or [])]
@@ -314,7 +354,7 @@ class Definitions(Strict):
     @property
     def event_names(self) -> set[str]:
         """Every event name the file mentions, for the "not in your data" check."""
-        names = set(self.signup.events)
+        names = set(self.signup.events) | set(self.signup.defining or [])
         if self.paid:
             names |= set(self.paid.events)
         names |= set(self.retention.active.event or [])

@@ -1,4 +1,5 @@
-"""Who did it: events under an anonymous id belong to the user an identify/alias linked it to, retroactively."""
+"""Who did it: events under an anonymous id belong to the user an identify/alias linked it to, and a user id an
+alias merged into another belongs to that one, retroactively."""
 
 from __future__ import annotations
 
@@ -9,10 +10,33 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+DOUBLINGS = 3  # chains of merges (u1 → u2 → u3 …) are followed 2**3 = 8 links deep
+
 
 def links(identities: ir.Table) -> ir.Table:
-    """One user per anonymous id: the earliest link wins, so a later re-identify cannot move history twice."""
-    return identities.group_by("anonymous_id").aggregate(linked_user=identities.user_id.argmin(identities.timestamp))
+    """(anonymous_id, linked_user): the user each linked id belongs to (SEMANTICS.md, "Time and people").
+
+    A linked id is an anonymous id an identify or alias named, or a user id an alias merged into another
+    (`alias(previousId=u_old, userId=u_new)`: the new id wins). Per id the earliest link wins, so a later
+    re-identify cannot move history twice; chains are followed (a1 → u_old → u_new gives a1 → u_new); of two ids
+    aliased to each other, the later link is ignored (tied in time: the one from the id that sorts first is kept).
+    """
+    first = identities.group_by("anonymous_id").aggregate(
+        linked_user=identities.user_id.argmin(identities.timestamp), _at=identities.timestamp.min())
+    first = first.filter(first.anonymous_id != first.linked_user)
+    back = first.select(_from=first.anonymous_id, _to=first.linked_user, _back_at=first._at)
+    j = first.left_join(back, (first.linked_user == back._from) & (first.anonymous_id == back._to))
+    kept = j.filter(j._back_at.isnull() | (j._back_at > j._at)
+                    | ((j._back_at == j._at) & (j.anonymous_id < j.linked_user)))
+    resolved = kept.select("anonymous_id", "linked_user")
+    for _ in range(DOUBLINGS):  # each pass doubles the chain length followed
+        # Both sides as views: joined to itself without them, Ibis folds the pass into the previous join and binds
+        # the predicate to the wrong relation (chains stopped at two links).
+        left, right = resolved.view(), resolved.view()
+        step = right.select(_from=right.anonymous_id, _to=right.linked_user)
+        j = left.left_join(step, left.linked_user == step._from)
+        resolved = j.select("anonymous_id", linked_user=ibis.coalesce(j._to, j.linked_user))
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -30,9 +54,24 @@ class EventSource:
     seen_members: ir.Table | None = None  # (user_id, account_id, first_seen): pairs carried by the same event
     seen_anonymous: ir.Table | None = None  # (anonymous_id, first_seen): of the events without a user id
     linked: ir.Table | None = None  # `links(identities)` computed once, when a caller reads the events many times
+    merged: ir.Table | None = None  # `merges()` computed once, likewise
 
     def _links(self) -> ir.Table:
         return self.linked if self.linked is not None else self.identity_links()
+
+    def _merges(self) -> ir.Table:
+        return self.merged if self.merged is not None else self.merges()
+
+    def merges(self) -> ir.Table:
+        """The links whose id is a user id (an alias between two identified users): usually none, so looking up
+        every identified event's user id in them costs little, where looking it up in every link doubled the
+        cost of resolving events."""
+        links = self._links()
+        if self.seen_users is not None:
+            ids = self.seen_users.select(_uid=self.seen_users.user_id.cast("string"))
+        else:
+            ids = self.events.filter(self.events.user_id.notnull()).select(_uid=self.events.user_id).distinct()
+        return links.semi_join(ids, links.anonymous_id == ids._uid)
 
     def identity_links(self) -> ir.Table:
         """`links` of the identify/alias calls made up to `as_of`: a later call is data the moment did not have,
@@ -57,12 +96,21 @@ class EventSource:
         return self.resolve(events, joined_next)
 
     def resolve(self, events: ir.Table, joined_next: bool = False) -> ir.Table:
-        """Resolve `user_id` of these (already filtered) raw events through the identity links."""
+        """Resolve `user_id` of these (already filtered) raw events through the identity links: an event's user
+        id (merged into another by an alias: that one), or without one its anonymous id's user."""
         joined = events.left_join(self._links(), "anonymous_id")
-        resolved = joined.mutate(user_id=ibis.coalesce(joined.user_id, joined.linked_user))
+        merges = self._merges().select(_id=ibis._.anonymous_id, _merged=ibis._.linked_user)
+        joined = joined.left_join(merges, joined.user_id == merges._id)
+        resolved = joined.mutate(user_id=ibis.coalesce(joined._merged, joined.user_id, joined.linked_user))
         if not joined_next:
             resolved = resolved.filter(resolved.user_id.notnull())
         return resolved.select(*self.events.columns)
+
+    def canonical(self, table: ir.Table) -> ir.Table:
+        """`table` with its `user_id` column mapped to the id an alias merged it into (memberships, seen pairs)."""
+        merges = self._merges().select(_id=ibis._.anonymous_id, _merged=ibis._.linked_user)
+        joined = table.left_join(merges, table.user_id == merges._id)
+        return joined.mutate(user_id=ibis.coalesce(joined._merged, joined.user_id)).select(*table.columns)
 
     def raw(self, names: Iterable[str]) -> ir.Table:
         """Events of these names up to `as_of`, without identity resolution (for rows that need none)."""
@@ -81,6 +129,7 @@ class EventSource:
             known = seen.select(user_id=seen.user_id.cast("string"))  # the key is NOT NULL; the union's is not
         else:
             known = events.filter(events.user_id.notnull()).select("user_id")
+        known = self.canonical(known)
         if self.seen_anonymous is not None:
             ids = self.upto(self.seen_anonymous, "first_seen").select(anonymous_id=ibis._.anonymous_id.cast("string"))
         else:
@@ -92,7 +141,9 @@ class EventSource:
         """(user_id, account_id) pairs carried by the same event, up to `as_of`."""
         if self.seen_members is not None:
             seen = self.upto(self.seen_members, "first_seen")
-            return seen.select(user_id=seen.user_id.cast("string"), account_id=seen.account_id.cast("string"))
-        events = self.upto(self.events)
-        pairs = events.filter(events.account_id.notnull(), events.user_id.notnull())
-        return pairs.select("user_id", "account_id").distinct()
+            pairs = seen.select(user_id=seen.user_id.cast("string"), account_id=seen.account_id.cast("string"))
+        else:
+            events = self.upto(self.events)
+            events = events.filter(events.account_id.notnull(), events.user_id.notnull())
+            pairs = events.select("user_id", "account_id").distinct()
+        return self.canonical(pairs)

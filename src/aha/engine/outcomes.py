@@ -19,7 +19,7 @@ CURVE_DAYS = 90
 
 def active_events(source: EventSource, definitions: Definitions) -> ir.Table:
     """Events that count as activity: `retention.active.event` if given, else every event but signup and
-    `not_event` (SEMANTICS.md default: any event but signup)."""
+    `not_event` (SEMANTICS.md default: any event but signup; with `first_seen`, any event)."""
     active = definitions.retention.active
     if active.event:
         return source.select(active.event)

@@ -1,4 +1,5 @@
-"""Who is in a cohort: t0 is a user's first signup event (SEMANTICS.md, "Time and people")."""
+"""Who is in a cohort: t0 is a user's first signup event, or with `first_seen` their first (qualifying) event
+(SEMANTICS.md, "Time and people")."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def signups_query(events: ir.Table, definitions: Definitions, properties: bool =
 
     Ties in timestamp are broken by message id, as everywhere in aha.
     """
-    signup = events.filter(events.event.isin(definitions.signup.events))
+    names = definitions.signup.defining
+    signup = events if names is None else events.filter(events.event.isin(names))
     if not properties:
         first = signup.group_by("user_id").aggregate(_t0=signup.timestamp.min())
         return first.select(**{c.ENTITY_ID: first.user_id, c.T0: first._t0})

@@ -56,7 +56,7 @@ def scope_column(key: int) -> str:
 def user_sources_query(source: EventSource, users: ir.Table, definitions: Definitions) -> ir.Table:
     """Signed-up users with t0 and the two JSON sources segments and scopes read: the first signup event's
     properties and the user's traits."""
-    signups = signups_query(source.select(definitions.signup.events), definitions)
+    signups = signups_query(source.select(definitions.signup.defining), definitions)
     with_traits = signups.left_join(users.select("user_id", "traits"), signups[c.ENTITY_ID] == users.user_id)
     return with_traits.select(
         **{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: with_traits[c.ENTITY_ID], c.T0: with_traits[c.T0],
@@ -76,7 +76,8 @@ def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
     if scoped:
         rows = user_sources_query(source, users, definitions)
     else:  # no JSON at all: the signup properties are not even aggregated
-        signups = signups_query(source.select(definitions.signup.events), definitions, properties=False)
+        signups = signups_query(source.select(definitions.signup.defining), definitions,
+                                properties=False)
         rows = signups.select(**{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: signups[c.ENTITY_ID],
                                  c.T0: signups[c.T0]})
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):

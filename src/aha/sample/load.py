@@ -79,7 +79,8 @@ def load_into(store: Store, out_dir: Path, progress: Callable[[int, int], None] 
             if progress is not None:
                 progress(i + 1, len(_STEPS))
     added = int(store.scalar(f"SELECT count(*) FROM {schema.EVENTS}")) - int(before)
-    store.raw.execute(schema.latest_event(schema.EVENTS))
+    for source in (schema.EVENTS, schema.LINKS_AND_MEMBERSHIPS):
+        store.raw.execute(schema.latest_event(source))
     if added:
         store.bump_data_version()
     return added

@@ -141,6 +141,7 @@ def write_calls(
                         SELECT 1 FROM {schema.MEMBERSHIPS} m
                         WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
             )
+            con.execute(schema.latest_call(PARSED))
             if _count(store, f"SELECT count(*) FROM {PARSED} WHERE type IN ('identify', 'group')"):
                 upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify",))
                 upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))

@@ -262,6 +262,7 @@ def _import_one(
                     SELECT 1 FROM {schema.MEMBERSHIPS} m
                     WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
         )
+        con.execute(schema.latest_call(PARSED))
         users = upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify", "user"))
         accounts = upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
         counts = one_row(

@@ -6,7 +6,7 @@ session time zone in between (a `TIMESTAMPTZ` renders in the session's zone on D
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 EVENTS = "events"
 # Bulk writes insert events sorted by name then time, so each row group holds few event names and DuckDB's zone maps
@@ -25,7 +25,9 @@ META = "aha_meta"
 SEEN_USERS = "seen_users"
 SEEN_MEMBERS = "seen_members"
 SEEN_ANONYMOUS = "seen_anonymous"
-LATEST_EVENT = "latest_event"  # key in META: the latest event timestamp, the default `as_of` (a scan of every row)
+# Key in META: the latest timestamp of any stored call `as_of` reads (event, identify/alias link, group membership),
+# the default `as_of`, kept by every writer rather than found by a scan of every row. (The name predates the calls.)
+LATEST_EVENT = "latest_event"
 
 
 def record_seen(source: str) -> tuple[str, ...]:
@@ -64,12 +66,27 @@ def latest_event(source: str) -> str:
         SET value = CAST(greatest(CAST(value AS TIMESTAMP), CAST(excluded.value AS TIMESTAMP)) AS VARCHAR)"""
 
 
+def latest_call(parsed: str) -> str:
+    """`latest_event` over the calls of `parsed` (a writer's parsed batch: `_ok`, `_kind`, `ts`, ids) that store an
+    identity link (identify/alias naming two ids) or a membership (group with a user): the default `as_of` must
+    cover them, or a link or group call made after the last event would be left out of every default answer."""
+    return latest_event(
+        f"""(SELECT ts AS timestamp FROM {parsed} WHERE _ok AND user_id IS NOT NULL AND (
+            (_kind = 'alias' AND previous_id IS NOT NULL) OR (_kind = 'identify' AND anonymous_id IS NOT NULL)
+            OR (_kind = 'group' AND account_id IS NOT NULL)))""")
+
+
+# Every stored identity link's and membership's time: what a bulk writer (migration, sample loader) passes to
+# `latest_event` beside its events.
+LINKS_AND_MEMBERSHIPS = f"(SELECT timestamp FROM {IDENTITIES} UNION ALL SELECT timestamp FROM {MEMBERSHIPS})"
+
 # version → statements that bring a file from version - 1 to it; applied in order, in one transaction, on open
 # (the DDL below has created any new table, empty, before they run).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: _seen_users_and_members(EVENTS),
     3: (_seen_anonymous(EVENTS),),
     4: (latest_event(EVENTS),),
+    5: (latest_event(LINKS_AND_MEMBERSHIPS),),
 }
 
 DDL: tuple[str, ...] = (

@@ -31,8 +31,9 @@ def discover(
     segment: str | None = typer.Option(None, "--segment", "-s",
                                        help="Discover within one segment value: KEY=VALUE, e.g. persona=admin."),
     landmark: bool | None = typer.Option(
-        None, "--landmark/--no-landmark", help="Retention: compare each window's candidates among users still active "
-        "after it (default), so users who left early do not make frequent events look like causes of staying."),
+        None, "--landmark/--no-landmark", help="Compare each window's candidates among users still active after it "
+        "(default), so users who left early do not make frequent events look like causes; for conversion, also not "
+        "yet paid when it closed (their outcome was decided inside it)."),
     write: bool = typer.Option(False, "--write", help="Append the scored shortlist to the definitions file as "
                                "commented milestones (see `aha score`); existing lines are never changed."),
 ) -> None:
@@ -58,7 +59,8 @@ def discover(
     within = f" — {result.segment_by} = {result.segment}" if result.segment_by else ""
     among = ""
     if result.landmark:
-        among = "; compared among users still active after the window: " + ", ".join(
+        who = "still active and not yet paid" if outcome.value == "conversion" else "still active"
+        among = f"; compared among users {who} after the window: " + ", ".join(
             f"{p.window_days}d {p.users:,}" for p in result.populations)
     ranked = Table(title=f"Candidates vs {result.outcome}{within} — {result.population:,} eligible users, "
                          f"{result.outcome_users:,} with the outcome", title_justify="left",
