@@ -64,7 +64,7 @@ def pipeline_keys_sql(doc: str, mapped: Iterable[str]) -> str:
     prefixes = " OR ".join(f"starts_with(lower(k), {quote_literal(p)})" for p in LOADER_PREFIXES)
     layout = " AND ".join(f"json_exists({doc}, {quote_literal('$.' + k)})" for k in sorted(AHA_EVENTS_LAYOUT))
     taken = ", ".join(quote_literal(k) for k in sorted(set(mapped))) or "NULL"
-    return (f"list_filter(json_keys({doc}), k -> k NOT IN ({taken}) AND (lower(k) IN ({names}) OR {prefixes} "
+    return (f"list_filter(json_keys({doc}), lambda k: k NOT IN ({taken}) AND (lower(k) IN ({names}) OR {prefixes} "
             f"OR (lower(k) = {quote_literal(AHA_ONLY)} AND {layout})))")
 
 
@@ -72,7 +72,7 @@ def without_pipeline_keys(target: str, doc: str, mapped: Iterable[str]) -> str:
     """SQL: `target` (an object made from `doc`) without `doc`'s pipeline metadata keys, by a JSON merge patch
     setting each to null; the keys are read from `doc`, whose layout decides `source`."""
     nulls = (f"map_from_entries(list_transform({pipeline_keys_sql(doc, mapped)}, "
-             "k -> struct_pack(k := k, v := CAST(NULL AS JSON))))")
+             "lambda k: struct_pack(k := k, v := CAST(NULL AS JSON))))")
     return f"json_merge_patch({target}, coalesce(to_json({nulls}), CAST('{{}}' AS JSON)))"
 
 
