@@ -17,16 +17,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from aha.ingest import bodies, payloads, running
 from aha.ingest.records import DeadLetter, Record
 from aha.ingest.service import Ingestor, now_utc
+from aha.surfaces.api.limits import BODY_SECONDS, BodyDeadline, StrangerLetters
 from aha.surfaces.api.query import Reader
 from aha.surfaces.api.query import add_routes as add_query_routes
 
 RETRY_AFTER_SECONDS = 1
+RETRY_AFTER_UNWRITABLE = 5  # the spool cannot be written (a full disk): give the operator a moment
 CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
 
 
@@ -72,8 +75,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "a bad call or body: field and reason"),
         (401, "missing or invalid write key"),
         (403, "a read key cannot write (a write key cannot read)"),
+        (408, "the body did not arrive within the server's timeout"),
+        (411, "no Content-Length (nor chunked encoding): the body cannot be read"),
         (413, "body, call or batch over the spec's limits"),
         (429, "busy: retry after Retry-After seconds"),
+        (503, "the calls cannot be stored now (e.g. a full disk): retry after Retry-After seconds"),
     )
 }
 
@@ -86,6 +92,7 @@ def create_app(
     max_in_flight: int | None = None,
     announce_url: str | None = None,
     local_token: str | None = None,
+    body_seconds: float = BODY_SECONDS,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
@@ -94,6 +101,7 @@ def create_app(
     """
     ingestor = Ingestor(db_path, fsync=fsync, **({"max_in_flight": max_in_flight} if max_in_flight else {}))
     reader = Reader(ingestor)
+    strangers = StrangerLetters()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +120,7 @@ def create_app(
     app = FastAPI(title="aha tracking API", version="1", lifespan=lifespan,
                   description="Segment-compatible tracking: /v1/track, /v1/identify, … /v1/batch.")
     app.state.ingestor = ingestor
+    app.add_middleware(BodyDeadline, seconds=body_seconds, answer=error_body)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -129,32 +138,38 @@ def create_app(
         first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
         return error_response(400, ".".join(str(p) for p in first["loc"]), str(first["msg"]))
 
-    async def durable(records: list[Record]) -> bool:
-        """Wait until `records` are on disk; False when the server is too busy (nothing was written)."""
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(request: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody reads it; no traceback for an everyday event
+
+    async def durable(records: list[Record]) -> JSONResponse | None:
+        """Wait until `records` are on disk (None); else the answer: 429 too busy, 503 cannot be written."""
         if not records:
-            return True
+            return None
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[str | None] = loop.create_future()
 
-        def resolve() -> None:
+        def resolve(error: str | None) -> None:
             if not future.done():
-                future.set_result(None)
+                future.set_result(error)
 
-        def done() -> None:
-            loop.call_soon_threadsafe(resolve)
+        def done(error: str | None) -> None:
+            loop.call_soon_threadsafe(resolve, error)
 
         if not ingestor.submit(records, done):
-            return False
-        await future
-        return True
-
-    def busy() -> JSONResponse:
-        return error_response(429, "request", "the server is busy storing earlier calls; retry later",
-                              {"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return error_response(429, "request", "the server is busy storing earlier calls; retry later",
+                                  {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        error = await future
+        if error is None:
+            return None
+        return error_response(503, "request", "the server cannot store calls now (its disk is full or failing); "
+                              "retry later", {"Retry-After": str(RETRY_AFTER_UNWRITABLE)})
 
     async def refuse(refused: bodies.Refused, source: str | None, received_at: Any) -> JSONResponse:
+        """The refusal's answer, after its dead letter is durable (a stranger's only while under the rate bound)."""
         raw = refused.raw if source is not None else refused.raw[: bodies.UNAUTHENTICATED_RAW_CHARS]
-        await durable([DeadLetter(received_at, source, None, refused.field, refused.reason, raw)])
+        if source is not None or strangers.admit():
+            await durable([DeadLetter(received_at, source, None, refused.field, refused.reason, raw)])
         return error_response(refused.status, refused.field, refused.reason)
 
     async def handle(request: Request, call_type: str | None) -> JSONResponse:
@@ -171,19 +186,20 @@ def create_app(
             if found[1] != "write":
                 return await refuse(bodies.Refused(403, "writeKey", "a read key cannot write"), None, received_at)
         try:
-            declared = int(request.headers.get("content-length") or 0)
-            if declared > 2 * limit:
+            declared = bodies.content_length(request.headers.get("content-length"))
+            if declared is not None and declared > 2 * limit:
                 raise bodies.Refused(413, "body", f"body is {declared} bytes; the limit is {limit}")
             data = bytearray()
             async for chunk in request.stream():
                 data += chunk
                 if len(data) > 2 * limit:
                     raise bodies.Refused(413, "body", f"body exceeds {limit} bytes")
+            if not data and declared is None and "transfer-encoding" not in request.headers:
+                raise bodies.Refused(411, "Content-Length", "required: without it (or chunked encoding) the body "
+                                     "cannot be read (HTTP/1.0 clients must send it)")
             doc = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
-        except ValueError:
-            return await refuse(bodies.Refused(400, "Content-Length", "not a number"), source, received_at)
         if source is None:
             found = ingestor.keys.check(bodies.key_from_body(doc))
             if found is None:
@@ -200,8 +216,9 @@ def create_app(
                 outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at)], 1)
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
-        if not await durable(outcome.records):
-            return busy()
+        failed = await durable(outcome.records)
+        if failed is not None:
+            return failed
         rejected = [{"index": r.index, "messageId": r.message_id, "field": r.field, "reason": r.reason}
                     for r in outcome.rejected]
         return JSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
@@ -221,11 +238,15 @@ def create_app(
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
+    @app.get("/health", responses={503: {"description": "the server cannot store calls now (see problem)"}})
+    async def health() -> JSONResponse:
+        """200 while calls can be stored; 503 (with the problem) while they cannot, e.g. a full disk."""
         stats = ingestor.stats
-        return {"ok": True, "in_flight": ingestor.in_flight, "stored_calls": stats.stored_calls,
-                "duplicates": stats.duplicates, "dead_letters": stats.dead_letters, "replayed": stats.replayed,
-                "write_errors": stats.write_errors}
+        problem = ingestor.problem()
+        return JSONResponse(
+            {"ok": problem is None, "problem": problem, "in_flight": ingestor.in_flight,
+             "stored_calls": stats.stored_calls, "duplicates": stats.duplicates, "dead_letters": stats.dead_letters,
+             "replayed": stats.replayed, "write_errors": stats.write_errors},
+            status_code=200 if problem is None else 503)
 
     return app

@@ -17,16 +17,19 @@ def serve_command(
     port: int = typer.Option(8000, "--port", help="TCP port."),
     cors: list[str] = typer.Option([], "--cors-origin", help="Origin allowed to call from a browser (repeatable)."),
     no_fsync: bool = typer.Option(False, "--no-fsync", help="Skip fsync (a crash may lose acknowledged calls)."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1,
+                                  help="Seconds a client has to send a request's body (its headers: a third of it)."),
+    max_connections: int = typer.Option(1000, "--max-connections", min=1,
+                                        help="Open connections at most (lowered to fit the file-descriptor limit)."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
     While it runs, other aha commands on the same --db ask it (through DB.server.json) instead of opening the file.
     """
-    import uvicorn
-
     from aha.ingest import running
     from aha.surfaces.api import create_app
+    from aha.surfaces.api.limits import serve
 
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
-                     local_token=running.new_token())
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+                     local_token=running.new_token(), body_seconds=timeout)
+    serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)
