@@ -43,6 +43,7 @@ class Server:
     db: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()  # more `aha serve` options
 
     @property
     def url(self) -> str:
@@ -51,7 +52,8 @@ class Server:
     def start(self) -> Server:
         log = (self.db.parent / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [AHA, "serve", "--db", str(self.db), "--port", str(self.port)], stdout=log, stderr=log, cwd=self.db.parent
+            [AHA, "serve", "--db", str(self.db), "--port", str(self.port), *self.args], stdout=log, stderr=log,
+            cwd=self.db.parent,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -77,12 +79,27 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(db: Path) -> Iterator[Server]:
-    server = Server(db, free_port()).start()
+def running(db: Path, *args: str) -> Iterator[Server]:
+    server = Server(db, free_port(), args=args).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def health(server: Server) -> dict[str, object]:
+    answer: dict[str, object] = httpx.get(server.url + "/health", timeout=10).json()
+    return answer
+
+
+def settled(server: Server) -> dict[str, object]:
+    """/health once every acknowledged call is stored (in_flight back at zero); fails after 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        state = health(server)
+        if state["in_flight"] == 0 or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:

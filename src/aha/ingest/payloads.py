@@ -187,7 +187,8 @@ def unstorable_string(value: Any) -> tuple[str, str] | None:
         item, path = stack.pop()
         pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
         for key, child in pairs:
-            where = f"{path}.{key}" if path else str(key)
+            name = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else str(key)
+            where = f"{path}.{name}" if path else name
             for text in (key, child):
                 if isinstance(text, str) and (not text.isascii() or "\x00" in text):
                     reason = _bad_text(text)

@@ -8,6 +8,7 @@ only uvicorn's request line (method, path, status).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +34,14 @@ RETRY_AFTER_UNWRITABLE = 5  # the spool cannot be written (a full disk): give th
 CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: an answer that quotes what a client sent (a messageId, a key
+    holding a lone surrogate) always encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def error_body(status: int, field: str, reason: str, errors: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The one error shape of every route (datasette's error_body idea)."""
     return {
@@ -45,7 +54,7 @@ def error_body(status: int, field: str, reason: str, errors: Sequence[dict[str, 
 
 
 def error_response(status: int, field: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
+    return AsciiJSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
 
 
 def _request_schema(call_type: str | None) -> dict[str, Any]:
@@ -221,7 +230,7 @@ def create_app(
             return failed
         rejected = [{"index": r.index, "messageId": r.message_id, "field": r.field, "reason": r.reason}
                     for r in outcome.rejected]
-        return JSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
+        return AsciiJSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
 
     def add_route(path: str, call_type: str | None) -> None:
         async def route(request: Request) -> JSONResponse:
@@ -243,7 +252,7 @@ def create_app(
         """200 while calls can be stored; 503 (with the problem) while they cannot, e.g. a full disk."""
         stats = ingestor.stats
         problem = ingestor.problem()
-        return JSONResponse(
+        return AsciiJSONResponse(
             {"ok": problem is None, "problem": problem, "in_flight": ingestor.in_flight,
              "stored_calls": stats.stored_calls, "duplicates": stats.duplicates, "dead_letters": stats.dead_letters,
              "replayed": stats.replayed, "write_errors": stats.write_errors},

@@ -68,9 +68,10 @@ class BodyDeadline:
                 if not state["started"]:
                     state["started"] = True
                     reason = f"the body did not arrive within {self.seconds:g} seconds"
-                    body = json.dumps(self.answer(408, "body", reason)).encode()
+                    body = json.dumps(self.answer(408, "body", reason), separators=(",", ":")).encode()
                     await send({"type": "http.response.start", "status": 408,
-                                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+                                "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                            (b"content-length", str(len(body)).encode())]})
                     await send({"type": "http.response.body", "body": body})
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
