@@ -55,6 +55,14 @@ class _Call(BaseModel):
             raise ValueError("a numeric id must be a whole number")
         return value
 
+    @field_validator("timestamp", "originalTimestamp", "sentAt", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        """The spec's times are ISO 8601 strings; pydantic would also read a number as Unix seconds."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("not an ISO 8601 timestamp (a string)")
+        return value
+
 
 class TrackCall(_Call):
     event: StrictStr = Field(min_length=1)

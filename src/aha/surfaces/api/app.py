@@ -57,18 +57,23 @@ def error_response(status: int, field: str, reason: str, headers: dict[str, str]
     return AsciiJSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
 
 
+def _some_id(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": ["string", "integer"], "minLength": 1}}}
+
+
 def _request_schema(call_type: str | None) -> dict[str, Any]:
+    """The body as far as JSON Schema can say it. In a batch each call is judged on its own (a bad one is listed in
+    `rejected` of a 200), so its items may be anything; `sentAt` and `writeKey` that are not strings are ignored."""
     if call_type is None:
-        item = {"type": "object", "properties": {"type": {"type": "string", "enum": list(payloads.CALL_TYPES)}},
-                "required": ["type"]}
         schema: dict[str, Any] = {
             "type": "object",
-            "properties": {"batch": {"type": "array", "items": item, "maxItems": payloads.MAX_BATCH_EVENTS},
-                           "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"}},
+            "properties": {"batch": {"type": "array", "items": {}, "maxItems": payloads.MAX_BATCH_EVENTS}},
             "required": ["batch"],
         }
     else:
         schema = payloads.MODELS[call_type].model_json_schema()
+        ids = ("userId",) if call_type == "alias" else ("userId", "anonymousId")  # alias: userId is the new id
+        schema["anyOf"] = [_some_id(name) for name in ids]  # not null, not empty
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
@@ -140,7 +145,8 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, "path" if exc.status_code in (404, 405) else "request", str(exc.detail))
+        field = "path" if exc.status_code in (404, 405) else "request"
+        return error_response(exc.status_code, field, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -119,7 +119,7 @@ class BoundedH11Protocol(H11Protocol):
             return
         self._arm_header_deadline()
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> bool | None:  # type: ignore[override]
         """A client that half-closes after its request (HTTP/1.0 style) still gets its answer."""
         return True if self.cycle is not None and not self.cycle.response_complete else None
 
