@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving import Server, create_key, free_port, rows, running
+from tests.serving import Server, create_key, free_port, rows, running, settled
 
 
 @dataclass(frozen=True)
@@ -200,3 +200,29 @@ def test_credentials_are_never_stored_or_logged(tmp_path: Path) -> None:
     assert sum("[removed]" in str(raw) for (raw,) in letters) == 4  # the 5th never carried a key in its body
     log = (tmp_path / "server.log").read_text()
     assert "/v1/track?writeKey=[removed]&x=1" in log and secret not in log
+
+
+def test_lone_surrogates_leak_no_slot_and_never_stop_ingestion(tmp_path: Path) -> None:
+    """Issue 12 item 1: a lone surrogate passed the parser and failed in the spool's encoder after the in-flight
+    count was raised: 500, the slots never returned, and after enough of them every write got 429. The server here
+    allows 40 calls in flight; 200 poisoned requests (with and without a key, single calls and a 10-call batch)
+    would have leaked ~300 slots."""
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    poisoned = b'{"userId": "p\\ud800", "event": "E"}'
+    batch = b'{"batch": [' + b", ".join([b'{"type": "track", "userId": "p\\udc00", "event": "E"}'] * 10) + b"]}"
+    with running(db, "--max-in-flight", "40") as server:
+        statuses = []
+        for _ in range(50):
+            for path, body, auth in (("/v1/track", poisoned, None), ("/v1/track", poisoned, (key, "")),
+                                     ("/v1/batch", batch, (key, "")), ("/v1/track", b'{"writeKey": 1' + poisoned[1:],
+                                                                       None)):
+                statuses.append(httpx.post(server.url + path, content=body, auth=auth).status_code)
+        assert sorted(set(statuses)) == [200, 400, 401]  # the batch: 200 with all 10 calls rejected
+        assert settled(server)["in_flight"] == 0
+        good = httpx.post(server.url + "/v1/track", json={"userId": "good", "event": "E"}, auth=(key, ""))
+        assert good.status_code == 200 and good.json()["accepted"] == 1
+    assert rows(db, "SELECT user_id FROM events") == [("good",)]
+    reasons = rows(db, "SELECT reason, count(*) FROM dead_letters WHERE source = 'web' GROUP BY 1 ORDER BY 1")
+    assert reasons == [("contains a lone surrogate (\\ud800), which is not valid Unicode", 50),
+                       ("contains a lone surrogate (\\udc00), which is not valid Unicode", 500)]

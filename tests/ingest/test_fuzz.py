@@ -102,7 +102,8 @@ def test_any_request_is_answered_2xx_or_a_4xx_naming_the_problem(
     running, key = server
     raw, headers = body
     if auth == "body" and "Content-Encoding" not in headers and raw.startswith(b"{") and raw.rstrip().endswith(b"}"):
-        raw = b'{"writeKey": "' + key.encode() + b'", ' + raw[1:] if raw != b"{}" else b'{"writeKey": "%s"}' % key.encode()
+        member = b'"writeKey": "' + key.encode() + b'"'
+        raw = b"{" + member + (b", " + raw[1:] if raw.strip() != b"{}" else b"}")
     credentials = (key, "") if auth == "header" else ("aha_write_00000000_nope", "") if auth == "bad" else None
     check(httpx.post(running.url + route, content=raw, headers=headers, auth=credentials, timeout=60))
 

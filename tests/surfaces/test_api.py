@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from segment.analytics.client import Client
 
 from tests.conftest import TEMPLATE
@@ -78,3 +77,24 @@ def test_error_routes_share_one_shape_and_openapi_is_served(tmp_path: Path) -> N
                 "/v1/import", "/health"} <= set(document["paths"])
         health = httpx.get(server.url + "/health").json()
         assert health["ok"] is True
+
+
+def test_calls_without_message_id_are_each_stored(tmp_path: Path) -> None:
+    """Issue 12 item 9: identical calls without messageId were one content hash, so a genuine repeat was merged
+    (and a batch answered "accepted": 2 while storing 1). Each now gets a server-assigned id: accepted = stored."""
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    click = {"type": "track", "userId": "u1", "event": "Click", "timestamp": "2026-01-05T10:00:00Z"}
+    accepted = 0
+    with running(db) as server:
+        for body, path in (({"batch": [click, click]}, "/v1/batch"), (click, "/v1/track"), (click, "/v1/track")):
+            answer = httpx.post(server.url + path, json=body, auth=(key, ""))
+            assert answer.status_code == 200, answer.text
+            accepted += answer.json()["accepted"]
+        # with a messageId, a retry is still the same call: accepted (it is stored), stored once
+        for _ in range(2):
+            answer = httpx.post(server.url + "/v1/track", json={**click, "messageId": "m1"}, auth=(key, ""))
+            assert answer.json()["accepted"] == 1
+    assert accepted == 4
+    assert rows(db, "SELECT count(*), count(DISTINCT message_id) FROM events WHERE message_id <> 'm1'") == [(4, 4)]
+    assert rows(db, "SELECT count(*) FROM events WHERE message_id = 'm1'") == [(1,)]

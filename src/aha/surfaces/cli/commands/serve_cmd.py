@@ -21,6 +21,8 @@ def serve_command(
                                   help="Seconds a client has to send a request's body (its headers: a third of it)."),
     max_connections: int = typer.Option(1000, "--max-connections", min=1,
                                         help="Open connections at most (lowered to fit the file-descriptor limit)."),
+    max_in_flight: int = typer.Option(200_000, "--max-in-flight", min=1,
+                                      help="Calls acknowledged but not yet stored, at most; past it: 429."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
@@ -31,5 +33,5 @@ def serve_command(
     from aha.surfaces.api.limits import serve
 
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
-                     local_token=running.new_token(), body_seconds=timeout)
+                     local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight)
     serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)
