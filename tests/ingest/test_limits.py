@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aha.surfaces.api.limits import RedactFilter, RepeatFilter, redact_query
+from aha.surfaces.api.limits import RedactFilter, RepeatFilter, StrangerLetters, redact_query
 from tests.serving import Server, create_key, free_port, rows, running, settled
 
 MAX_CONNECTIONS = 8
@@ -155,3 +155,10 @@ def test_query_credentials_are_redacted() -> None:
                     name="uvicorn.access")
     RedactFilter().filter(access)
     assert "abc" not in access.getMessage()
+
+
+def test_strangers_dead_letters_are_bounded() -> None:
+    """Requests without a valid key are all answered, but only STRANGER_LETTERS_PER_MINUTE become dead letters."""
+    letters = StrangerLetters(per_minute=60)
+    admitted = [letters.admit() for _ in range(1000)]
+    assert admitted.count(True) <= 120 and admitted[:60] == [True] * 60  # 60 a minute (a minute may turn over once)
