@@ -44,6 +44,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes] | None = None
     args: tuple[str, ...] = ()  # more `aha serve` options
+    nofile: int | None = None  # a file-descriptor limit (soft and hard) for the server process
 
     @property
     def url(self) -> str:
@@ -53,7 +54,7 @@ class Server:
         log = (self.db.parent / "server.log").open("ab")
         self.process = subprocess.Popen(
             [AHA, "serve", "--db", str(self.db), "--port", str(self.port), *self.args], stdout=log, stderr=log,
-            cwd=self.db.parent,
+            cwd=self.db.parent, preexec_fn=self._limit if self.nofile is not None else None,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -63,6 +64,11 @@ class Server:
                     return self
             time.sleep(0.1)
         raise AssertionError("server did not answer /health within 60 s")
+
+    def _limit(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stop(self) -> None:
         """SIGTERM: uvicorn's graceful shutdown drains the writer and closes the store."""

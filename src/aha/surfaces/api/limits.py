@@ -28,7 +28,8 @@ HEADER_SECONDS = 10.0
 BODY_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 5
 MAX_CONNECTIONS = 1000  # lowered to fit the process's file-descriptor limit (see max_connections)
-FDS_KEPT_FREE = 64  # for the database, the spool, logs and the listening socket
+FDS_KEPT_FREE = 64  # for the database, the spool, logs, and sockets accepted before the bound closes them
+ACCEPT_BACKLOG = 16  # asyncio accepts up to `backlog` sockets per loop turn before any is closed: keep it small
 MAX_HEADER_BYTES = 16 * 1024  # h11's bound on an incomplete request head
 REPEAT_SECONDS = 10.0
 STRANGER_LETTERS_PER_MINUTE = 60  # dead letters kept for requests without a valid key (the rest: answered only)
@@ -170,7 +171,7 @@ class RepeatFilter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        key = (record.name, str(record.msg).split("\n", 1)[0][:200])  # asyncio's lines differ after the first
         now = time.monotonic()
         with self._lock:
             last, held = self._last.get(key, (-self.seconds, 0))
@@ -218,5 +219,5 @@ def serve(app: Any, host: str, port: int, *, header_seconds: float = HEADER_SECO
     install_log_filters()
     config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10,
                             http=protocol, timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
-                            h11_max_incomplete_event_size=MAX_HEADER_BYTES)
+                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=ACCEPT_BACKLOG)
     uvicorn.Server(config).run()
