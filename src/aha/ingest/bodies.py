@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,7 +92,19 @@ def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
     return body
 
 
-def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Any:
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    doc: Any
+    escaped: bool  # the text has a surrogate or NUL escape: only then can a string be unstorable
+
+
+# `\uD800`–`\uDFFF` or `\u0000`; valid UTF-8 text holds no surrogate and JSON allows no raw NUL in a string, so
+# without one of these escapes no string can hold either (a pair, e.g. an emoji escaped, matches too: then the walk
+# in payloads.unstorable_string decides)
+_RISKY_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Decoded:
     """Bytes → JSON value; 413 past `limit` bytes (after decompression: a gzip bomb stops at limit + 1), else 400.
 
     Strict JSON: NaN and Infinity (which Python's parser accepts) and numbers past MAX_NUMBER_DIGITS are refused;
@@ -111,7 +124,7 @@ def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Any:
     except UnicodeDecodeError as exc:
         raise Refused(400, "body", f"not valid UTF-8 (byte {exc.start})", raw_text(body)) from None
     try:
-        return _DECODER.decode(text)
+        return Decoded(_DECODER.decode(text), _RISKY_ESCAPE.search(text) is not None)
     except Refused as refused:
         raise Refused(refused.status, refused.field, refused.reason, raw_text(text)) from None
     except RecursionError:
@@ -165,18 +178,19 @@ def _sent_at(doc: dict[str, Any]) -> datetime | None:
         return None
 
 
-def single_call(doc: Any, call_type: str, source: str, received_at: datetime) -> Call:
+def single_call(doc: Any, call_type: str, source: str, received_at: datetime, escaped: bool = True) -> Call:
     """One call from /v1/<type>; a bad one raises Refused(400) naming the field."""
     if isinstance(doc, dict):
         doc = {k: v for k, v in doc.items() if k != "writeKey"}
-    result = validate_call(doc, received_at=received_at, source=source, call_type=call_type)
+    result = validate_call(doc, received_at=received_at, source=source, call_type=call_type, escaped=escaped)
     if isinstance(result, Rejection):
         kept = {**doc, "type": call_type} if isinstance(doc, dict) else doc  # replayable without the route
         raise Refused(result.status, result.field, result.reason, raw_text(kept))
     return result
 
 
-def batch(doc: Any, source: str, received_at: datetime, body_bytes: int | None = None) -> BatchOutcome:
+def batch(doc: Any, source: str, received_at: datetime, body_bytes: int | None = None,
+          escaped: bool = True) -> BatchOutcome:
     """A /v1/batch body: good calls accepted, each bad one rejected with its index (and turned into a dead letter).
 
     `body_bytes`, the decoded body's size: when it is within one call's limit no call can exceed it, so calls are
@@ -206,7 +220,8 @@ def batch(doc: Any, source: str, received_at: datetime, body_bytes: int | None =
         if size > MAX_EVENT_BYTES:
             result = Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)")
         else:
-            result = validate_call(raw, received_at=received_at, source=source, sent_at=sent_at, size=size)
+            result = validate_call(raw, received_at=received_at, source=source, sent_at=sent_at, size=size,
+                                   escaped=escaped)
         if isinstance(result, Call) and isinstance(raw, dict) and isinstance(raw.get("messageId"), str):
             first = seen.setdefault(result.message_id, index)
             if first != index:

@@ -225,10 +225,12 @@ def validate_call(
     sent_at: datetime | None = None,
     call_type: str | None = None,
     size: int | None = None,
+    escaped: bool = True,
 ) -> Call | Rejection:
     """Check one call against the spec and normalise it; `call_type` comes from the route (/v1/track) if given.
 
-    `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known.
+    `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known;
+    `escaped` False when the JSON text it came from had no `\\u` escapes (then no string can be unstorable).
     """
     if not isinstance(raw, dict):
         return Rejection("body", "not a JSON object")
@@ -242,7 +244,7 @@ def validate_call(
         return Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)", 413)
     if too_deep(raw):
         return Rejection("body", f"nested deeper than {MAX_DEPTH} levels")
-    bad = unstorable_string(raw)
+    bad = unstorable_string(raw) if escaped else None
     if bad is not None:
         return Rejection(*bad)
     try:

@@ -212,7 +212,8 @@ def create_app(
             if not data and declared is None and "transfer-encoding" not in request.headers:
                 raise bodies.Refused(411, "Content-Length", "required: without it (or chunked encoding) the body "
                                      "cannot be read (HTTP/1.0 clients must send it)")
-            doc = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
+            decoded = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
+            doc = decoded.doc
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
         if source is None:
@@ -226,9 +227,11 @@ def create_app(
         try:
             if call_type is None:
                 outcome = bodies.batch(doc, source, received_at,
-                                       bodies.decoded_size(len(data), request.headers.get("content-encoding")))
+                                       bodies.decoded_size(len(data), request.headers.get("content-encoding")),
+                                       decoded.escaped)
             else:
-                outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at)], 1)
+                outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at,
+                                                                       decoded.escaped)], 1)
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
         failed = await durable(outcome.records)
