@@ -177,3 +177,28 @@ def test_a_full_disk_answers_503_and_recovers(small_disk: Path) -> None:
         assert post("after").status_code == 200
         assert settled(server)["in_flight"] == 0
     assert rows(db, "SELECT user_id FROM events ORDER BY 1") == [("after",), ("before",)]
+
+
+def test_a_writer_that_keeps_failing_does_not_hang_shutdown(tmp_path: Path) -> None:
+    """The writer retries a failing store write forever (the calls are safe in the spool); a stop used to join it
+    forever too. Now it gives up at shutdown, /health named the problem meanwhile, and the next start stores all."""
+    db = tmp_path / "aha.duckdb"
+    ingestor = Ingestor(db, fsync=False)
+    ingestor.start()
+
+    def failing(store, records, checkpoint):  # type: ignore[no-untyped-def]
+        raise OSError("disk gone")
+
+    ingestor._store_records = failing  # type: ignore[method-assign]
+    assert submit_and_wait(ingestor, calls(0, 10)) is None  # durable in the spool: acknowledged
+    for _ in range(6000):
+        if ingestor.problem() is not None:
+            break
+        threading.Event().wait(0.01)
+    assert ingestor.problem() == "the store cannot be written (calls wait in the spool): OSError: disk gone"
+    ingestor.stop()  # returns: the writer gave up
+    again = Ingestor(db, fsync=False)
+    again.start()
+    assert again.stats.replayed == 10
+    again.stop()
+    assert rows(db, "SELECT count(*) FROM events") == [(10,)]
