@@ -51,7 +51,8 @@ class Server:
     db: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
-    extra: tuple[str, ...] = ()  # more `aha serve` options
+    args: tuple[str, ...] = ()  # more `aha serve` options
+    nofile: int | None = None  # a file-descriptor limit (soft and hard) for the server process
 
     @property
     def url(self) -> str:
@@ -60,8 +61,8 @@ class Server:
     def start(self) -> Server:
         log = (self.db.parent / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [AHA, "serve", "--db", str(self.db), "--port", str(self.port), *self.extra], stdout=log, stderr=log,
-            cwd=self.db.parent
+            [AHA, "serve", "--db", str(self.db), "--port", str(self.port), *self.args], stdout=log, stderr=log,
+            cwd=self.db.parent, preexec_fn=self._limit if self.nofile is not None else None,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -71,6 +72,11 @@ class Server:
                     return self
             time.sleep(0.1)
         raise AssertionError("server did not answer /health within 60 s")
+
+    def _limit(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stop(self) -> None:
         """SIGTERM: uvicorn's graceful shutdown drains the writer and closes the store."""
@@ -87,12 +93,27 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(db: Path) -> Iterator[Server]:
-    server = Server(db, free_port()).start()
+def running(db: Path, *args: str) -> Iterator[Server]:
+    server = Server(db, free_port(), args=args).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def health(server: Server) -> dict[str, object]:
+    answer: dict[str, object] = httpx.get(server.url + "/health", timeout=10).json()
+    return answer
+
+
+def settled(server: Server) -> dict[str, object]:
+    """/health once every acknowledged call is stored (in_flight back at zero); fails after 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        state = health(server)
+        if state["in_flight"] == 0 or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:

@@ -74,7 +74,7 @@ def test_an_event_in_becomes_a_nudge_out(tmp_path: Path):
     db = tmp_path / "aha.duckdb"
     write_key = create_key(db, "web", "write")
     read_key = create_key(db, "reader", "read")
-    server = Server(db, free_port(), extra=("--rules-every", "0.5")).start()
+    server = Server(db, free_port(), args=("--rules-every", "0.5")).start()
     try:
         signed_up = (now_utc() - timedelta(hours=2)).isoformat() + "Z"
         tracked = httpx.post(f"{server.url}/v1/track", auth=(write_key, ""),

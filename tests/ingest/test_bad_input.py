@@ -10,12 +10,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.serving import Server, create_key, free_port, rows
+from tests.serving import Server, create_key, free_port, rows, running, settled
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,30 @@ CASES = {
         {"type": "track", "userId": "ok28", "event": "E", "messageId": "dup28"},
         {"type": "track", "userId": "m28", "event": "E", "messageId": "dup28"}]}), 200, "messageId",
         "duplicate messageId in this batch", "m28"),
+    # issue 12: strings that cannot be stored, numbers JSON does not have, ids that are not ids, broken gzip
+    "lone_surrogate": Case("/v1/track", b'{"userId": "m30", "event": "E", "properties": {"p": "\\ud800"}}', 400,
+                           "properties.p", "lone surrogate", "m30"),
+    "lone_surrogate_in_a_key": Case("/v1/identify", b'{"userId": "m31", "traits": {"\\udfff": 1}}', 400,
+                                    "traits.\\udfff", "lone surrogate", "m31"),
+    "nul_in_event": Case("/v1/track", b'{"userId": "m32", "event": "a\\u0000b"}', 400, "event", "NUL", "m32"),
+    "lone_surrogate_in_batch": Case("/v1/batch", b'{"batch": [{"type": "track", "userId": "ok33", "event": "E"}, '
+                                    b'{"type": "track", "userId": "m33\\ud83d", "event": "E"}]}', 200, "userId",
+                                    "lone surrogate", "m33"),
+    "nan": Case("/v1/track", b'{"userId": "m34", "event": "E", "properties": {"p": NaN}}', 400, "body",
+                "NaN is not valid JSON", "m34"),
+    "infinity": Case("/v1/track", b'{"userId": "m35", "event": "E", "properties": {"p": -Infinity}}', 400, "body",
+                     "-Infinity is not valid JSON", "m35"),
+    "float_overflow": Case("/v1/track", b'{"userId": "m36", "event": "E", "properties": {"p": 1e999}}', 400, "body",
+                           "out of range", "m36"),
+    "five_thousand_digit_user_id": Case("/v1/track", b'{"event": "m37", "userId": ' + b"7" * 5000 + b"}", 400,
+                                        "body", "more than 4300 digits", "m37"),
+    "boolean_user_id": Case("/v1/track", j({"userId": True, "event": "m38"}), 400, "userId", "not true/false", "m38"),
+    "boolean_group_id": Case("/v1/group", j({"userId": "m39", "groupId": False}), 400, "groupId", "not true/false",
+                             "m39"),
+    "gzip_with_trailing_garbage": Case("/v1/track", gzip.compress(j({"userId": "m40", "event": "E"})) + b"junk", 400,
+                                       "body", "4 bytes after the end of the gzip data", "m40", headers=GZIP),
+    "truncated_gzip": Case("/v1/track", gzip.compress(j({"userId": "m41", "event": "E"}))[:-8], 400, "body",
+                           "truncated", headers=GZIP),
     "missing_ids_in_batch": Case("/v1/import", j({"batch": [{"type": "page", "anonymousId": "ok29"},
                                  {"type": "track", "event": "m29"}]}), 200, "userId", "userId or anonymousId",
                                  "m29"),
@@ -139,4 +164,65 @@ def test_every_bad_input_is_a_dead_letter(server: tuple[Server, dict[str, str]])
     assert missing == []
     assert len(letters) == len(CASES)
     stored = {r[0] for r in rows(running.db, "SELECT coalesce(user_id, anonymous_id) FROM events")}
-    assert stored == {"ok27", "ok28", "ok29"}  # only the good calls of the mixed batches
+    assert stored == {"ok27", "ok28", "ok29", "ok33"}  # only the good calls of the mixed batches
+
+
+def test_a_utf8_byte_order_mark_is_allowed(tmp_path: Path) -> None:
+    """RFC 8259 lets a parser ignore a BOM; it was a 400 (issue 12)."""
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    with running(db) as server:
+        body = "\ufeff".encode() + j({"userId": "bom", "event": "E"})
+        answer = httpx.post(server.url + "/v1/track", content=body, auth=(key, ""))
+        assert answer.status_code == 200, answer.text
+    assert rows(db, "SELECT user_id FROM events") == [("bom",)]
+
+
+def test_credentials_are_never_stored_or_logged(tmp_path: Path) -> None:
+    """A valid writeKey in a malformed body, keys in broken JSON, a key in the query string: none is kept (issue 12
+    item 6); the dead letters say [removed] where the key was."""
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    stranger = "aha_write_0bad0bad_notarealsecretbutlooksit"
+    with running(db) as server:
+        sent = [
+            httpx.post(server.url + "/v1/batch", json={"writeKey": key, "batch": "not a list"}),
+            httpx.post(server.url + "/v1/batch", json={"writeKey": key, "batch": [{"type": "nope", "userId": key}]}),
+            httpx.post(server.url + "/v1/track", content=b'{"writeKey": "' + key.encode() + b'", "userId": '),
+            httpx.post(server.url + "/v1/track", json={"writeKey": stranger, "userId": "u", "event": "E"}),
+            httpx.post(server.url + f"/v1/track?writeKey={key}&x=1", json={"userId": "u"}, auth=(key, "")),
+        ]
+        assert [r.status_code for r in sent] == [400, 200, 400, 401, 400]
+    letters = rows(db, "SELECT raw FROM dead_letters")
+    assert len(letters) == 5
+    secret = key.rsplit("_", 1)[-1]
+    assert not any(secret in str(raw) or "notarealsecret" in str(raw) for (raw,) in letters)
+    assert sum("[removed]" in str(raw) for (raw,) in letters) == 4  # the 5th never carried a key in its body
+    log = (tmp_path / "server.log").read_text()
+    assert "/v1/track?writeKey=[removed]&x=1" in log and secret not in log
+
+
+def test_lone_surrogates_leak_no_slot_and_never_stop_ingestion(tmp_path: Path) -> None:
+    """Issue 12 item 1: a lone surrogate passed the parser and failed in the spool's encoder after the in-flight
+    count was raised: 500, the slots never returned, and after enough of them every write got 429. The server here
+    allows 40 calls in flight; 200 poisoned requests (with and without a key, single calls and a 10-call batch)
+    would have leaked ~300 slots."""
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    poisoned = b'{"userId": "p\\ud800", "event": "E"}'
+    batch = b'{"batch": [' + b", ".join([b'{"type": "track", "userId": "p\\udc00", "event": "E"}'] * 10) + b"]}"
+    with running(db, "--max-in-flight", "40") as server:
+        statuses = []
+        for _ in range(50):
+            for path, body, auth in (("/v1/track", poisoned, None), ("/v1/track", poisoned, (key, "")),
+                                     ("/v1/batch", batch, (key, "")), ("/v1/track", b'{"writeKey": 1' + poisoned[1:],
+                                                                       None)):
+                statuses.append(httpx.post(server.url + path, content=body, auth=auth).status_code)
+        assert sorted(set(statuses)) == [200, 400, 401]  # the batch: 200 with all 10 calls rejected
+        assert settled(server)["in_flight"] == 0
+        good = httpx.post(server.url + "/v1/track", json={"userId": "good", "event": "E"}, auth=(key, ""))
+        assert good.status_code == 200 and good.json()["accepted"] == 1
+    assert rows(db, "SELECT user_id FROM events") == [("good",)]
+    reasons = rows(db, "SELECT reason, count(*) FROM dead_letters WHERE source = 'web' GROUP BY 1 ORDER BY 1")
+    assert reasons == [("contains a lone surrogate (\\ud800), which is not valid Unicode", 50),
+                       ("contains a lone surrogate (\\udc00), which is not valid Unicode", 500)]

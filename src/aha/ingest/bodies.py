@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,17 +56,63 @@ class BatchOutcome:
     rejected: list[RejectedCall] = field(default_factory=list)
 
 
-def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Any:
-    """Bytes → JSON value; 413 past `limit` bytes (after decompression: a gzip bomb stops at limit + 1), else 400."""
+MAX_NUMBER_DIGITS = 4300  # Python's own bound for int(str); beyond it a number is an attack, never analytics
+
+
+def _refuse_constant(name: str) -> Any:
+    raise Refused(400, "body", f"{name} is not valid JSON (send null or a string)")
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise Refused(400, "body", f"a number of {len(text)} characters; the limit is {MAX_NUMBER_DIGITS}")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise Refused(400, "body", f"the number {text[:40]} is out of range (larger than 1.8e308)")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float)  # ints: int() bounds them
+
+
+def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    """One gzip or zlib stream, inflated to at most `limit` + 1 bytes; truncated data or trailing bytes are refused."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    try:
+        body = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise Refused(400, "body", f"not valid {encoding} data", raw_text(data[:1024])) from None
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise Refused(413, "body", f"decompressed body exceeds {limit} bytes", f"({len(data)} bytes {encoding})")
+    if not inflater.eof:
+        raise Refused(400, "body", f"{encoding} data is truncated", f"({len(data)} bytes {encoding})")
+    if inflater.unused_data:
+        raise Refused(400, "body", f"{len(inflater.unused_data)} bytes after the end of the {encoding} data",
+                      raw_text(body))
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    doc: Any
+    escaped: bool  # the text has a surrogate or NUL escape: only then can a string be unstorable
+
+
+# `\uD800`–`\uDFFF` or `\u0000`; valid UTF-8 text holds no surrogate and JSON allows no raw NUL in a string, so
+# without one of these escapes no string can hold either (a pair, e.g. an emoji escaped, matches too: then the walk
+# in payloads.unstorable_string decides)
+_RISKY_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Decoded:
+    """Bytes → JSON value; 413 past `limit` bytes (after decompression: a gzip bomb stops at limit + 1), else 400.
+
+    Strict JSON: NaN and Infinity (which Python's parser accepts) and numbers past MAX_NUMBER_DIGITS are refused;
+    a leading UTF-8 byte-order mark is allowed (RFC 8259 lets a parser ignore it).
+    """
     encoding = (content_encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
-        try:
-            inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
-            body = inflater.decompress(data, limit + 1)
-        except zlib.error:
-            raise Refused(400, "body", f"not valid {encoding} data", raw_text(data[:1024])) from None
-        if len(body) > limit or inflater.unconsumed_tail:
-            raise Refused(413, "body", f"decompressed body exceeds {limit} bytes", f"({len(data)} bytes {encoding})")
+        body = _inflate(data, encoding, limit)
     elif encoding in ("", "identity"):
         body = data
     else:
@@ -73,16 +120,30 @@ def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Any:
     if len(body) > limit:
         raise Refused(413, "body", f"body is {len(body)} bytes; the limit is {limit}", raw_text(body[:4096]))
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise Refused(400, "body", f"not valid UTF-8 (byte {exc.start})", raw_text(body)) from None
     try:
-        return json.loads(text)
+        return Decoded(_DECODER.decode(text), _RISKY_ESCAPE.search(text) is not None)
+    except Refused as refused:
+        raise Refused(refused.status, refused.field, refused.reason, raw_text(text)) from None
     except RecursionError:
         raise Refused(400, "body", "JSON nested too deeply", raw_text(text)) from None
     except json.JSONDecodeError as exc:
         raise Refused(400, "body", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                       raw_text(text)) from None
+    except ValueError:  # int() past sys.get_int_max_str_digits()
+        raise Refused(400, "body", f"a number of more than {MAX_NUMBER_DIGITS} digits", raw_text(text)) from None
+
+
+def content_length(header: str | None) -> int | None:
+    """The declared body size, None when not declared; a value that is not a plain count is refused (400)."""
+    if header is None:
+        return None
+    text = header.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise Refused(400, "Content-Length", f"not a byte count: {text[:40]!r}")
+    return int(text)
 
 
 def key_from_header(authorization: str | None) -> str | None:
@@ -117,18 +178,19 @@ def _sent_at(doc: dict[str, Any]) -> datetime | None:
         return None
 
 
-def single_call(doc: Any, call_type: str, source: str, received_at: datetime) -> Call:
+def single_call(doc: Any, call_type: str, source: str, received_at: datetime, escaped: bool = True) -> Call:
     """One call from /v1/<type>; a bad one raises Refused(400) naming the field."""
     if isinstance(doc, dict):
         doc = {k: v for k, v in doc.items() if k != "writeKey"}
-    result = validate_call(doc, received_at=received_at, source=source, call_type=call_type)
+    result = validate_call(doc, received_at=received_at, source=source, call_type=call_type, escaped=escaped)
     if isinstance(result, Rejection):
         kept = {**doc, "type": call_type} if isinstance(doc, dict) else doc  # replayable without the route
         raise Refused(result.status, result.field, result.reason, raw_text(kept))
     return result
 
 
-def batch(doc: Any, source: str, received_at: datetime, body_bytes: int | None = None) -> BatchOutcome:
+def batch(doc: Any, source: str, received_at: datetime, body_bytes: int | None = None,
+          escaped: bool = True) -> BatchOutcome:
     """A /v1/batch body: good calls accepted, each bad one rejected with its index (and turned into a dead letter).
 
     `body_bytes`, the decoded body's size: when it is within one call's limit no call can exceed it, so calls are
@@ -153,12 +215,13 @@ def batch(doc: Any, source: str, received_at: datetime, body_bytes: int | None =
             size = body_bytes  # an upper bound, below the limit
         else:
             encoded = json.dumps(raw, ensure_ascii=False, default=str)
-            size = len(encoded.encode())
+            size = len(encoded.encode("utf-8", "surrogatepass"))  # a lone surrogate is refused later
         result: Call | Rejection
         if size > MAX_EVENT_BYTES:
             result = Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)")
         else:
-            result = validate_call(raw, received_at=received_at, source=source, sent_at=sent_at, size=size)
+            result = validate_call(raw, received_at=received_at, source=source, sent_at=sent_at, size=size,
+                                   escaped=escaped)
         if isinstance(result, Call) and isinstance(raw, dict) and isinstance(raw.get("messageId"), str):
             first = seen.setdefault(result.message_id, index)
             if first != index:

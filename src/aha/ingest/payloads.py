@@ -10,13 +10,13 @@ because a clock that wrong would put the event in a future cohort.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
 CallType = Literal["track", "identify", "group", "alias", "page", "screen"]
 CALL_TYPES: tuple[str, ...] = ("track", "identify", "group", "alias", "page", "screen")
@@ -44,6 +44,24 @@ class _Call(BaseModel):
     originalTimestamp: datetime | None = None
     sentAt: datetime | None = None
     context: dict[str, Any] | None = None
+
+    @field_validator("userId", "anonymousId", "groupId", "previousId", mode="before", check_fields=False)
+    @classmethod
+    def _no_boolean_ids(cls, value: Any) -> Any:
+        """Segment takes ids as strings or numbers; `true` is neither (pydantic would make it 1)."""
+        if isinstance(value, bool):
+            raise ValueError("an id must be a string or a number, not true/false")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("a numeric id must be a whole number")
+        return value
+
+    @field_validator("timestamp", "originalTimestamp", "sentAt", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        """The spec's times are ISO 8601 strings; pydantic would also read a number as Unix seconds."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("not an ISO 8601 timestamp (a string)")
+        return value
 
 
 class TrackCall(_Call):
@@ -150,7 +168,7 @@ def _reason_of(error: Any) -> str:
         return "not a JSON object"
     if kind.startswith("datetime") or kind.startswith("date"):
         return "not an ISO 8601 timestamp"
-    return str(error["msg"])
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _text(value: str | int | None) -> str | None:
@@ -160,10 +178,43 @@ def _text(value: str | int | None) -> str | None:
     return text or None
 
 
-def message_id_for(raw: dict[str, Any]) -> str:
-    """A stable id for a call sent without messageId, so a retried identical call still counts once."""
-    body = {k: v for k, v in raw.items() if k not in ("sentAt", "writeKey")}
-    return "md5-" + hashlib.md5(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+def server_message_id() -> str:
+    """The id of a call sent without messageId: a new one per call, so genuine repeats are all stored (SDKs always
+    send a messageId, so a retry of theirs is still deduplicated; a raw client that retries must send one)."""
+    return "aha-" + uuid.uuid4().hex
+
+
+def unstorable_string(value: Any) -> tuple[str, str] | None:
+    """(path, reason) of the first key or string in `value` that cannot be stored as UTF-8 text, else None.
+
+    JSON's `\\uD800` escapes let a client send lone surrogates (not encodable as UTF-8) and NUL (cut short by C
+    strings); both are refused here, before anything is encoded. Iterative, containers only on the stack.
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, child in pairs:
+            name = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else str(key)
+            where = f"{path}.{name}" if path else name
+            for text in (key, child):
+                if isinstance(text, str) and (not text.isascii() or "\x00" in text):
+                    reason = _bad_text(text)
+                    if reason is not None:
+                        return where, reason
+            if isinstance(child, dict | list):
+                stack.append((child, where))
+    return None
+
+
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains NUL (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate (\\u{ord(text[exc.start]):04x}), which is not valid Unicode"
+    return None
 
 
 def validate_call(
@@ -174,10 +225,12 @@ def validate_call(
     sent_at: datetime | None = None,
     call_type: str | None = None,
     size: int | None = None,
+    escaped: bool = True,
 ) -> Call | Rejection:
     """Check one call against the spec and normalise it; `call_type` comes from the route (/v1/track) if given.
 
-    `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known.
+    `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known;
+    `escaped` False when the JSON text it came from had no `\\u` escapes (then no string can be unstorable).
     """
     if not isinstance(raw, dict):
         return Rejection("body", "not a JSON object")
@@ -186,11 +239,14 @@ def validate_call(
         return Rejection("type", f"unknown call type {kind!r}; expected one of {', '.join(CALL_TYPES)}")
     kind = kind.lower()
     if size is None:
-        size = len(json.dumps(raw, ensure_ascii=False, default=str).encode())
+        size = len(json.dumps(raw, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
     if size > MAX_EVENT_BYTES:
         return Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)", 413)
     if too_deep(raw):
         return Rejection("body", f"nested deeper than {MAX_DEPTH} levels")
+    bad = unstorable_string(raw) if escaped else None
+    if bad is not None:
+        return Rejection(*bad)
     try:
         model = MODELS[kind].model_validate(raw)
     except ValidationError as exc:
@@ -214,7 +270,7 @@ def validate_call(
         return Rejection("timestamp", f"{timestamp.isoformat()}Z is more than a day in the future")
     if timestamp.year < 1971:
         return Rejection("timestamp", f"{timestamp.isoformat()}Z is before 1971")
-    message_id = model.messageId.strip() if model.messageId and model.messageId.strip() else message_id_for(raw)
+    message_id = model.messageId.strip() if model.messageId and model.messageId.strip() else server_message_id()
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     event: str | None = None
@@ -245,7 +301,7 @@ def validate_call(
             return Rejection("previousId", "empty")
     if account_id is None and kind in ("track", "page", "screen"):
         group = context.get("groupId")
-        account_id = _text(group) if isinstance(group, str | int) else None
+        account_id = _text(group) if isinstance(group, str | int) and not isinstance(group, bool) else None
     return Call(
         type=kind,
         message_id=message_id,

@@ -6,6 +6,7 @@ The line format is private to aha (the spool is replayed only by the same server
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +31,26 @@ class DeadLetter:
     reason: str
     raw: str
 
+    def __post_init__(self) -> None:  # the one door to the spool and the store: nothing unstorable, no credentials
+        for name in ("field", "reason", "raw"):
+            object.__setattr__(self, name, scrub(getattr(self, name)))
+
 
 Record = Call | DeadLetter
+REMOVED = "[removed]"
+# a writeKey member (even inside text that is not valid JSON) and anything shaped like an aha key or local token
+_CREDENTIALS = re.compile(r'("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"?|\baha_(?:write|read|local)_[A-Za-z0-9_\-]+')
+
+
+def scrub(raw: str) -> str:
+    """A refused payload as it may be stored and shown to read-key holders: credentials removed, valid UTF-8.
+
+    Lone surrogates and NUL (which JSON escapes can carry) are written as their escapes, so the line stays storable.
+    """
+    text = _CREDENTIALS.sub(lambda m: f'{m.group(1)}"{REMOVED}"' if m.group(1) else REMOVED, raw)
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\u0000")
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)  # built once, not per line
 
 

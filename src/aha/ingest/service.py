@@ -5,11 +5,16 @@ DuckDB commit per request would cap throughput at a few hundred requests a secon
 durability cheap, and the single writer turns many small requests into few large, idempotent transactions. A bounded
 count of calls in flight (spooled, not yet stored) is the back-pressure: past it, `submit` refuses and the API answers
 429 with Retry-After. On start, whatever the spool holds past the stored checkpoint is replayed first.
+
+Every slot taken is given back on every path: when the records are stored, or when the spool could not write them
+(a full disk: the API answers 503 and `problem()` says why until a write succeeds or space returns).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import queue
 import threading
 import time
@@ -21,7 +26,7 @@ from pathlib import Path
 from aha.ingest import takeover
 from aha.ingest.keys import KeyRing
 from aha.ingest.records import Record, encode
-from aha.ingest.spool import Spool, remove_older
+from aha.ingest.spool import ROTATE_BYTES, Spool, generations, remove_older
 from aha.store.calls import WriteCounts, load_checkpoint, save_checkpoint
 from aha.store.database import Store
 
@@ -29,6 +34,7 @@ log = logging.getLogger("aha.ingest")
 
 MAX_IN_FLIGHT = 200_000  # calls spooled but not yet in DuckDB; beyond this, back-pressure
 WRITE_BATCH = 50_000  # calls per DuckDB transaction at most
+FREE_BYTES_TO_RECOVER = 1 << 20  # after ENOSPC, this much free space counts as "space returned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,26 @@ class Stats:
     write_errors: int = 0
 
 
+
+
+def replay_spool(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) -> tuple[int, int]:
+    """Store what the spool holds past the stored checkpoint (acknowledged, not yet stored: idempotent), every
+    generation from the checkpoint's on (`takeover.replay`); then start a fresh generation. Returns (new
+    generation, calls replayed).
+
+    Only one process may do this at a time: the one that holds the database open for writing.
+    """
+    replayed = takeover.replay(store, on_batch)
+    generation, offset = load_checkpoint(store)
+    files = generations(store.path)
+    if not files and offset == 0:
+        return generation, replayed
+    fresh = max([generation, *files]) + 1
+    save_checkpoint(store, fresh, 0)
+    remove_older(store.path, fresh)
+    return fresh, replayed
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -54,10 +80,12 @@ def now_utc() -> datetime:
 class Ingestor:
     """Owns the store for the server's lifetime; `submit` is thread-safe and never blocks on DuckDB."""
 
-    def __init__(self, db_path: str | Path, *, fsync: bool = True, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, db_path: str | Path, *, fsync: bool = True, max_in_flight: int = MAX_IN_FLIGHT,
+                 rotate_bytes: int = ROTATE_BYTES) -> None:
         self.db_path = Path(db_path)
         self.fsync = fsync
         self.max_in_flight = max_in_flight
+        self.rotate_bytes = rotate_bytes
         self.stats = Stats()
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -65,6 +93,9 @@ class Ingestor:
         self._store: Store | None = None
         self._spool: Spool | None = None
         self._writer: threading.Thread | None = None
+        self._writer_error: str | None = None
+        self._stopping = False
+        self._removed_below = 0
         self.keys: KeyRing | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------------
@@ -73,22 +104,18 @@ class Ingestor:
         store = Store(self.db_path)
         self._store = store
         self.keys = KeyRing(store)
-        generation, _ = load_checkpoint(store)
-        remove_older(self.db_path, generation)
-        self._replay(store)
-        self._spool = Spool(self.db_path, generation, fsync=self.fsync)
+        generation, self.stats.replayed = replay_spool(store, self._tally)
+        self._removed_below = generation
+        self._spool = Spool(self.db_path, generation, fsync=self.fsync, rotate_bytes=self.rotate_bytes)
         self._writer = threading.Thread(target=self._write_loop, name="aha-writer", daemon=True)
         self._writer.start()
-
-    def _replay(self, store: Store) -> None:
-        """Store what was acknowledged but not yet stored when the last server stopped (idempotent)."""
-        self.stats.replayed += takeover.replay(store, self._tally)
 
     def stop(self) -> None:
         """Finish: everything acknowledged is stored before the store closes."""
         if self._spool is not None:
             self._spool.close()
         if self._writer is not None:
+            self._stopping = True  # a writer that keeps failing gives up: its calls stay in the spool for next start
             self._queue.put(None)
             self._writer.join()
         if self._store is not None:
@@ -108,23 +135,57 @@ class Ingestor:
     def in_flight(self) -> int:
         return self._in_flight
 
-    def submit(self, records: Sequence[Record], done: Callable[[], None]) -> bool:
-        """Spool `records`; `done()` runs (on the spool thread) once they are durable. False: too busy, retry later."""
+    def problem(self) -> str | None:
+        """Why writes fail right now (the spool or the store cannot be written), or None."""
+        spool = self._spool
+        if spool is None:
+            return "not started"
+        if spool.error is not None and not (spool.error_number == errno.ENOSPC and self._space_returned()):
+            return f"the spool cannot be written: {spool.error}"
+        if self._writer_error is not None:
+            return f"the store cannot be written (calls wait in the spool): {self._writer_error}"
+        return None
+
+    def _space_returned(self) -> bool:
+        try:
+            stat = os.statvfs(self.db_path.parent)
+        except OSError:
+            return False
+        return stat.f_bavail * stat.f_frsize >= FREE_BYTES_TO_RECOVER
+
+    def submit(self, records: Sequence[Record], done: Callable[[str | None], None]) -> bool:
+        """Spool `records`; `done(None)` runs (on the spool thread) once they are durable, `done(error)` if they
+        could not be written. False: too busy, retry later (nothing was written)."""
         spool = self._spool
         if spool is None:
             raise RuntimeError("ingestor not started")
+        data = b"".join(encode(r) for r in records)  # before a slot is taken: if this raised, nothing is owed
+        count = len(records)
         with self._lock:
-            if self._in_flight and self._in_flight + len(records) > self.max_in_flight:
+            if self._in_flight and self._in_flight + count > self.max_in_flight:
                 return False
-            self._in_flight += len(records)
-        data = b"".join(encode(r) for r in records)
+            self._in_flight += count
 
-        def durable(generation: int, end: int) -> None:
-            self._queue.put(_Item(records, generation, end))
-            done()
+        def durable(generation: int, end: int, error: str | None) -> None:
+            if error is None:
+                self._queue.put(_Item(records, generation, end))
+            else:
+                self._release(count)
+            try:
+                done(error)
+            except Exception:  # the waiter is gone (e.g. the loop closed): the records are safe either way
+                log.debug("a spool waiter could not be told", exc_info=True)
 
-        spool.append(data, durable)
+        try:
+            spool.append(data, durable)
+        except BaseException:
+            self._release(count)
+            raise
         return True
+
+    def _release(self, count: int) -> None:
+        with self._lock:
+            self._in_flight -= count
 
     # -- storing ------------------------------------------------------------------------------------------------
 
@@ -161,12 +222,18 @@ class Ingestor:
             while True:
                 try:
                     self._store_records(store, records, (last.generation, last.end))
+                    self._writer_error = None
                     break
-                except Exception:  # the calls are safe in the spool; keep trying, say so, never drop them
+                except Exception as exc:  # the calls are safe in the spool; keep trying, say so, never drop them
                     self.stats.write_errors += 1
+                    self._writer_error = f"{type(exc).__name__}: {exc}"
+                    if self._stopping:
+                        log.error("stopping with %d calls not stored; they stay in the spool for the next start",
+                                  len(records))
+                        return
                     log.exception("writing %d calls to the store failed; retrying", len(records))
                     time.sleep(1.0)
-            with self._lock:
-                self._in_flight -= len(records)
-            if self._queue.empty():
-                spool.rotate_if_drained(last.end, lambda generation: save_checkpoint(store, generation, 0))
+            self._release(len(records))
+            if last.generation > self._removed_below:  # the checkpoint has moved past the older files
+                remove_older(self.db_path, last.generation)
+                self._removed_below = last.generation

@@ -4,7 +4,10 @@ The spool is a JSON-lines file beside the database (`aha.duckdb.spool.000001`). 
 one committer thread, which writes everything pending, fsyncs once, and only then releases the waiting requests
 (group commit: requests arriving while a fsync runs share the next one). The writer drains the spool into DuckDB and
 records how far it got (generation, byte offset) in the same transaction, so a restart replays exactly the rest.
-When the writer has caught up and the file is large, the spool rotates to the next generation.
+When a file passes `rotate_bytes` the next write goes to the next generation, whether or not the writer has caught
+up (constant load never lets it catch up); the writer deletes a generation once its checkpoint has moved past it.
+A write that fails (a full disk: ENOSPC) is cut off the file again and reported to its waiters, and the spool keeps
+its thread: the next write tries again, so it recovers by itself when space returns.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 ROTATE_BYTES = 64 * 1024 * 1024
 
-Done = Callable[[int, int], None]  # (generation, end offset) once durable
+Done = Callable[[int, int, "str | None"], None]  # (generation, end offset, None) once durable; or the error
 
 
 def spool_path(db_path: Path, generation: int) -> Path:
@@ -46,6 +49,12 @@ def truncate_torn_tail(path: Path) -> int:
         return keep
 
 
+def generations(db_path: Path) -> list[int]:
+    """The generations of the spool files beside `db_path`, oldest first."""
+    found = (path.name.rsplit(".", 1)[-1] for path in db_path.parent.glob(f"{db_path.name}.spool.*"))
+    return sorted(int(suffix) for suffix in found if suffix.isdigit())
+
+
 def read_lines(path: Path, offset: int) -> Iterator[tuple[bytes, int]]:
     """Complete lines from `offset` on, each with the offset just after it."""
     if not path.exists():
@@ -63,20 +72,25 @@ def read_lines(path: Path, offset: int) -> Iterator[tuple[bytes, int]]:
 class Spool:
     """Appends lines durably; `append` returns at once and calls `done` from the committer thread after fsync."""
 
-    def __init__(self, db_path: Path, generation: int, fsync: bool = True) -> None:
+    def __init__(self, db_path: Path, generation: int, fsync: bool = True, rotate_bytes: int = ROTATE_BYTES) -> None:
         self.db_path = db_path
         self.generation = generation
         self.fsync = fsync
-        path = spool_path(db_path, generation)
-        self.size = truncate_torn_tail(path)
-        self._file = path.open("ab")
-        self._lock = threading.Lock()  # held while writing + syncing, and while rotating
+        self.rotate_bytes = rotate_bytes
+        self.size = truncate_torn_tail(spool_path(db_path, generation))
+        self._fd = self._open(generation)
         self._cond = threading.Condition()
         self._pending: list[tuple[bytes, Done]] = []
         self._closed = False
+        self._torn = False  # a failed write may have left part of itself: cut it before the next one
         self.syncs = 0
+        self.error: str | None = None  # why the last write failed (cleared by the next one that succeeds)
+        self.error_number: int | None = None  # its errno (ENOSPC: the disk is full)
         self._thread = threading.Thread(target=self._run, name="aha-spool", daemon=True)
         self._thread.start()
+
+    def _open(self, generation: int) -> int:
+        return os.open(spool_path(self.db_path, generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def append(self, data: bytes, done: Done) -> None:
         with self._cond:
@@ -93,47 +107,60 @@ class Spool:
                 if not self._pending and self._closed:
                     return
                 batch, self._pending = self._pending, []
-            with self._lock:
-                self._file.write(b"".join(data for data, _ in batch))
-                self._file.flush()
-                if self.fsync:
-                    os.fdatasync(self._file.fileno())
-                self.syncs += 1
-                end = self.size
-                for data, done in batch:
-                    end += len(data)
-                    done(self.generation, end)
-                self.size = end
+            try:
+                self._write(b"".join(data for data, _ in batch))
+            except Exception as exc:  # ENOSPC, EIO, …: nothing of this group is acknowledged; the thread lives on
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.error_number = exc.errno if isinstance(exc, OSError) else None
+                for _, done in batch:
+                    done(self.generation, self.size, self.error)
+                continue
+            self.error = self.error_number = None
+            self.syncs += 1
+            end = self.size
+            for data, done in batch:
+                end += len(data)
+                done(self.generation, end, None)
+            self.size = end
+            if self.size >= self.rotate_bytes:
+                self._rotate()
 
-    def rotate_if_drained(self, offset: int, record: Callable[[int], None]) -> bool:
-        """Start the next generation if the writer has stored everything up to `offset` == size of a large file.
+    def _write(self, data: bytes) -> None:
+        """All of `data` durably at the end of the file, or none of it (a partial write is cut off again)."""
+        if self._torn:
+            os.ftruncate(self._fd, self.size)
+            self._torn = False
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            if self.fsync:
+                os.fdatasync(self._fd)
+        except BaseException:
+            self._torn = True
+            os.ftruncate(self._fd, self.size)  # shrinking needs no space; if this fails, the next write retries it
+            self._torn = False
+            raise
 
-        `record(new_generation)` must durably store (new_generation, 0) as the checkpoint before the switch.
-        """
-        if self.size < ROTATE_BYTES or offset != self.size:
-            return False
-        with self._lock:
-            if offset != self.size:
-                return False
-            old = spool_path(self.db_path, self.generation)
-            record(self.generation + 1)
-            self.generation += 1
-            self._file.close()
-            self._file = spool_path(self.db_path, self.generation).open("ab")
-            self.size = 0
-        old.unlink(missing_ok=True)
-        return True
+    def _rotate(self) -> None:
+        try:
+            fd = self._open(self.generation + 1)
+        except OSError as exc:  # stay on this file; the next write tries again
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        os.close(self._fd)
+        self._fd, self.generation, self.size = fd, self.generation + 1, 0
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify()
         self._thread.join()
-        self._file.close()
+        os.close(self._fd)
 
 
 def remove_older(db_path: Path, generation: int) -> None:
-    """Delete spool files of generations already fully stored (left by a crash during rotation)."""
+    """Delete the spool files of generations before `generation` (the writer's checkpoint is past them)."""
     for path in db_path.parent.glob(f"{db_path.name}.spool.*"):
         suffix = path.name.rsplit(".", 1)[-1]
         if suffix.isdigit() and int(suffix) < generation:

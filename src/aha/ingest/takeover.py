@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from aha.ingest.payloads import Call
 from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode
-from aha.ingest.spool import read_lines, spool_path, truncate_torn_tail
+from aha.ingest.spool import generations, read_lines, remove_older, spool_path, truncate_torn_tail
 from aha.store.calls import WriteCounts, load_checkpoint, write_calls
 from aha.store.database import Store
 
@@ -23,29 +23,39 @@ REPLAY_BATCH = 50_000  # records per transaction
 
 
 def pending_bytes(store: Store) -> int:
-    """Bytes of the current spool generation after the stored checkpoint (0: nothing to take in)."""
+    """Bytes of every spool generation after the stored checkpoint (0: nothing to take in)."""
     generation, offset = load_checkpoint(store)
-    path = spool_path(store.path, generation)
-    return max(path.stat().st_size - offset, 0) if path.exists() else 0
+    pending = 0
+    for number in generations(store.path):
+        if number < generation:
+            continue
+        path = spool_path(store.path, number)
+        size = path.stat().st_size if path.exists() else 0
+        pending += max(size - offset, 0) if number == generation else size
+    return pending
 
 
 def replay(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) -> int:
-    """Store every complete spool line past the checkpoint; returns the records read. `store` must hold DuckDB's
-    write lock (so no server appends meanwhile): a torn last line, never acknowledged (its fsync never finished),
-    is cut first, as a starting server does."""
+    """Store every complete spool line past the checkpoint, in every generation from the checkpoint's on (a server
+    rotates its spool under load, so a crash can leave several); returns the records read. Files before the
+    checkpoint's generation are removed. `store` must hold DuckDB's write lock (so no server appends meanwhile): a
+    torn last line, never acknowledged (its fsync never finished), is cut first, as a starting server does."""
     generation, offset = load_checkpoint(store)
-    path = spool_path(store.path, generation)
-    truncate_torn_tail(path)
-    chunk: list[Record] = []
-    end = offset
+    remove_older(store.path, generation)
     read = 0
-    for line, end in read_lines(path, offset):
-        chunk.append(decode(line))
-        if len(chunk) >= REPLAY_BATCH:
-            read += _write(store, chunk, (generation, end), on_batch)
-            chunk = []
-    if chunk or end != offset:
-        read += _write(store, chunk, (generation, end), on_batch)
+    for number in [g for g in generations(store.path) if g >= generation]:
+        path = spool_path(store.path, number)
+        truncate_torn_tail(path)
+        start = offset if number == generation else 0
+        chunk: list[Record] = []
+        end = start
+        for line, end in read_lines(path, start):
+            chunk.append(decode(line))
+            if len(chunk) >= REPLAY_BATCH:
+                read += _write(store, chunk, (number, end), on_batch)
+                chunk = []
+        if chunk or end != start:
+            read += _write(store, chunk, (number, end), on_batch)
     return read
 
 

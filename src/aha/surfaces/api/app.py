@@ -8,6 +8,7 @@ only uvicorn's request line (method, path, status).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,19 +18,30 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from aha.ingest import bodies, payloads, running
 from aha.ingest.records import DeadLetter, Record
 from aha.ingest.service import Ingestor, now_utc
+from aha.surfaces.api.limits import BODY_SECONDS, BodyDeadline, StrangerLetters
 from aha.surfaces.api.query import Reader
 from aha.surfaces.api.query import add_routes as add_query_routes
 from aha.surfaces.api.state import DefinitionsFile, rules_schedule
 from aha.surfaces.api.state import add_routes as add_state_routes
 
 RETRY_AFTER_SECONDS = 1
+RETRY_AFTER_UNWRITABLE = 5  # the spool cannot be written (a full disk): give the operator a moment
 CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: an answer that quotes what a client sent (a messageId, a key
+    holding a lone surrogate) always encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def error_body(status: int, field: str, reason: str, errors: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -44,21 +56,26 @@ def error_body(status: int, field: str, reason: str, errors: Sequence[dict[str, 
 
 
 def error_response(status: int, field: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
+    return AsciiJSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
+
+
+def _some_id(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": ["string", "integer"], "minLength": 1}}}
 
 
 def _request_schema(call_type: str | None) -> dict[str, Any]:
+    """The body as far as JSON Schema can say it. In a batch each call is judged on its own (a bad one is listed in
+    `rejected` of a 200), so its items may be anything; `sentAt` and `writeKey` that are not strings are ignored."""
     if call_type is None:
-        item = {"type": "object", "properties": {"type": {"type": "string", "enum": list(payloads.CALL_TYPES)}},
-                "required": ["type"]}
         schema: dict[str, Any] = {
             "type": "object",
-            "properties": {"batch": {"type": "array", "items": item, "maxItems": payloads.MAX_BATCH_EVENTS},
-                           "sentAt": {"type": "string", "format": "date-time"}, "writeKey": {"type": "string"}},
+            "properties": {"batch": {"type": "array", "items": {}, "maxItems": payloads.MAX_BATCH_EVENTS}},
             "required": ["batch"],
         }
     else:
         schema = payloads.MODELS[call_type].model_json_schema()
+        ids = ("userId",) if call_type == "alias" else ("userId", "anonymousId")  # alias: userId is the new id
+        schema["anyOf"] = [_some_id(name) for name in ids]  # not null, not empty
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
@@ -74,8 +91,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "a bad call or body: field and reason"),
         (401, "missing or invalid write key"),
         (403, "a read key cannot write (a write key cannot read)"),
+        (408, "the body did not arrive within the server's timeout"),
+        (411, "no Content-Length (nor chunked encoding): the body cannot be read"),
         (413, "body, call or batch over the spec's limits"),
         (429, "busy: retry after Retry-After seconds"),
+        (503, "the calls cannot be stored now (e.g. a full disk): retry after Retry-After seconds"),
     )
 }
 
@@ -90,6 +110,7 @@ def create_app(
     local_token: str | None = None,
     definitions: str | Path | None = None,
     rules_every: float = 0.0,
+    body_seconds: float = BODY_SECONDS,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
@@ -99,6 +120,7 @@ def create_app(
     ingestor = Ingestor(db_path, fsync=fsync, **({"max_in_flight": max_in_flight} if max_in_flight else {}))
     reader = Reader(ingestor)
     definitions_file = DefinitionsFile(Path(definitions) if definitions else None)
+    strangers = StrangerLetters()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +142,7 @@ def create_app(
     app = FastAPI(title="aha tracking API", version="1", lifespan=lifespan,
                   description="Segment-compatible tracking: /v1/track, /v1/identify, … /v1/batch.")
     app.state.ingestor = ingestor
+    app.add_middleware(BodyDeadline, seconds=body_seconds, answer=error_body)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -130,39 +153,46 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, "path" if exc.status_code in (404, 405) else "request", str(exc.detail))
+        field = "path" if exc.status_code in (404, 405) else "request"
+        return error_response(exc.status_code, field, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
         return error_response(400, ".".join(str(p) for p in first["loc"]), str(first["msg"]))
 
-    async def durable(records: list[Record]) -> bool:
-        """Wait until `records` are on disk; False when the server is too busy (nothing was written)."""
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(request: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody reads it; no traceback for an everyday event
+
+    async def durable(records: list[Record]) -> JSONResponse | None:
+        """Wait until `records` are on disk (None); else the answer: 429 too busy, 503 cannot be written."""
         if not records:
-            return True
+            return None
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[str | None] = loop.create_future()
 
-        def resolve() -> None:
+        def resolve(error: str | None) -> None:
             if not future.done():
-                future.set_result(None)
+                future.set_result(error)
 
-        def done() -> None:
-            loop.call_soon_threadsafe(resolve)
+        def done(error: str | None) -> None:
+            loop.call_soon_threadsafe(resolve, error)
 
         if not ingestor.submit(records, done):
-            return False
-        await future
-        return True
-
-    def busy() -> JSONResponse:
-        return error_response(429, "request", "the server is busy storing earlier calls; retry later",
-                              {"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return error_response(429, "request", "the server is busy storing earlier calls; retry later",
+                                  {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        error = await future
+        if error is None:
+            return None
+        return error_response(503, "request", "the server cannot store calls now (its disk is full or failing); "
+                              "retry later", {"Retry-After": str(RETRY_AFTER_UNWRITABLE)})
 
     async def refuse(refused: bodies.Refused, source: str | None, received_at: Any) -> JSONResponse:
+        """The refusal's answer, after its dead letter is durable (a stranger's only while under the rate bound)."""
         raw = refused.raw if source is not None else refused.raw[: bodies.UNAUTHENTICATED_RAW_CHARS]
-        await durable([DeadLetter(received_at, source, None, refused.field, refused.reason, raw)])
+        if source is not None or strangers.admit():
+            await durable([DeadLetter(received_at, source, None, refused.field, refused.reason, raw)])
         return error_response(refused.status, refused.field, refused.reason)
 
     async def handle(request: Request, call_type: str | None) -> JSONResponse:
@@ -179,19 +209,21 @@ def create_app(
             if found[1] != "write":
                 return await refuse(bodies.Refused(403, "writeKey", "a read key cannot write"), None, received_at)
         try:
-            declared = int(request.headers.get("content-length") or 0)
-            if declared > 2 * limit:
+            declared = bodies.content_length(request.headers.get("content-length"))
+            if declared is not None and declared > 2 * limit:
                 raise bodies.Refused(413, "body", f"body is {declared} bytes; the limit is {limit}")
             data = bytearray()
             async for chunk in request.stream():
                 data += chunk
                 if len(data) > 2 * limit:
                     raise bodies.Refused(413, "body", f"body exceeds {limit} bytes")
-            doc = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
+            if not data and declared is None and "transfer-encoding" not in request.headers:
+                raise bodies.Refused(411, "Content-Length", "required: without it (or chunked encoding) the body "
+                                     "cannot be read (HTTP/1.0 clients must send it)")
+            decoded = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
+            doc = decoded.doc
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
-        except ValueError:
-            return await refuse(bodies.Refused(400, "Content-Length", "not a number"), source, received_at)
         if source is None:
             found = ingestor.keys.check(bodies.key_from_body(doc))
             if found is None:
@@ -203,16 +235,19 @@ def create_app(
         try:
             if call_type is None:
                 outcome = bodies.batch(doc, source, received_at,
-                                       bodies.decoded_size(len(data), request.headers.get("content-encoding")))
+                                       bodies.decoded_size(len(data), request.headers.get("content-encoding")),
+                                       decoded.escaped)
             else:
-                outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at)], 1)
+                outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at,
+                                                                       decoded.escaped)], 1)
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
-        if not await durable(outcome.records):
-            return busy()
+        failed = await durable(outcome.records)
+        if failed is not None:
+            return failed
         rejected = [{"index": r.index, "messageId": r.message_id, "field": r.field, "reason": r.reason}
                     for r in outcome.rejected]
-        return JSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
+        return AsciiJSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
 
     def add_route(path: str, call_type: str | None) -> None:
         async def route(request: Request) -> JSONResponse:
@@ -230,11 +265,15 @@ def create_app(
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
     add_state_routes(app, reader, local_token, definitions_file, error_response)
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
+    @app.get("/health", responses={503: {"description": "the server cannot store calls now (see problem)"}})
+    async def health() -> JSONResponse:
+        """200 while calls can be stored; 503 (with the problem) while they cannot, e.g. a full disk."""
         stats = ingestor.stats
-        return {"ok": True, "in_flight": ingestor.in_flight, "stored_calls": stats.stored_calls,
-                "duplicates": stats.duplicates, "dead_letters": stats.dead_letters, "replayed": stats.replayed,
-                "write_errors": stats.write_errors}
+        problem = ingestor.problem()
+        return AsciiJSONResponse(
+            {"ok": problem is None, "problem": problem, "in_flight": ingestor.in_flight,
+             "stored_calls": stats.stored_calls, "duplicates": stats.duplicates, "dead_letters": stats.dead_letters,
+             "replayed": stats.replayed, "write_errors": stats.write_errors},
+            status_code=200 if problem is None else 503)
 
     return app

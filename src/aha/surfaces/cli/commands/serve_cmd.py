@@ -24,16 +24,21 @@ def serve_command(
                                        "it changes)."),
     rules_every: float = typer.Option(60.0, "--rules-every", min=0, help="Seconds between passes of the rules "
                                       "(evaluate, record, send due nudges); 0 turns the schedule off."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1,
+                                  help="Seconds a client has to send a request's body (its headers: a third of it)."),
+    max_connections: int = typer.Option(1000, "--max-connections", min=1,
+                                        help="Open connections at most (lowered to fit the file-descriptor limit)."),
+    max_in_flight: int = typer.Option(200_000, "--max-in-flight", min=1,
+                                      help="Calls acknowledged but not yet stored, at most; past it: 429."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
     While it runs, other aha commands on the same --db ask it (through DB.server.json) instead of opening the file.
     """
-    import uvicorn
-
     from aha.ingest import running
     from aha.store import open_store
     from aha.surfaces.api import create_app
+    from aha.surfaces.api.limits import serve
 
     live = running.find_live(db)
     if live is not None:
@@ -42,8 +47,8 @@ def serve_command(
     open_store(db).close()  # a bad --db, or a lock another process holds, is one line here rather than a traceback
 
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
-                     local_token=running.new_token(),
+                     local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
                      definitions=config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists()
                                                                     else None),
                      rules_every=rules_every)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+    serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)
