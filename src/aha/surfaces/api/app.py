@@ -90,6 +90,7 @@ def create_app(
     local_token: str | None = None,
     definitions: str | Path | None = None,
     rules_every: float = 0.0,
+    dashboard_requires_key: bool = False,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
@@ -229,6 +230,10 @@ def create_app(
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
     add_state_routes(app, reader, local_token, definitions_file, error_response)
+    from aha.surfaces.web import pages
+
+    pages.add_routes(app, pages.Results(reader.run, definitions_file.get), pages.key_checker(
+        dashboard_requires_key, pages.read_key_check(lambda: ingestor.keys, local_token)))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

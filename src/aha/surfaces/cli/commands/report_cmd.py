@@ -38,6 +38,9 @@ def report(
     include_immature: bool = typer.Option(
         False, "--include-immature", help="Count users whose windows are still open (shown as in progress)."
     ),
+    html: Path | None = typer.Option(None, "--html", help="Write the report as one self-contained HTML file "
+                                     "(charts inline, opens offline)."),
+    png: Path | None = typer.Option(None, "--png", help="Write each chart as a PNG into this folder."),
 ) -> None:
     """Print the activation report: funnel, time to value, activation by cohort."""
     from aha.project import ReportResult
@@ -46,6 +49,9 @@ def report(
 
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
                              order=order.value, include_immature=include_immature)
+    if html is not None or png is not None:
+        _export(result, html, png, db, config, segment, as_of)
+        return
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "report"), indent=2, allow_nan=False))
         return
@@ -53,3 +59,20 @@ def report(
 
     console = Console() if Console().is_terminal else Console(width=160)
     render.report(console, result)
+
+
+def _export(result: object, html: Path | None, png: Path | None, db: Path, config: Path, segment: str | None,
+            as_of: str | None) -> None:
+    from aha.analyses.retention import RetentionResult
+    from aha.project import ReportResult
+    from aha.surfaces.cli import remote
+    from aha.surfaces.web import export
+
+    assert isinstance(result, ReportResult)
+    retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
+    if html is not None:
+        export.write_html(html, result, retention)
+        typer.echo(f"wrote {html}")
+    if png is not None:
+        for path in export.write_pngs(png, result, retention):
+            typer.echo(f"wrote {path}")

@@ -25,16 +25,18 @@ def serve_command(
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
+    The dashboard's pages are at / (a read key is asked for when --host is not the loopback interface).
     While it runs, other aha commands on the same --db ask it (through DB.server.json) instead of opening the file.
     """
     import uvicorn
 
     from aha.ingest import running
     from aha.surfaces.api import create_app
+    from aha.surfaces.web.pages import LOOPBACK
 
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(),
                      definitions=config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists()
                                                                     else None),
-                     rules_every=rules_every)
+                     rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

@@ -1,0 +1,168 @@
+"""Vega-Lite charts (written with Altair) from result objects, rendered to SVG or PNG by vl-convert.
+
+Charts reshape result objects into rows; they compute nothing (rates, intervals and curves come from the analyses).
+Colours: Okabe–Ito, a palette readable with every common colour-vision deficiency; text at WCAG AA contrast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+
+from aha.analyses.activation import ActivationResult
+from aha.analyses.funnel import FunnelResult
+from aha.analyses.retention import RetentionResult
+from aha.analyses.timing import TimingResult
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
+INK = "#1f2328"  # 15:1 on white
+MUTED = "#57606a"  # 6.1:1 on white: AA for small text
+WIDTH = 560
+MAX_FACET_COLUMNS = 3
+
+
+def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    return chart.configure(font="Helvetica, Arial, sans-serif", background="white").configure_axis(
+        labelColor=INK, titleColor=INK, gridColor="#d0d7de", domainColor=MUTED, tickColor=MUTED, labelFontSize=11,
+        titleFontSize=12, labelLimit=220,
+    ).configure_legend(labelColor=INK, titleColor=INK, labelLimit=260, orient="bottom").configure_view(
+        stroke=None).configure_header(labelColor=INK, titleColor=INK, labelFontSize=12, labelLimit=260)
+
+
+def _colour(field: str, domain: Sequence[str], title: str) -> alt.Color:
+    return alt.Color(f"{field}:N", title=title, scale=alt.Scale(domain=list(domain), range=PALETTE[: len(domain)]))
+
+
+def _order(rows: list[dict[str, Any]]) -> list[str]:
+    """Small multiples in the result's order (the definitions'), not alphabetical."""
+    return list(dict.fromkeys(r["milestone"] for r in rows))
+
+
+def funnel(result: FunnelResult) -> alt.TopLevelMixin:
+    """Users at each step as bars; users still inside a step's window stacked apart (lighter), never as drop-off."""
+    rows = []
+    for group in result.groups:
+        for order, step in enumerate(group.steps):
+            rows.append({"segment": group.segment, "step": step.name, "order": order, "status": "reached",
+                         "users": step.entities})
+            if step.in_progress:
+                rows.append({"segment": group.segment, "step": step.name, "order": order,
+                             "status": "still open", "users": step.in_progress})
+    steps = [s.name for s in result.groups[0].steps] if result.groups else []
+    bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        y=alt.Y("step:N", sort=steps, title=None),
+        x=alt.X("users:Q", title="users", stack="zero"),
+        color=_colour("status", ["reached", "still open"], "status"),
+        opacity=alt.value(1.0),
+        tooltip=["segment:N", "step:N", "status:N", alt.Tooltip("users:Q", format=",")],
+    ).properties(width=WIDTH, height=max(28 * len(steps), 120))
+    if len(result.groups) > 1:
+        return _config(bars.properties(width=260).facet(
+            facet=alt.Facet("segment:N", title=None), columns=2))
+    return _config(bars)
+
+
+def histogram(result: TimingResult) -> alt.TopLevelMixin:
+    """Time to each milestone among users who reached it, one small multiple per milestone (first segment group)."""
+    group = result.groups[0] if result.groups else None
+    rows: list[dict[str, Any]] = [{"milestone": m.name, "bin": b.label, "order": i, "users": b.entities}
+                                  for m in (group.milestones if group else ()) for i, b in enumerate(m.histogram)]
+    labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
+        x=alt.X("bin:O", sort=labels, title="time to reach"),
+        y=alt.Y("users:Q", title="users"),
+        tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",")],
+    ).properties(width=240, height=140)
+    return _config(chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
+                   .resolve_scale(x="independent", y="independent"))
+
+
+def kaplan_meier(result: TimingResult) -> alt.TopLevelMixin:
+    """The Kaplan–Meier share reaching each milestone by time since signup (hours), by segment."""
+    segments = [g.segment for g in result.groups]
+    rows = [{"milestone": m.name, "segment": g.segment, "hours": p.seconds / 3600, "share": p.reached_share}
+            for g in result.groups for m in g.milestones for p in m.km_curve]
+    chart = alt.Chart(alt.Data(values=rows)).mark_line(interpolate="step-after").encode(
+        x=alt.X("hours:Q", title="hours since signup"),
+        y=alt.Y("share:Q", title="reached (Kaplan–Meier)", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        color=_colour("segment", segments, "segment"),
+        tooltip=["milestone:N", "segment:N", alt.Tooltip("hours:Q", format=",.1f"),
+                 alt.Tooltip("share:Q", format=".1%")],
+    ).properties(width=240, height=140)
+    return _config(chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
+                   .resolve_scale(x="independent"))
+
+
+def activation(result: ActivationResult) -> alt.TopLevelMixin:
+    """Activation at Day N by signup cohort (first segment group). A cohort only partly observed at Day N is drawn
+    as a hollow point off the line ("partial"), so a young cohort never looks like a dip; unobserved: not drawn."""
+    group = result.groups[0] if result.groups else None
+    rows = []
+    for cohort in group.cohorts if group else ():
+        for day, rate in zip(result.days, cohort.rates, strict=True):
+            if rate is None or rate.value is None:
+                continue
+            rows.append({"cohort": cohort.cohort.isoformat() if cohort.cohort else "", "day": f"Day {day}",
+                         "rate": rate.value, "low": rate.low, "high": rate.high, "users": rate.denominator,
+                         "reached": rate.numerator,
+                         "observed": "complete" if rate.denominator == cohort.signups else "partial (window open)"})
+    days = [f"Day {d}" for d in result.days]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("cohort:T", title=f"signup {result.period}"),
+        color=_colour("day", days, "activation at"),
+    )
+    tooltip = ["cohort:T", "day:N", "observed:N", alt.Tooltip("rate:Q", format=".1%"),
+               alt.Tooltip("low:Q", format=".1%"), alt.Tooltip("high:Q", format=".1%"), "reached:Q", "users:Q"]
+    y = alt.Y("rate:Q", title="activated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+    complete = alt.datum.observed == "complete"
+    line = base.transform_filter(complete).mark_line(point=True).encode(y=y, tooltip=tooltip)
+    band = base.transform_filter(complete).mark_errorbar().encode(y=alt.Y("low:Q", title="activated"), y2="high:Q")
+    partial = base.transform_filter(~complete).mark_point(filled=False, size=60).encode(
+        y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip)
+    return _config(alt.layer(band, line, partial).properties(width=WIDTH, height=260))
+
+
+def retention(result: RetentionResult) -> alt.TopLevelMixin:
+    """Retention curves of users who reached each milestone vs not (first segment group)."""
+    group = result.groups[0] if result.groups else None
+    rows = [{"milestone": m.name, "who": who, "day": p.day, "rate": p.rate.value, "users": p.rate.denominator}
+            for m in (group.milestones if group else ())
+            for who, points in (("reached", m.reached), ("not reached", m.not_reached))
+            for p in points if p.rate.value is not None]
+    chart = alt.Chart(alt.Data(values=rows)).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
+        x=alt.X("day:Q", title=f"{'day' if result.bucket == 'day' else 'week start day'} since signup"),
+        y=alt.Y("rate:Q", title="active", axis=alt.Axis(format="%")),
+        color=_colour("who", ["reached", "not reached"], "milestone"),
+        strokeDash=alt.StrokeDash("who:N", legend=None, scale=alt.Scale(domain=["reached", "not reached"],
+                                                                         range=[[1, 0], [5, 3]])),
+        tooltip=["milestone:N", "who:N", "day:Q", alt.Tooltip("rate:Q", format=".1%"), "users:Q"],
+    ).properties(width=240, height=140)
+    return _config(chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)),
+                               columns=MAX_FACET_COLUMNS))
+
+
+def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    return dict(chart.to_dict(validate=False))  # the specs are fixed by this module; validating costs ~1 s
+
+
+def svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as an SVG document (text escaped by the renderer), to inline in a page; the same spec is rendered
+    once (a dashboard shows the same cached result to every visitor)."""
+    return _svg(json.dumps(spec(chart), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=128)
+def _svg(spec_json: str) -> str:
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(spec_json))
+
+
+def png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    import vl_convert
+
+    return bytes(vl_convert.vegalite_to_png(json.dumps(spec(chart)), scale=scale))
