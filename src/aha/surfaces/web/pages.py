@@ -136,7 +136,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     route("/retention", "Retention", "retention", retention)
     route("/milestones", "Milestones", "milestones", milestones)
 
-    @app.get("/users/{user_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/users/{user_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def user_page(user_id: str, request: Request, as_of: str | None = None,
                         segment: str | None = None) -> HTMLResponse:
         async def build(f: Filters) -> dict[str, Any]:

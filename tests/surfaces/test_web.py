@@ -1,0 +1,139 @@
+"""The HTML report and the dashboard's pages without a browser: self-contained, escaped, guarded, cached.
+
+Browser checks (console errors, charts drawn offline, numbers equal to the API's) are in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serving import aha, create_key, report
+from tests.surfaces.conftest import HOSTILE
+
+
+def metrics(html: str) -> dict[str, str]:
+    """`data-metric` keys → the text shown (what the browser tests compare with the API)."""
+    return {k: re.sub(r"<[^>]+>", "", v).strip()
+            for k, v in re.findall(r'data-metric="([^"]+)"[^>]*>(.*?)</', html, flags=re.S)}
+
+
+def test_html_report_is_one_file_with_nothing_fetched_and_every_name_escaped(hostile_db: Path):
+    folder = hostile_db.parent
+    done = aha("report", "--html", "out.html", "--segment", "plan", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    html = (folder / "out.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower() and HOSTILE not in html  # no script at all, the event's name as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # nothing to fetch: no src, no external link or stylesheet (SVG namespaces are names, not requests)
+    assert not re.search(r'\s(src|srcset)=', html) and not re.search(r'href="(?!#|data:)', html)
+    assert html.count("<svg") == 5  # activation, funnel, histograms, Kaplan–Meier, retention
+    shown = metrics(html)
+    expected = report(hostile_db, folder / "aha.yaml")
+    overview = expected["overview"]
+    assert isinstance(overview, dict)
+    assert shown["overview.signed_up_users"] == f"{overview['signed_up_users']:,}"
+    assert shown["overview.events"] == f"{overview['events']:,}"
+
+
+def test_png_export_writes_each_chart(hostile_db: Path):
+    done = aha("report", "--png", "charts", cwd=hostile_db.parent)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (hostile_db.parent / "charts").iterdir())
+    assert written == ["activation.png", "funnel.png", "kaplan-meier.png", "retention.png", "time-to-value.png"]
+    assert all((hostile_db.parent / "charts" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in written)
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+@pytest.fixture
+def copy_db(hostile_db: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    for name in ("aha.duckdb", "aha.yaml"):
+        shutil.copy(hostile_db.parent / name, tmp_path / name)
+    return tmp_path / "aha.duckdb"
+
+
+def test_off_loopback_the_pages_ask_for_a_read_key(copy_db: Path):
+    from aha.surfaces.web.local import create_dashboard
+
+    read, write = create_key(copy_db, "reader", "read"), create_key(copy_db, "writer", "write")
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml", requires_key=True)) as client:
+        refused = client.get("/funnel")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+        assert client.get("/funnel", headers=basic(write)).status_code == 401
+        assert client.get("/funnel", headers=basic("nonsense")).status_code == 401
+        assert client.get("/funnel", headers=basic(read)).status_code == 200
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:  # loopback: no key
+        assert client.get("/funnel").status_code == 200
+
+
+def wait_until_stored(ingestor) -> None:  # type: ignore[no-untyped-def]
+    """Acknowledged calls reach DuckDB on the writer thread, after the spool: wait for that (a condition, no timing)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while ingestor.in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ingestor.in_flight == 0
+
+
+def test_pages_are_cached_until_the_data_changes(copy_db: Path):
+    """A repeated view is not recomputed; a tracked signup (a new data version) is counted on the next view."""
+    from aha.surfaces.api import create_app
+
+    key = create_key(copy_db)
+    app = create_app(copy_db, fsync=False, definitions=copy_db.parent / "aha.yaml")
+    with TestClient(app) as client:
+        first = metrics(client.get("/").text)["overview.signed_up_users"]
+        again = client.get("/")
+        assert metrics(again.text)["overview.signed_up_users"] == first
+        done = client.post("/v1/track", json={"userId": "new-user", "event": "Signed Up",
+                                              "timestamp": "2026-04-30T12:00:00Z"}, headers=basic(key))
+        assert done.status_code == 200, done.text
+        wait_until_stored(app.state.ingestor)
+        after = metrics(client.get("/").text)["overview.signed_up_users"]
+    assert int(after.replace(",", "")) == int(first.replace(",", "")) + 1
+
+
+def test_a_bad_filter_is_one_message_on_the_page(copy_db: Path):
+    from aha.surfaces.web.local import create_dashboard
+
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
+        bad = client.get("/?as_of=yesterday-ish")
+        assert bad.status_code == 422 and "as_of" in bad.text.replace("-", "_") or "as-of" in bad.text
+        unknown = client.get("/users/" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        assert unknown.status_code == 404 and HOSTILE not in unknown.text and "&lt;script&gt;" in unknown.text
+        segment = client.get("/funnel?segment=plan")
+        assert segment.status_code == 200 and HOSTILE not in segment.text and "&lt;script&gt;" in segment.text
+
+
+def test_the_cache_counts_one_computation_per_key(copy_db: Path):
+    import asyncio
+
+    from aha.store import open_store
+    from aha.surfaces.web.pages import Results
+
+    store = open_store(copy_db)
+    try:
+        from aha.definitions import load
+
+        definitions = load(copy_db.parent / "aha.yaml")
+
+        async def run(fn):  # type: ignore[no-untyped-def]
+            return fn(store)
+
+        results = Results(run, lambda: definitions)
+        first = asyncio.run(results.get("funnel", segment=None, as_of="2026-03-01"))
+        assert asyncio.run(results.get("funnel", segment=None, as_of="2026-03-01")) is first
+        asyncio.run(results.get("funnel", segment=None, as_of="2026-03-02"))
+        assert results.misses == 2
+    finally:
+        store.close()
