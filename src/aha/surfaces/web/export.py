@@ -35,6 +35,8 @@ def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult) -
     }
     written = []
     for name, chart in made.items():
+        if chart is None:
+            continue
         target = folder / f"{name}.png"
         target.write_bytes(charts.png(chart))
         written.append(target)

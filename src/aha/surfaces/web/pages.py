@@ -89,16 +89,21 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         html = views.render("page.html", served=True, path=path, filters=filters, sections=(), **context)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
-    def filters_of(as_of: str | None, segment: str | None) -> Filters:
-        return Filters(as_of=(as_of or "").strip() or None, segment=(segment or "").strip() or None)
+    def filters_of(request: Request) -> Filters:
+        q = request.query_params
+        order = q.get("order") or "ordered"
+        if order not in ("ordered", "unordered"):
+            raise UserError(f"order: {order!r} is not a funnel order; use ordered or unordered.")
+        return Filters(as_of=q.get("as_of", "").strip() or None, segment=q.get("segment", "").strip() or None,
+                       order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"))
 
-    async def show(request: Request, path: str, title: str, view: str, build: Build, as_of: str | None,
-                   segment: str | None) -> HTMLResponse:
+    async def show(request: Request, path: str, title: str, view: str, build: Build) -> HTMLResponse:
         refused = guard(request)
         if refused is not None:
             return refused
-        filters = filters_of(as_of, segment)
+        filters = Filters()
         try:
+            filters = filters_of(request)
             context = await build(filters)
         except UserError as exc:
             status = 404 if type(exc).__name__ == "UnknownEntity" else 422
@@ -106,11 +111,12 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         return page(path, filters, title=title, view=view, **context)
 
     async def report(f: Filters) -> Any:
-        return await results.get("report", segment=f.segment, as_of=f.as_of)
+        return await results.get("report", segment=f.segment, as_of=f.as_of, order=f.order,
+                                  include_immature=f.include_immature)
 
     def route(path: str, title: str, view: str, build: Build) -> None:
-        async def handler(request: Request, as_of: str | None = None, segment: str | None = None) -> HTMLResponse:
-            return await show(request, path, title, view, build, as_of, segment)
+        async def handler(request: Request) -> HTMLResponse:
+            return await show(request, path, title, view, build)
 
         handler.__name__ = f"page_{view.replace('-', '_')}"
         app.get(path, response_class=HTMLResponse, include_in_schema=False)(handler)
@@ -137,11 +143,10 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     route("/milestones", "Milestones", "milestones", milestones)
 
     @app.get("/users/{user_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    async def user_page(user_id: str, request: Request, as_of: str | None = None,
-                        segment: str | None = None) -> HTMLResponse:
+    async def user_page(user_id: str, request: Request) -> HTMLResponse:
         async def build(f: Filters) -> dict[str, Any]:
             if len(user_id) > 1024:
                 raise UserError("user id: longer than 1024 characters")
             return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of)}
 
-        return await show(request, f"/users/{user_id}", f"User {user_id}", "user", build, as_of, segment)
+        return await show(request, f"/users/{user_id}", f"User {user_id}", "user", build)

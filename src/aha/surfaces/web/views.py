@@ -28,11 +28,15 @@ class Filters:
 
     as_of: str | None = None
     segment: str | None = None
+    order: str = "ordered"  # the funnel's: ordered or unordered
+    include_immature: bool = False  # the funnel counts open windows too (shown as still open)
 
     def query(self) -> str:
         from urllib.parse import urlencode
 
-        pairs = {k: v for k, v in (("as_of", self.as_of), ("segment", self.segment)) if v}
+        pairs = {k: v for k, v in (("as_of", self.as_of), ("segment", self.segment),
+                                   ("order", None if self.order == "ordered" else self.order),
+                                   ("include_immature", "true" if self.include_immature else None)) if v}
         return "?" + urlencode(pairs) if pairs else ""
 
 
