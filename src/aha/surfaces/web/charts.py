@@ -29,10 +29,11 @@ MAX_FACET_COLUMNS = 3
 
 def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return chart.configure(font="Helvetica, Arial, sans-serif", background="white").configure_axis(
-        labelColor=INK, titleColor=INK, gridColor="#d0d7de", domainColor=MUTED, tickColor=MUTED, labelFontSize=12,
+        labelColor=INK, titleColor=INK, gridColor="#d0d7de", domainColor=MUTED, tickColor=MUTED, labelFontSize=13,
         titleFontSize=13, labelLimit=220,
-    ).configure_legend(labelColor=INK, titleColor=INK, labelLimit=260, orient="bottom").configure_view(
-        stroke=None).configure_header(labelColor=INK, titleColor=INK, labelFontSize=12, labelLimit=260)
+    ).configure_legend(labelColor=INK, titleColor=INK, labelLimit=260, orient="bottom",
+                                                labelFontSize=13, titleFontSize=13, symbolSize=120).configure_view(
+        stroke=None).configure_header(labelColor=INK, titleColor=INK, labelFontSize=13, labelLimit=260)
 
 
 def _colour(field: str, domain: Sequence[str], title: str) -> alt.Color:
@@ -110,7 +111,7 @@ def kaplan_meier(result: TimingResult) -> Chart:
     chart = alt.Chart(alt.Data(values=rows)).mark_line(interpolate="step-after").encode(
         x=alt.X("hours:Q", title="hours since signup"),
         y=alt.Y("share:Q", title="reached (Kaplan–Meier)", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        color=_colour("segment", segments, "segment"),
+        color=_colour("segment", segments, "segment") if len(segments) > 1 else alt.value(PALETTE[0]),
         tooltip=["milestone:N", "segment:N", alt.Tooltip("hours:Q", format=",.1f"),
                  alt.Tooltip("share:Q", format=".1%")],
     ).properties(width=240, height=140)
@@ -163,8 +164,8 @@ def retention(result: RetentionResult) -> Chart:
     chart = alt.Chart(alt.Data(values=rows)).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
         x=alt.X("day:Q", title=f"{'day' if result.bucket == 'day' else 'week start day'} since signup"),
         y=alt.Y("rate:Q", title="active", axis=alt.Axis(format="%")),
-        color=_colour("who", ["reached", "not reached"], "milestone"),
-        strokeDash=alt.StrokeDash("who:N", legend=None, scale=alt.Scale(domain=["reached", "not reached"],
+        color=_colour("who", ["reached", "not reached"], "users who"),
+        strokeDash=alt.StrokeDash("who:N", title="users who", scale=alt.Scale(domain=["reached", "not reached"],
                                                                          range=[[1, 0], [5, 3]])),
         tooltip=["milestone:N", "who:N", "day:Q", alt.Tooltip("rate:Q", format=".1%"), "users:Q"],
     ).properties(width=240, height=140)
