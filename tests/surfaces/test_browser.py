@@ -174,3 +174,31 @@ def test_screenshots_of_the_full_sample(browser: Any, tmp_path: Path):
             opened.goto(server.url + path, timeout=300_000)
             opened.screenshot(path=str(folder / f"{name}.png"), full_page=True)
         context.close()
+
+
+def test_a_note_survives_a_reload_and_a_server_restart(hostile_db: Path, browser: Any, tmp_path: Path):
+    for name in ("aha.duckdb", "aha.yaml"):
+        shutil.copy(hostile_db.parent / name, tmp_path / name)
+    context = browser.new_context()
+    opened = context.new_page()
+    with running(tmp_path / "aha.duckdb") as server:
+        opened.goto(server.url + "/funnel?as_of=2026-03-31")
+        form = opened.locator("#step-data_connected form")
+        form.locator("input[name=author]").fill("ana")
+        form.locator("input[name=body]").fill(f"Most stall at the OAuth screen {HOSTILE}")
+        form.locator("button").click()
+        opened.wait_for_url("**/funnel?as_of=2026-03-31#step-data_connected")
+        opened.reload()
+        assert "Most stall at the OAuth screen" in opened.locator("#step-data_connected").inner_text()
+        # a form posted from elsewhere: no token, or a foreign Origin
+        forged = httpx.post(server.url + "/funnel/notes", data={"step": "workspace", "author": "x", "body": "y"})
+        foreign = httpx.post(server.url + "/funnel/notes", headers={"Origin": "https://evil.example"},
+                             data={"step": "workspace", "author": "x", "body": "y",
+                                   "csrf": opened.locator("input[name=csrf]").first.get_attribute("value")})
+        assert forged.status_code == 403 and foreign.status_code == 403
+    with running(tmp_path / "aha.duckdb") as server:
+        opened.goto(server.url + "/funnel")
+        text = opened.locator("#step-data_connected").inner_text()
+        assert "ana, " in text and f"Most stall at the OAuth screen {HOSTILE}" in text  # as text, not markup
+        assert "x:" not in opened.locator("#step-workspace").inner_text()
+    context.close()

@@ -194,3 +194,8 @@ def png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
     import vl_convert
 
     return bytes(vl_convert.vegalite_to_png(json.dumps(spec(chart)), scale=scale))
+
+
+def warm() -> None:
+    """Start the renderer (its JavaScript engine takes ~0.5 s to boot) before the first page asks for a chart."""
+    svg(alt.Chart(alt.Data(values=[{"x": 0}])).mark_point().encode(x="x:Q"))

@@ -85,6 +85,11 @@ def read_key_check(keyring: Callable[[], Any], local_token: str | None = None) -
 
 
 def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLResponse | None]) -> None:
+    import threading
+
+    from aha.surfaces.web import charts
+
+    threading.Thread(target=charts.warm, name="aha-charts-warm", daemon=True).start()
     def page(path: str, filters: Filters, status: int = 200, **context: Any) -> HTMLResponse:
         html = views.render("page.html", served=True, path=path, filters=filters, sections=(), **context)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
@@ -124,8 +129,14 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     async def overview(f: Filters) -> dict[str, Any]:
         return views.overview(await report(f))
 
+    from aha.surfaces.web import notes
+
+    forms = notes.NoteForms(results)
+    notes.add_routes(app, forms, guard)
+
     async def funnel(f: Filters) -> dict[str, Any]:
-        return views.funnel(await report(f))
+        return {**views.funnel(await report(f)), **notes.context(forms, await forms.by_step()),
+                "back": "/funnel" + f.query()}
 
     async def time_to_value(f: Filters) -> dict[str, Any]:
         return views.time_to_value(await report(f))
