@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 
 from tests.serving import Server, aha, free_port  # noqa: E402
 
-VIEWS = ("/", "/funnel", "/time-to-value", "/retention", "/milestones", "/users/u00000298")
+VIEWS = ("/", "/funnel", "/time-to-value", "/drop-off", "/retention", "/milestones", "/users/u00000298")
 
 
 def timed_get(url: str) -> float:

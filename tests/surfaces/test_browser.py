@@ -21,7 +21,7 @@ from tests.surfaces.conftest import HOSTILE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWS = ["/", "/funnel", "/time-to-value", "/retention", "/milestones"]
+VIEWS = ["/", "/funnel", "/time-to-value", "/drop-off", "/retention", "/milestones"]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,11 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-@pytest.mark.parametrize("path", [*VIEWS, "/?segment=plan", "/funnel?segment=plan", "/milestones?as_of=2026-03-31"])
+FILTERED = ["/?segment=plan", "/funnel?segment=plan", "/drop-off?segment=plan", "/milestones?as_of=2026-03-31",
+            "/funnel?include_immature=true&order=unordered"]
+
+
+@pytest.mark.parametrize("path", [*VIEWS, *FILTERED])
 def test_every_view_loads_without_console_errors(served: Any, page: Any, path: str):
     response = page.goto(served.url + path)
     assert response.status == 200
@@ -170,7 +174,8 @@ def test_screenshots_of_the_full_sample(browser: Any, tmp_path: Path):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         opened = context.new_page()
         for path, name in (("/", "overview"), ("/funnel?include_immature=true", "funnel"),
-                           ("/time-to-value", "time-to-value"), ("/retention", "retention")):
+                           ("/time-to-value", "time-to-value"), ("/drop-off?segment=plan", "drop-off"),
+                           ("/retention", "retention")):
             opened.goto(server.url + path, timeout=300_000)
             opened.screenshot(path=str(folder / f"{name}.png"), full_page=True)
         context.close()
@@ -182,23 +187,23 @@ def test_a_note_survives_a_reload_and_a_server_restart(hostile_db: Path, browser
     context = browser.new_context()
     opened = context.new_page()
     with running(tmp_path / "aha.duckdb") as server:
-        opened.goto(server.url + "/funnel?as_of=2026-03-31")
+        opened.goto(server.url + "/drop-off?as_of=2026-03-31")
         form = opened.locator("#step-data_connected form")
         form.locator("input[name=author]").fill("ana")
         form.locator("input[name=body]").fill(f"Most stall at the OAuth screen {HOSTILE}")
         form.locator("button").click()
-        opened.wait_for_url("**/funnel?as_of=2026-03-31#step-data_connected")
+        opened.wait_for_url("**/drop-off?as_of=2026-03-31#step-data_connected")
         opened.reload()
         assert "Most stall at the OAuth screen" in opened.locator("#step-data_connected").inner_text()
         # a form posted from elsewhere: no token, or a foreign Origin
-        forged = httpx.post(server.url + "/funnel/notes", data={"step": "workspace", "author": "x", "body": "y"})
-        foreign = httpx.post(server.url + "/funnel/notes", headers={"Origin": "https://evil.example"},
-                             data={"step": "workspace", "author": "x", "body": "y",
+        forged = httpx.post(server.url + "/drop-off/notes", data={"step": "core_workflow", "author": "x", "body": "y"})
+        foreign = httpx.post(server.url + "/drop-off/notes", headers={"Origin": "https://evil.example"},
+                             data={"step": "core_workflow", "author": "x", "body": "y",
                                    "csrf": opened.locator("input[name=csrf]").first.get_attribute("value")})
         assert forged.status_code == 403 and foreign.status_code == 403
     with running(tmp_path / "aha.duckdb") as server:
-        opened.goto(server.url + "/funnel")
+        opened.goto(server.url + "/drop-off")
         text = opened.locator("#step-data_connected").inner_text()
         assert "ana, " in text and f"Most stall at the OAuth screen {HOSTILE}" in text  # as text, not markup
-        assert "x:" not in opened.locator("#step-workspace").inner_text()
+        assert "x, " not in opened.locator("#step-core_workflow").inner_text()
     context.close()

@@ -15,6 +15,7 @@ import altair as alt
 
 from aha.analyses.activation import ActivationResult
 from aha.analyses.funnel import FunnelResult
+from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
 from aha.analyses.timing import TimingResult
 
@@ -171,6 +172,31 @@ def retention(result: RetentionResult) -> Chart:
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
     return _config(titled(facets, result.segment_by, group))
+
+
+def drop_off(result: PathsResult) -> Chart:
+    """Share of users lost between consecutive funnel milestones (their window closed), with 95% intervals, by
+    segment (the largest groups, as many as the palette has colours)."""
+    groups = sorted(result.groups, key=lambda g: -g.users)[: len(PALETTE)]
+    rows = [{"segment": g.segment, "transition": f"{d.from_name} → {d.to_name}", "lost": d.lost_share.value,
+             "low": d.lost_share.low, "high": d.lost_share.high, "users": d.reached_from, "lost users": d.lost}
+            for g in groups for d in g.drop_offs if d.lost_share.value is not None]
+    if not rows:
+        return None
+    segments = [g.segment for g in groups]
+    transitions = list(dict.fromkeys(str(r["transition"]) for r in rows))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("transition:N", sort=transitions, title=None, axis=alt.Axis(labelLimit=420)),
+        yOffset=alt.YOffset("segment:N", sort=segments),
+        color=_colour("segment", segments, result.segment_by or "segment"),
+    )
+    x = alt.X("lost:Q", title="lost before the next milestone", axis=alt.Axis(format="%"),
+              scale=alt.Scale(domain=[0, 1]))
+    bars = base.mark_bar().encode(x=x, tooltip=["transition:N", "segment:N", alt.Tooltip("lost:Q", format=".1%"),
+                                                alt.Tooltip("low:Q", format=".1%"),
+                                                alt.Tooltip("high:Q", format=".1%"), "lost users:Q", "users:Q"])
+    whiskers = base.mark_rule(strokeWidth=1.5).encode(x="low:Q", x2="high:Q", color=alt.value(INK))
+    return _config(alt.layer(bars, whiskers).properties(width=WIDTH - 160, height=alt.Step(22)))
 
 
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Notes beside each funnel step: `POST /funnel/notes` (a form on the funnel page), stored with author and time.
+"""Notes beside each drop-off (keyed by the milestone users stall before): `POST /drop-off/notes`, a form on the
+drop-off page, stored with author and time.
 
 Cross-site request forgery: the form carries this server's token (random per app, compared in constant time), which
 a page on another site cannot read; a request whose Origin names another host is refused as well. Off the loopback
@@ -46,7 +47,7 @@ def _refuse(status: int, reason: str) -> HTMLResponse:
 
 
 def add_routes(app: FastAPI, forms: NoteForms, guard: Callable[[Request], HTMLResponse | None]) -> None:
-    @app.post("/funnel/notes", include_in_schema=False)
+    @app.post("/drop-off/notes", include_in_schema=False)
     async def add_note(request: Request) -> Response:
         refused = guard(request)
         if refused is not None:
@@ -59,12 +60,12 @@ def add_routes(app: FastAPI, forms: NoteForms, guard: Callable[[Request], HTMLRe
             return _refuse(413, f"The note is over {MAX_FORM_BYTES} bytes; shorten it.")
         form = {k: v[0] for k, v in parse_qs(data.decode("utf-8", "replace"), keep_blank_values=True).items()}
         if not hmac.compare_digest(form.get("csrf", "").encode(), forms.token.encode()):
-            return _refuse(403, "The form has expired (the server restarted); reload the funnel page and send again.")
+            return _refuse(403, "The form has expired (the server restarted); reload the drop-off page and send again.")
         step, author, body = (form.get(k, "").strip() for k in ("step", "author", "body"))
         problems = [m for m, bad in (
             (f"author: 1 to {store_notes.MAX_AUTHOR} characters", not 0 < len(author) <= store_notes.MAX_AUTHOR),
             (f"note: 1 to {store_notes.MAX_BODY} characters", not 0 < len(body) <= store_notes.MAX_BODY),
-            ("step: not a funnel step id", not STEP_ID.fullmatch(step))) if bad]
+            ("step: not a milestone id", not STEP_ID.fullmatch(step))) if bad]
         if problems:
             return _refuse(422, "Note not saved: " + "; ".join(problems) + ".")
         note = store_notes.Note(step, author, body, datetime.now(UTC).replace(tzinfo=None, microsecond=0))
@@ -74,7 +75,7 @@ def add_routes(app: FastAPI, forms: NoteForms, guard: Callable[[Request], HTMLRe
 
         await forms.results.run(save)
         kept = {k: v[0] for k, v in parse_qs(urlsplit(form.get("back", "")).query).items() if k in FILTERS}
-        back = "/funnel" + ("?" + urlencode(kept) if kept else "")  # only back to this server's funnel page
+        back = "/drop-off" + ("?" + urlencode(kept) if kept else "")  # only back to this server's own page
         return RedirectResponse(f"{back}#step-{step}", status_code=303)
 
 

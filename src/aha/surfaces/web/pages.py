@@ -1,4 +1,4 @@
-"""The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/retention`, `/milestones`,
+"""The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/drop-off`, `/retention`, `/milestones`,
 `/users/{id}`, each with the filters (`as_of`, `segment`) as query parameters.
 
 Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
@@ -135,8 +135,11 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     notes.add_routes(app, forms, guard)
 
     async def funnel(f: Filters) -> dict[str, Any]:
-        return {**views.funnel(await report(f)), **notes.context(forms, await forms.by_step()),
-                "back": "/funnel" + f.query()}
+        return views.funnel(await report(f))
+
+    async def drop_off(f: Filters) -> dict[str, Any]:
+        found = await results.get("paths", segment=f.segment, as_of=f.as_of)
+        return {**views.drop_off(found), **notes.context(forms, await forms.by_step()), "back": "/drop-off" + f.query()}
 
     async def time_to_value(f: Filters) -> dict[str, Any]:
         return views.time_to_value(await report(f))
@@ -150,6 +153,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     route("/", "Overview", "overview", overview)
     route("/funnel", "Funnel", "funnel", funnel)
     route("/time-to-value", "Time to value", "time-to-value", time_to_value)
+    route("/drop-off", "Drop-off", "drop-off", drop_off)
     route("/retention", "Retention", "retention", retention)
     route("/milestones", "Milestones", "milestones", milestones)
 

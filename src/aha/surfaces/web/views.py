@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 
+from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
 from aha.analyses.validation import ValidationResult
 from aha.project import ReportResult
@@ -18,8 +19,8 @@ from aha.results import Rate
 from aha.surfaces.cli.render import duration
 from aha.surfaces.web import charts
 
-PAGES = (("/", "Overview"), ("/funnel", "Funnel"), ("/time-to-value", "Time to value"), ("/retention", "Retention"),
-         ("/milestones", "Milestones"))
+PAGES = (("/", "Overview"), ("/funnel", "Funnel"), ("/time-to-value", "Time to value"), ("/drop-off", "Drop-off"),
+         ("/retention", "Retention"), ("/milestones", "Milestones"))
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ def funnel(report: ReportResult) -> dict[str, Any]:
 def time_to_value(report: ReportResult) -> dict[str, Any]:
     return {"timing": report.timing, "histogram_chart": charts.svg(charts.histogram(report.timing)),
             "km_chart": charts.svg(charts.kaplan_meier(report.timing))}
+
+
+def drop_off(result: PathsResult) -> dict[str, Any]:
+    return {"paths": result, "drop_off_chart": charts.svg(charts.drop_off(result))}
 
 
 def retention(result: RetentionResult) -> dict[str, Any]:
