@@ -152,7 +152,7 @@ def test_the_html_report_renders_every_chart_offline(served: Any, browser: Any, 
     opened.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     opened.goto(out.as_uri())
     charts = opened.locator(".chart svg").all()
-    assert len(charts) == 5
+    assert len(charts) == 6
     for chart in charts:
         box = chart.bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 50

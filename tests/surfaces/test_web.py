@@ -31,7 +31,7 @@ def test_html_report_is_one_file_with_nothing_fetched_and_every_name_escaped(hos
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # nothing to fetch: no src, no external link or stylesheet (SVG namespaces are names, not requests)
     assert not re.search(r'\s(src|srcset)=', html) and not re.search(r'href="(?!#|data:)', html)
-    assert html.count("<svg") == 5  # activation, funnel, histograms, Kaplan–Meier, retention
+    assert html.count("<svg") == 6  # activation, funnel, histograms, Kaplan–Meier, drop-off, retention
     shown = metrics(html)
     expected = report(hostile_db, folder / "aha.yaml")
     overview = expected["overview"]
@@ -44,7 +44,8 @@ def test_png_export_writes_each_chart(hostile_db: Path):
     done = aha("report", "--png", "charts", cwd=hostile_db.parent)
     assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in (hostile_db.parent / "charts").iterdir())
-    assert written == ["activation.png", "funnel.png", "kaplan-meier.png", "retention.png", "time-to-value.png"]
+    assert written == ["activation.png", "drop-off.png", "funnel.png", "kaplan-meier.png", "retention.png",
+                       "time-to-value.png"]
     assert all((hostile_db.parent / "charts" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in written)
 
 

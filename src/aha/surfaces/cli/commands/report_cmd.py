@@ -63,6 +63,7 @@ def report(
 
 def _export(result: object, html: Path | None, png: Path | None, db: Path, config: Path, segment: str | None,
             as_of: str | None) -> None:
+    from aha.analyses.paths import PathsResult
     from aha.analyses.retention import RetentionResult
     from aha.project import ReportResult
     from aha.surfaces.cli import remote
@@ -70,9 +71,10 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
 
     assert isinstance(result, ReportResult)
     retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
+    paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of)
     if html is not None:
-        export.write_html(html, result, retention)
+        export.write_html(html, result, retention, paths)
         typer.echo(f"wrote {html}")
     if png is not None:
-        for path in export.write_pngs(png, result, retention):
+        for path in export.write_pngs(png, result, retention, paths):
             typer.echo(f"wrote {path}")
