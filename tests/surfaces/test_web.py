@@ -29,6 +29,7 @@ def test_html_report_is_one_file_with_nothing_fetched_and_every_name_escaped(hos
     html = (folder / "out.html").read_text(encoding="utf-8")
     assert "<script" not in html.lower() and HOSTILE not in html  # no script at all, the event's name as text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';" in html
     # nothing to fetch: no src, no external link or stylesheet (SVG namespaces are names, not requests)
     assert not re.search(r'\s(src|srcset)=', html) and not re.search(r'href="(?!#|data:)', html)
     assert html.count("<svg") == 6  # activation, funnel, histograms, Kaplan–Meier, drop-off, retention
@@ -73,7 +74,10 @@ def test_off_loopback_the_pages_ask_for_a_read_key(copy_db: Path):
         assert client.get("/funnel", headers=basic("nonsense")).status_code == 401
         assert client.get("/funnel", headers=basic(read)).status_code == 200
     with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:  # loopback: no key
-        assert client.get("/funnel").status_code == 200
+        page = client.get("/funnel")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]  # no script may run, nothing may be fetched or frame it
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy
 
 
 def wait_until_stored(ingestor) -> None:  # type: ignore[no-untyped-def]
