@@ -118,6 +118,21 @@ def test_the_numbers_on_the_page_equal_the_api_and_the_filters_change_them(serve
         for target in expected["overview"]["targets"]:
             if target["unit"] == "rate":
                 assert shown(page, f"target.{target['name']}.current") == pct(target["current"])
+        for group in expected["timing"]["groups"]:
+            page.goto(served.url + "/time-to-value" + (f"?as_of={as_of}" if as_of else ""))
+            for m in group["milestones"]:
+                assert shown(page, f"timing.{group['segment']}.{m['milestone_id']}.reached") == f"{m['reached']:,}"
+        query = {"as_of": as_of} if as_of else {}
+        page.goto(served.url + "/retention" + (f"?as_of={as_of}" if as_of else ""))
+        for group in api(served, "retention", **query)["groups"]:
+            for m in group["milestones"]:
+                key = f"retention.{group['segment']}.{m['milestone_id']}"
+                assert shown(page, f"{key}.reached") == pct(m["rule_reached"]["value"])
+                assert shown(page, f"{key}.not_reached") == pct(m["rule_not_reached"]["value"])
+        page.goto(served.url + "/drop-off" + (f"?as_of={as_of}" if as_of else ""))
+        for group in api(served, "paths", **query)["groups"]:
+            for d in group["drop_offs"]:
+                assert shown(page, f"drop-off.{group['segment']}.{d['to_id']}.lost") == pct(d["lost_share"]["value"])
         if as_of is None:
             everyone = expected["overview"]["signed_up_users"]
         else:
