@@ -133,6 +133,16 @@ def test_the_numbers_on_the_page_equal_the_api_and_the_filters_change_them(serve
         for group in api(served, "paths", **query)["groups"]:
             for d in group["drop_offs"]:
                 assert shown(page, f"drop-off.{group['segment']}.{d['to_id']}.lost") == pct(d["lost_share"]["value"])
+        page.goto(served.url + "/milestones" + (f"?as_of={as_of}" if as_of else ""))
+        for group in api(served, "evaluate", **query)["groups"]:
+            for m in group["rows"]:
+                key = f"validation.{group['segment']}.{m['milestone_id']}.{m['outcome']}.reached"
+                assert shown(page, key) == pct(m["comparison"]["rate_reached"])
+        for group in api(served, "revalidate", **query)["groups"]:
+            for t in group["trends"]:
+                gap = t["latest_gap_points"]
+                key = f"revalidation.{group['segment']}.{t['milestone_id']}.{t['outcome']}.latest"
+                assert shown(page, key) == ("—" if gap is None else f"{gap:+.1f} pts")
         if as_of is None:
             everyone = expected["overview"]["signed_up_users"]
         else:

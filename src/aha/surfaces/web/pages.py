@@ -154,7 +154,8 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         return views.retention(await results.get("retention", segment=f.segment, as_of=f.as_of))
 
     async def milestones(f: Filters) -> dict[str, Any]:
-        return views.milestones(await results.get("evaluate", segment=f.segment, as_of=f.as_of))
+        return views.milestones(await results.get("evaluate", segment=f.segment, as_of=f.as_of),
+                                await results.get("revalidate", segment=f.segment, as_of=f.as_of))
 
     route("/", "Overview", "overview", overview)
     route("/funnel", "Funnel", "funnel", funnel)

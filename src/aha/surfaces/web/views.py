@@ -13,6 +13,7 @@ import jinja2
 
 from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
+from aha.analyses.revalidation import RevalidationResult
 from aha.analyses.validation import ValidationResult
 from aha.project import ReportResult
 from aha.results import Rate
@@ -91,8 +92,8 @@ def retention(result: RetentionResult) -> dict[str, Any]:
     return {"retention": result, "retention_chart": charts.svg(charts.retention(result))}
 
 
-def milestones(result: ValidationResult) -> dict[str, Any]:
-    return {"validation": result}
+def milestones(result: ValidationResult, trends: RevalidationResult) -> dict[str, Any]:
+    return {"validation": result, "revalidation": trends}
 
 
 def render(template: str, **context: Any) -> str:
