@@ -13,9 +13,10 @@ import hmac
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aha.errors import UserError
 from aha.ingest import bodies
@@ -164,6 +165,20 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     route("/retention", "Retention", "retention", retention)
     route("/milestones", "Milestones", "milestones", milestones)
 
+    @app.get("/users", response_class=HTMLResponse, include_in_schema=False, response_model=None)
+    async def user_search(request: Request) -> Response:
+        """A search form; with `?id=`, the user's page (ids are quoted into the path, any character allowed)."""
+        wanted = request.query_params.get("id", "").strip()
+        if wanted and guard(request) is None:
+            kept = {k: v for k, v in request.query_params.items() if k != "id"}
+            query = "?" + urlencode(kept) if kept else ""
+            return RedirectResponse(f"/users/{quote(wanted, safe='')}{query}", status_code=303)
+
+        async def build(f: Filters) -> dict[str, Any]:
+            return {}
+
+        return await show(request, "/users", "Users", "users", build)
+
     @app.get("/users/{user_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def user_page(user_id: str, request: Request) -> HTMLResponse:
         async def build(f: Filters) -> dict[str, Any]:
@@ -171,4 +186,4 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
                 raise UserError("user id: longer than 1024 characters")
             return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of)}
 
-        return await show(request, f"/users/{user_id}", f"User {user_id}", "user", build)
+        return await show(request, f"/users/{quote(user_id, safe='')}", f"User {user_id}", "user", build)

@@ -21,7 +21,7 @@ from aha.surfaces.cli.render import duration
 from aha.surfaces.web import charts
 
 PAGES = (("/", "Overview"), ("/funnel", "Funnel"), ("/time-to-value", "Time to value"), ("/drop-off", "Drop-off"),
-         ("/retention", "Retention"), ("/milestones", "Milestones"))
+         ("/retention", "Retention"), ("/milestones", "Milestones"), ("/users", "Users"))
 
 
 @dataclass(frozen=True)
