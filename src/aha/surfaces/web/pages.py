@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aha.errors import UserError
+from aha.guidance.checklist import UnknownEntity
 from aha.ingest import bodies
 from aha.store.database import Store
 from aha.surfaces.web import views
@@ -93,7 +94,7 @@ def read_key_check(keyring: Callable[[], Any], local_token: str | None = None) -
 def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLResponse | None]) -> None:
     import threading
 
-    from aha.surfaces.web import charts
+    from aha.surfaces.web import charts, notes  # notes mounts its form on these pages' guard and results
 
     threading.Thread(target=charts.warm, name="aha-charts-warm", daemon=True).start()
 
@@ -118,7 +119,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
             filters = filters_of(request)
             context = await build(filters)
         except UserError as exc:
-            status = 404 if type(exc).__name__ == "UnknownEntity" else 422
+            status = 404 if isinstance(exc, UnknownEntity) else 422
             return page(path, filters, status, title=title, view="error", message=str(exc))
         return page(path, filters, title=title, view=view, **context)
 
@@ -135,8 +136,6 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
 
     async def overview(f: Filters) -> dict[str, Any]:
         return views.overview(await report(f))
-
-    from aha.surfaces.web import notes
 
     forms = notes.NoteForms(results)
     notes.add_routes(app, forms, guard)
