@@ -80,6 +80,20 @@ def test_off_loopback_the_pages_ask_for_a_read_key(copy_db: Path):
         assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy
 
 
+def test_the_tracking_server_guards_its_pages_the_same_way(copy_db: Path):
+    """`aha serve --host 0.0.0.0` passes dashboard_requires_key: read keys and the local token read, nothing else."""
+    from aha.surfaces.api import create_app
+
+    read = create_key(copy_db, "reader", "read")
+    app = create_app(copy_db, fsync=False, definitions=copy_db.parent / "aha.yaml", local_token="local-secret",
+                     dashboard_requires_key=True)
+    with TestClient(app) as client:
+        assert client.get("/milestones").status_code == 401
+        assert client.get("/milestones", headers={"Authorization": "Bearer local-secret"}).status_code == 200
+        assert client.get("/users/u00000001", headers=basic(read)).status_code in (200, 404)
+        assert client.get("/users/u00000001", headers=basic("u00000001")).status_code == 401
+
+
 def wait_until_stored(ingestor) -> None:  # type: ignore[no-untyped-def]
     """Acknowledged calls reach DuckDB on the writer thread, after the spool: wait for that (a condition, no timing)."""
     import time
