@@ -158,3 +158,28 @@ def test_the_cache_counts_one_computation_per_key(copy_db: Path):
         assert results.misses == 2
     finally:
         store.close()
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2.x contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_meet_wcag_aa():
+    from aha.surfaces.web import charts
+    from aha.surfaces.web.views import ENV
+
+    css = ENV.loader.get_source(ENV, "base.html")[0]  # type: ignore[union-attr]
+    colours = dict(re.findall(r"--([a-z]+): (#[0-9A-Fa-f]{6})", css))
+    pairs = [(colours[t], "#ffffff") for t in ("ink", "muted", "accent", "ok", "bad")]
+    pairs += [(colours[t], colours["bg"]) for t in ("ink", "muted", "accent")]  # header, table heads
+    pairs += [("#ffffff", colours["accent"]), (charts.INK, "#ffffff"), (charts.MUTED, "#ffffff")]  # buttons, charts
+    assert min(contrast(f, b) for f, b in pairs) >= 4.5
+    assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)  # the formula, on a known value

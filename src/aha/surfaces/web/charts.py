@@ -22,8 +22,8 @@ from aha.analyses.timing import TimingResult
 G = TypeVar("G")
 Chart = alt.TopLevelMixin | None  # None: nothing to draw (no group, or every rate still unobserved)
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
-INK = "#1f2328"  # 15:1 on white
-MUTED = "#57606a"  # 6.1:1 on white: AA for small text
+INK = "#1f2328"  # 15.8:1 on white
+MUTED = "#57606a"  # 6.4:1 on white: AA for small text
 WIDTH = 720
 MAX_FACET_COLUMNS = 3
 
