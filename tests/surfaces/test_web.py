@@ -50,6 +50,15 @@ def test_png_export_writes_each_chart(hostile_db: Path):
     assert all((hostile_db.parent / "charts" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in written)
 
 
+def test_an_unwritable_destination_is_one_message(hostile_db: Path):
+    done = aha("report", "--html", "no/such/folder/out.html", cwd=hostile_db.parent)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--html no/such/folder/out.html: cannot write it (No such file or directory)" in done.stderr
+    (hostile_db.parent / "a-file").write_text("x")
+    done = aha("report", "--png", "a-file/charts", cwd=hostile_db.parent)
+    assert done.returncode != 0 and "--png a-file/charts: cannot write there" in done.stderr
+
+
 def basic(key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 

@@ -72,9 +72,18 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
     assert isinstance(result, ReportResult)
     retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
     paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of)
+    from aha.errors import UserError
+
     if html is not None:
-        export.write_html(html, result, retention, paths)
+        try:
+            export.write_html(html, result, retention, paths)
+        except OSError as exc:
+            raise UserError(f"--html {html}: cannot write it ({exc.strerror}); choose a writable path.") from None
         typer.echo(f"wrote {html}")
     if png is not None:
-        for path in export.write_pngs(png, result, retention, paths):
+        try:
+            written = export.write_pngs(png, result, retention, paths)
+        except OSError as exc:
+            raise UserError(f"--png {png}: cannot write there ({exc.strerror}); choose a writable folder.") from None
+        for path in written:
             typer.echo(f"wrote {path}")
