@@ -192,3 +192,31 @@ def test_text_colours_meet_wcag_aa():
     pairs += [("#ffffff", colours["accent"]), (charts.INK, "#ffffff"), (charts.MUTED, "#ffffff")]  # buttons, charts
     assert min(contrast(f, b) for f, b in pairs) >= 4.5
     assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)  # the formula, on a known value
+
+
+def test_aha_dashboard_serves_the_pages_from_the_console_script(copy_db: Path):
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.serving import AHA, free_port
+
+    port = free_port()
+    log = (copy_db.parent / "dashboard.log").open("wb")
+    process = subprocess.Popen([AHA, "dashboard", "--db", str(copy_db), "--port", str(port)], cwd=copy_db.parent,
+                               stdout=log, stderr=log)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline:
+            assert process.poll() is None, (copy_db.parent / "dashboard.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(f"http://127.0.0.1:{port}/funnel", timeout=120)
+            time.sleep(0.1)
+        assert answer is not None and answer.status_code == 200
+        assert 'data-metric="funnel.(all).signup.entities"' in answer.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
