@@ -220,3 +220,17 @@ def test_aha_dashboard_serves_the_pages_from_the_console_script(copy_db: Path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+
+
+def test_an_empty_database_says_what_to_do(tmp_path: Path, hostile_db: Path):
+    import shutil
+
+    from aha.surfaces.api import create_app
+
+    shutil.copy(hostile_db.parent / "aha.yaml", tmp_path / "aha.yaml")
+    with TestClient(create_app(tmp_path / "empty.duckdb", fsync=False, definitions=tmp_path / "aha.yaml")) as client:
+        page = client.get("/funnel")
+        assert page.status_code == 422 and "holds no events yet. Load some with `aha import FILE`." in page.text
+    with TestClient(create_app(tmp_path / "none.duckdb", fsync=False)) as client:  # no definitions file
+        page = client.get("/")
+        assert page.status_code == 422 and "start it with `aha serve --config aha.yaml`" in page.text
