@@ -20,6 +20,13 @@ def test_percentiles_and_kaplan_meier_hand_counted(project):
     assert m1.km_median_seconds == 3600
     assert m1.km_reached_share == pytest.approx(5 / 7)
     assert {b.label: b.entities for b in m1.histogram}["1–4h"] == 5
+    # the curve the dashboard draws: 0 before 1h, 4/7 from 1h, 5/7 from 2h to the end of the 1d follow-up
+    curve = {p.seconds: p.reached_share for p in m1.km_curve}
+    assert m1.km_curve[-1].seconds == m1.km_followed_seconds == 86400
+    step = 86400 / 120
+    assert curve[0.0] == 0 and curve[step * 4] == 0  # 48 min
+    assert curve[step * 5] == pytest.approx(4 / 7)  # 60 min
+    assert curve[step * 10] == pytest.approx(5 / 7) and m1.km_curve[-1].reached_share == pytest.approx(5 / 7)
 
 
 def test_open_windows_are_censored_not_failed(project):

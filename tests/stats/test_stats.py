@@ -166,3 +166,14 @@ def test_rates_and_kaplan_meier_do_not_import_scipy_or_statsmodels():
             "print(sorted(m for m in ('scipy', 'statsmodels', 'pandas') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_kaplan_meier_curve_is_the_step_function_read_at_even_times():
+    # hand-counted: reaches at 60, 120, 240; one censored at 180. S = 3/4 from 60, 1/2 from 120, 0 from 240.
+    from aha.stats.survival import CURVE_POINTS, kaplan_meier
+
+    km = kaplan_meier([60, 120, 180, 240], [True, True, False, True], [1, 1, 1, 1])
+    curve = dict(km.curve)
+    assert len(km.curve) == CURVE_POINTS + 1 and km.curve[0] == (0.0, 0.0) and km.curve[-1] == (240.0, 1.0)
+    assert curve[58.0] == 0.0 and curve[60.0] == pytest.approx(0.25) and curve[118.0] == pytest.approx(0.25)
+    assert curve[120.0] == pytest.approx(0.5) and curve[238.0] == pytest.approx(0.5)

@@ -38,6 +38,12 @@ class HistogramBin:
 
 
 @dataclass(frozen=True, slots=True)
+class KmPoint:
+    seconds: float
+    reached_share: float  # 1 − S(t): the Kaplan–Meier estimate of the share reaching the milestone by `seconds`
+
+
+@dataclass(frozen=True, slots=True)
 class MilestoneTiming:
     milestone_id: str
     name: str
@@ -55,6 +61,7 @@ class MilestoneTiming:
     km_median_high_seconds: float | None
     km_reached_share: float | None  # estimated share reaching it within the window, censoring handled
     km_followed_seconds: float | None = None  # the longest anyone eligible was followed: the estimate ends there
+    km_curve: tuple[KmPoint, ...] = ()  # the estimate at evenly spaced times up to km_followed_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +179,7 @@ def summarise(percentiles: list[dict[str, Any]], survival: Mapping[str, Any], na
             km_median_low_seconds=km.median_low, km_median_high_seconds=km.median_high,
             km_reached_share=km.reached_by_end,
             km_followed_seconds=float(columns["_duration"][rows].max()) if rows.any() else None,
+            km_curve=tuple(KmPoint(t, share) for t, share in km.curve),
         ))
     groups = tuple(TimingGroup(seg, tuple(ms)) for seg, ms in sorted(by_segment.items()))
     return TimingResult(as_of, segment_by, groups)

@@ -18,6 +18,10 @@ class KaplanMeier:
     reached_by_end: float | None  # 1 − S(t_max): the estimated share reaching it by the longest observed time
     n: int
     events: int
+    curve: tuple[tuple[float, float], ...] = ()  # (t, 1 − S(t)) at CURVE_POINTS + 1 evenly spaced times to t_max
+
+
+CURVE_POINTS = 120
 
 
 def kaplan_meier(durations: Sequence[float], reached: Sequence[bool], weights: Sequence[int]) -> KaplanMeier:
@@ -35,8 +39,10 @@ def kaplan_meier(durations: Sequence[float], reached: Sequence[bool], weights: S
     if n == 0:
         return KaplanMeier(None, None, None, None, 0, 0)
     if events == 0:
-        return KaplanMeier(None, None, None, 0.0, n, 0)
-    times, rank = np.unique(np.asarray(durations, dtype=float), return_inverse=True)
+        top = float(np.max(durations)) if len(durations) else 0.0
+        return KaplanMeier(None, None, None, 0.0, n, 0, ((0.0, 0.0), (top, 0.0)))
+    observed = np.asarray(durations, dtype=float)
+    times, rank = np.unique(observed, return_inverse=True)
     died = np.bincount(rank, weights=status * w, minlength=len(times))
     at_risk = np.cumsum(np.bincount(rank, weights=w, minlength=len(times))[::-1])[::-1]
     keep = died > 0  # the estimate moves only at event times
@@ -56,4 +62,14 @@ def kaplan_meier(durations: Sequence[float], reached: Sequence[bool], weights: S
         low = float(times[inside[0]])
         high = None if inside[-1] == len(times) - 1 else float(times[inside[-1] + 1])  # open: no upper bound
     return KaplanMeier(median=median, median_low=low, median_high=high,
-                       reached_by_end=1.0 - float(surv[-1]), n=n, events=events)
+                       reached_by_end=1.0 - float(surv[-1]), n=n, events=events,
+                       curve=step_curve(times, surv, float(observed.max())))
+
+
+def step_curve(times: np.ndarray, survival: np.ndarray, end: float) -> tuple[tuple[float, float], ...]:
+    """1 − S(t) read off the product-limit step function at evenly spaced times from 0 to `end` (exact values of
+    the estimate at those times, not an interpolation), so a chart needs ~120 points whatever the population."""
+    grid = np.linspace(0.0, end, CURVE_POINTS + 1) if end > 0 else np.array([0.0])
+    index = np.searchsorted(times, grid, side="right") - 1  # the last event time at or before t
+    s = np.where(index >= 0, survival[np.clip(index, 0, None)], 1.0)
+    return tuple((float(t), float(1.0 - v)) for t, v in zip(grid, s, strict=True))

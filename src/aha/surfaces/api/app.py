@@ -111,6 +111,7 @@ def create_app(
     definitions: str | Path | None = None,
     rules_every: float = 0.0,
     body_seconds: float = BODY_SECONDS,
+    dashboard_requires_key: bool = False,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
@@ -264,6 +265,10 @@ def create_app(
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
     add_state_routes(app, reader, local_token, definitions_file, error_response)
+    from aha.surfaces.web import pages
+
+    pages.add_routes(app, pages.Results(reader.run, definitions_file.get), pages.key_checker(
+        dashboard_requires_key, pages.read_key_check(lambda: ingestor.keys, local_token)))
 
     @app.get("/health", responses={503: {"description": "the server cannot store calls now (see problem)"}})
     async def health() -> JSONResponse:

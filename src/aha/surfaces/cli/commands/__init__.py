@@ -1,6 +1,7 @@
 """One module per command; each exposes `register(app)`. Adding a command is one line here."""
 
 from aha.surfaces.cli.commands import (
+    dashboard_cmd,
     dead_letters_cmd,
     definitions_cmds,
     discover_cmd,
@@ -30,6 +31,7 @@ MODULES = [
     sample_cmd,
     import_cmd,
     serve_cmd,
+    dashboard_cmd,
     keys_cmd,
     dead_letters_cmd,
 ]

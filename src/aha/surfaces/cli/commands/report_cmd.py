@@ -37,6 +37,9 @@ def report(
     include_immature: bool = typer.Option(
         False, "--include-immature", help="Count users whose windows are still open (shown as in progress)."
     ),
+    html: Path | None = typer.Option(None, "--html", help="Write the report as one self-contained HTML file "
+                                     "(charts inline, opens offline)."),
+    png: Path | None = typer.Option(None, "--png", help="Write each chart as a PNG into this folder."),
 ) -> None:
     """Print the activation report: funnel, time to value, activation by cohort."""
     from aha.project import ReportResult
@@ -44,9 +47,40 @@ def report(
 
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
                              order=order.value, include_immature=include_immature)
+    if html is not None or png is not None:
+        _export(result, html, png, db, config, segment, as_of)
+        return
     if output.machine(result, "report", as_json, as_csv):
         return
     from aha.surfaces.cli import render
 
     console = output.console()
     render.report(console, result)
+
+
+def _export(result: object, html: Path | None, png: Path | None, db: Path, config: Path, segment: str | None,
+            as_of: str | None) -> None:
+    from aha.analyses.paths import PathsResult
+    from aha.analyses.retention import RetentionResult
+    from aha.project import ReportResult
+    from aha.surfaces.cli import remote
+    from aha.surfaces.web import export
+
+    assert isinstance(result, ReportResult)
+    retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
+    paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of)
+    from aha.errors import UserError
+
+    if html is not None:
+        try:
+            export.write_html(html, result, retention, paths)
+        except OSError as exc:
+            raise UserError(f"--html {html}: cannot write it ({exc.strerror}); choose a writable path.") from None
+        typer.echo(f"wrote {html}")
+    if png is not None:
+        try:
+            written = export.write_pngs(png, result, retention, paths)
+        except OSError as exc:
+            raise UserError(f"--png {png}: cannot write there ({exc.strerror}); choose a writable folder.") from None
+        for path in written:
+            typer.echo(f"wrote {path}")

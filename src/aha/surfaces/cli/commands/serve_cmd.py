@@ -33,12 +33,14 @@ def serve_command(
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
+    The dashboard's pages are at / (a read key is asked for when --host is not the loopback interface).
     While it runs, other aha commands on the same --db ask it (through DB.server.json) instead of opening the file.
     """
     from aha.ingest import running
     from aha.store import open_store
     from aha.surfaces.api import create_app
     from aha.surfaces.api.limits import serve
+    from aha.surfaces.web.pages import LOOPBACK
 
     live = running.find_live(db)
     if live is not None:
@@ -50,5 +52,5 @@ def serve_command(
                      local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
                      definitions=config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists()
                                                                     else None),
-                     rules_every=rules_every)
+                     rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK)
     serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)

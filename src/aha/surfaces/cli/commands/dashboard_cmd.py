@@ -1,0 +1,39 @@
+"""`aha dashboard`: the dashboard on a database, read-only, without the tracking server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from aha.surfaces.cli import options
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard_command)
+
+
+def dashboard_command(
+    db: Path = options.DB,
+    config: Path = options.CONFIG,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on; any but the loopback interface "
+                             "asks browsers for a read key (`aha keys create --kind read`)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+) -> None:
+    """Serve the dashboard (/, /funnel, /time-to-value, /retention, /milestones, /users/ID) until Ctrl-C.
+
+    No events are received: use `aha serve`, which serves the same pages beside the tracking API, for that.
+    """
+    import uvicorn
+
+    from aha.errors import UserError
+    from aha.surfaces.cli import remote
+    from aha.surfaces.web.local import create_dashboard
+    from aha.surfaces.web.pages import LOOPBACK
+
+    remote.refuse_while_serving(db, "aha dashboard", "open the running server's own dashboard at its address")
+    if not db.exists():
+        raise UserError(f"{db}: no such database. Create one with `aha sample` or `aha import FILE --db {db}`.")
+    app = create_dashboard(db, config, requires_key=host not in LOOPBACK)
+    typer.echo(f"dashboard: http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,188 @@
+"""The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/drop-off`, `/retention`, `/milestones`,
+`/users/{id}`, each with the filters (`as_of`, `segment`) as query parameters.
+
+Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
+dashboard's own), and are cached by definitions hash, data version, analysis and filters: a new import or a changed
+definitions file is a new key, so a page never shows stale numbers and a repeated view costs one metadata read.
+Off the loopback interface every page asks for a read key (HTTP Basic, the key as user name, or `Bearer`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from aha.errors import UserError
+from aha.guidance.checklist import UnknownEntity
+from aha.ingest import bodies
+from aha.store.database import Store
+from aha.surfaces.web import views
+from aha.surfaces.web.views import Filters
+
+Build = Callable[[Filters], Awaitable[dict[str, Any]]]
+Run = Callable[[Callable[[Store], Any]], Awaitable[Any]]
+CACHE_SIZE = 64
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# The pages hold no script: a policy that forbids every script, fetch and frame is defence in depth against markup
+# that escaping missed (the same policy is a <meta> in the HTML report file).
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                      "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
+
+
+class Results:
+    """`Project.<analysis>(**options)` on the reader thread, cached (the cache is only touched on that thread)."""
+
+    def __init__(self, run: Run, definitions: Callable[[], Any]) -> None:
+        self.run, self.definitions = run, definitions
+        self.cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.misses = 0
+
+    async def get(self, analysis: str, **options: Any) -> Any:
+        definitions = self.definitions()
+
+        def compute(store: Store) -> Any:
+            from aha.definitions import content_hash
+            from aha.project import Project
+
+            key = (content_hash(definitions), store.data_version, analysis, tuple(sorted(options.items())))
+            if key in self.cache:
+                self.cache.move_to_end(key)
+                return self.cache[key]
+            self.misses += 1
+            result = getattr(Project(store, definitions, None), analysis)(**options)
+            self.cache[key] = result
+            while len(self.cache) > CACHE_SIZE:
+                self.cache.popitem(last=False)
+            return result
+
+        return await self.run(compute)
+
+
+def key_checker(require_key: bool, check: Callable[[str], bool]) -> Callable[[Request], HTMLResponse | None]:
+    """None when the request may read; otherwise a 401 that makes a browser ask for the key."""
+
+    def guard(request: Request) -> HTMLResponse | None:
+        if not require_key:
+            return None
+        key = bodies.key_from_header(request.headers.get("authorization"))
+        if key is not None and check(key):
+            return None
+        return HTMLResponse("A read key is needed: enter it as the user name (create one with "
+                            "`aha keys create --kind read`).", status_code=401,
+                            headers={"WWW-Authenticate": 'Basic realm="aha dashboard"'})
+
+    return guard
+
+
+def read_key_check(keyring: Callable[[], Any], local_token: str | None = None) -> Callable[[str], bool]:
+    def check(key: str) -> bool:
+        if local_token and hmac.compare_digest(key.encode(), local_token.encode()):
+            return True
+        found = keyring().check(key) if keyring() is not None else None
+        return found is not None and found[1] == "read"
+
+    return check
+
+
+def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLResponse | None]) -> None:
+    import threading
+
+    from aha.surfaces.web import charts, notes  # notes mounts its form on these pages' guard and results
+
+    threading.Thread(target=charts.warm, name="aha-charts-warm", daemon=True).start()
+
+    def page(path: str, filters: Filters, status: int = 200, **context: Any) -> HTMLResponse:
+        html = views.render("page.html", served=True, path=path, filters=filters, sections=(), **context)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def filters_of(request: Request) -> Filters:
+        q = request.query_params
+        order = q.get("order") or "ordered"
+        if order not in ("ordered", "unordered"):
+            raise UserError(f"order: {order!r} is not a funnel order; use ordered or unordered.")
+        return Filters(as_of=q.get("as_of", "").strip() or None, segment=q.get("segment", "").strip() or None,
+                       order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"))
+
+    async def show(request: Request, path: str, title: str, view: str, build: Build) -> HTMLResponse:
+        refused = guard(request)
+        if refused is not None:
+            return refused
+        filters = Filters()
+        try:
+            filters = filters_of(request)
+            context = await build(filters)
+        except UserError as exc:
+            status = 404 if isinstance(exc, UnknownEntity) else 422
+            return page(path, filters, status, title=title, view="error", message=str(exc))
+        return page(path, filters, title=title, view=view, **context)
+
+    async def report(f: Filters) -> Any:
+        return await results.get("report", segment=f.segment, as_of=f.as_of, order=f.order,
+                                  include_immature=f.include_immature)
+
+    def route(path: str, title: str, view: str, build: Build) -> None:
+        async def handler(request: Request) -> HTMLResponse:
+            return await show(request, path, title, view, build)
+
+        handler.__name__ = f"page_{view.replace('-', '_')}"
+        app.get(path, response_class=HTMLResponse, include_in_schema=False)(handler)
+
+    async def overview(f: Filters) -> dict[str, Any]:
+        return views.overview(await report(f))
+
+    forms = notes.NoteForms(results)
+    notes.add_routes(app, forms, guard)
+
+    async def funnel(f: Filters) -> dict[str, Any]:
+        return views.funnel(await report(f))
+
+    async def drop_off(f: Filters) -> dict[str, Any]:
+        found = await results.get("paths", segment=f.segment, as_of=f.as_of)
+        return {**views.drop_off(found), **notes.context(forms, await forms.by_step()), "back": "/drop-off" + f.query()}
+
+    async def time_to_value(f: Filters) -> dict[str, Any]:
+        return views.time_to_value(await report(f))
+
+    async def retention(f: Filters) -> dict[str, Any]:
+        return views.retention(await results.get("retention", segment=f.segment, as_of=f.as_of))
+
+    async def milestones(f: Filters) -> dict[str, Any]:
+        return views.milestones(await results.get("evaluate", segment=f.segment, as_of=f.as_of),
+                                await results.get("revalidate", segment=f.segment, as_of=f.as_of))
+
+    route("/", "Overview", "overview", overview)
+    route("/funnel", "Funnel", "funnel", funnel)
+    route("/time-to-value", "Time to value", "time-to-value", time_to_value)
+    route("/drop-off", "Drop-off", "drop-off", drop_off)
+    route("/retention", "Retention", "retention", retention)
+    route("/milestones", "Milestones", "milestones", milestones)
+
+    @app.get("/users", response_class=HTMLResponse, include_in_schema=False, response_model=None)
+    async def user_search(request: Request) -> Response:
+        """A search form; with `?id=`, the user's page (ids are quoted into the path, any character allowed)."""
+        wanted = request.query_params.get("id", "").strip()
+        if wanted and guard(request) is None:
+            kept = {k: v for k, v in request.query_params.items() if k != "id"}
+            query = "?" + urlencode(kept) if kept else ""
+            return RedirectResponse(f"/users/{quote(wanted, safe='')}{query}", status_code=303)
+
+        async def build(f: Filters) -> dict[str, Any]:
+            return {}
+
+        return await show(request, "/users", "Users", "users", build)
+
+    @app.get("/users/{user_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    async def user_page(user_id: str, request: Request) -> HTMLResponse:
+        async def build(f: Filters) -> dict[str, Any]:
+            if len(user_id) > 1024:
+                raise UserError("user id: longer than 1024 characters")
+            return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of)}
+
+        return await show(request, f"/users/{quote(user_id, safe='')}", f"User {user_id}", "user", build)

@@ -1,0 +1,100 @@
+"""Page contexts from result objects, and the Jinja2 environment that renders them (autoescape on).
+
+Templates format (`pct`, `interval`, `count`, `duration` filters) and never compute: every number shown is a field
+of a result object, or a chart rendered from one (`aha.surfaces.web.charts`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from aha.analyses.paths import PathsResult
+from aha.analyses.retention import RetentionResult
+from aha.analyses.revalidation import RevalidationResult
+from aha.analyses.validation import ValidationResult
+from aha.project import ReportResult
+from aha.results import Rate
+from aha.surfaces.cli.render import duration
+from aha.surfaces.web import charts
+
+PAGES = (("/", "Overview"), ("/funnel", "Funnel"), ("/time-to-value", "Time to value"), ("/drop-off", "Drop-off"),
+         ("/retention", "Retention"), ("/milestones", "Milestones"), ("/users", "Users"))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What every view is filtered by; the query parameters of every page (so a URL is a bookmarkable view)."""
+
+    as_of: str | None = None
+    segment: str | None = None
+    order: str = "ordered"  # the funnel's: ordered or unordered
+    include_immature: bool = False  # the funnel counts open windows too (shown as still open)
+
+    def query(self) -> str:
+        from urllib.parse import urlencode
+
+        pairs = {k: v for k, v in (("as_of", self.as_of), ("segment", self.segment),
+                                   ("order", None if self.order == "ordered" else self.order),
+                                   ("include_immature", "true" if self.include_immature else None)) if v}
+        return "?" + urlencode(pairs) if pairs else ""
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
+
+
+def interval(r: Rate | None) -> str:
+    if r is None or r.low is None or r.high is None:
+        return "—"
+    return f"{r.low:.1%}–{r.high:.1%}"
+
+
+def count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def points(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f} pts"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("aha.surfaces.web", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters |= {"pct": pct, "interval": interval, "count": count, "duration": duration, "points": points}
+    return env
+
+
+ENV = environment()
+
+
+def overview(report: ReportResult) -> dict[str, Any]:
+    return {"overview": report.overview, "activation": report.activation,
+            "activation_chart": charts.svg(charts.activation(report.activation))}
+
+
+def funnel(report: ReportResult) -> dict[str, Any]:
+    return {"funnel": report.funnel, "funnel_chart": charts.svg(charts.funnel(report.funnel))}
+
+
+def time_to_value(report: ReportResult) -> dict[str, Any]:
+    return {"timing": report.timing, "histogram_chart": charts.svg(charts.histogram(report.timing)),
+            "km_chart": charts.svg(charts.kaplan_meier(report.timing))}
+
+
+def drop_off(result: PathsResult) -> dict[str, Any]:
+    return {"paths": result, "drop_off_chart": charts.svg(charts.drop_off(result))}
+
+
+def retention(result: RetentionResult) -> dict[str, Any]:
+    return {"retention": result, "retention_chart": charts.svg(charts.retention(result))}
+
+
+def milestones(result: ValidationResult, trends: RevalidationResult) -> dict[str, Any]:
+    return {"validation": result, "revalidation": trends}
+
+
+def render(template: str, **context: Any) -> str:
+    return ENV.get_template(template).render(pages=PAGES, **context)

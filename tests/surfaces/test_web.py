@@ -1,0 +1,236 @@
+"""The HTML report and the dashboard's pages without a browser: self-contained, escaped, guarded, cached.
+
+Browser checks (console errors, charts drawn offline, numbers equal to the API's) are in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serving import aha, create_key, report
+from tests.surfaces.conftest import HOSTILE
+
+
+def metrics(html: str) -> dict[str, str]:
+    """`data-metric` keys → the text shown (what the browser tests compare with the API)."""
+    return {k: re.sub(r"<[^>]+>", "", v).strip()
+            for k, v in re.findall(r'data-metric="([^"]+)"[^>]*>(.*?)</', html, flags=re.S)}
+
+
+def test_html_report_is_one_file_with_nothing_fetched_and_every_name_escaped(hostile_db: Path):
+    folder = hostile_db.parent
+    done = aha("report", "--html", "out.html", "--segment", "plan", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    html = (folder / "out.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower() and HOSTILE not in html  # no script at all, the event's name as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';" in html
+    # nothing to fetch: no src, no external link or stylesheet (SVG namespaces are names, not requests)
+    assert not re.search(r'\s(src|srcset)=', html) and not re.search(r'href="(?!#|data:)', html)
+    assert html.count("<svg") == 6  # activation, funnel, histograms, Kaplan–Meier, drop-off, retention
+    shown = metrics(html)
+    expected = report(hostile_db, folder / "aha.yaml")
+    overview = expected["overview"]
+    assert isinstance(overview, dict)
+    assert shown["overview.signed_up_users"] == f"{overview['signed_up_users']:,}"
+    assert shown["overview.events"] == f"{overview['events']:,}"
+
+
+def test_png_export_writes_each_chart(hostile_db: Path):
+    done = aha("report", "--png", "charts", cwd=hostile_db.parent)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (hostile_db.parent / "charts").iterdir())
+    assert written == ["activation.png", "drop-off.png", "funnel.png", "kaplan-meier.png", "retention.png",
+                       "time-to-value.png"]
+    assert all((hostile_db.parent / "charts" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in written)
+
+
+def test_an_unwritable_destination_is_one_message(hostile_db: Path):
+    done = aha("report", "--html", "no/such/folder/out.html", cwd=hostile_db.parent)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--html no/such/folder/out.html: cannot write it (No such file or directory)" in done.stderr
+    (hostile_db.parent / "a-file").write_text("x")
+    done = aha("report", "--png", "a-file/charts", cwd=hostile_db.parent)
+    assert done.returncode != 0 and "--png a-file/charts: cannot write there" in done.stderr
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+@pytest.fixture
+def copy_db(hostile_db: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    for name in ("aha.duckdb", "aha.yaml"):
+        shutil.copy(hostile_db.parent / name, tmp_path / name)
+    return tmp_path / "aha.duckdb"
+
+
+def test_off_loopback_the_pages_ask_for_a_read_key(copy_db: Path):
+    from aha.surfaces.web.local import create_dashboard
+
+    read, write = create_key(copy_db, "reader", "read"), create_key(copy_db, "writer", "write")
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml", requires_key=True)) as client:
+        refused = client.get("/funnel")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+        assert client.get("/funnel", headers=basic(write)).status_code == 401
+        assert client.get("/funnel", headers=basic("nonsense")).status_code == 401
+        assert client.get("/funnel", headers=basic(read)).status_code == 200
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:  # loopback: no key
+        page = client.get("/funnel")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]  # no script may run, nothing may be fetched or frame it
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "script-src" not in policy
+
+
+def test_the_tracking_server_guards_its_pages_the_same_way(copy_db: Path):
+    """`aha serve --host 0.0.0.0` passes dashboard_requires_key: read keys and the local token read, nothing else."""
+    from aha.surfaces.api import create_app
+
+    read = create_key(copy_db, "reader", "read")
+    app = create_app(copy_db, fsync=False, definitions=copy_db.parent / "aha.yaml", local_token="local-secret",
+                     dashboard_requires_key=True)
+    with TestClient(app) as client:
+        assert client.get("/milestones").status_code == 401
+        assert client.get("/milestones", headers={"Authorization": "Bearer local-secret"}).status_code == 200
+        assert client.get("/users/u00000001", headers=basic(read)).status_code in (200, 404)
+        assert client.get("/users/u00000001", headers=basic("u00000001")).status_code == 401
+
+
+def wait_until_stored(ingestor) -> None:  # type: ignore[no-untyped-def]
+    """Acknowledged calls reach DuckDB on the writer thread, after the spool: wait for that (a condition, no timing)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while ingestor.in_flight and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ingestor.in_flight == 0
+
+
+def test_pages_are_cached_until_the_data_changes(copy_db: Path):
+    """A repeated view is not recomputed; a tracked signup (a new data version) is counted on the next view."""
+    from aha.surfaces.api import create_app
+
+    key = create_key(copy_db)
+    app = create_app(copy_db, fsync=False, definitions=copy_db.parent / "aha.yaml")
+    with TestClient(app) as client:
+        first = metrics(client.get("/").text)["overview.signed_up_users"]
+        again = client.get("/")
+        assert metrics(again.text)["overview.signed_up_users"] == first
+        done = client.post("/v1/track", json={"userId": "new-user", "event": "Signed Up",
+                                              "timestamp": "2026-04-30T12:00:00Z"}, headers=basic(key))
+        assert done.status_code == 200, done.text
+        wait_until_stored(app.state.ingestor)
+        after = metrics(client.get("/").text)["overview.signed_up_users"]
+    assert int(after.replace(",", "")) == int(first.replace(",", "")) + 1
+
+
+def test_a_bad_filter_is_one_message_on_the_page(copy_db: Path):
+    from aha.surfaces.web.local import create_dashboard
+
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
+        bad = client.get("/?as_of=yesterday-ish")
+        assert bad.status_code == 422 and "&#39;yesterday-ish&#39; is not a date or time" in bad.text
+        order = client.get("/funnel?order=sideways")
+        assert order.status_code == 422 and "order: &#39;sideways&#39; is not a funnel order" in order.text
+        unknown = client.get("/users/" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        assert unknown.status_code == 404 and HOSTILE not in unknown.text and "&lt;script&gt;" in unknown.text
+        segment = client.get("/funnel?segment=plan")
+        assert segment.status_code == 200 and HOSTILE not in segment.text and "&lt;script&gt;" in segment.text
+
+
+def test_the_cache_counts_one_computation_per_key(copy_db: Path):
+    import asyncio
+
+    from aha.store import open_store
+    from aha.surfaces.web.pages import Results
+
+    store = open_store(copy_db)
+    try:
+        from aha.definitions import load
+
+        definitions = load(copy_db.parent / "aha.yaml")
+
+        async def run(fn):  # type: ignore[no-untyped-def]
+            return fn(store)
+
+        results = Results(run, lambda: definitions)
+        first = asyncio.run(results.get("funnel", segment=None, as_of="2026-03-01"))
+        assert asyncio.run(results.get("funnel", segment=None, as_of="2026-03-01")) is first
+        asyncio.run(results.get("funnel", segment=None, as_of="2026-03-02"))
+        assert results.misses == 2
+    finally:
+        store.close()
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2.x contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_meet_wcag_aa():
+    from aha.surfaces.web import charts
+    from aha.surfaces.web.views import ENV
+
+    css = ENV.loader.get_source(ENV, "base.html")[0]  # type: ignore[union-attr]
+    colours = dict(re.findall(r"--([a-z]+): (#[0-9A-Fa-f]{6})", css))
+    pairs = [(colours[t], "#ffffff") for t in ("ink", "muted", "accent", "ok", "bad")]
+    pairs += [(colours[t], colours["bg"]) for t in ("ink", "muted", "accent")]  # header, table heads
+    pairs += [("#ffffff", colours["accent"]), (charts.INK, "#ffffff"), (charts.MUTED, "#ffffff")]  # buttons, charts
+    assert min(contrast(f, b) for f, b in pairs) >= 4.5
+    assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)  # the formula, on a known value
+
+
+def test_aha_dashboard_serves_the_pages_from_the_console_script(copy_db: Path):
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.serving import AHA, free_port
+
+    port = free_port()
+    log = (copy_db.parent / "dashboard.log").open("wb")
+    process = subprocess.Popen([AHA, "dashboard", "--db", str(copy_db), "--port", str(port)], cwd=copy_db.parent,
+                               stdout=log, stderr=log)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline:
+            assert process.poll() is None, (copy_db.parent / "dashboard.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(f"http://127.0.0.1:{port}/funnel", timeout=120)
+            time.sleep(0.1)
+        assert answer is not None and answer.status_code == 200
+        assert 'data-metric="funnel.(all).signup.entities"' in answer.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def test_an_empty_database_says_what_to_do(tmp_path: Path, hostile_db: Path):
+    import shutil
+
+    from aha.surfaces.api import create_app
+
+    shutil.copy(hostile_db.parent / "aha.yaml", tmp_path / "aha.yaml")
+    with TestClient(create_app(tmp_path / "empty.duckdb", fsync=False, definitions=tmp_path / "aha.yaml")) as client:
+        page = client.get("/funnel")
+        assert page.status_code == 422 and "holds no events yet. Load some with `aha import FILE`." in page.text
+    with TestClient(create_app(tmp_path / "none.duckdb", fsync=False)) as client:  # no definitions file
+        page = client.get("/")
+        assert page.status_code == 422 and "start it with `aha serve --config aha.yaml`" in page.text
