@@ -39,6 +39,9 @@ def test_html_report_is_one_file_with_nothing_fetched_and_every_name_escaped(hos
     assert isinstance(overview, dict)
     assert shown["overview.signed_up_users"] == f"{overview['signed_up_users']:,}"
     assert shown["overview.events"] == f"{overview['events']:,}"
+    headline = expected["headline"]  # what the CLI leads with: activation over closed windows only
+    assert isinstance(headline, dict)
+    assert shown["headline.activation"] == f"{headline['activation']['value']:.1%}"
 
 
 def test_png_export_writes_each_chart(hostile_db: Path):

@@ -71,7 +71,7 @@ ENV = environment()
 
 
 def overview(report: ReportResult) -> dict[str, Any]:
-    return {"overview": report.overview, "activation": report.activation,
+    return {"overview": report.overview, "headline": report.headline, "activation": report.activation,
             "activation_chart": charts.svg(charts.activation(report.activation))}
 
 
