@@ -285,12 +285,14 @@ class Project:
 
     @_settled
     def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,
-              discovery: discovery_mod.DiscoveryResult | None = None) -> scoring_mod.ScoringResult:
+              discovery: discovery_mod.DiscoveryResult | None = None,
+              landmark: bool | None = None) -> scoring_mod.ScoringResult:
         """Each significant discovered event scored 1–5 on four axes, and the 3–5 event shortlist.
 
-        Pass the `discovery` of the same outcome to reuse it (`aha discover --write` does); otherwise it is run.
+        Pass the `discovery` of the same outcome to reuse it (`aha discover --write` does); otherwise it is run
+        (`landmark` as for `discover`).
         """
-        found = discovery if discovery is not None else self.discover(outcome=outcome, as_of=as_of)
+        found = discovery if discovery is not None else self.discover(outcome=outcome, as_of=as_of, landmark=landmark)
         return scoring_mod.run(self.store, self.state(found.as_of), found, outcome)
 
     @_settled

@@ -52,9 +52,18 @@ def store(tmp_path_factory):
     return store
 
 
+def test_the_conversion_landmark_alone_keeps_checkout_out(store):
+    """Converters here pay on day 2, inside the 3-day window: the conversion landmark leaves them out of the
+    comparison (their outcome was decided inside the window), so Checkout is no significant candidate at all."""
+    found = Project(store, parse(YAML)).discover(outcome="conversion", as_of=AS_OF, window=3)
+    assert not any(k.event == "Checkout" and k.significant for k in found.candidates)
+    assert [p.event for p in found.prerequisites] == ["Checkout"]  # flagged from the converters all the same
+
+
 def test_a_checkout_step_is_flagged_and_not_shortlisted(store):
+    """Without the landmark, every eligible user is compared: Checkout ranks, and is flagged as a step of paying."""
     project = Project(store, parse(YAML))
-    found = project.discover(outcome="conversion", as_of=AS_OF, window=3)
+    found = project.discover(outcome="conversion", as_of=AS_OF, window=3, landmark=False)
     (step,) = found.prerequisites
     assert step.event == "Checkout"
     assert (step.just_before.numerator, step.just_before.denominator) == (60, 60)
@@ -71,11 +80,11 @@ def test_a_checkout_step_is_flagged_and_not_shortlisted(store):
 
 def test_the_definitions_file_excludes_or_clears(store):
     excluded = Project(store, parse(YAML + "discovery: {exclude: [Checkout]}\n"))
-    found = excluded.discover(outcome="conversion", as_of=AS_OF, window=3)
+    found = excluded.discover(outcome="conversion", as_of=AS_OF, window=3, landmark=False)
     assert "Checkout" in found.excluded_events and found.prerequisites == ()
     assert all(k.event != "Checkout" for k in found.candidates)
     cleared = Project(store, parse(YAML + "discovery: {not_prerequisite: [Checkout]}\n"))
-    scored = cleared.score(outcome="conversion", as_of=AS_OF)
+    scored = cleared.score(outcome="conversion", as_of=AS_OF, landmark=False)
     assert "Checkout" in scored.shortlist
 
 
@@ -130,9 +139,9 @@ def test_the_cli_shows_the_reason(store, tmp_path):
     assert aha_bin
     outputs = []
     for command in ("score", "discover"):
-        done = subprocess.run([aha_bin, command, "--outcome", "conversion", "--db", str(store.path), "--as-of",
-                               "2026-03-01T00:00:00"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                              check=False)
+        done = subprocess.run([aha_bin, command, "--outcome", "conversion", "--no-landmark", "--db", str(store.path),
+                               "--as-of", "2026-03-01T00:00:00"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr
         outputs.append(" ".join(done.stdout.split()))
     score, discover = outputs

@@ -80,6 +80,7 @@ class DiscoverOptions(_Options):
 class ScoreOptions(_Options):
     outcome: Literal["retention", "conversion"] = "retention"
     as_of: str | None = None
+    landmark: bool | None = None
 
 
 class UserStateOptions(_Options):

@@ -27,12 +27,16 @@ def score(
     as_csv: bool = options.CSV,
     as_of: str | None = options.AS_OF,
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
+    landmark: bool | None = typer.Option(
+        None, "--landmark/--no-landmark", help="Discover among users still active after each window (default; for "
+        "conversion, also not yet paid when it closed), as `aha discover` does."),
 ) -> None:
     """Score each significant discovered event 1–5 on four axes and pick the 3–5 event milestone shortlist."""
     from aha.analyses.scoring import ScoringResult
     from aha.surfaces.cli import remote
 
-    result = remote.analysis(ScoringResult, db, config, "score", outcome=outcome.value, as_of=as_of)
+    result = remote.analysis(ScoringResult, db, config, "score", outcome=outcome.value, as_of=as_of,
+                             landmark=landmark)
     if output.machine(result, "scoring", as_json, as_csv):
         return
     console = output.console()
