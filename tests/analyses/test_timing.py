@@ -35,3 +35,21 @@ def test_open_windows_are_censored_not_failed(project):
     # f1 (24h) and f5 (2h) paid; the median among payers is 13h, but most never pay: KM median undefined
     assert paid.reached == 2 and paid.median_seconds == 13 * 3600
     assert paid.km_median_seconds is None
+
+
+def test_a_report_does_not_import_pandas(project):
+    """A report reads its results through Arrow into Python values: nothing in it needs pandas, whose import costs
+    0.3–0.8 s of every command (Ibis's DuckDB result mapper and pyarrow's `to_numpy` both import it)."""
+    import subprocess
+    import sys
+
+    path = project.store.path
+    project.report(as_of=AS_OF)  # the state is built and cached in the file
+    project.store.close()  # (the last test of this module: the subprocess needs the file's lock)
+    code = ("import sys\nfrom aha.project import Project\n"
+            "from aha.store import open_store\nfrom tests.analyses.conftest import AS_OF, DEFINITIONS\n"
+            f"p = Project(open_store({str(path)!r}, read_only=True), DEFINITIONS)\n"
+            "r = p.report(as_of=AS_OF)\nassert r.timing.groups\nprint('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -46,9 +46,8 @@ class OverviewResult(ResultMixin):
 
 def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = None,
         timing: TimingResult | None = None) -> OverviewResult:
-    counts = store.execute(
-        ms.entities.group_by(c.ENTITY_TYPE).aggregate(n=ms.entities.count())
-    ).set_index(c.ENTITY_TYPE)["n"].to_dict()
+    counts = {r[c.ENTITY_TYPE]: r["n"] for r in store.records(  # records, not a frame: no pandas import
+        ms.entities.group_by(c.ENTITY_TYPE).aggregate(n=ms.entities.count()))}
     events = int(store.scalar(f"SELECT count(*) FROM {schema.EVENTS} WHERE timestamp <= ?", [ms.as_of]) or 0)
     return OverviewResult(
         as_of=ms.as_of, events=events, signed_up_users=int(counts.get(c.USER, 0)),
