@@ -73,8 +73,8 @@ def spooled_calls(db: Path, message_ids: list[str]) -> list[Call]:
         calls.append(call)
     spool = Spool(db, 1, fsync=False)
     durable = threading.Event()
-    spool.append(b"".join(encode(c) for c in calls), lambda generation, end: durable.set())
-    durable.wait()
+    spool.append(b"".join(encode(c) for c in calls), lambda generation, end, error: durable.set())
+    assert durable.wait(timeout=60), "the spool never made the calls durable"
     spool.close()
     return calls
 
