@@ -264,7 +264,7 @@ def create_app(
     add_route("/v1/import", None)
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
-    add_state_routes(app, reader, local_token, definitions_file, error_response)
+    add_state_routes(app, reader, local_token, definitions_file, error_response, ERROR_RESPONSES)
     from aha.surfaces.web import pages
 
     pages.add_routes(app, pages.Results(reader.run, definitions_file.get), pages.key_checker(

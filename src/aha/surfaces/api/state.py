@@ -95,7 +95,17 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
 
 
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definitions: DefinitionsFile,
-               error_response: Callable[..., JSONResponse]) -> None:
+               error_response: Callable[..., JSONResponse],
+               responses: dict[int | str, dict[str, Any]] | None = None) -> None:
+    """The checklist and in-app message routes; `responses` (the server's error bodies by status) documents the
+    answers other than 200 in the OpenAPI document, as the query routes do."""
+    errors = responses or {}
+    documented: dict[int | str, dict[str, Any]] = {
+        **{k: v for k, v in errors.items() if k in (400, 401, 403)},
+        **({404: {**errors[400], "description": "no such user, account or message"},
+            422: {**errors[400], "description": "a user error in the definitions or options"}}
+           if 400 in errors else {}),
+    }
 
     def allowed(request: Request, entity_type: str, entity_id: str) -> JSONResponse | None:
         given = request.query_params.get("user_hash")
@@ -135,7 +145,8 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             return error_response(422, getattr(exc, "path", "options"), str(exc))
         return JSONResponse(to_jsonable(result, "checklist"))
 
-    @app.get("/v1/users/{user_id}/messages", summary="A user's in-app messages from rules (read key, or user_hash)")
+    @app.get("/v1/users/{user_id}/messages", responses=documented,
+             summary="A user's in-app messages from rules (read key, or user_hash)")
     async def user_messages(user_id: str, request: Request) -> JSONResponse:
         refused = _checked(user_id, request)
         if refused is not None:
@@ -148,7 +159,8 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             return error_response(422, getattr(exc, "path", "options"), str(exc))
         return JSONResponse({"user_id": user_id, "messages": to_jsonable(messages)})
 
-    @app.post("/v1/users/{user_id}/messages/{message_id}/ack", summary="Acknowledge (shown) one in-app message")
+    @app.post("/v1/users/{user_id}/messages/{message_id}/ack", responses=documented,
+             summary="Acknowledge (shown) one in-app message")
     async def acknowledge_message(user_id: str, message_id: str, request: Request) -> JSONResponse:
         refused = _checked(user_id, request)
         if refused is not None:
@@ -170,10 +182,12 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             return error_response(400, "id", f"an id is at most {MAX_ID_LENGTH} characters")
         return allowed(request, "user", user_id)
 
-    @app.get("/v1/users/{user_id}/milestones", summary="One user's milestone checklist (read key, or user_hash)")
+    @app.get("/v1/users/{user_id}/milestones", responses=documented,
+             summary="One user's milestone checklist (read key, or user_hash)")
     async def user_milestones(user_id: str, request: Request) -> JSONResponse:
         return await respond("user", user_id, request)
 
-    @app.get("/v1/accounts/{account_id}/milestones", summary="One account's milestone checklist (read key)")
+    @app.get("/v1/accounts/{account_id}/milestones", responses=documented,
+             summary="One account's milestone checklist (read key)")
     async def account_milestones(account_id: str, request: Request) -> JSONResponse:
         return await respond("account", account_id, request)
