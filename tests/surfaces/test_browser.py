@@ -216,13 +216,13 @@ def test_a_note_survives_a_reload_and_a_server_restart(hostile_db: Path, browser
     opened = context.new_page()
     with running(tmp_path / "aha.duckdb") as server:
         opened.goto(server.url + "/drop-off?as_of=2026-03-31")
-        form = opened.locator("#step-data_connected form")
+        form = opened.locator("#step-core_workflow form")
         form.locator("input[name=author]").fill("ana")
         form.locator("input[name=body]").fill(f"Most stall at the OAuth screen {HOSTILE}")
         form.locator("button").click()
-        opened.wait_for_url("**/drop-off?as_of=2026-03-31#step-data_connected")
+        opened.wait_for_url("**/drop-off?as_of=2026-03-31#step-core_workflow")
         opened.reload()
-        assert "Most stall at the OAuth screen" in opened.locator("#step-data_connected").inner_text()
+        assert "Most stall at the OAuth screen" in opened.locator("#step-core_workflow").inner_text()
         # a form posted from elsewhere: no token, or a foreign Origin
         forged = httpx.post(server.url + "/drop-off/notes", data={"step": "core_workflow", "author": "x", "body": "y"})
         foreign = httpx.post(server.url + "/drop-off/notes", headers={"Origin": "https://evil.example"},
@@ -231,7 +231,7 @@ def test_a_note_survives_a_reload_and_a_server_restart(hostile_db: Path, browser
         assert forged.status_code == 403 and foreign.status_code == 403
     with running(tmp_path / "aha.duckdb") as server:
         opened.goto(server.url + "/drop-off")
-        text = opened.locator("#step-data_connected").inner_text()
+        text = opened.locator("#step-core_workflow").inner_text()
         assert "ana, " in text and f"Most stall at the OAuth screen {HOSTILE}" in text  # as text, not markup
         assert "x, " not in opened.locator("#step-core_workflow").inner_text()
     context.close()
