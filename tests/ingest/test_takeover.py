@@ -73,7 +73,7 @@ def spooled_calls(db: Path, message_ids: list[str]) -> list[Call]:
         calls.append(call)
     spool = Spool(db, 1, fsync=False)
     durable = threading.Event()
-    spool.append(b"".join(encode(c) for c in calls), lambda generation, end: durable.set())
+    spool.append(b"".join(encode(c) for c in calls), lambda generation, end, error: durable.set())
     durable.wait()
     spool.close()
     return calls
