@@ -1,11 +1,15 @@
-"""How many events per second does `aha serve` store durably on this machine, and at what latency?
+"""How many events per second does `aha serve` store durably on this machine, and at what CPU cost and latency?
 
 Starts the real server (fsync on) on a fresh database, then load from separate processes: C concurrent clients,
-each sending single-event calls (/v1/track) or 100-event batches (/v1/batch) for D seconds. Reports acknowledged
-events/s and p50/p99 request latency, then stops the server (which drains everything into DuckDB) and checks the
-stored count equals the acknowledged count.
+each sending single-event calls (/v1/track) or N-event batches (/v1/batch) for D seconds. The calls look like
+analytics-python's (type, userId, event, messageId, properties, timestamp, context.library; the batch's sentAt);
+each client formats its bodies from a byte template, so the load generator costs little of the shared CPUs.
+Reports acknowledged events/s, p50/p99 request latency, and the CPU seconds of the server process (every thread:
+HTTP, validation, spool, DuckDB writer) and of the clients over the run, per acknowledged event: on a machine shared
+with the load generator and other tenants, CPU per event is the figure that travels. Then it stops the server (which
+drains everything into DuckDB) and checks the stored count equals the acknowledged count.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--seconds 10] [--clients 8]
+    .venv/bin/python benchmarks/bench_ingest.py [--seconds 10] [--clients 8] [--sizes 1,100]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +30,22 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.serving import Server, create_key, free_port, rows
 
+CALL = ('{"type":"track","userId":"u%d","event":"Bench","messageId":"%s-%d","properties":{"plan":"pro","n":%d},'
+        '"timestamp":"2026-12-01T10:00:00.000Z","context":{"library":{"name":"analytics-python","version":"2.3.2"}}}')
+
+
+def body(tag: str, first: int, size: int) -> bytes:
+    calls = [CALL % (n % 997, tag, n, n) for n in range(first, first + size)]
+    if size == 1:
+        return calls[0].encode()
+    return b'{"batch":[' + ",".join(calls).encode() + b'],"sentAt":"2026-12-01T10:00:01.000Z"}'
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, every thread, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def client(url: str, key: str, size: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     latencies: list[float] = []
@@ -35,42 +56,50 @@ def client(url: str, key: str, size: int, seconds: float, out: mp.Queue) -> None
     n = 0
     with httpx.Client(auth=(key, ""), timeout=30) as http:
         while time.perf_counter() < deadline:
-            calls = [{"type": "track", "userId": f"u{n % 997}", "event": "Bench", "messageId": f"{tag}-{n + i}",
-                      "properties": {"plan": "pro", "n": n + i}} for i in range(size)]
+            content = body(tag, n, size)
             n += size
-            body = calls[0] if size == 1 else {"batch": calls}
             started = time.perf_counter()
-            response = http.post(url + path, content=json.dumps(body), headers={"Content-Type": "application/json"})
+            response = http.post(url + path, content=content, headers={"Content-Type": "application/json"})
             latencies.append(time.perf_counter() - started)
             if response.status_code == 200:
                 events += size
-    out.put((events, latencies))
+    out.put((events, latencies, time.process_time()))
 
 
-def run(size: int, clients: int, seconds: float) -> dict[str, float]:
+def run(size: int, clients: int, seconds: float, server_args: tuple[str, ...]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "aha.duckdb"
         key = create_key(db)
-        server = Server(db, free_port()).start()
+        server = Server(db, free_port(), args=server_args).start()
+        assert server.process is not None
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
         procs = [mp.Process(target=client, args=(server.url, key, size, seconds, out)) for _ in range(clients)]
+        cpu_before = cpu_seconds(server.process.pid)
         started = time.perf_counter()
         for p in procs:
             p.start()
         results = [out.get() for _ in procs]
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.process.pid) - cpu_before
         for p in procs:
             p.join()
+        load = os.getloadavg()[0]
         server.stop()
         acked = sum(r[0] for r in results)
+        client_cpu = sum(r[2] for r in results)
         stored = int(rows(db, "SELECT count(*) FROM events")[0][0])  # type: ignore[call-overload]
         latencies = sorted(x for r in results for x in r[1])
         return {
             "batch_size": size,
             "clients": clients,
+            "seconds": round(elapsed, 1),
             "events_per_s": round(acked / elapsed),
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+            "server_cpu_s": round(server_cpu, 2),
+            "server_cpu_us_per_event": round(server_cpu / max(acked, 1) * 1e6, 1),
+            "client_cpu_us_per_event": round(client_cpu / max(acked, 1) * 1e6, 1),
+            "load_average": round(load, 1),
             "acknowledged": acked,
             "stored": stored,
         }
@@ -80,9 +109,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--sizes", default="1,100", help="calls per request, comma-separated (1: /v1/track)")
+    parser.add_argument("--server-arg", action="append", default=[], help="an extra `aha serve` option (repeatable)")
     args = parser.parse_args()
-    for size in (1, 100):
-        print(json.dumps(run(size, args.clients, args.seconds)))
+    for size in (int(s) for s in args.sizes.split(",")):
+        print(json.dumps(run(size, args.clients, args.seconds, tuple(args.server_arg))), flush=True)
 
 
 if __name__ == "__main__":

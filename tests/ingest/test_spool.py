@@ -202,3 +202,23 @@ def test_a_writer_that_keeps_failing_does_not_hang_shutdown(tmp_path: Path) -> N
     assert again.stats.replayed == 10
     again.stop()
     assert rows(db, "SELECT count(*) FROM events") == [(10,)]
+
+
+def test_the_writer_gathers_requests_into_one_transaction_per_interval(tmp_path: Path) -> None:
+    """A transaction's fixed cost is paid per transaction: under load the writer used to start one per request it
+    found waiting, and spent a core on them. Now it starts at most one per `write_every`: a first call alone is
+    written at once, the next 20 requests wait for the interval (here an hour) and are written together when the
+    server stops, every call stored once."""
+    db = tmp_path / "aha.duckdb"
+    ingestor = Ingestor(db, fsync=False, write_every=3600)
+    ingestor.start()
+    assert submit_and_wait(ingestor, calls(0, 1)) is None
+    wait_stored(ingestor)  # the first transaction: nothing before it, so it does not wait
+    assert ingestor.stats.transactions == 1
+    for number in range(20):
+        assert submit_and_wait(ingestor, calls(1 + number * 5, 5)) is None
+    assert ingestor.in_flight == 100  # spooled and acknowledged, waiting for the interval
+    ingestor.stop()  # a stop ends the wait: everything is written before the store closes
+    assert ingestor.stats.transactions == 2
+    assert ingestor.stats.stored_calls == 101
+    assert rows(db, "SELECT count(*), count(DISTINCT message_id) FROM events") == [(101, 101)]

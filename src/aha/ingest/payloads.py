@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
@@ -105,9 +105,13 @@ class Rejection:
     status: int = 400  # 413 for a call over the size limit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
-    """A valid call, normalised: what the writer stores (see writer.py), and what the spool keeps as JSON."""
+    """A valid call, normalised: what the writer stores (store/calls.py), and what the spool keeps as JSON.
+
+    Not frozen, though never changed: a frozen dataclass sets each field through `object.__setattr__`, and this
+    is built once per call on the ingestion hot path (1.5 µs against 0.4 µs for its 13 fields).
+    """
 
     type: str
     message_id: str
@@ -126,28 +130,33 @@ class Call:
 
 def utc_naive(moment: datetime) -> datetime:
     """Naive UTC, as the store keeps timestamps; a naive input is read as UTC (the spec's timestamps carry zones)."""
-    if moment.tzinfo is None:
+    offset = moment.utcoffset()
+    if offset is None:
         return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    naive = moment.replace(tzinfo=None)
+    return naive - offset if offset else naive  # what astimezone(UTC) gives, at a third of its cost
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether JSON nests deeper than `limit` (iterative, so a hostile payload cannot exhaust the stack).
+    """Whether JSON nests deeper than `limit`.
 
     Depth counts every value: the root is at 0, its members at 1. Only containers are visited (the hot path of
-    ingestion: most values are scalars); a non-empty container at `limit` has members beyond it.
+    ingestion: most values are scalars); a non-empty container at `limit` has members beyond it. Recursive, but
+    never more than `limit` + 1 frames deep, so a hostile payload cannot exhaust the stack.
     """
-    if not isinstance(value, dict | list):
+    if not isinstance(value, (dict, list)):
         return limit < 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if depth >= limit and children:
+    return _deeper(value, limit)
+
+
+def _deeper(container: dict[str, Any] | list[Any], budget: int) -> bool:
+    """Whether `container`, with `budget` levels left below it, has members past the last level."""
+    children = container.values() if isinstance(container, dict) else container
+    if budget <= 0:
+        return bool(children)
+    for child in children:  # noqa: SIM110 (a loop: any() over a generator costs a frame per level)
+        if isinstance(child, (dict, list)) and _deeper(child, budget - 1):
             return True
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
     return False
 
 
@@ -255,13 +264,12 @@ def validate_call(
     user_id, anonymous_id = _text(model.userId), _text(model.anonymousId)
     if user_id is None and anonymous_id is None:
         return Rejection("userId", "userId or anonymousId is required")
-    client_time = model.originalTimestamp or model.timestamp
-    sent = model.sentAt or sent_at
+    client_time: datetime | None = None
+    sent = model.sentAt or sent_at  # the batch's sentAt is naive UTC already (bodies._sent_at)
     try:
-        if client_time is not None and sent is not None:
-            timestamp = received_at - (utc_naive(sent) - utc_naive(client_time))
-        elif client_time is not None:
-            timestamp = utc_naive(client_time)
+        if model.originalTimestamp or model.timestamp:
+            client_time = utc_naive(model.originalTimestamp or model.timestamp)  # type: ignore[arg-type]
+            timestamp = client_time if sent is None else received_at - (utc_naive(sent) - client_time)
         else:
             timestamp = received_at
     except OverflowError:
@@ -311,7 +319,7 @@ def validate_call(
         account_id=account_id,
         previous_id=previous_id,
         timestamp=timestamp,
-        original_timestamp=utc_naive(client_time) if client_time is not None else None,
+        original_timestamp=client_time,
         received_at=received_at,
         properties=properties,
         traits=traits,

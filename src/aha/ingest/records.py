@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 
 from aha.ingest.payloads import Call
@@ -51,11 +52,9 @@ def scrub(raw: str) -> str:
     if not text.isascii():
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.replace("\x00", "\\u0000")
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)  # built once, not per line
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+# built once, not per line; datetimes as ISO 8601 (what `_dt` reads), integers of any size exactly, UTF-8 as is
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+_DECODER = msgspec.json.Decoder()
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -73,9 +72,9 @@ def encode(record: Record) -> bytes:
             "a": record.anonymous_id,
             "g": record.account_id,
             "p": record.previous_id,
-            "ts": _iso(record.timestamp),
-            "ot": _iso(record.original_timestamp),
-            "r": _iso(record.received_at),
+            "ts": record.timestamp,
+            "ot": record.original_timestamp,
+            "r": record.received_at,
             "pr": record.properties,
             "tr": record.traits,
             "s": record.source,
@@ -83,18 +82,18 @@ def encode(record: Record) -> bytes:
     else:
         doc = {
             "k": "d",
-            "r": _iso(record.received_at),
+            "r": record.received_at,
             "s": record.source,
             "l": record.line,
             "f": record.field,
             "why": record.reason,
             "raw": record.raw,
         }
-    return _ENCODER.encode(doc).encode() + b"\n"
+    return _ENCODER.encode(doc) + b"\n"
 
 
 def decode(line: bytes) -> Record:
-    doc = json.loads(line)
+    doc = _DECODER.decode(line)
     if doc["k"] == "d":
         return DeadLetter(_dt(doc["r"]) or datetime.min, doc["s"], doc["l"], doc["f"], doc["why"], doc["raw"])
     return Call(
@@ -115,7 +114,7 @@ def decode(line: bytes) -> Record:
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return None if value is None else _ENCODER.encode(value).decode()
 
 
 def _columns(items: Sequence[Any], schema: pa.Schema, as_json: tuple[str, ...] = ()) -> pa.Table:

@@ -34,6 +34,10 @@ log = logging.getLogger("aha.ingest")
 
 MAX_IN_FLIGHT = 200_000  # calls spooled but not yet in DuckDB; beyond this, back-pressure
 WRITE_BATCH = 50_000  # calls per DuckDB transaction at most
+# at most one DuckDB transaction this often: a transaction's fixed cost (~15 statements, the dedupe scan of the
+# last days' message ids) is paid per transaction, so a writer that starts one as soon as a request is spooled
+# spends a whole core on small ones under load (docs/benchmarks.md "Ingestion"); the 200 never waits for this
+WRITE_EVERY_SECONDS = 0.25
 FREE_BYTES_TO_RECOVER = 1 << 20  # after ENOSPC, this much free space counts as "space returned"
 
 
@@ -51,6 +55,7 @@ class Stats:
     dead_letters: int = 0
     replayed: int = 0
     write_errors: int = 0
+    transactions: int = 0  # DuckDB transactions the writer committed
 
 
 
@@ -81,11 +86,12 @@ class Ingestor:
     """Owns the store for the server's lifetime; `submit` is thread-safe and never blocks on DuckDB."""
 
     def __init__(self, db_path: str | Path, *, fsync: bool = True, max_in_flight: int = MAX_IN_FLIGHT,
-                 rotate_bytes: int = ROTATE_BYTES) -> None:
+                 rotate_bytes: int = ROTATE_BYTES, write_every: float = WRITE_EVERY_SECONDS) -> None:
         self.db_path = Path(db_path)
         self.fsync = fsync
         self.max_in_flight = max_in_flight
         self.rotate_bytes = rotate_bytes
+        self.write_every = write_every
         self.stats = Stats()
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -201,15 +207,18 @@ class Ingestor:
         store, spool = self._store, self._spool
         assert store is not None and spool is not None
         stopping = False
+        started = 0.0
         while not stopping:
             first = self._queue.get()
             if first is None:
                 break
             items = [first]
             count = len(first.records)
+            due = started + self.write_every  # gather what arrives until then (a stop ends the wait at once)
             while count < WRITE_BATCH:
                 try:
-                    item = self._queue.get_nowait()
+                    wait = due - time.monotonic()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
@@ -219,9 +228,11 @@ class Ingestor:
                 count += len(item.records)
             records = [r for item in items for r in item.records]
             last = items[-1]
+            started = time.monotonic()
             while True:
                 try:
                     self._store_records(store, records, (last.generation, last.end))
+                    self.stats.transactions += 1
                     self._writer_error = None
                     break
                 except Exception as exc:  # the calls are safe in the spool; keep trying, say so, never drop them

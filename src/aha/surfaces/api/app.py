@@ -8,6 +8,7 @@ only uvicorn's request line (method, path, status).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -127,6 +128,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(ingestor.start)
         reader.start()
+        # what start-up built (Ibis, pandas, DuckDB, FastAPI: most of the heap) is never garbage: keep the
+        # collector from walking it again each time requests' short-lived JSON triggers a full collection
+        gc.freeze()
         if announce_url is not None:
             running.write(db_path, announce_url, local_token or "")
         schedule = asyncio.create_task(rules_schedule(reader, definitions_file, rules_every)) if rules_every else None
