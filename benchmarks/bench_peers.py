@@ -26,10 +26,10 @@ A peer that is not installed is skipped with a note (`pip install -e '.[peers]'`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -62,7 +62,7 @@ VERSIONS = {"aha": ("duckdb", "ibis-framework"), "aha_warm": ("duckdb", "ibis-fr
             "retentioneering": ("retentioneering", "duckdb", "pandas")}
 
 
-# -- what each method computes (also called in-process by tests/benchmarks) -------------------------------------------
+# -- what each method computes (also called in-process by tests/benchmarks) ------------------------------------------
 
 
 def numbers_of(kind: str, sample: Path, db: Path, config: Path) -> tuple[dict[str, Any], dict[str, float]]:
@@ -165,12 +165,12 @@ def by_design(numbers: dict[str, dict[str, Any]], refs: dict[str, list[int]]) ->
     for key, name in (("event_funnel", "windowFunnel, one 30-day window"),
                       ("event_funnel_unbounded", "retentioneering funnel_data, no window")):
         levels = [refs[key][i] for i in AS_AHA_STEPS]
-        out.append(f"{name} at the same steps: {levels} (difference {[x - y for x, y in zip(levels, aha, strict=True)]};"
-                   f" every chain level: {refs[key]})")
+        more = [x - y for x, y in zip(levels, aha, strict=True)]
+        out.append(f"{name} at the same steps: {levels} (more than aha: {more}; every chain level: {refs[key]})")
     return out
 
 
-# -- children and the parent --------------------------------------------------------------------------------------------
+# -- children and the parent -------------------------------------------------------------------------------------------
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
@@ -198,10 +198,8 @@ def _versions(kind: str) -> dict[str, str]:
 
     out = {}
     for name in VERSIONS[kind]:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 
@@ -240,7 +238,8 @@ def measure(users: int, work: Path, repeat: int, kinds: list[str], peers_python:
             if kind == "aha":  # warm: a new process on the state the cold run just built
                 runs.setdefault("aha_warm", []).append(_run("aha_warm", work, None, opts))
     cold.unlink(missing_ok=True)
-    if any(r["built_state"] for r in runs.get("aha_warm", [])) or not all(r["built_state"] for r in runs.get("aha", [])):
+    warm, cold_runs = runs.get("aha_warm", []), runs.get("aha", [])
+    if any(r["built_state"] for r in warm) or not all(r["built_state"] for r in cold_runs):
         sys.exit("a warm run rebuilt the milestone state, or a cold one did not: the cold/warm split is wrong")
     out: dict[str, Any] = {"users": users, "events": _events(loaded)}
     out.update({kind: bench_core.median_run(rounds) for kind, rounds in runs.items()})

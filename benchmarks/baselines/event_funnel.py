@@ -59,7 +59,8 @@ def chdb_run(sample_dir: str, window_days: int = WINDOW_DAYS) -> tuple[dict[str,
                FROM {events} AS e LEFT JOIN links AS l ON e.anonymous_id = l.anonymous_id
                WHERE e.event IN ({names}) AND e.timestamp <= as_of),
         levels AS (SELECT uid, minIf(timestamp, event = 'Signed Up') AS t0,
-                          windowFunnel({window_days * 86_400_000_000})(toUInt64(toUnixTimestamp64Micro(timestamp)), {conds}) AS level
+                          windowFunnel({window_days * 86_400_000_000})(
+                              toUInt64(toUnixTimestamp64Micro(timestamp)), {conds}) AS level
                    FROM ev WHERE uid IS NOT NULL AND uid != '' GROUP BY uid
                    HAVING countIf(event = 'Signed Up') > 0 AND t0 + INTERVAL {MATURE_DAYS} DAY <= as_of)
         SELECT {", ".join(f"countIf(level >= {k + 1})" for k in range(len(CHAIN)))} FROM levels"""

@@ -65,7 +65,8 @@ def run(sample_dir: str) -> tuple[dict[str, Any], dict[str, float]]:
     plans["admin_setup"] = plans["admin_setup"].join(
         u.lazy().filter(pl.col("persona") == "admin").select("user_id"), on="user_id", how="semi")
     kind = pl.col("properties").str.json_path_match("$.integration_type")
-    plans["data_connected"] = (lq.filter((pl.col("event") == "Integration Connected") & (within < WINDOW["data_connected"])
+    plans["data_connected"] = (lq.filter((pl.col("event") == "Integration Connected")
+                                         & (within < WINDOW["data_connected"])
                                          & kind.is_in(["postgres", "bigquery", "salesforce"]))
                                .group_by("user_id").agg(pl.col("timestamp").min().alias("data_connected")))
     rows = pl.col("properties").str.json_path_match("$.rows").cast(pl.Float64, strict=False).fill_null(0.0)

@@ -81,7 +81,7 @@ def run(sample_dir: str) -> tuple[dict[str, Any], dict[str, float]]:
     lap("funnel_data (mature cohort)")
 
     secs: dict[str, pd.Series] = {}
-    for (mid, event, window), column in zip(SINGLE, metrics.columns, strict=True):
+    for (mid, _, window), column in zip(SINGLE, metrics.columns, strict=True):
         value = metrics[column].dropna()
         secs[mid] = value[(value >= 0) & (value < window)]
     both = pd.concat([secs["project"], secs["first_output"]], axis=1, join="inner").max(axis=1)
