@@ -46,11 +46,13 @@ import bench_core  # noqa: E402  (stdlib only at import: the retentioneering ven
 MEDIAN_TOLERANCE = bench_core.MEDIAN_TOLERANCE
 ANSWERS = ("funnel", "activation", "reached", "median")  # aha's rules: compared with aha's numbers
 EVENT_FUNNELS = {"event_funnel": 30, "event_funnel_unbounded": None}  # compared with event_funnel.reference
-METHODS = ("aha", "aha_warm", "sql", "polars", "pandas", "chdb", "retentioneering")
+METHODS = ("aha", "aha_warm", "aha_cli", "aha_cli_warm", "sql", "polars", "pandas", "chdb", "retentioneering")
 LABELS = {"aha": "aha (Python API, cold: state built)", "aha_warm": "aha (Python API, warm: state reused)",
+          "aha_cli": "aha CLI (`aha report --json`, cold)", "aha_cli_warm": "aha CLI (`aha report --json`, warm)",
           "sql": "hand-written DuckDB SQL", "polars": "polars (lazy)", "pandas": "pandas",
           "chdb": "ClickHouse windowFunnel (chdb)", "retentioneering": "retentioneering"}
 WHAT = {"aha": "funnel, time to value, activation", "aha_warm": "funnel, time to value, activation",
+        "aha_cli": "the whole report, one process", "aha_cli_warm": "the whole report, one process",
         "sql": "funnel, time to value, activation", "polars": "funnel, time to value, activation",
         "pandas": "funnel, time to value, activation", "chdb": "event-sequence funnel only",
         "retentioneering": "event-sequence funnel (no window); time to value and activation for 7 of 10 milestones"}
@@ -118,11 +120,38 @@ def _aha(db: Path, config: Path) -> tuple[dict[str, Any], dict[str, float]]:
     }, stages
 
 
+def cli_report(db: Path, config: Path, log: Path) -> dict[str, Any]:
+    """`aha report --json` as a user runs it, a process of its own: its numbers, wall and CPU seconds, peak RSS."""
+    aha_cli = Path(sys.executable).with_name("aha")
+    wall, rss, code = bench_core.spawn([str(aha_cli), "report", "--db", str(db), "--config", str(config), "--json"],
+                                       log)
+    if code != 0:
+        sys.exit(f"aha report failed (exit {code}):\n{log.with_suffix('.err').read_text()[-3000:]}")
+    return {"numbers": report_numbers(json.loads(log.read_text())), "stages": {}, "seconds": wall,
+            "cpu_seconds": bench_core.SPAWNED_CPU[-1], "process_seconds": wall,
+            "process_cpu": bench_core.SPAWNED_CPU[-1], "rss_mib": rss, "versions": {}}
+
+
+def report_numbers(doc: dict[str, Any]) -> dict[str, Any]:
+    """The compared numbers from `aha report --json`."""
+    funnel, timing, act = doc["funnel"]["groups"][0], doc["timing"]["groups"][0], doc["activation"]
+    rates = act["groups"][0]["total"]["rates"]
+    return {
+        "funnel": [s["entities"] for s in funnel["steps"]],
+        "activation": {str(n): [r["numerator"], r["denominator"]] if r else [0, 0]
+                       for n, r in zip(act["days"], rates, strict=True)},
+        "reached": {m["milestone_id"]: m["reached"] for m in timing["milestones"]},
+        "median": {m["milestone_id"]: m["median_seconds"] for m in timing["milestones"]},
+    }
+
+
 def references(sample: Path) -> dict[str, list[int]]:
     """The event-sequence funnels by the reference rule (DuckDB SQL): what chdb and retentioneering must give."""
     from baselines import event_funnel
 
-    return {key: event_funnel.reference_on_sample(str(sample), window) for key, window in EVENT_FUNNELS.items()}
+    out = {key: event_funnel.reference_on_sample(str(sample), window) for key, window in EVENT_FUNNELS.items()}
+    out["event_funnel_aha_windows"] = event_funnel.reference_on_sample(str(sample), None, event_funnel.AHA_WINDOWS)
+    return out
 
 
 def disagreements(numbers: dict[str, dict[str, Any]], refs: dict[str, list[int]]) -> list[str]:
@@ -163,7 +192,8 @@ def by_design(numbers: dict[str, dict[str, Any]], refs: dict[str, list[int]]) ->
         return []
     out = [f"aha's milestone funnel (signup, workspace, data_connected, core_workflow, collaboration, paid): {aha}"]
     for key, name in (("event_funnel", "windowFunnel, one 30-day window"),
-                      ("event_funnel_unbounded", "retentioneering funnel_data, no window")):
+                      ("event_funnel_unbounded", "retentioneering funnel_data, no window"),
+                      ("event_funnel_aha_windows", "the event-sequence rule with aha's window per step")):
         levels = [refs[key][i] for i in AS_AHA_STEPS]
         more = [x - y for x, y in zip(levels, aha, strict=True)]
         out.append(f"{name} at the same steps: {levels} (more than aha: {more}; every chain level: {refs[key]})")
@@ -235,8 +265,11 @@ def measure(users: int, work: Path, repeat: int, kinds: list[str], peers_python:
                 opts["db"] = cold
             python = peers_python if kind == "retentioneering" else None
             runs.setdefault(kind, []).append(_run(kind, work, python, opts))
-            if kind == "aha":  # warm: a new process on the state the cold run just built
+            if kind == "aha":  # warm: a new process on the state the cold run just built; then the CLI likewise
                 runs.setdefault("aha_warm", []).append(_run("aha_warm", work, None, opts))
+                shutil.copyfile(loaded, cold)
+                for key in ("aha_cli", "aha_cli_warm"):
+                    runs.setdefault(key, []).append(cli_report(cold, config, work / f"{key}.log"))
     cold.unlink(missing_ok=True)
     warm, cold_runs = runs.get("aha_warm", []), runs.get("aha", [])
     if any(r["built_state"] for r in warm) or not all(r["built_state"] for r in cold_runs):
@@ -279,8 +312,9 @@ def table(results: list[dict[str, Any]]) -> str:
             if kind not in res:
                 continue
             r = res[kind]
+            imp = f"{r['import_seconds']:.2f}" if "import_seconds" in r else "in wall"
             lines.append(f"| {LABELS[kind]} | {WHAT[kind]} | {res['events']:,} | {r['seconds']:.2f} | "
-                         f"{r['cpu_seconds']:.2f} | {r['import_seconds']:.2f} | {r['process_seconds']:.2f} | "
+                         f"{r['cpu_seconds']:.2f} | {imp} | {r['process_seconds']:.2f} | "
                          f"{r['rss_mib']:,.0f} | {r['seconds'] / cold:.2f}× | {r['seconds'] / warm:.2f}× |")
     return "\n".join(lines)
 

@@ -32,6 +32,9 @@ MATURE_DAYS = 30
 # The chain's levels that stand for aha's funnel steps (signup, workspace, data_connected, core_workflow ≈ an output
 # after a project, collaboration, paid).
 AS_AHA_STEPS = (0, 1, 2, 4, 5, 6)
+# The template's window of each chain level after signup, in seconds from the chain's start (aha measures from t0):
+# `reference(step_windows=AHA_WINDOWS)` separates what the one window explains from what the rule itself does.
+AHA_WINDOWS = (1800, 86400, 3 * 86400, 3 * 86400, 7 * 86400, 30 * 86400)
 
 
 def _quoted(values: tuple[str, ...]) -> str:
@@ -69,9 +72,12 @@ def chdb_run(sample_dir: str, window_days: int = WINDOW_DAYS) -> tuple[dict[str,
     return {"event_funnel": counts}, {"windowFunnel query": perf_counter() - t}
 
 
-def reference(con: Any, events: str, links: str, window_days: int | None = WINDOW_DAYS) -> list[int]:
+def reference(con: Any, events: str, links: str, window_days: int | None = WINDOW_DAYS,
+              step_windows: tuple[int, ...] | None = None) -> list[int]:
     """The event-sequence rule in DuckDB SQL on connection `con`: `events` and `links` are relations (table names or
-    read_parquet calls) of the event log and the identity links. Users reaching each chain level."""
+    read_parquet calls) of the event log and the identity links. Users reaching each chain level. `step_windows`
+    (seconds, one per level after the first) bounds each level's event by its own window from the chain's start
+    instead, as aha bounds each milestone (before, not at, the window's end)."""
     names = _quoted(tuple(event for _, event, _ in CHAIN))
     as_of = f"(SELECT max(timestamp) FROM {events})"
     ctes = [f"""lk AS (SELECT anonymous_id, arg_min(user_id, timestamp) AS linked FROM {links} GROUP BY anonymous_id),
@@ -86,6 +92,8 @@ def reference(con: Any, events: str, links: str, window_days: int | None = WINDO
     for k, (_, event, warehouse) in enumerate(CHAIN[1:], start=2):
         kind = f" AND ev.kind IN ({_quoted(WAREHOUSES)})" if warehouse else ""
         bound = f" AND ev.timestamp <= c.start + INTERVAL {window_days} DAY" if window_days is not None else ""
+        if step_windows is not None:
+            bound = f" AND ev.timestamp < c.start + INTERVAL {step_windows[k - 2]} SECOND"
         ctes.append(f"""c{k} AS (SELECT c.uid, c.start, min(ev.timestamp) AS at FROM c{k - 1} c JOIN ev USING (uid)
                WHERE ev.event = '{event}'{kind} AND ev.timestamp >= c.at{bound} GROUP BY c.uid, c.start)""")
     counts = ", ".join(f"(SELECT count(DISTINCT uid) FROM c{k})" for k in range(1, len(CHAIN) + 1))
@@ -93,7 +101,8 @@ def reference(con: Any, events: str, links: str, window_days: int | None = WINDO
     return [int(v) for v in row]
 
 
-def reference_on_sample(sample_dir: str, window_days: int | None = WINDOW_DAYS) -> list[int]:
+def reference_on_sample(sample_dir: str, window_days: int | None = WINDOW_DAYS,
+                        step_windows: tuple[int, ...] | None = None) -> list[int]:
     """`reference` over the sample's Parquet files, on a fresh in-memory DuckDB."""
     import duckdb
 
@@ -102,6 +111,6 @@ def reference_on_sample(sample_dir: str, window_days: int | None = WINDOW_DAYS) 
     try:
         con.execute("SET enable_progress_bar = false")
         return reference(con, f"read_parquet('{root}/events-*.parquet')", f"read_parquet('{root}/identities.parquet')",
-                         window_days)
+                         window_days, step_windows)
     finally:
         con.close()

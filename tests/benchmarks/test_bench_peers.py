@@ -1,13 +1,15 @@
 """The peer benchmark's agreement check at a tiny size, so that it cannot rot (benchmarks/bench_peers.py is a script;
 its timings are never asserted here).
 
-aha, the hand-written DuckDB SQL, pandas and polars (a test extra) answer the funnel, time to value and activation on
-one 300-user sample; chdb too where it is installed (the `peers` extra). The event-sequence reference rule, which
-chdb's windowFunnel and retentioneering's funnel must equal, is checked against a hand-counted log.
+aha (its Python API and `aha report --json`), the hand-written DuckDB SQL, pandas and polars (a test extra) answer the
+funnel, time to value and activation on one 300-user sample; chdb too where it is installed (the `peers` extra). The
+event-sequence reference rule, which chdb's windowFunnel and retentioneering's funnel must equal, is checked against a
+hand-counted log.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import datetime, timedelta
 from importlib.util import find_spec
@@ -37,9 +39,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     store = open_store(db)
     load_into(store, sample)
     store.close()
+    shutil.copyfile(db, work / "cli.duckdb")
     config = bench_core.users_only_config(work)
     kinds = ["aha", "sql", "pandas", "polars", *(["chdb"] if find_spec("chdb") else [])]
     numbers = {kind: bench_peers.numbers_of(kind, sample, db, config)[0] for kind in kinds}
+    # The real console script, `aha report --json`, on a store whose state was never built.
+    numbers["aha_cli"] = bench_peers.cli_report(work / "cli.duckdb", config, work / "cli.log")["numbers"]
     return {"numbers": numbers, "refs": bench_peers.references(sample)}
 
 
