@@ -368,11 +368,11 @@ def main() -> None:
               "reference rule" if not diffs else "DISAGREE:\n  " + "\n  ".join(diffs))
         for line in by_design(numbers, res["references"]):
             print("  " + line)
-        print("versions: " + json.dumps({k: res[k]["versions"] for k in METHODS if k in res}))
+        print("versions: " + json.dumps({k: res[k]["versions"] for k in METHODS if res.get(k, {}).get("versions")}))
         print("wall seconds of each round: " + "; ".join(f"{LABELS[k]} {res[k]['rounds']}" for k in METHODS
                                                         if k in res))
         for kind in METHODS:
-            if kind in res:
+            if res.get(kind, {}).get("stages"):
                 print(f"{LABELS[kind]} stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in res[kind]["stages"].items()))
     print(f"\nload average before {' '.join(info['loadavg'])}, after {' '.join(info['loadavg_after'])} "
           f"({info['nproc']} CPUs, shared)")
