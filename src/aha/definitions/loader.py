@@ -291,7 +291,10 @@ def content_hash(definitions: Definitions) -> str:
 def milestone_hash(definitions: Definitions, milestone_id: str) -> str:
     """Per-milestone hash: includes the signup rule, since reach times are measured from t0."""
     m = definitions.milestone(milestone_id)
+    # A composite's or a members_reached milestone's numbers change with the milestones it is made of.
     parts = [definitions.milestone(p) for p in (m.all_of or [])]
+    if m.members_reached is not None:
+        parts.append(definitions.milestone(m.members_reached.milestone))
     payload = {"signup": definitions.signup.model_dump(mode="json"),
                "milestone": _strip(m.model_dump(mode="json", by_alias=True)),
                "parts": [_strip(p.model_dump(mode="json", by_alias=True)) for p in parts]}

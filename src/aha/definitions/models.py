@@ -5,6 +5,7 @@ Every rule a user can break is checked here, so the engine can trust what it com
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -152,6 +153,17 @@ class Threshold(Strict):
     at_least: float = Field(gt=0)
 
 
+class MembersReached(Strict):
+    """An account milestone reached when enough members reached a user milestone (SEMANTICS.md, "Accounts")."""
+
+    milestone: Identifier = Field(description="The user milestone members must reach.")
+    at_least: int = Field(default=1, ge=1, description="How many members (or distinct email domains).")
+    distinct: Literal["email_domain"] | None = Field(
+        default=None, description="Count distinct email domains of those members (their `email` trait) instead.")
+    within: Duration | None = Field(
+        default=None, description="All of them reached it within this span of each other (a sliding window).")
+
+
 class Milestone(Strict):
     id: Identifier
     name: str | None = None
@@ -159,6 +171,7 @@ class Milestone(Strict):
     entity: Literal["user", "account"] = "user"
     event: str | list[str] | None = None
     all_of: list[str] | None = None
+    members_reached: MembersReached | None = None
     where: dict[PropertyKey, Filter] = Field(default_factory=dict)
     count: int | None = Field(default=None, ge=1)
     distinct: Threshold | None = None
@@ -171,11 +184,19 @@ class Milestone(Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> Milestone:
-        if (self.event is None) == (self.all_of is None):
-            raise ValueError("give exactly one of `event` (what to count) or `all_of` (milestones to combine)")
+        kinds = [k for k in ("event", "all_of", "members_reached") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of `event` (what to count), `all_of` (milestones to combine) or "
+                             "`members_reached` (members who reached a user milestone)")
         thresholds = [k for k in ("count", "distinct", "sum") if getattr(self, k) is not None]
         if len(thresholds) > 1:
             raise ValueError(f"give one threshold, not {' and '.join(thresholds)}")
+        if self.members_reached is not None and (thresholds or self.where):
+            raise ValueError("a `members_reached` milestone takes no threshold or `where`: its threshold is "
+                             "`members_reached.at_least`")
+        if self.members_reached is not None and self.entity != "account":
+            raise _at(("entity",), "a `members_reached` milestone counts an account's members; add `entity: "
+                      "account`")
         if self.all_of is not None and (thresholds or self.where):
             raise ValueError("an `all_of` milestone takes no threshold or `where`: put them on its parts")
         if self.all_of is not None and len(self.all_of) < 2:
@@ -202,6 +223,8 @@ class Milestone(Strict):
 
     @property
     def threshold_value(self) -> float:
+        if self.members_reached is not None:
+            return float(self.members_reached.at_least)
         if self.distinct is not None:
             return self.distinct.at_least
         if self.sum is not None:
@@ -255,6 +278,8 @@ class Definitions(Strict):
                 if by_id[part].entity != m.entity:
                     raise _at(("milestones", i, "all_of", j), f"{part!r} is measured per {by_id[part].entity}, "
                               f"{m.id!r} per {m.entity}; parts must share the entity")
+            if m.members_reached is not None:
+                _members_reached(i, m.members_reached, by_id)
         primaries = [i for i, m in enumerate(self.milestones) if m.level == "primary"]
         if len(primaries) != 1:
             where = ", ".join(self.milestones[i].id for i in primaries) or "none"
@@ -361,6 +386,21 @@ class Definitions(Strict):
         for m in self.milestones:
             names |= set(m.events)
         return names
+
+
+def _members_reached(i: int, rule: MembersReached, by_id: dict[str, Milestone]) -> None:
+    """A members_reached milestone counts members who reached a *user* milestone: an unknown id or an account
+    milestone (members do not reach those, accounts do) is an error at `members_reached.milestone`."""
+    loc = ("milestones", i, "members_reached", "milestone")
+    users = [m.id for m in by_id.values() if m.entity == "user"]
+    target = by_id.get(rule.milestone)
+    if target is None:
+        close = difflib.get_close_matches(rule.milestone, users, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _at(loc, f"no milestone {rule.milestone!r}{hint}; known user milestones: {', '.join(users)}")
+    if target.entity != "user":
+        raise _at(loc, f"{rule.milestone!r} is an account milestone; members reach user milestones: "
+                  f"{', '.join(users)}")
 
 
 def _index(value: str | list[str] | None, i: int) -> str:

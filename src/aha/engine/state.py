@@ -19,6 +19,7 @@ from aha.definitions.models import Milestone
 from aha.engine import accounts, matchers
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
+from aha.engine.members_reached import members_reached_query
 from aha.engine.milestones import (
     all_of_query,
     event_codes,
@@ -155,8 +156,9 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
 
 
 def counted_milestones(definitions: Definitions, entity: str) -> list[Milestone]:
-    """An entity type's tracked milestones that count its events (not `all_of` composites of other milestones)."""
-    return [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
+    """An entity type's tracked milestones that count its events (not composites of other milestones: `all_of`,
+    `members_reached`)."""
+    return [m for m in tracked(definitions) if m.entity == entity and m.all_of is None and m.members_reached is None]
 
 
 def longest_window(definitions: Definitions, entity: str) -> timedelta:
@@ -179,7 +181,8 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
 
 
 def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definitions: Definitions,
-                named: Callable[[int, ir.Table], ir.Table] | None = None) -> ir.Table:
+                named: Callable[[int, ir.Table], ir.Table] | None = None,
+                members: ir.Table | None = None) -> ir.Table:
     """The state, one row per entity: the entity's columns, then per tracked milestone `k` its reach time, progress
     and applicability (`columns.reach_of(k)` …). `state_view_parts` unpivots it into the documented long shape.
 
@@ -189,18 +192,36 @@ def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definition
     sparsely first (only entities with qualifying events).
 
     `named(i, reach)` may stand each milestone's reach in for a named relation (the caller registers it): Ibis then
-    compiles the spreading statement against names instead of one expression of every aggregate.
+    compiles the spreading statement against names instead of one expression of every aggregate. `members`
+    (`members_reached.member_keys_query`) is needed when a `members_reached` milestone is defined.
     """
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
     reaches: dict[str, ir.Table] = {}
     for m in tracked(definitions):
-        if m.all_of is None:
+        if m.all_of is None and m.members_reached is None:
             reach = reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
             reaches[m.id] = named(len(reaches), reach) if named else reach
-    for m in definitions.milestones:
-        if m.all_of is not None:
-            reaches[m.id] = all_of_query(entities, reaches, m)
+    # User composites, then what members reached (of any user milestone), then account composites (of either).
+    for stage in ("user all_of", "members_reached", "account all_of"):
+        for m in definitions.milestones:
+            if m.all_of is not None and stage == f"{m.entity} all_of":
+                reaches[m.id] = all_of_query(entities, reaches, m)
+            if m.members_reached is not None and stage == "members_reached":
+                assert members is not None, "a members_reached milestone needs the members table"
+                target = m.members_reached.milestone
+                reaches[m.id] = members_reached_query(_in_scope(reaches[target], entities, definitions, target),
+                                                      members, entities, m)
     return spread_query(entities, reaches, definitions)
+
+
+def _in_scope(reach: ir.Table, entities: ir.Table, definitions: Definitions, milestone_id: str) -> ir.Table:
+    """A milestone's sparse reach without the entities its scope leaves out (`spread_query` does the same)."""
+    ms = tracked(definitions)
+    k = next(i for i, m in enumerate(ms) if m.id == milestone_id)
+    if not ms[k].scope:
+        return reach
+    inside = entities.filter(entities[scope_column(k)].fill_null(False)).select(c.ENTITY_KEY)
+    return reach.semi_join(inside, c.ENTITY_KEY)
 
 
 def spread_query(entities: ir.Table, reaches: Mapping[str, ir.Table], definitions: Definitions) -> ir.Table:

@@ -1,0 +1,47 @@
+"""Account definitions (`members_reached`); their mistakes are cases of test_load.py's table (ACCOUNT_MISTAKES)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aha.definitions import content_hash, milestone_hash, parse
+
+HEAD = """signup: {event: S}
+milestones:
+  - {id: integ, event: I, within: 7d, level: primary}
+  - {id: busy, event: M, within: 7d, entity: account}
+"""
+TEAM = "  - {id: team, entity: account, within: 30d, members_reached: {milestone: integ, at_least: 2%s}%s}\n"
+
+ACCOUNT_MISTAKES = [  # (text, the one message), in test_load.py's table
+    pytest.param(HEAD + TEAM.replace("integ,", "intgr,") % ("", ""),
+                 "aha.yaml: milestones[2].members_reached.milestone: no milestone 'intgr' (did you mean 'integ'?); "
+                 "known user milestones: integ.", id="unknown_milestone"),
+    pytest.param(HEAD + TEAM.replace("integ,", "busy,") % ("", ""),
+                 "aha.yaml: milestones[2].members_reached.milestone: 'busy' is an account milestone; members reach "
+                 "user milestones: integ.", id="account_milestone_target"),
+    pytest.param(HEAD + TEAM.replace("entity: account, ", "") % ("", ""),
+                 "aha.yaml: milestones[2].entity: a `members_reached` milestone counts an account's members; add "
+                 "`entity: account`.", id="user_entity"),
+    pytest.param(HEAD + TEAM % (", distinct: domain", ""),
+                 "aha.yaml: milestones[2].members_reached.distinct: 'domain' is not allowed; use 'email_domain'.",
+                 id="distinct_kind"),
+    pytest.param(HEAD + TEAM % ("", ", count: 3"),
+                 "aha.yaml: milestones[2]: a `members_reached` milestone takes no threshold or `where`: its "
+                 "threshold is `members_reached.at_least`.", id="second_threshold"),
+    pytest.param(HEAD + TEAM.replace("at_least: 2", "at_least: 0") % ("", ""),
+                 "aha.yaml: milestones[2].members_reached.at_least: 0: Input should be greater than or equal to 1.",
+                 id="zero_members"),
+    pytest.param(HEAD + TEAM % (", within: 30 days", ""),
+                 "aha.yaml: milestones[2].members_reached.within: '30 days' is not a duration; write a number and a "
+                 "unit: s, m, h, d or w (for example \"30m\", \"24h\", \"7d\").", id="span_words"),
+]
+
+
+def test_a_members_reached_milestone_is_rehashed_when_its_user_milestone_changes():
+    """Its reach times are made of the user milestone's: a changed window there is a changed number here."""
+    before = parse(HEAD + TEAM % ("", ""))
+    after = parse((HEAD + TEAM % ("", "")).replace("event: I, within: 7d", "event: I, within: 3d"))
+    assert milestone_hash(before, "team") != milestone_hash(after, "team")
+    assert content_hash(before) != content_hash(after)
+    assert before.milestone("team").threshold_value == 2.0
