@@ -45,3 +45,12 @@ def test_a_members_reached_milestone_is_rehashed_when_its_user_milestone_changes
     assert milestone_hash(before, "team") != milestone_hash(after, "team")
     assert content_hash(before) != content_hash(after)
     assert before.milestone("team").threshold_value == 2.0
+
+
+def test_a_file_without_account_keys_keeps_its_hash_and_so_its_stored_state():
+    """`members_reached` and `accounts` are left out of the hash while unset: upgrading aha rebuilds no state."""
+    from tests.conftest import TEMPLATE
+
+    d = parse(TEMPLATE.read_text(encoding="utf-8"))
+    # Both values printed by aha at commit 85dacf3 (before these keys existed) for the same file.
+    assert (content_hash(d), milestone_hash(d, "core_workflow")) == ("a50e56cbb0db8a0c", "2ffb5f21710a9168")

@@ -244,7 +244,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
               for kind in (c.USER, c.ACCOUNT)}
     relevant = {}
-    for kind, (first, *rest) in relevant_parts(linked, owners, memberships, definitions).items():
+    for kind, (first, *rest) in relevant_parts(linked, owners, memberships, definitions,
+                                               store.table(schema.USERS)).items():
         relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
         for part in rest:
             store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
@@ -258,7 +259,7 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
 
     members = None
     if any(m.members_reached is not None for m in definitions.milestones):
-        pairs = accounts.members_query(linked, memberships)
+        pairs = accounts.account_pairs(linked, memberships, store.table(schema.USERS), definitions)
         members = store.materialise(MEMBERS_TABLE, member_keys_query(pairs, entities, store.table(schema.USERS)),
                                     temp=True)
     spread = state_query(relevant, entities, definitions, named=as_view, members=members)

@@ -310,12 +310,17 @@ def paid_hash(definitions: Definitions) -> str:
 def _semantic(definitions: Definitions) -> dict[str, Any]:
     data = definitions.model_dump(mode="json", by_alias=True)
     data["milestones"] = [_strip(m) for m in data["milestones"]]
+    data = {k: v for k, v in data.items() if not (k in LATER_KEYS and v is None)}
     data.pop("discovery", None)  # which candidates discovery offers changes no stored state
     return data
 
 
+# Keys added after hashes were first stored: left out while unset, so a file without them keeps its hash (and state).
+LATER_KEYS = ("members_reached", "accounts")
+
+
 def _strip(milestone: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in milestone.items() if k not in ANNOTATIONS}
+    return {k: v for k, v in milestone.items() if k not in ANNOTATIONS and not (k in LATER_KEYS and v is None)}
 
 
 def _hash(payload: Any) -> str:

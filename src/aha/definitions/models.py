@@ -232,6 +232,17 @@ class Milestone(Strict):
         return float(self.count or 1)
 
 
+class Accounts(Strict):
+    """Where accounts come from (SEMANTICS.md, "Accounts")."""
+
+    from_: Literal["group", "email_domain"] = Field(
+        default="group", alias="from",
+        description="`group`: group calls and events' account_id; `email_domain`: the domain of users' `email` "
+                    "trait (free-mail and disposable domains never form an account).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class Definitions(Strict):
     """A whole definitions file. `version` lets later releases migrate old files."""
 
@@ -243,6 +254,7 @@ class Definitions(Strict):
     funnel: list[str] | None = None
     targets: dict[str, float | Duration] = Field(default_factory=dict)
     discovery: Discovery = Field(default_factory=Discovery)
+    accounts: Accounts | None = None
     milestones: list[Milestone] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     nudges: Nudges = Field(default_factory=Nudges)
@@ -337,6 +349,10 @@ class Definitions(Strict):
         return self
 
     # --- derived views the engine and analyses use -------------------------------------------------
+
+    @property
+    def accounts_from(self) -> Literal["group", "email_domain"]:
+        return self.accounts.from_ if self.accounts is not None else "group"
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

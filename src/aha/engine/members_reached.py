@@ -14,20 +14,10 @@ import ibis.expr.types as ir
 
 from aha.definitions.models import Milestone
 from aha.engine import columns as c
-from aha.engine import matchers
+from aha.engine.email_accounts import email_domain
 from aha.engine.milestones import kth_first
 
 USER_KEY, ACCOUNT_KEY, DOMAIN = "_user_key", "_account_key", "_domain"
-EMAIL_TRAIT = "email"
-# One `@`, something before it, a dot in what follows, no spaces: "ann@acme.io" → "acme.io"; "ann@localhost",
-# "acme.io" and "a@b@c.io" have no domain.
-EMAIL_PATTERN = r"^[^@\s]+@([^@\s]+\.[^@\s]+)$"
-
-
-def email_domain(traits: ir.JSONValue) -> ir.StringValue:
-    """The lower-cased domain of the `email` trait; null without a well-formed address."""
-    email = matchers.text(traits, EMAIL_TRAIT).strip().lower()
-    return email.re_extract(EMAIL_PATTERN, 1).nullif("")
 
 
 def member_keys_query(pairs: ir.Table, entities: ir.Table, users: ir.Table) -> ir.Table:

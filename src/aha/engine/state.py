@@ -82,7 +82,7 @@ def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
         rows = signups.select(**{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: signups[c.ENTITY_ID],
                                  c.T0: signups[c.T0]})
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
-        found = accounts.account_entities_query(source, memberships, rows)
+        found = accounts.account_entities_query(accounts.account_pairs(source, memberships, users, definitions), rows)
         if scoped:  # an account has neither traits nor signup properties: every scope leaves it out
             found = found.mutate(**{c.SIGNUP_PROPERTIES: ibis.null("json"), c.TRAITS: ibis.null("json")})
         rows = union_all([rows, found])
@@ -113,7 +113,7 @@ def owners_query(entities: ir.Table, definitions: Definitions, entity: str) -> i
 
 
 def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], memberships: ir.Table,
-                   definitions: Definitions) -> dict[str, list[ir.Table]]:
+                   definitions: Definitions, users: ir.Table | None = None) -> dict[str, list[ir.Table]]:
     """The one pass over events: per entity type, relations with the same columns (to be stored as one table),
     one per whether the events' properties are read, joined to `owners[type]` (`owners_query`).
     DuckDB plans each part better alone and against a materialised owners table: in one statement, or joined to
@@ -121,7 +121,8 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
 
     Only what that type's milestones read is kept, as narrow columns: an integer entity key and event code, the
     message id only where a running sum orders ties, the property values its filters, sums and distincts read (an
-    account table of ten million messages carries no empty property columns).
+    account table of ten million messages carries no empty property columns). `users` (traits) is needed when
+    accounts come from email domains.
     """
     parts: dict[str, list[ir.Table]] = {}
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
@@ -139,8 +140,14 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
         for group, with_properties in ((plain, False), (parsed, True)):
             if not group:
                 continue
-            candidates = (_account_candidates(source, memberships, group) if entity == c.ACCOUNT
-                          else source.select(group, joined_next=True))
+            if entity == c.USER:
+                candidates = source.select(group, joined_next=True)
+            elif definitions.accounts_from == "email_domain":
+                assert users is not None, "accounts from email domains need the users' traits"
+                candidates = accounts.email_candidates(
+                    source, accounts.account_pairs(source, memberships, users, definitions), group)
+            else:
+                candidates = _account_candidates(source, memberships, group)
             owner = owners[entity]
             joined = candidates.join(owner, candidates.user_id == owner[c.ENTITY_ID])
             joined = joined.filter(joined.timestamp >= joined[c.T0], joined.timestamp < joined[UNTIL])
