@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 from aha.analyses import activation as activation_mod
 from aha.analyses import discovery as discovery_mod
@@ -23,6 +23,7 @@ from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
+from aha.analyses.account_level import account_level
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
@@ -35,6 +36,8 @@ from aha.guidance.impact import ImpactResult
 from aha.guidance.rules import RulesRunResult
 from aha.results import ResultMixin
 from aha.store import Store, open_store
+
+Level = Literal["user", "account"]  # the unit an analysis counts (`--level`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +202,12 @@ class Project:
 
     # -- analyses ------------------------------------------------------------------------------------
 
+    def _accounts_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
+        """The state with accounts as the unit (analyses.account_level)."""
+        if segment is not None:
+            raise UserError("--segment reads user traits and signup properties; with --level account leave it out.")
+        return account_level(self.store, build(self.store, self.definitions, self.as_of(as_of)))
+
     def _state_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
         """The state for an analysis; a rebuilt one may still be being written to the file (`build`): the public
         methods settle before they return."""
@@ -229,8 +238,12 @@ class Project:
 
     @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-                 outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> validation_mod.ValidationResult:
-        """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts)."""
+                 outcomes: tuple[validation_mod.Outcome, ...] | None = None,
+                 level: Level = "user") -> validation_mod.ValidationResult:
+        """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts);
+        with `level="account"`, each account milestone against account conversion."""
+        if level == "account":
+            return validation_mod.run(self.store, self._accounts_for(as_of, segment), None, ("conversion",))
         return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
 
     @_settled
@@ -302,8 +315,8 @@ class Project:
     @_settled
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
-               include_immature: bool = False) -> ReportResult:
-        ms = self._state_for(as_of, segment)
+               include_immature: bool = False, level: Level = "user") -> ReportResult:
+        ms = self._accounts_for(as_of, segment) if level == "account" else self._state_for(as_of, segment)
         # Timing (the longest) on a second connection while this one runs the funnel and activation: each side's
         # Python (expressions, compiling) then overlaps the other's queries.
         # Inside a transaction (the server's reads) another connection would not see the state: one after another.
