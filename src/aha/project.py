@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, cast
 
+from aha.analyses import accounts as accounts_mod
 from aha.analyses import activation as activation_mod
 from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
@@ -21,6 +22,7 @@ from aha.analyses import paths as paths_mod
 from aha.analyses import retention as retention_mod
 from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
+from aha.analyses import signals_eval as signals_eval_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
 from aha.analyses.account_level import account_level
@@ -245,6 +247,24 @@ class Project:
         if level == "account":
             return validation_mod.run(self.store, self._accounts_for(as_of, segment), None, ("conversion",))
         return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
+
+    @_settled
+    def evaluate_signals(self, as_of: str | date | datetime | None = None) -> signals_eval_mod.SignalsResult:
+        """Each signal's account conversion vs accounts without it: lift with 95% CI, median time to paid."""
+        return signals_eval_mod.run(self.store, self._state_for(as_of, None))
+
+    @_settled
+    def accounts(self, signal: str | None = None, top: int = accounts_mod.TOP,
+                 as_of: str | date | datetime | None = None) -> accounts_mod.AccountsResult:
+        """Accounts by highest signal and PQL score, with a usage summary (`signal`: only those holding it)."""
+        if top < 1:
+            raise UserError(f"--top {top}: give a number of accounts of at least 1.")
+        return accounts_mod.run(self.store, self._state_for(as_of, None), signal, top)
+
+    @_settled
+    def account(self, account_id: str, as_of: str | date | datetime | None = None) -> accounts_mod.AccountDetailResult:
+        """One account: summary, members with the user milestones each reached, and its signal timeline."""
+        return accounts_mod.detail(self.store, self._state_for(as_of, None), account_id)
 
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,

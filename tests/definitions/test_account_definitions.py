@@ -13,7 +13,20 @@ milestones:
 """
 TEAM = "  - {id: team, entity: account, within: 30d, members_reached: {milestone: integ, at_least: 2%s}%s}\n"
 
+SIGNALS = HEAD + TEAM % ("", "") + "signals:\n  - %s\n"
 ACCOUNT_MISTAKES = [  # (text, the one message), in test_load.py's table
+    pytest.param(SIGNALS % "{id: t, milestones: [integ]}",
+                 "aha.yaml: signals[0].milestones[0]: 'integ' is a user milestone; a signal combines account "
+                 "milestones (count the members who reached it with `members_reached: {milestone: integ, at_least: "
+                 "2}`).", id="signal_on_user_milestone"),
+    pytest.param(SIGNALS % "{id: t, milestones: [teem]}",
+                 "aha.yaml: signals[0].milestones[0]: no milestone 'teem'; known account milestones: busy, team.",
+                 id="signal_unknown_milestone"),
+    pytest.param(SIGNALS % "{id: t}",
+                 "aha.yaml: signals[0]: give at least one condition: `milestones`, `members`, `domains` or `trait`.",
+                 id="signal_without_condition"),
+    pytest.param(SIGNALS % "{id: t, members: 2}\n  - {id: t, domains: 2}",
+                 "aha.yaml: signals[1].id: 't' is used twice; signal ids must be unique.", id="signal_twice"),
     pytest.param(HEAD + TEAM.replace("integ,", "intgr,") % ("", ""),
                  "aha.yaml: milestones[2].members_reached.milestone: no milestone 'intgr' (did you mean 'integ'?); "
                  "known user milestones: integ.", id="unknown_milestone"),

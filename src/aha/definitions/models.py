@@ -5,14 +5,15 @@ Every rule a user can break is checked here, so the engine can trust what it com
 
 from __future__ import annotations
 
-import difflib
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from aha.definitions.accounts import Accounts, MembersReached, check_members_reached
 from aha.definitions.durations import Duration, format_duration
 from aha.definitions.rules import Nudges, Rule
+from aha.definitions.signals import Signal, check_signals
 from aha.jsonpointer import key_problem, shown
 
 Scalar = str | int | float | bool
@@ -153,17 +154,6 @@ class Threshold(Strict):
     at_least: float = Field(gt=0)
 
 
-class MembersReached(Strict):
-    """An account milestone reached when enough members reached a user milestone (SEMANTICS.md, "Accounts")."""
-
-    milestone: Identifier = Field(description="The user milestone members must reach.")
-    at_least: int = Field(default=1, ge=1, description="How many members (or distinct email domains).")
-    distinct: Literal["email_domain"] | None = Field(
-        default=None, description="Count distinct email domains of those members (their `email` trait) instead.")
-    within: Duration | None = Field(
-        default=None, description="All of them reached it within this span of each other (a sliding window).")
-
-
 class Milestone(Strict):
     id: Identifier
     name: str | None = None
@@ -232,17 +222,6 @@ class Milestone(Strict):
         return float(self.count or 1)
 
 
-class Accounts(Strict):
-    """Where accounts come from (SEMANTICS.md, "Accounts")."""
-
-    from_: Literal["group", "email_domain"] = Field(
-        default="group", alias="from",
-        description="`group`: group calls and events' account_id; `email_domain`: the domain of users' `email` "
-                    "trait (free-mail and disposable domains never form an account).")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 class Definitions(Strict):
     """A whole definitions file. `version` lets later releases migrate old files."""
 
@@ -256,6 +235,7 @@ class Definitions(Strict):
     discovery: Discovery = Field(default_factory=Discovery)
     accounts: Accounts | None = None
     milestones: list[Milestone] = Field(min_length=1)
+    signals: list[Signal] | None = None
     rules: list[Rule] = Field(default_factory=list)
     nudges: Nudges = Field(default_factory=Nudges)
 
@@ -291,7 +271,7 @@ class Definitions(Strict):
                     raise _at(("milestones", i, "all_of", j), f"{part!r} is measured per {by_id[part].entity}, "
                               f"{m.id!r} per {m.entity}; parts must share the entity")
             if m.members_reached is not None:
-                _members_reached(i, m.members_reached, by_id)
+                check_members_reached(i, m.members_reached, by_id, _at)
         primaries = [i for i, m in enumerate(self.milestones) if m.level == "primary"]
         if len(primaries) != 1:
             where = ", ".join(self.milestones[i].id for i in primaries) or "none"
@@ -320,6 +300,11 @@ class Definitions(Strict):
                               f"{', '.join(ids)}")
                 if not isinstance(goal, timedelta):
                     raise _at(("targets", name), f"{goal:g} is not a duration; write one such as 10m or 2h")
+        return self
+
+    @model_validator(mode="after")
+    def _signals(self) -> Definitions:
+        check_signals(self.signals or [], {m.id: m for m in self.milestones}, _at)
         return self
 
     @model_validator(mode="after")
@@ -402,21 +387,6 @@ class Definitions(Strict):
         for m in self.milestones:
             names |= set(m.events)
         return names
-
-
-def _members_reached(i: int, rule: MembersReached, by_id: dict[str, Milestone]) -> None:
-    """A members_reached milestone counts members who reached a *user* milestone: an unknown id or an account
-    milestone (members do not reach those, accounts do) is an error at `members_reached.milestone`."""
-    loc = ("milestones", i, "members_reached", "milestone")
-    users = [m.id for m in by_id.values() if m.entity == "user"]
-    target = by_id.get(rule.milestone)
-    if target is None:
-        close = difflib.get_close_matches(rule.milestone, users, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise _at(loc, f"no milestone {rule.milestone!r}{hint}; known user milestones: {', '.join(users)}")
-    if target.entity != "user":
-        raise _at(loc, f"{rule.milestone!r} is an account milestone; members reach user milestones: "
-                  f"{', '.join(users)}")
 
 
 def _index(value: str | list[str] | None, i: int) -> str:
