@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from aha.analyses import checks, discovery, paths, retention, revalidation, scoring, validation
+from aha.analyses import (
+    accounts,
+    checks,
+    discovery,
+    paths,
+    retention,
+    revalidation,
+    scoring,
+    signals_eval,
+    validation,
+)
 from aha.project import ReportResult
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -35,7 +45,7 @@ def result_types() -> list[type]:
     for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult,
                  discovery.DiscoveryResult, scoring.ScoringResult, paths.PathsResult,
                  revalidation.RevalidationResult, ChecklistResult, RulesRunResult, InterventionsResult,
-                 ImpactResult):
+                 ImpactResult, accounts.AccountsResult, accounts.AccountDetailResult, signals_eval.SignalsResult):
         walk(root)
     return seen
 

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
+from aha.analyses import accounts as accounts_mod
 from aha.analyses import activation as activation_mod
 from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
@@ -21,8 +22,10 @@ from aha.analyses import paths as paths_mod
 from aha.analyses import retention as retention_mod
 from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
+from aha.analyses import signals_eval as signals_eval_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
+from aha.analyses.account_level import account_level
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
@@ -35,6 +38,8 @@ from aha.guidance.impact import ImpactResult
 from aha.guidance.rules import RulesRunResult
 from aha.results import ResultMixin
 from aha.store import Store, open_store
+
+Level = Literal["user", "account"]  # the unit an analysis counts (`--level`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +204,12 @@ class Project:
 
     # -- analyses ------------------------------------------------------------------------------------
 
+    def _accounts_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
+        """The state with accounts as the unit (analyses.account_level)."""
+        if segment is not None:
+            raise UserError("--segment reads user traits and signup properties; with --level account leave it out.")
+        return account_level(self.store, build(self.store, self.definitions, self.as_of(as_of)))
+
     def _state_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
         """The state for an analysis; a rebuilt one may still be being written to the file (`build`): the public
         methods settle before they return."""
@@ -229,9 +240,31 @@ class Project:
 
     @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-                 outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> validation_mod.ValidationResult:
-        """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts)."""
+                 outcomes: tuple[validation_mod.Outcome, ...] | None = None,
+                 level: Level = "user") -> validation_mod.ValidationResult:
+        """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts);
+        with `level="account"`, each account milestone against account conversion."""
+        if level == "account":
+            return validation_mod.run(self.store, self._accounts_for(as_of, segment), None, ("conversion",))
         return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
+
+    @_settled
+    def evaluate_signals(self, as_of: str | date | datetime | None = None) -> signals_eval_mod.SignalsResult:
+        """Each signal's account conversion vs accounts without it: lift with 95% CI, median time to paid."""
+        return signals_eval_mod.run(self.store, self._state_for(as_of, None))
+
+    @_settled
+    def accounts(self, signal: str | None = None, top: int = accounts_mod.TOP,
+                 as_of: str | date | datetime | None = None) -> accounts_mod.AccountsResult:
+        """Accounts by highest signal and PQL score, with a usage summary (`signal`: only those holding it)."""
+        if top < 1:
+            raise UserError(f"--top {top}: give a number of accounts of at least 1.")
+        return accounts_mod.run(self.store, self._state_for(as_of, None), signal, top)
+
+    @_settled
+    def account(self, account_id: str, as_of: str | date | datetime | None = None) -> accounts_mod.AccountDetailResult:
+        """One account: summary, members with the user milestones each reached, and its signal timeline."""
+        return accounts_mod.detail(self.store, self._state_for(as_of, None), account_id)
 
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
@@ -304,8 +337,8 @@ class Project:
     @_settled
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
-               include_immature: bool = False) -> ReportResult:
-        ms = self._state_for(as_of, segment)
+               include_immature: bool = False, level: Level = "user") -> ReportResult:
+        ms = self._accounts_for(as_of, segment) if level == "account" else self._state_for(as_of, segment)
         # Timing (the longest) on a second connection while this one runs the funnel and activation: each side's
         # Python (expressions, compiling) then overlaps the other's queries.
         # Inside a transaction (the server's reads) another connection would not see the state: one after another.

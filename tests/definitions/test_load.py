@@ -6,6 +6,7 @@ import pytest
 
 from aha.definitions import DefinitionError, content_hash, load, parse
 from tests.conftest import SHARED_EXAMPLE, TEMPLATE
+from tests.definitions.test_account_definitions import ACCOUNT_MISTAKES
 
 HEAD = "signup: {event: Signed Up}\n"
 
@@ -79,7 +80,8 @@ BAD = [
                  "aha.yaml: milestones[0].window: unknown key 'window'. Did you mean 'within'?", id="synonym_key"),
     pytest.param(HEAD + M % "within: 3d, colour: red",
                  "aha.yaml: milestones[0].colour: unknown key 'colour'. Allowed here: all_of, clarity, "
-                 "controllability, count, distinct, entity, event, guidance, id, level, name, scope, sum, where, "
+                 "controllability, count, distinct, entity, event, guidance, id, level, members_reached, name, scope, "
+                 "sum, where, "
                  "within.",
                  id="unknown_key_far_from_any"),
     pytest.param("signup: {evnt: X}\n" + M % "within: 3d",
@@ -104,8 +106,8 @@ BAD = [
     pytest.param(HEAD + M % "count: 0, within: 1d",
                  "aha.yaml: milestones[0].count: 0: Input should be greater than or equal to 1.", id="zero_count"),
     pytest.param(HEAD + "milestones: [{id: a, level: primary, within: 1d}]",
-                 "aha.yaml: milestones[0]: give exactly one of `event` (what to count) or `all_of` (milestones to "
-                 "combine).", id="no_event"),
+                 "aha.yaml: milestones[0]: give exactly one of `event` (what to count), `all_of` (milestones to "
+                 "combine) or `members_reached` (members who reached a user milestone).", id="no_event"),
     pytest.param(HEAD + M % "event: B, within: 1d",
                  "aha.yaml: line 2, column 48: not valid YAML: found duplicate key 'event'. Check indentation "
                  "and that values with ':' are quoted.", id="duplicate_key"),
@@ -130,7 +132,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), BAD)
+@pytest.mark.parametrize(("text", "message"), BAD + ACCOUNT_MISTAKES)
 def test_each_mistake_gets_one_exact_message(text, message):
     with pytest.raises(DefinitionError) as info:
         parse(text)

@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from aha.analyses.accounts_checks import email_accounts_warnings
 from aha.analyses.state import event_source
 from aha.definitions import Definitions, content_hash
 from aha.engine.signups import signups_query
@@ -63,6 +64,7 @@ def run(definitions: Definitions, config: str, store: Store | None) -> ChecksRes
             findings.append(Finding("warning", path, f"no event {name!r} in the data.{hint}"))
         findings += _segments(store, definitions)
         findings += _signup_coverage(store, definitions)
+        findings += [Finding("warning", path, message) for path, message in email_accounts_warnings(store, definitions)]
     return ChecksResult(config, content_hash(definitions), len(definitions.milestones), definitions.primary.id,
                         total, tuple(findings))
 

@@ -17,8 +17,10 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.definitions import Definitions, content_hash
+from aha.engine import accounts
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
+from aha.engine.members_reached import member_keys_query
 from aha.engine.state import (
     entities_query,
     owners_query,
@@ -38,6 +40,7 @@ REACH_VIEW = "aha_reach"  # + _i: each milestone's sparse reach, while the state
 LINKS_TABLE = "aha_links"  # anonymous id → user, while the state is built (temp)
 MERGES_TABLE = "aha_merges"  # user id → the user an alias merged it into, likewise
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
+MEMBERS_TABLE = "aha_members"  # (user key, account key, email domain), for members_reached milestones (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
 WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
@@ -241,7 +244,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
     owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
               for kind in (c.USER, c.ACCOUNT)}
     relevant = {}
-    for kind, (first, *rest) in relevant_parts(linked, owners, memberships, definitions).items():
+    for kind, (first, *rest) in relevant_parts(linked, owners, memberships, definitions,
+                                               store.table(schema.USERS)).items():
         relevant[kind] = store.materialise(f"{RELEVANT_TABLE}_{kind}", first, temp=True)
         for part in rest:
             store.append(f"{RELEVANT_TABLE}_{kind}", part, temp=True)
@@ -253,11 +257,16 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
         views.append(f"{REACH_VIEW}_{i}")
         return store.temp_view(views[-1], reach)
 
-    spread = state_query(relevant, entities, definitions, named=as_view)
+    members = None
+    if any(m.members_reached is not None for m in definitions.milestones):
+        pairs = accounts.account_pairs(linked, memberships, store.table(schema.USERS), definitions)
+        members = store.materialise(MEMBERS_TABLE, member_keys_query(pairs, entities, store.table(schema.USERS)),
+                                    temp=True)
+    spread = state_query(relevant, entities, definitions, named=as_view, members=members)
     wide = store.memory_table(ENTITIES_TABLE, spread) if in_memory else store.materialise(ENTITIES_TABLE, spread)
     for view in views:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-    for temp in (BUILD_TABLE, LINKS_TABLE, MERGES_TABLE, *scratch):
+    for temp in (BUILD_TABLE, LINKS_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     return wide

@@ -291,7 +291,10 @@ def content_hash(definitions: Definitions) -> str:
 def milestone_hash(definitions: Definitions, milestone_id: str) -> str:
     """Per-milestone hash: includes the signup rule, since reach times are measured from t0."""
     m = definitions.milestone(milestone_id)
+    # A composite's or a members_reached milestone's numbers change with the milestones it is made of.
     parts = [definitions.milestone(p) for p in (m.all_of or [])]
+    if m.members_reached is not None:
+        parts.append(definitions.milestone(m.members_reached.milestone))
     payload = {"signup": definitions.signup.model_dump(mode="json"),
                "milestone": _strip(m.model_dump(mode="json", by_alias=True)),
                "parts": [_strip(p.model_dump(mode="json", by_alias=True)) for p in parts]}
@@ -307,12 +310,17 @@ def paid_hash(definitions: Definitions) -> str:
 def _semantic(definitions: Definitions) -> dict[str, Any]:
     data = definitions.model_dump(mode="json", by_alias=True)
     data["milestones"] = [_strip(m) for m in data["milestones"]]
+    data = {k: v for k, v in data.items() if not (k in LATER_KEYS and v is None)}
     data.pop("discovery", None)  # which candidates discovery offers changes no stored state
     return data
 
 
+# Keys added after hashes were first stored: left out while unset, so a file without them keeps its hash (and state).
+LATER_KEYS = ("members_reached", "accounts", "signals")
+
+
 def _strip(milestone: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in milestone.items() if k not in ANNOTATIONS}
+    return {k: v for k, v in milestone.items() if k not in ANNOTATIONS and not (k in LATER_KEYS and v is None)}
 
 
 def _hash(payload: Any) -> str:

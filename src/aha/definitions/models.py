@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from aha.definitions.accounts import Accounts, MembersReached, check_members_reached
 from aha.definitions.durations import Duration, format_duration
 from aha.definitions.rules import Nudges, Rule
+from aha.definitions.signals import Signal, check_signals
 from aha.jsonpointer import key_problem, shown
 
 Scalar = str | int | float | bool
@@ -159,6 +161,7 @@ class Milestone(Strict):
     entity: Literal["user", "account"] = "user"
     event: str | list[str] | None = None
     all_of: list[str] | None = None
+    members_reached: MembersReached | None = None
     where: dict[PropertyKey, Filter] = Field(default_factory=dict)
     count: int | None = Field(default=None, ge=1)
     distinct: Threshold | None = None
@@ -171,11 +174,19 @@ class Milestone(Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> Milestone:
-        if (self.event is None) == (self.all_of is None):
-            raise ValueError("give exactly one of `event` (what to count) or `all_of` (milestones to combine)")
+        kinds = [k for k in ("event", "all_of", "members_reached") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of `event` (what to count), `all_of` (milestones to combine) or "
+                             "`members_reached` (members who reached a user milestone)")
         thresholds = [k for k in ("count", "distinct", "sum") if getattr(self, k) is not None]
         if len(thresholds) > 1:
             raise ValueError(f"give one threshold, not {' and '.join(thresholds)}")
+        if self.members_reached is not None and (thresholds or self.where):
+            raise ValueError("a `members_reached` milestone takes no threshold or `where`: its threshold is "
+                             "`members_reached.at_least`")
+        if self.members_reached is not None and self.entity != "account":
+            raise _at(("entity",), "a `members_reached` milestone counts an account's members; add `entity: "
+                      "account`")
         if self.all_of is not None and (thresholds or self.where):
             raise ValueError("an `all_of` milestone takes no threshold or `where`: put them on its parts")
         if self.all_of is not None and len(self.all_of) < 2:
@@ -202,6 +213,8 @@ class Milestone(Strict):
 
     @property
     def threshold_value(self) -> float:
+        if self.members_reached is not None:
+            return float(self.members_reached.at_least)
         if self.distinct is not None:
             return self.distinct.at_least
         if self.sum is not None:
@@ -220,7 +233,9 @@ class Definitions(Strict):
     funnel: list[str] | None = None
     targets: dict[str, float | Duration] = Field(default_factory=dict)
     discovery: Discovery = Field(default_factory=Discovery)
+    accounts: Accounts | None = None
     milestones: list[Milestone] = Field(min_length=1)
+    signals: list[Signal] | None = None
     rules: list[Rule] = Field(default_factory=list)
     nudges: Nudges = Field(default_factory=Nudges)
 
@@ -255,6 +270,8 @@ class Definitions(Strict):
                 if by_id[part].entity != m.entity:
                     raise _at(("milestones", i, "all_of", j), f"{part!r} is measured per {by_id[part].entity}, "
                               f"{m.id!r} per {m.entity}; parts must share the entity")
+            if m.members_reached is not None:
+                check_members_reached(i, m.members_reached, by_id, _at)
         primaries = [i for i, m in enumerate(self.milestones) if m.level == "primary"]
         if len(primaries) != 1:
             where = ", ".join(self.milestones[i].id for i in primaries) or "none"
@@ -286,6 +303,11 @@ class Definitions(Strict):
         return self
 
     @model_validator(mode="after")
+    def _signals(self) -> Definitions:
+        check_signals(self.signals or [], {m.id: m for m in self.milestones}, _at)
+        return self
+
+    @model_validator(mode="after")
     def _rules(self) -> Definitions:
         by_id = {m.id: m for m in self.milestones}
         seen: set[str] = set()
@@ -312,6 +334,10 @@ class Definitions(Strict):
         return self
 
     # --- derived views the engine and analyses use -------------------------------------------------
+
+    @property
+    def accounts_from(self) -> Literal["group", "email_domain"]:
+        return self.accounts.from_ if self.accounts is not None else "group"
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

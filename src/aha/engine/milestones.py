@@ -129,13 +129,19 @@ def reach_query(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, in
     else:
         assert milestone.distinct is not None
         valued = q.mutate(_value=props.text(milestone.distinct.property))
-        valued = valued.filter(valued._value.notnull())
-        firsts = valued.group_by([*KEYS, "_value"]).aggregate(_first=valued.timestamp.min())
-        totals = firsts.group_by(KEYS).aggregate(**{c.PROGRESS: firsts.count().cast("float64")})
-        ranked = firsts.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by="_first"))
-        reach = ranked.filter(ranked._rank == int(k) - 1).select(*KEYS, **{c.REACH_TIME: ranked._first})
+        return kth_first(valued.filter(valued._value.notnull()), "_value", "timestamp", int(k))
     out = totals.left_join(reach, KEYS).select(*KEYS, c.REACH_TIME, c.PROGRESS)
     return out
+
+
+def kth_first(rows: ir.Table, unit: str, at: str, k: int) -> ir.Table:
+    """Per entity: each value of `unit` at its first `at`; the k-th of those firsts is the reach time (ties in any
+    order give the same time) and `progress` is how many values there are."""
+    firsts = rows.group_by([*KEYS, unit]).aggregate(_first=rows[at].min())
+    totals = firsts.group_by(KEYS).aggregate(**{c.PROGRESS: firsts.count().cast("float64")})
+    ranked = firsts.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by="_first"))
+    reach = ranked.filter(ranked._rank == k - 1).select(*KEYS, **{c.REACH_TIME: ranked._first})
+    return totals.left_join(reach, KEYS).select(*KEYS, c.REACH_TIME, c.PROGRESS)
 
 
 def all_of_query(entities: ir.Table, part_reaches: Mapping[str, ir.Table], milestone: Milestone) -> ir.Table:

@@ -19,6 +19,7 @@ from aha.definitions.models import Milestone
 from aha.engine import accounts, matchers
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
+from aha.engine.members_reached import members_reached_query
 from aha.engine.milestones import (
     all_of_query,
     event_codes,
@@ -81,7 +82,7 @@ def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
         rows = signups.select(**{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: signups[c.ENTITY_ID],
                                  c.T0: signups[c.T0]})
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
-        found = accounts.account_entities_query(source, memberships, rows)
+        found = accounts.account_entities_query(accounts.account_pairs(source, memberships, users, definitions), rows)
         if scoped:  # an account has neither traits nor signup properties: every scope leaves it out
             found = found.mutate(**{c.SIGNUP_PROPERTIES: ibis.null("json"), c.TRAITS: ibis.null("json")})
         rows = union_all([rows, found])
@@ -112,7 +113,7 @@ def owners_query(entities: ir.Table, definitions: Definitions, entity: str) -> i
 
 
 def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], memberships: ir.Table,
-                   definitions: Definitions) -> dict[str, list[ir.Table]]:
+                   definitions: Definitions, users: ir.Table | None = None) -> dict[str, list[ir.Table]]:
     """The one pass over events: per entity type, relations with the same columns (to be stored as one table),
     one per whether the events' properties are read, joined to `owners[type]` (`owners_query`).
     DuckDB plans each part better alone and against a materialised owners table: in one statement, or joined to
@@ -120,7 +121,8 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
 
     Only what that type's milestones read is kept, as narrow columns: an integer entity key and event code, the
     message id only where a running sum orders ties, the property values its filters, sums and distincts read (an
-    account table of ten million messages carries no empty property columns).
+    account table of ten million messages carries no empty property columns). `users` (traits) is needed when
+    accounts come from email domains.
     """
     parts: dict[str, list[ir.Table]] = {}
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
@@ -138,8 +140,14 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
         for group, with_properties in ((plain, False), (parsed, True)):
             if not group:
                 continue
-            candidates = (_account_candidates(source, memberships, group) if entity == c.ACCOUNT
-                          else source.select(group, joined_next=True))
+            if entity == c.USER:
+                candidates = source.select(group, joined_next=True)
+            elif definitions.accounts_from == "email_domain":
+                assert users is not None, "accounts from email domains need the users' traits"
+                candidates = accounts.email_candidates(
+                    source, accounts.account_pairs(source, memberships, users, definitions), group)
+            else:
+                candidates = _account_candidates(source, memberships, group)
             owner = owners[entity]
             joined = candidates.join(owner, candidates.user_id == owner[c.ENTITY_ID])
             joined = joined.filter(joined.timestamp >= joined[c.T0], joined.timestamp < joined[UNTIL])
@@ -155,8 +163,9 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
 
 
 def counted_milestones(definitions: Definitions, entity: str) -> list[Milestone]:
-    """An entity type's tracked milestones that count its events (not `all_of` composites of other milestones)."""
-    return [m for m in tracked(definitions) if m.entity == entity and m.all_of is None]
+    """An entity type's tracked milestones that count its events (not composites of other milestones: `all_of`,
+    `members_reached`)."""
+    return [m for m in tracked(definitions) if m.entity == entity and m.all_of is None and m.members_reached is None]
 
 
 def longest_window(definitions: Definitions, entity: str) -> timedelta:
@@ -179,7 +188,8 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
 
 
 def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definitions: Definitions,
-                named: Callable[[int, ir.Table], ir.Table] | None = None) -> ir.Table:
+                named: Callable[[int, ir.Table], ir.Table] | None = None,
+                members: ir.Table | None = None) -> ir.Table:
     """The state, one row per entity: the entity's columns, then per tracked milestone `k` its reach time, progress
     and applicability (`columns.reach_of(k)` …). `state_view_parts` unpivots it into the documented long shape.
 
@@ -189,18 +199,36 @@ def state_query(relevant: Mapping[str, ir.Table], entities: ir.Table, definition
     sparsely first (only entities with qualifying events).
 
     `named(i, reach)` may stand each milestone's reach in for a named relation (the caller registers it): Ibis then
-    compiles the spreading statement against names instead of one expression of every aggregate.
+    compiles the spreading statement against names instead of one expression of every aggregate. `members`
+    (`members_reached.member_keys_query`) is needed when a `members_reached` milestone is defined.
     """
     codes = event_codes([name for m in tracked(definitions) for name in m.events])
     reaches: dict[str, ir.Table] = {}
     for m in tracked(definitions):
-        if m.all_of is None:
+        if m.all_of is None and m.members_reached is None:
             reach = reach_query(relevant[m.entity], m, codes, bounded=longest_window(definitions, m.entity))
             reaches[m.id] = named(len(reaches), reach) if named else reach
-    for m in definitions.milestones:
-        if m.all_of is not None:
-            reaches[m.id] = all_of_query(entities, reaches, m)
+    # User composites, then what members reached (of any user milestone), then account composites (of either).
+    for stage in ("user all_of", "members_reached", "account all_of"):
+        for m in definitions.milestones:
+            if m.all_of is not None and stage == f"{m.entity} all_of":
+                reaches[m.id] = all_of_query(entities, reaches, m)
+            if m.members_reached is not None and stage == "members_reached":
+                assert members is not None, "a members_reached milestone needs the members table"
+                target = m.members_reached.milestone
+                reaches[m.id] = members_reached_query(_in_scope(reaches[target], entities, definitions, target),
+                                                      members, entities, m)
     return spread_query(entities, reaches, definitions)
+
+
+def _in_scope(reach: ir.Table, entities: ir.Table, definitions: Definitions, milestone_id: str) -> ir.Table:
+    """A milestone's sparse reach without the entities its scope leaves out (`spread_query` does the same)."""
+    ms = tracked(definitions)
+    k = next(i for i, m in enumerate(ms) if m.id == milestone_id)
+    if not ms[k].scope:
+        return reach
+    inside = entities.filter(entities[scope_column(k)].fill_null(False)).select(c.ENTITY_KEY)
+    return reach.semi_join(inside, c.ENTITY_KEY)
 
 
 def spread_query(entities: ir.Table, reaches: Mapping[str, ir.Table], definitions: Definitions) -> ir.Table:

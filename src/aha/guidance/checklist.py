@@ -105,6 +105,9 @@ def _item(m: Milestone, row: dict[str, Any]) -> ChecklistItem:
 def _measure(m: Milestone) -> str:
     if m.all_of:
         return "milestones"
+    if m.members_reached is not None:
+        rule = m.members_reached
+        return f"{'email domains' if rule.distinct else 'members'} reaching {rule.milestone}"
     if m.distinct is not None:
         return f"distinct {m.distinct.property}"
     if m.sum is not None:

@@ -18,12 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from aha.sample import accounts as accounts_mod
 from aha.sample import catalog as c
 from aha.sample.population import DAY, Population, draw_population
 from aha.sample.simulate import simulate
 from aha.sample.truth import NEVER, EventArrays, reach
 
 CHUNK_USERS = 25_000
+B2B_STREAM = 18  # the random stream of `--b2b`'s draws (issue 18), apart from the chunk's
 SOURCE = "sample"
 EVENT_FILE = "events-{:05d}.parquet"
 TABLE_FILES = ("users.parquet", "identities.parquet", "memberships.parquet", "accounts.parquet", "truth.parquet")
@@ -97,7 +99,8 @@ class _Chunk:
     """Arrow tables for one chunk: events (sorted by time, then user) and the per-user and per-account tables."""
 
     def __init__(
-        self, seed: int, chunk: int, pop: Population, arrays: tuple[np.ndarray, ...], rng: np.random.Generator
+        self, seed: int, chunk: int, pop: Population, arrays: tuple[np.ndarray, ...], rng: np.random.Generator,
+        b2b_rng: np.random.Generator | None = None,
     ):
         user, anon, code, ts, prop, _ = arrays
         order = np.lexsort((code, user, ts))
@@ -125,6 +128,7 @@ class _Chunk:
         self.arrays = EventArrays(user=user, code=code, ts=ts, prop=prop)
         self.pop = pop
         self.chunk = chunk
+        self.b2b_rng = b2b_rng
 
     def tables(self) -> dict[str, pa.Table]:
         pop, t0 = self.pop, self.pop.t0
@@ -151,8 +155,11 @@ class _Chunk:
             a = a[signed]
             return _ts(np.where(a == NEVER, 0, a), a == NEVER)
 
+        traits = _TRAITS.take(pa.array(trait))
+        if self.b2b_rng is not None:
+            traits = accounts_mod.with_emails(self.b2b_rng, pop, traits, user_ids, self.account_ids)
         return {
-            "users": pa.table({"user_id": user_ids, "traits": _TRAITS.take(pa.array(trait)), "updated_at": _ts(t0)}),
+            "users": pa.table({"user_id": user_ids, "traits": traits, "updated_at": _ts(t0)}),
             "identities": pa.table(
                 {
                     "anonymous_id": _ids(f"anon-{self.chunk:05d}-", signed, 7),
@@ -195,6 +202,7 @@ def generate(
     start: date = date(2026, 1, 1),
     days: int = 120,
     progress: Callable[[int, int], None] | None = None,
+    b2b: bool = False,
 ) -> SampleInfo:
     """Write a sample event log (events-NNNNN.parquet and the per-user tables) into `out_dir`; see docs/sample.md.
 
@@ -221,7 +229,11 @@ def generate(
         n = min(CHUNK_USERS, users - chunk * CHUNK_USERS)
         rng = np.random.default_rng([seed, chunk])
         pop = draw_population(rng, n, start_s, days)
-        built = _Chunk(seed, chunk, pop, simulate(rng, pop, start_s, end_s), rng)
+        arrays = simulate(rng, pop, start_s, end_s)
+        b2b_rng = np.random.default_rng([seed, chunk, B2B_STREAM]) if b2b else None  # the other draws stay the same
+        if b2b_rng is not None:
+            arrays = accounts_mod.plant_account_conversion(b2b_rng, pop, arrays, end_s)
+        built = _Chunk(seed, chunk, pop, arrays, rng, b2b_rng)
         path = out_dir / EVENT_FILE.format(chunk)
         pq.write_table(built.events, path, compression="zstd")
         files.append(path)

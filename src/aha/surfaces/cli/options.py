@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -14,3 +15,19 @@ SEGMENT = typer.Option(None, "--segment", "-s", metavar="<trait>",
                        help="Break down by a user trait or signup-event property.")
 AS_OF = typer.Option(None, "--as-of", metavar="<date|time>",
                      help="Analyse as of this UTC date or time (default: the latest event).")
+
+
+class Level(StrEnum):
+    user = "user"
+    account = "account"
+
+
+LEVEL = typer.Option(Level.user, "--level", help="The unit counted: user, or account (an account signs up with its "
+                     "earliest member and converts when any member pays inside the horizon).")
+ACCOUNT_NOTE = ("accounts as the unit: an account signs up with its earliest member, its milestones are the account "
+                "milestones, and it converts when any member pays inside the horizon from its signup")
+
+
+def level_options(level: Level) -> dict[str, str]:
+    """`level` as a Project option, only when not the default (a server of an older aha knows no `level`)."""
+    return {"level": level.value} if level == Level.account else {}

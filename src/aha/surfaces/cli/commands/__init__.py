@@ -1,6 +1,7 @@
 """One module per command; each exposes `register(app)`. Adding a command is one line here."""
 
 from aha.surfaces.cli.commands import (
+    accounts_cmd,
     dashboard_cmd,
     dead_letters_cmd,
     definitions_cmds,
@@ -27,6 +28,7 @@ MODULES = [
     score_cmd,
     paths_cmd,
     state_cmd,
+    accounts_cmd,
     guidance_cmds,
     sample_cmd,
     import_cmd,

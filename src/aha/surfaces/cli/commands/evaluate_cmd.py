@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aha.errors import UserError
 from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
@@ -35,19 +36,30 @@ def evaluate(
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
     by_month: bool = typer.Option(False, "--by-month", help="Validate per signup month and flag shrinking effects."),
+    level: options.Level = options.LEVEL,
+    signals: bool = typer.Option(False, "--signals", help="Each signal (signals: in aha.yaml) against account "
+                                 "conversion: lift with 95% CI, median time from the signal to paid."),
 ) -> None:
     """Validate each milestone against conversion and retention: lift with 95% CI, p-value, verdict."""
+    if signals:
+        return _signals(db, config, as_json, as_csv, as_of)
+    if by_month and level == options.Level.account:
+        raise UserError("--by-month validates user milestones; leave it out with --level account.")
     if by_month:
         return _by_month(db, config, as_json, as_csv, segment, as_of)
     from aha.analyses.validation import ValidationResult
     from aha.surfaces.cli import remote
 
-    result = remote.analysis(ValidationResult, db, config, "evaluate", segment=segment, as_of=as_of)
+    result = remote.analysis(ValidationResult, db, config, "evaluate", segment=segment, as_of=as_of,
+                             **options.level_options(level))
     if output.machine(result, "validation", as_json, as_csv):
         return
     from aha.surfaces.cli import render, render_outcomes
 
-    render.print_tables(output.console(), render_outcomes.validation(result))
+    console = output.console()
+    if level == options.Level.account:
+        console.print(options.ACCOUNT_NOTE)
+    render.print_tables(console, render_outcomes.validation(result))
 
 
 def retention(
@@ -123,3 +135,13 @@ def by_month_tables(r: RevalidationResult) -> list[Table | Text]:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
+
+
+def _signals(db: Path, config: Path, as_json: bool, as_csv: bool, as_of: str | None) -> None:
+    from aha.analyses.signals_eval import SignalsResult
+    from aha.surfaces.cli import remote
+    from aha.surfaces.cli.commands.accounts_cmd import render_signals
+
+    result = remote.analysis(SignalsResult, db, config, "evaluate_signals", as_of=as_of)
+    if not output.machine(result, "signals", as_json, as_csv):
+        output.console().print(render_signals(result))

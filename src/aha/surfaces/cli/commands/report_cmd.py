@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from aha.errors import UserError
 from aha.surfaces.cli import options, output
 
 
@@ -40,13 +41,16 @@ def report(
     html: Path | None = typer.Option(None, "--html", help="Write the report as one self-contained HTML file "
                                      "(charts inline, opens offline)."),
     png: Path | None = typer.Option(None, "--png", help="Write each chart as a PNG into this folder."),
+    level: options.Level = options.LEVEL,
 ) -> None:
     """Print the activation report: funnel, time to value, activation by cohort."""
     from aha.project import ReportResult
     from aha.surfaces.cli import remote
 
+    if level == options.Level.account and (html is not None or png is not None):
+        raise UserError("--html and --png draw the user-level report; leave them out with --level account.")
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
-                             order=order.value, include_immature=include_immature)
+                             order=order.value, include_immature=include_immature, **options.level_options(level))
     if html is not None or png is not None:
         _export(result, html, png, db, config, segment, as_of)
         return
@@ -55,6 +59,8 @@ def report(
     from aha.surfaces.cli import render
 
     console = output.console()
+    if level == options.Level.account:
+        console.print(options.ACCOUNT_NOTE)
     render.report(console, result)
 
 

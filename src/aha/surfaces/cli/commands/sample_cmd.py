@@ -30,6 +30,8 @@ def sample(
     force: bool = typer.Option(False, "--force", help="Delete and recreate the database if it already holds events."),
     nudges: bool = typer.Option(False, "--nudges", help="Also two rules with holdouts and their history, one nudge "
                                 "with a planted effect and one without (docs/sample.md): for aha interventions."),
+    b2b: bool = typer.Option(False, "--b2b", help="Members' email traits (some free-mail), a team signal and its "
+                             "planted effect on account conversion (docs/sample.md, \"Accounts\")."),
 ) -> None:
     """Generate a sample event log with planted effects and load it into the store."""
     from rich.console import Console
@@ -46,8 +48,9 @@ def sample(
     except ValueError:
         raise UserError(f"--start: {start!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-01.") from None
     recipe = f"users={users} seed={seed} days={days} start={first_day.isoformat()}" + (" nudges" if nudges else "")
+    recipe += " b2b" if b2b else ""
     if _refuse_or_clear(db, force, recipe):
-        _write_config(config, nudges)
+        _write_config(config, nudges, b2b)
         typer.echo(f"{db} already holds this sample ({recipe}); nothing to do. Pass --force to regenerate it.")
         return
     began = perf_counter()
@@ -64,6 +67,7 @@ def sample(
                 start=first_day,
                 days=days,
                 progress=lambda done, total: bar.update(gen_task, completed=done, total=total),
+                b2b=b2b,
             )
             load_task = bar.add_task("loading tables", total=1)
             store = open_store(db)
@@ -77,7 +81,7 @@ def sample(
     finally:
         if out is None:
             shutil.rmtree(work, ignore_errors=True)
-    wrote_config = _write_config(config, nudges)
+    wrote_config = _write_config(config, nudges, b2b)
     planted = ""
     if nudges:
         planted = _plant(db, config)
@@ -122,14 +126,18 @@ def _refuse_or_clear(db: Path, force: bool, recipe: str) -> bool:
     return False
 
 
-def _write_config(config: Path, nudges: bool = False) -> bool:
+def _write_config(config: Path, nudges: bool = False, b2b: bool = False) -> bool:
     """Write the sample's definitions (the template with the sample's funnel) unless the file exists; with
-    `nudges`, with the sample's rules."""
+    `nudges`, with the sample's rules; with `b2b`, with its team milestone and signal."""
     if config.exists():
         return False
     from aha.sample.definitions import definitions_text
 
     text = definitions_text()
+    if b2b:
+        from aha.sample.accounts import DEFINITIONS
+
+        text = text.rstrip("\n") + "\n" + DEFINITIONS
     if nudges:
         from aha.sample.nudges import RULES
 

@@ -1,0 +1,115 @@
+"""`--level account`, hand-counted (docs/semantics.md, "Accounts"): an account signs up with its earliest member,
+converts when any member pays inside the horizon from the account's signup, and every censoring rule is kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aha.definitions import parse
+from aha.errors import UserError
+from aha.project import Project
+from aha.store import open_store
+from tests.journeys import write_events
+from tests.serving import aha
+
+YAML = """
+signup: {event: Signed Up}
+paid: {event: Paid, within: 10d}
+milestones:
+  - {id: integ, event: I, within: 7d, level: primary}
+  - {id: team, entity: account, members_reached: {milestone: integ, at_least: 2}, within: 5d}
+"""
+T0 = datetime(2026, 1, 1)
+AS_OF = T0 + timedelta(days=30)
+
+
+def at(days: float = 0, hours: float = 0) -> str:
+    return (T0 + timedelta(days=days, hours=hours)).isoformat()
+
+
+def member(user: str, account: str, event: str, when: str) -> tuple[str, str, str, dict[str, str], dict[str, str]]:
+    return (user, event, when, {}, {"account_id": account})
+
+
+JOURNEYS = [
+    # acme: a1 signs up first (the account's t0), a2 three days later; team at a2's reach +3d1h; a2 pays at +9d,
+    # inside the account's 10d horizon → converted.
+    member("a1", "acme", "Signed Up", at()), member("a1", "acme", "I", at(hours=1)),
+    member("a2", "acme", "Signed Up", at(3)), member("a2", "acme", "I", at(3, 1)), member("a2", "acme", "Paid", at(9)),
+    # beta: team at +1d1h; b2 pays at +10d1h: inside b2's own horizon (b2 signed up at +1d), outside the account's
+    # → not converted as an account.
+    member("b1", "beta", "Signed Up", at()), member("b1", "beta", "I", at(hours=1)),
+    member("b2", "beta", "Signed Up", at(1)), member("b2", "beta", "I", at(1, 1)),
+    member("b2", "beta", "Paid", at(10, 1)),
+    # gamma: one member, pays at +2d → converted without the team milestone.
+    member("g1", "gamma", "Signed Up", at()), member("g1", "gamma", "Paid", at(2)),
+    # delta: signs up at +25d: its team window closes exactly at as_of (closed), its horizon is still open.
+    member("d1", "delta", "Signed Up", at(25)),
+    # epsilon: paid an hour before signing up: no conversion.
+    member("e1", "epsilon", "Paid", at(hours=-1)), member("e1", "epsilon", "Signed Up", at()),
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    store = open_store(tmp_path_factory.mktemp("level") / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    return Project(store, parse(YAML))
+
+
+def test_the_account_funnel_counts_mature_accounts(project):
+    steps = project.report(as_of=AS_OF, level="account").funnel.groups[0].steps
+    # by hand: mature (team and horizon closed) = acme, beta, gamma, epsilon; team: acme, beta; paid after it: acme
+    assert [(s.id, s.entities) for s in steps] == [("signup", 4), ("team", 2), ("_paid", 1)]
+
+
+def test_the_account_headline_keeps_each_denominator(project):
+    h = project.report(as_of=AS_OF, level="account").headline
+    assert h.users == 5
+    assert (h.activation.numerator, h.activation.denominator) == (2, 5)  # delta's team window is closed: missed
+    assert (h.conversion.numerator, h.conversion.denominator) == (2, 4)  # acme, gamma of 4 with a closed horizon
+
+
+def test_account_milestones_against_account_conversion(project):
+    (row,) = project.evaluate(as_of=AS_OF, level="account").groups[0].rows
+    # team reached: acme (paid), beta (paid too late); not reached: gamma (paid), epsilon (paid before signup)
+    assert (row.milestone_id, row.a, row.b, row.c, row.d) == ("team", 1, 1, 1, 1)
+
+
+def test_account_timing_measures_from_the_earliest_member(project):
+    timing = project.report(as_of=AS_OF, level="account").timing
+    (team,) = [m for m in timing.groups[0].milestones if m.milestone_id == "team"]
+    # acme at +3d1h from a1's signup (not a2's: that would be 1h), beta at +1d1h; median of the two: +2d1h
+    assert (team.eligible, team.reached, team.median_seconds) == (5, 2, 2 * 86400 + 3600)
+
+
+def test_mistakes_are_one_message(project, tmp_path):
+    with pytest.raises(UserError, match="--segment reads user traits"):
+        project.report(as_of=AS_OF, level="account", segment="plan")
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    lonely = Project(store, parse("signup: {event: Signed Up}\nmilestones: [{id: a, event: I, within: 1d, "
+                                  "level: primary}]"))
+    with pytest.raises(UserError) as info:
+        lonely.report(as_of=AS_OF, level="account")
+    assert str(info.value) == ("--level account: the definitions have no account milestone; add one with `entity: "
+                               "account` (e.g. `members_reached: {milestone: <user milestone>, at_least: 2}`), see "
+                               "docs/definitions.md.")
+
+
+def test_the_console_script_evaluates_accounts(tmp_path: Path):
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    store.close()
+    (tmp_path / "aha.yaml").write_text(YAML, encoding="utf-8")
+    done = aha("evaluate", "--level", "account", "--json", "--as-of", AS_OF.isoformat(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["groups"][0]["rows"]
+    assert [row[k] for k in ("milestone_id", "a", "b", "c", "d")] == ["team", 1, 1, 1, 1]
+    done = aha("report", "--level", "account", "--html", "r.html", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, "error: --html and --png draw the user-level report; leave "
+                                                           "them out with --level account.")
