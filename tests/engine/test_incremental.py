@@ -118,9 +118,11 @@ def _entities(store: Store, ms: MilestoneState) -> pd.DataFrame:
                       .astype(str)], axis=1)
 
 
-def _both(first: Batch, second: Batch, definitions: Definitions, as_of: tuple[datetime | None, str]) -> None:
+def _both(first: Batch, second: Batch, definitions: Definitions,
+          as_of: tuple[datetime | None, str]) -> dict[tuple[str, str], tuple[Any, ...]]:
     """Build after the first batch, append the second and build again (incrementally where the rules allow); a
-    second store takes both batches at once and builds from scratch. Their states must be equal."""
+    second store takes both batches at once and builds from scratch. Their states must be equal. Returns the
+    refreshed state: (entity id, milestone) → (t0, reach time, progress, status)."""
     with tempfile.TemporaryDirectory() as tmp:
         grown, whole = open_store(Path(tmp) / "grown.duckdb"), open_store(Path(tmp) / "whole.duckdb")
         try:
@@ -132,13 +134,17 @@ def _both(first: Batch, second: Batch, definitions: Definitions, as_of: tuple[da
             after = {"default": _latest(grown), "same": before, "later": before + timedelta(days=1)}[as_of[1]]
             after = max(after, before)  # as_of moved back is a full rebuild by rule: not what is tested here
             refreshed = build(grown, definitions, after)
-            assert refreshed.refreshed == (after == before or saw_every_call)  # the rules of SEMANTICS.md
+            changed = any((second.rows, second.links, second.members, second.traits)) or after != before
+            assert refreshed.refreshed == (changed and (after == before or saw_every_call))  # SEMANTICS.md's rules
             first.write(whole)
             second.write(whole)
             full = build(whole, definitions, after)
             assert full.rebuilt
             pd.testing.assert_frame_equal(_entities(grown, refreshed), _entities(whole, full))
             assert refreshed.users_without_signup == full.users_without_signup
+            long = refreshed.state.execute()
+            return {(r.entity_id, r.milestone_id): (str(r.t0), None if pd.isna(r.reach_time) else str(r.reach_time),
+                                                    r.progress, r.status) for r in long.itertuples()}
         finally:
             grown.close()
             whole.close()
@@ -158,3 +164,64 @@ def test_incremental_equals_full_rebuild(definitions: Definitions, drawn: tuple[
                                          explicit: int) -> None:
     first, second, before, after = drawn
     _both(first, second, definitions, (BASE + timedelta(minutes=30 * explicit) if before == "time" else None, after))
+
+
+# --- identity links and memberships arriving late (hand-counted) ------------------------------------------------
+
+LATE = parse("""
+version: 1
+signup: {event: Signed Up}
+milestones:
+  - {id: w2, level: primary, event: W, count: 2, within: 1d}
+  - {id: team, event: M, count: 2, within: 2d, entity: account}
+""")
+
+
+def _ev(user: str | None, name: str, minutes: int, n: int, anonymous: str | None = None,
+        account: str | None = None) -> tuple[Any, ...]:
+    extra = {"message_id": f"h{n:03d}", "anonymous_id": anonymous, "account_id": account}
+    return (user, name, _iso(minutes), {}, {k: v for k, v in extra.items() if v})
+
+
+def test_a_late_identify_moves_anonymous_events_to_the_user() -> None:
+    """u1 signed up at 0:00 and did one W; anon1 did a W at 0:10 (and a message in acc1) before anyone knew who it
+    was. The identify anon1 → u1 arrives later: u1 reaches w2 at 0:10, and acc1 (u1 a member) counts the message."""
+    first = Batch([_ev("u1", "Signed Up", 0, 1), _ev("u1", "W", 5, 2, account="acc1"), _ev("u1", "M", 6, 3,
+                                                                                            account="acc1"),
+                   _ev(None, "W", 10, 4, anonymous="anon1"), _ev(None, "M", 12, 5, "anon1", "acc1")], [], [], {})
+    second = Batch([], [("anon1", "u1", _iso(60))], [], {})
+    state = _both(first, second, LATE, (None, "default"))
+    assert state[("u1", "w2")][1:] == ("2026-01-05 00:10:00", 2.0, "reached")
+    assert state[("acc1", "team")][1:] == ("2026-01-05 00:12:00", 2.0, "reached")
+
+
+def test_a_late_alias_merges_an_old_user_into_the_new_one() -> None:
+    """u_old signed up at 0:00 with one W; u_new signed up at 2:00 with one W at 3:00. alias(u_old → u_new) arrives
+    later: u_old is no longer a user of its own, and u_new's t0 is u_old's signup, with both W counted."""
+    first = Batch([_ev("u_old", "Signed Up", 0, 1), _ev("u_old", "W", 30, 2), _ev("u_new", "Signed Up", 120, 3),
+                   _ev("u_new", "W", 180, 4)], [], [], {})
+    second = Batch([_ev("u_new", "X", 240, 5)], [("u_old", "u_new", _iso(200))], [], {})
+    state = _both(first, second, LATE, (None, "default"))
+    assert not any(key[0] == "u_old" for key in state)
+    assert state[("u_new", "w2")] == ("2026-01-05 00:00:00", "2026-01-05 03:00:00", 2.0, "reached")
+
+
+def test_an_earlier_link_arriving_late_wins_and_moves_history_between_users() -> None:
+    """anon1 was linked to u1 at 1:00; a link anon1 → u2 stamped 0:30 arrives later: the earliest link wins, so
+    anon1's two W move from u1 (who no longer reaches w2) to u2 (who does)."""
+    first = Batch([_ev("u1", "Signed Up", 0, 1), _ev("u2", "Signed Up", 0, 2),
+                   _ev(None, "W", 10, 3, anonymous="anon1"), _ev(None, "W", 20, 4, anonymous="anon1")],
+                  [("anon1", "u1", _iso(60))], [], {})
+    second = Batch([], [("anon1", "u2", _iso(30))], [], {})
+    state = _both(first, second, LATE, (None, "same"))
+    assert state[("u1", "w2")][2:] == (0.0, "in_progress")
+    assert state[("u2", "w2")][1:] == ("2026-01-05 00:20:00", 2.0, "reached")
+
+
+def test_a_late_group_call_makes_an_account_and_credits_its_events() -> None:
+    """u1 (signed up 0:00) sent two M without an account id; the group call u1 → acc9 arrives later: acc9 exists
+    from u1's t0, and both messages count for it (a user's events go to their first group's account)."""
+    first = Batch([_ev("u1", "Signed Up", 0, 1), _ev("u1", "M", 10, 2), _ev("u1", "M", 20, 3)], [], [], {})
+    second = Batch([], [], [("u1", "acc9", _iso(30))], {})
+    state = _both(first, second, LATE, (None, "default"))
+    assert state[("acc9", "team")] == ("2026-01-05 00:00:00", "2026-01-05 00:20:00", 2.0, "reached")

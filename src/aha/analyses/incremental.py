@@ -27,10 +27,11 @@ NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp view)
 MOVED = "aha_moved"  # ids whose identity link changed (temp)
 TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
 TOUCHED_ACCOUNTS = "aha_touched_accounts"  # (id): accounts likewise (temp)
+GROUPS = "aha_touched_groups"  # group calls of the users new events resolve to, and new ones (temp)
 RAW_IDS = "aha_touched_ids"  # (id): every user or anonymous id whose events the recomputed entities read (temp)
 TOUCHED_EVENTS = "aha_touched_events"  # their events (temp view)
 SCRATCH_VIEWS = (NEW_EVENTS, TOUCHED_EVENTS)
-SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, RAW_IDS)
+SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS)
 LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
 
 
@@ -165,18 +166,25 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
     event with a user id and an account id to that account; any other resolved event to its account id or else to
     its user's primary account (the first group call)."""
     window = int(longest_window(definitions, c.ACCOUNT).total_seconds())
-    ent = entities
     moved_anonymous = ""
     if store.scalar(f"SELECT count(*) FROM {MOVED}"):  # anonymous events carrying an account, now (un)resolved
         moved_anonymous = f"""UNION SELECT account_id FROM {schema.EVENTS} WHERE user_id IS NULL
             AND account_id IS NOT NULL AND anonymous_id IN (SELECT id FROM {MOVED})"""
+    # The group calls of the users the new events resolve to (their first group call credits their events).
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {GROUPS} AS
+        SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
+               m.rowid >= {memberships_mark} AS fresh
+        FROM {schema.MEMBERSHIPS} m LEFT JOIN temp.{links} l ON l.anonymous_id = m.user_id
+        WHERE m.timestamp <= TIMESTAMP '{b}' AND coalesce(l.linked_user, m.user_id) IN (
+            SELECT cu FROM {NEW_EVENTS}
+            UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
+              LEFT JOIN temp.{links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})""")
+    # Every id that resolves, under the old links or the new, to a touched user: their member pairs are touched.
+    touched_ids = f"""SELECT id FROM {TOUCHED_USERS}
+        UNION SELECT anonymous_id FROM temp.{links} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})
+        UNION SELECT anonymous_id FROM {LINKS_KEPT} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})"""
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
-        WITH ms AS (
-            SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
-                   m.rowid >= {memberships_mark} AS fresh
-            FROM {schema.MEMBERSHIPS} m LEFT JOIN temp.{links} l ON l.anonymous_id = m.user_id
-            WHERE m.timestamp <= TIMESTAMP '{b}'),
-        first_group AS (SELECT cu, arg_min(account_id, timestamp) AS account_id FROM ms GROUP BY cu),
+        WITH first_group AS (SELECT cu, arg_min(account_id, timestamp) AS account_id FROM {GROUPS} GROUP BY cu),
         credited AS (
             SELECT CASE WHEN n.user_id IS NOT NULL AND n.account_id IS NOT NULL THEN n.account_id
                         WHEN n.cu IS NOT NULL THEN coalesce(n.account_id, f.account_id) END AS account_id,
@@ -184,25 +192,17 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
             FROM {NEW_EVENTS} n LEFT JOIN first_group f ON f.cu = n.cu),
         pairs AS (  -- member pairs the new rows bring (an event carrying both ids; a group call)
             SELECT cu, account_id FROM {NEW_EVENTS} WHERE user_id IS NOT NULL AND account_id IS NOT NULL
-            UNION SELECT cu, account_id FROM ms WHERE fresh),
-        members AS (  -- every member pair, with the member's user under the old links and the new
-            SELECT coalesce(l.linked_user, p.user_id) AS now, coalesce(o.linked_user, p.user_id) AS before,
-                   p.account_id
-            FROM (SELECT user_id, account_id FROM {schema.SEEN_MEMBERS}
-                  UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS}) p
-            LEFT JOIN temp.{links} l ON l.anonymous_id = p.user_id
-            LEFT JOIN {LINKS_KEPT} o ON o.anonymous_id = p.user_id)
+            UNION SELECT cu, account_id FROM {GROUPS} WHERE fresh)
         SELECT x.account_id AS id FROM credited x
-          JOIN {ent} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = x.account_id
+          JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = x.account_id
           WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND
         UNION SELECT p.account_id FROM pairs p
-          JOIN {ent} u ON u.{c.ENTITY_TYPE} = '{c.USER}' AND u.{c.ENTITY_ID} = p.cu
-          LEFT JOIN {ent} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
+          JOIN {entities} u ON u.{c.ENTITY_TYPE} = '{c.USER}' AND u.{c.ENTITY_ID} = p.cu
+          LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
           WHERE a.{c.T0} IS NULL OR u.{c.T0} < a.{c.T0}
-        UNION SELECT account_id FROM ms WHERE fresh
-        UNION SELECT f.account_id FROM ms f JOIN ms g ON g.cu = f.cu WHERE g.fresh
-        UNION SELECT account_id FROM members
-          WHERE now IN (SELECT id FROM {TOUCHED_USERS}) OR before IN (SELECT id FROM {TOUCHED_USERS})
+        UNION SELECT f.account_id FROM {GROUPS} f WHERE f.cu IN (SELECT cu FROM {GROUPS} WHERE fresh)
+        UNION SELECT account_id FROM {schema.SEEN_MEMBERS} WHERE user_id IN ({touched_ids})
+        UNION SELECT account_id FROM {schema.MEMBERSHIPS} WHERE user_id IN ({touched_ids})
         {moved_anonymous}""")
 
 
