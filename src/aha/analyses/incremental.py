@@ -27,11 +27,12 @@ NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp view)
 MOVED = "aha_moved"  # ids whose identity link changed (temp)
 TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
 TOUCHED_ACCOUNTS = "aha_touched_accounts"  # (id): accounts likewise (temp)
+RETRAITED = "aha_retraited"  # (id, h, gone): users whose traits changed, with their new hash (temp)
 GROUPS = "aha_touched_groups"  # group calls of the users new events resolve to, and new ones (temp)
 RAW_IDS = "aha_touched_ids"  # (id): every user or anonymous id whose events the recomputed entities read (temp)
 TOUCHED_EVENTS = "aha_touched_events"  # their events (temp view)
 SCRATCH_VIEWS = (NEW_EVENTS, TOUCHED_EVENTS)
-SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS)
+SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED)
 LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
 
 
@@ -108,7 +109,7 @@ def _quoted(text: str) -> str:
 def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetime, links: str,
             entities: str) -> None:
     """Fill TOUCHED_USERS, TOUCHED_ACCOUNTS and RAW_IDS (temp tables) with the entities the rows past `marks` can
-    change, as of `as_of`; `links` is the temp table of the links as of `as_of`, `entities` the stored state.
+    change, as of `as_of`; `links` names the table of the links as of `as_of`, `entities` the stored state.
 
     A user is touched by a new event that resolves to them inside their candidate window (before `t0` + the longest
     user window; an earlier signup moves `t0`), by a new signup-defining event if they had none, by any change of
@@ -121,18 +122,21 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
     raw.execute(f"""CREATE OR REPLACE TEMP VIEW {NEW_EVENTS} AS
         SELECT e.event, e.timestamp, e.user_id, e.account_id,
                coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
-        FROM {schema.EVENTS} e LEFT JOIN temp.{links} lu ON lu.anonymous_id = e.user_id
-             LEFT JOIN temp.{links} la ON la.anonymous_id = e.anonymous_id
+        FROM {schema.EVENTS} e LEFT JOIN {links} lu ON lu.anonymous_id = e.user_id
+             LEFT JOIN {links} la ON la.anonymous_id = e.anonymous_id
         WHERE e.rowid >= {ev} AND e.timestamp <= TIMESTAMP '{b}'""")
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
         SELECT coalesce(n.anonymous_id, o.anonymous_id) AS id, o.linked_user AS old_user, n.linked_user AS new_user
-        FROM temp.{links} n FULL JOIN {LINKS_KEPT} o ON n.anonymous_id = o.anonymous_id
-        WHERE n.linked_user IS DISTINCT FROM o.linked_user""")
+        FROM {links} n FULL JOIN {LINKS_KEPT} o ON n.anonymous_id = o.anonymous_id
+        WHERE n.linked_user IS DISTINCT FROM o.linked_user AND {"true" if links != LINKS_KEPT else "false"}""")
     user_window = int(longest_window(definitions, c.USER).total_seconds())
     traits = ""
     if any(m.scope for m in definitions.milestones):
-        traits = f"""UNION SELECT coalesce(u.user_id, k.user_id) FROM {schema.USERS} u
-            FULL JOIN {TRAITS_KEPT} k ON k.user_id = u.user_id WHERE hash(u.traits::VARCHAR) IS DISTINCT FROM k.h"""
+        raw.execute(f"""CREATE OR REPLACE TEMP TABLE {RETRAITED} AS SELECT coalesce(u.user_id, k.user_id) AS id,
+                   hash(u.traits::VARCHAR) AS h, u.user_id IS NULL AS gone
+            FROM {schema.USERS} u FULL JOIN {TRAITS_KEPT} k ON k.user_id = u.user_id
+            WHERE hash(u.traits::VARCHAR) IS DISTINCT FROM k.h""")
+        traits = f"UNION SELECT id FROM {RETRAITED}"
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_USERS} AS
         SELECT n.cu AS id FROM {NEW_EVENTS} n
         LEFT JOIN {entities} s ON s.{c.ENTITY_TYPE} = '{c.USER}' AND s.{c.ENTITY_ID} = n.cu
@@ -152,9 +156,9 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
             UNION SELECT coalesce(l.linked_user, p.user_id) FROM (
                 SELECT user_id, account_id FROM {schema.SEEN_MEMBERS}
                 UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS}) p
-              LEFT JOIN temp.{links} l ON l.anonymous_id = p.user_id
+              LEFT JOIN {links} l ON l.anonymous_id = p.user_id
               WHERE p.account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS}))
-        SELECT id FROM who UNION SELECT anonymous_id FROM temp.{links} WHERE linked_user IN (SELECT id FROM who)""")
+        SELECT id FROM who UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)""")
     raw.execute(f"""CREATE OR REPLACE TEMP VIEW {TOUCHED_EVENTS} AS SELECT * FROM {schema.EVENTS}
         WHERE user_id IN (SELECT id FROM {RAW_IDS}) OR anonymous_id IN (SELECT id FROM {RAW_IDS})
            OR account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS})""")
@@ -174,14 +178,14 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {GROUPS} AS
         SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
                m.rowid >= {memberships_mark} AS fresh
-        FROM {schema.MEMBERSHIPS} m LEFT JOIN temp.{links} l ON l.anonymous_id = m.user_id
+        FROM {schema.MEMBERSHIPS} m LEFT JOIN {links} l ON l.anonymous_id = m.user_id
         WHERE m.timestamp <= TIMESTAMP '{b}' AND coalesce(l.linked_user, m.user_id) IN (
             SELECT cu FROM {NEW_EVENTS}
             UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
-              LEFT JOIN temp.{links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})""")
+              LEFT JOIN {links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})""")
     # Every id that resolves, under the old links or the new, to a touched user: their member pairs are touched.
     touched_ids = f"""SELECT id FROM {TOUCHED_USERS}
-        UNION SELECT anonymous_id FROM temp.{links} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})
+        UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})
         UNION SELECT anonymous_id FROM {LINKS_KEPT} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})"""
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
         WITH first_group AS (SELECT cu, arg_min(account_id, timestamp) AS account_id FROM {GROUPS} GROUP BY cu),
@@ -204,6 +208,12 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
         UNION SELECT account_id FROM {schema.SEEN_MEMBERS} WHERE user_id IN ({touched_ids})
         UNION SELECT account_id FROM {schema.MEMBERSHIPS} WHERE user_id IN ({touched_ids})
         {moved_anonymous}""")
+
+
+def keep_traits(store: Store) -> None:
+    """Bring the kept trait hashes up to date with RETRAITED (`touched`), row by row: a table of users, not events."""
+    store.raw.execute(f"DELETE FROM {TRAITS_KEPT} WHERE user_id IN (SELECT id FROM temp.{RETRAITED})")
+    store.raw.execute(f"INSERT INTO {TRAITS_KEPT} SELECT id, h FROM temp.{RETRAITED} WHERE NOT gone")
 
 
 def drop_scratch(store: Store) -> None:

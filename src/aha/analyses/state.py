@@ -254,8 +254,12 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, 
     events, over the same expressions as a full build, and replace their rows. Returns the users-without-signup
     count (every user id seen: a table of users, not of events)."""
     source = event_source(store, marks.as_of)
-    links = store.materialise(LINKS_TABLE, source.identity_links(), temp=True)
-    incremental.touched(store, definitions, before, marks.as_of, LINKS_TABLE, ENTITIES_TABLE)
+    # No identity call past the mark: the links are the kept ones (the rules admit no stored link after as_of).
+    relinked = marks.rows[schema.IDENTITIES][0] != before.rows[schema.IDENTITIES][0]
+    links = (store.materialise(LINKS_TABLE, source.identity_links(), temp=True) if relinked
+             else store.table(incremental.LINKS_KEPT))
+    incremental.touched(store, definitions, before, marks.as_of,
+                        f"temp.{LINKS_TABLE}" if relinked else incremental.LINKS_KEPT, ENTITIES_TABLE)
     touched_users = store.ibis.table(incremental.TOUCHED_USERS, database="temp")
     touched_accounts = store.ibis.table(incremental.TOUCHED_ACCOUNTS, database="temp")
 
@@ -274,7 +278,10 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, 
                 AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_ACCOUNTS}))""")
         con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
                     f"FROM temp.{DELTA_TABLE}")
-        _keep_links(store, definitions)
+        if relinked:
+            _keep_links(store)
+        if any(m.scope for m in definitions.milestones):
+            incremental.keep_traits(store)
         con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
         stored = store.table(ENTITIES_TABLE)
         signed_up = stored.filter(stored[c.ENTITY_TYPE] == c.USER)
@@ -299,11 +306,11 @@ def _one_transaction(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
 
 
-def _keep_links(store: Store, definitions: Definitions) -> None:
+def _keep_links(store: Store, definitions: Definitions | None = None) -> None:
     """Keep beside the state what the next incremental update compares with: the links it resolved with (the temp
-    table of this build) and, when a milestone has a scope, a hash of each user's traits."""
+    table of this build) and, for a full build with a scoped milestone (`definitions`), each user's traits hash."""
     store.raw.execute(f"CREATE OR REPLACE TABLE {incremental.LINKS_KEPT} AS SELECT * FROM temp.{LINKS_TABLE}")
-    if any(m.scope for m in definitions.milestones):
+    if definitions is not None and any(m.scope for m in definitions.milestones):
         store.raw.execute(f"CREATE OR REPLACE TABLE {incremental.TRAITS_KEPT} AS "
                           f"SELECT user_id, hash(traits::VARCHAR) AS h FROM {schema.USERS}")
 
