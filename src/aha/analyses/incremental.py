@@ -16,7 +16,7 @@ from typing import Any
 
 from aha.definitions import Definitions
 from aha.engine import columns as c
-from aha.engine.state import longest_window
+from aha.engine.state import longest_window, tracked
 from aha.store import Store, schema
 
 MARKS = "state_marks"  # key in aha_meta: the JSON of `Marks` for the stored state
@@ -159,9 +159,13 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
               LEFT JOIN {links} l ON l.anonymous_id = p.user_id
               WHERE p.account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS}))
         SELECT id FROM who UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)""")
+    # Only names the state reads; a view, so that each part of the build reads only its names, columns and times.
+    names = definitions.signup.defining
+    read = "TRUE" if names is None else "event IN ({})".format(", ".join(
+        _quoted(n) for n in sorted({*names, *(e for m in tracked(definitions) for e in m.events)})))
     raw.execute(f"""CREATE OR REPLACE TEMP VIEW {TOUCHED_EVENTS} AS SELECT * FROM {schema.EVENTS}
-        WHERE user_id IN (SELECT id FROM {RAW_IDS}) OR anonymous_id IN (SELECT id FROM {RAW_IDS})
-           OR account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS})""")
+        WHERE {read} AND (user_id IN (SELECT id FROM {RAW_IDS}) OR anonymous_id IN (SELECT id FROM {RAW_IDS})
+           OR account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS}))""")
 
 
 def _touched_accounts(store: Store, definitions: Definitions, b: str, memberships_mark: int, links: str,
