@@ -118,8 +118,8 @@ def _entities(store: Store, ms: MilestoneState) -> pd.DataFrame:
                       .astype(str)], axis=1)
 
 
-def _both(first: Batch, second: Batch, definitions: Definitions,
-          as_of: tuple[datetime | None, str]) -> dict[tuple[str, str], tuple[Any, ...]]:
+def _both(first: Batch, second: Batch, definitions: Definitions, as_of: tuple[datetime | None, str],
+          in_transaction: bool = False) -> dict[tuple[str, str], tuple[Any, ...]]:
     """Build after the first batch, append the second and build again (incrementally where the rules allow); a
     second store takes both batches at once and builds from scratch. Their states must be equal. Returns the
     refreshed state: (entity id, milestone) → (t0, reach time, progress, status)."""
@@ -133,7 +133,11 @@ def _both(first: Batch, second: Batch, definitions: Definitions,
             second.write(grown)
             after = {"default": _latest(grown), "same": before, "later": before + timedelta(days=1)}[as_of[1]]
             after = max(after, before)  # as_of moved back is a full rebuild by rule: not what is tested here
-            refreshed = build(grown, definitions, after)
+            if in_transaction:  # as the server reads: the update runs in the caller's transaction
+                with grown.transaction():
+                    refreshed = build(grown, definitions, after)
+            else:
+                refreshed = build(grown, definitions, after)
             changed = any((second.rows, second.links, second.members, second.traits)) or after != before
             assert refreshed.refreshed == (changed and (after == before or saw_every_call))  # SEMANTICS.md's rules
             first.write(whole)
@@ -183,14 +187,15 @@ def _ev(user: str | None, name: str, minutes: int, n: int, anonymous: str | None
     return (user, name, _iso(minutes), {}, {k: v for k, v in extra.items() if v})
 
 
-def test_a_late_identify_moves_anonymous_events_to_the_user() -> None:
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["command", "server_read"])
+def test_a_late_identify_moves_anonymous_events_to_the_user(in_transaction: bool) -> None:
     """u1 signed up at 0:00 and did one W; anon1 did a W at 0:10 (and a message in acc1) before anyone knew who it
     was. The identify anon1 → u1 arrives later: u1 reaches w2 at 0:10, and acc1 (u1 a member) counts the message."""
     first = Batch([_ev("u1", "Signed Up", 0, 1), _ev("u1", "W", 5, 2, account="acc1"), _ev("u1", "M", 6, 3,
                                                                                             account="acc1"),
                    _ev(None, "W", 10, 4, anonymous="anon1"), _ev(None, "M", 12, 5, "anon1", "acc1")], [], [], {})
     second = Batch([], [("anon1", "u1", _iso(60))], [], {})
-    state = _both(first, second, LATE, (None, "default"))
+    state = _both(first, second, LATE, (None, "default"), in_transaction)
     assert state[("u1", "w2")][1:] == ("2026-01-05 00:10:00", 2.0, "reached")
     assert state[("acc1", "team")][1:] == ("2026-01-05 00:12:00", 2.0, "reached")
 
