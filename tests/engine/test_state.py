@@ -142,10 +142,12 @@ def test_state_is_reused_until_data_or_definitions_change(tmp_path):
     assert build(store, DEFINITIONS, AS_OF).rebuilt
     assert not build(store, DEFINITIONS, AS_OF).rebuilt
     write_events(store, [("u2", "Signed Up", T0, {}, {"message_id": "other"})])
-    assert build(store, DEFINITIONS, AS_OF).rebuilt
+    assert build(store, DEFINITIONS, AS_OF).rebuilt  # one new event of two: more than an incremental share
     changed = parse(DEFINITIONS.model_dump_json().replace('"1h"', '"2h"'))
     assert build(store, changed, AS_OF).rebuilt
-    assert build(store, changed, AS_OF + timedelta(days=1)).rebuilt
+    later = build(store, changed, AS_OF + timedelta(days=1))  # as_of forward from a state that saw every call
+    assert later.refreshed and not later.rebuilt
+    assert build(store, changed, AS_OF).rebuilt  # as_of moved back
 
 
 def test_anonymous_events_belong_to_the_identified_user_retroactively(tmp_path):

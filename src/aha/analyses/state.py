@@ -7,7 +7,8 @@ when one of them changes, so a second report on unchanged data reads a small tab
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses import incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import accounts
 from aha.engine import columns as c
@@ -41,6 +43,7 @@ LINKS_TABLE = "aha_links"  # anonymous id → user, while the state is built (te
 MERGES_TABLE = "aha_merges"  # user id → the user an alias merged it into, likewise
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 MEMBERS_TABLE = "aha_members"  # (user key, account key, email domain), for members_reached milestones (temp)
+DELTA_TABLE = "aha_entities_delta"  # an incremental update's recomputed entities (temp)
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
 WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
@@ -65,7 +68,8 @@ class MilestoneState:
     entities: ir.Table
     long_view: Callable[[], ir.Table] = field(repr=False)
     count_without_signup: Callable[[], int] = field(repr=False)
-    rebuilt: bool = False
+    rebuilt: bool = False  # recomputed from every event
+    refreshed: bool = False  # brought up to date from the stored state: only the entities new calls touch
     key: str = ""  # the state key the file holds this state under (entity_rows reads the file's view by it)
 
     @property
@@ -182,7 +186,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     settles before it returns). Until the key is written a crash leaves the old key, so the next run rebuilds.
     """
     store.settle()  # a state still being written: its key decides whether this one is stale
-    key = f"{LAYOUT}|{content_hash(definitions)}|{store.data_version}|{as_of.isoformat()}"
+    prefix = f"{LAYOUT}|{content_hash(definitions)}"
+    key = f"{prefix}|{store.data_version}|{as_of.isoformat()}"
     cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
 
     counted: dict[str, int] = {}  # the users-without-signup count of this state, once known
@@ -200,11 +205,23 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         counted[WITHOUT_SIGNUP] = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?",
                                                    [WITHOUT_SIGNUP]) or 0)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup, key=key)
+    marks = incremental.Marks(key, prefix, as_of, default_as_of(store), incremental.watermarks(store))
+    before = incremental.stored_marks(store)
+    if not force and _incremental_applies(definitions) and incremental.why_not(store, before, prefix, as_of,
+                                                                               cached) is None:
+        assert before is not None
+        counted[WITHOUT_SIGNUP] = _refresh(store, definitions, before, marks)
+        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup,
+                              refreshed=True, key=key)
+    # The kept links are replaced below, before the key: a crash in between must leave no marks that trust them.
+    store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])
     source = event_source(store, as_of)
     # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
     # may write to one database only, straight into the file.
     overlapped = not store.in_transaction
-    wide = _spread(store, source, definitions, in_memory=overlapped)
+    target = (lambda q: store.memory_table(ENTITIES_TABLE, q)) if overlapped else (
+        lambda q: store.materialise(ENTITIES_TABLE, q))
+    wide = _spread(store, source, definitions, target)
     for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
         store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
     signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
@@ -217,30 +234,117 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         needed by the analyses that read the in-memory copy meanwhile."""
         if overlapped:
             con.execute(f'CREATE OR REPLACE TABLE "{ENTITIES_TABLE}" AS SELECT * FROM {MEMORY}."{ENTITIES_TABLE}"')
-        # The long view, compiled against the name the file's table has.
-        stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
-        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
-                    f"{store.union_sql(state_view_parts(stored, definitions, as_of))}")
         row = one_row(con, store.ibis.compile(without))
         counted[WITHOUT_SIGNUP] = int(row[0]) if row else 0
-        con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?)",
-                    [STATE_KEY, key, WITHOUT_SIGNUP, str(counted[WITHOUT_SIGNUP])])
+        _write_key(store, con, wide, definitions, marks, counted[WITHOUT_SIGNUP])
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
-def _spread(store: Store, source: EventSource, definitions: Definitions, in_memory: bool) -> ir.Table:
+def _write_key(store: Store, con: duckdb.DuckDBPyConnection, wide: ir.Table, definitions: Definitions,
+               marks: incremental.Marks, without: int) -> None:
+    """The long view over the file's entities (compiled against the name the file's table has), and the state's
+    key, marks and users-without-signup count."""
+    stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
+    con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
+                f"{store.union_sql(state_view_parts(stored, definitions, marks.as_of))}")
+    con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?), (?, ?)",
+                [STATE_KEY, marks.key, WITHOUT_SIGNUP, str(without), incremental.MARKS, marks.dump()])
+
+
+def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, marks: incremental.Marks) -> int:
+    """Bring the stored state (`before`) up to `marks`: recompute the entities the new calls touch from their own
+    events, over the same expressions as a full build, and replace their rows. Returns the users-without-signup
+    count (every user id seen: a table of users, not of events)."""
+    source = event_source(store, marks.as_of)
+    # No identity call past the mark: the links are the kept ones (the rules admit no stored link after as_of).
+    relinked = marks.rows[schema.IDENTITIES][0] != before.rows[schema.IDENTITIES][0]
+    links = (store.materialise(LINKS_TABLE, source.identity_links(), temp=True) if relinked
+             else store.table(incremental.LINKS_KEPT))
+    incremental.touched(store, definitions, before, marks.as_of,
+                        f"temp.{LINKS_TABLE}" if relinked else incremental.LINKS_KEPT, ENTITIES_TABLE)
+    touched_users = store.ibis.table(incremental.TOUCHED_USERS, database="temp")
+    touched_accounts = store.ibis.table(incremental.TOUCHED_ACCOUNTS, database="temp")
+
+    def keep(entities: ir.Table) -> ir.Table:
+        kind, ident = entities[c.ENTITY_TYPE], entities[c.ENTITY_ID]
+        return entities.filter(((kind == c.USER) & ident.isin(touched_users.id))
+                               | ((kind == c.ACCOUNT) & ident.isin(touched_accounts.id)))
+
+    narrowed = replace(source, events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"), linked=links)
+    delta = _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep)
+    with _one_transaction(store) as con:
+        offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
+        con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
+            ({c.ENTITY_TYPE} = '{c.USER}' AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_USERS}))
+            OR ({c.ENTITY_TYPE} = '{c.ACCOUNT}'
+                AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_ACCOUNTS}))""")
+        con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
+                    f"FROM temp.{DELTA_TABLE}")
+        if relinked:
+            _keep_links(store)
+        if any(m.scope for m in definitions.milestones):
+            incremental.keep_traits(store)
+        con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
+        stored = store.table(ENTITIES_TABLE)
+        signed_up = stored.filter(stored[c.ENTITY_TYPE] == c.USER)
+        users = replace(source, linked=store.table(incremental.LINKS_KEPT)).users()
+        row = one_row(con, store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID])
+                                              .count()))
+        without = int(row[0]) if row else 0
+        _write_key(store, con, delta, definitions, marks, without)
+    for temp in (DELTA_TABLE, LINKS_TABLE):
+        store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+    incremental.drop_scratch(store)
+    return without
+
+
+@contextmanager
+def _one_transaction(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A transaction of its own, or the one the caller is in (the server's reads)."""
+    if store.in_transaction:
+        yield store.raw
+    else:
+        with store.transaction() as con:
+            yield con
+
+
+def _incremental_applies(definitions: Definitions) -> bool:
+    """Accounts read from users' email traits, and `members_reached` milestones (an account's state depends on
+    every member's, not only the recomputed ones): a full build (docs/semantics.md, "Incremental state")."""
+    return definitions.accounts_from == "group" and not any(
+        m.members_reached is not None for m in definitions.milestones)
+
+
+def _keep_links(store: Store, definitions: Definitions | None = None) -> None:
+    """Keep beside the state what the next incremental update compares with: the links it resolved with (the temp
+    table of this build) and, for a full build with a scoped milestone (`definitions`), each user's traits hash."""
+    store.raw.execute(f"CREATE OR REPLACE TABLE {incremental.LINKS_KEPT} AS SELECT * FROM temp.{LINKS_TABLE}")
+    if definitions is not None and any(m.scope for m in definitions.milestones):
+        store.raw.execute(f"CREATE OR REPLACE TABLE {incremental.TRAITS_KEPT} AS "
+                          f"SELECT user_id, hash(traits::VARCHAR) AS h FROM {schema.USERS}")
+
+
+def _spread(store: Store, source: EventSource, definitions: Definitions, target: Callable[[ir.Table], ir.Table],
+            keep: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """Every milestone's reach spread over the entities (`state_query`), computed step by step through temp
-    tables and stored as ENTITIES_TABLE: in the attached in-memory database, or in the file. Scratch is dropped."""
+    tables and stored by `target` (ENTITIES_TABLE in memory or in the file; a delta). Scratch is dropped.
+
+    `keep` narrows the entities (an incremental update): then only events from the earliest kept `t0` on are read
+    for milestones (events are stored in time order per name, so DuckDB skips the older row groups)."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once.
-    linked = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
-    linked = replace(linked, merged=store.materialise(MERGES_TABLE, linked.merges(), temp=True))
+    if source.linked is None:
+        source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
+    linked = replace(source, merged=store.materialise(MERGES_TABLE, source.merges(), temp=True))
     memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS)))  # group calls made by as_of
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
-    entities = store.materialise(
-        BUILD_TABLE, entities_query(linked, store.table(schema.USERS), memberships, definitions), temp=True
-    )
+    found = entities_query(linked, store.table(schema.USERS), memberships, definitions)
+    entities = store.materialise(BUILD_TABLE, keep(found) if keep else found, temp=True)
+    if keep:
+        since = store.scalar(f"SELECT min({c.T0}) FROM temp.{BUILD_TABLE}")
+        events = linked.events
+        linked = replace(linked, events=events.filter(events.timestamp >= ibis.literal(since or datetime.max)))
     owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
               for kind in (c.USER, c.ACCOUNT)}
     relevant = {}
@@ -263,10 +367,12 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, in_memo
         members = store.materialise(MEMBERS_TABLE, member_keys_query(pairs, entities, store.table(schema.USERS)),
                                     temp=True)
     spread = state_query(relevant, entities, definitions, named=as_view, members=members)
-    wide = store.memory_table(ENTITIES_TABLE, spread) if in_memory else store.materialise(ENTITIES_TABLE, spread)
+    wide = target(spread)
     for view in views:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
+    if not keep:
+        _keep_links(store, definitions)
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-    for temp in (BUILD_TABLE, LINKS_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch):
+    for temp in (BUILD_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch, *(() if keep else (LINKS_TABLE,))):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     return wide

@@ -5,6 +5,7 @@ The DuckDB file is the default; `Store` wraps an Ibis backend so the engine's ex
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,8 @@ class StoreError(UserError):
 
 
 MEMORY = "aha_mem"  # an in-memory database attached beside the file; every connection of the process sees it
+MEMORY_LIMIT = "AHA_MEMORY_LIMIT"  # environment: DuckDB's memory limit for aha ("8GB", "40%"); past it, DuckDB spills
+DEFAULT_MEMORY_LIMIT = "50%"  # of the machine's memory: DuckDB's own default (80%) leaves little for anything else
 
 
 class Store:
@@ -45,6 +48,7 @@ class Store:
         self.ibis = _connect(self.path, read_only)
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
         self.raw.execute("SET enable_progress_bar = false")  # it would print into `--json` output on long queries
+        limit_memory(self.raw)
         if not read_only:
             self._ensure_schema()
         self._check_version()
@@ -253,6 +257,16 @@ class _ArrowData(PyArrowData):
     @classmethod
     def convert_column(cls, column: pa.Array, dtype: dt.DataType) -> pa.Array:
         return pa.nulls(len(column)) if dtype.is_null() else super().convert_column(column, dtype)
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Cap DuckDB's memory at AHA_MEMORY_LIMIT (default half the machine's). Beyond it, joins, aggregates and sorts
+    spill to `<db>.tmp` beside the file (DuckDB's temp directory for a database file) instead of failing."""
+    limit = os.environ.get(MEMORY_LIMIT, "").strip() or DEFAULT_MEMORY_LIMIT
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|%)", limit, flags=re.IGNORECASE):
+        raise StoreError(f"{MEMORY_LIMIT}={limit!r}: not a memory size. Give a size with its unit or a share of the "
+                         f"machine's memory, e.g. {MEMORY_LIMIT}=8GB or {MEMORY_LIMIT}=40%.")
+    con.execute(f"SET memory_limit = '{limit}'")
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:

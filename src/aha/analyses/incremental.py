@@ -1,0 +1,227 @@
+"""Incremental milestone state (SEMANTICS.md, "Incremental state"): after new calls arrive, only the entities they
+can change are recomputed, and the stored state equals a full rebuild.
+
+Each state is stored with its marks: how far it read each append-only table (a rowid watermark), the `as_of` and
+the latest stored call it was built with, and the identity links it resolved with. A later state for the same
+definitions reads only the rows past the marks to find the entities they touch (`touched`); `state.build` then
+recomputes those entities through the same engine expressions, over their events only, and splices them in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aha.definitions import Definitions
+from aha.engine import columns as c
+from aha.engine.state import longest_window, tracked
+from aha.store import Store, schema
+
+MARKS = "state_marks"  # key in aha_meta: the JSON of `Marks` for the stored state
+LINKS_KEPT = "aha_state_links"  # the identity links (anonymous_id, linked_user) the stored state resolved with
+TRAITS_KEPT = "aha_state_traits"  # (user_id, h): a hash of each user's traits the stored state read (scopes)
+APPENDED = (schema.EVENTS, schema.IDENTITIES, schema.MEMBERSHIPS)  # tables writers only append to
+NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp view)
+MOVED = "aha_moved"  # ids whose identity link changed (temp)
+TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
+TOUCHED_ACCOUNTS = "aha_touched_accounts"  # (id): accounts likewise (temp)
+RETRAITED = "aha_retraited"  # (id, h, gone): users whose traits changed, with their new hash (temp)
+GROUPS = "aha_touched_groups"  # group calls of the users new events resolve to, and new ones (temp)
+RAW_IDS = "aha_touched_ids"  # (id): every user or anonymous id whose events the recomputed entities read (temp)
+TOUCHED_EVENTS = "aha_touched_events"  # their events (temp view)
+SCRATCH_VIEWS = (NEW_EVENTS, TOUCHED_EVENTS)
+SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED)
+LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a stored state read: its key, definitions (`prefix`: layout and content hash), `as_of`, the latest stored
+    call when it was built, and per appended table (rowid watermark, rows below it)."""
+
+    key: str
+    prefix: str
+    as_of: datetime
+    latest: datetime | None
+    rows: dict[str, tuple[int, int]]
+
+    def dump(self) -> str:
+        return json.dumps({"key": self.key, "prefix": self.prefix, "as_of": self.as_of.isoformat(),
+                           "latest": self.latest.isoformat() if self.latest else None,
+                           "rows": {t: list(v) for t, v in self.rows.items()}})
+
+    @staticmethod
+    def load(text: str) -> Marks:
+        d: dict[str, Any] = json.loads(text)
+        return Marks(d["key"], d["prefix"], datetime.fromisoformat(d["as_of"]),
+                     datetime.fromisoformat(d["latest"]) if d["latest"] else None,
+                     {t: (int(v[0]), int(v[1])) for t, v in d["rows"].items()})
+
+
+def watermarks(store: Store) -> dict[str, tuple[int, int]]:
+    """Per appended table: one past its highest rowid, and its row count (rows are appended, never deleted, so the
+    rows past a watermark are exactly those written after it was read; a deletion shows as a smaller count)."""
+    marks = {}
+    for table in APPENDED:
+        row = store.raw.execute(f"SELECT coalesce(max(rowid) + 1, 0), count(*) FROM {table}").fetchall()[0]
+        marks[table] = (int(row[0]), int(row[1]))
+    return marks
+
+
+def stored_marks(store: Store) -> Marks | None:
+    text = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [MARKS])
+    return Marks.load(text) if text else None
+
+
+def why_not(store: Store, marks: Marks | None, prefix: str, as_of: datetime, stored_key: str | None) -> str | None:
+    """Why the stored state cannot be brought up to date incrementally (None: it can). The rules of SEMANTICS.md:
+    the same layout and definitions; `as_of` unchanged, or moved forward from a state that had seen every stored
+    call (otherwise rows it left out for being after its `as_of` would now count, and they are not past any mark);
+    no stored row deleted; fewer new events than LARGEST_SHARE of the stored ones."""
+    if marks is None or marks.key != stored_key or not store.exists(LINKS_KEPT):
+        return "no marks for the stored state"
+    if marks.prefix != prefix:
+        return "the definitions or the state's layout changed"
+    if as_of < marks.as_of:
+        return "as_of moved back"
+    if as_of > marks.as_of and marks.latest is not None and marks.latest > marks.as_of:
+        return "as_of moved forward from a state that left out stored calls after its as_of"
+    for table, (mark, count) in marks.rows.items():
+        if store.scalar(f"SELECT count(*) FROM {table} WHERE rowid < ?", [mark]) != count:
+            return f"rows of {table} were deleted or rewritten"
+    new = store.scalar(f"SELECT count(*) FROM {schema.EVENTS} WHERE rowid >= ?", [marks.rows[schema.EVENTS][0]])
+    if new > LARGEST_SHARE * max(marks.rows[schema.EVENTS][1], 1):
+        return "too many new events for an incremental update"
+    return None
+
+
+def _signup_test(definitions: Definitions, column: str) -> str:
+    names = definitions.signup.defining
+    return "TRUE" if names is None else f"{column} IN ({', '.join(_quoted(n) for n in names)})"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetime, links: str,
+            entities: str) -> None:
+    """Fill TOUCHED_USERS, TOUCHED_ACCOUNTS and RAW_IDS (temp tables) with the entities the rows past `marks` can
+    change, as of `as_of`; `links` names the table of the links as of `as_of`, `entities` the stored state.
+
+    A user is touched by a new event that resolves to them inside their candidate window (before `t0` + the longest
+    user window; an earlier signup moves `t0`), by a new signup-defining event if they had none, by any change of
+    an identity link naming them or their ids, and (with scoped milestones) by a change of their traits. An account
+    is touched by a new event credited to it inside its window, by a new member who signed up before its `t0`, by
+    a new group call, and when any member is touched (the account's `t0` is its earliest member's)."""
+    raw = store.raw
+    b = as_of.isoformat()
+    ev, ms = marks.rows[schema.EVENTS][0], marks.rows[schema.MEMBERSHIPS][0]
+    raw.execute(f"""CREATE OR REPLACE TEMP VIEW {NEW_EVENTS} AS
+        SELECT e.event, e.timestamp, e.user_id, e.account_id,
+               coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
+        FROM {schema.EVENTS} e LEFT JOIN {links} lu ON lu.anonymous_id = e.user_id
+             LEFT JOIN {links} la ON la.anonymous_id = e.anonymous_id
+        WHERE e.rowid >= {ev} AND e.timestamp <= TIMESTAMP '{b}'""")
+    raw.execute(f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
+        SELECT coalesce(n.anonymous_id, o.anonymous_id) AS id, o.linked_user AS old_user, n.linked_user AS new_user
+        FROM {links} n FULL JOIN {LINKS_KEPT} o ON n.anonymous_id = o.anonymous_id
+        WHERE n.linked_user IS DISTINCT FROM o.linked_user AND {"true" if links != LINKS_KEPT else "false"}""")
+    user_window = int(longest_window(definitions, c.USER).total_seconds())
+    traits = ""
+    if any(m.scope for m in definitions.milestones):
+        raw.execute(f"""CREATE OR REPLACE TEMP TABLE {RETRAITED} AS SELECT coalesce(u.user_id, k.user_id) AS id,
+                   hash(u.traits::VARCHAR) AS h, u.user_id IS NULL AS gone
+            FROM {schema.USERS} u FULL JOIN {TRAITS_KEPT} k ON k.user_id = u.user_id
+            WHERE hash(u.traits::VARCHAR) IS DISTINCT FROM k.h""")
+        traits = f"UNION SELECT id FROM {RETRAITED}"
+    raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_USERS} AS
+        SELECT n.cu AS id FROM {NEW_EVENTS} n
+        LEFT JOIN {entities} s ON s.{c.ENTITY_TYPE} = '{c.USER}' AND s.{c.ENTITY_ID} = n.cu
+        WHERE n.cu IS NOT NULL AND CASE WHEN s.{c.T0} IS NULL THEN {_signup_test(definitions, "n.event")}
+              ELSE n.timestamp < s.{c.T0} + INTERVAL {user_window} SECOND END
+        UNION SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
+        UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}""")
+    if any(m.entity == c.ACCOUNT for m in definitions.milestones):
+        _touched_accounts(store, definitions, b, ms, links, entities)
+    else:
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS SELECT NULL::VARCHAR AS id WHERE false")
+    # Whose events to read: touched users and every member of a touched account (their t0 is the account's), under
+    # every id that resolves to them now.
+    raw.execute(f"""CREATE OR REPLACE TEMP TABLE {RAW_IDS} AS
+        WITH who AS (
+            SELECT id FROM {TOUCHED_USERS}
+            UNION SELECT coalesce(l.linked_user, p.user_id) FROM (
+                SELECT user_id, account_id FROM {schema.SEEN_MEMBERS}
+                UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS}) p
+              LEFT JOIN {links} l ON l.anonymous_id = p.user_id
+              WHERE p.account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS}))
+        SELECT id FROM who UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)""")
+    # Only names the state reads; a view, so that each part of the build reads only its names, columns and times.
+    names = definitions.signup.defining
+    read = "TRUE" if names is None else "event IN ({})".format(", ".join(
+        _quoted(n) for n in sorted({*names, *(e for m in tracked(definitions) for e in m.events)})))
+    raw.execute(f"""CREATE OR REPLACE TEMP VIEW {TOUCHED_EVENTS} AS SELECT * FROM {schema.EVENTS}
+        WHERE {read} AND (user_id IN (SELECT id FROM {RAW_IDS}) OR anonymous_id IN (SELECT id FROM {RAW_IDS})
+           OR account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS}))""")
+
+
+def _touched_accounts(store: Store, definitions: Definitions, b: str, memberships_mark: int, links: str,
+                      entities: str) -> None:
+    """TOUCHED_ACCOUNTS (`touched`). Events are credited as the engine credits them (engine.state, accounts): an
+    event with a user id and an account id to that account; any other resolved event to its account id or else to
+    its user's primary account (the first group call)."""
+    window = int(longest_window(definitions, c.ACCOUNT).total_seconds())
+    moved_anonymous = ""
+    if store.scalar(f"SELECT count(*) FROM {MOVED}"):  # anonymous events carrying an account, now (un)resolved
+        moved_anonymous = f"""UNION SELECT account_id FROM {schema.EVENTS} WHERE user_id IS NULL
+            AND account_id IS NOT NULL AND anonymous_id IN (SELECT id FROM {MOVED})"""
+    # The group calls of the users the new events resolve to (their first group call credits their events).
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {GROUPS} AS
+        SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
+               m.rowid >= {memberships_mark} AS fresh
+        FROM {schema.MEMBERSHIPS} m LEFT JOIN {links} l ON l.anonymous_id = m.user_id
+        WHERE m.timestamp <= TIMESTAMP '{b}' AND coalesce(l.linked_user, m.user_id) IN (
+            SELECT cu FROM {NEW_EVENTS}
+            UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
+              LEFT JOIN {links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})""")
+    # Every id that resolves, under the old links or the new, to a touched user: their member pairs are touched.
+    touched_ids = f"""SELECT id FROM {TOUCHED_USERS}
+        UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})
+        UNION SELECT anonymous_id FROM {LINKS_KEPT} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})"""
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
+        WITH first_group AS (SELECT cu, arg_min(account_id, timestamp) AS account_id FROM {GROUPS} GROUP BY cu),
+        credited AS (
+            SELECT CASE WHEN n.user_id IS NOT NULL AND n.account_id IS NOT NULL THEN n.account_id
+                        WHEN n.cu IS NOT NULL THEN coalesce(n.account_id, f.account_id) END AS account_id,
+                   n.timestamp
+            FROM {NEW_EVENTS} n LEFT JOIN first_group f ON f.cu = n.cu),
+        pairs AS (  -- member pairs the new rows bring (an event carrying both ids; a group call)
+            SELECT cu, account_id FROM {NEW_EVENTS} WHERE user_id IS NOT NULL AND account_id IS NOT NULL
+            UNION SELECT cu, account_id FROM {GROUPS} WHERE fresh)
+        SELECT x.account_id AS id FROM credited x
+          JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = x.account_id
+          WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND
+        UNION SELECT p.account_id FROM pairs p
+          JOIN {entities} u ON u.{c.ENTITY_TYPE} = '{c.USER}' AND u.{c.ENTITY_ID} = p.cu
+          LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
+          WHERE a.{c.T0} IS NULL OR u.{c.T0} < a.{c.T0}
+        UNION SELECT f.account_id FROM {GROUPS} f WHERE f.cu IN (SELECT cu FROM {GROUPS} WHERE fresh)
+        UNION SELECT account_id FROM {schema.SEEN_MEMBERS} WHERE user_id IN ({touched_ids})
+        UNION SELECT account_id FROM {schema.MEMBERSHIPS} WHERE user_id IN ({touched_ids})
+        {moved_anonymous}""")
+
+
+def keep_traits(store: Store) -> None:
+    """Bring the kept trait hashes up to date with RETRAITED (`touched`), row by row: a table of users, not events."""
+    store.raw.execute(f"DELETE FROM {TRAITS_KEPT} WHERE user_id IN (SELECT id FROM temp.{RETRAITED})")
+    store.raw.execute(f"INSERT INTO {TRAITS_KEPT} SELECT id, h FROM temp.{RETRAITED} WHERE NOT gone")
+
+
+def drop_scratch(store: Store) -> None:
+    for name in SCRATCH_VIEWS:
+        store.raw.execute(f"DROP VIEW IF EXISTS temp.{name}")
+    for name in SCRATCH_TABLES:
+        store.raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
