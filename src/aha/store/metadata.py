@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
+from aha.jsonpointer import pointer
 from aha.store.formats import STAGE, Column, quote_literal
 
 PIPELINE_COLUMNS: frozenset[str] = frozenset({
@@ -63,7 +64,7 @@ def pipeline_keys_sql(doc: str, mapped: Iterable[str]) -> str:
     names = ", ".join(quote_literal(n) for n in sorted(PIPELINE_COLUMNS))
     prefixes = " OR ".join(f"starts_with(lower(k), {quote_literal(p)})" for p in LOADER_PREFIXES)
     layout = " AND ".join(f"json_exists({doc}, {quote_literal('$.' + k)})" for k in sorted(AHA_EVENTS_LAYOUT))
-    taken = ", ".join(quote_literal(k) for k in sorted(set(mapped))) or "NULL"
+    taken = ", ".join(quote_literal(k) for k in sorted(set(mapped))) or "''"  # (NULL would make NOT IN null)
     return (f"list_filter(json_keys({doc}), lambda k: k NOT IN ({taken}) AND (lower(k) IN ({names}) OR {prefixes} "
             f"OR (lower(k) = {quote_literal(AHA_ONLY)} AND {layout})))")
 
@@ -84,3 +85,11 @@ def json_left_out(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], ca
                                WHERE CASE WHEN json_valid(_raw) THEN json_type(_raw) = 'OBJECT' ELSE FALSE END)
                            WHERE json_extract(doc, '$.type') IS NULL ORDER BY k""").fetchall()
     return [str(r[0]) for r in rows]
+
+
+def nested_left_out(con: duckdb.DuckDBPyConnection, obj: str, name: str, mapped: Iterable[str]) -> list[str]:
+    """The pipeline metadata members of the nested properties (or traits) object `obj` (SQL over STAGE) that
+    `rows.nested_members` leaves out, as pointers under `name` for the summary (`/properties/mp_processing_time_ms`)."""
+    keys = con.execute(f"""SELECT DISTINCT unnest({pipeline_keys_sql("o", mapped)}) AS k FROM (SELECT {obj} AS o
+                           FROM {STAGE}) WHERE o IS NOT NULL AND json_type(o) = 'OBJECT' ORDER BY k""").fetchall()
+    return [pointer(name) + pointer(str(k[0])) for k in keys]
