@@ -156,6 +156,14 @@ def mixpanel_json(path: Path) -> None:
     path.write_text("".join(json.dumps(e) + "\n" for e in mixpanel_events()))
 
 
+def mixpanel_parquet(path: Path) -> None:
+    """The raw export as a warehouse table: `properties` a struct column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(mixpanel_events()), path)
+
+
 def mixpanel_csv(path: Path) -> None:
     flat = [{"event": e["event"], **e["properties"]} for e in mixpanel_events()]
     keys = list(dict.fromkeys(k for row in flat for k in row))
@@ -269,17 +277,18 @@ def test_posthog_export_with_identify_links_gives_the_pandas_numbers(tmp_path: P
     assert want["users"] == 90  # one person per anonymous id, identified or not
 
 
-@pytest.mark.parametrize(("shape", "maps"), [("jsonl", MIXPANEL_JSON_MAP), ("csv", MIXPANEL_CSV_MAP)])
+@pytest.mark.parametrize(("shape", "maps"), [("jsonl", MIXPANEL_JSON_MAP), ("parquet", MIXPANEL_JSON_MAP),
+                                             ("csv", MIXPANEL_CSV_MAP)])
 def test_mixpanel_export_nested_or_flat_gives_the_pandas_numbers(tmp_path: Path, shape: str, maps: str) -> None:
     export = f"export.{shape}"
-    (mixpanel_json if shape == "jsonl" else mixpanel_csv)(tmp_path / export)
+    {"jsonl": mixpanel_json, "parquet": mixpanel_parquet, "csv": mixpanel_csv}[shape](tmp_path / export)
     db, summary = _imported(tmp_path, export, MIXPANEL_YAML, maps)
     raw = mixpanel_events()
     retries = len(raw) - len({e["properties"]["$insert_id"] for e in raw})
     assert retries == 5
     # A retried event is one event ($insert_id is its message id), whatever its processing time.
     assert (summary["rejected"], summary["imported"], summary["duplicates"]) == (0, len(raw) - retries, retries)
-    left_out = {"jsonl": ["/properties/mp_processing_time_ms"], "csv": ["mp_processing_time_ms"]}[shape]
+    left_out = {"csv": ["mp_processing_time_ms"]}.get(shape, ["/properties/mp_processing_time_ms"])
     assert summary["files"][0]["left_out"] == left_out
     # The columns read into canonical ones and the pipeline's processing time are not properties.
     props = rows(db, "SELECT properties FROM events WHERE message_id = 'ins000x000'")[0][0]
