@@ -328,3 +328,14 @@ def test_a_wrong_map_is_one_clear_line(tmp_path: Path, maps: str, message: str) 
     assert done.returncode == 2
     assert done.stderr.startswith("error: " + message), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_the_hint_for_a_posthog_export_is_the_documented_map(tmp_path: Path) -> None:
+    """Imported without --map, a PostHog export is refused with the --map docs/import.md gives for it."""
+    posthog_export(tmp_path / "events.jsonl")
+    done = aha("import", "events.jsonl", "--db", "aha.duckdb", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: events.jsonl: no column 'user_id' (columns: distinct_id, event, properties, timestamp, uuid). "
+        f"Map one with --map {POSTHOG_MAP} (uuid is a usual name for message_id; /properties/$anon_distinct_id is "
+        "a usual name for previous_id)")
