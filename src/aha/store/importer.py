@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from aha.jsonpointer import pointer
 from aha.store import metadata, schema
 from aha.store.database import Store, one_row
 from aha.store.formats import (
@@ -205,21 +206,23 @@ def _import_one(
     if progress:
         progress(label, 1, PROGRESS_STEPS)
     columns: list[Column] = []
+    nested_name = "properties" if kind == "events" else "traits"
+    home = mapping.get(nested_name, nested_name)
     if fmt == "jsonl":
-        rows_sql = json_rows_sql(kind, mapping, canonical)
+        # Pipeline members inside the nested object are found first, then removed by name (rows.nested_members).
+        drop = metadata.nested_left_out(con, json_nested_sql(kind, mapping), members_read(mapping.values(), home),
+                                        "_raw")
+        rows_sql = json_rows_sql(kind, mapping, canonical, drop)
         left_out = metadata.json_left_out(con, mapping, canonical)
-        nested: str | None = json_nested_sql(kind, mapping)
     else:
         described = con.execute(f"DESCRIBE {STAGE}").fetchall()
         columns = [Column(str(r[0]), str(r[1])) for r in described if r[0] != "_line"]
-        rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical)
-        left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
         nested = nested_object_sql(columns, kind, mapping)
-    if nested is not None:  # pipeline members inside the nested object, left out too (rows.nested_members)
-        nested_name = "properties" if kind == "events" else "traits"
-        home = mapping.get(nested_name, nested_name)
-        read = members_read(mapping.values(), home)
-        left_out += metadata.nested_left_out(con, nested, home, read)
+        drop = metadata.nested_left_out(con, nested, members_read(mapping.values(), home),
+                                        f"CAST({nested} AS VARCHAR)") if nested else []
+        rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical, drop)
+        left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
+    left_out += [pointer(home) + pointer(k) for k in drop]  # named as pointers: /properties/mp_processing_time_ms
     params = {"tz": timezone, "now": now}
     if timestamp_format is not None:
         params["fmt"] = timestamp_format

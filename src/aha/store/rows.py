@@ -3,7 +3,7 @@ rule each rejected row breaks, message ids (given, or an md5 of the content), an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ def _typed_text(col: str) -> str:
 
 
 def table_rows_sql(
-    columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...]
+    columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...],
+    drop: Sequence[str] = (),
 ) -> str:
     """SELECT producing the uniform row columns from STAGE of a CSV/TSV/Parquet file."""
     names = {c.name: c for c in columns}
@@ -91,7 +92,7 @@ def table_rows_sql(
                 f"({text_ref} IS NULL OR (CASE WHEN json_valid({text_ref}) "
                 f"THEN json_type({text_ref}) = 'OBJECT' ELSE FALSE END))"
             )
-        nested = nested_members(nested, src, nested_name)
+        nested = nested_members(nested, src, nested_name, drop)
         payload = (
             f"CASE WHEN {nested_ok} AND {nested} IS NOT NULL THEN json_merge_patch({extra}, {nested}) ELSE {extra} END"
         )
@@ -149,16 +150,18 @@ def nested_object_sql(columns: list[Column], kind: Kind, mapping: Mapping[str, s
     return whole if inner is None else f"json_extract({whole}, {quote_literal(inner)})"
 
 
-def nested_members(obj: str, src: Mapping[str, str], nested_name: str) -> str:
+def nested_members(obj: str, src: Mapping[str, str], nested_name: str, drop: Sequence[str] = ()) -> str:
     """`obj` (the nested properties or traits) without the members that --map read into canonical columns
     (`--map user_id=/properties/distinct_id` takes `distinct_id` out of properties, as a mapped column is) and
-    without pipeline metadata members (`mp_processing_time_ms` inside a Mixpanel export's properties)."""
+    without the pipeline metadata members `drop` (`mp_processing_time_ms` in a Mixpanel export's properties, found
+    by `metadata.nested_left_out`)."""
     home, inner = split_source(src[nested_name])
     taken = members_read((v for c, v in src.items() if c != nested_name), home) if inner is None else []
-    if taken:
-        nulls = ", ".join(f"{quote_literal(k)}, CAST(NULL AS JSON)" for k in taken)
-        obj = f"json_merge_patch({obj}, json_object({nulls}))"
-    return metadata.without_pipeline_keys(obj, obj, ())
+    gone = list(dict.fromkeys([*taken, *drop]))
+    if not gone:
+        return obj
+    nulls = ", ".join(f"{quote_literal(k)}, CAST(NULL AS JSON)" for k in gone)
+    return f"json_merge_patch({obj}, json_object({nulls}))"
 
 
 def timestamp_sql(text: str, timestamp_format: str | None) -> str:

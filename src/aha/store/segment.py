@@ -7,7 +7,7 @@ object, or name an unknown Segment type, keep their line number and become dead 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aha.store import metadata
 from aha.store.formats import STAGE, quote_literal
@@ -53,7 +53,7 @@ def nested_object_sql(kind: str, mapping: Mapping[str, str]) -> str:
     return f"(CASE WHEN {_json(doc, 'type')} IS NULL THEN {_json(doc, mapping.get(nested, nested))} END)"
 
 
-def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, ...]) -> str:
+def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, ...], drop: Sequence[str] = ()) -> str:
     """SELECT producing the uniform row columns (see importer.ROW_COLUMNS) from STAGE(_line, _raw) of a JSONL file.
 
     `kind` is "events" or "users": what a flat line (no `type`) holds. `mapping` maps canonical -> source key.
@@ -66,7 +66,7 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
     removed = ", ".join(f"{quote_literal(column)}, NULL" for column in top.values())
     base = metadata.without_pipeline_keys(f"json_merge_patch(doc, json_object({removed}))", "doc",
                                           set(top.values()))
-    rest = f"json_merge_patch({base}, {nested_members(_object(_json('doc', src[nested])), src, nested)})"
+    rest = f"json_merge_patch({base}, {nested_members(_object(_json('doc', src[nested])), src, nested, drop)})"
     flat_kind = "'event'" if kind == "events" else "'user'"
     flat_bad_nested = f"NOT {_is_object_or_null(_json('doc', src[nested]))}"
     nested_reason = REASON_PROPERTIES if kind == "events" else REASON_TRAITS
