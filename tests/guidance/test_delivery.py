@@ -16,7 +16,7 @@ from aha.guidance.delivery import MAX_ATTEMPTS
 from aha.guidance.rules import FIRINGS
 from aha.project import Project
 from aha.store import open_store
-from tests.guidance.conftest import SECRET
+from tests.guidance.conftest import SECRET, nudge_definitions
 from tests.journeys import write_events
 
 START = datetime(2026, 1, 1)
@@ -25,16 +25,7 @@ START = datetime(2026, 1, 1)
 def make_project(folder: Path, url: str, users: int = 40) -> Project:
     store = open_store(folder / "aha.duckdb")
     write_events(store, [(f"u{i:02d}", "Signed Up", (START + timedelta(minutes=i)).isoformat()) for i in range(users)])
-    return Project(store, parse(f"""
-signup: {{event: Signed Up}}
-milestones:
-  - {{id: connected, event: Connected, within: 3d, level: primary}}
-rules:
-  - id: connect_nudge
-    when: {{not_reached: connected, after: 1h}}
-    then: {{webhook: "{url}", secret: "{SECRET}"}}
-    holdout: 0.25
-"""))
+    return Project(store, parse(nudge_definitions(url, holdout=0.25)))
 
 
 def run(project: Project, now: datetime):

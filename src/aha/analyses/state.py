@@ -110,6 +110,14 @@ def entity_rows(store: Store, ms: MilestoneState, entity_type: str, entity_id: s
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
+def long_state_rows(store: Store, ms: MilestoneState) -> Any:
+    """The file's long view, whole, as an Arrow table sorted by (entity_type, entity_id): one entity's rows are then
+    a slice, read without planning the view's union per entity (the server's checklists, aha.guidance.lookup)."""
+    _check_written(store, ms.key)
+    return store.raw.sql(f'SELECT * FROM "{STATE_TABLE}" ORDER BY {c.ENTITY_TYPE}, {c.ENTITY_ID}, '
+                         f"{c.MILESTONE_ID}").to_arrow_table()
+
+
 def check_segment(store: Store, segment: str | None) -> None:
     """An unknown segment would put everyone in "(none)": say so instead, with the names that exist. A segment is a
     property key (aha.jsonpointer): a literal name, or a JSON Pointer into nested values when it starts with `/`."""

@@ -68,10 +68,15 @@ class ChecklistResult(ResultMixin):
 
 
 def checklist(store: Store, ms: MilestoneState, entity_type: str, entity_id: str) -> ChecklistResult:
-    rows = {r[c.MILESTONE_ID]: r for r in entity_rows(store, ms, entity_type, entity_id)}
+    return from_rows(ms.definitions, ms.as_of, entity_type, entity_id, entity_rows(store, ms, entity_type, entity_id))
+
+
+def from_rows(definitions: Definitions, as_of: datetime, entity_type: str, entity_id: str,
+              entity_state: list[dict[str, Any]]) -> ChecklistResult:
+    """The checklist from one entity's rows of the long state (`entity_rows`, or the server's lookup copy)."""
+    rows = {r[c.MILESTONE_ID]: r for r in entity_state}
     if not rows:
-        raise UnknownEntity(_unknown(ms, entity_type, entity_id))
-    definitions = ms.definitions
+        raise UnknownEntity(_unknown(as_of, entity_type, entity_id))
     order = _order(definitions, entity_type)
     items = tuple(_item(definitions.milestone(mid), rows[mid]) for mid in order if mid in rows)
     paid = rows.get(c.PAID)
@@ -81,7 +86,7 @@ def checklist(store: Store, ms: MilestoneState, entity_type: str, entity_id: str
     if entity_type == c.USER:
         activated = rows[definitions.primary.id][c.STATUS] == c.REACHED
     first = next(iter(rows.values()))
-    return ChecklistResult(entity_type, entity_id, ms.as_of, first[c.T0],
+    return ChecklistResult(entity_type, entity_id, as_of, first[c.T0],
                            paid[c.REACH_TIME] if paid is not None else None, activated, score(items), next_up, items)
 
 
@@ -128,9 +133,9 @@ def _order(definitions: Definitions, entity_type: str) -> list[str]:
     return funnel + rest
 
 
-def _unknown(ms: MilestoneState, entity_type: str, entity_id: str) -> str:
+def _unknown(as_of: datetime, entity_type: str, entity_id: str) -> str:
     if entity_type == c.USER:
-        return (f"no signed-up user {shown(entity_id)} as of {ms.as_of:%Y-%m-%d %H:%M} UTC: the id has no signup "
+        return (f"no signed-up user {shown(entity_id)} as of {as_of:%Y-%m-%d %H:%M} UTC: the id has no signup "
                 "event (users without one are in no cohort), or it was never seen. Ids are case-sensitive; an "
                 "anonymous id counts once it is identified.")
-    return f"no account {shown(entity_id)} with a signed-up member as of {ms.as_of:%Y-%m-%d %H:%M} UTC."
+    return f"no account {shown(entity_id)} with a signed-up member as of {as_of:%Y-%m-%d %H:%M} UTC."

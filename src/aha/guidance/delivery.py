@@ -81,6 +81,34 @@ def sign(secret: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+PROBE_SECONDS = 2.0
+
+
+def unreachable(url: str, timeout: float = PROBE_SECONDS) -> str | None:
+    """Why a webhook URL cannot be reached now (a TCP connection to its host and port), or None when it can."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "its port is not a number"
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except socket.gaierror:
+        return f"the host {parts.hostname} does not resolve"
+    except ConnectionRefusedError:
+        return f"nothing listens on {parts.hostname}:{port} (connection refused)"
+    except TimeoutError:
+        return f"{parts.hostname}:{port} did not answer within {timeout:g} s"
+    except OSError as exc:
+        return f"{parts.hostname}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
     import httpx
 

@@ -130,6 +130,23 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
     return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
 
 
+def member_names(con: duckdb.DuckDBPyConnection, path: Path, column: str) -> list[str]:
+    """The union of member names of `column`'s objects in a JSON-lines file (flat lines only), for --map hints:
+    Mixpanel's raw export nests `distinct_id` and `time` inside `properties`."""
+    member = "/" + column.replace("~", "~0").replace("/", "~1")
+    try:
+        rows = con.execute(
+            f"""SELECT DISTINCT unnest(json_keys(json_extract(_raw, ?))) AS k FROM (
+                    SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
+                ) WHERE json_type(_raw) = 'OBJECT' AND json_extract(_raw, '$.type') IS NULL
+                  AND json_type(json_extract(_raw, ?)) = 'OBJECT' ORDER BY k""",
+            [member, str(path), member],
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise _read_error(path, exc) from None
+    return [str(r[0]) for r in rows]
+
+
 def _parquet_source() -> str:
     return "read_parquet(?, file_row_number = true)"
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from aha.jsonpointer import pointer
 from aha.store import metadata, schema
 from aha.store.database import Store, one_row
 from aha.store.formats import (
@@ -30,6 +31,7 @@ from aha.store.formats import (
     columns_of,
     detect_format,
     drop_staging,
+    member_names,
     resolve_paths,
     stage,
 )
@@ -42,9 +44,11 @@ from aha.store.mapping import (
     check_timestamp_format,
     check_timezone,
     likely_maps,
+    members_read,
 )
-from aha.store.rows import PARSED, fill_raw, parsed_sql, scalar_int, table_rows_sql
+from aha.store.rows import PARSED, fill_raw, nested_object_sql, parsed_sql, scalar_int, table_rows_sql
 from aha.store.segment import json_rows_sql
+from aha.store.segment import nested_object_sql as json_nested_sql
 from aha.store.traits import mark_duplicates, upsert_traits
 
 __all__ = ["EVENT_COLUMNS", "USER_COLUMNS", "FileSummary", "ImportRefused", "ImportSummary", "Kind", "import_files"]
@@ -128,7 +132,11 @@ def import_files(
     formats = {path: detect_format(path) for path in files}
     # Refuse before writing anything: every file must offer the required columns.
     for path in files:
-        check_columns(path, columns_of(con, path, formats[path]), kind, mapping)
+        columns = columns_of(con, path, formats[path])
+        nested = "properties" if kind == "events" else "traits"
+        members = member_names(con, path, nested) if formats[path] == "jsonl" and any(
+            c.name == nested for c in columns) else []
+        check_columns(path, columns, kind, mapping, members)
 
     now = datetime.now(UTC).replace(tzinfo=None)
     previous_tz = one_row(con, "SELECT current_setting('TimeZone')")
@@ -198,14 +206,23 @@ def _import_one(
     if progress:
         progress(label, 1, PROGRESS_STEPS)
     columns: list[Column] = []
+    nested_name = "properties" if kind == "events" else "traits"
+    home = mapping.get(nested_name, nested_name)
     if fmt == "jsonl":
-        rows_sql = json_rows_sql(kind, mapping, canonical)
+        # Pipeline members inside the nested object are found first, then removed by name (rows.nested_members).
+        drop = metadata.nested_left_out(con, json_nested_sql(kind, mapping), members_read(mapping.values(), home),
+                                        "_raw")
+        rows_sql = json_rows_sql(kind, mapping, canonical, drop)
         left_out = metadata.json_left_out(con, mapping, canonical)
     else:
         described = con.execute(f"DESCRIBE {STAGE}").fetchall()
         columns = [Column(str(r[0]), str(r[1])) for r in described if r[0] != "_line"]
-        rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical)
+        nested = nested_object_sql(columns, kind, mapping)
+        drop = metadata.nested_left_out(con, nested, members_read(mapping.values(), home),
+                                        f"CAST({nested} AS VARCHAR)") if nested else []
+        rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical, drop)
         left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
+    left_out += [pointer(home) + pointer(k) for k in drop]  # named as pointers: /properties/mp_processing_time_ms
     params = {"tz": timezone, "now": now}
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
@@ -248,8 +265,10 @@ def _import_one(
             con,
             f"""INSERT INTO {schema.IDENTITIES}
                 SELECT DISTINCT anon, user_id, ts, $source FROM (
-                    SELECT CASE WHEN _kind = 'alias' THEN previous_id ELSE anonymous_id END AS anon, user_id, ts
-                    FROM {PARSED} WHERE _ok AND _kind IN ('identify', 'alias')
+                    SELECT CASE WHEN _kind = 'identify' THEN anonymous_id ELSE previous_id END AS anon, user_id, ts
+                    -- an event's previous_id (--map previous_id=...) links as an alias does; never to itself
+                    FROM {PARSED} WHERE _ok AND (_kind IN ('identify', 'alias') OR (_kind = 'event'
+                        AND previous_id <> user_id))
                 ) n WHERE anon IS NOT NULL AND user_id IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM {schema.IDENTITIES} i
                     WHERE i.anonymous_id = n.anon AND i.user_id = n.user_id AND i.timestamp = n.ts)""",

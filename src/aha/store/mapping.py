@@ -2,16 +2,22 @@
 
 Every failure is one line naming the problem and the fix; the suggestions name every column a user would expect
 mapped (a `distinct_id` beside an `anonymous_id` is the user id), never applied silently.
+
+A source is a column name (a top-level key of a JSON line), or a JSON Pointer (RFC 6901, the one nested syntax of
+`aha.jsonpointer`) when it starts with `/`: `/properties/distinct_id` reads member `distinct_id` of the column
+`properties` (a JSON line's object, a Parquet struct, or a CSV cell holding a JSON object), as Mixpanel's raw export
+nests `distinct_id`, `time` and `$insert_id` inside `properties`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 
+from aha.jsonpointer import key_problem, pointer
 from aha.store.formats import Column, ImportRefused, close_matches, detect_format
 
 Kind = Literal["events", "users"]
@@ -24,6 +30,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "account_id",
     "timestamp",
     "properties",
+    "previous_id",  # an earlier id of the row's user: the row also links it to user_id, as an alias call does
 )
 USER_COLUMNS: tuple[str, ...] = ("user_id", "timestamp", "traits")
 
@@ -37,8 +44,37 @@ def check_mapping(mapping: Mapping[str, str], canonical: tuple[str, ...]) -> dic
             raise ImportRefused(f"--map {target}={column}: '{target}' is not a canonical column. {fix}")
         if not column:
             raise ImportRefused(f"--map {target}=: no source column given. Write --map {target}=COLUMN.")
+        problem = key_problem(column) if column.startswith("/") else None
+        if problem:
+            raise ImportRefused(f"--map {target}={column}: {problem}. Write a column name, or /column/member to read "
+                                "a member inside a column (e.g. --map user_id=/properties/distinct_id).")
         out[target] = column
     return out
+
+
+def split_source(source: str) -> tuple[str, str | None]:
+    """(column, JSON Pointer inside it or None) of a --map source: `distinct_id` -> (distinct_id, None),
+    `/properties/distinct_id` -> (properties, /distinct_id), `/distinct_id` -> (distinct_id, None)."""
+    if not source.startswith("/"):
+        return source, None
+    head, _, rest = pointer(source)[1:].partition("/")
+    inner = pointer(source)[1:]
+    return head.replace("~1", "/").replace("~0", "~"), ("/" + rest if "/" in inner else None)
+
+
+def members_read(sources: Iterable[str], column: str) -> list[str]:
+    """The members of `column` that --map sources read directly (`/properties/distinct_id` -> distinct_id)."""
+    out = []
+    for source in sources:
+        root, inner = split_source(source)
+        if root == column and inner is not None and "/" not in inner[1:]:
+            out.append(inner[1:].replace("~1", "/").replace("~0", "~"))
+    return out
+
+
+def source_column(source: str) -> str:
+    """The file column a --map source reads (the first member of a pointer)."""
+    return split_source(source)[0]
 
 
 def check_timezone(con: duckdb.DuckDBPyConnection, timezone: str) -> str:
@@ -65,17 +101,24 @@ def check_timestamp_format(con: duckdb.DuckDBPyConnection, fmt: str) -> None:
         ) from None
 
 
-def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mapping[str, str]) -> None:
+def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mapping[str, str],
+                  members: Sequence[str] = ()) -> None:
+    """Refuse a file lacking a required column, naming the --map that fixes it; `members` are the names inside its
+    `properties` (or `traits`) objects, suggested as `/properties/NAME` (Mixpanel's raw export nests `distinct_id`
+    there)."""
     names = [c.name for c in columns]
     if not names and detect_format(path) == "jsonl":
         return  # only Segment calls (or nothing readable): every line is checked on its own
     shown = ", ".join(names) if names else "none"
     for target, column in mapping.items():
-        if column not in names:
-            hint = close_matches(column, names)
-            fix = f"Did you mean --map {target}={hint[0]}?" if hint else f"Pick one of the columns for {target}."
+        root = source_column(column)
+        if root not in names:
+            hint = close_matches(root, names)
+            nested = split_source(column)[1] or ""
+            fix = f"Did you mean --map {target}={'/' if nested else ''}{hint[0]}{nested}?" if hint else (
+                f"Pick one of the columns for {target}.")
             raise ImportRefused(
-                f"{path.name}: --map {target}={column}, but there is no column '{column}' (columns: {shown}). {fix}"
+                f"{path.name}: --map {target}={column}, but there is no column '{root}' (columns: {shown}). {fix}"
             )
     required = [("user_id", "anonymous_id"), ("event",), ("timestamp",)] if kind == "events" else [("user_id",)]
     mapped = set(mapping.values())
@@ -83,17 +126,21 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
     # Every missing column in one message, with one --map that fixes them all where a column looks right.
     missing, maps = [], []
     for options in required:
-        if any(mapping.get(c, c) in names for c in options):
+        if any(source_column(mapping.get(c, c)) in names for c in options):
             continue
         target = options[0]
         guess = _suggest(target, free, kind) or (_suggest("anonymous_id", free, kind) if len(options) > 1 else None)
+        inner = None if guess else _suggest(target, list(members), kind, fuzzy=False)
         missing.append(f"'{target}'")
-        maps.append(f"{target}={guess or 'COLUMN'}")
+        maps.append(f"{target}={guess or (_nested(inner, kind) if inner else 'COLUMN')}")
         if guess:
             free.remove(guess)
     if missing:
         what, fix = ("column", "one") if len(missing) == 1 else ("columns", "them")
-        also = likely_maps(free, mapping, kind, skip=[m.split("=")[0] for m in maps])
+        skip = [m.split("=")[0] for m in maps]
+        also = likely_maps(free, mapping, kind, skip=skip)
+        also += [f"{t}={_nested(c, kind)}" for t, _, c in (m.partition("=") for m in likely_maps(
+            list(members), mapping, kind, skip=skip + [m.split("=")[0] for m in also]))]
         usual = "; ".join(f"{m.split('=', 1)[1]} is a usual name for {m.split('=', 1)[0]}" for m in also)
         more = f" ({usual})" if also else ""
         raise ImportRefused(f"{path.name}: no {what} {', '.join(missing)} (columns: {shown}). "
@@ -123,9 +170,14 @@ HINTS: dict[str, tuple[str, ...]] = {
     "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id"),
     "event": ("event_name", "name", "action", "event_type"),
     "timestamp": ("ts", "time", "event_time", "occurred_at", "created_at", "date", "datetime"),
-    "message_id": ("messageid", "event_id", "id", "insert_id", "uuid"),
+    "message_id": ("messageid", "event_id", "id", "insert_id", "$insert_id", "uuid"),
+    "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
 }
+
+
+def _nested(member: str, kind: Kind) -> str:
+    return pointer("properties" if kind == "events" else "traits") + pointer(member)
 
 
 def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: bool = True) -> str | None:

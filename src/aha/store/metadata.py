@@ -20,10 +20,12 @@ A metadata column mapped to a canonical one (`--map timestamp=received_at`) is u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 import duckdb
 
+from aha.store.database import one_row
 from aha.store.formats import STAGE, Column, quote_literal
 
 PIPELINE_COLUMNS: frozenset[str] = frozenset({
@@ -57,21 +59,23 @@ def used(columns: list[Column], mapping: Mapping[str, str], canonical: tuple[str
     return {mapping.get(c, c) for c in canonical if mapping.get(c, c) in names}
 
 
-def pipeline_keys_sql(doc: str, mapped: Iterable[str]) -> str:
+def pipeline_keys_sql(doc: str, mapped: Iterable[str], whole_row: bool = True) -> str:
     """SQL: the list of `doc`'s keys (a JSON object) that are pipeline metadata, as `left_out` decides for columns:
-    by name or loader prefix, `source` only when the object has aha's whole events layout; never a mapped key."""
+    by name or loader prefix, `source` only when the object has aha's whole events layout (a `whole_row`, not a
+    nested properties object); never a mapped key."""
     names = ", ".join(quote_literal(n) for n in sorted(PIPELINE_COLUMNS))
     prefixes = " OR ".join(f"starts_with(lower(k), {quote_literal(p)})" for p in LOADER_PREFIXES)
-    layout = " AND ".join(f"json_exists({doc}, {quote_literal('$.' + k)})" for k in sorted(AHA_EVENTS_LAYOUT))
-    taken = ", ".join(quote_literal(k) for k in sorted(set(mapped))) or "NULL"
+    layout = " AND ".join(f"json_exists({doc}, {quote_literal('$.' + k)})" for k in sorted(AHA_EVENTS_LAYOUT)) \
+        if whole_row else "FALSE"
+    taken = ", ".join(quote_literal(k) for k in sorted(set(mapped))) or "''"  # (NULL would make NOT IN null)
     return (f"list_filter(json_keys({doc}), lambda k: k NOT IN ({taken}) AND (lower(k) IN ({names}) OR {prefixes} "
             f"OR (lower(k) = {quote_literal(AHA_ONLY)} AND {layout})))")
 
 
-def without_pipeline_keys(target: str, doc: str, mapped: Iterable[str]) -> str:
+def without_pipeline_keys(target: str, doc: str, mapped: Iterable[str], whole_row: bool = True) -> str:
     """SQL: `target` (an object made from `doc`) without `doc`'s pipeline metadata keys, by a JSON merge patch
-    setting each to null; the keys are read from `doc`, whose layout decides `source`."""
-    nulls = (f"map_from_entries(list_transform({pipeline_keys_sql(doc, mapped)}, "
+    setting each to null; the keys are read from `doc`, whose layout decides `source` (when a `whole_row`)."""
+    nulls = (f"map_from_entries(list_transform({pipeline_keys_sql(doc, mapped, whole_row)}, "
              "lambda k: struct_pack(k := k, v := CAST(NULL AS JSON))))")
     return f"json_merge_patch({target}, coalesce(to_json({nulls}), CAST('{{}}' AS JSON)))"
 
@@ -84,3 +88,17 @@ def json_left_out(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], ca
                                WHERE CASE WHEN json_valid(_raw) THEN json_type(_raw) = 'OBJECT' ELSE FALSE END)
                            WHERE json_extract(doc, '$.type') IS NULL ORDER BY k""").fetchall()
     return [str(r[0]) for r in rows]
+
+
+def nested_left_out(con: duckdb.DuckDBPyConnection, obj: str, mapped: Iterable[str], text: str) -> list[str]:
+    """The pipeline metadata members of the nested properties (or traits) objects `obj` (SQL over STAGE), which
+    `rows.nested_members` then removes by name. `text` (SQL over STAGE: the rows' text) is searched for the names
+    first, so a file without any (most) is not parsed a second time."""
+    names = "|".join(re.escape(n) for n in sorted(PIPELINE_COLUMNS | set(LOADER_PREFIXES)))
+    if not one_row(con, f"SELECT count(*) FILTER (WHERE regexp_matches({text}, ?, 'i')) > 0 FROM {STAGE}",
+                   [names])[0]:
+        return []
+    keys = con.execute(f"""SELECT DISTINCT unnest(json_keys(o)) AS k FROM (SELECT {obj} AS o FROM {STAGE})
+                           WHERE o IS NOT NULL AND json_type(o) = 'OBJECT' ORDER BY k""").fetchall()
+    taken = set(mapped)
+    return [str(k[0]) for k in keys if is_pipeline(str(k[0])) and str(k[0]) not in taken]

@@ -3,7 +3,7 @@ rule each rejected row breaks, message ids (given, or an md5 of the content), an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import duckdb
 from aha.store import metadata
 from aha.store.database import one_row
 from aha.store.formats import RAW_LINES, STAGE, Column, Format, quote_ident, quote_literal, stage_raw_lines
-from aha.store.mapping import Kind
+from aha.store.mapping import Kind, members_read, source_column, split_source
 
 PARSED = "aha_import_parsed"
 
@@ -47,19 +47,23 @@ def _typed_text(col: str) -> str:
 
 
 def table_rows_sql(
-    columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...]
+    columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...],
+    drop: Sequence[str] = (),
 ) -> str:
     """SELECT producing the uniform row columns from STAGE of a CSV/TSV/Parquet file."""
     names = {c.name: c for c in columns}
-    src = {c: mapping.get(c, c) for c in canonical if mapping.get(c, c) in names}
-    used = set(src.values())
+    src = {c: mapping.get(c, c) for c in canonical if source_column(mapping.get(c, c)) in names}
+    used = {source_column(v) for v in src.values() if split_source(v)[1] is None}
     skipped = set(metadata.left_out(names, used))  # pipeline metadata: never a property (aha.store.metadata)
     text_cells = fmt in ("csv", "tsv")
 
     def text(c: str) -> str:
         if c not in src:
             return "CAST(NULL AS VARCHAR)"
-        return f"nullif(trim(CAST({quote_ident(src[c])} AS VARCHAR)), '')"
+        column, inner = split_source(src[c])
+        if inner is None:
+            return f"nullif(trim(CAST({quote_ident(column)} AS VARCHAR)), '')"
+        return f"nullif(trim(json_extract_string({_as_json(names[column])}, {quote_literal(inner)})), '')"
 
     pairs = []
     for col in columns:
@@ -72,9 +76,14 @@ def table_rows_sql(
     nested_name = "properties" if kind == "events" else "traits"
     nested_ok = "TRUE"
     if nested_name in src:
-        col = names[src[nested_name]]
+        root, inner = split_source(src[nested_name])
+        col = names[root]
         ref = quote_ident(col.name)
-        if col.type.startswith(("STRUCT", "MAP")):
+        if inner is not None:
+            found = f"json_extract({_as_json(col)}, {quote_literal(inner)})"
+            nested = f"(CASE WHEN json_type({found}) = 'OBJECT' THEN {found} END)"
+            nested_ok = f"({found} IS NULL OR json_type({found}) IN ('OBJECT', 'NULL'))"
+        elif col.type.startswith(("STRUCT", "MAP")):
             nested = f"CAST(to_json({ref}) AS JSON)"
         else:
             text_ref = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
@@ -83,6 +92,7 @@ def table_rows_sql(
                 f"({text_ref} IS NULL OR (CASE WHEN json_valid({text_ref}) "
                 f"THEN json_type({text_ref}) = 'OBJECT' ELSE FALSE END))"
             )
+        nested = nested_members(nested, src, nested_name, drop)
         payload = (
             f"CASE WHEN {nested_ok} AND {nested} IS NOT NULL THEN json_merge_patch({extra}, {nested}) ELSE {extra} END"
         )
@@ -106,7 +116,7 @@ def table_rows_sql(
         {text("user_id")} AS user_id,
         {text("anonymous_id")} AS anonymous_id,
         {text("account_id")} AS account_id,
-        CAST(NULL AS VARCHAR) AS previous_id,
+        {text("previous_id")} AS previous_id,
         {ts_text} AS ts_text,
         {ts_native} AS ts_native,
         {payload if kind == "events" else "CAST(NULL AS JSON)"} AS properties,
@@ -116,6 +126,42 @@ def table_rows_sql(
         CAST(NULL AS VARCHAR) AS _raw
     FROM {STAGE}
     """
+
+
+def _as_json(col: Column) -> str:
+    """A column as a JSON value, for a pointer into it: structs and maps converted, text parsed when it is JSON."""
+    ref = quote_ident(col.name)
+    if col.type.startswith(("STRUCT", "MAP")) or col.type.endswith("[]"):
+        return f"CAST(to_json({ref}) AS JSON)"
+    if col.type == "JSON":
+        return ref
+    text = f"CAST({ref} AS VARCHAR)"
+    return f"(CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END)"
+
+
+def nested_object_sql(columns: list[Column], kind: Kind, mapping: Mapping[str, str]) -> str | None:
+    """SQL over STAGE: a table row's nested properties (or traits) as JSON, or None when the file has none."""
+    names = {c.name: c for c in columns}
+    nested_name = "properties" if kind == "events" else "traits"
+    column, inner = split_source(mapping.get(nested_name, nested_name))
+    if column not in names:
+        return None
+    whole = _as_json(names[column])
+    return whole if inner is None else f"json_extract({whole}, {quote_literal(inner)})"
+
+
+def nested_members(obj: str, src: Mapping[str, str], nested_name: str, drop: Sequence[str] = ()) -> str:
+    """`obj` (the nested properties or traits) without the members that --map read into canonical columns
+    (`--map user_id=/properties/distinct_id` takes `distinct_id` out of properties, as a mapped column is) and
+    without the pipeline metadata members `drop` (`mp_processing_time_ms` in a Mixpanel export's properties, found
+    by `metadata.nested_left_out`)."""
+    home, inner = split_source(src[nested_name])
+    taken = members_read((v for c, v in src.items() if c != nested_name), home) if inner is None else []
+    gone = list(dict.fromkeys([*taken, *drop]))
+    if not gone:
+        return obj
+    nulls = ", ".join(f"{quote_literal(k)}, CAST(NULL AS JSON)" for k in gone)
+    return f"json_merge_patch({obj}, json_object({nulls}))"
 
 
 def timestamp_sql(text: str, timestamp_format: str | None) -> str:

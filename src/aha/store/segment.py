@@ -7,10 +7,12 @@ object, or name an unknown Segment type, keep their line number and become dead 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aha.store import metadata
 from aha.store.formats import STAGE, quote_literal
+from aha.store.mapping import split_source
+from aha.store.rows import nested_members
 
 SEGMENT_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 
@@ -22,6 +24,9 @@ REASON_TRAITS = "traits is not a JSON object"
 
 
 def _path(key: str) -> str:
+    """A member name read literally, or a JSON Pointer (a --map source starting with `/`, aha.store.mapping)."""
+    if key.startswith("/"):
+        return quote_literal(key)
     return quote_literal('$."' + key.replace('"', '\\"') + '"')
 
 
@@ -41,7 +46,14 @@ def _object(expr: str) -> str:
     return f"(CASE WHEN {expr} IS NOT NULL AND json_type({expr}) = 'OBJECT' THEN {expr} ELSE CAST('{{}}' AS JSON) END)"
 
 
-def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, ...]) -> str:
+def nested_object_sql(kind: str, mapping: Mapping[str, str]) -> str:
+    """SQL over STAGE: a flat JSON line's nested properties (or traits) object (NULL for Segment calls)."""
+    nested = "properties" if kind == "events" else "traits"
+    doc = "(CASE WHEN json_valid(_raw) THEN (CASE WHEN json_type(_raw) = 'OBJECT' THEN CAST(_raw AS JSON) END) END)"
+    return f"(CASE WHEN {_json(doc, 'type')} IS NULL THEN {_json(doc, mapping.get(nested, nested))} END)"
+
+
+def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, ...], drop: Sequence[str] = ()) -> str:
     """SELECT producing the uniform row columns (see importer.ROW_COLUMNS) from STAGE(_line, _raw) of a JSONL file.
 
     `kind` is "events" or "users": what a flat line (no `type`) holds. `mapping` maps canonical -> source key.
@@ -50,10 +62,11 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
     nested = "properties" if kind == "events" else "traits"
     # Keys that are canonical columns, and pipeline metadata (aha.store.metadata), are removed from the flat object;
     # the rest become properties (or traits).
-    removed = ", ".join(f"{quote_literal(src[c])}, NULL" for c in canonical)
+    top = {c: column for c, (column, inner) in ((c, split_source(v)) for c, v in src.items()) if inner is None}
+    removed = ", ".join(f"{quote_literal(column)}, NULL" for column in top.values())
     base = metadata.without_pipeline_keys(f"json_merge_patch(doc, json_object({removed}))", "doc",
-                                          set(src.values()))
-    rest = f"json_merge_patch({base}, {_object(_json('doc', src[nested]))})"
+                                          set(top.values()))
+    rest = f"json_merge_patch({base}, {nested_members(_object(_json('doc', src[nested])), src, nested, drop)})"
     flat_kind = "'event'" if kind == "events" else "'user'"
     flat_bad_nested = f"NOT {_is_object_or_null(_json('doc', src[nested]))}"
     nested_reason = REASON_PROPERTIES if kind == "events" else REASON_TRAITS
@@ -92,7 +105,8 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
         CASE WHEN seg IS NULL THEN {flat("account_id")}
              WHEN seg = 'group' THEN {_text("doc", "groupId")}
              ELSE nullif(trim(json_extract_string(doc, '$.context.groupId')), '') END AS account_id,
-        CASE WHEN seg = 'alias' THEN {_text("doc", "previousId")} END AS previous_id,
+        CASE WHEN seg IS NULL THEN {flat("previous_id")}
+             WHEN seg = 'alias' THEN {_text("doc", "previousId")} END AS previous_id,
         CASE WHEN seg IS NULL THEN {flat("timestamp")}
              ELSE coalesce({_text("doc", "timestamp")}, {_text("doc", "originalTimestamp")}) END AS ts_text,
         CAST(NULL AS TIMESTAMP) AS ts_native,

@@ -2,8 +2,9 @@
 `GET /v1/users/{id}/messages` and `POST /v1/users/{id}/messages/{message_id}/ack`: the user's in-app nudges.
 
 The server reads the definitions file given to `aha serve --config` and reloads it when the file changes (its
-modification time and size are checked on each request). The checklist is `Project.user_state` on the reader's
-connection: the same state `aha report` counts.
+modification time and size are checked on each request). The checklist is the same state `aha report` counts:
+without `as_of`, read by primary key from the reader's copy of it (aha.guidance.lookup: at most 1 s behind while
+events arrive); with `as_of`, `Project.user_state` as of that moment.
 
 Who may read:
 - read keys and the server's local token: any user or account;
@@ -68,7 +69,8 @@ class DefinitionsFile:
 
 async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: float) -> None:
     """Inside `aha serve`: every `every` seconds, the rules evaluated as of the wall clock and due nudges sent, on the
-    reader's connection (one pass at a time). A failing pass is logged and the next one runs."""
+    reader's connection (one pass at a time). A failing pass is logged and the next one runs. Delivery is at least
+    once: a firing whose send was in flight when the server died is sent again, with the same `webhook-id`."""
     from aha.ingest.service import now_utc
 
     def one_pass(store: Store) -> Any:
@@ -85,7 +87,9 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserNote)  # as of now is past the latest event by design
-                result = await reader.run(one_pass)
+                # Not one transaction: each firing is recorded (committed) before it is sent, and marked delivered
+                # (committed) once its receiver answered, so a kill mid-pass re-sends only the one in flight.
+                result = await reader.run(one_pass, transaction=False)
             if result is not None and (result.sent or any(r.new for r in result.rules)):
                 log.info("rules: %d new firings, %d sent, %d delivered, %d deferred, %d failed",
                          sum(r.new for r in result.rules), result.sent, result.delivered, result.deferred,
@@ -106,6 +110,9 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             422: {**errors[400], "description": "a user error in the definitions or options"}}
            if 400 in errors else {}),
     }
+    from aha.guidance.lookup import ChecklistLookup
+
+    lookup = ChecklistLookup()  # refreshed on the reader's thread; a fresh copy is read on the event loop
 
     def allowed(request: Request, entity_type: str, entity_id: str) -> JSONResponse | None:
         given = request.query_params.get("user_hash")
@@ -130,6 +137,8 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
         def read(store: Store) -> Any:
             from aha.project import Project
 
+            if as_of is None:  # the latest state, by primary key from the lookup copy (aha.guidance.lookup)
+                return lookup.checklist(store, definitions.get(), entity_type, entity_id)
             project = Project(store, definitions.get(), None)
             if entity_type == "user":
                 return project.user_state(entity_id, as_of=as_of)
@@ -138,7 +147,10 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
         from aha.guidance.checklist import UnknownEntity
 
         try:
-            result = await reader.run(read)
+            # A fresh copy answers here, on the event loop; otherwise the reader refreshes it (or reads as of).
+            result = lookup.cached(definitions.get(), entity_type, entity_id) if as_of is None else None
+            if result is None:
+                result = await reader.run(read)
         except UnknownEntity as exc:
             return error_response(404, "id", str(exc))
         except UserError as exc:

@@ -48,9 +48,34 @@ def serve_command(
                         "Send events there, or stop that server first.")
     open_store(db).close()  # a bad --db, or a lock another process holds, is one line here rather than a traceback
 
+    definitions = config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists() else None)
+    if definitions is not None:
+        _warn_unreachable_webhooks(definitions)
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
-                     definitions=config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists()
-                                                                    else None),
-                     rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK)
+                     definitions=definitions, rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK)
     serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)
+
+
+def _warn_unreachable_webhooks(config: Path) -> None:
+    """One line per rule whose webhook cannot be reached now. Not fatal: the receiver may start later, and firings
+    wait in the outbox and are retried (a bad definitions file is the reader's error, reported on use)."""
+    import sys
+
+    from aha.definitions import load
+    from aha.guidance.delivery import MAX_ATTEMPTS, unreachable
+
+    try:
+        rules = load(config).rules
+    except UserError:  # reported where the definitions are used, in the API's error shape
+        return
+    probed: dict[str, str | None] = {}
+    for rule in rules:
+        url = rule.then.webhook
+        if url is not None and url not in probed:
+            probed[url] = unreachable(url)
+        why = probed.get(url) if url is not None else None
+        if why is not None:
+            print(f"warning: rule {rule.id!r}: its webhook {url} cannot be reached now ({why}). Firings are kept and "
+                  f"retried with backoff ({MAX_ATTEMPTS} attempts); `aha interventions --failed` lists those that "
+                  "gave up and `--replay-failed` sends them again.", file=sys.stderr, flush=True)
