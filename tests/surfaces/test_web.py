@@ -140,6 +140,10 @@ def test_a_bad_filter_is_one_message_on_the_page(copy_db: Path):
     with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
         bad = client.get("/?as_of=yesterday-ish")
         assert bad.status_code == 422 and "&#39;yesterday-ish&#39; is not a date or time" in bad.text
+        empty = client.get("/funnel?from=2026-03-01&to=2026-03-01")
+        assert empty.status_code == 422 and "the range is empty (--to is excluded)" in empty.text
+        day = client.get("/retention?from=March")
+        assert day.status_code == 422 and "--from &#39;March&#39; is not a day" in day.text
         order = client.get("/funnel?order=sideways")
         assert order.status_code == 422 and "order: &#39;sideways&#39; is not a funnel order" in order.text
         unknown = client.get("/users/" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
@@ -237,3 +241,20 @@ def test_an_empty_database_says_what_to_do(tmp_path: Path, hostile_db: Path):
     with TestClient(create_app(tmp_path / "none.duckdb", fsync=False)) as client:  # no definitions file
         page = client.get("/")
         assert page.status_code == 422 and "start it with `aha serve --config aha.yaml`" in page.text
+
+
+def test_an_activation_chart_with_every_cohort_complete_has_a_bounded_size():
+    """No partial cohort (an old range, `?from=&to=`): the hollow-point layer is left out rather than drawn empty,
+    whose legend made the SVG's viewBox 1.8e308 wide (a console error in the browser, nothing drawn)."""
+    from datetime import date, datetime
+
+    from aha.analyses.activation import ActivationCohort, ActivationGroup, ActivationResult
+    from aha.results import Rate
+    from aha.surfaces.web import charts
+
+    cohorts = tuple(ActivationCohort(date(2026, 2, d), 10, (Rate.of(n, 10),)) for d, n in ((2, 4), (9, 6)))
+    result = ActivationResult("m1", "First step", "week", (1,), datetime(2026, 4, 1), None,
+                              (ActivationGroup("all", ActivationCohort(None, 20, (Rate.of(10, 20),)), cohorts),))
+    svg = charts.svg(charts.activation(result))
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.e+]+) ([\d.e+]+)"', svg).groups())
+    assert 300 < width < 2000 and 100 < height < 1000

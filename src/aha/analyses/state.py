@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import ibis
@@ -31,6 +31,9 @@ from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
 from aha.store.database import MEMORY, StoreError, one_row
+
+if TYPE_CHECKING:
+    from aha.analyses.signups import SignupRange
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
@@ -64,6 +67,7 @@ class MilestoneState:
     count_without_signup: Callable[[], int] = field(repr=False)
     rebuilt: bool = False
     key: str = ""  # the state key the file holds this state under (entity_rows reads the file's view by it)
+    signups: SignupRange | None = None  # the signup date range its entities were restricted to (analyses.signups)
 
     @property
     def state(self) -> ir.Table:

@@ -49,7 +49,14 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Segmented(_Options):
+class _Signups(_Options):
+    """The signup date range, UTC days: `signups_from` included, `signups_to` excluded (`--from`, `--to`)."""
+
+    signups_from: str | None = Field(None, max_length=32)
+    signups_to: str | None = Field(None, max_length=32)
+
+
+class _Segmented(_Signups):
     segment: str | None = None
     as_of: str | None = None
 
@@ -69,7 +76,7 @@ class ActivationOptions(_Segmented):
     milestone: str | None = None
 
 
-class DiscoverOptions(_Options):
+class DiscoverOptions(_Signups):
     outcome: Literal["retention", "conversion"] = "retention"
     window: Literal[1, 3, 7, 14] = 14
     as_of: str | None = None
@@ -77,7 +84,7 @@ class DiscoverOptions(_Options):
     landmark: bool | None = None
 
 
-class ScoreOptions(_Options):
+class ScoreOptions(_Signups):
     outcome: Literal["retention", "conversion"] = "retention"
     as_of: str | None = None
     landmark: bool | None = None

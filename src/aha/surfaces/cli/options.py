@@ -14,3 +14,8 @@ SEGMENT = typer.Option(None, "--segment", "-s", metavar="<trait>",
                        help="Break down by a user trait or signup-event property.")
 AS_OF = typer.Option(None, "--as-of", metavar="<date|time>",
                      help="Analyse as of this UTC date or time (default: the latest event).")
+SIGNUPS_FROM = typer.Option(None, "--from", metavar="<YYYY-MM-DD>",
+                            help="Only users who signed up on or after this UTC day (signup cohorts).")
+SIGNUPS_TO = typer.Option(None, "--to", metavar="<YYYY-MM-DD>",
+                          help="Only users who signed up before this UTC day (excluded: --from 2026-03-01 "
+                               "--to 2026-04-01 is March).")

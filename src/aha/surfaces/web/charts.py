@@ -146,9 +146,11 @@ def activation(result: ActivationResult) -> Chart:
     complete = alt.datum.observed == "complete"
     line = base.transform_filter(complete).mark_line(point=True).encode(y=y, tooltip=tooltip)
     band = base.transform_filter(complete).mark_errorbar().encode(y=alt.Y("low:Q", title="activated"), y2="high:Q")
-    partial = base.transform_filter(~complete).mark_point(filled=False, size=60).encode(
-        y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip)
-    layered = alt.layer(band, line, partial).properties(width=WIDTH, height=280)
+    layers = [band, line]
+    if any(r["observed"] != "complete" for r in rows):  # an empty layer's legend has no size: an unbounded SVG
+        layers.append(base.transform_filter(~complete).mark_point(filled=False, size=60).encode(
+            y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip))
+    layered = alt.layer(*layers).properties(width=WIDTH, height=280)
     return _config(titled(layered, result.segment_by, group))
 
 

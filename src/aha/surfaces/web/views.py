@@ -30,6 +30,8 @@ class Filters:
 
     as_of: str | None = None
     segment: str | None = None
+    signups_from: str | None = None  # `from`: the signup range's first UTC day (analyses.signups)
+    signups_to: str | None = None  # `to`: the day after its last (excluded)
     order: str = "ordered"  # the funnel's: ordered or unordered
     include_immature: bool = False  # the funnel counts open windows too (shown as still open)
 
@@ -37,9 +39,15 @@ class Filters:
         from urllib.parse import urlencode
 
         pairs = {k: v for k, v in (("as_of", self.as_of), ("segment", self.segment),
+                                   ("from", self.signups_from), ("to", self.signups_to),
                                    ("order", None if self.order == "ordered" else self.order),
                                    ("include_immature", "true" if self.include_immature else None)) if v}
         return "?" + urlencode(pairs) if pairs else ""
+
+    def options(self) -> dict[str, str | None]:
+        """The options every analysis takes: `Project.<analysis>(**filters.options())`."""
+        return {"segment": self.segment, "as_of": self.as_of, "signups_from": self.signups_from,
+                "signups_to": self.signups_to}
 
 
 def pct(value: float | None, digits: int = 1) -> str:
