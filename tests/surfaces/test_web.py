@@ -258,3 +258,41 @@ def test_an_activation_chart_with_every_cohort_complete_has_a_bounded_size():
     svg = charts.svg(charts.activation(result))
     width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.e+]+) ([\d.e+]+)"', svg).groups())
     assert 300 < width < 2000 and 100 < height < 1000
+
+
+@pytest.fixture(scope="module")
+def larger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sample large enough for discovery to rank candidates and find magic numbers (300 users are too few)."""
+    from tests.serving import sample_db
+
+    return sample_db(tmp_path_factory.mktemp("discovery"), users=2000)
+
+
+def test_milestones_page_shows_discovery_magic_numbers_and_the_shortlist_of_the_cli(larger_db: Path):
+    import json
+
+    from aha.surfaces.web import views
+    from aha.surfaces.web.local import create_dashboard
+
+    found = json.loads(aha("discover", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
+    scored = json.loads(aha("score", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+        page = client.get("/milestones?from=2026-01-01")
+        assert page.status_code == 200
+        shown = metrics(page.text)
+        ranked = [k for k in found["candidates"] if k["rank"] is not None][: views.TOP_CANDIDATES]
+        assert len(ranked) >= 5
+        for k in ranked:
+            assert shown[f"discovery.{k['rank']}.rate"] == f"{k['comparison']['rate_reached']:.1%}"
+            infinite = k["comparison"]["lift_code"] == "infinite"
+            assert shown[f"discovery.{k['rank']}.lift"] == ("∞" if infinite else f"{k['comparison']['lift']:.2f}×")
+        assert "discovery.16.rate" not in shown  # bounded
+        with_step = [m for m in found["magic_numbers"] if m["threshold"] is not None]
+        assert with_step and all(shown[f"magic.{m['event']}.threshold"] == f"{m['threshold']}×"
+                                 for m in with_step[: views.DOSE_CHARTS])
+        assert scored["shortlist"]
+        for e in scored["scores"]:
+            assert shown[f"score.{e['event']}.total"] == str(e["total"])
+        assert page.text.count('class="shortlisted"') == len(scored["shortlist"])
+        # the dose–response chart: one small multiple per drawn event, a dashed rule per magic number
+        assert 'aria-label="dose–response curves' in page.text

@@ -154,8 +154,13 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         return views.retention(await results.get("retention", **f.options()))
 
     async def milestones(f: Filters) -> dict[str, Any]:
+        # Discovery runs over every user in the range (its --segment is one KEY=VALUE, not a breakdown); it is the
+        # slowest analysis: once per cache key, and scoring reuses it rather than running it again.
+        signups = {"as_of": f.as_of, "signups_from": f.signups_from, "signups_to": f.signups_to}
+        found = await results.get("discover", **signups)
         return views.milestones(await results.get("evaluate", **f.options()),
-                                await results.get("revalidate", **f.options()))
+                                await results.get("revalidate", **f.options()), found,
+                                await results.get("score", **signups, discovery=found))
 
     route("/", "Overview", "overview", overview)
     route("/funnel", "Funnel", "funnel", funnel)
