@@ -19,6 +19,7 @@ def result_types() -> list[type]:
     from aha.guidance.checklist import ChecklistResult
     from aha.guidance.impact import ImpactResult
     from aha.guidance.rules import InterventionsResult, RulesRunResult
+    from aha.guidance.timeline import TimelineResult
 
     seen: list[type] = []
 
@@ -35,7 +36,7 @@ def result_types() -> list[type]:
     for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult,
                  discovery.DiscoveryResult, scoring.ScoringResult, paths.PathsResult,
                  revalidation.RevalidationResult, ChecklistResult, RulesRunResult, InterventionsResult,
-                 ImpactResult):
+                 ImpactResult, TimelineResult):
         walk(root)
     return seen
 

@@ -34,6 +34,8 @@ from aha.guidance import rules as rules_mod
 from aha.guidance.checklist import ChecklistResult, checklist
 from aha.guidance.impact import ImpactResult
 from aha.guidance.rules import RulesRunResult
+from aha.guidance.timeline import LIMIT as TIMELINE_LIMIT
+from aha.guidance.timeline import TimelineResult, timeline
 from aha.results import ResultMixin
 from aha.store import Store, open_store
 
@@ -164,6 +166,14 @@ class Project:
         """One user's milestone checklist: status, progress toward each threshold, deadline, guidance, the next
         milestone to push, an activation score (docs/semantics.md, "Checklist"). Unknown ids raise UnknownEntity."""
         return checklist(self.store, self._state_for(as_of, None), USER, user_id)
+
+    @_settled
+    def user_timeline(self, user_id: str, as_of: str | date | datetime | None = None,
+                      limit: int = TIMELINE_LIMIT) -> TimelineResult:
+        """One user's events in time order (the first `limit`, and how many in all), with signup, each milestone
+        reached, each open or missed window's end and paid marked from their checklist."""
+        ms = self._state_for(as_of, None)
+        return timeline(self.store, ms.as_of, checklist(self.store, ms, USER, user_id), limit)
 
     @_settled
     def account_state(self, account_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:

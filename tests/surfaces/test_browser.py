@@ -106,6 +106,15 @@ def test_a_user_page_shows_the_checklist_of_the_api(served: Any, page: Any):
     assert page.problems == []
     for item in expected["items"]:
         assert shown(page, f"user.{item['id']}.status") == item["status"]
+    timeline = api(served, "user_timeline", user_id="u00000001")  # beside it, the timeline of the same result
+    assert timeline["entries"] and timeline["shown"] == timeline["events"]
+    rows = page.locator("table.timeline tbody tr")
+    assert rows.count() == len(timeline["entries"])
+    for i, entry in enumerate(timeline["entries"]):
+        text = shown(page, f"timeline.{i}")  # an event's name; a mark's words with its milestone's name
+        assert (text == entry["label"]) if entry["kind"] == "event" else (entry["label"] in text)
+    assert page.locator("table.timeline").get_by_text(HOSTILE).count() >= 1  # an event named <script> is text
+    assert page.locator("main script").count() == 0
 
 
 def test_the_numbers_on_the_page_equal_the_api_and_the_filters_change_them(served: Any, page: Any):

@@ -95,6 +95,10 @@ class UserStateOptions(_Options):
     as_of: str | None = None
 
 
+class UserTimelineOptions(UserStateOptions):
+    limit: int = Field(500, ge=1, le=5_000)
+
+
 class AccountStateOptions(_Options):
     account_id: str = Field(max_length=1024)
     as_of: str | None = None
@@ -129,10 +133,11 @@ OPTIONS: dict[str, type[_Options]] = {
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
     "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
+    "user_timeline": UserTimelineOptions,
     "run_rules": RunRulesOptions, "impact": ImpactOptions, "interventions": InterventionsOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths", "revalidate", "user_state", "account_state",
+                     "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
                      "run_rules", "impact", "interventions"}
 
 

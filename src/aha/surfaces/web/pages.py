@@ -188,6 +188,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         async def build(f: Filters) -> dict[str, Any]:
             if len(user_id) > 1024:
                 raise UserError("user id: longer than 1024 characters")
-            return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of)}
+            return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of),
+                    "timeline": await results.get("user_timeline", user_id=user_id, as_of=f.as_of)}
 
         return await show(request, f"/users/{quote(user_id, safe='')}", f"User {user_id}", "user", build)
