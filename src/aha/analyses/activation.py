@@ -106,7 +106,7 @@ def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[i
     rows = store.records(activation_query(wide, milestone.id, days, period, ms.as_of))
     result = summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)
     signups = ms.signups
-    if signups is None or signups.empty:
+    if signups is None or signups.unbounded:
         return result
 
     def clip(cohort: ActivationCohort) -> ActivationCohort:

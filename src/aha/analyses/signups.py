@@ -28,15 +28,13 @@ class SignupRange:
     end: date | None = None
 
     @property
-    def empty(self) -> bool:
+    def unbounded(self) -> bool:
+        """Both ends open: every user (no restriction at all)."""
         return self.start is None and self.end is None
 
     def clips(self, first: date, after: date) -> bool:
         """Whether a cohort period `[first, after)` reaches outside the range (then only its days inside count)."""
         return (self.start is not None and first < self.start) or (self.end is not None and after > self.end)
-
-    def label(self) -> str:
-        return f"signed up {self.start or '…'} to {self.end or '…'} (end excluded)"
 
 
 def parse_day(value: str | date | None, name: str) -> date | None:
@@ -69,7 +67,7 @@ def restrict(ms: MilestoneState, signups: SignupRange) -> MilestoneState:
     """The state with only the entities whose `t0` is in the range (accounts by their own `t0`, their first member's
     signup): the wide entities and the long view alike. The state's own tables are untouched (one state serves
     every range)."""
-    if signups.empty:
+    if signups.unbounded:
         return ms
 
     def inside(table: ir.Table) -> ir.Table:

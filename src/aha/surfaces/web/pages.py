@@ -1,5 +1,5 @@
 """The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/drop-off`, `/retention`, `/milestones`,
-`/users/{id}`, each with the filters (`as_of`, `segment`) as query parameters.
+`/users/{id}`, each with the filters (`as_of`, `segment`, the signup range `from`/`to`) as query parameters.
 
 Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
 dashboard's own), and are cached by definitions hash, data version, analysis and filters: a new import or a changed
