@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_dashboard.py                  # 20,000 users (~1M events)
     .venv/bin/python benchmarks/bench_dashboard.py --users 2000 --repeat 3
+    .venv/bin/python benchmarks/bench_dashboard.py --views /milestones     # one view (discovery is the slowest)
 
 1. `aha sample` into a temporary folder.
 2. For each view, a fresh `aha serve` on 127.0.0.1 (nothing cached, the milestone state not built): the first
@@ -41,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--views", nargs="+", default=list(VIEWS), help="Which views to time (default: all).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -49,7 +51,7 @@ def main() -> None:
         assert done.returncode == 0, done.stderr
         print(f"sample: {args.users:,} users in {time.perf_counter() - start:.1f} s")
         print(f"{'view':<20} {'cold s':>8} {'warm s (median)':>16}")
-        for view in VIEWS:
+        for view in args.views:
             server = Server(folder / "aha.duckdb", free_port()).start()
             try:
                 cold = timed_get(server.url + view)

@@ -29,6 +29,7 @@ def result_types() -> list[type]:
     from aha.guidance.checklist import ChecklistResult
     from aha.guidance.impact import ImpactResult
     from aha.guidance.rules import InterventionsResult, RulesRunResult
+    from aha.guidance.timeline import TimelineResult
 
     seen: list[type] = []
 
@@ -45,7 +46,8 @@ def result_types() -> list[type]:
     for root in (ReportResult, checks.ChecksResult, validation.ValidationResult, retention.RetentionResult,
                  discovery.DiscoveryResult, scoring.ScoringResult, paths.PathsResult,
                  revalidation.RevalidationResult, ChecklistResult, RulesRunResult, InterventionsResult,
-                 ImpactResult, accounts.AccountsResult, accounts.AccountDetailResult, signals_eval.SignalsResult):
+                 ImpactResult, accounts.AccountsResult, accounts.AccountDetailResult, signals_eval.SignalsResult,
+                 TimelineResult):
         walk(root)
     return seen
 

@@ -23,6 +23,7 @@ from aha.analyses import retention as retention_mod
 from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
 from aha.analyses import signals_eval as signals_eval_mod
+from aha.analyses import signups as signups_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
 from aha.analyses.account_level import account_level
@@ -36,6 +37,8 @@ from aha.guidance import rules as rules_mod
 from aha.guidance.checklist import ChecklistResult, checklist
 from aha.guidance.impact import ImpactResult
 from aha.guidance.rules import RulesRunResult
+from aha.guidance.timeline import LIMIT as TIMELINE_LIMIT
+from aha.guidance.timeline import TimelineResult, timeline
 from aha.results import ResultMixin
 from aha.store import Store, open_store
 
@@ -103,6 +106,7 @@ def _utc(value: datetime) -> datetime:
     return (value - offset).replace(tzinfo=None) if offset is not None else value
 
 
+Day = str | date | None  # a signup range end: `--from`, `--to` (analyses.signups)
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
@@ -169,6 +173,14 @@ class Project:
         return checklist(self.store, self._state_for(as_of, None), USER, user_id)
 
     @_settled
+    def user_timeline(self, user_id: str, as_of: str | date | datetime | None = None,
+                      limit: int = TIMELINE_LIMIT) -> TimelineResult:
+        """One user's events in time order (the first `limit`, and how many in all), with signup, each milestone
+        reached, each open or missed window's end and paid marked from their checklist."""
+        ms = self._state_for(as_of, None)
+        return timeline(self.store, ms.as_of, checklist(self.store, ms, USER, user_id), limit)
+
+    @_settled
     def account_state(self, account_id: str, as_of: str | date | datetime | None = None) -> ChecklistResult:
         """One account's checklist of account milestones (members' events counted together)."""
         return checklist(self.store, self._state_for(as_of, None), ACCOUNT, account_id)
@@ -204,16 +216,21 @@ class Project:
 
     # -- analyses ------------------------------------------------------------------------------------
 
-    def _accounts_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
+    def _accounts_for(self, as_of: str | date | datetime | None, segment: str | None,
+                      signups: tuple[Day, Day] = (None, None)) -> MilestoneState:
         """The state with accounts as the unit (analyses.account_level)."""
         if segment is not None:
             raise UserError("--segment reads user traits and signup properties; with --level account leave it out.")
+        if signups != (None, None):
+            raise UserError("--from/--to restrict users by signup; with --level account leave them out.")
         return account_level(self.store, build(self.store, self.definitions, self.as_of(as_of)))
 
-    def _state_for(self, as_of: str | date | datetime | None, segment: str | None) -> MilestoneState:
-        """The state for an analysis; a rebuilt one may still be being written to the file (`build`): the public
-        methods settle before they return."""
-        ms = build(self.store, self.definitions, self.as_of(as_of))
+    def _state_for(self, as_of: str | date | datetime | None, segment: str | None,
+                   signups: tuple[Day, Day] = (None, None)) -> MilestoneState:
+        """The state for an analysis, restricted to the users who signed up in `signups` (`--from`, `--to`); a
+        rebuilt one may still be being written to the file (`build`): the public methods settle before they return."""
+        days = signups_mod.signup_range(*signups)  # checked before the state is built
+        ms = signups_mod.restrict(build(self.store, self.definitions, self.as_of(as_of)), days)
         if segment is None:
             return ms
         ms = with_segments(self.store, ms)
@@ -222,31 +239,39 @@ class Project:
 
     @_settled
     def funnel(self, order: funnel_mod.Order = "ordered", include_immature: bool = False, segment: str | None = None,
-               as_of: str | date | datetime | None = None) -> funnel_mod.FunnelResult:
-        return funnel_mod.run(self.store, self._state_for(as_of, segment), order, include_immature, segment)
+               as_of: str | date | datetime | None = None,
+               signups_from: Day = None, signups_to: Day = None) -> funnel_mod.FunnelResult:
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return funnel_mod.run(self.store, ms, order, include_immature, segment)
 
     @_settled
-    def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None) -> timing_mod.TimingResult:
-        return timing_mod.run(self.store, self._state_for(as_of, segment), segment)
+    def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None,
+               signups_from: Day = None, signups_to: Day = None) -> timing_mod.TimingResult:
+        return timing_mod.run(self.store, self._state_for(as_of, segment, (signups_from, signups_to)), segment)
 
     @_settled
     def activation(self, period: activation_mod.Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
                    segment: str | None = None, as_of: str | date | datetime | None = None,
-                   milestone: str | None = None) -> activation_mod.ActivationResult:
+                   milestone: str | None = None,
+                   signups_from: Day = None, signups_to: Day = None) -> activation_mod.ActivationResult:
         if milestone is not None and milestone not in {m.id for m in self.definitions.milestones}:
             raise UserError(f"--milestone {milestone!r}: no such milestone; known: "
                             f"{', '.join(m.id for m in self.definitions.milestones)}.")
-        return activation_mod.run(self.store, self._state_for(as_of, segment), period, days, segment, milestone)
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return activation_mod.run(self.store, ms, period, days, segment, milestone)
 
     @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                  outcomes: tuple[validation_mod.Outcome, ...] | None = None,
-                 level: Level = "user") -> validation_mod.ValidationResult:
+                 level: Level = "user", signups_from: Day = None,
+                 signups_to: Day = None) -> validation_mod.ValidationResult:
         """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts);
         with `level="account"`, each account milestone against account conversion."""
         if level == "account":
-            return validation_mod.run(self.store, self._accounts_for(as_of, segment), None, ("conversion",))
-        return validation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
+            return validation_mod.run(self.store, self._accounts_for(as_of, segment, (signups_from, signups_to)),
+                                      None, ("conversion",))
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return validation_mod.run(self.store, ms, segment, outcomes)
 
     @_settled
     def evaluate_signals(self, as_of: str | date | datetime | None = None) -> signals_eval_mod.SignalsResult:
@@ -268,23 +293,28 @@ class Project:
 
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-                   outcomes: tuple[validation_mod.Outcome, ...] | None = None) -> revalidation_mod.RevalidationResult:
+                   outcomes: tuple[validation_mod.Outcome, ...] | None = None,
+                   signups_from: Day = None, signups_to: Day = None) -> revalidation_mod.RevalidationResult:
         """The validation per signup month; flags a milestone whose gap or lift shrinks from the first month."""
-        return revalidation_mod.run(self.store, self._state_for(as_of, segment), segment, outcomes)
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return revalidation_mod.run(self.store, ms, segment, outcomes)
 
     @_settled
     def retention(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-                  bucket: retention_mod.Bucket = "day") -> retention_mod.RetentionResult:
+                  bucket: retention_mod.Bucket = "day",
+                  signups_from: Day = None, signups_to: Day = None) -> retention_mod.RetentionResult:
         """Retention curves, Day 0…90 by day or week, of users who reached each milestone vs those who did not, and
         the definitions' retention rule (as `evaluate` measures it) reached vs not."""
         if bucket not in retention_mod.BUCKET_DAYS:
             raise UserError(f"--bucket {bucket!r}: use one of {', '.join(retention_mod.BUCKET_DAYS)}.")
-        return retention_mod.run(self.store, self._state_for(as_of, segment), segment, bucket=bucket)
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return retention_mod.run(self.store, ms, segment, bucket=bucket)
 
     @_settled
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
                  as_of: str | date | datetime | None = None,
-                 segment: str | None = None, landmark: bool | None = None) -> discovery_mod.DiscoveryResult:
+                 segment: str | None = None, landmark: bool | None = None,
+                 signups_from: Day = None, signups_to: Day = None) -> discovery_mod.DiscoveryResult:
         """Every event × threshold × window as a candidate milestone, ranked; each event's magic number.
 
         `segment="persona=admin"` runs discovery among those users only (what predicts retention for admins?).
@@ -295,13 +325,14 @@ class Project:
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
         if segment is None:
-            return discovery_mod.run(self.store, self.state(as_of), outcome, window, landmark=landmark)
+            ms = self._state_for(as_of, None, (signups_from, signups_to))
+            return discovery_mod.run(self.store, ms, outcome, window, landmark=landmark)
         key, sep, value = segment.partition("=")
         if not sep or not key or not value:
             raise UserError(f"--segment {segment!r}: discovery runs within one segment value; write KEY=VALUE, "
                             "e.g. --segment persona=admin (every value at once: project.discover_segments in "
                             "Python).")
-        ms = self._state_for(as_of, key)
+        ms = self._state_for(as_of, key, (signups_from, signups_to))
         (result,) = discovery_mod.run_segments(self.store, ms, outcome, window, segment=key, only=value,
                                                landmark=landmark).groups
         return result
@@ -309,36 +340,45 @@ class Project:
     @_settled
     def discover_segments(self, segment: str, outcome: validation_mod.Outcome = "retention", window: int = 14,
                           as_of: str | date | datetime | None = None,
-                          landmark: bool | None = None) -> discovery_mod.DiscoveryBreakdown:
+                          landmark: bool | None = None,
+                          signups_from: Day = None, signups_to: Day = None) -> discovery_mod.DiscoveryBreakdown:
         """`discover` within every value of one trait or signup property (`"persona"`), from one counts pass."""
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
-        return discovery_mod.run_segments(self.store, self._state_for(as_of, segment), outcome, window,
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return discovery_mod.run_segments(self.store, ms, outcome, window,
                                           segment=segment, landmark=landmark)
 
     @_settled
     def score(self, outcome: validation_mod.Outcome = "retention", as_of: str | date | datetime | None = None,
               discovery: discovery_mod.DiscoveryResult | None = None,
-              landmark: bool | None = None) -> scoring_mod.ScoringResult:
+              landmark: bool | None = None,
+              signups_from: Day = None, signups_to: Day = None) -> scoring_mod.ScoringResult:
         """Each significant discovered event scored 1–5 on four axes, and the 3–5 event shortlist.
 
         Pass the `discovery` of the same outcome to reuse it (`aha discover --write` does); otherwise it is run
         (`landmark` as for `discover`).
         """
-        found = discovery if discovery is not None else self.discover(outcome=outcome, as_of=as_of, landmark=landmark)
-        return scoring_mod.run(self.store, self.state(found.as_of), found, outcome)
+        found = discovery if discovery is not None else self.discover(
+            outcome=outcome, as_of=as_of, landmark=landmark, signups_from=signups_from, signups_to=signups_to)
+        return scoring_mod.run(self.store, self._state_for(found.as_of, None, (signups_from, signups_to)), found,
+                               outcome)
 
     @_settled
     def paths(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-              top: int = paths_mod.TOP) -> paths_mod.PathsResult:
+              top: int = paths_mod.TOP,
+              signups_from: Day = None, signups_to: Day = None) -> paths_mod.PathsResult:
         """The orders in which users reach the funnel milestones, converters vs not, and the drop-off between them."""
-        return paths_mod.run(self.store, self._state_for(as_of, segment), segment, top)
+        ms = self._state_for(as_of, segment, (signups_from, signups_to))
+        return paths_mod.run(self.store, ms, segment, top)
 
     @_settled
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
-               include_immature: bool = False, level: Level = "user") -> ReportResult:
-        ms = self._accounts_for(as_of, segment) if level == "account" else self._state_for(as_of, segment)
+               include_immature: bool = False, level: Level = "user",
+               signups_from: Day = None, signups_to: Day = None) -> ReportResult:
+        ms = (self._accounts_for(as_of, segment, (signups_from, signups_to)) if level == "account"
+              else self._state_for(as_of, segment, (signups_from, signups_to)))
         # Timing (the longest) on a second connection while this one runs the funnel and activation: each side's
         # Python (expressions, compiling) then overlaps the other's queries.
         # Inside a transaction (the server's reads) another connection would not see the state: one after another.

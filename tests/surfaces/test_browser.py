@@ -75,7 +75,8 @@ def pct(value: float | None) -> str:
 
 
 FILTERED = ["/?segment=plan", "/funnel?segment=plan", "/drop-off?segment=plan", "/milestones?as_of=2026-03-31",
-            "/funnel?include_immature=true&order=unordered"]
+            "/funnel?include_immature=true&order=unordered", "/?from=2026-02-01&to=2026-03-01",
+            "/retention?from=2026-02-01&to=2026-03-01"]
 
 
 @pytest.mark.parametrize("path", [*VIEWS, *FILTERED])
@@ -105,6 +106,15 @@ def test_a_user_page_shows_the_checklist_of_the_api(served: Any, page: Any):
     assert page.problems == []
     for item in expected["items"]:
         assert shown(page, f"user.{item['id']}.status") == item["status"]
+    timeline = api(served, "user_timeline", user_id="u00000001")  # beside it, the timeline of the same result
+    assert timeline["entries"] and timeline["shown"] == timeline["events"]
+    rows = page.locator("table.timeline tbody tr")
+    assert rows.count() == len(timeline["entries"])
+    for i, entry in enumerate(timeline["entries"]):
+        text = shown(page, f"timeline.{i}")  # an event's name; a mark's words with its milestone's name
+        assert (text == entry["label"]) if entry["kind"] == "event" else (entry["label"] in text)
+    assert page.locator("table.timeline").get_by_text(HOSTILE).count() >= 1  # an event named <script> is text
+    assert page.locator("main script").count() == 0
 
 
 def test_the_numbers_on_the_page_equal_the_api_and_the_filters_change_them(served: Any, page: Any):
@@ -150,6 +160,31 @@ def test_the_numbers_on_the_page_equal_the_api_and_the_filters_change_them(serve
             everyone = expected["overview"]["signed_up_users"]
         else:
             assert expected["overview"]["signed_up_users"] < everyone  # the filter changed the numbers
+
+
+def test_the_signup_range_changes_the_numbers_and_equals_the_api(served: Any, page: Any):
+    everyone = api(served, "report")["overview"]["signed_up_users"]
+    query = {"signups_from": "2026-02-01", "signups_to": "2026-03-01"}
+    expected = api(served, "report", **query)
+    assert 0 < expected["overview"]["signed_up_users"] < everyone
+    page.goto(served.url + "/")  # the filter form sets it, and every view's link keeps it
+    page.locator("input[name=from]").fill("2026-02-01")
+    page.locator("input[name=to]").fill("2026-03-01")
+    page.locator("form.filters button").click()
+    page.wait_for_url("**/?*from=2026-02-01*")
+    assert shown(page, "overview.signed_up_users") == f"{expected['overview']['signed_up_users']:,}"
+    assert shown(page, "headline.activation") == pct(expected["headline"]["activation"]["value"])
+    page.get_by_role("link", name="Funnel").click()
+    assert "from=2026-02-01" in page.url and "to=2026-03-01" in page.url
+    for group in expected["funnel"]["groups"]:
+        for step in group["steps"]:
+            assert shown(page, f"funnel.{group['segment']}.{step['id']}.entities") == f"{step['entities']:,}"
+    page.goto(served.url + "/milestones?from=2026-02-01&to=2026-03-01")
+    for group in api(served, "evaluate", **query)["groups"]:
+        for m in group["rows"]:
+            key = f"validation.{group['segment']}.{m['milestone_id']}.{m['outcome']}.reached"
+            assert shown(page, key) == pct(m["comparison"]["rate_reached"])
+    assert page.problems == []
 
 
 def test_script_in_event_data_is_shown_as_text(served: Any, page: Any):
@@ -203,9 +238,11 @@ def test_screenshots_of_the_full_sample(browser: Any, tmp_path: Path):
         opened = context.new_page()
         for path, name in (("/", "overview"), ("/funnel?include_immature=true", "funnel"),
                            ("/time-to-value", "time-to-value"), ("/drop-off?segment=plan", "drop-off"),
-                           ("/retention", "retention")):
+                           ("/retention", "retention"), ("/milestones", "milestones"),
+                           ("/users/u00000002", "user")):
             opened.goto(server.url + path, timeout=300_000)
-            opened.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+            # a user's page lists up to 500 events: its first screens show the checklist and the timeline's start
+            opened.screenshot(path=str(folder / f"{name}.png"), full_page=name != "user")
         context.close()
 
 

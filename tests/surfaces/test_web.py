@@ -140,6 +140,10 @@ def test_a_bad_filter_is_one_message_on_the_page(copy_db: Path):
     with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
         bad = client.get("/?as_of=yesterday-ish")
         assert bad.status_code == 422 and "&#39;yesterday-ish&#39; is not a date or time" in bad.text
+        empty = client.get("/funnel?from=2026-03-01&to=2026-03-01")
+        assert empty.status_code == 422 and "the range is empty (--to is excluded)" in empty.text
+        day = client.get("/retention?from=March")
+        assert day.status_code == 422 and "--from &#39;March&#39; is not a day" in day.text
         order = client.get("/funnel?order=sideways")
         assert order.status_code == 422 and "order: &#39;sideways&#39; is not a funnel order" in order.text
         unknown = client.get("/users/" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
@@ -237,3 +241,58 @@ def test_an_empty_database_says_what_to_do(tmp_path: Path, hostile_db: Path):
     with TestClient(create_app(tmp_path / "none.duckdb", fsync=False)) as client:  # no definitions file
         page = client.get("/")
         assert page.status_code == 422 and "start it with `aha serve --config aha.yaml`" in page.text
+
+
+def test_an_activation_chart_with_every_cohort_complete_has_a_bounded_size():
+    """No partial cohort (an old range, `?from=&to=`): the hollow-point layer is left out rather than drawn empty,
+    whose legend made the SVG's viewBox 1.8e308 wide (a console error in the browser, nothing drawn)."""
+    from datetime import date, datetime
+
+    from aha.analyses.activation import ActivationCohort, ActivationGroup, ActivationResult
+    from aha.results import Rate
+    from aha.surfaces.web import charts
+
+    cohorts = tuple(ActivationCohort(date(2026, 2, d), 10, (Rate.of(n, 10),)) for d, n in ((2, 4), (9, 6)))
+    result = ActivationResult("m1", "First step", "week", (1,), datetime(2026, 4, 1), None,
+                              (ActivationGroup("all", ActivationCohort(None, 20, (Rate.of(10, 20),)), cohorts),))
+    svg = charts.svg(charts.activation(result))
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.e+]+) ([\d.e+]+)"', svg).groups())
+    assert 300 < width < 2000 and 100 < height < 1000
+
+
+@pytest.fixture(scope="module")
+def larger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sample large enough for discovery to rank candidates and find magic numbers (300 users are too few)."""
+    from tests.serving import sample_db
+
+    return sample_db(tmp_path_factory.mktemp("discovery"), users=2000)
+
+
+def test_milestones_page_shows_discovery_magic_numbers_and_the_shortlist_of_the_cli(larger_db: Path):
+    import json
+
+    from aha.surfaces.web import views
+    from aha.surfaces.web.local import create_dashboard
+
+    found = json.loads(aha("discover", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
+    scored = json.loads(aha("score", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+        page = client.get("/milestones?from=2026-01-01")
+        assert page.status_code == 200
+        shown = metrics(page.text)
+        ranked = [k for k in found["candidates"] if k["rank"] is not None][: views.TOP_CANDIDATES]
+        assert len(ranked) >= 5
+        for k in ranked:
+            assert shown[f"discovery.{k['rank']}.rate"] == f"{k['comparison']['rate_reached']:.1%}"
+            infinite = k["comparison"]["lift_code"] == "infinite"
+            assert shown[f"discovery.{k['rank']}.lift"] == ("∞" if infinite else f"{k['comparison']['lift']:.2f}×")
+        assert "discovery.16.rate" not in shown  # bounded
+        with_step = [m for m in found["magic_numbers"] if m["threshold"] is not None]
+        assert with_step and all(shown[f"magic.{m['event']}.threshold"] == f"{m['threshold']}×"
+                                 for m in with_step[: views.DOSE_CHARTS])
+        assert scored["shortlist"]
+        for e in scored["scores"]:
+            assert shown[f"score.{e['event']}.total"] == str(e["total"])
+        assert page.text.count('class="shortlisted"') == len(scored["shortlist"])
+        # the dose–response chart: one small multiple per drawn event, a dashed rule per magic number
+        assert 'aria-label="dose–response curves' in page.text

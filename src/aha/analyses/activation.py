@@ -7,8 +7,8 @@ cohort's Day-30 cell is empty rather than low.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import ibis
@@ -31,6 +31,7 @@ class ActivationCohort:
     cohort: date | None  # None for the all-cohorts row
     signups: int
     rates: tuple[Rate | None, ...]  # one per day in ActivationResult.days; None while no user is observed N days
+    clipped: bool = False  # the period reaches outside the signup range: only its days inside it are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ class ActivationResult(ResultMixin):
         out = []
         for g in self.groups:
             for cohort in (*g.cohorts, g.total):
-                row: dict[str, Any] = {"segment": g.segment, "cohort": cohort.cohort, "signups": cohort.signups}
+                row: dict[str, Any] = {"segment": g.segment, "cohort": cohort.cohort, "signups": cohort.signups,
+                                       "clipped": cohort.clipped}
                 for n, rate in zip(self.days, cohort.rates, strict=True):
                     row[f"day_{n}"] = rate.value if rate else None
                     row[f"day_{n}_denominator"] = rate.denominator if rate else 0
@@ -102,4 +104,25 @@ def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[i
     milestone = ms.definitions.milestone(milestone_id) if milestone_id else ms.definitions.primary
     wide = users_wide(ms, [milestone.id], segment)
     rows = store.records(activation_query(wide, milestone.id, days, period, ms.as_of))
-    return summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)
+    result = summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)
+    signups = ms.signups
+    if signups is None or signups.unbounded:
+        return result
+
+    def clip(cohort: ActivationCohort) -> ActivationCohort:
+        start = cohort.cohort
+        if start is None:
+            return cohort
+        return replace(cohort, clipped=signups.clips(start, period_end(start, period)))
+
+    groups = tuple(replace(g, cohorts=tuple(clip(x) for x in g.cohorts)) for g in result.groups)
+    return replace(result, groups=groups)
+
+
+def period_end(start: date, period: Period) -> date:
+    """The first day after the cohort period that begins on `start`."""
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "week":
+        return start + timedelta(days=7)
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)

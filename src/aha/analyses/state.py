@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import ibis
@@ -35,6 +35,9 @@ from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
 from aha.store.database import MEMORY, StoreError, one_row
+
+if TYPE_CHECKING:
+    from aha.analyses.signups import SignupRange
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
@@ -71,6 +74,7 @@ class MilestoneState:
     rebuilt: bool = False  # recomputed from every event
     refreshed: bool = False  # brought up to date from the stored state: only the entities new calls touch
     key: str = ""  # the state key the file holds this state under (entity_rows reads the file's view by it)
+    signups: SignupRange | None = None  # the signup date range its entities were restricted to (analyses.signups)
 
     @property
     def state(self) -> ir.Table:

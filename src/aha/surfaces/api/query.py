@@ -49,7 +49,14 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Segmented(_Options):
+class _Signups(_Options):
+    """The signup date range, UTC days: `signups_from` included, `signups_to` excluded (`--from`, `--to`)."""
+
+    signups_from: str | None = Field(None, max_length=32)
+    signups_to: str | None = Field(None, max_length=32)
+
+
+class _Segmented(_Signups):
     segment: str | None = None
     as_of: str | None = None
 
@@ -69,7 +76,7 @@ class ActivationOptions(_Segmented):
     milestone: str | None = None
 
 
-class DiscoverOptions(_Options):
+class DiscoverOptions(_Signups):
     outcome: Literal["retention", "conversion"] = "retention"
     window: Literal[1, 3, 7, 14] = 14
     as_of: str | None = None
@@ -77,7 +84,7 @@ class DiscoverOptions(_Options):
     landmark: bool | None = None
 
 
-class ScoreOptions(_Options):
+class ScoreOptions(_Signups):
     outcome: Literal["retention", "conversion"] = "retention"
     as_of: str | None = None
     landmark: bool | None = None
@@ -86,6 +93,10 @@ class ScoreOptions(_Options):
 class UserStateOptions(_Options):
     user_id: str = Field(max_length=1024)
     as_of: str | None = None
+
+
+class UserTimelineOptions(UserStateOptions):
+    limit: int = Field(500, ge=1, le=5_000)
 
 
 class AccountStateOptions(_Options):
@@ -122,10 +133,11 @@ OPTIONS: dict[str, type[_Options]] = {
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
     "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
+    "user_timeline": UserTimelineOptions,
     "run_rules": RunRulesOptions, "impact": ImpactOptions, "interventions": InterventionsOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths", "revalidate", "user_state", "account_state",
+                     "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
                      "run_rules", "impact", "interventions"}
 
 

@@ -31,3 +31,10 @@ ACCOUNT_NOTE = ("accounts as the unit: an account signs up with its earliest mem
 def level_options(level: Level) -> dict[str, str]:
     """`level` as a Project option, only when not the default (a server of an older aha knows no `level`)."""
     return {"level": level.value} if level == Level.account else {}
+
+
+SIGNUPS_FROM = typer.Option(None, "--from", metavar="<YYYY-MM-DD>",
+                            help="Only users who signed up on or after this UTC day (signup cohorts).")
+SIGNUPS_TO = typer.Option(None, "--to", metavar="<YYYY-MM-DD>",
+                          help="Only users who signed up before this UTC day (excluded: --from 2026-03-01 "
+                               "--to 2026-04-01 is March).")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import altair as alt
 
 from aha.analyses.activation import ActivationResult
+from aha.analyses.discovery import DoseBand, MagicNumber
 from aha.analyses.funnel import FunnelResult
 from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
@@ -146,9 +147,11 @@ def activation(result: ActivationResult) -> Chart:
     complete = alt.datum.observed == "complete"
     line = base.transform_filter(complete).mark_line(point=True).encode(y=y, tooltip=tooltip)
     band = base.transform_filter(complete).mark_errorbar().encode(y=alt.Y("low:Q", title="activated"), y2="high:Q")
-    partial = base.transform_filter(~complete).mark_point(filled=False, size=60).encode(
-        y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip)
-    layered = alt.layer(band, line, partial).properties(width=WIDTH, height=280)
+    layers = [band, line]
+    if any(r["observed"] != "complete" for r in rows):  # an empty layer's legend has no size: an unbounded SVG
+        layers.append(base.transform_filter(~complete).mark_point(filled=False, size=60).encode(
+            y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip))
+    layered = alt.layer(*layers).properties(width=WIDTH, height=280)
     return _config(titled(layered, result.segment_by, group))
 
 
@@ -197,6 +200,38 @@ def drop_off(result: PathsResult) -> Chart:
                                                 alt.Tooltip("high:Q", format=".1%"), "lost users:Q", "users:Q"])
     whiskers = base.mark_rule(strokeWidth=1.5).encode(x="low:Q", x2="high:Q", color=alt.value(INK))
     return _config(alt.layer(bars, whiskers).properties(width=WIDTH - 160, height=alt.Step(22)))
+
+
+def band_label(band: DoseBand) -> str:
+    """A dose band as users read it: "0", "2–3", "5+" (times done in the window)."""
+    if band.upper is None:
+        return f"{band.lower}+"
+    return str(band.lower) if band.upper == band.lower + 1 else f"{band.lower}–{band.upper - 1}"
+
+
+def dose_response(magic: Sequence[MagicNumber], outcome: str) -> Chart:
+    """Each event's dose–response curve: the outcome rate by how many times it was done in the window, with 95%
+    intervals, one small multiple per event; the magic number (the threshold) as a dashed rule where there is one."""
+    rows = [{"event": m.event, "times": band_label(b), "order": i, "rate": b.rate.value, "low": b.rate.low,
+             "high": b.rate.high, "users": b.rate.denominator, "outcome users": b.rate.numerator,
+             "magic": m.threshold is not None and b.lower == m.threshold}
+            for m in magic for i, b in enumerate(m.bands) if b.rate.value is not None]
+    if not rows:
+        return None
+    title = f"{outcome.split(':')[0]} rate"  # "retention: active on day 30 …" → "retention rate"
+    x = alt.X("times:O", title="times done in the window", sort=alt.SortField("order"), axis=alt.Axis(labelAngle=0))
+    base = alt.Chart().encode(x=x)
+    y = alt.Y("rate:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+    whiskers = base.mark_rule(strokeWidth=1.5, color=MUTED).encode(y=alt.Y("low:Q", title=title), y2="high:Q")
+    line = base.mark_line(point=alt.OverlayMarkDef(size=40), color=PALETTE[0]).encode(
+        y=y, tooltip=["event:N", "times:O", alt.Tooltip("rate:Q", format=".1%"), alt.Tooltip("low:Q", format=".1%"),
+                      alt.Tooltip("high:Q", format=".1%"), "outcome users:Q", "users:Q"])
+    threshold = base.transform_filter(alt.datum.magic).mark_rule(strokeDash=[4, 3], color=PALETTE[5],
+                                                                  strokeWidth=2)
+    layered = alt.layer(whiskers, line, threshold, data=alt.Data(values=rows)).properties(width=240, height=150)
+    facets = layered.facet(facet=alt.Facet("event:N", title=None, sort=list(dict.fromkeys(m.event for m in magic)),
+                                           header=alt.Header(labelLimit=300)), columns=MAX_FACET_COLUMNS)
+    return _config(facets.resolve_scale(x="independent"))
 
 
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/drop-off`, `/retention`, `/milestones`,
-`/users/{id}`, each with the filters (`as_of`, `segment`) as query parameters.
+`/users/{id}`, each with the filters (`as_of`, `segment`, the signup range `from`/`to`) as query parameters.
 
 Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
 dashboard's own), and are cached by definitions hash, data version, analysis and filters: a new import or a changed
@@ -108,6 +108,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         if order not in ("ordered", "unordered"):
             raise UserError(f"order: {order!r} is not a funnel order; use ordered or unordered.")
         return Filters(as_of=q.get("as_of", "").strip() or None, segment=q.get("segment", "").strip() or None,
+                       signups_from=q.get("from", "").strip() or None, signups_to=q.get("to", "").strip() or None,
                        order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"))
 
     async def show(request: Request, path: str, title: str, view: str, build: Build) -> HTMLResponse:
@@ -124,8 +125,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         return page(path, filters, title=title, view=view, **context)
 
     async def report(f: Filters) -> Any:
-        return await results.get("report", segment=f.segment, as_of=f.as_of, order=f.order,
-                                  include_immature=f.include_immature)
+        return await results.get("report", **f.options(), order=f.order, include_immature=f.include_immature)
 
     def route(path: str, title: str, view: str, build: Build) -> None:
         async def handler(request: Request) -> HTMLResponse:
@@ -144,18 +144,23 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         return views.funnel(await report(f))
 
     async def drop_off(f: Filters) -> dict[str, Any]:
-        found = await results.get("paths", segment=f.segment, as_of=f.as_of)
+        found = await results.get("paths", **f.options())
         return {**views.drop_off(found), **notes.context(forms, await forms.by_step()), "back": "/drop-off" + f.query()}
 
     async def time_to_value(f: Filters) -> dict[str, Any]:
         return views.time_to_value(await report(f))
 
     async def retention(f: Filters) -> dict[str, Any]:
-        return views.retention(await results.get("retention", segment=f.segment, as_of=f.as_of))
+        return views.retention(await results.get("retention", **f.options()))
 
     async def milestones(f: Filters) -> dict[str, Any]:
-        return views.milestones(await results.get("evaluate", segment=f.segment, as_of=f.as_of),
-                                await results.get("revalidate", segment=f.segment, as_of=f.as_of))
+        # Discovery runs over every user in the range (its --segment is one KEY=VALUE, not a breakdown); it is the
+        # slowest analysis: once per cache key, and scoring reuses it rather than running it again.
+        signups = {"as_of": f.as_of, "signups_from": f.signups_from, "signups_to": f.signups_to}
+        found = await results.get("discover", **signups)
+        return views.milestones(await results.get("evaluate", **f.options()),
+                                await results.get("revalidate", **f.options()), found,
+                                await results.get("score", **signups, discovery=found))
 
     route("/", "Overview", "overview", overview)
     route("/funnel", "Funnel", "funnel", funnel)
@@ -183,6 +188,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         async def build(f: Filters) -> dict[str, Any]:
             if len(user_id) > 1024:
                 raise UserError("user id: longer than 1024 characters")
-            return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of)}
+            return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of),
+                    "timeline": await results.get("user_timeline", user_id=user_id, as_of=f.as_of)}
 
         return await show(request, f"/users/{quote(user_id, safe='')}", f"User {user_id}", "user", build)

@@ -11,15 +11,19 @@ from typing import Any
 
 import jinja2
 
+from aha.analyses.discovery import DiscoveryResult, MagicNumber
 from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
 from aha.analyses.revalidation import RevalidationResult
+from aha.analyses.scoring import ScoringResult
 from aha.analyses.validation import ValidationResult
 from aha.project import ReportResult
 from aha.results import Rate
 from aha.surfaces.cli.render import duration
 from aha.surfaces.web import charts
 
+TOP_CANDIDATES = 15  # ranked discovery candidates listed on /milestones
+DOSE_CHARTS = 6  # events whose dose–response curve is drawn
 PAGES = (("/", "Overview"), ("/funnel", "Funnel"), ("/time-to-value", "Time to value"), ("/drop-off", "Drop-off"),
          ("/retention", "Retention"), ("/milestones", "Milestones"), ("/users", "Users"))
 
@@ -30,6 +34,8 @@ class Filters:
 
     as_of: str | None = None
     segment: str | None = None
+    signups_from: str | None = None  # `from`: the signup range's first UTC day (analyses.signups)
+    signups_to: str | None = None  # `to`: the day after its last (excluded)
     order: str = "ordered"  # the funnel's: ordered or unordered
     include_immature: bool = False  # the funnel counts open windows too (shown as still open)
 
@@ -37,9 +43,15 @@ class Filters:
         from urllib.parse import urlencode
 
         pairs = {k: v for k, v in (("as_of", self.as_of), ("segment", self.segment),
+                                   ("from", self.signups_from), ("to", self.signups_to),
                                    ("order", None if self.order == "ordered" else self.order),
                                    ("include_immature", "true" if self.include_immature else None)) if v}
         return "?" + urlencode(pairs) if pairs else ""
+
+    def options(self) -> dict[str, str | None]:
+        """The options every analysis takes: `Project.<analysis>(**filters.options())`."""
+        return {"segment": self.segment, "as_of": self.as_of, "signups_from": self.signups_from,
+                "signups_to": self.signups_to}
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -92,8 +104,29 @@ def retention(result: RetentionResult) -> dict[str, Any]:
     return {"retention": result, "retention_chart": charts.svg(charts.retention(result))}
 
 
-def milestones(result: ValidationResult, trends: RevalidationResult) -> dict[str, Any]:
-    return {"validation": result, "revalidation": trends}
+def milestones(result: ValidationResult, trends: RevalidationResult, discovery: DiscoveryResult | None = None,
+               scoring: ScoringResult | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"validation": result, "revalidation": trends, "discovery": discovery,
+                               "scoring": scoring, "top": (), "magic": (), "dose_chart": ""}
+    if discovery is not None:
+        magic = drawn_magic_numbers(discovery)
+        context |= {"top": [k for k in discovery.candidates if k.rank is not None][:TOP_CANDIDATES],
+                    "magic": magic, "dose_chart": charts.svg(charts.dose_response(magic, discovery.outcome))}
+    return context
+
+
+def drawn_magic_numbers(discovery: DiscoveryResult) -> list[MagicNumber]:
+    """The events whose curves are drawn: those with a magic number, strongest lift first, then the events of the
+    best-ranked candidates (a flat curve is worth seeing too), DOSE_CHARTS at most."""
+    best: dict[str, int] = {}
+    for k in discovery.candidates:
+        if k.rank is not None:
+            best.setdefault(k.event, k.rank)
+    with_step = sorted((m for m in discovery.magic_numbers if m.threshold is not None),
+                       key=lambda m: -(m.lift_low or 0.0))
+    rest = sorted((m for m in discovery.magic_numbers if m.threshold is None and m.event in best),
+                  key=lambda m: best[m.event])
+    return [*with_step, *rest][:DOSE_CHARTS]
 
 
 def render(template: str, **context: Any) -> str:

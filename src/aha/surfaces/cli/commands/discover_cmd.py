@@ -25,6 +25,8 @@ def discover(
     as_json: bool = options.JSON,
     as_csv: bool = options.CSV,
     as_of: str | None = options.AS_OF,
+    signups_from: str | None = options.SIGNUPS_FROM,
+    signups_to: str | None = options.SIGNUPS_TO,
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
     window: str = typer.Option("14d", "--window", help="Window for magic numbers: 1d, 3d, 7d or 14d."),
     top: int = typer.Option(15, "--top", min=1, help="How many ranked candidates and magic numbers to print."),
@@ -48,6 +50,7 @@ def discover(
     if days is None:
         raise UserError(f"--window {window!r}: use one of 1d, 3d, 7d, 14d.")
     result = remote.analysis(DiscoveryResult, db, config, "discover", outcome=outcome.value, window=days, as_of=as_of,
+                             signups_from=signups_from, signups_to=signups_to,
                              segment=segment, landmark=landmark)
     if write:
         from aha.surfaces.cli.commands.score_cmd import write_shortlist

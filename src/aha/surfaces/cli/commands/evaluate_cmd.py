@@ -35,6 +35,8 @@ def evaluate(
     as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
+    signups_from: str | None = options.SIGNUPS_FROM,
+    signups_to: str | None = options.SIGNUPS_TO,
     by_month: bool = typer.Option(False, "--by-month", help="Validate per signup month and flag shrinking effects."),
     level: options.Level = options.LEVEL,
     signals: bool = typer.Option(False, "--signals", help="Each signal (signals: in aha.yaml) against account "
@@ -46,12 +48,12 @@ def evaluate(
     if by_month and level == options.Level.account:
         raise UserError("--by-month validates user milestones; leave it out with --level account.")
     if by_month:
-        return _by_month(db, config, as_json, as_csv, segment, as_of)
+        return _by_month(db, config, as_json, as_csv, segment, as_of, (signups_from, signups_to))
     from aha.analyses.validation import ValidationResult
     from aha.surfaces.cli import remote
 
     result = remote.analysis(ValidationResult, db, config, "evaluate", segment=segment, as_of=as_of,
-                             **options.level_options(level))
+                             signups_from=signups_from, signups_to=signups_to, **options.level_options(level))
     if output.machine(result, "validation", as_json, as_csv):
         return
     from aha.surfaces.cli import render, render_outcomes
@@ -69,6 +71,8 @@ def retention(
     as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
+    signups_from: str | None = options.SIGNUPS_FROM,
+    signups_to: str | None = options.SIGNUPS_TO,
     bucket: BucketChoice = typer.Option(BucketChoice.day, "--bucket",
                                         help="Curve points per day or per week since signup."),
 ) -> None:
@@ -78,6 +82,7 @@ def retention(
     from aha.surfaces.cli import remote
 
     result = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of,
+                             signups_from=signups_from, signups_to=signups_to,
                              bucket=bucket.value)
     if output.machine(result, "retention", as_json, as_csv):
         return
@@ -87,12 +92,13 @@ def retention(
 
 
 def _by_month(db: Path, config: Path, as_json: bool, as_csv: bool, segment: str | None,
-              as_of: str | None) -> None:
+              as_of: str | None, signups: tuple[str | None, str | None]) -> None:
     """`--by-month`: the same validation per signup month, flagging milestones whose effect shrinks."""
     from aha.analyses.revalidation import RevalidationResult
     from aha.surfaces.cli import remote
 
-    result = remote.analysis(RevalidationResult, db, config, "revalidate", segment=segment, as_of=as_of)
+    result = remote.analysis(RevalidationResult, db, config, "revalidate", segment=segment, as_of=as_of,
+                             signups_from=signups[0], signups_to=signups[1])
     if output.machine(result, "revalidation", as_json, as_csv):
         return
     output.console().print(*by_month_tables(result))

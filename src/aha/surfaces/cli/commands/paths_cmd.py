@@ -26,13 +26,16 @@ def paths(
     as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
+    signups_from: str | None = options.SIGNUPS_FROM,
+    signups_to: str | None = options.SIGNUPS_TO,
     top: int = typer.Option(10, "--top", min=1, help="How many of the most common paths to list before '(other)'."),
 ) -> None:
     """Most common milestone orders, split by converters and non-converters, and the drop-off between milestones."""
     from aha.analyses.paths import PathsResult
     from aha.surfaces.cli import remote
 
-    result = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, top=top)
+    result = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, top=top,
+                             signups_from=signups_from, signups_to=signups_to)
     if output.machine(result, "paths", as_json, as_csv):
         return
     console = output.console()

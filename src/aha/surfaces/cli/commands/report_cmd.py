@@ -33,6 +33,8 @@ def report(
     as_csv: bool = options.CSV,
     segment: str | None = options.SEGMENT,
     as_of: str | None = options.AS_OF,
+    signups_from: str | None = options.SIGNUPS_FROM,
+    signups_to: str | None = options.SIGNUPS_TO,
     cohort: Cohort = typer.Option(Cohort.week, "--cohort", help="Signup cohort period for activation rates."),
     order: Order = typer.Option(Order.ordered, "--order", help="Funnel order: ordered (default) or unordered."),
     include_immature: bool = typer.Option(
@@ -50,9 +52,10 @@ def report(
     if level == options.Level.account and (html is not None or png is not None):
         raise UserError("--html and --png draw the user-level report; leave them out with --level account.")
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
+                             signups_from=signups_from, signups_to=signups_to,
                              order=order.value, include_immature=include_immature, **options.level_options(level))
     if html is not None or png is not None:
-        _export(result, html, png, db, config, segment, as_of)
+        _export(result, html, png, db, config, segment, as_of, signups_from, signups_to)
         return
     if output.machine(result, "report", as_json, as_csv):
         return
@@ -65,7 +68,7 @@ def report(
 
 
 def _export(result: object, html: Path | None, png: Path | None, db: Path, config: Path, segment: str | None,
-            as_of: str | None) -> None:
+            as_of: str | None, signups_from: str | None, signups_to: str | None) -> None:
     from aha.analyses.paths import PathsResult
     from aha.analyses.retention import RetentionResult
     from aha.project import ReportResult
@@ -73,8 +76,9 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
     from aha.surfaces.web import export
 
     assert isinstance(result, ReportResult)
-    retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of)
-    paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of)
+    signups = {"signups_from": signups_from, "signups_to": signups_to}
+    retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of, **signups)
+    paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
     from aha.errors import UserError
 
     if html is not None:

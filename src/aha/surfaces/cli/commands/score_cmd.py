@@ -26,6 +26,8 @@ def score(
     as_json: bool = options.JSON,
     as_csv: bool = options.CSV,
     as_of: str | None = options.AS_OF,
+    signups_from: str | None = options.SIGNUPS_FROM,
+    signups_to: str | None = options.SIGNUPS_TO,
     outcome: OutcomeChoice = typer.Option(OutcomeChoice.retention, "--outcome", help="What the candidates predict."),
     landmark: bool | None = typer.Option(
         None, "--landmark/--no-landmark", help="Discover among users still active after each window (default; for "
@@ -36,6 +38,7 @@ def score(
     from aha.surfaces.cli import remote
 
     result = remote.analysis(ScoringResult, db, config, "score", outcome=outcome.value, as_of=as_of,
+                             signups_from=signups_from, signups_to=signups_to,
                              landmark=landmark)
     if output.machine(result, "scoring", as_json, as_csv):
         return
