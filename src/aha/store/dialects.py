@@ -1,7 +1,8 @@
 """How each backend's SQL spells the JSON operations the engine uses: the one place aha writes dialect SQL by hand.
 
 The engine builds backend-neutral Ibis expressions (`aha.engine.members.JSONMember`, Ibis's `.str` / `.float`
-unwraps); here each dialect's compiler learns to render them, so that a JSON member read is the same value on every
+unwraps); here each dialect's compiler learns to render them (by the operation's name, Ibis's `visit_<Name>` rule:
+the store never imports the engine), so that a JSON member read is the same value on every
 backend: the member's JSON text (a string quoted, a number as written), NULL when absent.
 - DuckDB (and any SQLGlot compiler without its own rule): `json_extract(doc, '/pointer')`, a JSON Pointer.
 - Spark SQL (4.0+, which has the VARIANT type): `to_json(variant_get(parse_json(doc), '$["name"]', 'variant'))`.
@@ -9,7 +10,7 @@ backend: the member's JSON text (a string quoted, a number as written), NULL whe
   `"` or `\\` cannot be written in Spark's path syntax and is refused when compiling, naming the key. Ibis renders
   the unwraps on Spark as Python UDFs (which need pandas on every executor and run row by row); here they are
   `schema_of_variant` checks, with the same rule as DuckDB's: a value of another JSON type is NULL.
-- Ibis's own Spark rules mended here: a filtered median (`_spark_median`).
+- Ibis's own Spark rules mended here: a filtered median (`_spark_median`), an ordered `group_concat` (the paths).
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ from ibis.backends.sql.compilers.base import SQLGlotCompiler
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 from ibis.common.exceptions import UnsupportedOperationError
 
-from aha.engine.members import JSONMember
 from aha.jsonpointer import members, shown
 
 _INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 
 
-def _generic(self: SQLGlotCompiler, op: JSONMember, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+def _generic(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
     return sge.Anonymous(this="json_extract", expressions=[arg, sge.Literal.string(pointer)])
 
 
@@ -36,7 +36,7 @@ def _variant(arg: sge.Expression) -> sge.Expression:
     return sge.Anonymous(this="parse_json", expressions=[arg])
 
 
-def _spark_member(self: SQLGlotCompiler, op: JSONMember, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+def _spark_member(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
     names = members(pointer)
     bad = next((name for name in names if '"' in name or "\\" in name), None)
     if bad is not None:
@@ -69,8 +69,38 @@ def _spark_median(self: Any, op: ops.Median, *, arg: sge.Expression, where: sge.
     return self.f.percentile(arg, sge.convert(0.5))
 
 
+_ibis_group_concat = PySparkCompiler.visit_GroupConcat
+
+
+def _spark_group_concat(self: Any, op: ops.Value, *, arg: sge.Expression, sep: sge.Expression,
+                        where: sge.Expression | None, order_by: list[sge.Expression]) -> sge.Expression:
+    """An ordered `group_concat` (Ibis 12 refuses `order_by` on Spark): the values collected as structs of the
+    ascending sort keys and the value, sorted, then joined; NULL when nothing is collected, as on DuckDB."""
+    if not order_by:
+        return _ibis_group_concat(self, op, arg=arg, sep=sep, where=where, order_by=order_by)
+    keys = []
+    for key in order_by:
+        if isinstance(key, sge.Ordered):
+            if key.args.get("desc"):
+                raise UnsupportedOperationError("a descending group_concat order is not written for Spark")
+            key = key.this
+        keys.append(key)
+    fields: list[sge.Expression] = []
+    for i, key in enumerate(keys):
+        fields += [sge.Literal.string(f"k{i}"), key]
+    value: sge.Expression = self.f.named_struct(*fields, sge.Literal.string("v"), arg)
+    if where is not None:
+        value = self.if_(where, value, sge.Null())
+    collected = self.f.array_sort(self.f.collect_list(value))
+    element = sge.to_identifier("x")
+    pick = sge.Lambda(this=sge.Dot(this=element.copy(), expression=sge.to_identifier("v")), expressions=[element])
+    values = self.f.transform(collected, pick)
+    return self.if_(self.f.size(collected).eq(0), sge.Null(), self.f.array_join(values, sep))
+
+
 SQLGlotCompiler.visit_JSONMember = _generic
 PySparkCompiler.visit_Median = _spark_median
+PySparkCompiler.visit_GroupConcat = _spark_group_concat
 PySparkCompiler.visit_JSONMember = _spark_member
 PySparkCompiler.visit_UnwrapJSONString = _unwrap(("STRING",), "string")
 PySparkCompiler.visit_UnwrapJSONInt64 = _unwrap(_INTEGERS, "bigint")

@@ -1,12 +1,12 @@
-"""Parquet files read in place (`--db parquet:///data/events/`): events in aha's canonical columns, no import.
+"""Parquet files read in place (`--db parquet:///data/lake/`): events in aha's canonical columns, no import.
 
-Layout: a directory (every `*.parquet` file under it, at any depth, read as one table by column name), one file, or
-a glob. Each row is one event with aha's columns (`aha.store.mapping.EVENT_COLUMNS`): `event` and `timestamp`, and
-`user_id` or `anonymous_id`, are required; `message_id` (ties at the same instant are broken by it),
-`account_id`, `properties` (a JSON string, or a struct/map, written as JSON) and `received_at` are optional. Other
-names map with `map=canonical=column,...`, as `aha import --map`. A timestamp with a time zone is read in UTC; one
-without means UTC. Nothing is deduplicated and no identify/alias/group calls or user traits are read: a lake holds
-events only (an event with an anonymous id and no user id is nobody's; see docs/engine.md).
+Layout (docs/engine.md, "Backends"): a directory holds the events as `events*.parquet` or an `events/` directory,
+and may hold `identities`, `memberships`, `users`, `accounts` (`NAME.parquet` or `NAME/`) beside them, as
+`aha sample --out` writes them; a directory without those names is all events; a file or a glob is events only.
+Event columns: `event`, `timestamp`, and `user_id` or `anonymous_id` are required; `message_id` (ties at the same
+instant are broken by it), `account_id`, `properties` (JSON text, or a struct/map, written as JSON) and
+`received_at` are optional. Other names map with `map=canonical=column,...`, as `aha import --map`. A timestamp
+with a time zone is read in UTC; one without means UTC. Nothing is deduplicated.
 
 The state is computed into an in-memory DuckDB database beside the view of the files, so every process computes it
 once (the files may change between runs without aha knowing; a side file would need their listing in its key).

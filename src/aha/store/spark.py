@@ -4,8 +4,8 @@ expressions, compiled by Ibis for Spark SQL and run by a Spark session.
 Where things live: the events are a temp view of the table or Parquet location (its canonical columns picked as
 `aha.store.lake` says, `map=` applied); the side tables of a Parquet directory likewise (none for a table: empty);
 `seen_*` are cached views computed from the events. What aha materialises (the state, the outcome tables, scratch
-tables) becomes a temp view of a DataFrame cached in the cluster (memory, spilling to the executors' disks), made
-eagerly (`count()`), so that Spark computes each once; the state key and the latest event time live in this
+tables) becomes a temp view of a DataFrame computed at once and checkpointed in the executors (`materialise`), so
+that Spark computes each once; the state key and the latest event time live in this
 object. So an aha process computes the state once per Spark application and reuses it while it runs (a notebook:
 `aha.open(...)` once). One aha store per Spark session: the temp views' names are aha's table names.
 
