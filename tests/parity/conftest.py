@@ -63,14 +63,13 @@ class Answers:
 
 
 @pytest.fixture(scope="session")
-def answers(logs: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Answers]]:
-    """backend → its Answers, each backend opened on first use and closed at the end of the run."""
+def answers(logs: Path, spark_session: Any) -> Iterator[Callable[[str], Answers]]:
+    """backend → its Answers, each backend opened on first use and closed at the end of the run, before the Spark
+    session stops."""
     opened: dict[str, Answers] = {}
 
     def of(backend: str) -> Answers:
         if backend not in opened:
-            if backend == "spark":
-                request.getfixturevalue("spark_session")
             opened[backend] = Answers(aha.open(url(backend, logs), str(logs / "aha.yaml")))
         return opened[backend]
 

@@ -100,7 +100,7 @@ def test_a_lake_with_other_names_and_a_time_zone_gives_the_imported_file_s_numbe
     steps = reports["lake"]["funnel"]["groups"][0]["steps"]
     assert [s["entities"] for s in steps] == [4, 2, 1, 0]  # hand-counted above: u1, u2 used; u1 twice; u1 not paid
     assert reports["lake"]["overview"]["events"] == len(ROWS)
-    assert reports["lake"]["overview"]["as_of"] == "2026-01-20T12:00:00Z"  # UTC, not Tokyo's 21:00
+    assert reports["lake"]["overview"]["as_of"] == "2026-01-20T03:00:00Z"  # 12:00 in Tokyo, in UTC
 
 
 def test_lake_mistakes_name_the_column_and_the_fix(tmp_path: Path) -> None:
@@ -110,6 +110,7 @@ def test_lake_mistakes_name_the_column_and_the_fix(tmp_path: Path) -> None:
         LakeStore(urls.parse(f"parquet://{tmp_path / 'lake'}/"))
     with pytest.raises(UserError, match="map=user_id=who: the events have no column 'who'"):
         LakeStore(urls.parse(f"parquet://{tmp_path / 'lake'}/?map=user_id=who"))
+    (tmp_path / "aha.yaml").write_text(CONFIG)
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no events"):
         LakeStore(urls.parse(f"parquet://{tmp_path / 'empty'}"))
