@@ -40,7 +40,7 @@ from aha.guidance.rules import RulesRunResult
 from aha.guidance.timeline import LIMIT as TIMELINE_LIMIT
 from aha.guidance.timeline import TimelineResult, timeline
 from aha.results import ResultMixin
-from aha.store import Store, open_store
+from aha.store import Store, open_store, urls
 
 Level = Literal["user", "account"]  # the unit an analysis counts (`--level`)
 
@@ -133,7 +133,7 @@ class Project:
     @classmethod
     def open(cls, db: str | Path = "aha.duckdb", config: str | Path = "aha.yaml") -> Project:
         definitions = load(config)
-        if not Path(db).exists():
+        if urls.parse(db).is_file and not Path(db).exists():
             raise UserError(f"{db}: no such database. Create one with `aha sample` or `aha import FILE --db {db}`.")
         return cls(open_store(db), definitions, Path(config))
 
@@ -150,7 +150,7 @@ class Project:
         latest = default_as_of(self.store)
         if parsed is None:
             if latest is None:
-                raise UserError(f"{self.store.path}: holds no events yet. Load some with `aha import FILE`.")
+                raise UserError(f"{self.store.label}: holds no events yet. Load some with `aha import FILE`.")
             return latest
         if latest is not None and parsed - latest > AS_OF_NOTE_AFTER:
             shown = latest.isoformat(sep=" ", timespec="seconds")
@@ -382,7 +382,7 @@ class Project:
         # Timing (the longest) on a second connection while this one runs the funnel and activation: each side's
         # Python (expressions, compiling) then overlaps the other's queries.
         # Inside a transaction (the server's reads) another connection would not see the state: one after another.
-        cursor = None if self.store.in_transaction else self.store.cursor()
+        cursor = self.store.cursor() if self.store.parallel_reads and not self.store.in_transaction else None
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-report") as pool:
                 timing = pool.submit(timing_mod.run, cursor, ms, segment) if cursor is not None else None

@@ -24,9 +24,11 @@ CSV = "event,user_id,timestamp\nSigned Up,u1,2026-01-01T00:00:00Z\n"
                  "database. Give a DuckDB file path, e.g. --db aha.duckdb.", id="device"),
     pytest.param("missing/aha.duckdb", "--db missing/aha.duckdb: the directory missing does not exist. Create it "
                  "first (mkdir -p missing), or give a path in an existing directory.", id="missing_folder"),
-    pytest.param("postgres://localhost/aha", "--db postgres:/localhost/aha: looks like a URL; aha stores events in a "
-                 "DuckDB file (other backends are not supported yet). Give a file path, e.g. --db aha.duckdb.",
-                 id="url"),
+    pytest.param("postgres://localhost/aha", "--db postgres:/localhost/aha: postgres: is not a backend aha opens. "
+                 "Give a DuckDB file (aha.duckdb), parquet:///path/to/events/, spark:local[2]?parquet=/path/to/events/ "
+                 "or spark://HOST:PORT?table=NAME (docs/engine.md says what was tried for other engines).", id="url"),
+    pytest.param("parquet:///data/events/", "aha {command} --db parquet:/data/events: aha reads a parquet location "
+                 "in place and never writes events into it. Give a DuckDB file, e.g. --db aha.duckdb.", id="lake"),
     pytest.param("empty.duckdb", "--db empty.duckdb: is an empty file, not a DuckDB database. To load it, run "
                  "`aha import empty.duckdb --db aha.duckdb`; --db names the database to store into.", id="empty"),
 ])
@@ -39,7 +41,8 @@ def test_db_that_is_not_a_database_is_refused_in_one_line(tmp_path: Path, db: st
     # keys create opens read-write, like import and serve; a missing file is "no such database" to readers
     for command in (("import", "events.csv"), ("keys", "create", "--name", "web"), ("serve", "--port", "9")):
         done = aha(*command, "--db", db, cwd=tmp_path)
-        assert (done.returncode, done.stderr.strip()) == (2, f"error: {message}"), command
+        expected = message.format(command=" ".join(command[:2] if command[0] == "keys" else command[:1]))
+        assert (done.returncode, done.stderr.strip()) == (2, f"error: {expected}"), command
     assert (tmp_path / "existing.csv").read_text() == before
     assert not (tmp_path / "missing").exists()
 

@@ -225,7 +225,7 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
         groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
                                 excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
                                 totals=totals, landmark=landmark))
-    store.raw.execute("DROP TABLE IF EXISTS temp.aha_discovery_counts")
+    store.drop("aha_discovery_counts", temp=True)
     steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
     return DiscoveryBreakdown(segment or "", tuple(replace(g, prerequisites=steps) for g in groups))
 

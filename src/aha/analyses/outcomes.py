@@ -17,7 +17,7 @@ from aha.definitions import content_hash
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
 from aha.engine.outcomes import activity_days_query, retention_query
-from aha.store import Store, schema
+from aha.store import Store
 
 RETENTION_TABLE = "aha_retention"
 ACTIVITY_TABLE = "aha_activity_days"
@@ -34,12 +34,12 @@ def _cached(store: Store, ms: MilestoneState, table: str,
             query: Callable[[EventSource, ir.Table], ir.Table]) -> ir.Table:
     key = f"{LAYOUT}|{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
     meta_key = f"{table}_key"
-    if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [meta_key]) != key:
+    if store.meta(meta_key) != key:
         store.settle()  # one writer at a time: a rebuilt state may still be being written (analyses.state.build)
         source = event_source(store, ms.as_of)
         users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
         store.materialise(table, query(source, users))
-        store.raw.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?)", [meta_key, key])
+        store.set_meta({meta_key: key})
     return store.table(table)
 
 

@@ -48,7 +48,8 @@ def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = 
         timing: TimingResult | None = None) -> OverviewResult:
     counts = {r[c.ENTITY_TYPE]: r["n"] for r in store.records(  # records, not a frame: no pandas import
         ms.entities.group_by(c.ENTITY_TYPE).aggregate(n=ms.entities.count()))}
-    events = int(store.scalar(f"SELECT count(*) FROM {schema.EVENTS} WHERE timestamp <= ?", [ms.as_of]) or 0)
+    stored = store.table(schema.EVENTS)
+    events = int(store.value(stored.filter(stored.timestamp <= ms.as_of).count()) or 0)
     return OverviewResult(
         as_of=ms.as_of, events=events, signed_up_users=int(counts.get(c.USER, 0)),
         users_without_signup=ms.users_without_signup, accounts=int(counts.get(c.ACCOUNT, 0)),

@@ -22,6 +22,7 @@ from aha.definitions import Definitions, content_hash
 from aha.engine import accounts
 from aha.engine import columns as c
 from aha.engine.identity import EventSource
+from aha.engine.members import JSONMember
 from aha.engine.members_reached import member_keys_query
 from aha.engine.state import (
     entities_query,
@@ -34,7 +35,7 @@ from aha.engine.state import (
 from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
-from aha.store.database import MEMORY, StoreError, one_row
+from aha.store.database import StoreError, one_row
 
 if TYPE_CHECKING:
     from aha.analyses.signups import SignupRange
@@ -93,14 +94,7 @@ class MilestoneState:
 
 def segment_keys(store: Store) -> list[str]:
     """Every user trait and signup-event property name (`with_segments` built the table): what `--segment` takes."""
-    rows = store.raw.execute(
-        f"""SELECT DISTINCT k FROM (
-              SELECT unnest(json_keys(traits)) AS k FROM {SEGMENTS_TABLE} WHERE traits IS NOT NULL
-              UNION ALL
-              SELECT unnest(json_keys(signup_properties)) FROM {SEGMENTS_TABLE} WHERE signup_properties IS NOT NULL
-            ) ORDER BY k"""
-    ).fetchall()
-    return [r[0] for r in rows]
+    return store.json_keys(SEGMENTS_TABLE, (c.TRAITS, c.SIGNUP_PROPERTIES))
 
 
 def entity_rows(store: Store, ms: MilestoneState, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
@@ -131,8 +125,10 @@ def check_segment(store: Store, segment: str | None) -> None:
     if problem:
         raise UserError(f"--segment {shown(segment)}: {problem}.")
     if segment.startswith("/"):
-        found = store.scalar(f"SELECT count(*) FROM {SEGMENTS_TABLE} WHERE json_exists(traits, ?) "
-                             "OR json_exists(signup_properties, ?)", [segment, segment])
+        segments = store.table(SEGMENTS_TABLE)
+        found = store.value(segments.filter(JSONMember(segments[c.TRAITS], segment).to_expr().notnull()
+                                            | JSONMember(segments[c.SIGNUP_PROPERTIES], segment).to_expr().notnull())
+                            .count())
         if not found:
             raise UserError(f"--segment {shown(segment)}: no user trait or signup-event property has a value at "
                             "that JSON Pointer.")
@@ -154,13 +150,13 @@ def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:
     breakdown never reads or writes the JSON, which was a third of the state's cost at ten million events.
     """
     store.settle()  # the state's key is written with the state
-    key = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
-    built = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [SEGMENTS_KEY])
+    key = store.meta(STATE_KEY)
+    built = store.meta(SEGMENTS_KEY)
     if built != key or not store.exists(SEGMENTS_TABLE):
         query = segments_query(event_source(store, ms.as_of), store.table(schema.USERS), ms.definitions,
                                store.table(ENTITIES_TABLE))
         store.materialise(SEGMENTS_TABLE, query)
-        store.raw.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?)", [SEGMENTS_KEY, key])
+        store.set_meta({SEGMENTS_KEY: key or ""})
     segments = store.table(SEGMENTS_TABLE)
     joined = ms.entities.left_join(segments, ms.entities[c.ENTITY_KEY] == segments[c.ENTITY_KEY])
     entities = joined.select(*ms.entities.columns, c.SIGNUP_PROPERTIES, c.TRAITS)
@@ -177,15 +173,15 @@ def event_source(store: Store, as_of: datetime | None) -> EventSource:
 def default_as_of(store: Store) -> datetime | None:
     """SEMANTICS.md: `as_of` defaults to the latest stored call (event, identity link, group membership), which
     every writer keeps in the store's meta table (`schema.latest_event`) rather than each report scanning for it."""
-    value = store.scalar(f"SELECT CAST(value AS TIMESTAMP) FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
-    return value if isinstance(value, datetime) else None
+    value = store.meta(schema.LATEST_EVENT)
+    return datetime.fromisoformat(value) if value else None
 
 
 def _check_written(store: Store, key: str) -> None:
     """Wait for a state still being written; refuse to read the file's state for `key` if the file holds another
     (its write failed, or a later build replaced it): another state's rows would be read without an error."""
     store.settle()
-    if store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY]) != key:
+    if store.meta(STATE_KEY) != key:
         raise StoreError("the milestone state was rebuilt or not written since this result asked for it "
                          "(other definitions, another --as-of, or a failed write): ask again.")
 
@@ -200,7 +196,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     store.settle()  # a state still being written: its key decides whether this one is stale
     prefix = f"{LAYOUT}|{content_hash(definitions)}"
     key = f"{prefix}|{store.data_version}|{as_of.isoformat()}"
-    cached = store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [STATE_KEY])
+    cached = store.meta(STATE_KEY)
 
     counted: dict[str, int] = {}  # the users-without-signup count of this state, once known
 
@@ -214,19 +210,19 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         return counted[WITHOUT_SIGNUP]
 
     if not force and cached == key:
-        counted[WITHOUT_SIGNUP] = int(store.scalar(f"SELECT value FROM {schema.META} WHERE key = ?",
-                                                   [WITHOUT_SIGNUP]) or 0)
+        counted[WITHOUT_SIGNUP] = int(store.meta(WITHOUT_SIGNUP) or 0)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup, key=key)
-    marks = incremental.Marks(key, prefix, as_of, default_as_of(store), incremental.watermarks(store))
-    before = incremental.stored_marks(store)
-    if not force and _incremental_applies(definitions) and incremental.why_not(store, before, prefix, as_of,
-                                                                               cached) is None:
+    marks = incremental.Marks(key, prefix, as_of, default_as_of(store), incremental.watermarks(store)) if (
+        store.incremental) else None
+    before = incremental.stored_marks(store) if store.incremental else None
+    if (not force and marks is not None and _incremental_applies(definitions)
+            and incremental.why_not(store, before, prefix, as_of, cached) is None):
         assert before is not None
         counted[WITHOUT_SIGNUP] = _refresh(store, definitions, before, marks)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup,
                               refreshed=True, key=key)
-    # The kept links are replaced below, before the key: a crash in between must leave no marks that trust them.
-    store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])
+    if store.incremental:  # the kept links are replaced below, before the key: a crash in between must leave no
+        store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])  # marks that trust them
     source = event_source(store, as_of)
     # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
     # may write to one database only, straight into the file.
@@ -235,34 +231,34 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         lambda q: store.materialise(ENTITIES_TABLE, q))
     wide = _spread(store, source, definitions, target)
     for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
-        store.raw.execute(f"DROP TABLE IF EXISTS {stale}")
+        store.drop(stale)
     signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
     # Users with events but without a signup (links from the identities again: the temp table is this connection's).
     users = source.users()
     without = users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()
 
-    def persist(con: duckdb.DuckDBPyConnection) -> None:
+    def persist(handle: Store) -> None:
         """The state's file copy, its long view, its key, and the users-without-signup count: none of them is
         needed by the analyses that read the in-memory copy meanwhile."""
         if overlapped:
-            con.execute(f'CREATE OR REPLACE TABLE "{ENTITIES_TABLE}" AS SELECT * FROM {MEMORY}."{ENTITIES_TABLE}"')
-        row = one_row(con, store.ibis.compile(without))
-        counted[WITHOUT_SIGNUP] = int(row[0]) if row else 0
-        _write_key(store, con, wide, definitions, marks, counted[WITHOUT_SIGNUP])
+            handle.keep(ENTITIES_TABLE)
+        counted[WITHOUT_SIGNUP] = int(handle.value(without) or 0)
+        _write_key(handle, wide, definitions, as_of, key, marks, counted[WITHOUT_SIGNUP])
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
-def _write_key(store: Store, con: duckdb.DuckDBPyConnection, wide: ir.Table, definitions: Definitions,
-               marks: incremental.Marks, without: int) -> None:
+def _write_key(handle: Store, wide: ir.Table, definitions: Definitions, as_of: datetime, key: str,
+               marks: incremental.Marks | None, without: int) -> None:
     """The long view over the file's entities (compiled against the name the file's table has), and the state's
-    key, marks and users-without-signup count."""
+    key, marks (where the store keeps them: a DuckDB file) and users-without-signup count."""
     stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
-    con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS '
-                f"{store.union_sql(state_view_parts(stored, definitions, marks.as_of))}")
-    con.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?), (?, ?), (?, ?)",
-                [STATE_KEY, marks.key, WITHOUT_SIGNUP, str(without), incremental.MARKS, marks.dump()])
+    handle.create_view(STATE_TABLE, state_view_parts(stored, definitions, as_of))
+    values = {STATE_KEY: key, WITHOUT_SIGNUP: str(without)}
+    if marks is not None:
+        values[incremental.MARKS] = marks.dump()
+    handle.set_meta(values)
 
 
 def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, marks: incremental.Marks) -> int:
@@ -305,7 +301,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, 
         row = one_row(con, store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID])
                                               .count()))
         without = int(row[0]) if row else 0
-        _write_key(store, con, delta, definitions, marks, without)
+        _write_key(store, delta, definitions, marks.as_of, marks.key, marks, without)
     for temp in (DELTA_TABLE, LINKS_TABLE):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     incremental.drop_scratch(store)
@@ -381,10 +377,10 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
     spread = state_query(relevant, entities, definitions, named=as_view, members=members)
     wide = target(spread)
     for view in views:
-        store.raw.execute(f"DROP VIEW IF EXISTS temp.{view}")
-    if not keep:
+        store.drop(view, view=True, temp=True)
+    if not keep and store.incremental:
         _keep_links(store, definitions)
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
     for temp in (BUILD_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch, *(() if keep else (LINKS_TABLE,))):
-        store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+        store.drop(temp, temp=True)
     return wide

@@ -22,7 +22,7 @@ import pyarrow as pa
 from ibis.formats.pyarrow import PyArrowData
 
 from aha.errors import UserError
-from aha.store import compat, schema  # noqa: F401  (compat: its patches, Ibis 12 on DuckDB 2 and SQLGlot 30)
+from aha.store import compat, schema, urls  # noqa: F401  (compat: its patches, Ibis 12 on DuckDB 2 and SQLGlot 30)
 
 
 class StoreError(UserError):
@@ -37,21 +37,36 @@ DEFAULT_MEMORY_LIMIT = "50%"  # of the machine's memory: DuckDB's own default (8
 class Store:
     """An open event store. `raw` is the DuckDB connection for DuckDB-only import SQL; `ibis` runs expressions."""
 
+    parallel_reads = True  # `cursor()` gives a second connection whose queries run beside this one's
+    dialect = "duckdb"  # the SQL `rows` takes
+    incremental = True  # the state can be brought up to date by row id (aha.analyses.incremental): a DuckDB file
+
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
-        self._pending: list[Future[None]] = []  # work `background` started; `settle` waits for it
-        self._worker: ThreadPoolExecutor | None = None
-        self._in_transaction = False
+        self._start()
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
         check_path(self.path)
-        self.ibis = _connect(self.path, read_only)
+        self._attach(_connect(self.path, read_only), ensure_schema=not read_only)
+
+    def _start(self) -> None:
+        self._pending: list[Future[None]] = []  # work `background` started; `settle` waits for it
+        self._worker: ThreadPoolExecutor | None = None
+        self._in_transaction = False
+
+    def _attach(self, backend: Any, ensure_schema: bool) -> None:
+        self.ibis = backend
         self.raw: duckdb.DuckDBPyConnection = self.ibis.con
         self.raw.execute("SET enable_progress_bar = false")  # it would print into `--json` output on long queries
         limit_memory(self.raw)
-        if not read_only:
+        if ensure_schema:
             self._ensure_schema()
         self._check_version()
+
+    @property
+    def label(self) -> str:
+        """How messages name this store: the `--db` it was opened from."""
+        return str(self.path)
 
     # -- schema and versioning ---------------------------------------------------------------------
 
@@ -100,6 +115,15 @@ class Store:
         self.raw.execute(
             f"UPDATE {schema.META} SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
         )
+
+    def meta(self, key: str) -> str | None:
+        """One value of the store's key-value table (state keys, the latest event time)."""
+        value = self.scalar(f"SELECT value FROM {schema.META} WHERE key = ?", [key])
+        return None if value is None else str(value)
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self.raw.execute(f"INSERT OR REPLACE INTO {schema.META} VALUES (?, ?)", [key, value])
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -157,23 +181,23 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE TABLE {MEMORY}."{name}" AS {self.ibis.compile(expr)}')
         return self.ibis.table(name, database=MEMORY)
 
-    def background(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    def background(self, work: Callable[[Store], None]) -> None:
         """Run `work` in one transaction on a second connection to this database, in a thread, while this one goes
         on (DuckDB runs both at once); `settle` waits for it and raises what it raised. On two cores the file write
         of the state then overlaps the analyses' Python, which leaves a core idle. Inside a `transaction` (the
         server's reads) the work runs here and now, in it: another connection would not see its uncommitted rows.
         """
         if self.in_transaction:
-            work(self.raw)
+            work(self)
             return
-        cursor = self.raw.cursor()
+        cursor = self.cursor()
 
         def run() -> None:
             try:
-                with _atomic(cursor):
+                with _atomic(cursor.raw):
                     work(cursor)
             finally:
-                cursor.close()
+                cursor.raw.close()
 
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-store")
@@ -207,6 +231,35 @@ class Store:
         table = f'temp."{name}"' if temp else f'"{name}"'
         self.raw.execute(f"INSERT INTO {table} BY NAME {self.ibis.compile(expr)}")
 
+    def drop(self, name: str, view: bool = False, temp: bool = False) -> None:
+        """Drop a table (or view) if it exists; `temp`: the connection's own, not the file's."""
+        kind = "VIEW" if view else "TABLE"
+        self.raw.execute(f'DROP {kind} IF EXISTS {"temp." if temp else ""}"{name}"')
+
+    def value(self, expr: ir.Scalar) -> Any:
+        """A scalar expression's value, run on this handle (which may be `background`'s second connection)."""
+        self.ibis._run_pre_execute_hooks(expr)
+        row = one_row(self.raw, self.ibis.compile(expr))
+        return row[0] if row else None
+
+    def keep(self, name: str) -> None:
+        """Write a table `memory_table` made into the file, under the same name."""
+        self.raw.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM {MEMORY}."{name}"')
+
+    def create_view(self, name: str, parts: list[ir.Table]) -> None:
+        """A view kept with the store (the file's): the UNION ALL of `parts`, compiled apart (`union_sql`)."""
+        self.raw.execute(f'CREATE OR REPLACE VIEW "{name}" AS {self.union_sql(parts)}')
+
+    def json_keys(self, table: str, columns: tuple[str, ...]) -> list[str]:
+        """Every top-level key of the JSON objects in `columns` of `table`, sorted."""
+        parts = " UNION ALL ".join(f"SELECT unnest(json_keys({col})) AS k FROM {table} WHERE {col} IS NOT NULL"
+                                   for col in columns)
+        return [r[0] for r in self.raw.execute(f"SELECT DISTINCT k FROM ({parts}) ORDER BY k").fetchall()]
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """A query in this store's `dialect`, every row."""
+        return [tuple(r) for r in self.raw.execute(sql).fetchall()]
+
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         row = one_row(self.raw, sql, params)
         return row[0] if row else None
@@ -233,7 +286,7 @@ class Store:
         """
         other = object.__new__(Store)
         other.path = self.path
-        other._pending, other._worker, other._in_transaction = [], None, False
+        other._start()
         other.ibis = ibis.duckdb.from_connection(self.raw.cursor())
         other.raw = other.ibis.con
         return other
@@ -300,8 +353,8 @@ def check_path(path: Path) -> None:
     """
     example = "aha.duckdb"
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(path)):  # a URL (a Path folds its "//" into "/")
-        raise StoreError(f"--db {path}: looks like a URL; aha stores events in a DuckDB file (other backends are not "
-                         f"supported yet). Give a file path, e.g. --db {example}.")
+        raise StoreError(f"--db {path}: looks like a URL; aha stores events in a DuckDB file (it reads Parquet and "
+                         f"Spark in place: docs/engine.md). Give a file path, e.g. --db {example}.")
     if path.is_dir():
         raise StoreError(f"--db {path}: is a directory, not a DuckDB database. Give a file in it, e.g. "
                          f"--db {path / example}.")
@@ -346,14 +399,24 @@ def _connect(path: Path, read_only: bool) -> Any:
 
 
 def open_store(path: str | Path, read_only: bool = False) -> Store:
-    """Open the store for a command or the Python API, after taking in what a dead server left in its spool.
+    """Open the store `--db` names (`aha.store.urls`: a DuckDB file, a Parquet location, Spark); a DuckDB file
+    after taking in what a dead server left in its spool.
 
     A server that died after answering 200 leaves those calls in `<db>.spool.*` (`aha.ingest.takeover`); without
     this, `aha report` would not count them until a server ran again. Opening for writing proves no server is
     alive on the file (it would hold DuckDB's lock), so the spool is ours to drain. A read-only open that finds a
     pending spool opens for writing once to take it in. (The server opens `Store` itself and replays on start.)
     """
-    store = Store(path, read_only=read_only)
+    location = urls.parse(path)
+    if location.kind == "parquet":
+        from aha.store.lake import LakeStore
+
+        return LakeStore(location)
+    if location.kind == "spark":
+        from aha.store.spark import SparkStore
+
+        return SparkStore(location)
+    store = Store(location.path, read_only=read_only)
     if not any(store.path.parent.glob(f"{store.path.name}.spool.*")):  # no server ever spooled here
         return store
     from aha.ingest import takeover  # the spool's format is ingest's (imported only when there is a spool)

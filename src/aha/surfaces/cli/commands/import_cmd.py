@@ -61,9 +61,11 @@ def import_command(
 
     from aha.store import open_store
     from aha.store.importer import ImportSummary, import_files
+    from aha.store.urls import require_file
     from aha.surfaces.cli import remote
 
     mapping = parse_map(map_)
+    require_file(db, "aha import")
     remote.refuse_while_serving(db, "aha import", "send the events to the server's /v1/batch with a write key")
     console = Console(stderr=True, highlight=False)
     store = open_store(db)

@@ -28,8 +28,10 @@ def create(
 
     from aha.ingest.keys import create_key
     from aha.store import open_store
+    from aha.store.urls import require_file
     from aha.surfaces.cli import remote
 
+    require_file(db, "aha keys create")
     served = remote.post(db, "/v1/admin/keys", {"name": name, "kind": kind})
     if served is not None:
         key = str(served["key"])

@@ -39,8 +39,10 @@ def sample(
 
     from aha.sample import generate, load_into
     from aha.store import open_store
+    from aha.store.urls import require_file
     from aha.surfaces.cli import remote
 
+    require_file(db, "aha sample")
     remote.refuse_while_serving(db, "aha sample", "choose another --db")
 
     try:

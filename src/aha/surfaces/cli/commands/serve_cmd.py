@@ -38,10 +38,12 @@ def serve_command(
     """
     from aha.ingest import running
     from aha.store import open_store
+    from aha.store.urls import require_file
     from aha.surfaces.api import create_app
     from aha.surfaces.api.limits import serve
     from aha.surfaces.web.pages import LOOPBACK
 
+    require_file(db, "aha serve")
     live = running.find_live(db)
     if live is not None:
         raise UserError(f"--db {db}: already served by `aha serve` (pid {live.pid}) at {live.url}. "

@@ -1,0 +1,108 @@
+"""How each backend's SQL spells the JSON operations the engine uses: the one place aha writes dialect SQL by hand.
+
+The engine builds backend-neutral Ibis expressions (`aha.engine.members.JSONMember`, Ibis's `.str` / `.float`
+unwraps); here each dialect's compiler learns to render them (by the operation's name, Ibis's `visit_<Name>` rule:
+the store never imports the engine), so that a JSON member read is the same value on every
+backend: the member's JSON text (a string quoted, a number as written), NULL when absent.
+- DuckDB (and any SQLGlot compiler without its own rule): `json_extract(doc, '/pointer')`, a JSON Pointer.
+- Spark SQL (4.0+, which has the VARIANT type): `to_json(variant_get(parse_json(doc), '$["name"]', 'variant'))`.
+  `get_json_object` would return a string member unquoted, so `"3"` and `3` would read alike; a member name holding
+  `"` or `\\` cannot be written in Spark's path syntax and is refused when compiling, naming the key. Ibis renders
+  the unwraps on Spark as Python UDFs (which need pandas on every executor and run row by row); here they are
+  `schema_of_variant` checks, with the same rule as DuckDB's: a value of another JSON type is NULL.
+- Ibis's own Spark rules mended here: a filtered median (`_spark_median`), an ordered `group_concat` (the paths).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis.expr.operations as ops
+import sqlglot.expressions as sge
+from ibis.backends.sql.compilers.base import SQLGlotCompiler
+from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+from ibis.common.exceptions import UnsupportedOperationError
+
+from aha.jsonpointer import members, shown
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+
+
+def _generic(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+    return sge.Anonymous(this="json_extract", expressions=[arg, sge.Literal.string(pointer)])
+
+
+def _variant(arg: sge.Expression) -> sge.Expression:
+    return sge.Anonymous(this="parse_json", expressions=[arg])
+
+
+def _spark_member(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+    names = members(pointer)
+    bad = next((name for name in names if '"' in name or "\\" in name), None)
+    if bad is not None:
+        raise UnsupportedOperationError(f'Spark SQL cannot read the property key {shown(bad)}: its JSON path syntax '
+                                        'has no escape for " or \\. Rename the property in the data.')
+    path = "$" + "".join(f'["{name}"]' for name in names)
+    got = sge.Anonymous(this="variant_get", expressions=[_variant(arg), sge.Literal.string(path),
+                                                          sge.Literal.string("variant")])
+    return sge.Anonymous(this="to_json", expressions=[got])
+
+
+def _unwrap(kinds: tuple[str, ...], target: str, decimals: bool = False) -> Any:
+    """An unwrap on Spark: the value as `target` when its JSON type is one of `kinds`, else NULL."""
+    def visit(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression) -> sge.Expression:
+        kind = sge.Anonymous(this="schema_of_variant", expressions=[_variant(arg)])
+        test: sge.Expression = sge.In(this=kind, expressions=[sge.Literal.string(k) for k in kinds])
+        if decimals:
+            test = sge.Or(this=test, expression=sge.Like(this=kind.copy(), expression=sge.Literal.string("DECIMAL%")))
+        value = sge.Anonymous(this="variant_get", expressions=[_variant(arg.copy()), sge.Literal.string("$"),
+                                                               sge.Literal.string(target)])
+        return sge.Case(ifs=[sge.If(this=test, true=value)])
+    return visit
+
+
+def _spark_median(self: Any, op: ops.Median, *, arg: sge.Expression, where: sge.Expression | None) -> sge.Expression:
+    """Ibis 12 filters the 0.5 along with the values (`percentile(IF(w, x, NULL), IF(w, 0.5, NULL))`), which Spark
+    refuses as not constant; the filter belongs to the values only, as in its own `visit_Quantile`."""
+    if where is not None:
+        arg = self.if_(where, arg, sge.Null())
+    return self.f.percentile(arg, sge.convert(0.5))
+
+
+_ibis_group_concat = PySparkCompiler.visit_GroupConcat
+
+
+def _spark_group_concat(self: Any, op: ops.Value, *, arg: sge.Expression, sep: sge.Expression,
+                        where: sge.Expression | None, order_by: list[sge.Expression]) -> sge.Expression:
+    """An ordered `group_concat` (Ibis 12 refuses `order_by` on Spark): the values collected as structs of the
+    ascending sort keys and the value, sorted, then joined; NULL when nothing is collected, as on DuckDB."""
+    if not order_by:
+        return _ibis_group_concat(self, op, arg=arg, sep=sep, where=where, order_by=order_by)
+    keys = []
+    for key in order_by:
+        if isinstance(key, sge.Ordered):
+            if key.args.get("desc"):
+                raise UnsupportedOperationError("a descending group_concat order is not written for Spark")
+            key = key.this
+        keys.append(key)
+    fields: list[sge.Expression] = []
+    for i, key in enumerate(keys):
+        fields += [sge.Literal.string(f"k{i}"), key]
+    value: sge.Expression = self.f.named_struct(*fields, sge.Literal.string("v"), arg)
+    if where is not None:
+        value = self.if_(where, value, sge.Null())
+    collected = self.f.array_sort(self.f.collect_list(value))
+    element = sge.to_identifier("x")
+    pick = sge.Lambda(this=sge.Dot(this=element.copy(), expression=sge.to_identifier("v")), expressions=[element])
+    values = self.f.transform(collected, pick)
+    return self.if_(self.f.size(collected).eq(0), sge.Null(), self.f.array_join(values, sep))
+
+
+SQLGlotCompiler.visit_JSONMember = _generic
+PySparkCompiler.visit_Median = _spark_median
+PySparkCompiler.visit_GroupConcat = _spark_group_concat
+PySparkCompiler.visit_JSONMember = _spark_member
+PySparkCompiler.visit_UnwrapJSONString = _unwrap(("STRING",), "string")
+PySparkCompiler.visit_UnwrapJSONInt64 = _unwrap(_INTEGERS, "bigint")
+PySparkCompiler.visit_UnwrapJSONFloat64 = _unwrap((*_INTEGERS, "DOUBLE", "FLOAT"), "double", decimals=True)
+PySparkCompiler.visit_UnwrapJSONBoolean = _unwrap(("BOOLEAN",), "boolean")

@@ -1,0 +1,169 @@
+"""Parquet files read in place (`--db parquet:///data/lake/`): events in aha's canonical columns, no import.
+
+Layout (docs/engine.md, "Backends"): a directory holds the events as `events*.parquet` or an `events/` directory,
+and may hold `identities`, `memberships`, `users`, `accounts` (`NAME.parquet` or `NAME/`) beside them, as
+`aha sample --out` writes them; a directory without those names is all events; a file or a glob is events only.
+Event columns: `event`, `timestamp`, and `user_id` or `anonymous_id` are required; `message_id` (ties at the same
+instant are broken by it), `account_id`, `properties` (JSON text, or a struct/map, written as JSON) and
+`received_at` are optional. Other names map with `map=canonical=column,...`, as `aha import --map`. A timestamp
+with a time zone is read in UTC; one without means UTC. Nothing is deduplicated.
+
+The state is computed into an in-memory DuckDB database beside the view of the files, so every process computes it
+once (the files may change between runs without aha knowing; a side file would need their listing in its key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+
+from aha.store import schema
+from aha.store.database import Store, StoreError
+from aha.store.mapping import EVENT_COLUMNS
+from aha.store.urls import Location
+
+SIDE_TABLES = (schema.IDENTITIES, schema.MEMBERSHIPS, schema.USERS, schema.ACCOUNTS)
+
+
+def resolve(location: Location, available: Sequence[str]) -> dict[str, str | None]:
+    """canonical column → the source column read for it (None: absent, read as NULL); one line for what is
+    missing or mapped to a column the files do not have."""
+    present = set(available)
+    for target, column in location.mapping.items():
+        if column not in present:
+            raise StoreError(f"--db {location.text}: map={target}={column}: the events have no column {column!r} "
+                             f"(they have {', '.join(sorted(present))}).")
+    out = {name: location.mapping.get(name, name if name in present else None) for name in (*EVENT_COLUMNS,
+                                                                                            "received_at")}
+    missing = [name for name in ("event", "timestamp") if out[name] is None]
+    if out["user_id"] is None and out["anonymous_id"] is None:
+        missing.append("user_id (or anonymous_id)")
+    if missing:
+        raise StoreError(f"--db {location.text}: the events have no column {', '.join(missing)} (they have "
+                         f"{', '.join(sorted(present))}). Name the source column with map=, e.g. "
+                         f"{location.text.partition('?')[0]}?map=user_id=distinct_id,event=event_name.")
+    return out
+
+
+@dataclass(frozen=True)
+class Source:
+    """Parquet files: `path` (a file, a glob, or a directory read at any depth when `recursive`)."""
+
+    path: str
+    recursive: bool = False
+
+    def duckdb(self) -> str:
+        """The files as DuckDB's `read_parquet` argument (a quoted glob)."""
+        glob = str(Path(self.path) / "**" / "*.parquet") if self.recursive else self.path
+        return "'" + glob.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Layout:
+    events: Source
+    tables: dict[str, Source]  # identities, memberships, users, accounts: those present
+
+
+def layout(location: Location) -> Layout:
+    """Where a location's events and side tables are (module docstring); one line when there are no events."""
+    path = Path(location.path)
+    if any(ch in location.path for ch in "*?[") or path.is_file():
+        return Layout(Source(location.path), {})
+    if not path.is_dir():
+        raise StoreError(f"--db {location.text}: {path}: no such file or directory (an absolute path is "
+                         "parquet:///data/events/, a relative one parquet:events/).")
+    tables = {}
+    for name in SIDE_TABLES:
+        if (path / f"{name}.parquet").is_file():
+            tables[name] = Source(str(path / f"{name}.parquet"))
+        elif (path / name).is_dir():
+            tables[name] = Source(str(path / name), recursive=True)
+    if any(path.glob("events*.parquet")):
+        return Layout(Source(str(path / "events*.parquet")), tables)
+    if (path / "events").is_dir():
+        return Layout(Source(str(path / "events"), recursive=True), tables)
+    if tables or not any(path.rglob("*.parquet")):
+        raise StoreError(f"--db {location.text}: {path} holds no events: put them in events*.parquet files or an "
+                         "events/ directory beside " + (", ".join(f"{n}.parquet" for n in tables) or
+                                                         "the other tables") + ", or give their directory.")
+    return Layout(Source(str(path), recursive=True), tables)
+
+
+def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str], str], timestamp: str) -> str:
+    """A side table's canonical columns from its files (`source`, a FROM item); users and accounts keep each id's
+    latest row."""
+    def text(col: str) -> str:
+        return f"CAST({col} AS {string}) AS {col}"
+
+    def time(col: str) -> str:
+        return f"CAST({col} AS {timestamp}) AS {col}"
+
+    if name == schema.IDENTITIES:
+        return f"SELECT {text('anonymous_id')}, {text('user_id')}, {time('timestamp')}, {text('source')} FROM {source}"
+    if name == schema.MEMBERSHIPS:
+        return f"SELECT {text('user_id')}, {text('account_id')}, {time('timestamp')} FROM {source}"
+    key = "user_id" if name == schema.USERS else "account_id"
+    return (f"SELECT {key}, traits, updated_at FROM (SELECT {text(key)}, {json_of('traits')} AS traits, "
+            f"{time('updated_at')}, row_number() OVER (PARTITION BY {key} ORDER BY updated_at DESC) AS _n "
+            f"FROM {source}) WHERE _n = 1")
+
+
+def canonical_select(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
+                     json_of: Callable[[str, str], str], string: str, timestamp: str) -> str:
+    """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling)."""
+    def col(name: str, kind: str) -> str:
+        source = columns[name]
+        if source is None:
+            return f"CAST(NULL AS {kind}) AS {name}"
+        if name == "properties":
+            return f"{json_of(quote(source), types[source])} AS {name}"
+        return f"CAST({quote(source)} AS {kind}) AS {name}"
+
+    parts = [col(name, timestamp if name == "timestamp" else string) for name in EVENT_COLUMNS]
+    received = columns["received_at"] or columns["timestamp"]
+    assert received is not None
+    parts += [f"CAST({quote(received)} AS {timestamp}) AS received_at", f"CAST(NULL AS {string}) AS source"]
+    return ", ".join(parts)
+
+
+class LakeStore(Store):
+    """A DuckDB store in memory whose `events` is a view of the Parquet files; the other canonical tables are
+    empty, but for `seen_*` and the latest event time, computed from the files when opened."""
+    incremental = False  # a full build each time: no row ids to keep marks by
+
+    def __init__(self, location: Location) -> None:
+        self.path = Path(location.path)
+        self.location = location
+        self._start()
+        self._attach(ibis.duckdb.connect(), ensure_schema=True)
+        self.raw.execute("SET TimeZone = 'UTC'")  # a TIMESTAMPTZ column is read as its UTC wall-clock time
+        found = layout(location)
+        source = f"read_parquet({found.events.duckdb()}, union_by_name = true)"
+        described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        types = {str(r[0]): str(r[1]) for r in described}
+        columns = resolve(location, list(types))
+        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP")
+        self.raw.execute(f"DROP TABLE {schema.EVENTS}")
+        self.raw.execute(f"CREATE VIEW {schema.EVENTS} AS SELECT {select} FROM {source}")
+        for name, files in found.tables.items():
+            side = side_table_sql(name, f"read_parquet({files.duckdb()}, union_by_name = true)", "VARCHAR",
+                                  lambda col: f"CAST({col} AS JSON)", "TIMESTAMP")
+            self.raw.execute(f"INSERT INTO {name} BY NAME {side}")
+        for statement in (*schema.record_seen(schema.EVENTS), schema.latest_event(schema.EVENTS),
+                          schema.latest_event(schema.LINKS_AND_MEMBERSHIPS)):
+            self.raw.execute(statement)
+
+    @property
+    def label(self) -> str:
+        return self.location.text
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json(column: str, kind: str) -> str:
+    return f"CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"

@@ -1,0 +1,282 @@
+"""Spark (`--db spark:local[2]?parquet=/data/events/`, `spark://host:7077?table=analytics.events`): the same engine
+expressions, compiled by Ibis for Spark SQL and run by a Spark session.
+
+Where things live: the events are a temp view of the table or Parquet location (its canonical columns picked as
+`aha.store.lake` says, `map=` applied); the side tables of a Parquet directory likewise (none for a table: empty);
+`seen_*` are cached views computed from the events. What aha materialises (the state, the outcome tables, scratch
+tables) becomes a temp view of a DataFrame computed at once and checkpointed in the executors (`materialise`), so
+that Spark computes each once; the state key and the latest event time live in this
+object. So an aha process computes the state once per Spark application and reuses it while it runs (a notebook:
+`aha.open(...)` once). One aha store per Spark session: the temp views' names are aha's table names.
+
+Not available on Spark (one line naming the command when asked): writing events (import, the tracking server), the
+guidance outbox (rules, webhooks), and the per-user checklist lookups, which are DuckDB point queries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
+import ibis.expr.schema as sch
+import ibis.expr.types as ir
+import sqlglot.expressions as sge
+
+from aha.store import schema
+from aha.store.database import Store, StoreError
+from aha.store.lake import SIDE_TABLES, Layout, Source, canonical_select, layout, resolve, side_table_sql
+from aha.store.urls import Location
+
+CANONICAL = (schema.EVENTS, *SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS)
+SEEN = {
+    schema.SEEN_USERS: f"""SELECT user_id, min(timestamp) AS first_seen FROM {schema.EVENTS}
+        WHERE user_id IS NOT NULL GROUP BY user_id""",
+    schema.SEEN_MEMBERS: f"""SELECT user_id, account_id, min(timestamp) AS first_seen FROM {schema.EVENTS}
+        WHERE user_id IS NOT NULL AND account_id IS NOT NULL GROUP BY user_id, account_id""",
+    schema.SEEN_ANONYMOUS: f"""SELECT anonymous_id, min(timestamp) AS first_seen FROM {schema.EVENTS}
+        WHERE user_id IS NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id""",
+}
+SPARK_TYPES = {dt.String: "STRING", dt.JSON: "STRING", dt.Timestamp: "TIMESTAMP_NTZ", dt.Int64: "BIGINT",
+               dt.Boolean: "BOOLEAN", dt.Float64: "DOUBLE"}
+
+
+class SparkStore(Store):
+    """A Store whose tables are a Spark session's temp views (module docstring)."""
+    incremental = False  # a full build each time: no row ids to keep marks by
+
+    parallel_reads = False  # one session: the report's sections run one after another
+    dialect = "spark"
+
+    def __init__(self, location: Location) -> None:
+        self.path = Path(location.text)
+        self.location = location
+        self._start()
+        self._meta: dict[str, str] = {}
+        self._cached: dict[str, Any] = {}  # view name → the cached DataFrame behind it (unpersisted on replace)
+        self._schemas: dict[str, sch.Schema] = {}  # view name → its Ibis schema (JSON columns are strings in Spark)
+        self._session, self._owned = _session(location)
+        self.ibis = ibis.pyspark.connect(self._session)
+        self._register()
+
+    @property
+    def label(self) -> str:
+        return self.location.text
+
+    @property
+    def raw(self) -> Any:  # type: ignore[override]
+        raise StoreError(f"--db {self.location.text}: this command needs a DuckDB file (it writes events, keeps "
+                         "the guidance outbox or looks up single users); on Spark aha runs the analyses only.")
+
+    # -- the canonical tables ------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        canonical = _canonical_schemas()
+        found = Layout(Source(""), {}) if self.location.table else layout(self.location)
+        events = (self._session.table(self.location.table) if self.location.table
+                  else self._read(found.events))
+        types = {f.name: f.dataType.simpleString() for f in events.schema.fields}
+        columns = resolve(self.location, list(types))
+        events.createOrReplaceTempView("aha_source_events")
+        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ")
+        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events", canonical[schema.EVENTS], cache=False)
+        for name in SIDE_TABLES:
+            if name in found.tables:
+                self._read(found.tables[name]).createOrReplaceTempView(f"aha_source_{name}")
+                sql = side_table_sql(name, f"aha_source_{name}", "STRING", lambda col: f"CAST({col} AS STRING)",
+                                     "TIMESTAMP_NTZ")
+            else:
+                sql = _empty(canonical[name])
+            self._view(name, sql, canonical[name], cache=True)
+        for name, sql in SEEN.items():
+            self._view(name, sql, canonical[name], cache=True)
+
+    def _read(self, source: Source) -> Any:
+        reader = self._session.read
+        if source.recursive:
+            reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", "*.parquet")
+        return reader.parquet(source.path)
+
+    def _view(self, name: str, sql: str, schema_: sch.Schema, cache: bool) -> None:
+        frame = self._session.sql(sql)
+        if cache:
+            frame = frame.cache()  # computed the first time it is read
+        self._replace(name, frame)
+        self._schemas[name] = schema_
+
+    def _replace(self, name: str, frame: Any, kept: bool = False) -> None:
+        frame.createOrReplaceTempView(name)
+        old = self._cached.pop(name, None)
+        if kept or frame.is_cached:
+            self._cached[name] = frame
+        if old is not None and old is not frame:
+            old.unpersist()
+
+    # -- what the analyses call --------------------------------------------------------------------
+
+    def table(self, name: str) -> ir.Table:
+        known = self._schemas.get(name)
+        if known is None:
+            return self.ibis.table(name)
+        return ops.DatabaseTable(name, known, self.ibis).to_expr()
+
+    def exists(self, name: str) -> bool:
+        return name in self._schemas
+
+    def materialise(self, name: str, expr: ir.Table, temp: bool = False) -> ir.Table:
+        """The expression's result, computed now and checkpointed in the executors (`localCheckpoint`), as a temp
+        view (`temp` changes nothing). Checkpointed, not cached: a cached frame keeps its whole lineage, which Spark
+        re-analyses in every query that reads it; the state's eleven reach tables over the candidate tables over
+        the entities made the analyzer run out of heap at 500 users."""
+        frame = self._session.sql(self._sql(expr)).localCheckpoint(eager=True)
+        self._replace(name, frame, kept=True)
+        self._schemas[name] = expr.schema()
+        return self.table(name)
+
+    memory_table = materialise
+
+    def temp_view(self, name: str, expr: ir.Table) -> ir.Table:
+        """Materialised (`materialise`): a view would carry its lineage into every query that reads it."""
+        return self.materialise(name, expr)
+
+    def temp_union_view(self, name: str, parts: list[ir.Table]) -> ir.Table:
+        self._session.sql(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {self.union_sql(parts)}")
+        self._schemas[name] = parts[0].schema()
+        return self.table(name)
+
+    def create_view(self, name: str, parts: list[ir.Table]) -> None:
+        self.temp_union_view(name, parts)
+
+    def append(self, name: str, expr: ir.Table, temp: bool = False) -> None:
+        frame = self._cached[name].unionByName(self._session.sql(self._sql(expr))).localCheckpoint(eager=True)
+        self._replace(name, frame, kept=True)
+
+    def keep(self, name: str) -> None:
+        """Nothing to copy: the cached view is where Spark keeps it."""
+
+    def background(self, work: Any) -> None:
+        work(self)  # no second connection: the work runs here and now
+
+    def drop(self, name: str, view: bool = False, temp: bool = False) -> None:
+        self._session.catalog.dropTempView(name)
+        self._schemas.pop(name, None)
+        old = self._cached.pop(name, None)
+        if old is not None:
+            old.unpersist()
+
+    def value(self, expr: ir.Scalar) -> Any:
+        return self.ibis.execute(expr)
+
+    def json_keys(self, table: str, columns: tuple[str, ...]) -> list[str]:
+        parts = " UNION ALL ".join(f"SELECT explode(json_object_keys({col})) AS k FROM `{table}` "
+                                   f"WHERE {col} IS NOT NULL" for col in columns)
+        return [r[0] for r in self.rows(f"SELECT DISTINCT k FROM ({parts}) ORDER BY k")]
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._session.sql(sql).collect()]
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.raw  # DuckDB SQL: refused in one line (`raw`)
+
+    def _sql(self, expr: ir.Table) -> str:
+        self.ibis._run_pre_execute_hooks(expr)
+        return str(self.ibis.compile(expr))
+
+    # -- meta: in this object ----------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        if key == schema.LATEST_EVENT and key not in self._meta:
+            latest = [self.value(self.table(name).timestamp.max())
+                      for name in (schema.EVENTS, schema.IDENTITIES, schema.MEMBERSHIPS)]
+            known = [t for t in latest if t is not None]
+            if known:
+                self._meta[key] = max(known).isoformat(sep=" ")
+        return self._meta.get(key)
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self._meta.update(values)
+
+    @property
+    def data_version(self) -> int:
+        return 0  # read in place: aha never writes the events
+
+    def bump_data_version(self) -> None:
+        self.raw  # noqa: B018  (refused: nothing writes events here)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        yield self.raw
+
+    def cursor(self) -> Store:
+        return self
+
+    def settle(self) -> None:
+        """Nothing runs in the background."""
+
+    def close(self) -> None:
+        for frame in self._cached.values():
+            frame.unpersist()
+        self._cached.clear()
+        for name in list(self._schemas):
+            self._session.catalog.dropTempView(name)
+        self._schemas.clear()
+        if self._owned:
+            self._session.stop()
+
+
+def _session(location: Location) -> tuple[Any, bool]:
+    """The process's Spark session (made here, then owned and stopped on close, unless one was active)."""
+    try:
+        from pyspark.errors import PySparkException
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise StoreError(f"--db {location.text}: Spark needs pyspark (pip install -c constraints.txt pyspark) and "
+                         "Java 17.") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    conf = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false"}  # no progress bars in `--json` output
+    cores = re.fullmatch(r"local\[(\d+)\]", location.master)
+    if cores:  # aha's tables are a row per user: Spark's default of 200 shuffle partitions is 200 tasks per query
+        conf["spark.sql.shuffle.partitions"] = cores.group(1)
+    builder = SparkSession.builder.master(location.master).appName("aha")
+    for key, value in {**conf, **location.conf}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate(), True
+    except PySparkException as exc:
+        raise StoreError(f"--db {location.text}: Spark did not start ({exc}). It needs Java 17 (java on PATH or "
+                         "JAVA_HOME) and, for spark://, a master that answers.") from None
+
+
+def _canonical_schemas() -> dict[str, sch.Schema]:
+    """The canonical tables' Ibis schemas, from the DuckDB DDL (one definition of the columns)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for ddl in schema.DDL:
+            con.execute(ddl)
+        backend = ibis.duckdb.from_connection(con)
+        return {name: backend.table(name).schema() for name in CANONICAL}
+    finally:
+        con.close()
+
+
+def _empty(columns: sch.Schema) -> str:
+    casts = ", ".join(f"CAST(NULL AS {SPARK_TYPES[type(t)]}) AS `{n}`" for n, t in columns.items())
+    return f"SELECT {casts} WHERE false"
+
+
+def _quote(name: str) -> str:
+    return sge.to_identifier(name, quoted=True).sql("spark")
+
+
+def _json(column: str, kind: str) -> str:
+    return f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
