@@ -60,3 +60,17 @@ def test_a_week_cut_by_the_range_is_marked(project):
 def test_bad_ranges_are_one_message(project, start, end, message):
     with pytest.raises(UserError, match=message):
         project.funnel(as_of=AS_OF, signups_from=start, signups_to=end)
+
+
+def test_a_range_never_leaks_into_an_unrestricted_answer(project):
+    """Retention's cached outcome table is computed for the users asked about: a ranged question first must not
+    leave its table to the next, unranged one (the dashboard asks both; found by the browser tests)."""
+    from aha.results import to_jsonable
+
+    project.store.bump_data_version()  # nothing cached yet: the ranged question is the first
+    ranged = project.retention(as_of=AS_OF, signups_to="2026-01-02")
+    after = project.retention(as_of=AS_OF)
+    project.store.bump_data_version()  # the truth: computed with nothing cached
+    truth = project.retention(as_of=AS_OF)
+    assert to_jsonable(after) == to_jsonable(truth)
+    assert to_jsonable(ranged) != to_jsonable(truth)  # the range did leave users out

@@ -32,7 +32,11 @@ class Outcomes:
 
 def _cached(store: Store, ms: MilestoneState, table: str,
             query: Callable[[EventSource, ir.Table], ir.Table]) -> ir.Table:
-    key = f"{LAYOUT}|{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}"
+    # The users it is computed for are the state's entities, restricted to a signup range when one is given
+    # (analyses.signups): the range is part of the key, or an unrestricted answer would reuse a restricted table.
+    signups = ms.signups if ms.signups is not None and not ms.signups.unbounded else None
+    span = f"|{signups.start}..{signups.end}" if signups is not None else ""
+    key = f"{LAYOUT}|{content_hash(ms.definitions)}|{store.data_version}|{ms.as_of.isoformat()}{span}"
     meta_key = f"{table}_key"
     if store.meta(meta_key) != key:
         store.settle()  # one writer at a time: a rebuilt state may still be being written (analyses.state.build)
