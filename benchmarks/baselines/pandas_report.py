@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from time import perf_counter
 from typing import Any
 
 import pandas as pd
-from baselines.sql_report import ACCOUNT_COUNT, ACCOUNT_EVENT, ACCOUNT_MILESTONE, DAYS, FUNNEL, NAMES, TIMED
+from baselines.sql_report import (
+    ACCOUNT_COUNT,
+    ACCOUNT_EVENT,
+    ACCOUNT_MILESTONE,
+    DAYS,
+    FUNNEL,
+    NAMES,
+    TIMED,
+    Stopwatch,
+)
 
 DAY = pd.Timedelta(days=1)
 
 
 def run(sample_dir: str, accounts: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
     """The report's numbers and the seconds each stage took; `accounts`: also the account milestone."""
-    stages: dict[str, float] = {}
-    t = perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = perf_counter()
-        stages[name] = now - t
-        t = now
+    clock = Stopwatch()
+    stages, lap = clock.stages, clock.lap
 
     root = Path(sample_dir)
     cols = ["message_id", "event", "user_id", "anonymous_id", "timestamp", "properties",

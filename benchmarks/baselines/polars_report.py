@@ -8,11 +8,10 @@ compares user milestones). Nothing here imports aha.
 from __future__ import annotations
 
 from pathlib import Path
-from time import perf_counter
 from typing import Any
 
 import polars as pl
-from baselines.sql_report import DAYS, FUNNEL, NAMES, TIMED
+from baselines.sql_report import DAYS, FUNNEL, NAMES, TIMED, Stopwatch
 
 DAY = 86_400_000_000  # microseconds: the sample's timestamps are timestamp[us]
 WINDOW = {"workspace": 1800 * 10**6, "data_connected": DAY, "project": 3 * DAY, "first_output": 3 * DAY,
@@ -23,14 +22,8 @@ FIRST_OF = {"workspace": "Workspace Created", "project": "Project Created", "fir
 
 def run(sample_dir: str) -> tuple[dict[str, Any], dict[str, float]]:
     """The report's numbers and the seconds each stage took."""
-    stages: dict[str, float] = {}
-    t = perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = perf_counter()
-        stages[name] = now - t
-        t = now
+    clock = Stopwatch()
+    stages, lap = clock.stages, clock.lap
 
     root = Path(sample_dir)
     events = pl.scan_parquet(sorted(root.glob("events-*.parquet"))).select(

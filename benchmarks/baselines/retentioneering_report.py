@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from time import perf_counter
 from typing import Any
 
 from baselines.event_funnel import CHAIN, MATURE_DAYS, WAREHOUSES
-from baselines.sql_report import DAYS
+from baselines.sql_report import DAYS, Stopwatch
 
 WAREHOUSE_EVENT = "Integration Connected (warehouse)"
 # Milestones that are the first of one event inside a window: (milestone, event, window seconds).
@@ -40,14 +39,8 @@ def run(sample_dir: str) -> tuple[dict[str, Any], dict[str, float]]:
     import pandas as pd
     import retentioneering as rete
 
-    stages: dict[str, float] = {}
-    t = perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = perf_counter()
-        stages[name] = now - t
-        t = now
+    clock = Stopwatch()
+    stages, lap = clock.stages, clock.lap
 
     root = Path(sample_dir)
     names = [event for _, event, _ in CHAIN]

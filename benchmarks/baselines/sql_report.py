@@ -80,18 +80,25 @@ CORE_WORKFLOW = """SELECT p.user_id, greatest(p.reach, o.reach) AS reach
     WHERE greatest(p.reach, o.reach) < u.t0 + INTERVAL 3 DAY"""
 
 
+
+class Stopwatch:
+    """The seconds each stage of a baseline took: `lap(name)` closes the stage that ended now."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._t = perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = perf_counter()
+        self.stages[name] = now - self._t
+        self._t = now
+
 def run(db: str, accounts: bool = True) -> tuple[dict[str, Any], dict[str, float]]:
     """The report's numbers and the seconds each stage took; `accounts`: also the account milestone."""
     import duckdb  # here, so that pandas_report can share the constants above without loading DuckDB
 
-    stages: dict[str, float] = {}
-    t = perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal t
-        now = perf_counter()
-        stages[name] = now - t
-        t = now
+    clock = Stopwatch()
+    stages, lap = clock.stages, clock.lap
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
