@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -26,7 +25,7 @@ from aha.engine.discovery import counts_query, dose_query, population_query
 from aha.engine.identity import EventSource
 from aha.engine.state import entities_query, owners_query, relevant_parts, state_query, state_view_parts, tracked
 from aha.store import open_store, schema
-from tests.conftest import SHARED_EXAMPLE
+from tests.conftest import TEMPLATE
 
 AS_OF = datetime(2026, 3, 1)
 DIALECTS = ("duckdb", "pyspark")
@@ -95,7 +94,7 @@ def statements(tables: dict[str, ir.Table], definitions: Definitions) -> dict[st
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_state_funnel_and_discovery_compile(tables: dict[str, ir.Table], dialect: str) -> None:
-    definitions = load(SHARED_EXAMPLE)
+    definitions = load(TEMPLATE)
     built = statements(tables, definitions)
     assert {"entities", "state", "funnel ordered", "discovery counts"} <= built.keys()
     assert sum(name.startswith("long state") for name in built) == len(tracked(definitions))  # + paid
@@ -115,12 +114,8 @@ def test_state_funnel_and_discovery_compile(tables: dict[str, ir.Table], dialect
 def test_spark_reads_json_members_with_spark_functions(tables: dict[str, ir.Table]) -> None:
     """Property filters (`where`, `scope`, `sum`) become Spark's VARIANT functions, not DuckDB's `->>` operators nor
     Ibis's Python UDFs (aha.store.dialects)."""
-    built = statements(tables, load(SHARED_EXAMPLE))
+    built = statements(tables, load(TEMPLATE))
     spark = "\n".join(ibis.to_sql(built[name], dialect="pyspark") for name in built if name.startswith("relevant"))
     duck = "\n".join(ibis.to_sql(built[name], dialect="duckdb") for name in built if name.startswith("relevant"))
     assert "->>" in duck or "->" in duck
     assert "->" not in spark and "VARIANT_GET" in spark.upper() and "unwrap_json" not in spark
-
-
-def test_example_exists() -> None:
-    assert Path(SHARED_EXAMPLE).is_file()
