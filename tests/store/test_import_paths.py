@@ -76,8 +76,10 @@ def test_parquet_rows_trimmed_deduped_and_printed_as_a_second_method_says(store:
     for message_id, _, _, _, properties in stored:
         assert json.loads(properties) == _expected_properties(by_id[message_id][4])
         assert properties == json.dumps(json.loads(properties), separators=(",", ":"), ensure_ascii=False)
-    assert store.raw.execute("SELECT line, reason FROM dead_letters ORDER BY line").fetchall() == [
+    dead = store.raw.execute("SELECT line, reason, raw FROM dead_letters ORDER BY line").fetchall()
+    assert [(line, reason) for line, reason, _ in dead] == [
         (5, "no user_id and no anonymous_id"), (8, "properties is not a JSON object")]
+    assert json.loads(dead[1][2])["message_id"] == "m7"  # the row read again from the file, as JSON
 
 
 def test_a_second_file_and_a_reimport_store_nothing_twice(store: Store, tmp_path: Path) -> None:
