@@ -152,17 +152,20 @@ def _parquet_source() -> str:
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
-    """(Re)create the temp table STAGE holding the file's rows plus `_line` (1-based line or row of the file)."""
+    """(Re)create STAGE holding the file's rows plus `_line` (1-based line or row of the file): a temp table, or for
+    Parquet a temp view over the file."""
+    drop_staging(con)
     try:
         if fmt == "jsonl":
             con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT _raw FROM {_lines_source()}", [str(path)])
             _number_lines(con, STAGE, 1)
         elif fmt == "parquet":
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {STAGE} AS
-                    SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {_parquet_source()}""",
-                [str(path)],
-            )
+            # A view, not a copy: the parse reads the file once, column by column, in parallel over its row groups;
+            # only a file with rejected rows is read again (for their raw text). A view takes no parameters.
+            source = _parquet_source().replace("?", quote_literal(str(path)))
+            con.execute(f"""CREATE TEMP VIEW {STAGE} AS
+                            SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {source}""")
+            con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
         else:
             # The header is line 1.
             con.execute(
@@ -189,8 +192,13 @@ def stage_raw_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    con.execute(f"DROP VIEW IF EXISTS {STAGE}" if _is_view(con, STAGE) else f"DROP TABLE IF EXISTS {STAGE}")
     con.execute(f"DROP TABLE IF EXISTS {RAW_LINES}")
+
+
+def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = one_row(con, "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = ?", [name])
+    return bool(row and row[0])
 
 
 def close_matches(name: str, options: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from aha.jsonpointer import pointer
-from aha.store import metadata, schema
+from aha.store import metadata
 from aha.store.database import Store, one_row
 from aha.store.formats import (
     STAGE,
@@ -35,6 +35,7 @@ from aha.store.formats import (
     resolve_paths,
     stage,
 )
+from aha.store.loading import write_file
 from aha.store.mapping import (
     EVENT_COLUMNS,
     USER_COLUMNS,
@@ -46,10 +47,19 @@ from aha.store.mapping import (
     likely_maps,
     members_read,
 )
-from aha.store.rows import PARSED, fill_raw, nested_object_sql, parsed_sql, scalar_int, table_rows_sql
+from aha.store.rows import (
+    PARSED,
+    fill_raw,
+    mark_repeats,
+    nested_object_sql,
+    nested_search_text,
+    parsed_sql,
+    scalar_int,
+    table_rows_sql,
+)
 from aha.store.segment import json_rows_sql
 from aha.store.segment import nested_object_sql as json_nested_sql
-from aha.store.traits import mark_duplicates, upsert_traits
+from aha.store.traits import mark_duplicates
 
 __all__ = ["EVENT_COLUMNS", "USER_COLUMNS", "FileSummary", "ImportRefused", "ImportSummary", "Kind", "import_files"]
 
@@ -218,8 +228,8 @@ def _import_one(
         described = con.execute(f"DESCRIBE {STAGE}").fetchall()
         columns = [Column(str(r[0]), str(r[1])) for r in described if r[0] != "_line"]
         nested = nested_object_sql(columns, kind, mapping)
-        drop = metadata.nested_left_out(con, nested, members_read(mapping.values(), home),
-                                        f"CAST({nested} AS VARCHAR)") if nested else []
+        text = nested_search_text(columns, kind, mapping) or f"CAST({nested} AS VARCHAR)"
+        drop = metadata.nested_left_out(con, nested, members_read(mapping.values(), home), text) if nested else []
         rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical, drop)
         left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
     left_out += [pointer(home) + pointer(k) for k in drop]  # named as pointers: /properties/mp_processing_time_ms
@@ -227,6 +237,7 @@ def _import_one(
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
     con.execute(parsed_sql(rows_sql, timestamp_format), params)
+    mark_repeats(con)
     mark_duplicates(con)
     rejected = scalar_int(con, f"SELECT count(*) FROM {PARSED} WHERE _reason IS NOT NULL")
     if rejected * 2 > scalar_int(con, f"SELECT count(*) FROM {PARSED}") and not allow_rejects:
@@ -237,70 +248,7 @@ def _import_one(
         progress(label, 2, PROGRESS_STEPS)
 
     file_text = str(path)
-    with store.transaction():
-        con.execute(
-            f"""INSERT INTO {schema.DEAD_LETTERS} (received_at, source, file, line, field, reason, raw)
-                SELECT $now, $source, $file, p._line, p._field, p._reason, p._raw FROM {PARSED} p
-                WHERE p._reason IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM {schema.DEAD_LETTERS} d WHERE d.file = $file AND d.line = p._line
-                    AND d.reason = p._reason AND d.raw IS NOT DISTINCT FROM p._raw)""",
-            {"now": now, "source": source, "file": file_text},
-        )
-        events = _insert_count(
-            con,
-            f"""INSERT INTO {schema.EVENTS}
-                SELECT message_id, event, user_id, anonymous_id, account_id, ts, $now, properties, $source
-                FROM {PARSED} p WHERE p._kind = 'event' AND p._ok AND p._first AND NOT EXISTS (
-                    SELECT 1 FROM {schema.EVENTS} e WHERE e.message_id = p.message_id)
-                ORDER BY event, ts""",  # schema.EVENTS_ORDER
-            {"now": now, "source": source},
-        )
-        # From the rows stored by this import (marked by its receive time and source), not from every parsed row:
-        # a duplicate refused for its message id may carry an earlier time than the row that was kept.
-        stored = (f"(SELECT user_id, anonymous_id, account_id, timestamp FROM {schema.EVENTS} "
-                  "WHERE received_at = $now AND source = $source)")
-        for statement in (*schema.record_seen(stored), schema.latest_event(stored)) if events else ():
-            con.execute(statement, {"now": now, "source": source})
-        identities = _insert_count(
-            con,
-            f"""INSERT INTO {schema.IDENTITIES}
-                SELECT DISTINCT anon, user_id, ts, $source FROM (
-                    SELECT CASE WHEN _kind = 'identify' THEN anonymous_id ELSE previous_id END AS anon, user_id, ts
-                    -- an event's previous_id (--map previous_id=...) links as an alias does; never to itself
-                    FROM {PARSED} WHERE _ok AND (_kind IN ('identify', 'alias') OR (_kind = 'event'
-                        AND previous_id <> user_id))
-                ) n WHERE anon IS NOT NULL AND user_id IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM {schema.IDENTITIES} i
-                    WHERE i.anonymous_id = n.anon AND i.user_id = n.user_id AND i.timestamp = n.ts)""",
-            {"source": source},
-        )
-        con.execute(
-            f"""INSERT INTO {schema.MEMBERSHIPS}
-                SELECT DISTINCT user_id, account_id, ts FROM {PARSED} n
-                WHERE _ok AND _kind = 'group' AND user_id IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM {schema.MEMBERSHIPS} m
-                    WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
-        )
-        con.execute(schema.latest_call(PARSED))
-        users = upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify", "user"))
-        accounts = upsert_traits(con, schema.ACCOUNTS, "account_id", "account_id", ("group",))
-        counts = one_row(
-            con,
-            f"""SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL),
-                       count(*) FILTER (WHERE _ok AND _kind <> 'event' AND _first AND NOT _same)
-                FROM {PARSED}""",
-        )
-        assert counts is not None
-        rows_read, rejected, others = (int(v) for v in counts)
-        imported = events + others
-        duplicates = rows_read - rejected - imported
-        before = scalar_int(  # an earlier import that stored rows (not one whose every row was refused)
-            con, f"SELECT count(*) FROM {schema.IMPORTS} WHERE file = ? AND kind = ? AND imported > 0",
-            [file_text, kind])
-        con.execute(
-            f"INSERT INTO {schema.IMPORTS} VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [file_text, kind, rows_read, imported, duplicates, rejected, now],
-        )
+    written = write_file(store, file_text, kind, source, now)
     reasons = con.execute(
         f"""SELECT _reason, count(*) AS n FROM {PARSED} WHERE _reason IS NOT NULL
             GROUP BY _reason ORDER BY n DESC, _reason"""
@@ -310,17 +258,17 @@ def _import_one(
     return FileSummary(
         file=file_text,
         format=fmt,
-        rows_read=rows_read,
-        imported=imported,
-        duplicates=duplicates,
-        rejected=rejected,
-        identities=identities,
-        users_updated=users,
-        accounts_updated=accounts,
+        rows_read=written.rows_read,
+        imported=written.imported,
+        duplicates=written.duplicates,
+        rejected=written.rejected,
+        identities=written.identities,
+        users_updated=written.users_updated,
+        accounts_updated=written.accounts_updated,
         reasons=tuple((str(r), int(n)) for r, n in reasons),
         seconds=round(time.perf_counter() - started, 3),
-        events=events,
-        reread=bool(before) and imported > 0 and duplicates == 0,
+        events=written.events,
+        reread=bool(written.before) and written.imported > 0 and written.duplicates == 0,
         left_out=tuple(left_out),
     )
 
@@ -338,7 +286,3 @@ def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, rejected
         f"{fix}To import the other {read - rejected:,} rows and keep the rejected ones as dead letters, add "
         "--allow-rejects.")
 
-
-def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
-    row = one_row(con, sql, params)
-    return int(row[0]) if row else 0

@@ -93,8 +93,9 @@ def json_left_out(con: duckdb.DuckDBPyConnection, mapping: Mapping[str, str], ca
 def nested_left_out(con: duckdb.DuckDBPyConnection, obj: str, mapped: Iterable[str], text: str) -> list[str]:
     """The pipeline metadata members of the nested properties (or traits) objects `obj` (SQL over STAGE), which
     `rows.nested_members` then removes by name. `text` (SQL over STAGE: the rows' text) is searched for the names
-    first, so a file without any (most) is not parsed a second time."""
-    names = "|".join(re.escape(n) for n in sorted(PIPELINE_COLUMNS | set(LOADER_PREFIXES)))
+    first, so a file without any (most) is not parsed a second time. `text` may be the unparsed JSON text, so a
+    `\\u` escape (which could spell a name) sends the file to the parse as well."""
+    names = "|".join(re.escape(n) for n in [*sorted(PIPELINE_COLUMNS | set(LOADER_PREFIXES)), "\\u"])
     if not one_row(con, f"SELECT count(*) FILTER (WHERE regexp_matches({text}, ?, 'i')) > 0 FROM {STAGE}",
                    [names])[0]:
         return []
