@@ -180,3 +180,14 @@ def detail(store: Store, ms: MilestoneState, account_id: str) -> AccountDetailRe
     n = len(account_milestone_columns(ms.definitions))
     return AccountDetailResult(ms.as_of, _summary(rows[0], ms.definitions.signals or [], n), tuple(people))
 
+
+
+def summaries(store: Store, ms: MilestoneState, account_ids: list[str]) -> dict[str, AccountSummary]:
+    """The summaries (signals, score, usage) of the named accounts, as `aha accounts` lists them; absent ids are left
+    out (an account whose members left the data)."""
+    if not account_ids:
+        return {}
+    facts = facts_query(store, ms, members_of(store, ms))
+    rows = store.records(facts.filter(facts[ACCOUNT_ID].isin(sorted(set(account_ids)))))
+    n = len(account_milestone_columns(ms.definitions))
+    return {r[ACCOUNT_ID]: _summary(r, ms.definitions.signals or [], n) for r in rows}
