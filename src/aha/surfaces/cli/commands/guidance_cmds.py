@@ -53,8 +53,9 @@ def render_run(r: RulesRunResult) -> list[Table]:
     from rich.markup import escape
     from rich.table import Table
     verb = "would record" if r.dry_run else "recorded"
-    caption = (f"new: eligible users this run {verb}; already: recorded by an earlier run (each user fires once "
-               "per rule); too late: eligible longer ago than the rule's late_after (default 1d), not nudged")
+    caption = (f"new: eligible users (accounts, for a signal rule) this run {verb}; already: recorded by an earlier "
+               "run (each fires once per rule); too late: eligible longer ago than the rule's late_after (default "
+               "1d), not nudged")
     t = Table(title=f"Rules as of {r.as_of:%Y-%m-%d %H:%M} UTC{' (dry run: nothing recorded)' if r.dry_run else ''}",
               title_justify="left", caption=caption, caption_justify="left")
     counts = ("new", "nudged", "held out", "already", "too late")
