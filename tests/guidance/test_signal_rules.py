@@ -85,6 +85,14 @@ def test_accounts_that_entered_long_before_are_too_late(tmp_path, receiver):
     assert recorded(project) == {}  # a dry run records nothing
 
 
+def test_scope_reads_the_account_traits(tmp_path, receiver):
+    # Only acme has an account trait (plan: enterprise, from a group call); delta and beta have none.
+    text = rule_yaml(receiver.url, holdout=0.0) + "    scope: {plan: [enterprise, business]}\n"
+    project = make(tmp_path, text)
+    dry = run(project, at(3), dry_run=True).rules[0]
+    assert (dry.new, [f.user_id for f in dry.firings]) == (1, ["acme"])
+
+
 def test_webhook_carries_the_usage_summary_and_skips_held_out_accounts(tmp_path, receiver):
     # team_hook with holdout 0.2: beta hashes to 0.036 (held out), acme 0.25 and delta 0.92 are nudged.
     assert [hashed("team_hook", a) < 0.2 for a in ("acme", "beta", "delta")] == [False, True, False]

@@ -23,6 +23,7 @@ from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.engine.matchers import scope as scope_filter
 from aha.engine.signals import ACCOUNT_ID, entered_of, signals_query
+from aha.guidance.rules import ACCOUNT_CONVERSION
 from aha.results import to_jsonable
 from aha.store import Store, one_row, schema
 
@@ -51,7 +52,8 @@ def payload(ms: MilestoneState, rule: Rule, account_id: str, eligible_at: dateti
     signal = next(s for s in ms.definitions.signals or [] if s.id == rule.when.signal)
     return {"type": "aha.rule.fired", "id": msg_id,
             "data": {"rule_id": rule.id, "unit": "account", "account_id": account_id,
-                     "milestone_id": "paid", "eligible_at": eligible_at.isoformat() + "Z", "holdout": rule.holdout,
+                     "milestone_id": ACCOUNT_CONVERSION, "eligible_at": eligible_at.isoformat() + "Z",
+                     "holdout": rule.holdout,
                      "signal": {"id": signal.id, "name": signal.label, "entered_at": eligible_at.isoformat() + "Z"},
                      "summary": to_jsonable(summary) if summary is not None else None}}
 
