@@ -55,6 +55,7 @@ class ReportResult(ResultMixin):
     timing: timing_mod.TimingResult
     activation: activation_mod.ActivationResult
     headline: headline_mod.HeadlineResult | None = None  # users, activation and conversion: what the report leads with
+    unit: str = "user"  # what every count counts: "user", or "account" (`level="account"`)
 
     def rows(self) -> list[dict[str, Any]]:
         """The funnel's rows: one frame cannot hold five shapes; `frames()` gives every section."""
@@ -268,8 +269,9 @@ class Project:
         """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts);
         with `level="account"`, each account milestone against account conversion."""
         if level == "account":
-            return validation_mod.run(self.store, self._accounts_for(as_of, segment, (signups_from, signups_to)),
-                                      None, ("conversion",))
+            return dataclasses.replace(validation_mod.run(
+                self.store, self._accounts_for(as_of, segment, (signups_from, signups_to)), None, ("conversion",)),
+                unit="account")
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return validation_mod.run(self.store, ms, segment, outcomes)
 
@@ -294,8 +296,13 @@ class Project:
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                    outcomes: tuple[validation_mod.Outcome, ...] | None = None,
-                   signups_from: Day = None, signups_to: Day = None) -> revalidation_mod.RevalidationResult:
-        """The validation per signup month; flags a milestone whose gap or lift shrinks from the first month."""
+                   signups_from: Day = None, signups_to: Day = None,
+                   level: Level = "user") -> revalidation_mod.RevalidationResult:
+        """The validation per signup month; flags a milestone whose gap or lift shrinks from the first month. With
+        `level="account"`: each account milestone against account conversion, per account signup month."""
+        if level == "account":
+            ms = self._accounts_for(as_of, segment, (signups_from, signups_to))
+            return revalidation_mod.run(self.store, ms, None, ("conversion",), unit="account")
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return revalidation_mod.run(self.store, ms, segment, outcomes)
 
@@ -397,7 +404,7 @@ class Project:
         overall = t
         if segment is not None and any(name.startswith("median_time_to_") for name in self.definitions.targets):
             overall = timing_mod.run(self.store, ms, None)
-        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h)
+        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h, level)
 
     def close(self) -> None:
         self.store.close()

@@ -110,6 +110,40 @@ def test_the_console_script_evaluates_accounts(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     (row,) = json.loads(done.stdout)["groups"][0]["rows"]
     assert [row[k] for k in ("milestone_id", "a", "b", "c", "d")] == ["team", 1, 1, 1, 1]
-    done = aha("report", "--level", "account", "--html", "r.html", cwd=tmp_path)
-    assert (done.returncode, done.stderr.strip()) == (2, "error: --html and --png draw the user-level report; leave "
-                                                           "them out with --level account.")
+    assert json.loads(done.stdout)["unit"] == "account"
+
+
+def test_account_tables_and_outputs_count_accounts(tmp_path: Path):
+    """The terminal tables, --json, --html, --png and evaluate --by-month with accounts as the unit: each says
+    accounts, and the per-user views (drop-off paths, retention) say why they are not drawn."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    store.close()
+    (tmp_path / "aha.yaml").write_text(YAML, encoding="utf-8")
+    as_of = ("--as-of", AS_OF.isoformat())
+    done = aha("report", "--level", "account", *as_of, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "signed-up accounts" in done.stdout and "accounts whose windows have closed" in done.stdout
+    assert "users" not in done.stdout.replace("user milestone", "")
+    done = aha("report", "--level", "account", "--json", *as_of, cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert (report["unit"], report["headline"]["users"], report["overview"]["signed_up_users"]) == ("account", 5, 5)
+    done = aha("report", "--level", "account", "--html", "r.html", "--png", "charts", *as_of, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'signed-up accounts</div><div class="value" data-metric="overview.signed_up_users">5<' in page
+    assert "Not drawn with accounts as the unit" in page and "users without a signup event" not in page
+    assert "<th>step</th><th class=\"num\">accounts</th>" in page
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
+        "activation.png", "funnel.png", "kaplan-meier.png", "time-to-value.png"]
+    assert "drop-off paths and retention are per user" in done.stdout
+    done = aha("evaluate", "--level", "account", "--by-month", "--json", *as_of, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    (trend,) = result["groups"][0]["trends"]
+    # acme, beta, gamma, epsilon signed up in 2026-01 with closed horizons (delta's is open): a/b/c/d as above
+    assert (result["unit"], trend["milestone_id"]) == ("account", "team")
+    assert [(m["month"], m["a"], m["b"], m["c"], m["d"]) for m in trend["months"]] == [("2026-01-01", 1, 1, 1, 1)]
+    done = aha("evaluate", "--level", "account", "--by-month", *as_of, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "accounts" in done.stdout and " users " not in done.stdout

@@ -100,7 +100,8 @@ def account_paid_query(pairs: ir.Table, users: ir.Table, owners: ir.Table, paid_
     return joined.group_by("account_id").aggregate(paid_at=joined._paid.min())
 
 
-def _with_paid(store: Store, ms: MilestoneState, rows: ir.Table, k: int) -> ir.Table:
+def account_paid(store: Store, ms: MilestoneState, rows: ir.Table) -> ir.Table:
+    """(account_id, paid_at) of the accounts of `rows` (entity_id, t0) that converted (`account_paid_query`)."""
     assert ms.definitions.paid is not None
     source = event_source(store, ms.as_of)
     memberships = source.canonical(source.upto(store.table(schema.MEMBERSHIPS)))
@@ -108,8 +109,23 @@ def _with_paid(store: Store, ms: MilestoneState, rows: ir.Table, k: int) -> ir.T
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     paid_k = len(tracked(ms.definitions)) - 1
     owners = rows.select(_aid=rows[c.ENTITY_ID], _t0=rows[c.T0])
-    paid = account_paid_query(pairs, users, owners, c.reach_of(paid_k),
+    return account_paid_query(pairs, users, owners, c.reach_of(paid_k),
                               int(ms.definitions.paid.within.total_seconds()))
+
+
+def account_conversion(store: Store, ms: MilestoneState) -> ir.Table:
+    """(entity_id, reach_time, window_end) per account: its conversion (paid_at, or null) and the end of its horizon
+    `t0 + paid.within`, the shape of a milestone's state rows (what a signal rule's impact measures)."""
+    assert ms.definitions.paid is not None
+    rows = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.ACCOUNT)
+    paid = account_paid(store, ms, rows)
+    joined = rows.left_join(paid, rows[c.ENTITY_ID] == paid.account_id)
+    horizon = ibis.interval(seconds=int(ms.definitions.paid.within.total_seconds()))
+    return joined.select(entity_id=joined[c.ENTITY_ID], reach_time=joined.paid_at, window_end=joined[c.T0] + horizon)
+
+
+def _with_paid(store: Store, ms: MilestoneState, rows: ir.Table, k: int) -> ir.Table:
+    paid = account_paid(store, ms, rows)
     joined = rows.left_join(paid, rows[c.ENTITY_ID] == paid.account_id)
     return joined.select(*rows.columns, **{c.reach_of(k): joined.paid_at,
                                            c.progress_of(k): joined.paid_at.notnull().cast("int64")})

@@ -78,6 +78,7 @@ class RevalidationResult(ResultMixin):
     segment_by: str | None
     groups: tuple[RevalidationGroup, ...]
     notes: tuple[str, ...] = ()  # what was left out and why (account milestones)
+    unit: str = "user"  # what `population` and a…d count: "user", or "account" (`--level account`)
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -98,7 +99,7 @@ def revalidation_query(ms: MilestoneState, outcome: ir.Table, milestone_ids: lis
 
 
 def summarise(rows: list[dict[str, Any]], milestone_ids: list[str], names: dict[str, str], as_of: datetime,
-              outcomes: tuple[str, ...], segment_by: str | None) -> RevalidationResult:
+              outcomes: tuple[str, ...], segment_by: str | None, unit: str = "user") -> RevalidationResult:
     """Rows are `revalidation_query`'s with an `outcome` key added; a Python loop over months, never users."""
     cells: dict[tuple[str, Outcome, str], list[MonthValidation]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: _as_date(r[MONTH])):
@@ -110,9 +111,9 @@ def summarise(rows: list[dict[str, Any]], milestone_ids: list[str], names: dict[
         return key[0], order[key[1]], milestone_ids.index(key[2])
 
     for (seg, outcome, mid), months in sorted(cells.items(), key=lambda kv: position(kv[0])):
-        by_segment[seg].append(trend(mid, names[mid], outcome, tuple(months)))
+        by_segment[seg].append(trend(mid, names[mid], outcome, tuple(months), unit))
     groups = tuple(RevalidationGroup(seg, tuple(ts)) for seg, ts in sorted(by_segment.items()))
-    return RevalidationResult(as_of, outcomes, MIN_GROUP, segment_by, groups)
+    return RevalidationResult(as_of, outcomes, MIN_GROUP, segment_by, groups, unit=unit)
 
 
 def _month(row: dict[str, Any]) -> MonthValidation:
@@ -123,7 +124,8 @@ def _month(row: dict[str, Any]) -> MonthValidation:
                            min(a + b, c_ + d) >= MIN_GROUP)
 
 
-def trend(milestone_id: str, name: str, outcome: Outcome, months: tuple[MonthValidation, ...]) -> MilestoneTrend:
+def trend(milestone_id: str, name: str, outcome: Outcome, months: tuple[MonthValidation, ...],
+          unit: str = "user") -> MilestoneTrend:
     """Apply the module's rule to the first and latest comparable months, and say the result in plain words."""
     usable = [m for m in months if m.comparable]
     first, latest = (usable[0], usable[-1]) if usable else (None, None)
@@ -134,7 +136,8 @@ def trend(milestone_id: str, name: str, outcome: Outcome, months: tuple[MonthVal
                               latest.gap_points if latest else None, shrinking, code, words)
 
     if first is None or latest is None or first is latest:
-        return result(False, "too_few_months", f"fewer than 2 signup months with {MIN_GROUP} users on each side: "
+        return result(False, "too_few_months", f"fewer than 2 signup months with {MIN_GROUP} {unit}s on each "
+                                               "side: "
                                                "nothing to compare")
     f, l_ = first.comparison, latest.comparison
     span = f"{first.month:%Y-%m} → {latest.month:%Y-%m}"
@@ -174,7 +177,8 @@ def _as_date(value: Any) -> date:
 
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None,
-        outcomes: tuple[Outcome, ...] | None = None) -> RevalidationResult:
+        outcomes: tuple[Outcome, ...] | None = None, unit: str = "user") -> RevalidationResult:
+    """`unit`: what the state's rows are ("account" for `account_level`'s state), named in the words."""
     definitions = ms.definitions
     descriptions = describe(definitions)
     chosen = [o for o in (outcomes or ("conversion", "retention")) if o in descriptions]
@@ -185,5 +189,5 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None,
     for outcome in chosen:
         query = revalidation_query(ms, outcome_rows(ms, outcome, retention), ids, segment)
         rows += [{**r, "outcome": outcome} for r in store.execute(query).to_dict("records")]
-    result = summarise(rows, ids, names, ms.as_of, tuple(f"{o}: {descriptions[o]}" for o in chosen), segment)
+    result = summarise(rows, ids, names, ms.as_of, tuple(f"{o}: {descriptions[o]}" for o in chosen), segment, unit)
     return replace(result, notes=account_milestones(definitions, "validation compares users"))

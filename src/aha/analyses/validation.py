@@ -62,6 +62,7 @@ class ValidationResult(ResultMixin):
     segment_by: str | None
     groups: tuple[ValidationGroup, ...]
     notes: tuple[str, ...] = ()  # what was left out and why (account milestones)
+    unit: str = "user"  # what `population` and a…d count: "user", or "account" (`--level account`)
 
     def rows(self) -> list[dict[str, Any]]:
         return [

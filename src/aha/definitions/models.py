@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from aha.definitions.accounts import Accounts, MembersReached, check_members_reached
 from aha.definitions.durations import Duration, format_duration
-from aha.definitions.rules import Nudges, Rule
+from aha.definitions.rules import Nudges, Rule, check_signal_rule
 from aha.definitions.signals import Signal, check_signals
 from aha.jsonpointer import key_problem, shown
 
@@ -316,6 +316,9 @@ class Definitions(Strict):
                 raise _at(("rules", i, "id"), f"{rule.id!r} is used twice; rule ids must be unique")
             seen.add(rule.id)
             when = rule.when
+            if when.signal is not None:
+                check_signal_rule(i, rule, self.signals or [], _at)
+                continue
             trigger_key = "not_reached" if when.not_reached else "reached" if when.reached else "before"
             for loc, ref in ((("rules", i, "when", trigger_key), when.milestone),
                              (("rules", i, "aims_at"), rule.aims_at)):

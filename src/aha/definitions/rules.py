@@ -7,12 +7,16 @@
         scope: {persona: admin}
         then: {webhook: "https://example.com/hooks/aha", secret: env:AHA_WEBHOOK_SECRET}
         holdout: 0.1
+      - id: team_to_sales                      # sales assist: the unit is the account
+        when: {signal: team}                   # an account entered the signal `team` (signals:)
+        then: {email: {subject: "{{ account_id }} entered {{ signal.name }}", body: "..."}}  # to owner_email
+        holdout: 0.2
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -23,6 +27,7 @@ Scalar = str | int | float | bool
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 MAX_HOLDOUT = 0.9
+OWNER_TRAIT = "owner_email"  # the account trait a signal rule's email goes to by default
 
 
 class _Strict(BaseModel):
@@ -30,7 +35,8 @@ class _Strict(BaseModel):
 
 
 class Trigger(_Strict):
-    """Exactly one of `not_reached` (with `after`), `reached`, or `stalled` (optionally `before`)."""
+    """Exactly one of `not_reached` (with `after`), `reached`, `stalled` (optionally `before`), or `signal` (an
+    account entered a signal: the rule's unit is then the account)."""
 
     not_reached: str | None = Field(default=None, description="Milestone id: fires `after` signup if not reached.")
     after: Duration | None = Field(default=None, description="With not_reached: how long after signup.")
@@ -38,12 +44,14 @@ class Trigger(_Strict):
     stalled: Duration | None = Field(default=None, description="Fires when the user has done nothing for this long "
                                                                 "while `before` is not reached and its window open.")
     before: str | None = Field(default=None, description="With stalled: the milestone (default: primary).")
+    signal: str | None = Field(default=None, description="Signal id (signals:): fires once per account when the "
+                                                         "account enters it (sales assist).")
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
-        if sum(x is not None for x in (self.not_reached, self.reached, self.stalled)) != 1:
+        if sum(x is not None for x in (self.not_reached, self.reached, self.stalled, self.signal)) != 1:
             raise ValueError("give exactly one trigger: `not_reached: <milestone>` with `after`, "
-                             "`reached: <milestone or primary>`, or `stalled: <duration>`")
+                             "`reached: <milestone or primary>`, `stalled: <duration>`, or `signal: <signal id>`")
         if self.not_reached is not None and self.after is None:
             raise ValueError("`not_reached` needs `after`, e.g. `after: 24h` (how long after signup)")
         for name in ("after", "stalled"):
@@ -55,6 +63,11 @@ class Trigger(_Strict):
         if self.stalled is None and self.before is not None:
             raise ValueError("`before` goes with `stalled`")
         return self
+
+    @property
+    def unit(self) -> str:
+        """What the rule fires for: "account" for a signal trigger, else "user"."""
+        return "account" if self.signal is not None else "user"
 
     @property
     def milestone(self) -> str:
@@ -88,11 +101,17 @@ def _secret(value: str | None) -> str | None:
 
 
 class Email(_Strict):
-    """An email from templates (Jinja2, sandboxed) over the user's traits (`user`), checklist (`state`) and `rule`."""
+    """An email from templates (Jinja2, sandboxed) over the user's traits (`user`), checklist (`state`) and `rule`;
+    for a signal rule over the account's traits (`account`), usage `summary` and `signal`."""
 
     subject: str = Field(max_length=1000)
     body: str = Field(max_length=50_000)
-    to: str = Field(default="email", max_length=256, description="The trait holding the address.")
+    to: str | None = Field(default=None, max_length=256, description=(
+        "The trait holding the address: a user trait (default `email`); for a signal rule an account trait from "
+        "group calls (default `owner_email`: the account's owner)."))
+
+    def address_trait(self, unit: str) -> str:
+        return self.to or (OWNER_TRAIT if unit == "account" else "email")
 
     @model_validator(mode="after")
     def _templates(self) -> Email:
@@ -176,3 +195,18 @@ class Nudges(_Strict):
     cap: int | None = Field(default=None, ge=1, le=1000)
     per: Duration = Field(default=timedelta(days=1))
     quiet_hours: QuietHours | None = None
+
+
+def check_signal_rule(i: int, rule: Rule, signals: list[Any], at: Any) -> None:
+    """A signal rule's unit is the account: its signal must exist, it cannot show an in-app message (users fetch
+    those) and it is measured on account conversion (no `aims_at`). `at(loc, message)` builds the error."""
+    ids = [s.id for s in signals]
+    if rule.when.signal not in ids:
+        known = ", ".join(ids) or "(none: add `signals:` to the definitions file)"
+        raise at(("rules", i, "when", "signal"), f"no signal {rule.when.signal!r}; known signals: {known}")
+    if rule.then.in_app is not None:
+        raise at(("rules", i, "then", "in_app"), "a signal rule fires for an account, and in-app messages are "
+                 "fetched by a user: use `webhook` (e.g. a CRM) or `email` (to the account's owner_email)")
+    if rule.aims_at is not None:
+        raise at(("rules", i, "aims_at"), "a signal rule is measured on account conversion (any member paid); "
+                 "leave `aims_at` out")

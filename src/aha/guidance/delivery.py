@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from aha.analyses.accounts import summaries as account_summaries
 from aha.analyses.state import MilestoneState
 from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.errors import UserError
-from aha.guidance import email, limits
+from aha.guidance import account_rules, email, limits
 from aha.guidance.checklist import UnknownEntity, checklist
-from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, FIRINGS_DDL, PENDING
+from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, ensure_outbox
 from aha.results import to_jsonable
 from aha.store import Store, one_row
 
@@ -118,14 +119,14 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
 def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_post,
             rng: random.Random | None = None) -> DeliveryRun:
     """Send every pending webhook firing that is due (`next_attempt_at` ≤ now), at most BATCH per pass."""
-    store.raw.execute(FIRINGS_DDL)
+    ensure_outbox(store)
     rules = {r.id: r for r in ms.definitions.rules if r.then.channel in ("webhook", "email")}
     if not rules:
         return DeliveryRun(0, 0, 0, 0)
     secrets = {rule_id: secret_bytes(rule) for rule_id, rule in rules.items() if rule.then.webhook is not None}
     smtp = email.smtp_settings() if any(r.then.email is not None for r in rules.values()) else None
     due = store.raw.execute(
-        f"""SELECT rule_id, user_id, occurrence, eligible_at, milestone_id, attempts FROM {FIRINGS}
+        f"""SELECT rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit FROM {FIRINGS}
             WHERE status = '{PENDING}' AND channel IN ('webhook', 'email') AND list_contains(?, rule_id)
               AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
             ORDER BY eligible_at, rule_id, user_id LIMIT {BATCH}""",
@@ -133,20 +134,27 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
     ).fetchall()
     rng = rng or random.Random()
     delivered = retrying = failed = deferred = 0
-    for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts in due:
+    accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
+    for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit in due:
         rule = rules[rule_id]
         key = (rule_id, user_id, occurrence)
-        wait_until = limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None))
+        # The cap and quiet hours protect a user; an account's firing goes to its owner or a CRM, never limited.
+        wait_until = (None if unit == "account" else
+                      limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None)))
         if wait_until is not None:  # capped or quiet: deferred, not an attempt
             store.raw.execute(f"UPDATE {FIRINGS} SET next_attempt_at = ? WHERE rule_id = ? AND user_id = ? "
                               "AND occurrence = ?", [wait_until, *key])
             deferred += 1
             continue
         msg_id = message_id(rule_id, user_id, occurrence)
-        payload = _payload(store, ms, rule, user_id, eligible_at, milestone_id, msg_id)
+        payload = (account_rules.payload(ms, rule, user_id, eligible_at, msg_id, accounts.get(user_id))
+                   if unit == "account" else _payload(store, ms, rule, user_id, eligible_at, milestone_id, msg_id))
         error = None
         try:
-            if rule.then.email is not None and smtp is not None:
+            if rule.then.email is not None and smtp is not None and unit == "account":
+                to, context = account_rules.email_context(store, rule, user_id, payload["data"])
+                _send(smtp, rule, to, context, msg_id)
+            elif rule.then.email is not None and smtp is not None:
                 _email(store, smtp, rule, user_id, payload, msg_id)
             else:
                 error = _webhook(post, rule, secrets[rule_id], payload, msg_id)
@@ -179,13 +187,20 @@ def _email(store: Store, smtp: dict[str, Any], rule: Rule, user_id: str, payload
            msg_id: str) -> None:
     spec = rule.then.email
     assert spec is not None
+    trait = spec.address_trait("user")
     row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
     traits = json.loads(row[0]) if row and row[0] else {}
-    to = traits.get(spec.to) if isinstance(traits, dict) else None
+    to = traits.get(trait) if isinstance(traits, dict) else None
     if not isinstance(to, str) or "@" not in to:
-        raise ValueError(f"no email address: the user has no {spec.to!r} trait holding one")
+        raise ValueError(f"no email address: the user has no {trait!r} trait holding one")
     context = {"user": traits, "user_id": user_id, "state": payload["data"]["state"], "rule": rule.id,
                "milestone": payload["data"]["milestone_id"]}
+    _send(smtp, rule, to, context, msg_id)
+
+
+def _send(smtp: dict[str, Any], rule: Rule, to: str, context: dict[str, Any], msg_id: str) -> None:
+    spec = rule.then.email
+    assert spec is not None
     email.send(smtp, to, email.render(spec.subject, context), email.render(spec.body, context), msg_id)
 
 
@@ -197,7 +212,7 @@ def _update(store: Store, key: tuple[str, str, int], sets: str, *params: object)
 
 def replay_failed(store: Store, rule_id: str | None = None) -> int:
     """Failed firings back to pending, due now, with their attempts reset: how many."""
-    store.raw.execute(FIRINGS_DDL)
+    ensure_outbox(store)
     where = f"WHERE status = '{FAILED}' AND (? IS NULL OR rule_id = ?)"
     (n,) = one_row(store.raw, f"SELECT count(*) FROM {FIRINGS} {where}", [rule_id, rule_id]) or (0,)
     store.raw.execute(f"UPDATE {FIRINGS} SET status = '{PENDING}', attempts = 0, next_attempt_at = NULL {where}",
@@ -213,7 +228,7 @@ def _payload(store: Store, ms: MilestoneState, rule: Rule, user_id: str, eligibl
     except UnknownEntity:  # the user left the state (data deleted): the firing still says who and why
         state = None
     return {"type": "aha.rule.fired", "id": msg_id,
-            "data": {"rule_id": rule.id, "user_id": user_id, "milestone_id": milestone_id,
+            "data": {"rule_id": rule.id, "unit": "user", "user_id": user_id, "milestone_id": milestone_id,
                      "eligible_at": eligible_at.isoformat() + "Z", "holdout": rule.holdout, "state": state}}
 
 
@@ -228,11 +243,12 @@ class InAppMessage:
 
 def in_app_messages(store: Store, rules: list[Rule], user_id: str) -> list[InAppMessage]:
     """A user's unacknowledged in-app messages (held-out users have none), oldest first."""
-    store.raw.execute(FIRINGS_DDL)
+    ensure_outbox(store)
     texts = {r.id: r.then.in_app for r in rules if r.then.in_app is not None}
     rows = store.raw.execute(
         f"""SELECT rule_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
-            WHERE user_id = ? AND channel = 'in_app' AND status = '{PENDING}' ORDER BY eligible_at, rule_id""",
+            WHERE user_id = ? AND unit = 'user' AND channel = 'in_app' AND status = '{PENDING}'
+            ORDER BY eligible_at, rule_id""",
         [user_id]).fetchall()
     return [InAppMessage(message_id(rule_id, user_id, occurrence), rule_id, milestone_id, texts[rule_id], at)
             for rule_id, occurrence, milestone_id, at in rows if rule_id in texts]

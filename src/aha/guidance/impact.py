@@ -4,7 +4,9 @@ and holdouts").
 Both arms are the users recorded as eligible for the rule (nudged, or held out at the moment they would have been
 nudged), whatever happened to the delivery. The outcome is the rule's target milestone reached inside its window.
 Users whose window is still open as of `as_of` are left out of the rates in both arms (an open window is not a
-failure) and counted apart; time to the milestone, from the moment of eligibility, is a Kaplan–Meier median over
+failure) and counted apart; for a signal rule the arms are accounts and the outcome is account conversion (any member
+paid inside the account's horizon `[t0, t0 + paid.within)`, at or after the entry into the signal), accounts whose
+horizon is open left out alike; time to the milestone, from the moment of eligibility, is a Kaplan–Meier median over
 everyone, censored at the window's end or `as_of`.
 """
 
@@ -14,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from aha.analyses.account_level import account_conversion
 from aha.analyses.state import MilestoneState
 from aha.errors import UserError
-from aha.guidance.rules import FIRINGS, FIRINGS_DDL
+from aha.guidance.rules import ACCOUNT_CONVERSION, FIRINGS, ensure_outbox
 from aha.results import Rate, ResultMixin
 from aha.stats.contingency import difference, p_value
 from aha.stats.survival import kaplan_meier
@@ -50,6 +53,7 @@ class ImpactResult(ResultMixin):
     p_value: float | None
     needed_per_arm: int | None  # closed-window users per arm to detect +5 points at 80% power (two-sided 5%)
     verdict: str
+    unit: str = "user"  # the arms' unit: "account" for a signal rule (outcome: account conversion)
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"arm": a.name, "eligible": a.eligible, "still_open": a.still_open, "reached": a.reached.numerator,
@@ -64,12 +68,18 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
     except KeyError:
         known = ", ".join(r.id for r in ms.definitions.rules) or "(none defined)"
         raise UserError(f"--impact {rule_id!r}: no such rule in the definitions; known: {known}.") from None
-    store.raw.execute(FIRINGS_DDL)
-    target = ms.definitions.primary.id if rule.target == "primary" else rule.target
-    state = ms.state
-    rows = state.filter((state.entity_type == "user") & (state.milestone_id == target)).select(
-        "entity_id", "reach_time", "window_end")
-    store.raw.register("_aha_target_state", rows.to_pyarrow())
+    ensure_outbox(store)
+    if rule.when.signal is not None:  # accounts: conversion (any member paid) inside the account's horizon
+        if ms.definitions.paid is None:
+            raise UserError(f"--impact {rule_id!r}: a signal rule is measured on account conversion, and the "
+                            "definitions have no `paid:` section; add one (e.g. `paid: {event: Paid, within: 30d}`).")
+        target, rows = ACCOUNT_CONVERSION, account_conversion(store, ms)
+    else:
+        target = ms.definitions.primary.id if rule.target == "primary" else rule.target
+        state = ms.state
+        rows = state.filter((state.entity_type == "user") & (state.milestone_id == target)).select(
+            "entity_id", "reach_time", "window_end")
+    store.raw.register("_aha_target_state", store.to_pyarrow(rows))
     try:
         arms = store.raw.execute(
             f"""SELECT f.held_out,
@@ -94,7 +104,8 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
     return ImpactResult(rule_id, target, ms.as_of, rule.holdout, nudged, held,
                         None if diff is None else 100 * diff, None if low is None else 100 * low,
                         None if high is None else 100 * high, p, needed,
-                        _verdict(rule.holdout, diff, low, high, p, nudged, held, needed))
+                        _verdict(rule.holdout, diff, low, high, p, nudged, held, needed, rule.when.unit),
+                        rule.when.unit)
 
 
 def _arm(name: str, rows: list[tuple[Any, ...]]) -> Arm:
@@ -120,17 +131,18 @@ def _needed_per_arm(base: float | None) -> int | None:
 
 
 def _verdict(holdout: float, diff: float | None, low: float | None, high: float | None, p: float | None,
-             nudged: Arm, held: Arm, needed: int | None) -> str:
+             nudged: Arm, held: Arm, needed: int | None, unit: str = "user") -> str:
+    units = f"{unit}s"
     if holdout == 0:
-        return "no holdout: without users left un-nudged, the nudge's effect cannot be measured (set `holdout:`)"
+        return f"no holdout: without {units} left un-nudged, the nudge's effect cannot be measured (set `holdout:`)"
     if diff is None or low is None or high is None:
-        return "too few users: nobody with a closed window in one of the arms yet"
+        return f"too few {units}: nobody with a closed window in one of the arms yet"
     size = min(nudged.reached.denominator, held.reached.denominator)
     if p is not None and p < ALPHA and low > 0:
         return f"works: {100 * diff:+.1f} pts ({100 * low:+.1f} to {100 * high:+.1f})"
     if p is not None and p < ALPHA and high < 0:
         return f"backfires: {100 * diff:+.1f} pts ({100 * low:+.1f} to {100 * high:+.1f})"
     if needed is not None and size < needed:
-        return (f"too few users: about {needed:,} per arm needed to detect +5 pts (smallest arm has {size:,} with "
-                "a closed window)")
+        return (f"too few {units}: about {needed:,} per arm needed to detect +5 pts (smallest arm has {size:,} "
+                "with a closed window)")
     return f"no detectable effect: {100 * diff:+.1f} pts ({100 * low:+.1f} to {100 * high:+.1f})"

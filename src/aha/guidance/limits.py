@@ -30,7 +30,7 @@ def _cap(store: Store, nudges: Nudges, user_id: str, now: datetime) -> datetime 
         return None
     rows = store.raw.execute(
         f"""SELECT delivered_at FROM {FIRINGS} WHERE user_id = ? AND status = '{DELIVERED}'
-            AND channel IN ('webhook', 'email') AND delivered_at > ? ORDER BY delivered_at""",
+            AND channel IN ('webhook', 'email') AND unit = 'user' AND delivered_at > ? ORDER BY delivered_at""",
         [user_id, now - nudges.per]).fetchall()
     if len(rows) < nudges.cap:
         return None

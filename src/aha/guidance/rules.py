@@ -9,6 +9,8 @@ Eligibility reads the same state the report counts (one row per user and milesto
 - `stalled: D` (`before: M`, default the primary): the moment is the user's latest event (up to as_of) + D; eligible
   when that moment has come, M was not reached before it and M's window is still open then.
 - `scope`: a trait, else the signup event's property, as milestones' `scope` reads it.
+- `signal: S` (sales assist): the unit is the account; the moment is the account's entry into S, scope reads the
+  account's traits (guidance.account_rules).
 Held out: sha256(rule id, NUL, user id) read as a number in [0, 1) below `holdout`: stable across runs, machines and
 arrival order. A held-out user is recorded (status `held_out`) at the moment they would have been nudged.
 """
@@ -39,7 +41,20 @@ FIRINGS_DDL = f"""CREATE TABLE IF NOT EXISTS {FIRINGS} (
     eligible_at TIMESTAMP NOT NULL, recorded_at TIMESTAMP NOT NULL, held_out BOOLEAN NOT NULL,
     channel VARCHAR NOT NULL, milestone_id VARCHAR NOT NULL, status VARCHAR NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, last_error VARCHAR, delivered_at TIMESTAMP, next_attempt_at TIMESTAMP,
+    unit VARCHAR NOT NULL DEFAULT 'user',
     PRIMARY KEY (rule_id, user_id, occurrence))"""
+ACCOUNT_CONVERSION = "paid"  # what a signal rule aims at (its firings' milestone_id): any member paid
+
+
+def ensure_outbox(store: Store) -> None:
+    """The outbox table, with the `unit` column (user, or account for signal rules) added to an older one. `user_id`
+    holds the unit's id: an account id for an account's firing."""
+    store.raw.execute(FIRINGS_DDL)
+    has_unit = store.raw.execute(
+        f"SELECT count(*) FROM duckdb_columns() WHERE table_name = '{FIRINGS}' AND column_name = 'unit' "
+        "AND database_name = current_database()").fetchall()
+    if not has_unit[0][0]:
+        store.raw.execute(f"ALTER TABLE {FIRINGS} ADD COLUMN unit VARCHAR DEFAULT 'user'")
 
 
 def held_out(rule_id: str, user_id: str, share: float) -> bool:
@@ -58,14 +73,15 @@ class Firing:
 class RuleRun:
     rule_id: str
     channel: str
-    milestone_id: str  # the milestone the rule aims at
+    milestone_id: str  # the milestone the rule aims at (`paid`, account conversion, for a signal rule)
     why: str  # the trigger in words
-    new: int  # newly eligible users recorded (or, in a dry run, that would be)
+    new: int  # newly eligible users (accounts, for a signal rule) recorded (or, in a dry run, that would be)
     nudged: int  # of which nudged
     held_out: int  # of which held out
     already: int  # eligible users recorded by an earlier run (not counted again)
     too_late: int  # eligible, but their moment came more than `late_after` before the run: not recorded
     firings: tuple[Firing, ...]  # the first SHOWN_PER_RULE new ones, earliest first
+    unit: str = "user"  # what the rule fires for: "user", or "account" for a signal rule (Firing.user_id: its id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +97,21 @@ class RulesRunResult(ResultMixin):
     deferred: int = 0  # held back by the per-user cap or quiet hours, sent later
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"rule_id": r.rule_id, "channel": r.channel, "milestone_id": r.milestone_id, "new": r.new,
-                 "nudged": r.nudged, "held_out": r.held_out, "already": r.already, "too_late": r.too_late}
+        return [{"rule_id": r.rule_id, "unit": r.unit, "channel": r.channel, "milestone_id": r.milestone_id,
+                 "new": r.new, "nudged": r.nudged, "held_out": r.held_out, "already": r.already, "too_late": r.too_late}
                 for r in self.rules]
 
 
 def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime | None = None) -> RulesRunResult:
     """Evaluate every rule as of the state's as_of; record new firings unless `dry_run`. `now` stamps the records."""
-    store.raw.execute(FIRINGS_DDL)
+    from aha.guidance import account_rules
+
+    ensure_outbox(store)
     recorded_at = now or ms.as_of
     runs = []
     for rule in ms.definitions.rules:
-        eligible = _eligible(store, ms, rule)
+        unit = rule.when.unit
+        eligible = account_rules.eligible(store, ms, rule) if unit == "account" else _eligible(store, ms, rule)
         done = {r[0] for r in store.raw.execute(f"SELECT user_id FROM {FIRINGS} WHERE rule_id = ?",
                                                 [rule.id]).fetchall()}
         cutoff = ms.as_of - rule.late_after
@@ -103,11 +122,13 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
             _record(store, rule, _target(ms, rule), new, recorded_at)
         outs = sum(f.held_out for f in new)
         runs.append(RuleRun(rule.id, rule.then.channel, _target(ms, rule), _why(ms, rule), len(new), len(new) - outs,
-                            outs, len(eligible) - len(new) - late, late, tuple(new[:SHOWN_PER_RULE])))
+                            outs, len(eligible) - len(new) - late, late, tuple(new[:SHOWN_PER_RULE]), unit))
     return RulesRunResult(ms.as_of, dry_run, tuple(runs))
 
 
 def _target(ms: MilestoneState, rule: Rule) -> str:
+    if rule.when.signal is not None:
+        return ACCOUNT_CONVERSION
     target = rule.target
     return ms.definitions.primary.id if target == "primary" else target
 
@@ -117,6 +138,8 @@ def _why(ms: MilestoneState, rule: Rule) -> str:
 
     if rule.when.not_reached is not None and rule.when.after is not None:
         return f"{rule.when.not_reached} not reached {format_duration(rule.when.after)} after signup"
+    if rule.when.signal is not None:
+        return f"account entered signal {rule.when.signal}"
     if rule.when.stalled is not None:
         return f"no activity for {format_duration(rule.when.stalled)} before {_trigger_milestone(ms, rule)}"
     return f"{_trigger_milestone(ms, rule)} reached"
@@ -178,11 +201,11 @@ def _record(store: Store, rule: Rule, target: str, firings: list[Firing], record
     try:
         store.raw.execute(
             f"""INSERT INTO {FIRINGS} (rule_id, user_id, occurrence, eligible_at, recorded_at, held_out, channel,
-                                       milestone_id, status, attempts)
+                                       milestone_id, status, attempts, unit)
                 SELECT ?, user_id, 1, eligible_at, ?, held_out, ?, ?,
-                       CASE WHEN held_out THEN '{HELD_OUT}' ELSE '{PENDING}' END, 0
+                       CASE WHEN held_out THEN '{HELD_OUT}' ELSE '{PENDING}' END, 0, ?
                 FROM _aha_new_firings ON CONFLICT DO NOTHING""",
-            [rule.id, recorded_at.replace(tzinfo=None), rule.then.channel, target],
+            [rule.id, recorded_at.replace(tzinfo=None), rule.then.channel, target, rule.when.unit],
         )
     finally:
         store.raw.unregister("_aha_new_firings")
@@ -199,6 +222,7 @@ class Intervention:
     attempts: int
     last_error: str | None
     delivered_at: datetime | None
+    unit: str  # "user", or "account" (a signal rule's firing: user_id holds the account id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +239,14 @@ class InterventionsResult(ResultMixin):
 def interventions(store: Store, rule_id: str | None = None, status: str | None = None,
                   limit: int = 50) -> InterventionsResult:
     """The outbox, latest first: who was nudged (or held out) by which rule, when, and what became of the delivery."""
-    store.raw.execute(FIRINGS_DDL)
+    ensure_outbox(store)
     where = "WHERE (? IS NULL OR rule_id = ?) AND (? IS NULL OR status = ?)"
     params = [rule_id, rule_id, status, status]
     counts = dict(store.raw.execute(f"SELECT status, count(*) FROM {FIRINGS} {where} GROUP BY status",
                                     params).fetchall())
     rows = store.raw.execute(
-        f"""SELECT rule_id, user_id, eligible_at, channel, milestone_id, status, attempts, last_error, delivered_at
-            FROM {FIRINGS} {where} ORDER BY eligible_at DESC, rule_id, user_id LIMIT ?""", [*params, limit]).fetchall()
+        f"""SELECT rule_id, user_id, eligible_at, channel, milestone_id, status, attempts, last_error, delivered_at,
+                   unit FROM {FIRINGS} {where} ORDER BY eligible_at DESC, rule_id, user_id LIMIT ?""",
+        [*params, limit]).fetchall()
     return InterventionsResult(sum(counts.values()), {k: int(v) for k, v in sorted(counts.items())},
                                tuple(Intervention(*r) for r in rows))

@@ -92,13 +92,13 @@ def print_tables(console: Console, tables: list[Table]) -> None:
                   color_system=console.color_system).print(t)  # type: ignore[arg-type]
 
 
-def headline(h: HeadlineResult) -> Table:
-    t = table("Headline", caption="95% Wilson intervals; each rate counts only users whose window has closed, so "
+def headline(h: HeadlineResult, who: str = "users") -> Table:
+    t = table("Headline", caption=f"95% Wilson intervals; each rate counts only {who} whose window has closed, so "
               "the two denominators differ")
     column(t, "", numeric=False)
     column(t, "rate (95% CI)")
     column(t, "of", numeric=False)
-    t.add_row("signed-up users", f"{h.users:,}", "")
+    t.add_row(f"signed-up {who}", f"{h.users:,}", "")
     t.add_row(f"activation: {h.primary_name} within {duration(h.activation_window_seconds)}", rate(h.activation),
               f"{h.activation.numerator:,} of {h.activation.denominator:,} whose window has closed")
     if h.conversion is not None:
@@ -107,15 +107,16 @@ def headline(h: HeadlineResult) -> Table:
     return t
 
 
-def overview(o: OverviewResult) -> Table:
+def overview(o: OverviewResult, who: str = "users") -> Table:
     t = Table(title="Overview", show_header=False, title_justify="left")
     column(t, "", numeric=False)
     column(t, "", numeric=False)
     t.add_row("as of", o.as_of.isoformat(sep=" ", timespec="seconds") + " UTC")
     t.add_row("events", f"{o.events:,}")
-    t.add_row("signed-up users", f"{o.signed_up_users:,}")
-    t.add_row("users without a signup event", f"{o.users_without_signup:,} (in no cohort)")
-    if o.accounts:
+    t.add_row(f"signed-up {who}", f"{o.signed_up_users:,}")
+    if who == "users":  # an account signs up with its earliest signed-up member: none is without
+        t.add_row("users without a signup event", f"{o.users_without_signup:,} (in no cohort)")
+    if o.accounts and who == "users":
         t.add_row("accounts", f"{o.accounts:,}")
     for target in o.targets:
         current = (rate(target.rate) if target.unit == "rate" else duration(target.current)) \
@@ -126,12 +127,12 @@ def overview(o: OverviewResult) -> Table:
     return t
 
 
-def _funnel_meaning(f: FunnelResult, g: FunnelGroup) -> str:
+def _funnel_meaning(f: FunnelResult, g: FunnelGroup, who: str = "users") -> str:
     """What the bottom of the funnel counts, in words, with each step's count in any order beside it."""
     if f.order == "unordered":
-        return "unordered: a step counts users who reached it and every step above it, in any order"
+        return f"unordered: a step counts {who} who reached it and every step above it, in any order"
     differs = [s for s in g.steps[1:] if s.reached_any_order is not None and s.reached_any_order != s.entities]
-    text = ("ordered: a step counts only users who reached every step above it first, each within its own window "
+    text = (f"ordered: a step counts only {who} who reached every step above it first, each within its own window "
             "from signup")
     if differs:
         signups = g.steps[0].entities
@@ -141,21 +142,21 @@ def _funnel_meaning(f: FunnelResult, g: FunnelGroup) -> str:
     return text
 
 
-def funnel(f: FunnelResult, compact: bool = False) -> list[Table]:
+def funnel(f: FunnelResult, compact: bool = False, who: str = "users") -> list[Table]:
     mode = ("everyone, open windows included (the drop-off says how many may still make the step)"
-            if f.include_immature else "users whose windows have closed")
+            if f.include_immature else f"{who} whose windows have closed")
     if f.segment_by:
         return [_funnel_by_segment(f, mode)]
     tables = []
     for g in f.groups:
-        notes = [_funnel_meaning(f, g)]
+        notes = [_funnel_meaning(f, g, who)]
         if g.immature:
             notes.append(f"{g.immature:,} signups left out: a step window is still open (--include-immature)")
         if g.out_of_scope:
             notes.append(f"{g.out_of_scope:,} out of a step's scope")
         t = table(f"Funnel ({f.order}) — {mode}", caption="\n".join(notes))
         column(t, "step", numeric=False)
-        for col in ("users", "from\nprevious", "overall", "drop-off", *(["of which\nstill open"] if f.include_immature
+        for col in (who, "from\nprevious", "overall", "drop-off", *(["of which\nstill open"] if f.include_immature
                                                                         else []), "median time\nfrom previous"):
             column(t, col)
         for s in g.steps:
@@ -197,22 +198,24 @@ KM_NOTE = ("p25/median/p75/p90 among reachers; KM = Kaplan–Meier over everyone
            "\"not by half\": fewer than half are estimated to reach it within its window, so there is no KM median")
 
 
-def timing(r: TimingResult, compact: bool = False) -> list[Table]:
+def timing(r: TimingResult, compact: bool = False, who: str = "users") -> list[Table]:
     """Compact: the median and the Kaplan–Meier columns only (p25, p75 and p90 are in --json / --csv)."""
     if r.segment_by:
         return [_timing_by_segment(r)]
     tables = []
     quantiles = ("median",) if compact else ("p25", "median", "p75", "p90")
     for g in r.groups:
-        t = table("Time to milestone", caption=KM_NOTE.replace("p25/median/p75/p90", "/".join(quantiles)))
+        t = table("Time to milestone", caption=KM_NOTE.replace("p25/median/p75/p90", "/".join(quantiles))
+                  + f"; counted in {who}")
         column(t, "milestone", numeric=False)
         for col in ("window", "reached /\neligible", *quantiles, "KM\nmedian", "KM reach\nshare"):
             column(t, col)
         for m in g.milestones:
             km = duration(m.km_median_seconds) if m.km_median_seconds is not None else "not by half"
             times = {"p25": m.p25_seconds, "median": m.median_seconds, "p75": m.p75_seconds, "p90": m.p90_seconds}
-            t.add_row(m.name + (" (account)" if m.entity == "account" else ""), duration(m.window_seconds),
-                      f"{m.reached:,} / {m.eligible:,}", *(duration(times[q]) for q in quantiles), km,
+            t.add_row(m.name + (" (account)" if m.entity == "account" and who == "users" else ""),
+                      duration(m.window_seconds), f"{m.reached:,} / {m.eligible:,}",
+                      *(duration(times[q]) for q in quantiles), km,
                       "—" if m.km_reached_share is None else f"{m.km_reached_share:.1%}")
         tables.append(t)
     return tables
@@ -239,9 +242,9 @@ def _timing_by_segment(r: TimingResult) -> Table:
     return t
 
 
-def _activation_caption(a: ActivationResult, compact: bool = False) -> str:
+def _activation_caption(a: ActivationResult, compact: bool = False, who: str = "users") -> str:
     what = "rate (n where it is not the signups)" if compact else "rate (95% CI)"
-    return (f"{what} of reaching {a.milestone_name} by day N, among users observed N days (n); — = nobody "
+    return (f"{what} of reaching {a.milestone_name} by day N, among {who} observed N days (n); — = nobody "
             "observed that long yet. Each day has its own denominator, so a later day can read lower than an earlier "
             "one: the younger cohorts that count at day 7 are not yet in day 14's n")
 
@@ -253,12 +256,14 @@ def _activation_cell(r: Rate | None, compact: bool, signups: int) -> str:
     return rate(r, not compact) + ("" if compact and r.denominator == signups else f" n={r.denominator:,}")
 
 
-def activation(a: ActivationResult, max_cohorts: int = 12, compact: bool = False) -> list[Table]:
+def activation(a: ActivationResult, max_cohorts: int = 12, compact: bool = False, who: str = "users"
+               ) -> list[Table]:
     if a.segment_by:
         return [_activation_by_segment(a, compact)]
     tables = []
     for g in a.groups:
-        t = table(f"Activation: {a.milestone_name}, by {a.period} of signup", caption=_activation_caption(a, compact))
+        t = table(f"Activation: {a.milestone_name}, by {a.period} of signup",
+                  caption=_activation_caption(a, compact, who))
         column(t, "cohort", numeric=False)
         column(t, "signups")
         for n in a.days:
@@ -288,10 +293,16 @@ def _activation_by_segment(a: ActivationResult, compact: bool) -> Table:
     return t
 
 
+def who(unit: str) -> str:
+    """The counted unit in the plural, as tables name it: "users", or "accounts" (`--level account`)."""
+    return f"{unit}s"
+
+
 def report(console: Console, r: ReportResult) -> None:
+    w = who(r.unit)
     if r.headline is not None:
-        show(console, lambda compact: [headline(r.headline)])  # type: ignore[arg-type]
-    show(console, lambda compact: [overview(r.overview)])
-    show(console, lambda compact: funnel(r.funnel, compact))
-    show(console, lambda compact: timing(r.timing, compact))
-    show(console, lambda compact: activation(r.activation, compact=compact))
+        show(console, lambda compact: [headline(r.headline, w)])  # type: ignore[arg-type]
+    show(console, lambda compact: [overview(r.overview, w)])
+    show(console, lambda compact: funnel(r.funnel, compact, w))
+    show(console, lambda compact: timing(r.timing, compact, w))
+    show(console, lambda compact: activation(r.activation, compact=compact, who=w))

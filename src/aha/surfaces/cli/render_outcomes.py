@@ -27,9 +27,9 @@ def validation(r: ValidationResult) -> list[Table]:
             definition = next((o for o in r.outcomes if o.startswith(outcome)), outcome)
             title = f"Milestones vs {definition}" + (f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
             t = Table(title=title, title_justify="left", caption_justify="left",
-                      caption="users whose milestone and outcome windows have both closed; a/b/c/d = reached∧outcome, "
-                              "reached∧¬outcome, ¬reached∧outcome, ¬reached∧¬outcome")
-            for col in ("milestone", "users", "a / b / c / d", "rate if reached", "rate if not", "difference",
+                      caption=f"{r.unit}s whose milestone and outcome windows have both closed; a/b/c/d = "
+                              "reached∧outcome, reached∧¬outcome, ¬reached∧outcome, ¬reached∧¬outcome")
+            for col in ("milestone", f"{r.unit}s", "a / b / c / d", "rate if reached", "rate if not", "difference",
                         "p", "behaviour\nratio", "median\ntime", "verdict"):
                 column(t, col, numeric=col not in ("milestone", "verdict"))
             notes = []

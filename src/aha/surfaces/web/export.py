@@ -15,24 +15,33 @@ SECTIONS = (("overview", "Overview"), ("funnel", "Funnel"), ("time-to-value", "T
             ("drop-off", "Drop-off"), ("retention", "Retention"))
 
 
-def html(report: ReportResult, retention: RetentionResult, paths: PathsResult) -> str:
+def html(report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None) -> str:
+    """The page; without `retention` and `paths` (accounts as the unit: both follow one user's events) it says so
+    in their place."""
     context = {**views.overview(report), **views.funnel(report), **views.time_to_value(report),
-               **views.drop_off(paths), **views.retention(retention)}
-    title = f"Activation report as of {report.overview.as_of:%Y-%m-%d %H:%M} UTC"
+               **(views.drop_off(paths) if paths is not None else {"paths": None}),
+               **(views.retention(retention) if retention is not None else {"retention": None})}
+    unit = "accounts" if report.unit == "account" else "users"
+    title = (f"Activation report{' (accounts as the unit)' if report.unit == 'account' else ''} as of "
+             f"{report.overview.as_of:%Y-%m-%d %H:%M} UTC")
     return views.render("report.html", title=title, served=False, sections=SECTIONS, filters=Filters(), path="",
-                        **context)
+                        who=unit, **context)
 
 
-def write_html(path: Path, report: ReportResult, retention: RetentionResult, paths: PathsResult) -> None:
+def write_html(path: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None
+               ) -> None:
     path.write_text(html(report, retention, paths), encoding="utf-8")
 
 
-def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult, paths: PathsResult) -> list[Path]:
+def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None
+               ) -> list[Path]:
+    """Each chart as a PNG; drop-off and retention only when given (not with accounts as the unit)."""
     folder.mkdir(parents=True, exist_ok=True)
     made = {
         "activation": charts.activation(report.activation), "funnel": charts.funnel(report.funnel),
         "time-to-value": charts.histogram(report.timing), "kaplan-meier": charts.kaplan_meier(report.timing),
-        "drop-off": charts.drop_off(paths), "retention": charts.retention(retention),
+        "drop-off": charts.drop_off(paths) if paths is not None else None,
+        "retention": charts.retention(retention) if retention is not None else None,
     }
     written = []
     for name, chart in made.items():

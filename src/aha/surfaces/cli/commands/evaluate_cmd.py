@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from aha.errors import UserError
 from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
@@ -45,10 +44,8 @@ def evaluate(
     """Validate each milestone against conversion and retention: lift with 95% CI, p-value, verdict."""
     if signals:
         return _signals(db, config, as_json, as_csv, as_of)
-    if by_month and level == options.Level.account:
-        raise UserError("--by-month validates user milestones; leave it out with --level account.")
     if by_month:
-        return _by_month(db, config, as_json, as_csv, segment, as_of, (signups_from, signups_to))
+        return _by_month(db, config, as_json, as_csv, segment, as_of, (signups_from, signups_to), level)
     from aha.analyses.validation import ValidationResult
     from aha.surfaces.cli import remote
 
@@ -92,13 +89,13 @@ def retention(
 
 
 def _by_month(db: Path, config: Path, as_json: bool, as_csv: bool, segment: str | None,
-              as_of: str | None, signups: tuple[str | None, str | None]) -> None:
+              as_of: str | None, signups: tuple[str | None, str | None], level: options.Level) -> None:
     """`--by-month`: the same validation per signup month, flagging milestones whose effect shrinks."""
     from aha.analyses.revalidation import RevalidationResult
     from aha.surfaces.cli import remote
 
     result = remote.analysis(RevalidationResult, db, config, "revalidate", segment=segment, as_of=as_of,
-                             signups_from=signups[0], signups_to=signups[1])
+                             signups_from=signups[0], signups_to=signups[1], **options.level_options(level))
     if output.machine(result, "revalidation", as_json, as_csv):
         return
     output.console().print(*by_month_tables(result))
@@ -112,10 +109,10 @@ def by_month_tables(r: RevalidationResult) -> list[Table | Text]:
     for g in r.groups:
         title = "Milestones by signup month" + (f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
         t = Table(title=title, title_justify="left",
-                  caption=f"* fewer than {r.min_group} users on either side: shown, not compared. Flagged (!) when the "
-                          "latest compared month's gap is under half the first's (which was significant), or its "
+                  caption=f"* fewer than {r.min_group} {r.unit}s on either side: shown, not compared. Flagged (!) when "
+                          "the latest compared month's gap is under half the first's (which was significant), or its "
                           "lift's upper bound is below the first's lower bound")
-        for col in ("milestone", "outcome", "month", "users", "a / b / c / d", "rate if reached", "rate if not",
+        for col in ("milestone", "outcome", "month", f"{r.unit}s", "a / b / c / d", "rate if reached", "rate if not",
                     "gap", "lift (95% CI)"):
             t.add_column(col, justify="left" if col in ("milestone", "outcome", "month") else "right")
         words = Text()

@@ -53,8 +53,9 @@ def render_run(r: RulesRunResult) -> list[Table]:
     from rich.markup import escape
     from rich.table import Table
     verb = "would record" if r.dry_run else "recorded"
-    caption = (f"new: eligible users this run {verb}; already: recorded by an earlier run (each user fires once "
-               "per rule); too late: eligible longer ago than the rule's late_after (default 1d), not nudged")
+    caption = (f"new: eligible users (accounts, for a signal rule) this run {verb}; already: recorded by an earlier "
+               "run (each fires once per rule); too late: eligible longer ago than the rule's late_after (default "
+               "1d), not nudged")
     t = Table(title=f"Rules as of {r.as_of:%Y-%m-%d %H:%M} UTC{' (dry run: nothing recorded)' if r.dry_run else ''}",
               title_justify="left", caption=caption, caption_justify="left")
     counts = ("new", "nudged", "held out", "already", "too late")
@@ -70,7 +71,7 @@ def render_run(r: RulesRunResult) -> list[Table]:
         more = run_.new - len(run_.firings)
         f = Table(title=f"{run_.rule_id}: {'who would be nudged' if r.dry_run else 'new firings'}",
                   title_justify="left", caption=f"and {more:,} more" if more else None, caption_justify="left")
-        for col in ("user", "eligible at", "arm"):
+        for col in (run_.unit, "eligible at", "arm"):
             f.add_column(col)
         for firing in run_.firings:
             f.add_row(escape(firing.user_id), f"{firing.eligible_at:%Y-%m-%d %H:%M}",
@@ -125,10 +126,11 @@ def render_list(r: InterventionsResult) -> Table:
     t = Table(title=f"Interventions: {r.total:,} ({counts})", title_justify="left",
               caption=f"latest {len(r.interventions):,} of {r.total:,}" if r.total > len(r.interventions) else None,
               caption_justify="left")
-    for col in ("eligible at", "rule", "user", "channel", "aims at", "status", "attempts", "last error"):
+    for col in ("eligible at", "rule", "user or account", "channel", "aims at", "status", "attempts", "last error"):
         t.add_column(col, justify="right" if col == "attempts" else "left")
     for i in r.interventions:
-        t.add_row(f"{i.eligible_at:%Y-%m-%d %H:%M}", i.rule_id, escape(i.user_id), i.channel, i.milestone_id,
+        who = escape(i.user_id) if i.unit == "user" else f"account {escape(i.user_id)}"
+        t.add_row(f"{i.eligible_at:%Y-%m-%d %H:%M}", i.rule_id, who, i.channel, i.milestone_id,
                   i.status.replace("_", " "), f"{i.attempts:,}", escape(i.last_error or ""))
     return t
 
@@ -141,10 +143,14 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
 
     headline = Text.assemble((f"{r.rule_id}", "bold"), f" → {r.milestone_id}: ",
                              (r.verdict, "bold green" if r.verdict.startswith("works") else "bold"))
-    t = Table(title=f"Nudged vs held out ({r.holdout:.0%} held out)", title_justify="left", caption_justify="left",
-              caption=f"as of {r.as_of:%Y-%m-%d %H:%M} UTC; intention to treat: every user recorded as eligible, "
-                      "whatever became of the delivery; reached = inside the milestone's window, among users whose "
-                      "window has closed (still open: in no rate); time from the moment of eligibility "
+    what = ("account conversion (any member paid) inside the account's horizon, at or after entering the signal, "
+            "among accounts whose horizon has closed" if r.unit == "account" else
+            "inside the milestone's window, among users whose window has closed")
+    t = Table(title=f"Nudged vs held out {r.unit}s ({r.holdout:.0%} held out)", title_justify="left",
+              caption_justify="left",
+              caption=f"as of {r.as_of:%Y-%m-%d %H:%M} UTC; intention to treat: every {r.unit} recorded as eligible, "
+                      f"whatever became of the delivery; reached = {what} (still open: in no rate); time from the "
+                      "moment of eligibility "
                       "(Kaplan–Meier median; — when fewer than half reach it)"
                       + (f"; p = {r.p_value:.3g}" if r.p_value is not None else ""))
     for col in ("arm", "eligible", "still open", "reached", "median time"):

@@ -49,13 +49,14 @@ def report(
     from aha.project import ReportResult
     from aha.surfaces.cli import remote
 
-    if level == options.Level.account and (html is not None or png is not None):
-        raise UserError("--html and --png draw the user-level report; leave them out with --level account.")
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
                              signups_from=signups_from, signups_to=signups_to,
                              order=order.value, include_immature=include_immature, **options.level_options(level))
     if html is not None or png is not None:
         _export(result, html, png, db, config, segment, as_of, signups_from, signups_to)
+        if level == options.Level.account:
+            typer.echo("accounts as the unit: drop-off paths and retention are per user (one person's events), not "
+                       "drawn; the page says so in their place")
         return
     if output.machine(result, "report", as_json, as_csv):
         return
@@ -77,9 +78,12 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
 
     assert isinstance(result, ReportResult)
     signups = {"signups_from": signups_from, "signups_to": signups_to}
-    retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of, **signups)
-    paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
-    from aha.errors import UserError
+    retention: RetentionResult | None = None
+    paths: PathsResult | None = None
+    if result.unit == "user":  # both follow one user's events: not drawn with accounts as the unit
+        retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of,
+                                    **signups)
+        paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
 
     if html is not None:
         try:
