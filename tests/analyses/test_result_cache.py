@@ -1,0 +1,183 @@
+"""Kept answers (aha.analyses.result_cache): read back only for the same data, definitions and options; after every
+kind of write the next answer is computed again and equals one computed without the cache."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from aha.analyses import result_cache
+from aha.definitions import content_hash, parse
+from aha.ingest.payloads import Call
+from aha.ingest.takeover import write_records
+from aha.project import Project
+from aha.store import open_store
+from aha.store.importer import import_files
+from tests.journeys import write_events
+
+TEXT = """
+signup: {event: Signed Up}
+paid: {event: Paid, within: 3d}
+milestones:
+  - {id: m1, event: A, within: 1d, level: primary}
+  - {id: m2, event: B, within: 2d}
+"""
+DEFINITIONS = parse(TEXT)
+D = "2026-01-01T"
+JOURNEYS = [
+    ("u1", "Signed Up", D + "00:00"), ("u1", "A", D + "01:00"), ("u1", "B", D + "02:00"), ("u1", "Paid", D + "03:00"),
+    ("u2", "Signed Up", D + "00:00"), ("u2", "A", D + "05:00"),
+    ("u3", "Signed Up", D + "00:00"),
+    ("u4", "Signed Up", "2026-01-05T00:00"), ("u4", "Z", "2026-01-10T00:00"),
+]
+
+
+def call(kind: str, n: int, user: str | None = None, anonymous: str | None = None, event: str | None = None,
+         when: str = D + "06:00", previous: str | None = None, account: str | None = None) -> Call:
+    moment = datetime.fromisoformat(when)
+    return Call(kind, f"new-{kind}-{n}", event, user, anonymous, account, previous, moment, moment, moment, None,
+                None, "test")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    return Project(store, DEFINITIONS)
+
+
+def kept(project: Project) -> result_cache.Answer | None:
+    return result_cache.lookup(project.store.raw, content_hash(project.definitions), "report", {})
+
+
+def uncached(project: Project, monkeypatch: pytest.MonkeyPatch) -> dict:
+    with monkeypatch.context() as m:
+        m.setenv(result_cache.SWITCH, "off")
+        return project.report().to_dict()
+
+
+def test_the_defaults_are_the_projects():
+    for analysis, defaults in result_cache.DEFAULTS.items():
+        signature = inspect.signature(getattr(Project, analysis))
+        assert {n: p.default for n, p in signature.parameters.items() if n != "self"} == defaults
+
+
+def test_a_repeated_question_is_read_back_equal(project, monkeypatch):
+    assert kept(project) is None
+    first = project.report()
+    assert kept(project) is not None
+    assert kept(project).body == first.to_dict()
+    again = project.report()
+    assert again == first or again.to_dict() == first.to_dict()
+    assert again.to_dict() == uncached(project, monkeypatch)
+    assert again.headline is not None and again.headline.users == 4  # hand-counted: four signups
+    # other options, other definitions: other answers
+    assert result_cache.lookup(project.store.raw, content_hash(project.definitions), "report",
+                               {"order": "unordered"}) is None
+    other = parse(TEXT.replace("event: A, within: 1d", "event: A, within: 2d"))
+    assert result_cache.lookup(project.store.raw, content_hash(other), "report", {}) is None
+
+
+def test_an_answer_is_not_read_back_after_a_tracked_event(project, monkeypatch):
+    before = project.report()
+    write_records(project.store, [call("track", 1, user="u9", event="Signed Up")], None)
+    assert kept(project) is None
+    after = project.report()
+    assert after.headline.users == before.headline.users + 1 == 5
+    assert after.to_dict() == uncached(project, monkeypatch)
+
+
+@pytest.mark.parametrize("kind", ["identify", "alias"])
+def test_an_answer_is_not_read_back_after_a_link(project, monkeypatch, kind):
+    # an anonymous signup: nobody's until a link names its user
+    write_records(project.store, [call("track", 1, anonymous="anon-1", event="Signed Up", when=D + "04:00"),
+                                  call("track", 2, anonymous="anon-1", event="A", when=D + "04:30")], None)
+    before = project.report()
+    link = (call("identify", 3, user="u8", anonymous="anon-1") if kind == "identify"
+            else call("alias", 3, user="u8", previous="anon-1"))
+    write_records(project.store, [link], None)
+    assert kept(project) is None
+    after = project.report()
+    assert after.headline.users == before.headline.users + 1
+    assert after.to_dict() == uncached(project, monkeypatch)
+
+
+def test_an_answer_is_not_read_back_after_a_group_call(project, monkeypatch):
+    before = project.report()
+    write_records(project.store, [call("group", 1, user="u1", account="acme")], None)
+    assert kept(project) is None
+    after = project.report()
+    # no account milestone here, so no number moves: the answer carries the data version it was computed for
+    assert after.overview.data_version == before.overview.data_version + 1
+    assert after.to_dict() == uncached(project, monkeypatch)
+
+
+def test_an_answer_is_not_read_back_after_an_import(project, monkeypatch, tmp_path):
+    before = project.report()
+    new = tmp_path / "new.jsonl"
+    new.write_text("\n".join(json.dumps({"type": "track", "messageId": f"imp-{n}", "event": event, "userId": "u7",
+                                         "timestamp": "2026-01-02T00:00:00Z"})
+                             for n, event in enumerate(["Signed Up", "A"])) + "\n")
+    import_files(project.store, [new])
+    assert kept(project) is None
+    after = project.report()
+    assert after.headline.users == before.headline.users + 1
+    assert after.to_dict() == uncached(project, monkeypatch)
+
+
+def test_a_forced_rebuild_forgets_every_answer(project):
+    project.report()
+    project.report(order="unordered")
+    project.state(force=True)
+    assert kept(project) is None
+    tables = project.store.raw.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    assert (result_cache.TABLE,) not in tables
+
+
+def test_notes_are_kept_with_the_answer(project):
+    with pytest.warns(UserWarning, match="after the latest event"):
+        first = project.report(as_of="2026-03-01")
+    with pytest.warns(UserWarning, match="after the latest event"):
+        again = project.report(as_of="2026-03-01")
+    assert again.to_dict() == first.to_dict()
+
+
+def test_off_keeps_and_reads_nothing(project, monkeypatch):
+    monkeypatch.setenv(result_cache.SWITCH, "off")
+    project.report()
+    monkeypatch.delenv(result_cache.SWITCH)
+    assert kept(project) is None
+
+
+def test_a_lake_keeps_no_answers(tmp_path):
+    from aha.store.lake import LakeStore
+    from aha.store.spark import SparkStore
+
+    assert LakeStore.keeps_answers is False and SparkStore.keeps_answers is False
+
+
+def test_a_repeated_report_imports_no_ibis(tmp_path):
+    """The console script, twice: the second answer is the kept one, printed without importing Ibis or SQLGlot."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, JOURNEYS)
+    store.close()
+    config = tmp_path / "aha.yaml"
+    config.write_text(TEXT)
+    probe = ("import sys\nfrom aha.surfaces.cli.app import main\nsys.argv = ['aha', 'report', '--db', sys.argv[1], "
+             "'--config', sys.argv[2], '--json']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('ibis', 'sqlglot', 'pyarrow') if m in sys.modules), file=sys.stderr)")
+    runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path / "aha.duckdb"), str(config)],
+                           capture_output=True, text=True, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stderr.strip().splitlines()[-1] == "['ibis', 'pyarrow', 'sqlglot']"  # computed
+    assert runs[1].stderr.strip().splitlines()[-1] == "[]"  # read back
+    assert json.loads(runs[1].stdout) == json.loads(runs[0].stdout)
+    con = duckdb.connect(str(tmp_path / "aha.duckdb"), read_only=True)
+    assert con.execute(f"SELECT count(*) FROM {result_cache.TABLE}").fetchall() == [(1,)]
