@@ -208,6 +208,7 @@ class Project:
         check_segment(self.store, segment)
         return ms
 
+    @result_cache.remembered("funnel", FunnelResult)
     @_settled
     def funnel(self, order: Order = "ordered", include_immature: bool = False, segment: str | None = None,
                as_of: str | date | datetime | None = None,
@@ -215,11 +216,13 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return funnel_mod.run(self.store, ms, order, include_immature, segment)
 
+    @result_cache.remembered("timing", TimingResult)
     @_settled
     def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                signups_from: Day = None, signups_to: Day = None) -> TimingResult:
         return timing_mod.run(self.store, self._state_for(as_of, segment, (signups_from, signups_to)), segment)
 
+    @result_cache.remembered("activation", ActivationResult)
     @_settled
     def activation(self, period: Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
                    segment: str | None = None, as_of: str | date | datetime | None = None,
@@ -231,6 +234,7 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return activation_mod.run(self.store, ms, period, days, segment, milestone)
 
+    @result_cache.remembered("evaluate", validation_mod.ValidationResult)
     @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                  outcomes: tuple[validation_mod.Outcome, ...] | None = None,
@@ -262,6 +266,7 @@ class Project:
         """One account: summary, members with the user milestones each reached, and its signal timeline."""
         return accounts_mod.detail(self.store, self._state_for(as_of, None), account_id)
 
+    @result_cache.remembered("revalidate", revalidation_mod.RevalidationResult)
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                    outcomes: tuple[validation_mod.Outcome, ...] | None = None,
@@ -270,6 +275,7 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return revalidation_mod.run(self.store, ms, segment, outcomes)
 
+    @result_cache.remembered("retention", retention_mod.RetentionResult)
     @_settled
     def retention(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                   bucket: retention_mod.Bucket = "day",
@@ -281,6 +287,7 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return retention_mod.run(self.store, ms, segment, bucket=bucket)
 
+    @result_cache.remembered("discover", discovery_mod.DiscoveryResult)
     @_settled
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
                  as_of: str | date | datetime | None = None,
@@ -335,6 +342,7 @@ class Project:
         return scoring_mod.run(self.store, self._state_for(found.as_of, None, (signups_from, signups_to)), found,
                                outcome)
 
+    @result_cache.remembered("paths", paths_mod.PathsResult)
     @_settled
     def paths(self, segment: str | None = None, as_of: str | date | datetime | None = None,
               top: int = paths_mod.TOP,

@@ -38,9 +38,19 @@ SWITCH = "AHA_RESULT_CACHE"  # environment: "off" neither reads nor keeps answer
 KEEP = 64  # answers kept per file at most (the newest); those for another data version are dropped at once
 
 # The analyses whose answers are kept, with every option's default (Project's signatures: a test keeps them equal).
+_SIGNUPS = {"signups_from": None, "signups_to": None}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "report": {"segment": None, "as_of": None, "period": "week", "order": "ordered", "include_immature": False,
-               "level": "user", "signups_from": None, "signups_to": None},
+               "level": "user", **_SIGNUPS},
+    "funnel": {"order": "ordered", "include_immature": False, "segment": None, "as_of": None, **_SIGNUPS},
+    "timing": {"segment": None, "as_of": None, **_SIGNUPS},
+    "activation": {"period": "week", "days": (1, 7, 14, 30), "segment": None, "as_of": None, "milestone": None,
+                   **_SIGNUPS},
+    "evaluate": {"segment": None, "as_of": None, "outcomes": None, "level": "user", **_SIGNUPS},
+    "revalidate": {"segment": None, "as_of": None, "outcomes": None, **_SIGNUPS},
+    "retention": {"segment": None, "as_of": None, "bucket": "day", **_SIGNUPS},
+    "paths": {"segment": None, "as_of": None, "top": 10, **_SIGNUPS},
+    "discover": {"outcome": "retention", "window": 14, "as_of": None, "segment": None, "landmark": None, **_SIGNUPS},
 }
 Method = TypeVar("Method", bound=Callable[..., Any])
 DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (key VARCHAR PRIMARY KEY, analysis VARCHAR NOT NULL, "
@@ -104,11 +114,12 @@ def lookup(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: str,
 
 
 def remember(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: str, options: dict[str, Any],
-             result: Any, notes: tuple[str, ...]) -> None:
-    """Keep `result` for its key; drop answers about other data versions and all but the newest KEEP."""
-    if not enabled():
-        return
+             result: Any, notes: tuple[str, ...], computed_at: int) -> None:
+    """Keep `result`, computed at data version `computed_at`, for its key; drop answers about other data versions and
+    all but the newest KEEP. Not kept when a write came in while it was computed (it may have seen part of it)."""
     version = data_version(con)
+    if not enabled() or version != computed_at:
+        return
     found = key(definitions_hash, version, analysis, options)
     if found is None:
         return
@@ -160,6 +171,7 @@ def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
             bound = signature.bind(self, *args, **kwargs)
             options = {name: value for name, value in bound.arguments.items() if name != "self"}
             digest = content_hash(self.definitions)
+            version = data_version(self.store.raw)
             kept = lookup(self.store.raw, digest, analysis, options)
             if kept is not None:
                 for note in kept.notes:
@@ -171,7 +183,7 @@ def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             notes = tuple(str(w.message) for w in caught if issubclass(w.category, UserNote))
-            remember(self.store.raw, digest, analysis, options, result, notes)
+            remember(self.store.raw, digest, analysis, options, result, notes, version)
             return result
         return cast(Method, wrapper)
     return decorate
