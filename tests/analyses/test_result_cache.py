@@ -18,6 +18,7 @@ from aha.definitions import content_hash, parse
 from aha.ingest.payloads import Call
 from aha.ingest.takeover import write_records
 from aha.project import Project
+from aha.results import to_jsonable
 from aha.store import open_store
 from aha.store.importer import import_files
 from tests.journeys import write_events
@@ -63,6 +64,11 @@ def uncached(project: Project, monkeypatch: pytest.MonkeyPatch) -> dict:
         return project.report().to_dict()
 
 
+def exact(result: object) -> str:
+    """Every field, datetimes to the microsecond, NaN and infinity as such: equal text, equal objects."""
+    return json.dumps(to_jsonable(result, exact=True), sort_keys=True)
+
+
 def test_the_defaults_are_the_projects():
     for analysis, defaults in result_cache.DEFAULTS.items():
         signature = inspect.signature(getattr(Project, analysis))
@@ -73,7 +79,8 @@ def test_a_repeated_question_is_read_back_equal(project, monkeypatch):
     assert kept(project) is None
     first = project.report()
     assert kept(project) is not None
-    assert kept(project).body == first.to_dict()
+    assert json.dumps(kept(project).body, sort_keys=True) == json.dumps(
+        to_jsonable(first, first.kind, exact=True), sort_keys=True)
     again = project.report()
     assert again == first or again.to_dict() == first.to_dict()
     assert again.to_dict() == uncached(project, monkeypatch)
@@ -149,6 +156,17 @@ def test_notes_are_kept_with_the_answer(project):
     assert again.to_dict() == first.to_dict()
 
 
+def test_a_kept_answer_keeps_microseconds(project):
+    """`as_of` is the latest event, here 250 ms past a second: read back, it is the same moment (the public JSON
+    writes whole seconds; a kept discovery's `as_of` is what `score` builds its state for)."""
+    write_records(project.store, [call("track", 1, user="u1", event="Z", when="2026-01-10T00:00:00.250000")], None)
+    computed = project.report()
+    read_back = project.report()
+    assert computed.funnel.as_of == datetime(2026, 1, 10, 0, 0, 0, 250000)
+    assert read_back.funnel.as_of == computed.funnel.as_of
+    assert exact(read_back) == exact(computed)
+
+
 def test_an_answer_computed_across_a_write_is_not_kept(project):
     """A write between the start and the end of a computation: the answer may have seen part of it, so it is not
     kept under either data version."""
@@ -216,7 +234,7 @@ def test_every_kept_analysis_reads_back_what_it_computes(sampled, analysis, opti
     assert result_cache.lookup(sampled.store.raw, digest, analysis, options) is not None
     read_back = ask(**options)
     assert type(read_back) is type(computed)
-    assert read_back.to_dict() == computed.to_dict()
+    assert exact(read_back) == exact(computed)
     with pytest.MonkeyPatch.context() as m:
         m.setenv(result_cache.SWITCH, "off")
         assert ask(**options).to_dict() == computed.to_dict()

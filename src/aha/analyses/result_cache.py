@@ -1,8 +1,9 @@
 """Answers kept in the DuckDB file: the same question of the same data and definitions is read back, not recomputed.
 
-An answer is the result's JSON (`aha.results.to_jsonable`) and the notes its computation gave, in the table
-`aha_results`, keyed by a hash of (this module's LAYOUT, aha's version, the result schema version, the definitions'
-content hash, the store's data version, the analysis, every option with its default). Every writer of events,
+An answer is the result's JSON (`aha.results.to_jsonable`, exact: datetimes to the microsecond, NaN and infinity
+kept, so that the object read back is equal) and the notes its computation gave, in the table `aha_results`, keyed
+by a hash of (this module's LAYOUT, aha's version, the result schema version, the definitions' content hash, the
+store's data version, the analysis, every option with its default). Every writer of events,
 identity links, group calls and traits bumps the data version in the transaction that writes (store.calls,
 store.importer, sample.load), so an answer about older data is never found again; a forced state rebuild empties
 the table. Answers that depend on the wall clock are not kept (only the analyses in DEFAULTS are).
@@ -123,7 +124,7 @@ def remember(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: st
     found = key(definitions_hash, version, analysis, options)
     if found is None:
         return
-    body = json.dumps(to_jsonable(result, getattr(result, "kind", None)))
+    body = json.dumps(to_jsonable(result, getattr(result, "kind", None), exact=True))
     try:
         con.execute(DDL)
         con.execute(f"DELETE FROM {TABLE} WHERE data_version <> ?", [version])
