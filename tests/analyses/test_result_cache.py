@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from aha.analyses import result_cache
-from aha.definitions import content_hash, parse
+from aha.definitions import parse
 from aha.ingest.payloads import Call
 from aha.ingest.takeover import write_records
 from aha.project import Project
@@ -55,7 +55,7 @@ def project(tmp_path: Path) -> Project:
 
 
 def kept(project: Project) -> result_cache.Answer | None:
-    return result_cache.lookup(project.store.raw, content_hash(project.definitions), "report", {})
+    return result_cache.lookup(project.store.raw, result_cache.definitions_hash(project.definitions), "report", {})
 
 
 def uncached(project: Project, monkeypatch: pytest.MonkeyPatch) -> dict:
@@ -86,10 +86,14 @@ def test_a_repeated_question_is_read_back_equal(project, monkeypatch):
     assert again.to_dict() == uncached(project, monkeypatch)
     assert again.headline is not None and again.headline.users == 4  # hand-counted: four signups
     # other options, other definitions: other answers
-    assert result_cache.lookup(project.store.raw, content_hash(project.definitions), "report",
+    assert result_cache.lookup(project.store.raw, result_cache.definitions_hash(project.definitions), "report",
                                {"order": "unordered"}) is None
-    other = parse(TEXT.replace("event: A, within: 1d", "event: A, within: 2d"))
-    assert result_cache.lookup(project.store.raw, content_hash(other), "report", {}) is None
+    for other in (TEXT.replace("event: A, within: 1d", "event: A, within: 2d"),  # another state
+                  TEXT.replace("id: m2,", "id: m2, name: Second,"),  # the same state, another name shown
+                  TEXT + "targets: {activation_rate_day_7: 0.5}\n",  # the same state, a target in the overview
+                  TEXT + "discovery: {exclude: [B]}\n"):  # the same state, another discovery
+        assert result_cache.lookup(project.store.raw, result_cache.definitions_hash(parse(other)), "report",
+                                   {}) is None
 
 
 def test_an_answer_is_not_read_back_after_a_tracked_event(project, monkeypatch):
@@ -170,7 +174,7 @@ def test_a_kept_answer_keeps_microseconds(project):
 def test_an_answer_computed_across_a_write_is_not_kept(project):
     """A write between the start and the end of a computation: the answer may have seen part of it, so it is not
     kept under either data version."""
-    digest = content_hash(DEFINITIONS)
+    digest = result_cache.definitions_hash(DEFINITIONS)
     before = result_cache.data_version(project.store.raw)
     result = project.report.__wrapped__(project)  # computed, not kept
     write_records(project.store, [call("track", 1, user="u9", event="Signed Up")], None)
@@ -230,7 +234,7 @@ def test_every_kept_analysis_reads_back_what_it_computes(sampled, analysis, opti
     and equals one computed with the cache off."""
     ask = getattr(sampled, analysis)
     computed = ask(**options)
-    digest = content_hash(sampled.definitions)
+    digest = result_cache.definitions_hash(sampled.definitions)
     assert result_cache.lookup(sampled.store.raw, digest, analysis, options) is not None
     read_back = ask(**options)
     assert type(read_back) is type(computed)

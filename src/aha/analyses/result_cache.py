@@ -2,7 +2,7 @@
 
 An answer is the result's JSON (`aha.results.to_jsonable`, exact: datetimes to the microsecond, NaN and infinity
 kept, so that the object read back is equal) and the notes its computation gave, in the table `aha_results`, keyed
-by a hash of (this module's LAYOUT, aha's version, the result schema version, the definitions' content hash, the
+by a hash of (this module's LAYOUT, aha's version, the result schema version, every field of the definitions, the
 store's data version, the analysis, every option with its default). Every writer of events,
 identity links, group calls and traits bumps the data version in the transaction that writes (store.calls,
 store.importer, sample.load), so an answer about older data is never found again; a forced state rebuild empties
@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 
 import duckdb
 
-from aha.definitions import content_hash
+from aha.definitions import Definitions
 from aha.errors import UserNote
 from aha.results import RESULT_SCHEMA_VERSION, from_jsonable, to_jsonable
 
@@ -62,6 +62,12 @@ DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (key VARCHAR PRIMARY KEY, analysis V
 class Answer:
     body: dict[str, Any]  # the result's JSON
     notes: tuple[str, ...]  # the UserNote messages its computation gave: shown again with it
+
+
+def definitions_hash(definitions: Definitions) -> str:
+    """Every field of the definitions, names and guidance text and discovery settings included: an answer shows
+    them (`content_hash`, the state's, leaves out what changes no state)."""
+    return hashlib.sha256(definitions.model_dump_json().encode()).hexdigest()
 
 
 def enabled() -> bool:
@@ -171,7 +177,7 @@ def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
                 return method(self, *args, **kwargs)
             bound = signature.bind(self, *args, **kwargs)
             options = {name: value for name, value in bound.arguments.items() if name != "self"}
-            digest = content_hash(self.definitions)
+            digest = definitions_hash(self.definitions)
             version = data_version(self.store.raw)
             kept = lookup(self.store.raw, digest, analysis, options)
             if kept is not None:

@@ -100,11 +100,11 @@ def _kept(cls: type[T], db: Path, config: Path, name: str, options: dict[str, An
         return None
     import warnings
 
-    from aha.definitions import content_hash, load
+    from aha.definitions import load
     from aha.errors import UserNote
     from aha.results import from_jsonable
 
-    kept = result_cache.read(db, content_hash(load(config)), name, options)
+    kept = result_cache.read(db, result_cache.definitions_hash(load(config)), name, options)
     if kept is None:
         return None
     for note in kept.notes:
