@@ -425,6 +425,7 @@ def main() -> None:
         return
 
     check_template()
+    os.environ["AHA_RESULT_CACHE"] = "off"  # children compute every report (aha.analyses.result_cache keeps none)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = args.keep or Path(tempfile.mkdtemp(prefix="aha-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -77,12 +77,12 @@ def new_events(db: Path, out: Path, count: int) -> None:
                timestamp + INTERVAL 1 DAY AS timestamp, properties
         FROM (SELECT * FROM events ORDER BY timestamp DESC LIMIT {half})
         UNION ALL
-        SELECT 'new-b-' || e.message_id, e.event, 'new-' || e.user_id, NULL, e.account_id,
+        (SELECT 'new-b-' || e.message_id, e.event, 'new-' || e.user_id, NULL, e.account_id,
                TIMESTAMP '{latest}' + INTERVAL 1 DAY + (e.timestamp - s.t0), e.properties
         FROM events e JOIN (SELECT user_id, min(timestamp) AS t0 FROM events WHERE event = 'Signed Up'
-                            GROUP BY user_id ORDER BY user_id LIMIT {max(half // 10, 1)}) s USING (user_id)
+                            GROUP BY user_id ORDER BY user_id LIMIT {max(half // 2, 1)}) s USING (user_id)
         WHERE e.timestamp < s.t0 + INTERVAL 1 DAY
-        ORDER BY 1 LIMIT {count - half}
+        ORDER BY 1 LIMIT {count - half})  -- the parentheses: unbracketed, the ORDER BY and LIMIT took the union's
     ) TO '{out}' (FORMAT parquet)""")
     con.close()
 
@@ -124,6 +124,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args)))
         return
+    os.environ["AHA_RESULT_CACHE"] = "off"  # children compute every report (aha.analyses.result_cache keeps none)
     keep = args.keep or Path(tempfile.mkdtemp(prefix="aha-incremental-"))
     keep.mkdir(parents=True, exist_ok=True)
     print(f"{'events':>12} {'cold report':>12} {'refresh':>9} {'state':>12} {'ratio':>7} "

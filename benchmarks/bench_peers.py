@@ -338,6 +338,7 @@ def main() -> None:
         Path(args.result).write_text(json.dumps(child(args)))
         return
 
+    os.environ["AHA_RESULT_CACHE"] = "off"  # children compute every report (aha.analyses.result_cache keeps none)
     bench_core.check_template()
     os.environ["RETENTIONEERING_NO_TRACK"] = "1"  # the children inherit it: retentioneering sends telemetry otherwise
     peers_python = args.peers_python if args.peers_python.exists() else None

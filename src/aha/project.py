@@ -7,10 +7,9 @@ import functools
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from aha.analyses import accounts as accounts_mod
 from aha.analyses import activation as activation_mod
@@ -19,6 +18,7 @@ from aha.analyses import funnel as funnel_mod
 from aha.analyses import headline as headline_mod
 from aha.analyses import overview as overview_mod
 from aha.analyses import paths as paths_mod
+from aha.analyses import result_cache
 from aha.analyses import retention as retention_mod
 from aha.analyses import revalidation as revalidation_mod
 from aha.analyses import scoring as scoring_mod
@@ -27,6 +27,7 @@ from aha.analyses import signups as signups_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses import validation as validation_mod
 from aha.analyses.account_level import account_level
+from aha.analyses.report_results import ActivationResult, FunnelResult, Order, Period, ReportResult, TimingResult
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
@@ -39,42 +40,9 @@ from aha.guidance.impact import ImpactResult
 from aha.guidance.rules import RulesRunResult
 from aha.guidance.timeline import LIMIT as TIMELINE_LIMIT
 from aha.guidance.timeline import TimelineResult, timeline
-from aha.results import ResultMixin
 from aha.store import Store, open_store, urls
 
 Level = Literal["user", "account"]  # the unit an analysis counts (`--level`)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportResult(ResultMixin):
-    """The activation report: overview, funnel, time to value and activation by cohort, one `as_of`."""
-
-    kind: ClassVar[str] = "report"
-    overview: overview_mod.OverviewResult
-    funnel: funnel_mod.FunnelResult
-    timing: timing_mod.TimingResult
-    activation: activation_mod.ActivationResult
-    headline: headline_mod.HeadlineResult | None = None  # users, activation and conversion: what the report leads with
-    unit: str = "user"  # what every count counts: "user", or "account" (`level="account"`)
-
-    def rows(self) -> list[dict[str, Any]]:
-        """The funnel's rows: one frame cannot hold five shapes; `frames()` gives every section."""
-        return self.funnel.rows()
-
-    def section_rows(self) -> list[dict[str, Any]]:
-        """Every section's rows in one list, each tagged with its section (what `aha report --csv` prints)."""
-        return [{"section": name, **row} for name, part in self._parts() for row in part.rows()]
-
-    def frames(self) -> dict[str, Any]:
-        """Each section as its own pandas frame: overview (targets), funnel, timing, activation."""
-        return {name: part.to_frame() for name, part in self._parts()}
-
-    def _repr_html_(self) -> str:
-        return "<br>".join(part._repr_html_() for _, part in self._parts())
-
-    def _parts(self) -> list[tuple[str, ResultMixin]]:
-        return [*([("headline", self.headline)] if self.headline is not None else []), ("overview", self.overview),
-                ("funnel", self.funnel), ("timing", self.timing), ("activation", self.activation)]
 
 
 AS_OF_NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
@@ -165,6 +133,8 @@ class Project:
     @_settled
     def state(self, as_of: str | date | datetime | None = None, force: bool = False) -> MilestoneState:
         """Per-entity milestone state (materialised in the store; rebuilt only when data or definitions change)."""
+        if force and self.store.keeps_answers:
+            result_cache.forget(self.store.raw)
         return build(self.store, self.definitions, self.as_of(as_of), force=force)
 
     @_settled
@@ -238,29 +208,33 @@ class Project:
         check_segment(self.store, segment)
         return ms
 
+    @result_cache.remembered("funnel", FunnelResult)
     @_settled
-    def funnel(self, order: funnel_mod.Order = "ordered", include_immature: bool = False, segment: str | None = None,
+    def funnel(self, order: Order = "ordered", include_immature: bool = False, segment: str | None = None,
                as_of: str | date | datetime | None = None,
-               signups_from: Day = None, signups_to: Day = None) -> funnel_mod.FunnelResult:
+               signups_from: Day = None, signups_to: Day = None) -> FunnelResult:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return funnel_mod.run(self.store, ms, order, include_immature, segment)
 
+    @result_cache.remembered("timing", TimingResult)
     @_settled
     def timing(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-               signups_from: Day = None, signups_to: Day = None) -> timing_mod.TimingResult:
+               signups_from: Day = None, signups_to: Day = None) -> TimingResult:
         return timing_mod.run(self.store, self._state_for(as_of, segment, (signups_from, signups_to)), segment)
 
+    @result_cache.remembered("activation", ActivationResult)
     @_settled
-    def activation(self, period: activation_mod.Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
+    def activation(self, period: Period = "week", days: tuple[int, ...] = activation_mod.DEFAULT_DAYS,
                    segment: str | None = None, as_of: str | date | datetime | None = None,
                    milestone: str | None = None,
-                   signups_from: Day = None, signups_to: Day = None) -> activation_mod.ActivationResult:
+                   signups_from: Day = None, signups_to: Day = None) -> ActivationResult:
         if milestone is not None and milestone not in {m.id for m in self.definitions.milestones}:
             raise UserError(f"--milestone {milestone!r}: no such milestone; known: "
                             f"{', '.join(m.id for m in self.definitions.milestones)}.")
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return activation_mod.run(self.store, ms, period, days, segment, milestone)
 
+    @result_cache.remembered("evaluate", validation_mod.ValidationResult)
     @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                  outcomes: tuple[validation_mod.Outcome, ...] | None = None,
@@ -293,6 +267,7 @@ class Project:
         """One account: summary, members with the user milestones each reached, and its signal timeline."""
         return accounts_mod.detail(self.store, self._state_for(as_of, None), account_id)
 
+    @result_cache.remembered("revalidate", revalidation_mod.RevalidationResult)
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                    outcomes: tuple[validation_mod.Outcome, ...] | None = None,
@@ -306,6 +281,7 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return revalidation_mod.run(self.store, ms, segment, outcomes)
 
+    @result_cache.remembered("retention", retention_mod.RetentionResult)
     @_settled
     def retention(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                   bucket: retention_mod.Bucket = "day",
@@ -317,6 +293,7 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return retention_mod.run(self.store, ms, segment, bucket=bucket)
 
+    @result_cache.remembered("discover", discovery_mod.DiscoveryResult)
     @_settled
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
                  as_of: str | date | datetime | None = None,
@@ -371,6 +348,7 @@ class Project:
         return scoring_mod.run(self.store, self._state_for(found.as_of, None, (signups_from, signups_to)), found,
                                outcome)
 
+    @result_cache.remembered("paths", paths_mod.PathsResult)
     @_settled
     def paths(self, segment: str | None = None, as_of: str | date | datetime | None = None,
               top: int = paths_mod.TOP,
@@ -379,9 +357,10 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return paths_mod.run(self.store, ms, segment, top)
 
+    @result_cache.remembered("report", ReportResult)
     @_settled
     def report(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-               period: activation_mod.Period = "week", order: funnel_mod.Order = "ordered",
+               period: Period = "week", order: Order = "ordered",
                include_immature: bool = False, level: Level = "user",
                signups_from: Day = None, signups_to: Day = None) -> ReportResult:
         ms = (self._accounts_for(as_of, segment, (signups_from, signups_to)) if level == "account"

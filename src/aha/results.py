@@ -88,30 +88,33 @@ def number(value: Any) -> float | None:
     return None if f != f else f
 
 
-def to_jsonable(value: Any, kind: str | None = None) -> Any:
-    out = _convert(value)
+def to_jsonable(value: Any, kind: str | None = None, exact: bool = False) -> Any:
+    """`exact`: datetimes to the microsecond and floats as they are (NaN and infinity kept, for `json.dumps`'s
+    `NaN`/`Infinity`), so that `from_jsonable` gives back an equal object (the kept answers of
+    aha.analyses.result_cache); otherwise the public JSON described above."""
+    out = _convert(value, exact)
     if kind is not None and isinstance(out, dict):
         return {"kind": kind, "schema_version": RESULT_SCHEMA_VERSION, **out}
     return out
 
 
-def _convert(value: Any) -> Any:
+def _convert(value: Any, exact: bool = False) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _convert(getattr(value, f.name), exact) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds" if exact else "seconds") + "Z"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if exact or math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _convert(v) for k, v in value.items()}
+        return {str(k): _convert(v, exact) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_convert(v) for v in value]
+        return [_convert(v, exact) for v in value]
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _convert(value.item())
+        return _convert(value.item(), exact)
     return value
 
 

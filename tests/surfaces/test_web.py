@@ -248,7 +248,7 @@ def test_an_activation_chart_with_every_cohort_complete_has_a_bounded_size():
     whose legend made the SVG's viewBox 1.8e308 wide (a console error in the browser, nothing drawn)."""
     from datetime import date, datetime
 
-    from aha.analyses.activation import ActivationCohort, ActivationGroup, ActivationResult
+    from aha.analyses.report_results import ActivationCohort, ActivationGroup, ActivationResult
     from aha.results import Rate
     from aha.surfaces.web import charts
 

@@ -7,62 +7,23 @@ cohort's Day-30 cell is empty rather than low.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.report_results import ActivationCohort, ActivationGroup, ActivationResult, Period
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, reach_col, users_wide
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT
-from aha.results import Rate, ResultMixin
+from aha.results import Rate
 from aha.store import Store
 
-Period = Literal["day", "week", "month"]
 DEFAULT_DAYS = (1, 7, 14, 30)
 _TRUNC = {"day": "D", "week": "W", "month": "M"}
-
-
-@dataclass(frozen=True, slots=True)
-class ActivationCohort:
-    cohort: date | None  # None for the all-cohorts row
-    signups: int
-    rates: tuple[Rate | None, ...]  # one per day in ActivationResult.days; None while no user is observed N days
-    clipped: bool = False  # the period reaches outside the signup range: only its days inside it are counted
-
-
-@dataclass(frozen=True, slots=True)
-class ActivationGroup:
-    segment: str
-    total: ActivationCohort
-    cohorts: tuple[ActivationCohort, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ActivationResult(ResultMixin):
-    kind: ClassVar[str] = "activation"
-    milestone_id: str
-    milestone_name: str
-    period: Period
-    days: tuple[int, ...]
-    as_of: datetime
-    segment_by: str | None
-    groups: tuple[ActivationGroup, ...]
-
-    def rows(self) -> list[dict[str, Any]]:
-        out = []
-        for g in self.groups:
-            for cohort in (*g.cohorts, g.total):
-                row: dict[str, Any] = {"segment": g.segment, "cohort": cohort.cohort, "signups": cohort.signups,
-                                       "clipped": cohort.clipped}
-                for n, rate in zip(self.days, cohort.rates, strict=True):
-                    row[f"day_{n}"] = rate.value if rate else None
-                    row[f"day_{n}_denominator"] = rate.denominator if rate else 0
-                out.append(row)
-        return out
 
 
 def activation_query(wide: ir.Table, milestone_id: str, days: tuple[int, ...], period: Period,

@@ -6,66 +6,22 @@ cohorts never look like drop-off. With `include_immature`, everyone counts and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.report_results import FunnelGroup, FunnelResult, FunnelStep, Order
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
 from aha.definitions import Definitions
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT
-from aha.results import Rate, ResultMixin, number
+from aha.results import Rate, number
 from aha.store import Store
 
-Order = Literal["ordered", "unordered"]
 SIGNUP = "signup"
-
-
-@dataclass(frozen=True, slots=True)
-class FunnelStep:
-    id: str
-    name: str
-    entities: int
-    in_progress: int  # counted at the previous step, not (yet) here, window still open; 0 unless include_immature
-    drop_off: int | None  # None for the first step
-    conversion_from_previous: Rate | None
-    conversion_overall: Rate
-    median_seconds_from_previous: float | None  # ordered mode only; None when nobody made the step
-    median_seconds_from_signup: float | None
-    reached_any_order: int | None = None  # of the signup step's users, those who reached this step at all (any order)
-
-
-@dataclass(frozen=True, slots=True)
-class FunnelGroup:
-    segment: str
-    signups: int  # signed-up users in this segment, before maturity and scope
-    immature: int  # left out because a step window is still open (0 with include_immature)
-    out_of_scope: int  # left out because a step milestone's scope excludes them
-    steps: tuple[FunnelStep, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FunnelResult(ResultMixin):
-    kind: ClassVar[str] = "funnel"
-    order: Order
-    include_immature: bool
-    as_of: datetime
-    segment_by: str | None
-    groups: tuple[FunnelGroup, ...]
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [
-            {"segment": g.segment, "step": s.id, "name": s.name, "entities": s.entities, "in_progress": s.in_progress,
-             "drop_off": s.drop_off,
-             "conversion_from_previous": s.conversion_from_previous.value if s.conversion_from_previous else None,
-             "conversion_overall": s.conversion_overall.value,
-             "median_seconds_from_previous": s.median_seconds_from_previous}
-            for g in self.groups for s in g.steps
-        ]
 
 
 def step_ids(definitions: Definitions) -> list[str]:

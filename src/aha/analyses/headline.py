@@ -8,40 +8,18 @@ an ordered funnel's bottom step, which also requires every step before it, in or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.report_results import HeadlineResult
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
 from aha.engine import columns as c
-from aha.results import Rate, ResultMixin
+from aha.results import Rate
 from aha.store import Store
-
-
-@dataclass(frozen=True, slots=True)
-class HeadlineResult(ResultMixin):
-    kind: ClassVar[str] = "headline"
-    as_of: datetime
-    users: int  # signed-up users (in a cohort)
-    primary_milestone: str
-    primary_name: str
-    activation_window_seconds: float
-    activation: Rate  # reached the primary milestone within its window / users in scope whose window has closed
-    conversion_horizon_seconds: float | None  # None without a paid event in the definitions
-    conversion: Rate | None  # paid within the horizon / users whose horizon has closed
-
-    def rows(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = [{"measure": "users", "value": self.users, "numerator": self.users,
-                                      "denominator": None, "low": None, "high": None}]
-        for name, rate in (("activation", self.activation), ("conversion", self.conversion)):
-            if rate is not None:
-                out.append({"measure": name, "value": rate.value, "numerator": rate.numerator,
-                            "denominator": rate.denominator, "low": rate.low, "high": rate.high})
-        return out
 
 
 def headline_query(wide: ir.Table, primary: str, paid: bool, as_of: datetime) -> ir.Table:

@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, cast
+from datetime import timedelta
+from typing import cast
 
-from aha.analyses.activation import ActivationResult
+from aha.analyses.report_results import ActivationResult, OverviewResult, Target, TimingResult
 from aha.analyses.state import MilestoneState
-from aha.analyses.timing import TimingResult
 from aha.definitions import content_hash
 from aha.engine import columns as c
-from aha.results import Rate, ResultMixin, duration_text
+from aha.results import Rate, duration_text
 from aha.store import Store, schema
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    name: str
-    target: float  # a rate, or seconds for time targets
-    current: float | None
-    met: bool | None
-    unit: str  # "rate" or "seconds"
-    basis: str  # what `current` is measured over, in words: the population and the estimate
-    rate: Rate | None = None  # for rate targets: `current` with its denominator and 95% interval
-
-
-@dataclass(frozen=True, slots=True)
-class OverviewResult(ResultMixin):
-    kind: ClassVar[str] = "overview"
-    as_of: datetime
-    events: int
-    signed_up_users: int
-    users_without_signup: int  # in no cohort (SEMANTICS.md): reported, not hidden
-    accounts: int
-    primary_milestone: str
-    definitions_hash: str
-    data_version: int
-    targets: tuple[Target, ...]
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [{"name": t.name, "target": t.target, "current": t.current, "met": t.met, "basis": t.basis}
-                for t in self.targets]
 
 
 def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = None,

@@ -8,84 +8,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
+from aha.analyses.report_results import HistogramBin, KmPoint, MilestoneTiming, TimingGroup, TimingResult
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT, segment_column
 from aha.engine.state import applicable, tracked
-from aha.results import ResultMixin, number
+from aha.results import number
 from aha.stats.survival import kaplan_meier
 from aha.store import Store
 
 # Histogram edges in seconds: human-sized buckets from a minute to a month (the last bucket is open-ended).
 EDGES = (0, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
 LABELS = ("<1m", "1–5m", "5–15m", "15m–1h", "1–4h", "4–24h", "1–3d", "3–7d", "7–14d", "14–30d", "≥30d")
-
-
-@dataclass(frozen=True, slots=True)
-class HistogramBin:
-    label: str
-    lower_seconds: float
-    upper_seconds: float | None
-    entities: int
-
-
-@dataclass(frozen=True, slots=True)
-class KmPoint:
-    seconds: float
-    reached_share: float  # 1 − S(t): the Kaplan–Meier estimate of the share reaching the milestone by `seconds`
-
-
-@dataclass(frozen=True, slots=True)
-class MilestoneTiming:
-    milestone_id: str
-    name: str
-    entity: str
-    window_seconds: float
-    eligible: int  # in scope, t0 ≤ as_of: the Kaplan–Meier population
-    reached: int
-    p25_seconds: float | None
-    median_seconds: float | None
-    p75_seconds: float | None
-    p90_seconds: float | None
-    histogram: tuple[HistogramBin, ...]
-    km_median_seconds: float | None  # None when fewer than half are estimated to reach it within the window
-    km_median_low_seconds: float | None
-    km_median_high_seconds: float | None
-    km_reached_share: float | None  # estimated share reaching it within the window, censoring handled
-    km_followed_seconds: float | None = None  # the longest anyone eligible was followed: the estimate ends there
-    km_curve: tuple[KmPoint, ...] = ()  # the estimate at evenly spaced times up to km_followed_seconds
-
-
-@dataclass(frozen=True, slots=True)
-class TimingGroup:
-    segment: str
-    milestones: tuple[MilestoneTiming, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TimingResult(ResultMixin):
-    kind: ClassVar[str] = "timing"
-    as_of: datetime
-    segment_by: str | None
-    groups: tuple[TimingGroup, ...]
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [
-            {"segment": g.segment, "milestone": m.milestone_id, "name": m.name, "eligible": m.eligible,
-             "reached": m.reached, "p25_seconds": m.p25_seconds, "median_seconds": m.median_seconds,
-             "p75_seconds": m.p75_seconds, "p90_seconds": m.p90_seconds, "km_median_seconds": m.km_median_seconds,
-             "km_reached_share": m.km_reached_share}
-            for g in self.groups for m in g.milestones
-        ]
 
 
 def _rows(ms: MilestoneState) -> list[ir.Table]:

@@ -39,6 +39,7 @@ class Store:
 
     parallel_reads = True  # `cursor()` gives a second connection whose queries run beside this one's
     dialect = "duckdb"  # the SQL `rows` takes
+    keeps_answers = True  # answers are kept in the file (aha.analyses.result_cache), keyed by the data version
     incremental = True  # the state can be brought up to date by row id (aha.analyses.incremental): a DuckDB file
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:

@@ -133,6 +133,7 @@ class LakeStore(Store):
     """A DuckDB store in memory whose `events` is a view of the Parquet files; the other canonical tables are
     empty, but for `seen_*` and the latest event time, computed from the files when opened."""
     incremental = False  # a full build each time: no row ids to keep marks by
+    keeps_answers = False  # the files may change without a data version knowing it
 
     def __init__(self, location: Location) -> None:
         self.path = Path(location.path)

@@ -49,6 +49,7 @@ SPARK_TYPES = {dt.String: "STRING", dt.JSON: "STRING", dt.Timestamp: "TIMESTAMP_
 class SparkStore(Store):
     """A Store whose tables are a Spark session's temp views (module docstring)."""
     incremental = False  # a full build each time: no row ids to keep marks by
+    keeps_answers = False  # the files may change without a data version knowing it
 
     parallel_reads = False  # one session: the report's sections run one after another
     dialect = "spark"

@@ -83,9 +83,33 @@ def analysis(cls: type[T], db: Path, config: Path, name: str, **options: Any) ->
     served = ask(cls, db, config, name, **options)
     if served is not None:
         return served
+    kept = _kept(cls, db, config, name, options)
+    if kept is not None:
+        return kept
     import aha
 
     return cast(T, getattr(aha.open(str(db), str(config)), name)(**options))
+
+
+def _kept(cls: type[T], db: Path, config: Path, name: str, options: dict[str, Any]) -> T | None:
+    """The answer the file keeps for this question (aha.analyses.result_cache), read without opening the store: a
+    repeated command then imports neither Ibis nor SQLGlot. None when there is none (then compute)."""
+    from aha.analyses import result_cache
+
+    if name not in result_cache.DEFAULTS or not result_cache.enabled():
+        return None
+    import warnings
+
+    from aha.definitions import load
+    from aha.errors import UserNote
+    from aha.results import from_jsonable
+
+    kept = result_cache.read(db, result_cache.definitions_hash(load(config)), name, options)
+    if kept is None:
+        return None
+    for note in kept.notes:
+        warnings.warn(UserNote(note), stacklevel=2)
+    return from_jsonable(cls, kept.body)
 
 
 def refuse_while_serving(db: Path, what: str, instead: str) -> None:

@@ -13,12 +13,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from aha.analyses.activation import ActivationResult
-from aha.analyses.funnel import FunnelGroup, FunnelResult
-from aha.analyses.headline import HeadlineResult
-from aha.analyses.overview import OverviewResult
-from aha.analyses.timing import TimingResult
-from aha.project import ReportResult
+from aha.analyses.report_results import (
+    ActivationResult,
+    FunnelGroup,
+    FunnelResult,
+    HeadlineResult,
+    OverviewResult,
+    ReportResult,
+    TimingResult,
+)
 from aha.results import Rate, duration_text
 
 duration = duration_text

@@ -13,12 +13,10 @@ from typing import Any, TypeVar
 
 import altair as alt
 
-from aha.analyses.activation import ActivationResult
 from aha.analyses.discovery import DoseBand, MagicNumber
-from aha.analyses.funnel import FunnelResult
 from aha.analyses.paths import PathsResult
+from aha.analyses.report_results import ActivationResult, FunnelResult, TimingResult
 from aha.analyses.retention import RetentionResult
-from aha.analyses.timing import TimingResult
 
 G = TypeVar("G")
 Chart = alt.TopLevelMixin | None  # None: nothing to draw (no group, or every rate still unobserved)

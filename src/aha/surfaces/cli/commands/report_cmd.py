@@ -46,7 +46,7 @@ def report(
     level: options.Level = options.LEVEL,
 ) -> None:
     """Print the activation report: funnel, time to value, activation by cohort."""
-    from aha.project import ReportResult
+    from aha.analyses.report_results import ReportResult
     from aha.surfaces.cli import remote
 
     result = remote.analysis(ReportResult, db, config, "report", segment=segment, as_of=as_of, period=cohort.value,
@@ -71,8 +71,8 @@ def report(
 def _export(result: object, html: Path | None, png: Path | None, db: Path, config: Path, segment: str | None,
             as_of: str | None, signups_from: str | None, signups_to: str | None) -> None:
     from aha.analyses.paths import PathsResult
+    from aha.analyses.report_results import ReportResult
     from aha.analyses.retention import RetentionResult
-    from aha.project import ReportResult
     from aha.surfaces.cli import remote
     from aha.surfaces.web import export
 

@@ -1,0 +1,206 @@
+"""Answers kept in the DuckDB file: the same question of the same data and definitions is read back, not recomputed.
+
+An answer is the result's JSON (`aha.results.to_jsonable`, exact: datetimes to the microsecond, NaN and infinity
+kept, so that the object read back is equal) and the notes its computation gave, in the table `aha_results`, keyed
+by a hash of (this module's LAYOUT, aha's version, the result schema version, every field of the definitions, the
+store's data version, the analysis, every option with its default). Every writer of events,
+identity links, group calls and traits bumps the data version in the transaction that writes (store.calls,
+store.importer, sample.load), so an answer about older data is never found again; a forced state rebuild empties
+the table. Answers that depend on the wall clock are not kept (only the analyses in DEFAULTS are).
+
+Reading needs DuckDB and this module only: `lookup` on a read-only connection is what `aha report` does first, and on
+a hit it never imports Ibis, SQLGlot or pyarrow (the result classes it rebuilds live in analyses.report_results).
+`AHA_RESULT_CACHE=off` turns the cache off (reads and writes).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import duckdb
+
+from aha.definitions import Definitions
+from aha.errors import UserNote
+from aha.results import RESULT_SCHEMA_VERSION, from_jsonable, to_jsonable
+
+TABLE = "aha_results"
+LAYOUT = "results-1"  # bump when an analysis gives other numbers for the same data, definitions and options
+SWITCH = "AHA_RESULT_CACHE"  # environment: "off" neither reads nor keeps answers
+KEEP = 64  # answers kept per file at most (the newest); those for another data version are dropped at once
+
+# The analyses whose answers are kept, with every option's default (Project's signatures: a test keeps them equal).
+_SIGNUPS = {"signups_from": None, "signups_to": None}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "report": {"segment": None, "as_of": None, "period": "week", "order": "ordered", "include_immature": False,
+               "level": "user", **_SIGNUPS},
+    "funnel": {"order": "ordered", "include_immature": False, "segment": None, "as_of": None, **_SIGNUPS},
+    "timing": {"segment": None, "as_of": None, **_SIGNUPS},
+    "activation": {"period": "week", "days": (1, 7, 14, 30), "segment": None, "as_of": None, "milestone": None,
+                   **_SIGNUPS},
+    "evaluate": {"segment": None, "as_of": None, "outcomes": None, "level": "user", **_SIGNUPS},
+    "revalidate": {"segment": None, "as_of": None, "outcomes": None, **_SIGNUPS},
+    "retention": {"segment": None, "as_of": None, "bucket": "day", **_SIGNUPS},
+    "paths": {"segment": None, "as_of": None, "top": 10, **_SIGNUPS},
+    "discover": {"outcome": "retention", "window": 14, "as_of": None, "segment": None, "landmark": None, **_SIGNUPS},
+}
+Method = TypeVar("Method", bound=Callable[..., Any])
+DDL = (f"CREATE TABLE IF NOT EXISTS {TABLE} (key VARCHAR PRIMARY KEY, analysis VARCHAR NOT NULL, "
+       "data_version BIGINT NOT NULL, body VARCHAR NOT NULL, notes VARCHAR NOT NULL, created TIMESTAMP NOT NULL)")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    body: dict[str, Any]  # the result's JSON
+    notes: tuple[str, ...]  # the UserNote messages its computation gave: shown again with it
+
+
+def definitions_hash(definitions: Definitions) -> str:
+    """Every field of the definitions, names and guidance text and discovery settings included: an answer shows
+    them (`content_hash`, the state's, leaves out what changes no state)."""
+    return hashlib.sha256(definitions.model_dump_json().encode()).hexdigest()
+
+
+def enabled() -> bool:
+    return os.environ.get(SWITCH, "").strip().lower() not in {"off", "0", "false", "no"}
+
+
+@functools.cache
+def _version() -> str:
+    """aha's version and a fingerprint of its code (every module's path, size and modification time): an editable
+    install or a patched copy keeps its version string while its numbers may change, and must not read back answers
+    an older code gave. Stat calls only (about a millisecond), no file is read."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("aha")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without an install
+        release = "unknown"
+    root = Path(__file__).resolve().parents[1]
+    code = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        code.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return f"{release}+{code.hexdigest()[:16]}"
+
+
+def key(definitions_hash: str, data_version: int, analysis: str, options: dict[str, Any]) -> str | None:
+    """The answer's key, or None when the analysis is not kept or an option is not one of its own (or not JSON)."""
+    defaults = DEFAULTS.get(analysis)
+    if defaults is None or not set(options) <= set(defaults):
+        return None
+    try:
+        text = json.dumps({"layout": LAYOUT, "aha": _version(), "schema": RESULT_SCHEMA_VERSION,
+                           "definitions": definitions_hash, "data": data_version, "analysis": analysis,
+                           "options": to_jsonable({**defaults, **options})}, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> int:
+    rows = con.execute("SELECT value FROM aha_meta WHERE key = 'data_version'").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def lookup(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: str,
+           options: dict[str, Any]) -> Answer | None:
+    """The kept answer, or None (not kept, another data version, no table yet: an older file or nothing kept)."""
+    if not enabled():
+        return None
+    try:
+        found = key(definitions_hash, data_version(con), analysis, options)
+        if found is None:
+            return None
+        rows = con.execute(f"SELECT body, notes FROM {TABLE} WHERE key = ?", [found]).fetchall()
+    except duckdb.Error:
+        return None
+    if not rows:
+        return None
+    body, notes = rows[0]
+    return Answer(json.loads(body), tuple(json.loads(notes)))
+
+
+def remember(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: str, options: dict[str, Any],
+             result: Any, notes: tuple[str, ...], computed_at: int) -> None:
+    """Keep `result`, computed at data version `computed_at`, for its key; drop answers about other data versions and
+    all but the newest KEEP. Not kept when a write came in while it was computed (it may have seen part of it)."""
+    version = data_version(con)
+    if not enabled() or version != computed_at:
+        return
+    found = key(definitions_hash, version, analysis, options)
+    if found is None:
+        return
+    body = json.dumps(to_jsonable(result, getattr(result, "kind", None), exact=True))
+    try:
+        con.execute(DDL)
+        con.execute(f"DELETE FROM {TABLE} WHERE data_version <> ?", [version])
+        con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                    [found, analysis, version, body, json.dumps(list(notes)),
+                     datetime.now(UTC).replace(tzinfo=None)])
+        con.execute(f"DELETE FROM {TABLE} WHERE key NOT IN "
+                    f"(SELECT key FROM {TABLE} ORDER BY created DESC LIMIT {KEEP})")
+    except duckdb.Error:  # a read-only file: the answer is simply not kept
+        return
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every kept answer (a forced rebuild of the state: the user asked for everything to be recomputed)."""
+    con.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def read(db: Path, definitions_hash: str, analysis: str, options: dict[str, Any]) -> Answer | None:
+    """`lookup` on the DuckDB file at `db`, opened read-only and closed again: what a command tries before it opens
+    the store (which imports Ibis). None when the file cannot be opened so (a lake or Spark URL, a file another
+    process writes, a missing file): the command then opens it the usual way and says what is wrong."""
+    if not enabled() or not db.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return lookup(con, definitions_hash, analysis, options)
+    finally:
+        con.close()
+
+
+def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
+    """A `Project` method that answers from the store's kept answers when the same question was asked of the same
+    data and definitions, else computes, keeps the answer with the notes it gave, and shows those notes."""
+    def decorate(method: Method) -> Method:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            keeps = self.store.keeps_answers and not self.store.in_transaction and enabled()
+            if not keeps:
+                return method(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs)
+            options = {name: value for name, value in bound.arguments.items() if name != "self"}
+            digest = definitions_hash(self.definitions)
+            version = data_version(self.store.raw)
+            kept = lookup(self.store.raw, digest, analysis, options)
+            if kept is not None:
+                for note in kept.notes:
+                    warnings.warn(UserNote(note), stacklevel=2)
+                return from_jsonable(result_class, kept.body)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserNote)  # each note recorded, to be kept with the answer
+                result = method(self, *args, **kwargs)
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            notes = tuple(str(w.message) for w in caught if issubclass(w.category, UserNote))
+            remember(self.store.raw, digest, analysis, options, result, notes, version)
+            return result
+        return cast(Method, wrapper)
+    return decorate
