@@ -34,7 +34,7 @@ from aha.errors import UserNote
 from aha.results import RESULT_SCHEMA_VERSION, from_jsonable, to_jsonable
 
 TABLE = "aha_results"
-LAYOUT = "results-1"  # bump when an analysis gives other numbers for the same data, definitions and options
+LAYOUT = "results-2"  # bump when an analysis gives other numbers for the same data, definitions and options
 SWITCH = "AHA_RESULT_CACHE"  # environment: "off" neither reads nor keeps answers
 KEEP = 64  # answers kept per file at most (the newest); those for another data version are dropped at once
 
@@ -48,7 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "activation": {"period": "week", "days": (1, 7, 14, 30), "segment": None, "as_of": None, "milestone": None,
                    **_SIGNUPS},
     "evaluate": {"segment": None, "as_of": None, "outcomes": None, "level": "user", **_SIGNUPS},
-    "revalidate": {"segment": None, "as_of": None, "outcomes": None, **_SIGNUPS},
+    "revalidate": {"segment": None, "as_of": None, "outcomes": None, "level": "user", **_SIGNUPS},
     "retention": {"segment": None, "as_of": None, "bucket": "day", **_SIGNUPS},
     "paths": {"segment": None, "as_of": None, "top": 10, **_SIGNUPS},
     "discover": {"outcome": "retention", "window": 14, "as_of": None, "segment": None, "landmark": None, **_SIGNUPS},
