@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aha.analyses.state import STATE_KEY, STATE_TABLE, build, default_as_of, long_state_rows
@@ -124,13 +124,14 @@ def as_of_moment(rows: list[dict[str, Any]], as_of: datetime) -> list[dict[str, 
 
 
 class _Copy:
-    """The long state of one (definitions, data version, as-of), and where each entity's rows are: a slice of the
-    whole copy, or the rows an incremental update replaced them with (`changed`)."""
+    """The long state of one (definitions, data version, as-of), and where each entity's rows are: a range of the
+    whole copy's columns, or the rows an incremental update replaced them with (`changed`)."""
 
     def __init__(self, definitions: Definitions, data: tuple[int, datetime], as_of: datetime, key: str, rows: Any,
                  where: dict[Entity, tuple[int, int]] | None = None,
                  changed: dict[Entity, list[dict[str, Any]]] | None = None) -> None:
-        self.definitions, self.data, self.as_of, self.key, self.rows = definitions, data, as_of, key, rows
+        self.definitions, self.data, self.as_of, self.key = definitions, data, as_of, key
+        self.rows = rows if isinstance(rows, _Columns) else _Columns(rows)
         self.changed = changed or {}
         self.where = where if where is not None else _index(rows)
 
@@ -145,9 +146,48 @@ class _Copy:
         rows = self.changed.get(entity)
         if rows is None:
             at = self.where.get(entity)
-            rows = self.rows.slice(*at).to_pylist() if at is not None else []
+            rows = self.rows.rows(*at) if at is not None else []
         as_of = max(self.as_of, now)
         return from_rows(self.definitions, as_of, entity_type, entity_id, as_of_moment(rows, as_of))
+
+
+EPOCH = datetime(1970, 1, 1)
+STRINGS = (c.MILESTONE_ID, c.STATUS)
+MOMENTS = (c.T0, c.WINDOW_END, c.REACH_TIME)
+
+
+class _Columns:
+    """The columns of the long state a checklist reads, as NumPy arrays: a request turns its entity's range into
+    row dicts equal to Arrow's `to_pylist` (None for SQL NULL) in about 80 µs, where slicing the Arrow table and
+    converting it took about 200 µs (and the arrays take a tenth of the memory of Python rows)."""
+
+    def __init__(self, table: Any) -> None:
+        self.strings = {}
+        for name in STRINGS:
+            encoded = table.column(name).combine_chunks().dictionary_encode()
+            self.strings[name] = (encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist())
+        self.moments = {name: _numbers(table.column(name).cast("int64")) for name in MOMENTS}
+        self.progress = _numbers(table.column(c.PROGRESS))
+
+    def rows(self, start: int, length: int) -> list[dict[str, Any]]:
+        end = start + length
+        out: list[dict[str, Any]] = [{} for _ in range(length)]
+        for name, (codes, values) in self.strings.items():
+            for row, code in zip(out, codes[start:end].tolist(), strict=True):
+                row[name] = values[code]
+        for name, (numbers, missing) in self.moments.items():
+            for row, value, null in zip(out, numbers[start:end].tolist(), missing[start:end].tolist(), strict=True):
+                row[name] = None if null else EPOCH + timedelta(microseconds=value)
+        numbers, missing = self.progress
+        for row, value, null in zip(out, numbers[start:end].tolist(), missing[start:end].tolist(), strict=True):
+            row[c.PROGRESS] = None if null else value
+        return out
+
+
+def _numbers(column: Any) -> tuple[Any, Any]:
+    """(values, is-null) as NumPy arrays; a null's value is 0."""
+    array = column.combine_chunks()
+    return array.fill_null(0).to_numpy(zero_copy_only=False), array.is_null().to_numpy(zero_copy_only=False)
 
 
 def _index(rows: Any) -> dict[Entity, tuple[int, int]]:
