@@ -7,7 +7,8 @@
 2. The real `aha serve` on 127.0.0.1; after one warm-up request (the state is built once), `--clients` concurrent
    clients of loadgen.py (a process of its own: raw asyncio HTTP/1.1, keep-alive) ask `GET /v1/users/{id}/milestones`
    for random signed-up users with a read key: p50, p99, requests/s; then `/health` the same way (the HTTP floor of
-   this machine and generator). Then event-to-state freshness: under `--track-rate` tracked events/s (loadgen.py),
+   this machine and generator); also open loop at each `--rate` requests/s over the same connections (latency from
+   each request's due time). Then event-to-state freshness: under `--track-rate` tracked events/s (loadgen.py),
    `--probes` new users sign up through /v1/track; from each 200, their checklist is asked every 5 ms until it
    answers: p50, p99. `--baseline SRC` measures another aha (an export of an earlier commit's `src`) in alternating
    rounds.
@@ -73,8 +74,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def endpoint(server: Server, key: str, users: list[str], clients: int, requests: int,
-             folder: Path) -> dict[str, tuple[float, float, float, float, float]]:
+def endpoint(server: Server, key: str, users: list[str], clients: int, requests: int, folder: Path,
+             rate: float | None = None) -> dict[str, tuple[float, float, float, float, float]]:
     """p50, p99 (ms), requests/s, the server's and the generator's CPU ms per request, of the checklist endpoint
     and of /health (the HTTP floor: the same server and generator, no work), from loadgen.py in a process of its
     own. The server's CPU per request is what load on a shared machine does not change much; latency is."""
@@ -85,7 +86,9 @@ def endpoint(server: Server, key: str, users: list[str], clients: int, requests:
         listed.write_text("\n".join(paths), encoding="utf-8")
         cpu = cpu_seconds(server.process.pid)
         done = subprocess.run([sys.executable, str(LOADGEN), "get", server.url, key, str(listed), "--clients",
-                               str(clients), "--requests", str(requests)], capture_output=True, text=True, check=False)
+                               str(clients), "--requests", str(requests),
+                               *(("--open-rate", str(rate)) if rate else ())],
+                              capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         p50, p99 = percentiles(result["latencies"])
@@ -167,6 +170,8 @@ def main() -> None:
     parser.add_argument("--baseline", help="another aha's src folder (a worktree of an earlier commit): the "
                                            "endpoint is measured with it and with this one, in alternating rounds")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rate", type=float, nargs="*", default=[200.0],
+                        help="also open loop at these requests/s over the same clients (none: closed loop only)")
     parser.add_argument("--probes", type=int, default=40, help="freshness probes (0: none)")
     parser.add_argument("--track-rate", type=float, default=200.0, help="tracked events/s during the probes")
     args = parser.parse_args()
@@ -185,13 +190,13 @@ def main() -> None:
         warnings.simplefilter("ignore")
         project = api.open(str(db), str(folder / "aha.yaml"))
         users = sorted(project.state().to_frame().query("entity_type == 'user'").entity_id.unique())
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         run = project.run_rules(dry_run=True)
-        rules_seconds = time.perf_counter() - t
+        rules_seconds, rules_cpu = time.perf_counter() - t, time.process_time() - cpu
         service = service_times(project, users[:: max(1, len(users) // 200)])
         project.close()
     eligible = sum(r.new + r.already + r.too_late for r in run.rules)
-    print(f"rules pass (dry run, state built): {rules_seconds:.2f} s over {len(users):,} users "
+    print(f"rules pass (dry run, state built): {rules_seconds:.2f} s ({rules_cpu:.2f} s CPU) over {len(users):,} users "
           f"({eligible:,} eligible across {len(run.rules)} rules)")
 
     print("one checklist in process (no HTTP), median of {n}: view query {view:.2f} ms; lookup copy {copy:.3f} ms "
@@ -205,11 +210,13 @@ def main() -> None:
             try:
                 httpx.get(f"{server.url}/v1/users/{users[0]}/milestones", headers={"Authorization": f"Bearer {key}"},
                           timeout=300).raise_for_status()  # the state is built (or checked) once
-                for what, (p50, p99, rate, served, cpu) in endpoint(server, key, users, args.clients,
-                                                                    args.requests, folder).items():
-                    print(f"round {r + 1}, {name}: {what}, {args.clients} clients closed loop, {args.requests:,} "
-                          f"requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rate:,.0f} requests/s; CPU per "
-                          f"request: server {served:.2f} ms, generator {cpu:.2f} ms")
+                for load in (None, *args.rate):
+                    how = f"open loop at {load:g}/s" if load else "closed loop"
+                    for what, (p50, p99, rate, served, cpu) in endpoint(server, key, users, args.clients,
+                                                                        args.requests, folder, load).items():
+                        print(f"round {r + 1}, {name}: {what}, {args.clients} clients {how}, {args.requests:,} "
+                              f"requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rate:,.0f} requests/s; CPU per "
+                              f"request: server {served:.2f} ms, generator {cpu:.2f} ms")
                 if args.probes:
                     p50, p99, sent = freshness(server, key, write_key, users, args.track_rate, args.probes, folder)
                     print(f"round {r + 1}, {name}: event-to-state freshness under {args.track_rate:g} tracked "

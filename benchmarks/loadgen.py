@@ -5,6 +5,7 @@ microseconds, so on a small machine the figures are the server's and not the cli
 the moment it is written (closed loop: each client asks again as soon as it has its answer) to its last body byte.
 
     python benchmarks/loadgen.py get URL KEY PATHS_FILE --clients 50 --requests 4000   # prints JSON latencies (s)
+    python benchmarks/loadgen.py get URL KEY PATHS_FILE --clients 50 --open-rate 200   # open loop
     python benchmarks/loadgen.py track URL WRITE_KEY USERS_FILE --rate 500 --seconds 30  # sustained tracking
 """
 
@@ -63,10 +64,16 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def get(url: str, key: str, paths: list[str], clients: int, requests: int) -> list[float]:
+async def get(url: str, key: str, paths: list[str], clients: int, requests: int,
+              rate: float | None = None) -> list[float]:
+    """Latencies of `requests` GETs of random `paths` over `clients` connections: closed loop, or open loop at
+    `rate` requests/s (arrivals on a fixed schedule, each taken by an idle connection; a request's latency counts
+    from its due time, so waiting for a connection counts too)."""
     rng = random.Random(1)
     queue = [rng.choice(paths) for _ in range(requests)]
     latencies: list[float] = []
+    if rate is not None:
+        return await _open_loop(url, key, queue, clients, rate)
 
     async def client() -> None:
         connection = Connection(url, {"Authorization": f"Bearer {key}"})
@@ -82,6 +89,33 @@ async def get(url: str, key: str, paths: list[str], clients: int, requests: int)
             connection.close()
 
     await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
+
+
+async def _open_loop(url: str, key: str, paths: list[str], clients: int, rate: float) -> list[float]:
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(clients):
+        idle.put_nowait(Connection(url, {"Authorization": f"Bearer {key}"}))
+    latencies: list[float] = []
+
+    async def one(path: str, due: float) -> None:
+        connection = await idle.get()
+        try:
+            status, body = await connection.request("GET", path)
+        finally:
+            idle.put_nowait(connection)
+        latencies.append(time.perf_counter() - due)
+        if status != 200:
+            raise SystemExit(f"{path}: {status} {body[:300]!r}")
+
+    start, tasks = time.perf_counter(), []
+    for i, path in enumerate(paths):
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(path, due)))
+    await asyncio.gather(*tasks)
+    while not idle.empty():
+        idle.get_nowait().close()
     return latencies
 
 
@@ -121,14 +155,15 @@ def main() -> None:
     parser.add_argument("file", help="paths to GET (get) or user ids to track (track), one a line")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=2_000)
-    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--rate", type=float, default=500.0, help="track: events/s")
+    parser.add_argument("--open-rate", type=float, help="get: open loop at this many requests/s (default: closed)")
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     with open(args.file, encoding="utf-8") as f:
         lines = [line.strip() for line in f if line.strip()]
     if args.mode == "get":
         began, cpu = time.perf_counter(), time.process_time()
-        latencies = asyncio.run(get(args.url, args.key, lines, args.clients, args.requests))
+        latencies = asyncio.run(get(args.url, args.key, lines, args.clients, args.requests, args.open_rate))
         json.dump({"latencies": latencies, "wall": time.perf_counter() - began, "cpu": time.process_time() - cpu},
                   sys.stdout)
     else:

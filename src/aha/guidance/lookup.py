@@ -2,9 +2,9 @@
 incremental updates of the entities new calls touch.
 
 `GET /v1/users/{id}/milestones` without `as_of` does not plan the long state view per request (a union over every
-milestone: 60–100 ms at 20,000 users). The server keeps the view's rows as one Arrow table sorted by
-(entity_type, entity_id) with each entity's slice indexed by its key, and a request reads its slice (tens of
-microseconds), assembled by the same `checklist.from_rows` as `aha state`, so the numbers are the report's.
+milestone: 60–100 ms at 20,000 users). The server keeps the view's rows sorted by (entity_type, entity_id) as
+columns (`_Columns`) with each entity's range indexed by its key, and a request reads its range (~80 µs),
+assembled by the same `checklist.from_rows` as `aha state`, so the numbers are the report's.
 
 Freshness (docs/semantics.md, "Checklist"): after the server's writer commits a batch, `refresh` brings the stored
 state up to date (`analyses.state.build`: incrementally, only the entities the new calls touch) and replaces the
