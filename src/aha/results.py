@@ -98,9 +98,20 @@ def to_jsonable(value: Any, kind: str | None = None, exact: bool = False) -> Any
     return out
 
 
+@functools.cache
+def _field_names(cls: Any) -> tuple[str, ...] | None:
+    """A dataclass's field names (None: not a dataclass), once per class: `dataclasses.fields` per value was most of
+    a checklist answer's cost on the server."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
 def _convert(value: Any, exact: bool = False) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _convert(getattr(value, f.name), exact) for f in dataclasses.fields(value)}
+    kind: Any = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: _convert(getattr(value, name), exact) for name in names}
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat(timespec="microseconds" if exact else "seconds") + "Z"
     if isinstance(value, date):

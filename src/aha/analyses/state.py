@@ -76,6 +76,9 @@ class MilestoneState:
     refreshed: bool = False  # brought up to date from the stored state: only the entities new calls touch
     key: str = ""  # the state key the file holds this state under (entity_rows reads the file's view by it)
     signups: SignupRange | None = None  # the signup date range its entities were restricted to (analyses.signups)
+    # after an incremental update: the (entity_type, entity_id) pairs it recomputed (replaced, or removed when no
+    # longer an entity); every other row is as the stored state had it (the server's checklist copy patches these)
+    touched: frozenset[tuple[str, str]] | None = None
 
     @property
     def state(self) -> ir.Table:
@@ -218,9 +221,9 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     if (not force and marks is not None and _incremental_applies(definitions)
             and incremental.why_not(store, before, prefix, as_of, cached) is None):
         assert before is not None
-        counted[WITHOUT_SIGNUP] = _refresh(store, definitions, before, marks)
+        counted[WITHOUT_SIGNUP], touched = _refresh(store, definitions, before, marks)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup,
-                              refreshed=True, key=key)
+                              refreshed=True, key=key, touched=touched)
     if store.incremental:  # the kept links are replaced below, before the key: a crash in between must leave no
         store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])  # marks that trust them
     source = event_source(store, as_of)
@@ -261,10 +264,11 @@ def _write_key(handle: Store, wide: ir.Table, definitions: Definitions, as_of: d
     handle.set_meta(values)
 
 
-def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, marks: incremental.Marks) -> int:
+def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
+             marks: incremental.Marks) -> tuple[int, frozenset[tuple[str, str]]]:
     """Bring the stored state (`before`) up to `marks`: recompute the entities the new calls touch from their own
     events, over the same expressions as a full build, and replace their rows. Returns the users-without-signup
-    count (every user id seen: a table of users, not of events)."""
+    count (every user id seen: a table of users, not of events) and the touched (entity_type, entity_id) pairs."""
     source = event_source(store, marks.as_of)
     # No identity call past the mark: the links are the kept ones (the rules admit no stored link after as_of).
     relinked = marks.rows[schema.IDENTITIES][0] != before.rows[schema.IDENTITIES][0]
@@ -302,10 +306,13 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks, 
                                               .count()))
         without = int(row[0]) if row else 0
         _write_key(store, delta, definitions, marks.as_of, marks.key, marks, without)
+    touched = frozenset(store.raw.execute(
+        f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
+        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
     for temp in (DELTA_TABLE, LINKS_TABLE):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     incremental.drop_scratch(store)
-    return without
+    return without, touched
 
 
 @contextmanager

@@ -103,6 +103,9 @@ class Ingestor:
         self._stopping = False
         self._removed_below = 0
         self.keys: KeyRing | None = None
+        # called on the writer thread after each committed batch, before its calls stop counting as in flight
+        # (the server's live checklists: aha.surfaces.api.live); a listener must be quick and must not raise
+        self.committed: list[Callable[[], None]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -244,6 +247,8 @@ class Ingestor:
                         return
                     log.exception("writing %d calls to the store failed; retrying", len(records))
                     time.sleep(1.0)
+            for listener in self.committed:
+                listener()
             self._release(len(records))
             if last.generation > self._removed_below:  # the checkpoint has moved past the older files
                 remove_older(self.db_path, last.generation)

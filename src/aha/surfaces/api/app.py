@@ -8,6 +8,7 @@ only uvicorn's request line (method, path, status).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -27,6 +28,7 @@ from aha.ingest import bodies, payloads, running
 from aha.ingest.records import DeadLetter, Record
 from aha.ingest.service import Ingestor, now_utc
 from aha.surfaces.api.limits import BODY_SECONDS, BodyDeadline, StrangerLetters
+from aha.surfaces.api.live import LiveState
 from aha.surfaces.api.query import Reader
 from aha.surfaces.api.query import add_routes as add_query_routes
 from aha.surfaces.api.state import DefinitionsFile, rules_schedule
@@ -123,6 +125,9 @@ def create_app(
     reader = Reader(ingestor)
     definitions_file = DefinitionsFile(Path(definitions) if definitions else None)
     strangers = StrangerLetters()
+    from aha.guidance.lookup import ChecklistLookup
+
+    live = LiveState(ingestor, definitions_file, ChecklistLookup())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -134,11 +139,15 @@ def create_app(
         if announce_url is not None:
             running.write(db_path, announce_url, local_token or "")
         schedule = asyncio.create_task(rules_schedule(reader, definitions_file, rules_every)) if rules_every else None
+        keeping = asyncio.create_task(live.run())
         try:
             yield
         finally:
             if schedule is not None:
                 schedule.cancel()
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
             await asyncio.to_thread(reader.stop)
             await asyncio.to_thread(ingestor.stop)
             if announce_url is not None:
@@ -268,7 +277,7 @@ def create_app(
     add_route("/v1/import", None)
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
-    add_state_routes(app, reader, local_token, definitions_file, error_response, ERROR_RESPONSES)
+    add_state_routes(app, reader, local_token, definitions_file, error_response, ERROR_RESPONSES, live.lookup)
     from aha.surfaces.web import pages
 
     pages.add_routes(app, pages.Results(reader.run, definitions_file.get), pages.key_checker(
@@ -282,7 +291,7 @@ def create_app(
         return AsciiJSONResponse(
             {"ok": problem is None, "problem": problem, "in_flight": ingestor.in_flight,
              "stored_calls": stats.stored_calls, "duplicates": stats.duplicates, "dead_letters": stats.dead_letters,
-             "replayed": stats.replayed, "write_errors": stats.write_errors},
+             "replayed": stats.replayed, "write_errors": stats.write_errors, "checklists": live.health()},
             status_code=200 if problem is None else 503)
 
     return app

@@ -3,8 +3,8 @@
 
 The server reads the definitions file given to `aha serve --config` and reloads it when the file changes (its
 modification time and size are checked on each request). The checklist is the same state `aha report` counts:
-without `as_of`, read by primary key from the reader's copy of it (aha.guidance.lookup: at most 1 s behind while
-events arrive); with `as_of`, `Project.user_state` as of that moment.
+without `as_of`, read by primary key from the server's copy of it as of now (aha.guidance.lookup, kept current
+after each stored batch by aha.surfaces.api.live); with `as_of`, `Project.user_state` as of that moment.
 
 Who may read:
 - read keys and the server's local token: any user or account;
@@ -21,10 +21,11 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -33,6 +34,9 @@ from aha.errors import UserError, UserNote
 from aha.results import to_jsonable
 from aha.store.database import Store
 from aha.surfaces.api.query import Reader, read_access
+
+if TYPE_CHECKING:
+    from aha.guidance.lookup import ChecklistLookup
 
 log = logging.getLogger("aha.rules")
 IDENTITY_SECRET_ENV = "AHA_IDENTITY_SECRET"
@@ -51,6 +55,7 @@ class DefinitionsFile:
         self.path = path
         self._seen: tuple[float, int] | None = None
         self._parsed: Any = None
+        self._lock = threading.Lock()  # read by requests and by the live checklists' updates
 
     def get(self) -> Any:
         from aha.definitions import load
@@ -62,9 +67,10 @@ class DefinitionsFile:
         except OSError:
             raise UserError(f"the server's definitions file {self.path} cannot be read; restore it.") from None
         seen = (stat.st_mtime, stat.st_size)
-        if seen != self._seen:
-            self._parsed, self._seen = load(self.path), seen
-        return self._parsed
+        with self._lock:
+            if seen != self._seen:
+                self._parsed, self._seen = load(self.path), seen
+            return self._parsed
 
 
 async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: float) -> None:
@@ -100,9 +106,10 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
 
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definitions: DefinitionsFile,
                error_response: Callable[..., JSONResponse],
-               responses: dict[int | str, dict[str, Any]] | None = None) -> None:
+               responses: dict[int | str, dict[str, Any]] | None = None, lookup: ChecklistLookup | None = None) -> None:
     """The checklist and in-app message routes; `responses` (the server's error bodies by status) documents the
-    answers other than 200 in the OpenAPI document, as the query routes do."""
+    answers other than 200 in the OpenAPI document, as the query routes do. `lookup`: the checklist copy the
+    server keeps current (aha.surfaces.api.live), else one made here."""
     errors = responses or {}
     documented: dict[int | str, dict[str, Any]] = {
         **{k: v for k, v in errors.items() if k in (400, 401, 403)},
@@ -110,9 +117,11 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             422: {**errors[400], "description": "a user error in the definitions or options"}}
            if 400 in errors else {}),
     }
-    from aha.guidance.lookup import ChecklistLookup
+    if lookup is None:
+        from aha.guidance.lookup import ChecklistLookup
 
-    lookup = ChecklistLookup()  # refreshed on the reader's thread; a fresh copy is read on the event loop
+        lookup = ChecklistLookup()
+    checklists = lookup  # made on the reader's thread when there is none; read on the event loop
 
     def allowed(request: Request, entity_type: str, entity_id: str) -> JSONResponse | None:
         given = request.query_params.get("user_hash")
@@ -138,7 +147,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             from aha.project import Project
 
             if as_of is None:  # the latest state, by primary key from the lookup copy (aha.guidance.lookup)
-                return lookup.checklist(store, definitions.get(), entity_type, entity_id)
+                return checklists.checklist(store, definitions.get(), entity_type, entity_id)
             project = Project(store, definitions.get(), None)
             if entity_type == "user":
                 return project.user_state(entity_id, as_of=as_of)
@@ -148,7 +157,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
 
         try:
             # A fresh copy answers here, on the event loop; otherwise the reader refreshes it (or reads as of).
-            result = lookup.cached(definitions.get(), entity_type, entity_id) if as_of is None else None
+            result = checklists.cached(definitions.get(), entity_type, entity_id) if as_of is None else None
             if result is None:
                 result = await reader.run(read)
         except UnknownEntity as exc:
