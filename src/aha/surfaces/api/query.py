@@ -68,6 +68,13 @@ class FunnelOptions(_Segmented):
 
 class ReportOptions(FunnelOptions):
     period: Literal["day", "week", "month"] = "week"
+    level: Literal["user", "account"] = "user"
+
+
+class LevelOptions(_Segmented):
+    """evaluate and revalidate: users or accounts as the unit (`--level`)."""
+
+    level: Literal["user", "account"] = "user"
 
 
 class ActivationOptions(_Segmented):
@@ -120,6 +127,21 @@ class InterventionsOptions(_Options):
     limit: int = Field(50, ge=1, le=10_000)
 
 
+class AccountsOptions(_Options):
+    signal: str | None = Field(None, max_length=256)
+    top: int = Field(50, le=1_000_000)  # below 1: the project says what to give
+    as_of: str | None = None
+
+
+class AccountOptions(_Options):
+    account_id: str = Field(max_length=1024)
+    as_of: str | None = None
+
+
+class AsOfOptions(_Options):
+    as_of: str | None = None
+
+
 class RetentionOptions(_Segmented):
     bucket: Literal["day", "week"] = "day"
 
@@ -129,16 +151,17 @@ class PathsOptions(_Segmented):
 
 
 OPTIONS: dict[str, type[_Options]] = {
-    "report": ReportOptions, "evaluate": _Segmented, "retention": RetentionOptions, "discover": DiscoverOptions,
+    "report": ReportOptions, "evaluate": LevelOptions, "retention": RetentionOptions, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
-    "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
+    "score": ScoreOptions, "paths": PathsOptions, "revalidate": LevelOptions, "keys": _Options,
     "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
     "user_timeline": UserTimelineOptions,
     "run_rules": RunRulesOptions, "impact": ImpactOptions, "interventions": InterventionsOptions,
+    "accounts": AccountsOptions, "account": AccountOptions, "evaluate_signals": AsOfOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
                      "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
-                     "run_rules", "impact", "interventions"}
+                     "run_rules", "impact", "interventions", "accounts", "account", "evaluate_signals"}
 
 
 class QueryBody(BaseModel):
