@@ -55,6 +55,7 @@ class ReportResult(ResultMixin):
     timing: timing_mod.TimingResult
     activation: activation_mod.ActivationResult
     headline: headline_mod.HeadlineResult | None = None  # users, activation and conversion: what the report leads with
+    signups: signups_mod.SignupsUsed | None = None  # the signup range counted (user level)
 
     def rows(self) -> list[dict[str, Any]]:
         """The funnel's rows: one frame cannot hold five shapes; `frames()` gives every section."""
@@ -397,7 +398,14 @@ class Project:
         overall = t
         if segment is not None and any(name.startswith("median_time_to_") for name in self.definitions.targets):
             overall = timing_mod.run(self.store, ms, None)
-        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h)
+        used = signups_mod.used(self.store, ms) if level == "user" else None
+        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h, used)
+
+    @_settled
+    def signups(self, as_of: str | date | datetime | None = None, signups_from: Day = None,
+                signups_to: Day = None) -> signups_mod.SignupsUsed:
+        """The signup range counted: `--from`/`--to` as given, the users in it, their first and last signup."""
+        return signups_mod.used(self.store, self._state_for(as_of, None, (signups_from, signups_to)))
 
     def close(self) -> None:
         self.store.close()

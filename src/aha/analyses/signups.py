@@ -8,16 +8,18 @@ the same users: a funnel, a validation, a discovery over the users who signed up
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
-from typing import TYPE_CHECKING
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis.expr.types as ir
 
 from aha.engine import columns as c
 from aha.errors import UserError
+from aha.results import ResultMixin
 
 if TYPE_CHECKING:
     from aha.analyses.state import MilestoneState
+    from aha.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +82,42 @@ def restrict(ms: MilestoneState, signups: SignupRange) -> MilestoneState:
 
     long_view = ms.long_view
     return replace(ms, entities=inside(ms.entities), long_view=lambda: inside(long_view()), signups=signups)
+
+
+@dataclass(frozen=True, slots=True)
+class SignupsUsed(ResultMixin):
+    """The signup range a result counts (what reports print beside their numbers): the range asked for (`--from`,
+    `--to`; None when open) and the users in it, with their first and last signup moment (None without users)."""
+
+    kind: ClassVar[str] = "signups"
+    signups_from: date | None
+    signups_to: date | None  # excluded
+    users: int
+    first_signup: datetime | None
+    last_signup: datetime | None
+
+    def text(self) -> str:
+        """"all signups: first 2026-01-01, last 2026-04-30 (20,000 users)", or with a range "signups 2026-02-01 to
+        2026-02-28 (--from 2026-02-01 --to 2026-03-01): first 2026-02-01, last 2026-02-27 (1,234 users)"."""
+        seen = (f"first {self.first_signup:%Y-%m-%d}, last {self.last_signup:%Y-%m-%d}"
+                if self.first_signup is not None and self.last_signup is not None else "nobody signed up")
+        users = f"{self.users:,} user{'' if self.users == 1 else 's'}"
+        if self.signups_from is None and self.signups_to is None:
+            return f"all signups: {seen} ({users})"
+        last_day = self.signups_to - timedelta(days=1) if self.signups_to is not None else None
+        asked = f"{self.signups_from or 'the first'} to {last_day or 'the last'}"
+        flags = " ".join(f for f in (f"--from {self.signups_from}" if self.signups_from else "",
+                                     f"--to {self.signups_to}" if self.signups_to else "") if f)
+        return f"signups {asked} ({flags}): {seen} ({users})"
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"signups_from": self.signups_from, "signups_to": self.signups_to, "users": self.users,
+                 "first_signup": self.first_signup, "last_signup": self.last_signup}]
+
+
+def used(store: Store, ms: MilestoneState) -> SignupsUsed:
+    """The users `ms` counts (after `restrict`) and their first and last signup: one aggregate over its entities."""
+    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
+    (row,) = store.records(users.aggregate(users=users.count(), first=users[c.T0].min(), last=users[c.T0].max()))
+    signups = ms.signups or SignupRange()
+    return SignupsUsed(signups.start, signups.end, int(row["users"] or 0), row["first"], row["last"])

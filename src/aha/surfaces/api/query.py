@@ -124,6 +124,10 @@ class RetentionOptions(_Segmented):
     bucket: Literal["day", "week"] = "day"
 
 
+class SignupsOptions(_Signups):
+    as_of: str | None = None
+
+
 class PathsOptions(_Segmented):
     top: int = Field(10, ge=1, le=100)
 
@@ -132,12 +136,13 @@ OPTIONS: dict[str, type[_Options]] = {
     "report": ReportOptions, "evaluate": _Segmented, "retention": RetentionOptions, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": _Segmented, "keys": _Options,
-    "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
+    "dead-letters": _Options, "notes": _Options, "signups": SignupsOptions,
+    "user_state": UserStateOptions, "account_state": AccountStateOptions,
     "user_timeline": UserTimelineOptions,
     "run_rules": RunRulesOptions, "impact": ImpactOptions, "interventions": InterventionsOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
+                     "signups", "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
                      "run_rules", "impact", "interventions"}
 
 
@@ -229,6 +234,10 @@ def _run_analysis(store: Store, analysis: str, definitions: Definitions | None, 
         from aha.ingest.deadletters import summarise
 
         return [asdict(g) for g in summarise(store)]
+    if analysis == "notes":
+        from aha.store.notes import all_notes
+
+        return all_notes(store)  # the drop-off notes, for `aha report --html` while the server holds the file
     if definitions is None:
         raise UserError(f"{analysis}: the request needs `definitions`, the definitions file's text.")
     if analysis == "validate":

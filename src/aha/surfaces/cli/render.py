@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -289,6 +290,8 @@ def _activation_by_segment(a: ActivationResult, compact: bool) -> Table:
 
 
 def report(console: Console, r: ReportResult) -> None:
+    if r.signups is not None:
+        console.print(f"[dim]Signups counted:[/dim] {escape(r.signups.text())}", highlight=False)
     if r.headline is not None:
         show(console, lambda compact: [headline(r.headline)])  # type: ignore[arg-type]
     show(console, lambda compact: [overview(r.overview)])

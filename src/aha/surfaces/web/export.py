@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
 from aha.project import ReportResult
+from aha.store.notes import Note
 from aha.surfaces.web import charts, views
 from aha.surfaces.web.views import Filters
 
@@ -15,16 +17,21 @@ SECTIONS = (("overview", "Overview"), ("funnel", "Funnel"), ("time-to-value", "T
             ("drop-off", "Drop-off"), ("retention", "Retention"))
 
 
-def html(report: ReportResult, retention: RetentionResult, paths: PathsResult) -> str:
+def html(report: ReportResult, retention: RetentionResult, paths: PathsResult, notes: Sequence[Note] = ()) -> str:
+    """`notes`: the drop-off notes (`aha.store.notes`), shown beside their step (escaped, as every text)."""
+    by_step: dict[str, list[Note]] = {}
+    for note in notes:
+        by_step.setdefault(note.step, []).append(note)
     context = {**views.overview(report), **views.funnel(report), **views.time_to_value(report),
-               **views.drop_off(paths), **views.retention(retention)}
+               **views.drop_off(paths), **views.retention(retention), "notes": by_step}
     title = f"Activation report as of {report.overview.as_of:%Y-%m-%d %H:%M} UTC"
     return views.render("report.html", title=title, served=False, sections=SECTIONS, filters=Filters(), path="",
-                        **context)
+                        signups=report.signups, **context)
 
 
-def write_html(path: Path, report: ReportResult, retention: RetentionResult, paths: PathsResult) -> None:
-    path.write_text(html(report, retention, paths), encoding="utf-8")
+def write_html(path: Path, report: ReportResult, retention: RetentionResult, paths: PathsResult,
+               notes: Sequence[Note] = ()) -> None:
+    path.write_text(html(report, retention, paths, notes), encoding="utf-8")
 
 
 def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult, paths: PathsResult) -> list[Path]:
