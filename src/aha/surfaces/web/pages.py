@@ -110,8 +110,9 @@ class Results:
 
 
 def warm_imports() -> None:
-    """Import the statistics libraries (SciPy, statsmodels: about a second) while the server waits for its first
-    page, not during it."""
+    """Import the statistics libraries (SciPy, statsmodels and pandas: about a second) when the app is made, not
+    during its first page. Not on a thread beside the pages: Altair looks pandas up in `sys.modules` and failed on a
+    half-imported one ("partially initialized module 'pandas'") while another thread was importing it."""
     import scipy.stats  # noqa: F401
     import statsmodels.stats.proportion  # noqa: F401
     from statsmodels.stats.contingency_tables import Table2x2  # noqa: F401
@@ -148,8 +149,8 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
 
     from aha.surfaces.web import charts, notes  # notes mounts its form on these pages' guard and results
 
+    warm_imports()  # before any thread starts: see its docstring
     threading.Thread(target=charts.warm, name="aha-charts-warm", daemon=True).start()
-    threading.Thread(target=warm_imports, name="aha-imports-warm", daemon=True).start()
 
     def page(path: str, filters: Filters, status: int = 200, **context: Any) -> HTMLResponse:
         html = views.render("page.html", served=True, path=path, filters=filters, sections=(), **context)
