@@ -390,3 +390,30 @@ def test_notes_are_in_the_html_report_beside_their_step_escaped(copy_db: Path):
         done = aha("report", "--html", "served.html", "--db", str(copy_db), cwd=copy_db.parent)
         assert done.returncode == 0, done.stderr
     assert expected in step_block((copy_db.parent / "served.html").read_text(encoding="utf-8"))
+
+
+def test_the_activation_axis_ends_at_the_next_ten_percent_above_the_highest_interval():
+    """Rates around 38% on a 0–100% axis were a flat bundle (the overview screenshot): the axis starts at 0 and ends
+    at the highest interval end rounded up to 10%; never past 100%."""
+    from datetime import date, datetime
+
+    from aha.analyses.activation import ActivationCohort, ActivationGroup, ActivationResult
+    from aha.results import Rate
+    from aha.surfaces.web import charts
+
+    def domain(reached: tuple[int, ...], of: int) -> list[float]:
+        cohorts = tuple(ActivationCohort(date(2026, 2, 2 + 7 * i), of, (Rate.of(n, of),))
+                        for i, n in enumerate(reached))
+        total = ActivationCohort(None, of * len(reached), (Rate.of(sum(reached), of * len(reached)),))
+        result = ActivationResult("m1", "First step", "week", (1,), datetime(2026, 4, 1), None,
+                                  (ActivationGroup("all", total, cohorts),))
+        spec = charts.activation(result).to_dict(validate=False)
+        found = [layer["encoding"]["y"]["scale"]["domain"] for layer in spec["layer"]
+                 if "scale" in layer["encoding"].get("y", {})]
+        assert len(found) >= 1
+        return list(found[0])
+
+    highest = max(Rate.of(n, 1000).high or 0.0 for n in (380, 410))  # Wilson upper ends: 0.441
+    assert 0.4 < highest < 0.5 and domain((380, 410), 1000) == [0, 0.5]
+    assert domain((990, 1000), 1000) == [0, 1.0]
+    assert domain((0, 1), 1000) == [0, 0.1]
