@@ -417,3 +417,28 @@ def test_the_activation_axis_ends_at_the_next_ten_percent_above_the_highest_inte
     assert 0.4 < highest < 0.5 and domain((380, 410), 1000) == [0, 0.5]
     assert domain((990, 1000), 1000) == [0, 1.0]
     assert domain((0, 1), 1000) == [0, 0.1]
+
+
+def test_a_background_discovery_that_fails_is_one_message_on_the_next_reload(copy_db: Path):
+    """`outcome=conversion` without a `paid:` section: the first answer says it is computing; a reload names the
+    problem (422), and the one after that tries again rather than keeping the failure."""
+    import time
+
+    from aha.surfaces.web.local import create_dashboard
+
+    config = copy_db.parent / "aha.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r"(?m)^paid:\n(?:  .*\n)+", "", text), encoding="utf-8")
+    assert "paid:" not in config.read_text(encoding="utf-8")
+    with TestClient(create_dashboard(copy_db, config)) as client:
+        first = client.get("/milestones?outcome=conversion")
+        assert first.status_code == 200 and 'id="discovery-computing"' in first.text
+        deadline = time.monotonic() + 120
+        page = first
+        while page.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            page = client.get("/milestones?outcome=conversion")
+        assert page.status_code == 422
+        assert "--outcome conversion needs a `paid:` section" in page.text.replace("&#96;", "`")
+        again = client.get("/milestones?outcome=conversion")
+        assert again.status_code == 200 and 'id="discovery-computing"' in again.text
