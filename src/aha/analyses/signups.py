@@ -105,7 +105,8 @@ class SignupsUsed(ResultMixin):
         if self.signups_from is None and self.signups_to is None:
             return f"all signups: {seen} ({users})"
         last_day = self.signups_to - timedelta(days=1) if self.signups_to is not None else None
-        asked = f"{self.signups_from or 'the first'} to {last_day or 'the last'}"
+        asked = (f"{self.signups_from} to {last_day}" if self.signups_from and last_day
+                 else f"from {self.signups_from}" if self.signups_from else f"up to {last_day}")
         flags = " ".join(f for f in (f"--from {self.signups_from}" if self.signups_from else "",
                                      f"--to {self.signups_to}" if self.signups_to else "") if f)
         return f"signups {asked} ({flags}): {seen} ({users})"
