@@ -212,15 +212,17 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     groups = []
     for value in values:
         eligible = eligible_all.filter(eligible_all[SEGMENT] == value).drop(SEGMENT)
-        (population,) = store.records(population_query(eligible.mutate(window=ibis.literal(0))))
-        total, wins = int(population["users"]), int(population["outcome_users"] or 0)
+        # grouped by window: no row at all when nobody is eligible (then 0 users, 0 with the outcome)
+        everyone = store.records(population_query(eligible.mutate(window=ibis.literal(0))))
+        total, wins = (int(everyone[0]["users"]), int(everyone[0]["outcome_users"] or 0)) if everyone else (0, 0)
         among = union_all([_landmarked(eligible, w, landmark, outcome).select(c.ENTITY_KEY, "_outcome",
                                                                                window=ibis.literal(w))
                            for w in windows])
         totals = {w: (total, wins) for w in windows}
-        if landmark:
-            totals |= {int(r["window"]): (int(r["users"]), int(r["outcome_users"] or 0))
-                       for r in store.records(population_query(among))}
+        if landmark:  # a window nobody is still active after has no row: 0 users
+            found = {int(r["window"]): (int(r["users"]), int(r["outcome_users"] or 0))
+                     for r in store.records(population_query(among))}
+            totals = {w: found.get(w, (0, 0)) for w in windows}
         # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
         rows = store.records(dose_query(counts, among, windows, before_paid=outcome == "conversion"))
         groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
