@@ -383,7 +383,14 @@ class Project:
         overall = t
         if segment is not None and any(name.startswith("median_time_to_") for name in self.definitions.targets):
             overall = timing_mod.run(self.store, ms, None)
-        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h, level)
+        used = signups_mod.used(self.store, ms) if level == "user" else None
+        return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h, level, used)
+
+    @_settled
+    def signups(self, as_of: str | date | datetime | None = None, signups_from: Day = None,
+                signups_to: Day = None) -> signups_mod.SignupsUsed:
+        """The signup range counted: `--from`/`--to` as given, the users in it, their first and last signup."""
+        return signups_mod.used(self.store, self._state_for(as_of, None, (signups_from, signups_to)))
 
     def close(self) -> None:
         self.store.close()

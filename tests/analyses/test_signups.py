@@ -74,3 +74,19 @@ def test_a_range_never_leaks_into_an_unrestricted_answer(project):
     truth = project.retention(as_of=AS_OF)
     assert to_jsonable(after) == to_jsonable(truth)
     assert to_jsonable(ranged) != to_jsonable(truth)  # the range did leave users out
+
+
+def test_the_signup_range_line_names_the_flags_the_days_and_an_empty_range():
+    """What `aha report` and every dashboard header print: `--to` is excluded, so the last day shown is the one
+    before it; an open end says so; a range nobody signed up in says nobody did."""
+    from datetime import date, datetime
+
+    from aha.analyses.signups import SignupsUsed
+
+    everyone = SignupsUsed(None, None, 1, datetime(2026, 1, 1, 0, 6), datetime(2026, 1, 1, 9, 0))
+    assert everyone.text() == "all signups: first 2026-01-01, last 2026-01-01 (1 user)"
+    until = SignupsUsed(None, date(2026, 3, 1), 1234, datetime(2026, 1, 1), datetime(2026, 2, 28, 23, 59))
+    assert until.text() == ("signups up to 2026-02-28 (--to 2026-03-01): first 2026-01-01, last 2026-02-28 "
+                            "(1,234 users)")
+    empty = SignupsUsed(date(2027, 1, 1), None, 0, None, None)
+    assert empty.text() == "signups from 2027-01-01 (--from 2027-01-01): nobody signed up (0 users)"

@@ -84,10 +84,10 @@ def statements(tables: dict[str, ir.Table], definitions: Definitions) -> dict[st
         out[f"funnel {order}"] = funnel_query(users_wide(state, steps, None), steps, AS_OF, order, False)
     users = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
     paid_at = ibis.table({c.ENTITY_KEY: "int64", "_paid_at": "timestamp"}, name="paid_at")
-    outcome = ibis.table({c.ENTITY_KEY: "int64", "_outcome": "boolean"}, name="outcome")
+    outcome = ibis.table({c.ENTITY_KEY: "int64", "_outcome": "boolean", "window": "int8"}, name="outcome")
     counts = counts_query(source, users, paid_at, excluded=["signed_up"], splits=[("export", "format", "csv")])
     out["discovery counts"] = counts
-    out["discovery dose"] = dose_query(ibis.table(counts.schema(), name="counts"), outcome, 7, before_paid=True)
+    out["discovery dose"] = dose_query(ibis.table(counts.schema(), name="counts"), outcome, (1, 7), before_paid=True)
     out["discovery population"] = population_query(outcome)
     return out
 

@@ -70,6 +70,11 @@ def shown(page: Any, key: str) -> str:
     return str(page.locator(f'[data-metric="{key}"]').first.inner_text()).strip()
 
 
+def settled(page: Any) -> None:
+    """Wait while the page says its slow part (discovery on /milestones) is being computed: it reloads itself."""
+    page.wait_for_selector("#discovery-computing", state="detached", timeout=300_000)
+
+
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -83,6 +88,7 @@ FILTERED = ["/?segment=plan", "/funnel?segment=plan", "/drop-off?segment=plan", 
 def test_every_view_loads_without_console_errors(served: Any, page: Any, path: str):
     response = page.goto(served.url + path)
     assert response.status == 200
+    settled(page)
     assert page.locator("main h2").first.is_visible()
     assert page.problems == []
     for chart in page.locator(".chart svg").all():  # every chart drawn, with marks
@@ -147,6 +153,7 @@ def test_the_numbers_on_the_page_equal_the_api_and_the_filters_change_them(serve
             for d in group["drop_offs"]:
                 assert shown(page, f"drop-off.{group['segment']}.{d['to_id']}.lost") == pct(d["lost_share"]["value"])
         page.goto(served.url + "/milestones" + (f"?as_of={as_of}" if as_of else ""))
+        settled(page)
         for group in api(served, "evaluate", **query)["groups"]:
             for m in group["rows"]:
                 key = f"validation.{group['segment']}.{m['milestone_id']}.{m['outcome']}.reached"
@@ -180,6 +187,7 @@ def test_the_signup_range_changes_the_numbers_and_equals_the_api(served: Any, pa
         for step in group["steps"]:
             assert shown(page, f"funnel.{group['segment']}.{step['id']}.entities") == f"{step['entities']:,}"
     page.goto(served.url + "/milestones?from=2026-02-01&to=2026-03-01")
+    settled(page)
     for group in api(served, "evaluate", **query)["groups"]:
         for m in group["rows"]:
             key = f"validation.{group['segment']}.{m['milestone_id']}.{m['outcome']}.reached"
@@ -187,9 +195,53 @@ def test_the_signup_range_changes_the_numbers_and_equals_the_api(served: Any, pa
     assert page.problems == []
 
 
+def test_milestones_discovers_the_outcome_and_window_picked_in_its_form_as_the_api(served: Any, page: Any):
+    page.goto(served.url + "/milestones?from=2026-01-01")
+    settled(page)
+    form = page.locator("#discovery-options")
+    form.locator("select[name=outcome]").select_option("conversion")
+    form.locator("select[name=window]").select_option("7")
+    form.locator("button").click()
+    page.wait_for_url("**/milestones?*window=7*")
+    assert "from=2026-01-01" in page.url and "outcome=conversion" in page.url
+    settled(page)
+    expected = api(served, "discover", outcome="conversion", window=7, signups_from="2026-01-01")
+    assert expected["window_days"] == 7 and expected["outcome"].startswith("conversion")
+    assert page.get_by_text("Discovery: which early actions predict " + expected["outcome"]).count() == 1
+    ranked = [k for k in expected["candidates"] if k["rank"] is not None][:5]
+    for k in ranked:
+        assert shown(page, f"discovery.{k['rank']}.rate") == pct(k["comparison"]["rate_reached"])
+    for m in expected["magic_numbers"]:
+        if m["threshold"] is not None and page.locator(f'[data-metric="magic.{m["event"]}.threshold"]').count():
+            assert shown(page, f"magic.{m['event']}.threshold") == f"{m['threshold']}×"
+    assert page.problems == []
+
+
+def signups_text(found: dict[str, Any]) -> str:
+    """The range line built from the API's `signups` answer (fields, not its text)."""
+    seen = f"first {found['first_signup'][:10]}, last {found['last_signup'][:10]} ({found['users']:,} users)"
+    if found["signups_from"] is None and found["signups_to"] is None:
+        return f"all signups: {seen}"
+    flags = f"--from {found['signups_from']} --to {found['signups_to']}"
+    return f"signups {found['signups_from']} to 2026-02-28 ({flags}): {seen}"
+
+
+def test_every_view_shows_the_signup_range_of_the_api_in_its_header(served: Any, page: Any):
+    for query, options in (("", {}), ("?from=2026-02-01&to=2026-03-01",
+                                      {"signups_from": "2026-02-01", "signups_to": "2026-03-01"})):
+        expected = api(served, "signups", **options)
+        assert 0 < expected["users"] <= api(served, "report", **options)["overview"]["signed_up_users"]
+        for path in [*VIEWS, "/users/u00000001"]:
+            page.goto(served.url + path + query)
+            settled(page)
+            assert page.locator("header #signups").inner_text() == "Signups counted: " + signups_text(expected), path
+    assert page.problems == []
+
+
 def test_script_in_event_data_is_shown_as_text(served: Any, page: Any):
     for path in ("/time-to-value", "/milestones", "/funnel?segment=plan"):
         page.goto(served.url + path)
+        settled(page)
         assert page.get_by_text(HOSTILE).count() >= 1, path
         assert page.locator("main script").count() == 0
     assert page.problems == []
@@ -241,6 +293,7 @@ def test_screenshots_of_the_full_sample(browser: Any, tmp_path: Path):
                            ("/retention", "retention"), ("/milestones", "milestones"),
                            ("/users/u00000002", "user")):
             opened.goto(server.url + path, timeout=300_000)
+            settled(opened)
             # a user's page lists up to 500 events: its first screens show the checklist and the timeline's start
             opened.screenshot(path=str(folder / f"{name}.png"), full_page=name != "user")
         context.close()

@@ -63,3 +63,36 @@ def test_a_bad_range_is_one_line_naming_the_flag(db: Path):
     assert "--from 2026-03-01 --to 2026-02-01: the range is empty" in done.stderr
     done = aha("paths", "--to", "yesterday", cwd=db.parent)
     assert done.returncode != 0 and "--to 'yesterday' is not a day" in done.stderr
+
+
+def first_and_last_signup(db: Path, start: str = "1970-01-01", end: str = "9999-01-01") -> tuple[str, str, int]:
+    """Hand count, straight from the events: the first and last signup day of users in [start, end), and how many."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT strftime(min(t0), '%Y-%m-%d'), strftime(max(t0), '%Y-%m-%d'), count(*) FROM "
+                           "(SELECT user_id, min(timestamp) AS t0 FROM events WHERE event = 'Signed Up' GROUP BY 1) "
+                           "WHERE t0 >= ? AND t0 < ?", [f"{start} 00:00:00", f"{end} 00:00:00"]).fetchall()
+    first, last, users = rows[0]
+    return str(first), str(last), int(users)
+
+
+def test_the_report_prints_the_signup_range_it_counted(db: Path, tmp_path: Path):
+    """Without a range: "all signups" with the real first and last signup days; with one: the flags and the days
+    inside it. The printed report, its JSON and the HTML file say the same."""
+    first, last, users = first_and_last_signup(db)
+    done = aha("report", cwd=db.parent)
+    assert done.returncode == 0, done.stderr
+    everyone = f"all signups: first {first}, last {last} ({users:,} users)"
+    assert f"Signups counted: {everyone}" in " ".join(done.stdout.split())
+    first, last, users = first_and_last_signup(db, "2026-02-01", "2026-03-01")
+    ranged = (f"signups 2026-02-01 to 2026-02-28 (--from 2026-02-01 --to 2026-03-01): first {first}, last {last} "
+              f"({users:,} users)")
+    done = aha("report", *RANGE, cwd=db.parent)
+    assert f"Signups counted: {ranged}" in " ".join(done.stdout.split())
+    shown = json.loads(aha("report", "--json", *RANGE, cwd=db.parent).stdout)["signups"]
+    assert shown["signups_from"] == "2026-02-01" and shown["signups_to"] == "2026-03-01"
+    assert shown["users"] == users and shown["first_signup"][:10] == first and shown["last_signup"][:10] == last
+    out = tmp_path / "report.html"
+    assert aha("report", "--html", str(out), *RANGE, cwd=db.parent).returncode == 0
+    assert f'<span data-metric="signups">{ranged}</span>' in out.read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -268,6 +269,65 @@ def larger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sample_db(tmp_path_factory.mktemp("discovery"), users=2000)
 
 
+def computed(client: TestClient, url: str) -> Any:
+    """The page once its background part is shown: reloaded as the browser would (the page asks to, a condition
+    polled, no timing asserted)."""
+    import time
+
+    deadline = time.monotonic() + 300
+    while True:
+        page = client.get(url)
+        assert page.status_code == 200, page.text[:500]
+        if 'id="discovery-computing"' not in page.text:
+            assert 'http-equiv="refresh"' not in page.text
+            return page
+        assert 'http-equiv="refresh" content="2"' in page.text and time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_milestones_shows_validation_at_once_and_discovery_in_the_background(larger_db: Path):
+    """A cache miss: the page answers with validation and revalidation and says discovery is being computed (it
+    reloads itself); a reload shows discovery and scoring."""
+    from aha.surfaces.web.local import create_dashboard
+
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+        first = client.get("/milestones?from=2026-02-01")
+        assert first.status_code == 200
+        assert 'id="discovery-computing"' in first.text and 'http-equiv="refresh" content="2"' in first.text
+        assert any(k.startswith("validation.") for k in metrics(first.text))
+        assert 'id="discovery"' not in first.text
+        done = computed(client, "/milestones?from=2026-02-01")
+        assert 'id="discovery"' in done.text and any(k.startswith("discovery.") for k in metrics(done.text))
+
+
+def test_milestones_discovers_the_chosen_outcome_and_window_as_the_cli_does(larger_db: Path):
+    import json
+
+    from aha.surfaces.web.local import create_dashboard
+
+    found = json.loads(aha("discover", "--json", "--outcome", "conversion", "--window", "7d",
+                           cwd=larger_db.parent).stdout)
+    assert found["outcome"].startswith("conversion") and found["window_days"] == 7
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+        page = computed(client, "/milestones?outcome=conversion&window=7")
+        shown = metrics(page.text)
+        assert "predict conversion" in page.text and "done in 7 days" in page.text
+        ranked = [k for k in found["candidates"] if k["rank"] is not None][:5]
+        assert ranked
+        for k in ranked:
+            assert shown[f"discovery.{k['rank']}.rate"] == f"{k['comparison']['rate_reached']:.1%}"
+        with_step = [m for m in found["magic_numbers"] if m["threshold"] is not None]
+        for m in with_step[:3]:
+            assert shown[f"magic.{m['event']}.threshold"] == f"{m['threshold']}×"
+        # the choice is kept by the filter form and the view's links; a bad one is one message
+        assert '<input type="hidden" name="outcome" value="conversion">' in page.text
+        assert "/funnel?outcome=conversion&amp;window=7" in page.text
+        bad = client.get("/milestones?outcome=churn")
+        assert bad.status_code == 422 and "outcome: &#39;churn&#39; is not an outcome" in bad.text
+        window = client.get("/milestones?window=30")
+        assert window.status_code == 422 and "window: &#39;30&#39; is not a discovery window" in window.text
+
+
 def test_milestones_page_shows_discovery_magic_numbers_and_the_shortlist_of_the_cli(larger_db: Path):
     import json
 
@@ -277,8 +337,7 @@ def test_milestones_page_shows_discovery_magic_numbers_and_the_shortlist_of_the_
     found = json.loads(aha("discover", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
     scored = json.loads(aha("score", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
     with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
-        page = client.get("/milestones?from=2026-01-01")
-        assert page.status_code == 200
+        page = computed(client, "/milestones?from=2026-01-01")
         shown = metrics(page.text)
         ranked = [k for k in found["candidates"] if k["rank"] is not None][: views.TOP_CANDIDATES]
         assert len(ranked) >= 5
@@ -296,3 +355,90 @@ def test_milestones_page_shows_discovery_magic_numbers_and_the_shortlist_of_the_
         assert page.text.count('class="shortlisted"') == len(scored["shortlist"])
         # the dose–response chart: one small multiple per drawn event, a dashed rule per magic number
         assert 'aria-label="dose–response curves' in page.text
+
+
+def test_notes_are_in_the_html_report_beside_their_step_escaped(copy_db: Path):
+    """Notes written on the dashboard (stored with author and time) are in `aha report --html`, under the drop-off
+    they were written beside, escaped; read from the file, or from the server while it holds the file."""
+    from datetime import datetime
+
+    from aha.store import notes as store_notes
+    from aha.store import open_store
+    from tests.serving import running
+
+    store = open_store(copy_db)
+    try:
+        store_notes.add(store, store_notes.Note("core_workflow", f"ana {HOSTILE}", f"Stall at OAuth {HOSTILE}",
+                                                datetime(2026, 3, 2, 9, 30)))
+        store_notes.add(store, store_notes.Note("core_workflow", "bo", "Second note", datetime(2026, 3, 3, 10, 0)))
+    finally:
+        store.close()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    expected = (f'<p class="step-note"><span class="muted">ana {escaped}, 2026-03-02 09:30:00 UTC:</span> '
+                f"Stall at OAuth {escaped}</p>")
+
+    def step_block(html: str) -> str:
+        start = html.index('<div id="step-core_workflow"')
+        return html[start:html.index("</div>", start)]
+
+    assert aha("report", "--html", "local.html", cwd=copy_db.parent).returncode == 0
+    block = step_block((copy_db.parent / "local.html").read_text(encoding="utf-8"))
+    assert expected in block and block.index(expected) < block.index("Second note")  # oldest first
+    assert HOSTILE not in (copy_db.parent / "local.html").read_text(encoding="utf-8")
+    assert "<form" not in block  # a file has no form to post to
+    with running(copy_db):
+        done = aha("report", "--html", "served.html", "--db", str(copy_db), cwd=copy_db.parent)
+        assert done.returncode == 0, done.stderr
+    assert expected in step_block((copy_db.parent / "served.html").read_text(encoding="utf-8"))
+
+
+def test_the_activation_axis_ends_at_the_next_ten_percent_above_the_highest_interval():
+    """Rates around 38% on a 0–100% axis were a flat bundle (the overview screenshot): the axis starts at 0 and ends
+    at the highest interval end rounded up to 10%; never past 100%."""
+    from datetime import date, datetime
+
+    from aha.analyses.activation import ActivationCohort, ActivationGroup, ActivationResult
+    from aha.results import Rate
+    from aha.surfaces.web import charts
+
+    def domain(reached: tuple[int, ...], of: int) -> list[float]:
+        cohorts = tuple(ActivationCohort(date(2026, 2, 2 + 7 * i), of, (Rate.of(n, of),))
+                        for i, n in enumerate(reached))
+        total = ActivationCohort(None, of * len(reached), (Rate.of(sum(reached), of * len(reached)),))
+        result = ActivationResult("m1", "First step", "week", (1,), datetime(2026, 4, 1), None,
+                                  (ActivationGroup("all", total, cohorts),))
+        spec = charts.activation(result).to_dict(validate=False)
+        found = [layer["encoding"]["y"]["scale"]["domain"] for layer in spec["layer"]
+                 if "scale" in layer["encoding"].get("y", {})]
+        assert len(found) >= 1
+        return list(found[0])
+
+    highest = max(Rate.of(n, 1000).high or 0.0 for n in (380, 410))  # Wilson upper ends: 0.441
+    assert 0.4 < highest < 0.5 and domain((380, 410), 1000) == [0, 0.5]
+    assert domain((990, 1000), 1000) == [0, 1.0]
+    assert domain((0, 1), 1000) == [0, 0.1]
+
+
+def test_a_background_discovery_that_fails_is_one_message_on_the_next_reload(copy_db: Path):
+    """`outcome=conversion` without a `paid:` section: the first answer says it is computing; a reload names the
+    problem (422), and the one after that tries again rather than keeping the failure."""
+    import time
+
+    from aha.surfaces.web.local import create_dashboard
+
+    config = copy_db.parent / "aha.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r"(?m)^paid:\n(?:  .*\n)+", "", text), encoding="utf-8")
+    assert "paid:" not in config.read_text(encoding="utf-8")
+    with TestClient(create_dashboard(copy_db, config)) as client:
+        first = client.get("/milestones?outcome=conversion")
+        assert first.status_code == 200 and 'id="discovery-computing"' in first.text
+        deadline = time.monotonic() + 120
+        page = first
+        while page.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            page = client.get("/milestones?outcome=conversion")
+        assert page.status_code == 422
+        assert "--outcome conversion needs a `paid:` section" in page.text.replace("&#96;", "`")
+        again = client.get("/milestones?outcome=conversion")
+        assert again.status_code == 200 and 'id="discovery-computing"' in again.text

@@ -41,6 +41,7 @@ from aha.engine.discovery import (
     split_keys,
     split_label,
 )
+from aha.engine.relations import union_all
 from aha.engine.segments import ALL, SEGMENT, segment_column
 from aha.results import Rate, ResultMixin
 from aha.stats import dose
@@ -201,6 +202,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     counts = store.materialise(
         "aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows, splits), temp=True
     )
+    # Read by three queries per segment value (and by the window union inside them): computed once.
+    eligible_all = store.materialise("aha_discovery_eligible", eligible_all, temp=True)
     values = sorted(store.execute(eligible_all.select(SEGMENT).distinct())[SEGMENT].tolist())
     if only is not None:
         values = [only]  # one segment value (`--segment persona=admin`); unknown values give an empty population
@@ -209,23 +212,24 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     groups = []
     for value in values:
         eligible = eligible_all.filter(eligible_all[SEGMENT] == value).drop(SEGMENT)
-        population = store.execute(population_query(eligible)).iloc[0]
-        total, wins = int(population["users"]), int(population["outcome_users"] or 0)
-        rows: list[dict[str, Any]] = []
-        totals: dict[int, tuple[int, int]] = {}
-        for w in windows:
-            among = _landmarked(eligible, w, landmark, outcome)
-            if landmark:
-                row = store.execute(population_query(among)).iloc[0]
-                totals[w] = (int(row["users"]), int(row["outcome_users"] or 0))
-            else:
-                totals[w] = (total, wins)
-            # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
-            rows += store.records(dose_query(counts, among, w, before_paid=outcome == "conversion"))
+        # grouped by window: no row at all when nobody is eligible (then 0 users, 0 with the outcome)
+        everyone = store.records(population_query(eligible.mutate(window=ibis.literal(0))))
+        total, wins = (int(everyone[0]["users"]), int(everyone[0]["outcome_users"] or 0)) if everyone else (0, 0)
+        among = union_all([_landmarked(eligible, w, landmark, outcome).select(c.ENTITY_KEY, "_outcome",
+                                                                               window=ibis.literal(w))
+                           for w in windows])
+        totals = {w: (total, wins) for w in windows}
+        if landmark:  # a window nobody is still active after has no row: 0 users
+            found = {int(r["window"]): (int(r["users"]), int(r["outcome_users"] or 0))
+                     for r in store.records(population_query(among))}
+            totals = {w: found.get(w, (0, 0)) for w in windows}
+        # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
+        rows = store.records(dose_query(counts, among, windows, before_paid=outcome == "conversion"))
         groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
                                 excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
                                 totals=totals, landmark=landmark))
     store.drop("aha_discovery_counts", temp=True)
+    store.drop("aha_discovery_eligible", temp=True)
     steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
     return DiscoveryBreakdown(segment or "", tuple(replace(g, prerequisites=steps) for g in groups))
 

@@ -6,7 +6,7 @@ The analyses modules re-export their own (`aha.analyses.funnel.FunnelResult` is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from aha.results import Rate, ResultMixin
@@ -217,6 +217,38 @@ class HeadlineResult(ResultMixin):
 
 # -- the report -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class SignupsUsed(ResultMixin):
+    """The signup range a result counts (what reports print beside their numbers): the range asked for (`--from`,
+    `--to`; None when open) and the users in it, with their first and last signup moment (None without users)."""
+
+    kind: ClassVar[str] = "signups"
+    signups_from: date | None
+    signups_to: date | None  # excluded
+    users: int
+    first_signup: datetime | None
+    last_signup: datetime | None
+
+    def text(self) -> str:
+        """"all signups: first 2026-01-01, last 2026-04-30 (20,000 users)", or with a range "signups 2026-02-01 to
+        2026-02-28 (--from 2026-02-01 --to 2026-03-01): first 2026-02-01, last 2026-02-27 (1,234 users)"."""
+        seen = (f"first {self.first_signup:%Y-%m-%d}, last {self.last_signup:%Y-%m-%d}"
+                if self.first_signup is not None and self.last_signup is not None else "nobody signed up")
+        users = f"{self.users:,} user{'' if self.users == 1 else 's'}"
+        if self.signups_from is None and self.signups_to is None:
+            return f"all signups: {seen} ({users})"
+        last_day = self.signups_to - timedelta(days=1) if self.signups_to is not None else None
+        asked = (f"{self.signups_from} to {last_day}" if self.signups_from and last_day
+                 else f"from {self.signups_from}" if self.signups_from else f"up to {last_day}")
+        flags = " ".join(f for f in (f"--from {self.signups_from}" if self.signups_from else "",
+                                     f"--to {self.signups_to}" if self.signups_to else "") if f)
+        return f"signups {asked} ({flags}): {seen} ({users})"
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"signups_from": self.signups_from, "signups_to": self.signups_to, "users": self.users,
+                 "first_signup": self.first_signup, "last_signup": self.last_signup}]
+
+
+@dataclass(frozen=True, slots=True)
 class ReportResult(ResultMixin):
     """The activation report: overview, funnel, time to value and activation by cohort, one `as_of`."""
 
@@ -227,6 +259,7 @@ class ReportResult(ResultMixin):
     activation: ActivationResult
     headline: HeadlineResult | None = None  # users, activation and conversion: what the report leads with
     unit: str = "user"  # what every count counts: "user", or "account" (`level="account"`)
+    signups: SignupsUsed | None = None  # the signup range counted (user level)
 
     def rows(self) -> list[dict[str, Any]]:
         """The funnel's rows: one frame cannot hold five shapes; `frames()` gives every section."""

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
+from aha.analyses.report_results import SignupsUsed
 from aha.engine import columns as c
 from aha.errors import UserError
 
 if TYPE_CHECKING:
     from aha.analyses.state import MilestoneState
+    from aha.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +82,11 @@ def restrict(ms: MilestoneState, signups: SignupRange) -> MilestoneState:
 
     long_view = ms.long_view
     return replace(ms, entities=inside(ms.entities), long_view=lambda: inside(long_view()), signups=signups)
+
+
+def used(store: Store, ms: MilestoneState) -> SignupsUsed:
+    """The users `ms` counts (after `restrict`) and their first and last signup: one aggregate over its entities."""
+    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
+    (row,) = store.records(users.aggregate(users=users.count(), first=users[c.T0].min(), last=users[c.T0].max()))
+    signups = ms.signups or SignupRange()
+    return SignupsUsed(signups.start, signups.end, int(row["users"] or 0), row["first"], row["last"])

@@ -98,18 +98,23 @@ def counts_query(source: EventSource, users: ir.Table, paid_at: ir.Table, exclud
     return joined.group_by([c.ENTITY_KEY, "event", "split", "value"]).aggregate(**metrics)
 
 
-def dose_query(counts: ir.Table, outcome: ir.Table, window: int, before_paid: bool) -> ir.Table:
-    """Users and outcome users per (candidate, count) among eligible users: the dose–response raw material.
+def dose_query(counts: ir.Table, among: ir.Table, windows: Sequence[int], before_paid: bool) -> ir.Table:
+    """Users and outcome users per (candidate, window, count): the dose–response raw material of every window in one
+    grouped pass. `among`: (entity_key, _outcome, window) rows, the users each window's candidates are compared
+    among (`population_query` counts the same rows).
 
     Users with a count of 0 for a candidate are absent here; the caller gets them from the population totals.
     """
-    column = f"{'pre' if before_paid else 'n'}_{window}"
-    joined = counts.join(outcome, c.ENTITY_KEY)
-    joined = joined.filter(joined[column] > 0)
-    return joined.group_by(["event", "split", "value", joined[column].name("count")]).aggregate(
+    prefix = "pre" if before_paid else "n"
+    joined = counts.join(among, c.ENTITY_KEY)
+    dose = ibis.cases(*[(joined.window == w, joined[f"{prefix}_{w}"]) for w in windows])
+    joined = joined.mutate(count=dose)
+    joined = joined.filter(joined["count"] > 0)
+    return joined.group_by(["event", "split", "value", "window", "count"]).aggregate(
         users=joined.count(), outcome_users=joined._outcome.cast("int64").sum()
-    ).mutate(window=ibis.literal(window))
+    )
 
 
-def population_query(outcome: ir.Table) -> ir.Table:
-    return outcome.aggregate(users=outcome.count(), outcome_users=outcome._outcome.cast("int64").sum())
+def population_query(among: ir.Table) -> ir.Table:
+    """(window, users, outcome_users) per window of `among` (entity_key, _outcome, window)."""
+    return among.group_by("window").aggregate(users=among.count(), outcome_users=among._outcome.cast("int64").sum())

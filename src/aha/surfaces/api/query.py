@@ -146,6 +146,10 @@ class RetentionOptions(_Segmented):
     bucket: Literal["day", "week"] = "day"
 
 
+class SignupsOptions(_Signups):
+    as_of: str | None = None
+
+
 class PathsOptions(_Segmented):
     top: int = Field(10, ge=1, le=100)
 
@@ -154,13 +158,14 @@ OPTIONS: dict[str, type[_Options]] = {
     "report": ReportOptions, "evaluate": LevelOptions, "retention": RetentionOptions, "discover": DiscoverOptions,
     "funnel": FunnelOptions, "timing": _Segmented, "activation": ActivationOptions, "validate": _Options,
     "score": ScoreOptions, "paths": PathsOptions, "revalidate": LevelOptions, "keys": _Options,
-    "dead-letters": _Options, "user_state": UserStateOptions, "account_state": AccountStateOptions,
+    "dead-letters": _Options, "notes": _Options, "signups": SignupsOptions,
+    "user_state": UserStateOptions, "account_state": AccountStateOptions,
     "user_timeline": UserTimelineOptions,
     "run_rules": RunRulesOptions, "impact": ImpactOptions, "interventions": InterventionsOptions,
     "accounts": AccountsOptions, "account": AccountOptions, "evaluate_signals": AsOfOptions,
 }
 NEEDS_DEFINITIONS = {"report", "evaluate", "retention", "discover", "funnel", "timing", "activation", "validate",
-                     "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
+                     "signups", "score", "paths", "revalidate", "user_state", "account_state", "user_timeline",
                      "run_rules", "impact", "interventions", "accounts", "account", "evaluate_signals"}
 
 
@@ -252,6 +257,10 @@ def _run_analysis(store: Store, analysis: str, definitions: Definitions | None, 
         from aha.ingest.deadletters import summarise
 
         return [asdict(g) for g in summarise(store)]
+    if analysis == "notes":
+        from aha.store.notes import all_notes
+
+        return all_notes(store)  # the drop-off notes, for `aha report --html` while the server holds the file
     if definitions is None:
         raise UserError(f"{analysis}: the request needs `definitions`, the definitions file's text.")
     if analysis == "validate":

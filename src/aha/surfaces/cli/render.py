@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -303,6 +304,8 @@ def who(unit: str) -> str:
 
 def report(console: Console, r: ReportResult) -> None:
     w = who(r.unit)
+    if r.signups is not None:
+        console.print(f"[dim]Signups counted:[/dim] {escape(r.signups.text())}", highlight=False)
     if r.headline is not None:
         show(console, lambda compact: [headline(r.headline, w)])  # type: ignore[arg-type]
     show(console, lambda compact: [overview(r.overview, w)])

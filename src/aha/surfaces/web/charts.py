@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -141,7 +142,7 @@ def activation(result: ActivationResult) -> Chart:
     )
     tooltip = ["cohort:T", "day:N", "observed:N", alt.Tooltip("rate:Q", format=".1%"),
                alt.Tooltip("low:Q", format=".1%"), alt.Tooltip("high:Q", format=".1%"), "reached:Q", "users:Q"]
-    y = alt.Y("rate:Q", title="activated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+    y = alt.Y("rate:Q", title="activated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, rate_ceiling(rows)]))
     complete = alt.datum.observed == "complete"
     line = base.transform_filter(complete).mark_line(point=True).encode(y=y, tooltip=tooltip)
     band = base.transform_filter(complete).mark_errorbar().encode(y=alt.Y("low:Q", title="activated"), y2="high:Q")
@@ -151,6 +152,13 @@ def activation(result: ActivationResult) -> Chart:
             y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip))
     layered = alt.layer(*layers).properties(width=WIDTH, height=280)
     return _config(titled(layered, result.segment_by, group))
+
+
+def rate_ceiling(rows: Sequence[dict[str, Any]]) -> float:
+    """The top of a rate axis that starts at 0: the highest interval end rounded up to the next 10%. On 0–100%, lines
+    around 38% (the sample's activation) were a flat bundle in the lower third; zero stays, so no gap is inflated."""
+    highest = max(float(r["high"] if r["high"] is not None else r["rate"]) for r in rows)
+    return min(1.0, max(0.1, math.ceil(round(highest * 10, 6)) / 10))
 
 
 def retention(result: RetentionResult) -> Chart:

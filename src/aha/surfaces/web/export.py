@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from aha.analyses.paths import PathsResult
 from aha.analyses.retention import RetentionResult
 from aha.project import ReportResult
+from aha.store.notes import Note
 from aha.surfaces.web import charts, views
 from aha.surfaces.web.views import Filters
 
@@ -15,22 +17,27 @@ SECTIONS = (("overview", "Overview"), ("funnel", "Funnel"), ("time-to-value", "T
             ("drop-off", "Drop-off"), ("retention", "Retention"))
 
 
-def html(report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None) -> str:
+def html(report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None,
+         notes: Sequence[Note] = ()) -> str:
     """The page; without `retention` and `paths` (accounts as the unit: both follow one user's events) it says so
-    in their place."""
+    in their place. `notes`: the drop-off notes (`aha.store.notes`), shown beside their step (escaped, as every
+    text)."""
+    by_step: dict[str, list[Note]] = {}
+    for note in notes:
+        by_step.setdefault(note.step, []).append(note)
     context = {**views.overview(report), **views.funnel(report), **views.time_to_value(report),
                **(views.drop_off(paths) if paths is not None else {"paths": None}),
-               **(views.retention(retention) if retention is not None else {"retention": None})}
+               **(views.retention(retention) if retention is not None else {"retention": None}), "notes": by_step}
     unit = "accounts" if report.unit == "account" else "users"
     title = (f"Activation report{' (accounts as the unit)' if report.unit == 'account' else ''} as of "
              f"{report.overview.as_of:%Y-%m-%d %H:%M} UTC")
     return views.render("report.html", title=title, served=False, sections=SECTIONS, filters=Filters(), path="",
-                        who=unit, **context)
+                        who=unit, signups=report.signups, **context)
 
 
-def write_html(path: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None
-               ) -> None:
-    path.write_text(html(report, retention, paths), encoding="utf-8")
+def write_html(path: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None,
+               notes: Sequence[Note] = ()) -> None:
+    path.write_text(html(report, retention, paths, notes), encoding="utf-8")
 
 
 def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None

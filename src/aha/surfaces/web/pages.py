@@ -9,15 +9,18 @@ Off the loopback interface every page asks for a read key (HTTP Basic, the key a
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from aha.engine.discovery import WINDOWS
 from aha.errors import UserError
 from aha.guidance.checklist import UnknownEntity
 from aha.ingest import bodies
@@ -28,6 +31,8 @@ from aha.surfaces.web.views import Filters
 Build = Callable[[Filters], Awaitable[dict[str, Any]]]
 Run = Callable[[Callable[[Store], Any]], Awaitable[Any]]
 CACHE_SIZE = 64
+REFRESH_SECONDS = 2  # how often a page whose slow part is being computed reloads itself
+log = logging.getLogger("aha.dashboard")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # The pages hold no script: a policy that forbids every script, fetch and frame is defence in depth against markup
 # that escaping missed (the same policy is a <meta> in the HTML report file).
@@ -37,17 +42,54 @@ HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
 
 
 class Results:
-    """`Project.<analysis>(**options)` on the reader thread, cached (the cache is only touched on that thread)."""
+    """`Project.<analysis>(**options)` on the reader thread, cached (the cache is only touched on that thread).
+
+    A slow part of a page (discovery) can run in the `background`: the page is rendered at once without it, says it
+    is being computed and reloads itself; the reload finds it cached. The tasks and failures live on the event loop.
+    """
 
     def __init__(self, run: Run, definitions: Callable[[], Any]) -> None:
         self.run, self.definitions = run, definitions
         self.cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.misses = 0
+        self.running: dict[Hashable, asyncio.Task[Any]] = {}
+        self.failed: dict[Hashable, str] = {}
 
     async def get(self, analysis: str, **options: Any) -> Any:
+        return await self._get(analysis, options, compute=True)
+
+    async def cached(self, analysis: str, **options: Any) -> Any:
+        """The cached result, or None when it is not (yet) computed for this data and these definitions."""
+        return await self._get(analysis, options, compute=False)
+
+    def background(self, name: Hashable, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Start `work` unless it runs already; a failure is kept for the next request to report (`failure`)."""
+        if name in self.running:
+            return
+
+        def done(task: asyncio.Task[Any]) -> None:
+            del self.running[name]
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if isinstance(exc, UserError):
+                self.failed[name] = str(exc)
+            elif exc is not None:
+                log.error("background analysis %r failed", name, exc_info=exc)
+                self.failed[name] = f"computing it failed ({type(exc).__name__}); see the server's log."
+
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work())
+        self.running[name] = task
+        task.add_done_callback(done)
+
+    def failure(self, name: Hashable) -> str | None:
+        """Why the last background run of `name` failed (once: the next request tries again)."""
+        return self.failed.pop(name, None)
+
+    async def _get(self, analysis: str, options: dict[str, Any], compute: bool) -> Any:
         definitions = self.definitions()
 
-        def compute(store: Store) -> Any:
+        def run(store: Store) -> Any:
             from aha.definitions import content_hash
             from aha.project import Project
 
@@ -55,6 +97,8 @@ class Results:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
+            if not compute:
+                return None
             self.misses += 1
             result = getattr(Project(store, definitions, None), analysis)(**options)
             self.cache[key] = result
@@ -62,7 +106,16 @@ class Results:
                 self.cache.popitem(last=False)
             return result
 
-        return await self.run(compute)
+        return await self.run(run)
+
+
+def warm_imports() -> None:
+    """Import the statistics libraries (SciPy, statsmodels and pandas: about a second) when the app is made, not
+    during its first page. Not on a thread beside the pages: Altair looks pandas up in `sys.modules` and failed on a
+    half-imported one ("partially initialized module 'pandas'") while another thread was importing it."""
+    import scipy.stats  # noqa: F401
+    import statsmodels.stats.proportion  # noqa: F401
+    from statsmodels.stats.contingency_tables import Table2x2  # noqa: F401
 
 
 def key_checker(require_key: bool, check: Callable[[str], bool]) -> Callable[[Request], HTMLResponse | None]:
@@ -96,6 +149,7 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
 
     from aha.surfaces.web import charts, notes  # notes mounts its form on these pages' guard and results
 
+    warm_imports()  # before any thread starts: see its docstring
     threading.Thread(target=charts.warm, name="aha-charts-warm", daemon=True).start()
 
     def page(path: str, filters: Filters, status: int = 200, **context: Any) -> HTMLResponse:
@@ -107,9 +161,17 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         order = q.get("order") or "ordered"
         if order not in ("ordered", "unordered"):
             raise UserError(f"order: {order!r} is not a funnel order; use ordered or unordered.")
+        outcome = q.get("outcome") or "retention"
+        if outcome not in ("retention", "conversion"):
+            raise UserError(f"outcome: {outcome[:40]!r} is not an outcome; use retention or conversion.")
+        window = q.get("window", "").strip().removesuffix("d") or "14"
+        if window not in {str(w) for w in WINDOWS}:
+            raise UserError(f"window: {window[:40]!r} is not a discovery window; use one of "
+                            f"{', '.join(str(w) for w in WINDOWS)} (days).")
         return Filters(as_of=q.get("as_of", "").strip() or None, segment=q.get("segment", "").strip() or None,
                        signups_from=q.get("from", "").strip() or None, signups_to=q.get("to", "").strip() or None,
-                       order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"))
+                       order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"),
+                       outcome=outcome, window=int(window))
 
     async def show(request: Request, path: str, title: str, view: str, build: Build) -> HTMLResponse:
         refused = guard(request)
@@ -119,6 +181,8 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         try:
             filters = filters_of(request)
             context = await build(filters)
+            context["signups"] = await results.get("signups", as_of=filters.as_of, signups_from=filters.signups_from,
+                                                   signups_to=filters.signups_to)
         except UserError as exc:
             status = 404 if isinstance(exc, UnknownEntity) else 422
             return page(path, filters, status, title=title, view="error", message=str(exc))
@@ -155,12 +219,26 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
 
     async def milestones(f: Filters) -> dict[str, Any]:
         # Discovery runs over every user in the range (its --segment is one KEY=VALUE, not a breakdown); it is the
-        # slowest analysis: once per cache key, and scoring reuses it rather than running it again.
+        # slowest analysis: in the background on a cache miss (the page shows the rest at once and reloads itself),
+        # once per cache key, and scoring reuses it rather than running it again.
         signups = {"as_of": f.as_of, "signups_from": f.signups_from, "signups_to": f.signups_to}
-        found = await results.get("discover", **signups)
-        return views.milestones(await results.get("evaluate", **f.options()),
-                                await results.get("revalidate", **f.options()), found,
-                                await results.get("score", **signups, discovery=found))
+        chosen = {**signups, "outcome": f.outcome}
+        context = views.milestones(await results.get("evaluate", **f.options()),
+                                   await results.get("revalidate", **f.options()))
+        name = ("milestones", tuple(sorted(chosen.items())), f.window)
+        failed = results.failure(name)
+        if failed is not None:
+            raise UserError(f"discovery ({f.outcome}, {f.window} d): {failed}")
+        found = await results.cached("discover", **chosen, window=f.window)
+        scoring = await results.cached("score", **chosen, discovery=found) if found is not None else None
+        if found is None or scoring is None:
+            async def slow() -> None:
+                await results.get("score", **chosen, discovery=await results.get("discover", **chosen,
+                                                                                  window=f.window))
+
+            results.background(name, slow)
+            return {**context, "computing": True, "refresh": REFRESH_SECONDS}
+        return views.milestones(context["validation"], context["revalidation"], found, scoring)
 
     route("/", "Overview", "overview", overview)
     route("/funnel", "Funnel", "funnel", funnel)

@@ -38,6 +38,8 @@ class Filters:
     signups_to: str | None = None  # `to`: the day after its last (excluded)
     order: str = "ordered"  # the funnel's: ordered or unordered
     include_immature: bool = False  # the funnel counts open windows too (shown as still open)
+    outcome: str = "retention"  # what /milestones' discovery and scoring predict: retention or conversion
+    window: int = 14  # discovery's magic-number window in days (one of engine.discovery.WINDOWS)
 
     def query(self) -> str:
         from urllib.parse import urlencode
@@ -45,7 +47,9 @@ class Filters:
         pairs = {k: v for k, v in (("as_of", self.as_of), ("segment", self.segment),
                                    ("from", self.signups_from), ("to", self.signups_to),
                                    ("order", None if self.order == "ordered" else self.order),
-                                   ("include_immature", "true" if self.include_immature else None)) if v}
+                                   ("include_immature", "true" if self.include_immature else None),
+                                   ("outcome", None if self.outcome == "retention" else self.outcome),
+                                   ("window", None if self.window == 14 else str(self.window))) if v}
         return "?" + urlencode(pairs) if pairs else ""
 
     def options(self) -> dict[str, str | None]:
@@ -107,7 +111,7 @@ def retention(result: RetentionResult) -> dict[str, Any]:
 def milestones(result: ValidationResult, trends: RevalidationResult, discovery: DiscoveryResult | None = None,
                scoring: ScoringResult | None = None) -> dict[str, Any]:
     context: dict[str, Any] = {"validation": result, "revalidation": trends, "discovery": discovery,
-                               "scoring": scoring, "top": (), "magic": (), "dose_chart": ""}
+                               "scoring": scoring, "top": (), "magic": (), "dose_chart": "", "computing": False}
     if discovery is not None:
         magic = drawn_magic_numbers(discovery)
         context |= {"top": [k for k in discovery.candidates if k.rank is not None][:TOP_CANDIDATES],

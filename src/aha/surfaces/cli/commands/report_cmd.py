@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from aha.errors import UserError
 from aha.surfaces.cli import options, output
+
+if TYPE_CHECKING:
+    from aha.store.notes import Note
 
 
 class Cohort(StrEnum):
@@ -87,7 +91,7 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
 
     if html is not None:
         try:
-            export.write_html(html, result, retention, paths)
+            export.write_html(html, result, retention, paths, _notes(db))
         except OSError as exc:
             raise UserError(f"--html {html}: cannot write it ({exc.strerror}); choose a writable path.") from None
         typer.echo(f"wrote {html}")
@@ -98,3 +102,20 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
             raise UserError(f"--png {png}: cannot write there ({exc.strerror}); choose a writable folder.") from None
         for path in written:
             typer.echo(f"wrote {path}")
+
+
+def _notes(db: Path) -> list[Note]:
+    """The drop-off notes (`aha.store.notes`): from the server holding `db`, else from the file."""
+    from aha.results import from_jsonable
+    from aha.store import open_store
+    from aha.store.notes import Note, all_notes
+    from aha.surfaces.cli import remote
+
+    served = remote.post(db, "/v1/query/notes")
+    if served is not None:
+        return [from_jsonable(Note, n) for n in served]
+    store = open_store(db, read_only=True)
+    try:
+        return list(all_notes(store))
+    finally:
+        store.close()
