@@ -442,3 +442,25 @@ def test_a_background_discovery_that_fails_is_one_message_on_the_next_reload(cop
         assert "--outcome conversion needs a `paid:` section" in page.text.replace("&#96;", "`")
         again = client.get("/milestones?outcome=conversion")
         assert again.status_code == 200 and 'id="discovery-computing"' in again.text
+
+
+def test_a_note_sent_from_a_filtered_drop_off_page_returns_to_the_same_filters(copy_db: Path):
+    """The redirect after a note keeps every filter of the page it was written on (the signup range was dropped),
+    and nothing else: `back` is the client's, so only the drop-off page's own parameters are carried."""
+    from aha.surfaces.web.local import create_dashboard
+
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
+        page = client.get("/drop-off?from=2026-01-05&to=2026-02-01&segment=plan")
+        assert page.status_code == 200
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        step = re.search(r'name="step" value="([^"]+)"', page.text)
+        back = re.search(r'name="back" value="([^"]+)"', page.text)
+        assert csrf and step and back and "from=2026-01-05" in back.group(1)
+        sent = client.post("/drop-off/notes", follow_redirects=False, headers={"origin": "http://testserver"},
+                           data={"csrf": csrf.group(1), "step": step.group(1), "author": "ana", "body": "stall",
+                                 "back": back.group(1).replace("&amp;", "&") + "&evil=https://x.example"})
+    assert sent.status_code == 303
+    location = sent.headers["location"]
+    assert location.startswith("/drop-off?") and location.endswith(f"#step-{step.group(1)}")
+    assert {"from=2026-01-05", "to=2026-02-01", "segment=plan"} <= set(location.split("#")[0][10:].split("&"))
+    assert "evil" not in location

@@ -26,7 +26,7 @@ from aha.surfaces.web.pages import Results
 
 MAX_FORM_BYTES = 16_384
 STEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-FILTERS = ("as_of", "segment", "order", "include_immature")
+FILTERS = ("as_of", "segment", "from", "to", "order", "include_immature")  # the drop-off page's (views.Filters)
 
 
 class NoteForms:
