@@ -15,18 +15,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from aha.errors import UserError
 from aha.store import notes as store_notes
 from aha.store.database import Store
 from aha.surfaces.web.pages import Results
+from aha.surfaces.web.views import Filters
 
 MAX_FORM_BYTES = 16_384
 STEP_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-FILTERS = ("as_of", "segment", "from", "to", "order", "include_immature")  # the drop-off page's (views.Filters)
 
 
 class NoteForms:
@@ -74,8 +75,12 @@ def add_routes(app: FastAPI, forms: NoteForms, guard: Callable[[Request], HTMLRe
             store_notes.add(store, note)
 
         await forms.results.run(save)
-        kept = {k: v[0] for k, v in parse_qs(urlsplit(form.get("back", "")).query).items() if k in FILTERS}
-        back = "/drop-off" + ("?" + urlencode(kept) if kept else "")  # only back to this server's own page
+        asked = {k: v[0] for k, v in parse_qs(urlsplit(form.get("back", "")).query).items()}
+        try:  # only back to this server's own page, with the page's own filters (views.Filters), nothing else
+            kept = Filters.parse(asked)
+        except UserError:
+            kept = Filters()
+        back = "/drop-off" + kept.query()
         return RedirectResponse(f"{back}#step-{step}", status_code=303)
 
 

@@ -20,7 +20,6 @@ from urllib.parse import quote, urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from aha.engine.discovery import WINDOWS
 from aha.errors import UserError
 from aha.guidance.checklist import UnknownEntity
 from aha.ingest import bodies
@@ -156,30 +155,13 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
         html = views.render("page.html", served=True, path=path, filters=filters, sections=(), **context)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    def filters_of(request: Request) -> Filters:
-        q = request.query_params
-        order = q.get("order") or "ordered"
-        if order not in ("ordered", "unordered"):
-            raise UserError(f"order: {order!r} is not a funnel order; use ordered or unordered.")
-        outcome = q.get("outcome") or "retention"
-        if outcome not in ("retention", "conversion"):
-            raise UserError(f"outcome: {outcome[:40]!r} is not an outcome; use retention or conversion.")
-        window = q.get("window", "").strip().removesuffix("d") or "14"
-        if window not in {str(w) for w in WINDOWS}:
-            raise UserError(f"window: {window[:40]!r} is not a discovery window; use one of "
-                            f"{', '.join(str(w) for w in WINDOWS)} (days).")
-        return Filters(as_of=q.get("as_of", "").strip() or None, segment=q.get("segment", "").strip() or None,
-                       signups_from=q.get("from", "").strip() or None, signups_to=q.get("to", "").strip() or None,
-                       order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"),
-                       outcome=outcome, window=int(window))
-
     async def show(request: Request, path: str, title: str, view: str, build: Build) -> HTMLResponse:
         refused = guard(request)
         if refused is not None:
             return refused
         filters = Filters()
         try:
-            filters = filters_of(request)
+            filters = Filters.parse(request.query_params)
             context = await build(filters)
             context["signups"] = await results.get("signups", as_of=filters.as_of, signups_from=filters.signups_from,
                                                    signups_to=filters.signups_to)

@@ -6,6 +6,7 @@ of a result object, or a chart rendered from one (`aha.surfaces.web.charts`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from aha.analyses.retention import RetentionResult
 from aha.analyses.revalidation import RevalidationResult
 from aha.analyses.scoring import ScoringResult
 from aha.analyses.validation import ValidationResult
+from aha.engine.discovery import WINDOWS
+from aha.errors import UserError
 from aha.project import ReportResult
 from aha.results import Rate
 from aha.surfaces.cli.render import duration
@@ -40,6 +43,24 @@ class Filters:
     include_immature: bool = False  # the funnel counts open windows too (shown as still open)
     outcome: str = "retention"  # what /milestones' discovery and scoring predict: retention or conversion
     window: int = 14  # discovery's magic-number window in days (one of engine.discovery.WINDOWS)
+
+    @classmethod
+    def parse(cls, q: Mapping[str, str]) -> Filters:
+        """The filters of a page's query parameters (`query()`'s inverse); a bad value is a UserError naming it."""
+        order = q.get("order") or "ordered"
+        if order not in ("ordered", "unordered"):
+            raise UserError(f"order: {order!r} is not a funnel order; use ordered or unordered.")
+        outcome = q.get("outcome") or "retention"
+        if outcome not in ("retention", "conversion"):
+            raise UserError(f"outcome: {outcome[:40]!r} is not an outcome; use retention or conversion.")
+        window = q.get("window", "").strip().removesuffix("d") or "14"
+        if window not in {str(w) for w in WINDOWS}:
+            raise UserError(f"window: {window[:40]!r} is not a discovery window; use one of "
+                            f"{', '.join(str(w) for w in WINDOWS)} (days).")
+        return cls(as_of=q.get("as_of", "").strip() or None, segment=q.get("segment", "").strip() or None,
+                   signups_from=q.get("from", "").strip() or None, signups_to=q.get("to", "").strip() or None,
+                   order=order, include_immature=q.get("include_immature", "").lower() in ("true", "1", "on"),
+                   outcome=outcome, window=int(window))
 
     def query(self) -> str:
         from urllib.parse import urlencode
