@@ -19,7 +19,6 @@ from typing import Any
 
 from aha.guidance.lookup import ChecklistLookup
 from aha.ingest.service import Ingestor
-from aha.store.database import Store
 from aha.surfaces.api.query import Reader
 
 log = logging.getLogger("aha.live")
@@ -52,9 +51,6 @@ class LiveState:
         return {"copies": self.lookup.copies, "updates": self.lookup.updates,
                 "behind": max(self.signalled - self.caught_up, 0)}
 
-    def _update(self, definitions: Any, store: Store) -> None:
-        self.lookup.refresh(store, definitions)
-
     async def run(self) -> None:
         """Until cancelled (the server's lifespan)."""
         self._loop, self._kick = asyncio.get_running_loop(), asyncio.Event()
@@ -70,7 +66,7 @@ class LiveState:
                     continue
                 seen = self.signalled
                 try:
-                    await reader.run(functools.partial(self._update, self.definitions.get()))
+                    await reader.run(functools.partial(self.lookup.refresh, definitions=self.definitions.get()))
                     self.caught_up = seen
                 except Exception as exc:  # a bad definitions file, a failing store: the next signal tries again
                     log.warning("live checklists not updated: %s", str(exc)[:300])
