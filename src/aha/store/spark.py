@@ -242,7 +242,10 @@ def _session(location: Location) -> tuple[Any, bool]:
     if active is not None:
         return active, False
     conf = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false"}  # no progress bars in `--json` output
+            "spark.ui.showConsoleProgress": "false",  # no progress bars in `--json` output
+            # Spark's WARN lines (a Java stack trace for a glob's missing metadata folder, one per window without a
+            # partition) are noise to a reader of aha's output; `&spark.log.level=WARN` brings them back
+            "spark.log.level": "ERROR"}
     cores = re.fullmatch(r"local\[(\d+)\]", location.master)
     if cores:  # aha's tables are a row per user: Spark's default of 200 shuffle partitions is 200 tasks per query
         conf["spark.sql.shuffle.partitions"] = cores.group(1)
