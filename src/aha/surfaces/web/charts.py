@@ -161,6 +161,10 @@ def rate_ceiling(rows: Sequence[dict[str, Any]]) -> float:
     return min(1.0, max(0.1, math.ceil(round(highest * 10, 6)) / 10))
 
 
+WHO = ["reached", "not reached"]
+LINE_KEY = alt.Legend(symbolType="stroke", symbolSize=500, symbolStrokeWidth=2.5)
+
+
 def retention(result: RetentionResult) -> Chart:
     """Retention curves of users who reached each milestone vs not (the largest segment group)."""
     group = largest(result.groups, lambda g: sum(m.rule_reached.denominator + m.rule_not_reached.denominator
@@ -174,9 +178,10 @@ def retention(result: RetentionResult) -> Chart:
     chart = alt.Chart(alt.Data(values=rows)).mark_line(point=alt.OverlayMarkDef(size=12)).encode(
         x=alt.X("day:Q", title=f"{'day' if result.bucket == 'day' else 'week start day'} since signup"),
         y=alt.Y("rate:Q", title="active", axis=alt.Axis(format="%")),
-        color=_colour("who", ["reached", "not reached"], "users who"),
-        strokeDash=alt.StrokeDash("who:N", title="users who", scale=alt.Scale(domain=["reached", "not reached"],
-                                                                         range=[[1, 0], [5, 3]])),
+        # the legend draws a stretch of each line (a dashed circle read as a blob), colour and dash merged into one
+        color=alt.Color("who:N", title="users who", scale=alt.Scale(domain=WHO, range=PALETTE[:2]), legend=LINE_KEY),
+        strokeDash=alt.StrokeDash("who:N", title="users who", scale=alt.Scale(domain=WHO, range=[[1, 0], [5, 3]]),
+                                  legend=LINE_KEY),
         tooltip=["milestone:N", "who:N", "day:Q", alt.Tooltip("rate:Q", format=".1%"), "users:Q"],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
