@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from aha.results import duration_text
+from tests.serving import AHA as AHA_CLI
 from tests.surfaces.test_cli_errors import imported, run
 
 YAML = """signup: {event: Signed Up}
@@ -208,3 +209,39 @@ def test_least_width_counts_numbers_whole_and_names_by_their_longest_word() -> N
     column(t, "from previous")  # "35.1% (34.3%–35.9%)" is 19
     t.add_row("Collaboration activated", "35.1% (34.3%–35.9%)")
     assert least_width(t) == (13 + 2) + (19 + 2) + 3
+
+
+def _stderr_on_a_terminal(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run the console script with stderr on a pseudo-terminal (stdout piped); return what the terminal showed."""
+    import os
+    import pty
+
+    main, terminal = pty.openpty()
+    try:
+        done = subprocess.run([AHA_CLI, *args], cwd=folder, stdout=subprocess.PIPE, stderr=terminal, timeout=120,
+                              env={**os.environ, "TERM": "xterm", "AHA_RESULT_CACHE": "off"}, check=False)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main)
+    return done, shown.decode("utf-8", "replace")
+
+
+def test_a_long_computation_shows_a_spinner_on_a_terminal_and_nothing_in_a_pipe(folder: Path) -> None:
+    """A cold report over 100M events takes half a minute: on a terminal, stderr says what runs and for how long
+    (then erases it); piped or captured, nothing is added to either stream, so `--json` stays clean."""
+    done, shown = _stderr_on_a_terminal(folder, "report", "--json")
+    assert done.returncode == 0, shown
+    assert "computing the report" in shown and "0:00:0" in shown  # the elapsed time column
+    assert json.loads(done.stdout)["kind"] == "report"
+    piped = subprocess.run([AHA_CLI, "report", "--json"], cwd=folder, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert piped.returncode == 0 and "computing" not in piped.stderr and "computing" not in piped.stdout

@@ -87,8 +87,10 @@ def analysis(cls: type[T], db: Path, config: Path, name: str, **options: Any) ->
     if kept is not None:
         return kept
     import aha
+    from aha.surfaces.cli.output import working
 
-    return cast(T, getattr(aha.open(str(db), str(config)), name)(**options))
+    with working(f"computing the {name.replace('_', ' ')}"):
+        return cast(T, getattr(aha.open(str(db), str(config)), name)(**options))
 
 
 def _kept(cls: type[T], db: Path, config: Path, name: str, options: dict[str, Any]) -> T | None:
