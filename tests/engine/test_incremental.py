@@ -230,3 +230,32 @@ def test_a_late_group_call_makes_an_account_and_credits_its_events() -> None:
     second = Batch([], [], [("u1", "acc9", _iso(30))], {})
     state = _both(first, second, LATE, (None, "default"))
     assert state[("acc9", "team")] == ("2026-01-05 00:00:00", "2026-01-05 00:20:00", 2.0, "reached")
+
+
+def test_a_late_earlier_signup_of_a_member_moves_the_account_t0() -> None:
+    """acc1's t0 is u1's signup at 2:00; u2, a member since the first batch, had no signup. u2's Signed Up stamped
+    1:00 arrives late: acc1 now starts at 1:00, and its M at 1:30 (before the old t0) counts: reached at 2:30."""
+    first = Batch([_ev("u1", "Signed Up", 120, 1, account="acc1"), _ev("u2", "M", 90, 2, account="acc1"),
+                   _ev("u1", "M", 150, 3, account="acc1")], [], [], {})
+    second = Batch([_ev("u2", "Signed Up", 60, 4, account="acc1")], [], [], {})
+    state = _both(first, second, LATE, (None, "default"))
+    assert state[("acc1", "team")] == ("2026-01-05 01:00:00", "2026-01-05 02:30:00", 2.0, "reached")
+
+
+def test_a_member_signing_up_after_the_account_t0_leaves_the_account_untouched() -> None:
+    """A new member of acc1 who signs up after acc1's t0 changes neither its t0 nor its events: only the user is
+    recomputed (every member's events are read for a recomputed account), and the state equals a full rebuild."""
+    first = Batch([_ev("u1", "Signed Up", 0, 1, account="acc1"), _ev("u1", "M", 10, 2, account="acc1")], [], [], {})
+    second = Batch([_ev("u2", "Signed Up", 60, 3, account="acc1")], [], [], {})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "grown.duckdb")
+        try:
+            first.write(store)
+            build(store, LATE, _latest(store))
+            second.write(store)
+            refreshed = build(store, LATE, _latest(store))
+            assert refreshed.refreshed
+            assert refreshed.touched == {("user", "u2")}
+        finally:
+            store.close()
+    assert _both(first, second, LATE, (None, "default"))[("acc1", "team")][:3] == ("2026-01-05 00:00:00", None, 1.0)

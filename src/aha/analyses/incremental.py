@@ -16,7 +16,7 @@ from typing import Any
 
 from aha.definitions import Definitions
 from aha.engine import columns as c
-from aha.engine.state import longest_window, tracked
+from aha.engine.state import counted_milestones, longest_window, tracked
 from aha.store import Store, schema
 
 MARKS = "state_marks"  # key in aha_meta: the JSON of `Marks` for the stored state
@@ -27,12 +27,13 @@ NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp view)
 MOVED = "aha_moved"  # ids whose identity link changed (temp)
 TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
 TOUCHED_ACCOUNTS = "aha_touched_accounts"  # (id): accounts likewise (temp)
+MEMBER_MOVES = "aha_member_moves"  # (id, signed_at): ids of users with a new signup (its time) or moved links
 RETRAITED = "aha_retraited"  # (id, h, gone): users whose traits changed, with their new hash (temp)
 GROUPS = "aha_touched_groups"  # group calls of the users new events resolve to, and new ones (temp)
 RAW_IDS = "aha_touched_ids"  # (id): every user or anonymous id whose events the recomputed entities read (temp)
 TOUCHED_EVENTS = "aha_touched_events"  # their events (temp view)
 SCRATCH_VIEWS = (NEW_EVENTS, TOUCHED_EVENTS)
-SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED)
+SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED, MEMBER_MOVES)
 LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
 
 
@@ -114,8 +115,9 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
     A user is touched by a new event that resolves to them inside their candidate window (before `t0` + the longest
     user window; an earlier signup moves `t0`), by a new signup-defining event if they had none, by any change of
     an identity link naming them or their ids, and (with scoped milestones) by a change of their traits. An account
-    is touched by a new event credited to it inside its window, by a new member who signed up before its `t0`, by
-    a new group call, and when any member is touched (the account's `t0` is its earliest member's)."""
+    is touched by a new event of a name its milestones count credited to it inside its window, by a new member
+    who signed up before its `t0`, by a new group call, by a member's new signup earlier than its `t0` (the
+    account's `t0` is its earliest member's), and by any change of a member's identity links."""
     raw = store.raw
     b = as_of.isoformat()
     ev, ms = marks.rows[schema.EVENTS][0], marks.rows[schema.MEMBERSHIPS][0]
@@ -174,6 +176,9 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
     event with a user id and an account id to that account; any other resolved event to its account id or else to
     its user's primary account (the first group call)."""
     window = int(longest_window(definitions, c.ACCOUNT).total_seconds())
+    # the names account milestones count: another event credited to an account changes none of its milestones
+    counted = ", ".join(_quoted(n) for n in sorted({e for m in counted_milestones(definitions, c.ACCOUNT)
+                                                     for e in m.events})) or "NULL"
     moved_anonymous = ""
     if store.scalar(f"SELECT count(*) FROM {MOVED}"):  # anonymous events carrying an account, now (un)resolved
         moved_anonymous = f"""UNION SELECT account_id FROM {schema.EVENTS} WHERE user_id IS NULL
@@ -187,30 +192,44 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
             SELECT cu FROM {NEW_EVENTS}
             UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
               LEFT JOIN {links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})""")
-    # Every id that resolves, under the old links or the new, to a touched user: their member pairs are touched.
-    touched_ids = f"""SELECT id FROM {TOUCHED_USERS}
-        UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})
-        UNION SELECT anonymous_id FROM {LINKS_KEPT} WHERE linked_user IN (SELECT id FROM {TOUCHED_USERS})"""
+    # A member changes an account's t0 (its earliest signed-up member's) only by signing up earlier than it: with the
+    # links unchanged, a user's t0 only moves earlier, to their earliest new signup-defining event. A user whose
+    # links moved may gain or lose any event (or stop being a user): every account of theirs is touched. Both under
+    # every id that resolves to the user, by the old links or the new.
+    moved = f"""SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
+        UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL"""
+    signed = f"""SELECT cu AS id, min(timestamp) AS signed_at FROM {NEW_EVENTS}
+        WHERE cu IS NOT NULL AND {_signup_test(definitions, "event")} GROUP BY cu"""
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {MEMBER_MOVES} AS
+        WITH who AS (SELECT id, signed_at FROM ({signed}) UNION ALL SELECT id, NULL FROM ({moved}))
+        SELECT id, signed_at FROM who
+        UNION SELECT l.anonymous_id, w.signed_at FROM {links} l JOIN who w ON l.linked_user = w.id
+        UNION SELECT k.anonymous_id, w.signed_at FROM {LINKS_KEPT} k JOIN who w ON k.linked_user = w.id""")
+    member_of = f"""SELECT p.account_id FROM (
+            SELECT user_id, account_id FROM {schema.SEEN_MEMBERS}
+            UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS}) p
+          JOIN {MEMBER_MOVES} w ON w.id = p.user_id
+          LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
+          WHERE w.signed_at IS NULL OR a.{c.T0} IS NULL OR w.signed_at < a.{c.T0}"""
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
         WITH first_group AS (SELECT cu, arg_min(account_id, timestamp) AS account_id FROM {GROUPS} GROUP BY cu),
         credited AS (
             SELECT CASE WHEN n.user_id IS NOT NULL AND n.account_id IS NOT NULL THEN n.account_id
                         WHEN n.cu IS NOT NULL THEN coalesce(n.account_id, f.account_id) END AS account_id,
-                   n.timestamp
+                   n.timestamp, n.event
             FROM {NEW_EVENTS} n LEFT JOIN first_group f ON f.cu = n.cu),
         pairs AS (  -- member pairs the new rows bring (an event carrying both ids; a group call)
             SELECT cu, account_id FROM {NEW_EVENTS} WHERE user_id IS NOT NULL AND account_id IS NOT NULL
             UNION SELECT cu, account_id FROM {GROUPS} WHERE fresh)
         SELECT x.account_id AS id FROM credited x
           JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = x.account_id
-          WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND
+          WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND AND x.event IN ({counted})
         UNION SELECT p.account_id FROM pairs p
           JOIN {entities} u ON u.{c.ENTITY_TYPE} = '{c.USER}' AND u.{c.ENTITY_ID} = p.cu
           LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
           WHERE a.{c.T0} IS NULL OR u.{c.T0} < a.{c.T0}
         UNION SELECT f.account_id FROM {GROUPS} f WHERE f.cu IN (SELECT cu FROM {GROUPS} WHERE fresh)
-        UNION SELECT account_id FROM {schema.SEEN_MEMBERS} WHERE user_id IN ({touched_ids})
-        UNION SELECT account_id FROM {schema.MEMBERSHIPS} WHERE user_id IN ({touched_ids})
+        UNION {member_of}
         {moved_anonymous}""")
 
 

@@ -17,7 +17,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from aha.analyses import incremental
+from aha.analyses import compiled, incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import accounts
 from aha.engine import columns as c
@@ -48,6 +48,7 @@ MERGES_TABLE = "aha_merges"  # user id → the user an alias merged it into, lik
 BUILD_TABLE = "aha_entities_build"  # the entities before their state columns (temp)
 MEMBERS_TABLE = "aha_members"  # (user key, account key, email domain), for members_reached milestones (temp)
 DELTA_TABLE = "aha_entities_delta"  # an incremental update's recomputed entities (temp)
+SINCE_SQL = f"SELECT min({c.T0}) FROM temp.{BUILD_TABLE}"  # the earliest t0 an incremental update recomputes
 STATE_TABLE = "aha_state"  # a view: one row per (entity, milestone), with ids and status
 STATE_KEY = "state_key"
 WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
@@ -246,18 +247,21 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         if overlapped:
             handle.keep(ENTITIES_TABLE)
         counted[WITHOUT_SIGNUP] = int(handle.value(without) or 0)
-        _write_key(handle, wide, definitions, as_of, key, marks, counted[WITHOUT_SIGNUP])
+        _write_key(handle, _view_sql(handle, wide, definitions, as_of), key, marks, counted[WITHOUT_SIGNUP])
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
-def _write_key(handle: Store, wide: ir.Table, definitions: Definitions, as_of: datetime, key: str,
-               marks: incremental.Marks | None, without: int) -> None:
-    """The long view over the file's entities (compiled against the name the file's table has), and the state's
-    key, marks (where the store keeps them: a DuckDB file) and users-without-signup count."""
-    stored = ibis.table(wide.schema(), name=ENTITIES_TABLE)
-    handle.create_view(STATE_TABLE, state_view_parts(stored, definitions, as_of))
+def _view_sql(handle: Store, wide: ir.Table, definitions: Definitions, as_of: datetime) -> str:
+    """The long view over the file's entities, compiled against the name the file's table has."""
+    return handle.union_sql(state_view_parts(ibis.table(wide.schema(), name=ENTITIES_TABLE), definitions, as_of))
+
+
+def _write_key(handle: Store, view: str, key: str, marks: incremental.Marks | None, without: int) -> None:
+    """The long view (`_view_sql`), and the state's key, marks (where the store keeps them: a DuckDB file) and
+    users-without-signup count."""
+    handle.raw.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view}')
     values = {STATE_KEY: key, WITHOUT_SIGNUP: str(without)}
     if marks is not None:
         values[incremental.MARKS] = marks.dump()
@@ -269,23 +273,43 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
     """Bring the stored state (`before`) up to `marks`: recompute the entities the new calls touch from their own
     events, over the same expressions as a full build, and replace their rows. Returns the users-without-signup
     count (every user id seen: a table of users, not of events) and the touched (entity_type, entity_id) pairs."""
-    source = event_source(store, marks.as_of)
+    # Compiled once per definitions and kind of update (aha.analyses.compiled): `as_of` as a sentinel, the entities
+    # to recompute as the temp tables `incremental.touched` fills.
+    at, prefix = marks.as_of, (marks.prefix, str(schema.SCHEMA_VERSION))
     # No identity call past the mark: the links are the kept ones (the rules admit no stored link after as_of).
     relinked = marks.rows[schema.IDENTITIES][0] != before.rows[schema.IDENTITIES][0]
-    links = (store.materialise(LINKS_TABLE, source.identity_links(), temp=True) if relinked
-             else store.table(incremental.LINKS_KEPT))
-    incremental.touched(store, definitions, before, marks.as_of,
-                        f"temp.{LINKS_TABLE}" if relinked else incremental.LINKS_KEPT, ENTITIES_TABLE)
-    touched_users = store.ibis.table(incremental.TOUCHED_USERS, database="temp")
-    touched_accounts = store.ibis.table(incremental.TOUCHED_ACCOUNTS, database="temp")
+    if relinked:
+        compiled.run(store, (*prefix, "links"), at, "", lambda: store.materialise(
+            LINKS_TABLE, event_source(store, compiled.AS_OF).identity_links(), temp=True))
+    links = f"temp.{LINKS_TABLE}" if relinked else incremental.LINKS_KEPT
+    incremental.touched(store, definitions, before, at, links, ENTITIES_TABLE)
 
-    def keep(entities: ir.Table) -> ir.Table:
-        kind, ident = entities[c.ENTITY_TYPE], entities[c.ENTITY_ID]
-        return entities.filter(((kind == c.USER) & ident.isin(touched_users.id))
-                               | ((kind == c.ACCOUNT) & ident.isin(touched_accounts.id)))
+    def delta() -> None:
+        touched_users = store.ibis.table(incremental.TOUCHED_USERS, database="temp")
+        touched_accounts = store.ibis.table(incremental.TOUCHED_ACCOUNTS, database="temp")
 
-    narrowed = replace(source, events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"), linked=links)
-    delta = _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep)
+        def keep(entities: ir.Table) -> ir.Table:
+            kind, ident = entities[c.ENTITY_TYPE], entities[c.ENTITY_ID]
+            return entities.filter(((kind == c.USER) & ident.isin(touched_users.id))
+                                   | ((kind == c.ACCOUNT) & ident.isin(touched_accounts.id)))
+
+        linked = (store.ibis.table(LINKS_TABLE, database="temp") if relinked
+                  else store.table(incremental.LINKS_KEPT))
+        narrowed = replace(event_source(store, compiled.AS_OF), linked=linked,
+                           events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"))
+        _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep)
+
+    compiled.run(store, (*prefix, "delta", str(relinked)), at, SINCE_SQL, delta)
+
+    def without_sql() -> str:
+        stored = store.table(ENTITIES_TABLE)
+        signed_up = stored.filter(stored[c.ENTITY_TYPE] == c.USER)
+        users = replace(event_source(store, compiled.AS_OF), linked=store.table(incremental.LINKS_KEPT)).users()
+        return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
+
+    count_sql = compiled.text((*prefix, "without"), at, without_sql)
+    view = compiled.text((*prefix, "view"), at, lambda: _view_sql(store, store.table(ENTITIES_TABLE), definitions,
+                                                                   compiled.AS_OF))
     with _one_transaction(store) as con:
         offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
         con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
@@ -299,13 +323,9 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         if any(m.scope for m in definitions.milestones):
             incremental.keep_traits(store)
         con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
-        stored = store.table(ENTITIES_TABLE)
-        signed_up = stored.filter(stored[c.ENTITY_TYPE] == c.USER)
-        users = replace(source, linked=store.table(incremental.LINKS_KEPT)).users()
-        row = one_row(con, store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID])
-                                              .count()))
+        row = one_row(con, count_sql)
         without = int(row[0]) if row else 0
-        _write_key(store, delta, definitions, marks.as_of, marks.key, marks, without)
+        _write_key(store, view, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
         f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
         f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
@@ -356,10 +376,10 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     found = entities_query(linked, store.table(schema.USERS), memberships, definitions)
     entities = store.materialise(BUILD_TABLE, keep(found) if keep else found, temp=True)
-    if keep:
-        since = store.scalar(f"SELECT min({c.T0}) FROM temp.{BUILD_TABLE}")
+    if keep:  # the earliest kept t0, read when the update runs (compiled.SINCE stands for it)
+        store.scalar(SINCE_SQL)
         events = linked.events
-        linked = replace(linked, events=events.filter(events.timestamp >= ibis.literal(since or datetime.max)))
+        linked = replace(linked, events=events.filter(events.timestamp >= ibis.literal(compiled.SINCE)))
     owners = {kind: store.materialise(f"aha_owners_{kind}", owners_query(entities, definitions, kind), temp=True)
               for kind in (c.USER, c.ACCOUNT)}
     relevant = {}
