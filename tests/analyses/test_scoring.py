@@ -207,6 +207,15 @@ def test_retention_shortlist_holds_the_planted_levers(scored_retention):
             by_event(scored_retention)["Report Shared"].threshold) == (14, 3)  # the planted step
 
 
+def test_scoring_builds_no_daily_activity(project, scored_retention):  # noqa: F811
+    """Scoring reads retention's eligible users only; it used to build the daily-activity table as well (a pass over
+    every event that only the retention curves read, the first time on each state)."""
+    from aha.analyses.outcomes import ACTIVITY_TABLE
+
+    assert scored_retention.shortlist
+    assert project.store.meta(f"{ACTIVITY_TABLE}_key") is None
+
+
 def test_conversion_shortlist_holds_the_planted_levers(scored_conversion):
     """docs/sample.md: core_workflow ×3 and data_connected (Integration Connected) ×2 on conversion."""
     short = scored_conversion.shortlist

@@ -21,7 +21,7 @@ from aha.analyses.state import MilestoneState
 from aha.analyses.wide import users_wide
 from aha.definitions import Definitions, load
 from aha.engine import columns as c
-from aha.engine.discovery import counts_query, dose_query, population_query
+from aha.engine.discovery import candidate_counts, dose_query, population_query
 from aha.engine.identity import EventSource
 from aha.engine.state import entities_query, owners_query, relevant_parts, state_query, state_view_parts, tracked
 from aha.store import open_store, schema
@@ -82,12 +82,15 @@ def statements(tables: dict[str, ir.Table], definitions: Definitions) -> dict[st
     state = MilestoneState(definitions, AS_OF, wide, long_view=lambda: wide, count_without_signup=lambda: 0)
     for order in ("ordered", "unordered"):
         out[f"funnel {order}"] = funnel_query(users_wide(state, steps, None), steps, AS_OF, order, False)
-    users = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
-    paid_at = ibis.table({c.ENTITY_KEY: "int64", "_paid_at": "timestamp"}, name="paid_at")
-    outcome = ibis.table({c.ENTITY_KEY: "int64", "_outcome": "boolean", "window": "int8"}, name="outcome")
-    counts = counts_query(source, users, paid_at, excluded=["signed_up"], splits=[("export", "format", "csv")])
+    carried = {"segment": "string", "_outcome": "boolean", "_in_1": "boolean", "_in_7": "boolean"}
+    people = ibis.table({c.ENTITY_ID: "string", c.ENTITY_KEY: "int64", c.T0: "timestamp", "_paid_at": "timestamp",
+                         **carried}, name="people")
+    outcome = ibis.table({c.ENTITY_KEY: "int64", "_outcome": "boolean", "segment": "string", "window": "int8"},
+                         name="outcome")
+    counts = candidate_counts(source, people, ["signed_up"], (1, 7), [("export", "format", "csv")],
+                              before_paid=True, carry=list(carried))
     out["discovery counts"] = counts
-    out["discovery dose"] = dose_query(ibis.table(counts.schema(), name="counts"), outcome, (1, 7), before_paid=True)
+    out["discovery dose"] = dose_query(counts, (1, 7))
     out["discovery population"] = population_query(outcome)
     return out
 
@@ -99,7 +102,7 @@ def test_state_funnel_and_discovery_compile(tables: dict[str, ir.Table], dialect
     assert {"entities", "state", "funnel ordered", "discovery counts"} <= built.keys()
     assert sum(name.startswith("long state") for name in built) == len(tracked(definitions))  # + paid
     known = {*STORED, "aha_entities_build", "aha_owners_user", "aha_owners_account", "aha_relevant_user",
-             "aha_relevant_account", "aha_entities", "paid_at", "outcome", "counts"}
+             "aha_relevant_account", "aha_entities", "people", "outcome"}
     read = "spark" if dialect == "pyspark" else dialect
     for name, expr in built.items():
         sql = ibis.to_sql(expr, dialect=dialect)

@@ -34,7 +34,7 @@ from aha.analyses.validation import Outcome, describe, outcome_rows
 from aha.engine import columns as c
 from aha.engine.discovery import (
     WINDOWS,
-    counts_query,
+    candidate_counts,
     decode_value,
     dose_query,
     population_query,
@@ -144,14 +144,14 @@ class DiscoveryBreakdown(ResultMixin):
 
 
 def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None, segment: str | None) -> ir.Table:
-    """(entity_key, _outcome, _outcome_at, segment, _t0, _active_before): `_active_before` is the user's last active
-    moment before the outcome is measured (the retention bracket opens; the conversion horizon ends), null without
-    `retention`; `_outcome_at` when the outcome happened (for conversion, the first payment)."""
+    """(entity_id, entity_key, _outcome, _outcome_at, segment, _t0, _active_before): `_active_before` is the user's
+    last active moment before the outcome is measured (the retention bracket opens; the conversion horizon ends), null
+    without `retention`; `_outcome_at` when the outcome happened (for conversion, the first payment)."""
     rows = outcome_rows(ms, outcome, retention if outcome == "retention" else None)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     users = users.select(c.ENTITY_ID, c.ENTITY_KEY, c.T0, **{SEGMENT: segment_column(users, segment)})
     joined = rows.filter(rows._eligible).join(users, c.ENTITY_ID)
-    kept = (c.ENTITY_KEY, "_outcome", "_outcome_at", SEGMENT)
+    kept = (c.ENTITY_ID, c.ENTITY_KEY, "_outcome", "_outcome_at", SEGMENT)
     if retention is None:
         return joined.select(*kept, _t0=joined[c.T0], _active_before=ibis.null("timestamp"))
     column = "active_before" if outcome == "retention" else "active_in_horizon"
@@ -159,16 +159,17 @@ def _eligible(ms: MilestoneState, outcome: Outcome, retention: ir.Table | None, 
     return joined.select(*kept, "_active_before", _t0=joined[c.T0])
 
 
-def _landmarked(eligible: ir.Table, window: int, landmark: bool, outcome: Outcome) -> ir.Table:
-    """The users a window's candidates are compared among: with a landmark, those active after the window, and for
-    conversion only those who had not paid before it closed (the module docstring says why)."""
+def _compared(eligible: ir.Table, window: int, landmark: bool, outcome: Outcome) -> ir.BooleanValue:
+    """Whether a user is among those a window's candidates are compared among: with a landmark, those active after
+    the window, and for conversion only those who had not paid before it closed (the module docstring says why);
+    never null. A longer window's users are among a shorter one's."""
     if not landmark:
-        return eligible
+        return ibis.literal(True)
     closes = eligible._t0 + ibis.interval(days=window)
-    among = eligible.filter(eligible._active_before >= closes)
+    among = eligible._active_before >= closes
     if outcome == "conversion":
-        among = among.filter(among._outcome_at.isnull() | (among._outcome_at >= closes))
-    return among
+        among = among & (eligible._outcome_at.isnull() | (eligible._outcome_at >= closes))
+    return among.fill_null(False)
 
 
 def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
@@ -180,7 +181,7 @@ def run(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window
 def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention", window: int = 14,
                  windows: tuple[int, ...] = WINDOWS, segment: str | None = None,
                  only: str | None = None, landmark: bool | None = None) -> DiscoveryBreakdown:
-    """One counts pass over the events, then the candidates within each segment value.
+    """One counts pass over the events for every segment value at once, then the candidates within each.
 
     `landmark` (default on, for both outcomes) compares each window's candidates among the users whose outcome was
     still open when the window closed and who were active after it; see the module docstring."""
@@ -192,44 +193,40 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else []),
                        *definitions.discovery.exclude})
     retention = outcomes_mod.retention(store, ms) if outcome == "retention" or landmark else None
-    eligible_all = _eligible(ms, outcome, retention, segment)
-    state = ms.state
-    paid = state.filter(state[c.MILESTONE_ID] == c.PAID, state[c.ENTITY_TYPE] == c.USER)
-    paid_at = paid.select(c.ENTITY_KEY, _paid_at=paid[c.REACH_TIME])
-    source = event_source(store, ms.as_of)
-    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
+    # Read by the population and dose queries (and by the window union inside them): computed once.
+    eligible = store.materialise("aha_discovery_eligible", _eligible(ms, outcome, retention, segment), temp=True)
+    if only is not None:  # one segment value (`--segment persona=admin`): only its users' events are counted
+        eligible = eligible.filter(eligible[SEGMENT] == only)
+    flags = {f"_in_{w}": _compared(eligible, w, landmark, outcome) for w in windows}
+    among = union_all([eligible.filter(flags[f"_in_{w}"]).select(c.ENTITY_KEY, "_outcome", SEGMENT,
+                                                                 window=ibis.literal(w)) for w in windows])
+    # grouped by (segment, window): no row at all when nobody is eligible (then 0 users, 0 with the outcome)
+    everyone = {r[SEGMENT]: (int(r["users"]), int(r["outcome_users"] or 0))
+                for r in store.records(population_query(eligible.mutate(window=ibis.literal(0))))}
+    found = {(r[SEGMENT], int(r["window"])): (int(r["users"]), int(r["outcome_users"] or 0))
+             for r in store.records(population_query(among))} if landmark else {}
+    values = [only] if only is not None else sorted(everyone) or ([ALL] if segment is None else [])
+    # Everyone any window compares (the shortest window's users hold the longer ones'), with when they paid.
+    people = eligible.filter(flags[f"_in_{min(windows)}"])
+    paid = {"_paid_at": people._outcome_at} if outcome == "conversion" else {}  # the outcome is the payment
+    carried = {SEGMENT: people[SEGMENT], "_outcome": people._outcome,
+               **{name: _compared(people, w, landmark, outcome) for name, w in zip(flags, windows, strict=True)}}
+    people = people.select(c.ENTITY_ID, c.ENTITY_KEY, **{c.T0: people._t0}, **paid, **carried)
     splits = [(p.event, p.key, p.values) for p in property_profile(store, excluded)]
-    counts = store.materialise(
-        "aha_discovery_counts", counts_query(source, users, paid_at, excluded, windows, splits), temp=True
-    )
-    # Read by three queries per segment value (and by the window union inside them): computed once.
-    eligible_all = store.materialise("aha_discovery_eligible", eligible_all, temp=True)
-    values = sorted(store.execute(eligible_all.select(SEGMENT).distinct())[SEGMENT].tolist())
-    if only is not None:
-        values = [only]  # one segment value (`--segment persona=admin`); unknown values give an empty population
-    elif not values and segment is None:
-        values = [ALL]  # nobody eligible yet: an empty result, not an error
+    counts = candidate_counts(event_source(store, ms.as_of), people, excluded, windows, splits,
+                              before_paid=outcome == "conversion", carry=list(carried))
+    # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
+    by_value: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in store.records(dose_query(counts, windows)):
+        by_value[row[SEGMENT]].append(row)
+    store.drop("aha_discovery_eligible", temp=True)
     groups = []
     for value in values:
-        eligible = eligible_all.filter(eligible_all[SEGMENT] == value).drop(SEGMENT)
-        # grouped by window: no row at all when nobody is eligible (then 0 users, 0 with the outcome)
-        everyone = store.records(population_query(eligible.mutate(window=ibis.literal(0))))
-        total, wins = (int(everyone[0]["users"]), int(everyone[0]["outcome_users"] or 0)) if everyone else (0, 0)
-        among = union_all([_landmarked(eligible, w, landmark, outcome).select(c.ENTITY_KEY, "_outcome",
-                                                                               window=ibis.literal(w))
-                           for w in windows])
-        totals = {w: (total, wins) for w in windows}
-        if landmark:  # a window nobody is still active after has no row: 0 users
-            found = {int(r["window"]): (int(r["users"]), int(r["outcome_users"] or 0))
-                     for r in store.records(population_query(among))}
-            totals = {w: found.get(w, (0, 0)) for w in windows}
-        # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
-        rows = store.records(dose_query(counts, among, windows, before_paid=outcome == "conversion"))
-        groups.append(summarise(rows, total, wins, windows, window, outcome, describe(definitions)[outcome],
+        total, wins = everyone.get(value, (0, 0))
+        totals = {w: found.get((value, w), (0, 0)) if landmark else (total, wins) for w in windows}
+        groups.append(summarise(by_value[value], total, wins, windows, window, outcome, describe(definitions)[outcome],
                                 excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
                                 totals=totals, landmark=landmark))
-    store.drop("aha_discovery_counts", temp=True)
-    store.drop("aha_discovery_eligible", temp=True)
     steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
     return DiscoveryBreakdown(segment or "", tuple(replace(g, prerequisites=steps) for g in groups))
 

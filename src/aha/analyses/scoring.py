@@ -357,7 +357,7 @@ def run(store: Store, ms: MilestoneState, discovery: DiscoveryResult, outcome: O
         converters = int(row["converters"] or 0)
         seconds_to_paid = number(row["median_seconds"]) if converters else None
     if best:
-        retention = outcomes_mod.build(store, ms).retention if outcome == "retention" else None
+        retention = outcomes_mod.retention(store, ms) if outcome == "retention" else None  # not the activity days
         paid_at = None
         if outcome == "conversion":
             s = ms.state
