@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aha.ingest import takeover
 from aha.ingest.keys import KeyRing
-from aha.ingest.records import Record, encode
+from aha.ingest.records import Record, decode, encode
 from aha.ingest.spool import ROTATE_BYTES, Spool, generations, remove_older
 from aha.store.calls import WriteCounts, load_checkpoint, save_checkpoint
 from aha.store.database import Store
@@ -43,9 +43,15 @@ FREE_BYTES_TO_RECOVER = 1 << 20  # after ENOSPC, this much free space counts as 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    records: Sequence[Record]
+    records: Sequence[Record] | bytes  # bytes: spool lines encoded by a worker process, decoded by the writer
+    count: int
     generation: int
     end: int
+
+    def decoded(self) -> Sequence[Record]:
+        if isinstance(self.records, bytes):
+            return [decode(line) for line in self.records.split(b"\n")[:-1]]
+        return self.records
 
 
 @dataclass
@@ -140,6 +146,12 @@ class Ingestor:
             raise RuntimeError("ingestor not started")
         return self._store
 
+    def key_check(self) -> Callable[[str], tuple[str, str] | None]:
+        """The key ring's check as it is now (a worker process's keys are checked here)."""
+        if self.keys is None:
+            raise RuntimeError("ingestor not started")
+        return self.keys.check
+
     @property
     def in_flight(self) -> int:
         return self._in_flight
@@ -165,11 +177,21 @@ class Ingestor:
     def submit(self, records: Sequence[Record], done: Callable[[str | None], None]) -> bool:
         """Spool `records`; `done(None)` runs (on the spool thread) once they are durable, `done(error)` if they
         could not be written. False: too busy, retry later (nothing was written)."""
+        data = b"".join(encode(r) for r in records)  # before a slot is taken: if this raised, nothing is owed
+        return self._submit(records, data, len(records), done)
+
+    def submit_lines(self, data: bytes, count: int, done: Callable[[str | None], None]) -> bool:
+        """`submit` for records a worker process validated and encoded (`count` spool lines, each ending in a
+        newline): the writer decodes them, off the event loop."""
+        if not data.endswith(b"\n") or data.count(b"\n") != count:
+            raise ValueError(f"{count} spool lines expected")
+        return self._submit(data, data, count, done)
+
+    def _submit(self, records: Sequence[Record] | bytes, data: bytes, count: int,
+                done: Callable[[str | None], None]) -> bool:
         spool = self._spool
         if spool is None:
             raise RuntimeError("ingestor not started")
-        data = b"".join(encode(r) for r in records)  # before a slot is taken: if this raised, nothing is owed
-        count = len(records)
         with self._lock:
             if self._in_flight and self._in_flight + count > self.max_in_flight:
                 return False
@@ -177,7 +199,7 @@ class Ingestor:
 
         def durable(generation: int, end: int, error: str | None) -> None:
             if error is None:
-                self._queue.put(_Item(records, generation, end))
+                self._queue.put(_Item(records, count, generation, end))
             else:
                 self._release(count)
             try:
@@ -216,7 +238,7 @@ class Ingestor:
             if first is None:
                 break
             items = [first]
-            count = len(first.records)
+            count = first.count
             due = started + self.write_every  # gather what arrives until then (a stop ends the wait at once)
             while count < WRITE_BATCH:
                 try:
@@ -228,8 +250,8 @@ class Ingestor:
                     stopping = True
                     break
                 items.append(item)
-                count += len(item.records)
-            records = [r for item in items for r in item.records]
+                count += item.count
+            records = [r for item in items for r in item.decoded()]
             last = items[-1]
             started = time.monotonic()
             while True:
