@@ -186,3 +186,30 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def test_max_connections_bounds_every_process_together(tmp_path: Path) -> None:
+    """`--max-connections 4` with two processes: each keeps at most its share (2) open, so of twelve idle
+    connections at most four are still served; the rest were closed as they were accepted."""
+    from tests.ingest.test_limits import connect, head
+
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    server = Server(db, free_port(), args=("--workers", "2", "--max-connections", "4", "--timeout", "120")).start()
+    try:
+        wait_for(lambda: health(server)["workers"]["processes"] == 1)  # type: ignore[index]
+        idle = [connect(server) for _ in range(12)]
+        served = 0
+        for number, sock in enumerate(idle):
+            body = b'{"userId": "u%d", "event": "E"}' % number
+            try:
+                sock.sendall(head(key, length=len(body)) + body)
+                served += sock.recv(100).startswith(b"HTTP/1.1 200 ")
+            except OSError:  # reset: closed by the bound
+                pass
+            finally:
+                sock.close()
+        assert 1 <= served <= 4
+    finally:
+        server.stop()
+    assert rows(db, "SELECT count(*) FROM events")[0][0] == served

@@ -27,7 +27,8 @@ def serve_command(
     timeout: float = typer.Option(30.0, "--timeout", min=0.1,
                                   help="Seconds a client has to send a request's body (its headers: a third of it)."),
     max_connections: int = typer.Option(1000, "--max-connections", min=1,
-                                        help="Open connections at most (lowered to fit the file-descriptor limit)."),
+                                        help="Open connections at most, all processes together (each process: "
+                                        "its share, lowered to fit the file-descriptor limit)."),
     max_in_flight: int = typer.Option(200_000, "--max-in-flight", min=1,
                                       help="Calls acknowledged but not yet stored, at most; past it: 429."),
     workers: int | None = typer.Option(None, "--workers", min=1, max=64,
@@ -59,6 +60,7 @@ def serve_command(
     if definitions is not None:
         _warn_unreachable_webhooks(definitions)
     count = workers if workers is not None else default_workers()
+    per_process = max(1, max_connections // count)  # --max-connections bounds them all together
     sockets = pool = None
     if count > 1:  # every process accepts on one socket; the others reach this one over loopback
         try:
@@ -68,12 +70,12 @@ def serve_command(
         internal = listening_socket("127.0.0.1", 0, ACCEPT_BACKLOG)
         sockets = [public, internal]
         pool = Workers(count, public, running.connect_url("127.0.0.1", internal.getsockname()[1]), timeout,
-                       timeout / 3, max_connections)
+                       timeout / 3, per_process)
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
                      definitions=definitions, rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK,
                      workers=pool)
-    serve(app, host, port, header_seconds=timeout / 3, connections=max_connections, sockets=sockets)
+    serve(app, host, port, header_seconds=timeout / 3, connections=per_process, sockets=sockets)
 
 
 def _warn_unreachable_webhooks(config: Path) -> None:
