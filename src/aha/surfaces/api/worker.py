@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,6 +39,8 @@ log = logging.getLogger("aha.ingest")
 
 READY_SECONDS = 60.0  # a worker that has not said it is ready by then is left to come up on its own
 STOP_SECONDS = 15.0  # a worker's graceful stop (uvicorn's 10 s for open requests) before it is killed
+QUICK_END_SECONDS = 10.0  # a worker that ends sooner after its start is restarted after a growing delay
+MAX_RESTART_DELAY = 30.0
 MAX_PROXIED_BODY = 2 << 20  # the owner's own limits are lower (1 MB read bodies): past this, 413 here
 HOP_HEADERS = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade", b"te",
                b"proxy-connection"}
@@ -105,7 +108,9 @@ class Workers:
 
     async def _keep(self, slot: int, check: Callable[[], channel.Check], submit: channel.Submit,
                     ready: asyncio.Event) -> None:
+        quick_ends = 0  # a worker that ends soon after its start (it cannot start): wait longer each time
         while not self._stopping:
+            began = time.monotonic()
             ours, theirs = socket.socketpair()
             process = subprocess.Popen(
                 [sys.executable, "-m", "aha.surfaces.api.worker", "--listen-fd", str(self.listen.fileno()),
@@ -119,8 +124,10 @@ class Workers:
             if self._stopping:
                 return
             code = await asyncio.to_thread(process.wait)
-            log.warning("worker process %d ended (exit %s); starting another", process.pid, code)
-            await asyncio.sleep(0.5)
+            quick_ends = quick_ends + 1 if time.monotonic() - began < QUICK_END_SECONDS else 0
+            delay = min(MAX_RESTART_DELAY, 0.5 * 2 ** quick_ends)
+            log.warning("worker process %d ended (exit %s); starting another in %g s", process.pid, code, delay)
+            await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         """Stop every worker (each finishes its open requests) before the owner drains its writer."""
