@@ -1,9 +1,10 @@
 """Where an ingested event's CPU goes when worker processes accept HTTP (`aha serve --workers N`), in process.
 
-A worker decodes, validates and encodes each 100-call batch (bench_ingest.py's bodies); the store's process decodes
-those spool lines in its writer and stores them in one DuckDB transaction of `--per-transaction` calls (what the
-writer gathers in 0.25 s at that rate: 12,500 at 50,000 events/s). Prints the median CPU µs per call of each part
-(process CPU: DuckDB's threads are counted) over `--rounds` transactions after two warm-up rounds.
+A worker decodes, validates and encodes each 100-call batch (bench_ingest.py's bodies); the store's process turns
+those spool lines into columns in its writer (`records.lines_tables`) and stores them in one DuckDB transaction of
+`--per-transaction` calls (what the writer gathers in 0.25 s at that rate: 12,500 at 50,000 events/s). Prints the
+median CPU µs per call of each part (process CPU: DuckDB's threads are counted) over `--rounds` transactions after
+two warm-up rounds.
 
     .venv/bin/python benchmarks/bench_ingest_parts.py [--per-transaction 12500] [--rounds 6]
 """
@@ -29,13 +30,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     from aha.ingest import bodies
-    from aha.ingest.records import decode, encode
+    from aha.ingest.records import encode, lines_tables
     from aha.ingest.service import now_utc
-    from aha.ingest.takeover import write_records
+    from aha.store.calls import write_calls
     from aha.store.database import Store
 
     per = args.per_transaction
-    parts: dict[str, list[float]] = {"worker: decode, validate, encode": [], "owner: decode the lines": [],
+    parts: dict[str, list[float]] = {"worker: decode, validate, encode": [], "owner: the lines to columns": [],
                                      "owner: one DuckDB transaction": []}
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "aha.duckdb")
@@ -51,9 +52,9 @@ def main() -> None:
                 outcome = bodies.batch(decoded.doc, "web", now_utc(), len(raw), decoded.escaped)
                 lines.append(b"".join(encode(r) for r in outcome.records))
             validated = time.process_time()
-            records = [decode(line) for line in b"".join(lines).split(b"\n")[:-1]]
+            calls, dead = lines_tables(b"".join(lines))
             decoded_at = time.process_time()
-            write_records(store, records, (1, sent))
+            write_calls(store, calls, dead, (1, sent), now_utc())
             stored = time.process_time()
             if round_ >= 2:
                 for name, seconds in zip(parts, (validated - began, decoded_at - validated, stored - decoded_at),

@@ -213,3 +213,35 @@ def test_max_connections_bounds_every_process_together(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert rows(db, "SELECT count(*) FROM events")[0][0] == served
+
+
+def test_the_writer_reads_a_workers_lines_as_the_records_they_encode() -> None:
+    """What the owner stores of a worker's spool lines (`lines_tables`, typed decoding straight to columns) equals
+    what it stores of the records themselves (`calls_table`, `dead_table`) and of the lines read back the slow way
+    (`decode`, as a replay does): every kind of call, JSON members of every shape, dead letters."""
+    from datetime import datetime
+
+    from aha.ingest import bodies
+    from aha.ingest.records import DeadLetter, calls_table, dead_table, decode, encode, lines_tables
+
+    received = datetime(2026, 12, 4, 10, 0, 0, 123456)
+    calls = [
+        {"type": "track", "userId": "u1", "event": "Clicked", "messageId": "m1", "timestamp": "2026-12-04T09:59:00Z",
+         "properties": {"n": 10**30, "f": 0.1, "e": 1e-7, "s": "é\u2028\"\\/\t", "nested": {"a": [1, None, True]},
+                        "emoji": "\U0001f600"}},
+        {"type": "identify", "anonymousId": "a1", "userId": "u1", "traits": {"plan": "pro", "seats": 3}},
+        {"type": "group", "userId": "u2", "groupId": "acme", "traits": {}},
+        {"type": "alias", "previousId": "a2", "userId": "u2"},
+        {"type": "page", "userId": "u3", "name": "Home", "originalTimestamp": "2026-12-04T09:00:00+02:00"},
+        {"type": "track", "userId": 7, "event": "No Properties"},
+        {"type": "track", "event": "No User"},  # refused: a dead letter
+    ]
+    outcome = bodies.batch({"batch": calls, "sentAt": "2026-12-04T10:00:00Z"}, "web", received, None, True)
+    records = [*outcome.records, DeadLetter(received, None, None, "body", "not valid JSON", "{\"x\": \u00e9")]
+    assert sum(isinstance(r, DeadLetter) for r in records) == 2
+    data = b"".join(encode(r) for r in records)
+    fast_calls, fast_dead = lines_tables(data)
+    for reference in (records, [decode(line) for line in data.split(b"\n")[:-1]]):
+        assert fast_calls.equals(calls_table([r for r in reference if not isinstance(r, DeadLetter)]))
+        assert fast_dead.equals(dead_table([r for r in reference if isinstance(r, DeadLetter)]))
+    assert fast_calls.num_rows == 6 and fast_calls.column("properties")[0].as_py().startswith('{"n":1000000000000')

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aha.ingest import takeover
 from aha.ingest.keys import KeyRing
-from aha.ingest.records import Record, decode, encode
+from aha.ingest.records import Record, encode
 from aha.ingest.spool import ROTATE_BYTES, Spool, generations, remove_older
 from aha.store.calls import WriteCounts, load_checkpoint, save_checkpoint
 from aha.store.database import Store
@@ -47,11 +47,6 @@ class _Item:
     count: int
     generation: int
     end: int
-
-    def decoded(self) -> Sequence[Record]:
-        if isinstance(self.records, bytes):
-            return [decode(line) for line in self.records.split(b"\n")[:-1]]
-        return self.records
 
 
 @dataclass
@@ -220,8 +215,10 @@ class Ingestor:
 
     # -- storing ------------------------------------------------------------------------------------------------
 
-    def _store_records(self, store: Store, records: Sequence[Record], checkpoint: tuple[int, int]) -> None:
-        self._tally(takeover.write_records(store, records, checkpoint))
+    def _store_records(self, store: Store, items: Sequence[_Item], checkpoint: tuple[int, int]) -> None:
+        records = [r for item in items if not isinstance(item.records, bytes) for r in item.records]
+        lines = b"".join(item.records for item in items if isinstance(item.records, bytes))
+        self._tally(takeover.write_records(store, records, checkpoint, lines))
 
     def _tally(self, counts: WriteCounts) -> None:
         self.stats.stored_calls += counts.calls
@@ -251,12 +248,11 @@ class Ingestor:
                     break
                 items.append(item)
                 count += item.count
-            records = [r for item in items for r in item.decoded()]
             last = items[-1]
             started = time.monotonic()
             while True:
                 try:
-                    self._store_records(store, records, (last.generation, last.end))
+                    self._store_records(store, items, (last.generation, last.end))
                     self.stats.transactions += 1
                     self._writer_error = None
                     break
@@ -265,13 +261,13 @@ class Ingestor:
                     self._writer_error = f"{type(exc).__name__}: {exc}"
                     if self._stopping:
                         log.error("stopping with %d calls not stored; they stay in the spool for the next start",
-                                  len(records))
+                                  count)
                         return
-                    log.exception("writing %d calls to the store failed; retrying", len(records))
+                    log.exception("writing %d calls to the store failed; retrying", count)
                     time.sleep(1.0)
             for listener in self.committed:
                 listener()
-            self._release(len(records))
+            self._release(count)
             if last.generation > self._removed_below:  # the checkpoint has moved past the older files
                 remove_older(self.db_path, last.generation)
                 self._removed_below = last.generation
