@@ -4,12 +4,14 @@ Starts the real server (fsync on) on a fresh database, then load from separate p
 each sending single-event calls (/v1/track) or N-event batches (/v1/batch) for D seconds. The calls look like
 analytics-python's (type, userId, event, messageId, properties, timestamp, context.library; the batch's sentAt);
 each client formats its bodies from a byte template, so the load generator costs little of the shared CPUs.
-Reports acknowledged events/s, p50/p99 request latency, and the CPU seconds of the server process (every thread:
-HTTP, validation, spool, DuckDB writer) and of the clients over the run, per acknowledged event: on a machine shared
-with the load generator and other tenants, CPU per event is the figure that travels. Then it stops the server (which
+Reports acknowledged events/s, p50/p99 request latency, and the CPU seconds of the server's processes (every
+thread: HTTP, validation, spool, DuckDB writer; with `--server-arg=--workers=N` the workers too) and of the clients
+over the run, per acknowledged event: on a machine shared with the load generator and other tenants, CPU per event
+is the figure that travels. Then it stops the server (which
 drains everything into DuckDB) and checks the stored count equals the acknowledged count.
 
     .venv/bin/python benchmarks/bench_ingest.py [--seconds 10] [--clients 8] [--sizes 1,100]
+        [--connections 4: each client process keeps 4 raw connections (loadgen.py)] [--server-arg=--workers=2]
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of `pid` and of each of its child processes (`aha serve --workers N`: the workers)."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return {p: cpu_seconds(p) for p in [pid, *children]}
+
+
 def client(url: str, key: str, size: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     latencies: list[float] = []
     events = 0
@@ -66,24 +75,66 @@ def client(url: str, key: str, size: int, seconds: float, out: mp.Queue) -> None
     out.put((events, latencies, time.process_time()))
 
 
-def run(size: int, clients: int, seconds: float, server_args: tuple[str, ...]) -> dict[str, float]:
+def raw_client(url: str, key: str, size: int, seconds: float, out: mp.Queue, connections: int) -> None:  # type: ignore[type-arg]
+    """`client` over benchmarks/loadgen.py's raw keep-alive connections, `connections` of them on one asyncio loop:
+    a few µs of client CPU per event instead of httpx's 12-14, so more of the shared cores are the server's."""
+    import asyncio
+    import base64
+
+    from benchmarks.loadgen import Connection
+
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+    path = "/v1/track" if size == 1 else "/v1/batch"
+    latencies: list[float] = []
+    events = 0
+
+    async def one(tag: str) -> None:
+        nonlocal events
+        connection, n = Connection(url, auth), 0
+        deadline = time.perf_counter() + seconds
+        try:
+            while time.perf_counter() < deadline:
+                content = body(tag, n, size)
+                n += size
+                started = time.perf_counter()
+                status, _ = await connection.request("POST", path, content)
+                latencies.append(time.perf_counter() - started)
+                if status == 200:
+                    events += size
+        finally:
+            connection.close()
+
+    async def all_of_them() -> None:
+        await asyncio.gather(*(one(uuid.uuid4().hex[:8]) for _ in range(connections)))
+
+    asyncio.run(all_of_them())
+    out.put((events, latencies, time.process_time()))
+
+
+def run(size: int, clients: int, seconds: float, server_args: tuple[str, ...],
+        connections: int = 0) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "aha.duckdb"
         key = create_key(db)
         server = Server(db, free_port(), args=server_args).start()
         assert server.process is not None
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-        procs = [mp.Process(target=client, args=(server.url, key, size, seconds, out)) for _ in range(clients)]
-        cpu_before = cpu_seconds(server.process.pid)
+        procs = [mp.Process(target=raw_client, args=(server.url, key, size, seconds, out, connections))
+                 if connections else mp.Process(target=client, args=(server.url, key, size, seconds, out))
+                 for _ in range(clients)]
+        cpu_before = tree_cpu(server.process.pid)
         started = time.perf_counter()
         for p in procs:
             p.start()
         results = [out.get() for _ in procs]
         elapsed = time.perf_counter() - started
-        server_cpu = cpu_seconds(server.process.pid) - cpu_before
+        cpu_after = tree_cpu(server.process.pid)
+        per_process = [round(cpu - cpu_before.get(p, 0.0), 2) for p, cpu in cpu_after.items()]
+        server_cpu = sum(per_process)
         for p in procs:
             p.join()
         load = os.getloadavg()[0]
+        workers = httpx.get(server.url + "/health", timeout=30).json().get("workers") or {"calls": 0}
         server.stop()
         acked = sum(r[0] for r in results)
         client_cpu = sum(r[2] for r in results)
@@ -97,7 +148,12 @@ def run(size: int, clients: int, seconds: float, server_args: tuple[str, ...]) -
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
             "server_cpu_s": round(server_cpu, 2),
+            "server_cpu_s_per_process": per_process,
             "server_cpu_us_per_event": round(server_cpu / max(acked, 1) * 1e6, 1),
+            # with workers: the events they took, their CPU per such event, and the owner's per event of all
+            "worker_events": workers["calls"],
+            "worker_cpu_us_per_event": round(sum(per_process[1:]) / max(workers["calls"], 1) * 1e6, 1),
+            "owner_cpu_us_per_event": round(per_process[0] / max(acked, 1) * 1e6, 1),
             "client_cpu_us_per_event": round(client_cpu / max(acked, 1) * 1e6, 1),
             "load_average": round(load, 1),
             "acknowledged": acked,
@@ -111,9 +167,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--sizes", default="1,100", help="calls per request, comma-separated (1: /v1/track)")
     parser.add_argument("--server-arg", action="append", default=[], help="an extra `aha serve` option (repeatable)")
+    parser.add_argument("--connections", type=int, default=0,
+                        help="per client process, over loadgen.py's raw connections (default: one httpx client)")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        print(json.dumps(run(size, args.clients, args.seconds, tuple(args.server_arg))), flush=True)
+        print(json.dumps(run(size, args.clients, args.seconds, tuple(args.server_arg), args.connections)),
+              flush=True)
 
 
 if __name__ == "__main__":

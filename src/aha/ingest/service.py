@@ -43,7 +43,8 @@ FREE_BYTES_TO_RECOVER = 1 << 20  # after ENOSPC, this much free space counts as 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    records: Sequence[Record]
+    records: Sequence[Record] | bytes  # bytes: spool lines encoded by a worker process, decoded by the writer
+    count: int
     generation: int
     end: int
 
@@ -140,6 +141,12 @@ class Ingestor:
             raise RuntimeError("ingestor not started")
         return self._store
 
+    def key_check(self) -> Callable[[str], tuple[str, str] | None]:
+        """The key ring's check as it is now (a worker process's keys are checked here)."""
+        if self.keys is None:
+            raise RuntimeError("ingestor not started")
+        return self.keys.check
+
     @property
     def in_flight(self) -> int:
         return self._in_flight
@@ -165,11 +172,21 @@ class Ingestor:
     def submit(self, records: Sequence[Record], done: Callable[[str | None], None]) -> bool:
         """Spool `records`; `done(None)` runs (on the spool thread) once they are durable, `done(error)` if they
         could not be written. False: too busy, retry later (nothing was written)."""
+        data = b"".join(encode(r) for r in records)  # before a slot is taken: if this raised, nothing is owed
+        return self._submit(records, data, len(records), done)
+
+    def submit_lines(self, data: bytes, count: int, done: Callable[[str | None], None]) -> bool:
+        """`submit` for records a worker process validated and encoded (`count` spool lines, each ending in a
+        newline): the writer decodes them, off the event loop."""
+        if not data.endswith(b"\n") or data.count(b"\n") != count:
+            raise ValueError(f"{count} spool lines expected")
+        return self._submit(data, data, count, done)
+
+    def _submit(self, records: Sequence[Record] | bytes, data: bytes, count: int,
+                done: Callable[[str | None], None]) -> bool:
         spool = self._spool
         if spool is None:
             raise RuntimeError("ingestor not started")
-        data = b"".join(encode(r) for r in records)  # before a slot is taken: if this raised, nothing is owed
-        count = len(records)
         with self._lock:
             if self._in_flight and self._in_flight + count > self.max_in_flight:
                 return False
@@ -177,7 +194,7 @@ class Ingestor:
 
         def durable(generation: int, end: int, error: str | None) -> None:
             if error is None:
-                self._queue.put(_Item(records, generation, end))
+                self._queue.put(_Item(records, count, generation, end))
             else:
                 self._release(count)
             try:
@@ -198,8 +215,10 @@ class Ingestor:
 
     # -- storing ------------------------------------------------------------------------------------------------
 
-    def _store_records(self, store: Store, records: Sequence[Record], checkpoint: tuple[int, int]) -> None:
-        self._tally(takeover.write_records(store, records, checkpoint))
+    def _store_records(self, store: Store, items: Sequence[_Item], checkpoint: tuple[int, int]) -> None:
+        records = [r for item in items if not isinstance(item.records, bytes) for r in item.records]
+        lines = b"".join(item.records for item in items if isinstance(item.records, bytes))
+        self._tally(takeover.write_records(store, records, checkpoint, lines))
 
     def _tally(self, counts: WriteCounts) -> None:
         self.stats.stored_calls += counts.calls
@@ -216,7 +235,7 @@ class Ingestor:
             if first is None:
                 break
             items = [first]
-            count = len(first.records)
+            count = first.count
             due = started + self.write_every  # gather what arrives until then (a stop ends the wait at once)
             while count < WRITE_BATCH:
                 try:
@@ -228,13 +247,12 @@ class Ingestor:
                     stopping = True
                     break
                 items.append(item)
-                count += len(item.records)
-            records = [r for item in items for r in item.records]
+                count += item.count
             last = items[-1]
             started = time.monotonic()
             while True:
                 try:
-                    self._store_records(store, records, (last.generation, last.end))
+                    self._store_records(store, items, (last.generation, last.end))
                     self.stats.transactions += 1
                     self._writer_error = None
                     break
@@ -243,13 +261,13 @@ class Ingestor:
                     self._writer_error = f"{type(exc).__name__}: {exc}"
                     if self._stopping:
                         log.error("stopping with %d calls not stored; they stay in the spool for the next start",
-                                  len(records))
+                                  count)
                         return
-                    log.exception("writing %d calls to the store failed; retrying", len(records))
+                    log.exception("writing %d calls to the store failed; retrying", count)
                     time.sleep(1.0)
             for listener in self.committed:
                 listener()
-            self._release(len(records))
+            self._release(count)
             if last.generation > self._removed_below:  # the checkpoint has moved past the older files
                 remove_older(self.db_path, last.generation)
                 self._removed_below = last.generation

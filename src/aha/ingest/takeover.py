@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from aha.ingest.payloads import Call
-from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode
+from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode, lines_tables
 from aha.ingest.spool import generations, read_lines, remove_older, spool_path, truncate_torn_tail
 from aha.store.calls import WriteCounts, load_checkpoint, write_calls
 from aha.store.database import Store
@@ -59,11 +61,16 @@ def replay(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) 
     return read
 
 
-def write_records(store: Store, records: Sequence[Record], checkpoint: tuple[int, int] | None) -> WriteCounts:
-    """Store spooled records (calls and dead letters) in one transaction that also records `checkpoint`."""
-    calls = [r for r in records if isinstance(r, Call)]
-    dead = [r for r in records if isinstance(r, DeadLetter)]
-    return write_calls(store, calls_table(calls), dead_table(dead), checkpoint, datetime.now(UTC).replace(tzinfo=None))
+def write_records(store: Store, records: Sequence[Record], checkpoint: tuple[int, int] | None,
+                  lines: bytes = b"") -> WriteCounts:
+    """Store spooled records (calls and dead letters), and the records of spool `lines` (a worker process's), in one
+    transaction that also records `checkpoint`."""
+    calls = calls_table([r for r in records if isinstance(r, Call)])
+    dead = dead_table([r for r in records if isinstance(r, DeadLetter)])
+    if lines:
+        more_calls, more_dead = lines_tables(lines)
+        calls, dead = pa.concat_tables([calls, more_calls]), pa.concat_tables([dead, more_dead])
+    return write_calls(store, calls, dead, checkpoint, datetime.now(UTC).replace(tzinfo=None))
 
 
 def _write(store: Store, records: list[Record], checkpoint: tuple[int, int],

@@ -10,97 +10,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
+from fastapi.responses import JSONResponse
 
-from aha.ingest import bodies, payloads, running
-from aha.ingest.records import DeadLetter, Record
-from aha.ingest.service import Ingestor, now_utc
+from aha.ingest import running
+from aha.ingest.service import Ingestor
 from aha.surfaces.api.limits import BODY_SECONDS, BodyDeadline, StrangerLetters
 from aha.surfaces.api.live import LiveState
 from aha.surfaces.api.query import Reader
 from aha.surfaces.api.query import add_routes as add_query_routes
 from aha.surfaces.api.state import DefinitionsFile, rules_schedule
 from aha.surfaces.api.state import add_routes as add_state_routes
-
-RETRY_AFTER_SECONDS = 1
-RETRY_AFTER_UNWRITABLE = 5  # the spool cannot be written (a full disk): give the operator a moment
-CALL_ROUTES = ("track", "identify", "group", "alias", "page", "screen")
-
-
-class AsciiJSONResponse(JSONResponse):
-    """JSON with every non-ASCII character escaped: an answer that quotes what a client sent (a messageId, a key
-    holding a lone surrogate) always encodes."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
-
-
-def error_body(status: int, field: str, reason: str, errors: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The one error shape of every route (datasette's error_body idea)."""
-    return {
-        "ok": False,
-        "status": status,
-        "field": field,
-        "reason": reason,
-        "errors": list(errors) if errors is not None else [{"field": field, "reason": reason}],
-    }
-
-
-def error_response(status: int, field: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return AsciiJSONResponse(error_body(status, field, reason), status_code=status, headers=headers)
-
-
-def _some_id(name: str) -> dict[str, Any]:
-    return {"required": [name], "properties": {name: {"type": ["string", "integer"], "minLength": 1}}}
-
-
-def _request_schema(call_type: str | None) -> dict[str, Any]:
-    """The body as far as JSON Schema can say it. In a batch each call is judged on its own (a bad one is listed in
-    `rejected` of a 200), so its items may be anything; `sentAt` and `writeKey` that are not strings are ignored."""
-    if call_type is None:
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {"batch": {"type": "array", "items": {}, "maxItems": payloads.MAX_BATCH_EVENTS}},
-            "required": ["batch"],
-        }
-    else:
-        schema = payloads.MODELS[call_type].model_json_schema()
-        ids = ("userId",) if call_type == "alias" else ("userId", "anonymousId")  # alias: userId is the new id
-        schema["anyOf"] = [_some_id(name) for name in ids]  # not null, not empty
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {"ok": {"type": "boolean"}, "status": {"type": "integer"}, "field": {"type": "string"},
-                   "reason": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}},
-    "required": ["ok", "status", "field", "reason", "errors"],
-}
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-    for code, text in (
-        (400, "a bad call or body: field and reason"),
-        (401, "missing or invalid write key"),
-        (403, "a read key cannot write (a write key cannot read)"),
-        (408, "the body did not arrive within the server's timeout"),
-        (411, "no Content-Length (nor chunked encoding): the body cannot be read"),
-        (413, "body, call or batch over the spec's limits"),
-        (429, "busy: retry after Retry-After seconds"),
-        (503, "the calls cannot be stored now (e.g. a full disk): retry after Retry-After seconds"),
-    )
-}
+from aha.surfaces.api.tracking import (
+    ERROR_RESPONSES,
+    AsciiJSONResponse,
+    LocalSink,
+    add_error_handlers,
+    add_tracking_routes,
+    error_body,
+    error_response,
+)
+from aha.surfaces.api.worker import Workers
 
 
 def create_app(
@@ -115,11 +51,13 @@ def create_app(
     rules_every: float = 0.0,
     body_seconds: float = BODY_SECONDS,
     dashboard_requires_key: bool = False,
+    workers: Workers | None = None,
 ) -> FastAPI:
     """The server for one database; it opens the store (and replays the spool) on startup, drains it on shutdown.
 
     With `announce_url`, it writes `<db>.server.json` (url, pid, `local_token`) once the store is open, so other
     `aha` commands ask it instead of opening the locked file, and removes it after the store is closed.
+    With `workers`, more processes accept tracking calls and hand them to this one (`aha.surfaces.api.worker`).
     """
     ingestor = Ingestor(db_path, fsync=fsync, **({"max_in_flight": max_in_flight} if max_in_flight else {}))
     reader = Reader(ingestor)
@@ -136,6 +74,8 @@ def create_app(
         # what start-up built (Ibis, pandas, DuckDB, FastAPI: most of the heap) is never garbage: keep the
         # collector from walking it again each time requests' short-lived JSON triggers a full collection
         gc.freeze()
+        if workers is not None:
+            await workers.start(ingestor.key_check, ingestor.submit_lines)
         if announce_url is not None:
             running.write(db_path, announce_url, local_token or "")
         schedule = asyncio.create_task(rules_schedule(reader, definitions_file, rules_every)) if rules_every else None
@@ -148,6 +88,8 @@ def create_app(
             keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeping
+            if workers is not None:
+                await workers.stop()  # they finish their open requests through this process's spool first
             await asyncio.to_thread(reader.stop)
             await asyncio.to_thread(ingestor.stop)
             if announce_url is not None:
@@ -165,116 +107,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
         )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        field = "path" if exc.status_code in (404, 405) else "request"
-        return error_response(exc.status_code, field, str(exc.detail), dict(exc.headers or {}))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
-        return error_response(400, ".".join(str(p) for p in first["loc"]), str(first["msg"]))
-
-    @app.exception_handler(ClientDisconnect)
-    async def client_left(request: Request, exc: ClientDisconnect) -> Response:
-        return Response(status_code=400)  # nobody reads it; no traceback for an everyday event
-
-    async def durable(records: list[Record]) -> JSONResponse | None:
-        """Wait until `records` are on disk (None); else the answer: 429 too busy, 503 cannot be written."""
-        if not records:
-            return None
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str | None] = loop.create_future()
-
-        def resolve(error: str | None) -> None:
-            if not future.done():
-                future.set_result(error)
-
-        def done(error: str | None) -> None:
-            loop.call_soon_threadsafe(resolve, error)
-
-        if not ingestor.submit(records, done):
-            return error_response(429, "request", "the server is busy storing earlier calls; retry later",
-                                  {"Retry-After": str(RETRY_AFTER_SECONDS)})
-        error = await future
-        if error is None:
-            return None
-        return error_response(503, "request", "the server cannot store calls now (its disk is full or failing); "
-                              "retry later", {"Retry-After": str(RETRY_AFTER_UNWRITABLE)})
-
-    async def refuse(refused: bodies.Refused, source: str | None, received_at: Any) -> JSONResponse:
-        """The refusal's answer, after its dead letter is durable (a stranger's only while under the rate bound)."""
-        raw = refused.raw if source is not None else refused.raw[: bodies.UNAUTHENTICATED_RAW_CHARS]
-        if source is not None or strangers.admit():
-            await durable([DeadLetter(received_at, source, None, refused.field, refused.reason, raw)])
-        return error_response(refused.status, refused.field, refused.reason)
-
-    async def handle(request: Request, call_type: str | None) -> JSONResponse:
-        received_at = now_utc()
-        limit = bodies.limit_for(call_type)
-        header_key = bodies.key_from_header(request.headers.get("authorization"))
-        source: str | None = None
-        assert ingestor.keys is not None
-        if header_key is not None:
-            found = ingestor.keys.check(header_key)
-            source = found[0] if found else None
-            if found is None:
-                return await refuse(bodies.Refused(401, "writeKey", "invalid write key"), None, received_at)
-            if found[1] != "write":
-                return await refuse(bodies.Refused(403, "writeKey", "a read key cannot write"), None, received_at)
-        try:
-            declared = bodies.content_length(request.headers.get("content-length"))
-            if declared is not None and declared > 2 * limit:
-                raise bodies.Refused(413, "body", f"body is {declared} bytes; the limit is {limit}")
-            data = bytearray()
-            async for chunk in request.stream():
-                data += chunk
-                if len(data) > 2 * limit:
-                    raise bodies.Refused(413, "body", f"body exceeds {limit} bytes")
-            if not data and declared is None and "transfer-encoding" not in request.headers:
-                raise bodies.Refused(411, "Content-Length", "required: without it (or chunked encoding) the body "
-                                     "cannot be read (HTTP/1.0 clients must send it)")
-            decoded = bodies.decode_body(bytes(data), request.headers.get("content-encoding"), limit)
-            doc = decoded.doc
-        except bodies.Refused as refused:
-            return await refuse(refused, source, received_at)
-        if source is None:
-            found = ingestor.keys.check(bodies.key_from_body(doc))
-            if found is None:
-                no_key = bodies.Refused(401, "writeKey", "missing or invalid write key", bodies.raw_text(doc))
-                return await refuse(no_key, None, received_at)
-            if found[1] != "write":
-                return await refuse(bodies.Refused(403, "writeKey", "a read key cannot write"), None, received_at)
-            source = found[0]
-        try:
-            if call_type is None:
-                outcome = bodies.batch(doc, source, received_at,
-                                       bodies.decoded_size(len(data), request.headers.get("content-encoding")),
-                                       decoded.escaped)
-            else:
-                outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at,
-                                                                       decoded.escaped)], 1)
-        except bodies.Refused as refused:
-            return await refuse(refused, source, received_at)
-        failed = await durable(outcome.records)
-        if failed is not None:
-            return failed
-        rejected = [{"index": r.index, "messageId": r.message_id, "field": r.field, "reason": r.reason}
-                    for r in outcome.rejected]
-        return AsciiJSONResponse({"ok": True, "success": True, "accepted": outcome.accepted, "rejected": rejected})
-
-    def add_route(path: str, call_type: str | None) -> None:
-        async def route(request: Request) -> JSONResponse:
-            return await handle(request, call_type)
-
-        route.__name__ = f"post_{path.strip('/').replace('/', '_')}"
-        app.post(path, openapi_extra=_request_schema(call_type), responses=ERROR_RESPONSES,
-                 summary=f"Segment {call_type or 'batch'} call{'s' if call_type is None else ''}")(route)
-
-    for name in CALL_ROUTES:
-        add_route(f"/v1/{name}", name)
-    add_route("/v1/batch", None)
-    add_route("/v1/import", None)
+    add_error_handlers(app)
+    add_tracking_routes(app, LocalSink(ingestor), strangers)
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
     add_state_routes(app, reader, local_token, definitions_file, error_response, ERROR_RESPONSES, live.lookup)
@@ -291,7 +125,8 @@ def create_app(
         return AsciiJSONResponse(
             {"ok": problem is None, "problem": problem, "in_flight": ingestor.in_flight,
              "stored_calls": stats.stored_calls, "duplicates": stats.duplicates, "dead_letters": stats.dead_letters,
-             "replayed": stats.replayed, "write_errors": stats.write_errors, "checklists": live.health()},
+             "replayed": stats.replayed, "write_errors": stats.write_errors, "checklists": live.health(),
+             "workers": workers.health() if workers is not None else None},
             status_code=200 if problem is None else 503)
 
     return app

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import resource
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -211,13 +212,14 @@ def install_log_filters() -> None:
     logging.getLogger("uvicorn.access").addFilter(RedactFilter())
 
 
-def serve(app: Any, host: str, port: int, *, header_seconds: float = HEADER_SECONDS,
-          connections: int = MAX_CONNECTIONS) -> None:
-    """uvicorn with the bounds above (h11: the protocol whose connections this module bounds)."""
+def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, header_seconds: float = HEADER_SECONDS,
+          connections: int = MAX_CONNECTIONS, sockets: list[socket.socket] | None = None) -> None:
+    """uvicorn with the bounds above (h11: the protocol whose connections this module bounds); on `sockets`
+    already listening, when given (`aha serve --workers`), instead of binding `host`:`port`."""
     bound = max_connections(connections)
     protocol = type("Protocol", (BoundedH11Protocol,), {"header_seconds": header_seconds, "max_connections": bound})
     install_log_filters()
     config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10,
                             http=protocol, timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
                             h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=ACCEPT_BACKLOG)
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=sockets)

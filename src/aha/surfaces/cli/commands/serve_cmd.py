@@ -27,9 +27,14 @@ def serve_command(
     timeout: float = typer.Option(30.0, "--timeout", min=0.1,
                                   help="Seconds a client has to send a request's body (its headers: a third of it)."),
     max_connections: int = typer.Option(1000, "--max-connections", min=1,
-                                        help="Open connections at most (lowered to fit the file-descriptor limit)."),
+                                        help="Open connections at most, all processes together (each process: "
+                                        "its share, lowered to fit the file-descriptor limit)."),
     max_in_flight: int = typer.Option(200_000, "--max-in-flight", min=1,
                                       help="Calls acknowledged but not yet stored, at most; past it: 429."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=64,
+                                       help="Processes accepting HTTP: this one (the store's) and N - 1 that "
+                                       "decode and validate tracking calls and hand them to it (default: one per "
+                                       "core but one, at most 8; one on two cores or fewer)."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
@@ -40,7 +45,8 @@ def serve_command(
     from aha.store import open_store
     from aha.store.urls import require_file
     from aha.surfaces.api import create_app
-    from aha.surfaces.api.limits import serve
+    from aha.surfaces.api.limits import ACCEPT_BACKLOG, serve
+    from aha.surfaces.api.worker import Workers, default_workers, listening_socket
     from aha.surfaces.web.pages import LOOPBACK
 
     require_file(db, "aha serve")
@@ -53,10 +59,23 @@ def serve_command(
     definitions = config if config is not None else (Path("aha.yaml") if Path("aha.yaml").exists() else None)
     if definitions is not None:
         _warn_unreachable_webhooks(definitions)
+    count = workers if workers is not None else default_workers()
+    per_process = max(1, max_connections // count)  # --max-connections bounds them all together
+    sockets = pool = None
+    if count > 1:  # every process accepts on one socket; the others reach this one over loopback
+        try:
+            public = listening_socket(host, port, ACCEPT_BACKLOG)
+        except OSError as exc:
+            raise UserError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}).") from None
+        internal = listening_socket("127.0.0.1", 0, ACCEPT_BACKLOG)
+        sockets = [public, internal]
+        pool = Workers(count, public, running.connect_url("127.0.0.1", internal.getsockname()[1]), timeout,
+                       timeout / 3, per_process)
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
-                     definitions=definitions, rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK)
-    serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)
+                     definitions=definitions, rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK,
+                     workers=pool)
+    serve(app, host, port, header_seconds=timeout / 3, connections=per_process, sockets=sockets)
 
 
 def _warn_unreachable_webhooks(config: Path) -> None:
