@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from aha.errors import UserError
+
+
+class AccessLog(StrEnum):
+    """`--access-log` (aha.surfaces.api.limits: why failures only by default)."""
+
+    all = "all"
+    errors = "errors"
+    off = "off"
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +39,8 @@ def serve_command(
                                         help="Open connections at most (lowered to fit the file-descriptor limit)."),
     max_in_flight: int = typer.Option(200_000, "--max-in-flight", min=1,
                                       help="Calls acknowledged but not yet stored, at most; past it: 429."),
+    access_log: AccessLog = typer.Option(AccessLog.errors, "--access-log", help="A log line for each answer of "
+                                         "status 400 or more (errors), for every request (all), or none (off)."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
@@ -56,7 +67,8 @@ def serve_command(
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
                      definitions=definitions, rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK)
-    serve(app, host, port, header_seconds=timeout / 3, connections=max_connections)
+    serve(app, host, port, header_seconds=timeout / 3, connections=max_connections,
+          access_log=access_log.value)
 
 
 def _warn_unreachable_webhooks(config: Path) -> None:
