@@ -135,6 +135,40 @@ class StrangerLetters:
         return self._count <= self.per_minute
 
 
+class CoalescingTransport:
+    """A connection's transport whose writes go out together: uvicorn writes a response's head and its body apart,
+    two TCP segments that wake the client twice (each wake-up a chance for the scheduler to preempt the server on a
+    busy machine). Writes are gathered until the response is complete (`flush`, from the protocol) or, for anything
+    else (a streamed body, an error answer), until the end of the event loop's turn; `close` sends what is gathered
+    first. Everything else is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending = []
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a header deadline and a hard bound on open connections."""
 
@@ -145,6 +179,7 @@ class BoundedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.access_log = self.access_log and self.log_requests
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         if len(self.connections) > self.max_connections:
             logging.getLogger("uvicorn.error").warning("more than %d connections open: closing new ones",
                                                        self.max_connections)
@@ -157,6 +192,8 @@ class BoundedH11Protocol(H11Protocol):
         return True if self.cycle is not None and not self.cycle.response_complete else None
 
     def on_response_complete(self) -> None:
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
         super().on_response_complete()
         if not self.transport.is_closing():
             self._arm_header_deadline()
