@@ -72,22 +72,38 @@ def checklist(store: Store, ms: MilestoneState, entity_type: str, entity_id: str
 
 
 def from_rows(definitions: Definitions, as_of: datetime, entity_type: str, entity_id: str,
-              entity_state: list[dict[str, Any]]) -> ChecklistResult:
-    """The checklist from one entity's rows of the long state (`entity_rows`, or the server's lookup copy)."""
+              entity_state: list[dict[str, Any]], layout: Layout | None = None) -> ChecklistResult:
+    """The checklist from one entity's rows of the long state (`entity_rows`, or the server's lookup copy);
+    `layout`: `Layout(definitions, entity_type)` when the caller keeps one (the server, per copy)."""
     rows = {r[c.MILESTONE_ID]: r for r in entity_state}
     if not rows:
         raise UnknownEntity(_unknown(as_of, entity_type, entity_id))
-    order = _order(definitions, entity_type)
-    items = tuple(_item(definitions.milestone(mid), rows[mid]) for mid in order if mid in rows)
+    layout = layout or Layout(definitions, entity_type)
+    items = tuple(ChecklistItem(mid, name, level, row[c.STATUS], row[c.REACH_TIME], float(row[c.PROGRESS] or 0.0),
+                                threshold, measure, row[c.WINDOW_END], guidance)
+                  for mid, name, level, threshold, measure, guidance in layout.items
+                  if (row := rows.get(mid)) is not None)
     paid = rows.get(c.PAID)
-    next_up = next((i.id for i in items if i.status == c.IN_PROGRESS and i.id in _funnel(definitions, entity_type)),
-                   None)
+    next_up = next((i.id for i in items if i.status == c.IN_PROGRESS and i.id in layout.funnel), None)
     activated = None
-    if entity_type == c.USER:
-        activated = rows[definitions.primary.id][c.STATUS] == c.REACHED
+    if layout.primary is not None:
+        activated = rows[layout.primary][c.STATUS] == c.REACHED
     first = next(iter(rows.values()))
     return ChecklistResult(entity_type, entity_id, as_of, first[c.T0],
                            paid[c.REACH_TIME] if paid is not None else None, activated, score(items), next_up, items)
+
+
+class Layout:
+    """What a checklist of one entity type takes from the definitions, worked out once: its milestones in checklist
+    order (`_order`) with the fields each item repeats (id, name, level, threshold, measure, guidance), the funnel,
+    and the primary milestone (users only)."""
+
+    def __init__(self, definitions: Definitions, entity_type: str) -> None:
+        milestones = [definitions.milestone(mid) for mid in _order(definitions, entity_type)]
+        self.items = tuple((m.id, m.label, m.level, float(len(m.all_of)) if m.all_of else m.threshold_value,
+                            _measure(m), m.guidance) for m in milestones)
+        self.funnel = frozenset(_funnel(definitions, entity_type))
+        self.primary = definitions.primary.id if entity_type == c.USER else None
 
 
 def score(items: tuple[ChecklistItem, ...]) -> float:
@@ -99,12 +115,6 @@ def score(items: tuple[ChecklistItem, ...]) -> float:
         total += weight
         done += weight if item.status == c.REACHED else weight * min(item.progress / item.threshold, 1.0)
     return round(100.0 * done / total, 1) if total else 0.0
-
-
-def _item(m: Milestone, row: dict[str, Any]) -> ChecklistItem:
-    threshold = float(len(m.all_of)) if m.all_of else m.threshold_value
-    return ChecklistItem(m.id, m.label, m.level, row[c.STATUS], row[c.REACH_TIME], float(row[c.PROGRESS] or 0.0),
-                         threshold, _measure(m), row[c.WINDOW_END], m.guidance)
 
 
 def _measure(m: Milestone) -> str:

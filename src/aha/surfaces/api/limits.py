@@ -7,6 +7,11 @@ fills the disk. Here: a connection must deliver its request headers within `head
 previous response), and its body within `body_seconds` of its headers (else 408); connections past `max_connections`
 are closed as soon as they are accepted; identical log lines repeat at most once per REPEAT_SECONDS; credentials in
 a query string never reach the access log.
+
+The access log (`aha serve --access-log`) has by default a line for each answer of status 400 or more only: at
+thousands of requests a second a line per answer is ~10% of the server's CPU and gigabytes of log a day, and the
+answers an operator acts on are the failures (a proxy in front keeps per-request logs where they are wanted);
+`all` is uvicorn's line per request, `off` none.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 HEADER_SECONDS = 10.0
 BODY_SECONDS = 30.0
@@ -90,6 +96,30 @@ class BodyDeadline:
         await self.app(scope, timed_receive, guarded_send)
 
 
+class ErrorAccessLog:
+    """ASGI middleware: uvicorn's access log line (same logger and format, so RedactFilter applies) for answers of
+    status 400 or more; uvicorn's own line per request is off."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("uvicorn.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        http: Any = scope  # an HTTPScope
+
+        async def logged_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                self.log.info('%s - "%s %s HTTP/%s" %d', get_client_addr(http), http["method"],
+                              get_path_with_query_string(http), http["http_version"], message["status"])
+            await send(message)
+
+        await self.app(scope, receive, logged_send)
+
+
 class StrangerLetters:
     """A bound on the dead letters kept for unauthenticated requests, so strangers cannot fill the disk with them."""
 
@@ -106,14 +136,51 @@ class StrangerLetters:
         return self._count <= self.per_minute
 
 
+class CoalescingTransport:
+    """A connection's transport whose writes go out together: uvicorn writes a response's head and its body apart,
+    two TCP segments that wake the client twice (each wake-up a chance for the scheduler to preempt the server on a
+    busy machine). Writes are gathered until the response is complete (`flush`, from the protocol) or, for anything
+    else (a streamed body, an error answer), until the end of the event loop's turn; `close` sends what is gathered
+    first. Everything else is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending = []
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a header deadline and a hard bound on open connections."""
 
     header_seconds = HEADER_SECONDS
     max_connections = MAX_CONNECTIONS
+    log_requests = True  # uvicorn's access log line per request (else only ErrorAccessLog's)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.access_log = self.access_log and self.log_requests
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         if len(self.connections) > self.max_connections:
             logging.getLogger("uvicorn.error").warning("more than %d connections open: closing new ones",
                                                        self.max_connections)
@@ -126,6 +193,8 @@ class BoundedH11Protocol(H11Protocol):
         return True if self.cycle is not None and not self.cycle.response_complete else None
 
     def on_response_complete(self) -> None:
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
         super().on_response_complete()
         if not self.transport.is_closing():
             self._arm_header_deadline()
@@ -213,13 +282,18 @@ def install_log_filters() -> None:
 
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, header_seconds: float = HEADER_SECONDS,
-          connections: int = MAX_CONNECTIONS, sockets: list[socket.socket] | None = None) -> None:
+          connections: int = MAX_CONNECTIONS, sockets: list[socket.socket] | None = None,
+          access_log: str = "errors") -> None:
     """uvicorn with the bounds above (h11: the protocol whose connections this module bounds); on `sockets`
-    already listening, when given (`aha serve --workers`), instead of binding `host`:`port`."""
+    already listening, when given (`aha serve --workers`), instead of binding `host`:`port`; `access_log`: all,
+    errors (ErrorAccessLog) or off."""
     bound = max_connections(connections)
-    protocol = type("Protocol", (BoundedH11Protocol,), {"header_seconds": header_seconds, "max_connections": bound})
+    protocol = type("Protocol", (BoundedH11Protocol,), {"header_seconds": header_seconds, "max_connections": bound,
+                                                        "log_requests": access_log == "all"})
     install_log_filters()
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10,
-                            http=protocol, timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
-                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=ACCEPT_BACKLOG)
+    config = uvicorn.Config(ErrorAccessLog(app) if access_log == "errors" else app, host=host, port=port,
+                            log_level="info", timeout_graceful_shutdown=10, http=protocol,
+                            timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
+                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=ACCEPT_BACKLOG,
+                            access_log=access_log != "off")  # off: uvicorn drops the access logger's handlers
     uvicorn.Server(config).run(sockets=sockets)

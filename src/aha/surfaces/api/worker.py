@@ -76,12 +76,12 @@ class Workers:
     """The owner's side: starts N − 1 worker processes on `listen`, serves their channels, restarts one that dies."""
 
     def __init__(self, count: int, listen: socket.socket, owner_url: str, body_seconds: float,
-                 header_seconds: float, connections: int) -> None:
+                 header_seconds: float, connections: int, access_log: str = "errors") -> None:
         self.count = count
         self.listen = listen
         self.owner_url = owner_url
         self.args = ["--body-seconds", str(body_seconds), "--header-seconds", str(header_seconds),
-                     "--connections", str(connections)]
+                     "--connections", str(connections), "--access-log", access_log]
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.started = 0  # worker processes started, restarts included
         self.calls = 0  # records the workers handed over and this process spooled
@@ -222,13 +222,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body-seconds", type=float, required=True)
     parser.add_argument("--header-seconds", type=float, required=True)
     parser.add_argument("--connections", type=int, required=True)
+    parser.add_argument("--access-log", default="errors", choices=("all", "errors", "off"))
     args = parser.parse_args(argv)
     from aha.surfaces.api.limits import serve
 
     listen = socket.socket(fileno=args.listen_fd)
     link = socket.socket(fileno=args.channel_fd)
     serve(worker_app(link, args.owner_url, args.body_seconds), sockets=[listen],
-          header_seconds=args.header_seconds, connections=args.connections)
+          header_seconds=args.header_seconds, connections=args.connections, access_log=args.access_log)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from aha.errors import UserError
+
+
+class AccessLog(StrEnum):
+    """`--access-log` (aha.surfaces.api.limits: why failures only by default)."""
+
+    all = "all"
+    errors = "errors"
+    off = "off"
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +44,8 @@ def serve_command(
                                        help="Processes accepting HTTP: this one (the store's) and N - 1 that "
                                        "decode and validate tracking calls and hand them to it (default: one per "
                                        "core but one, at most 8; one on two cores or fewer)."),
+    access_log: AccessLog = typer.Option(AccessLog.errors, "--access-log", help="A log line for each answer of "
+                                         "status 400 or more (errors), for every request (all), or none (off)."),
 ) -> None:
     """Serve /v1/track, /v1/identify, /v1/group, /v1/alias, /v1/page, /v1/screen, /v1/batch and the read API.
 
@@ -70,12 +81,13 @@ def serve_command(
         internal = listening_socket("127.0.0.1", 0, ACCEPT_BACKLOG)
         sockets = [public, internal]
         pool = Workers(count, public, running.connect_url("127.0.0.1", internal.getsockname()[1]), timeout,
-                       timeout / 3, per_process)
+                       timeout / 3, per_process, access_log.value)
     app = create_app(db, cors_origins=cors, fsync=not no_fsync, announce_url=running.connect_url(host, port),
                      local_token=running.new_token(), body_seconds=timeout, max_in_flight=max_in_flight,
                      definitions=definitions, rules_every=rules_every, dashboard_requires_key=host not in LOOPBACK,
                      workers=pool)
-    serve(app, host, port, header_seconds=timeout / 3, connections=per_process, sockets=sockets)
+    serve(app, host, port, header_seconds=timeout / 3, connections=per_process, sockets=sockets,
+          access_log=access_log.value)
 
 
 def _warn_unreachable_webhooks(config: Path) -> None:
