@@ -188,15 +188,15 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
     known = raw.account_id.notnull() & raw.user_id.notnull()
     direct = raw.filter(known).mutate(user_id=raw.account_id)
     rest = union_all([raw.filter(raw.account_id.isnull()), raw.filter(raw.account_id.notnull() & raw.user_id.isnull())])
-    # The rest is few events or none, but each lookup it joins would still be built whole (a hash table of every
-    # identity link, every user's first group call: a quarter of this pass at ten million events, for no rows).
-    # Narrowed first to the ids the rest carries, they cost next to nothing; the rows found are the same.
+    # Only events without a user id read the identity links: the links are narrowed to those events' anonymous
+    # ids, by a filter of its own (pruned like the two above), so that where every event carries a user id DuckDB
+    # does not build a hash table of every link for nothing.
+    anonymous = raw.filter(raw.user_id.isnull())
     links = source.linked if source.linked is not None else source.identity_links()
-    links = links.semi_join(rest, links.anonymous_id == rest.anonymous_id)
+    links = links.semi_join(anonymous, links.anonymous_id == anonymous.anonymous_id)
     rest = replace(source, linked=links, merged=source.merged if source.merged is not None else source.merges()
                    ).resolve(rest)
-    members = memberships.semi_join(rest, memberships.user_id == rest.user_id)
-    resolved = accounts.events_with_account(rest, members).mutate(user_id=ibis._.account_id)
+    resolved = accounts.events_with_account(rest, memberships).mutate(user_id=ibis._.account_id)
     return union_all([direct.select(*resolved.columns), resolved])
 
 
