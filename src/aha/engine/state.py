@@ -187,6 +187,8 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
     raw = source.raw(names)
     known = raw.account_id.notnull() & raw.user_id.notnull()
     direct = raw.filter(known).mutate(user_id=raw.account_id)
+    # The rest as two filters DuckDB checks against each row group's null counts (`NOT known` it tests row by row):
+    # where every such event carries both ids, they skip every row group instead of reading them all again.
     rest = union_all([raw.filter(raw.account_id.isnull()), raw.filter(raw.account_id.notnull() & raw.user_id.isnull())])
     # Only events without a user id read the identity links: the links are narrowed to those events' anonymous
     # ids, by a filter of its own (pruned like the two above), so that where every event carries a user id DuckDB
