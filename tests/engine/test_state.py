@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from aha.analyses.state import build
 from aha.definitions import Definitions, parse
-from aha.store import open_store
+from aha.store import Store, open_store
 from tests.journeys import write_events, write_identities, write_memberships, write_traits
 
 DEFINITIONS = parse("""
@@ -225,25 +226,33 @@ def test_segment_sources_are_built_when_first_asked_for_and_follow_the_data(tmp_
     assert sources(with_segments(store, ms)) == {"u1": "partner", "u2": "seo", "u3": "(none)", "u4": "ads"}
 
 
+def candidate_parts(store: Store, definitions: Definitions, as_of: datetime) -> tuple[Any, dict[str, list[Any]]]:
+    """The entities (a temp table) and each entity type's candidate statements, made step by step as `build` makes
+    them (the owners materialised first)."""
+    from aha.analyses.state import event_source
+    from aha.engine.state import entities_query, owners_query, relevant_parts
+
+    source = event_source(store, as_of)
+    memberships = store.table("memberships")
+    entities = store.materialise("e", entities_query(source, store.table("users"), memberships, definitions),
+                                 temp=True)
+    owners = {kind: store.materialise(f"o_{kind}", owners_query(entities, definitions, kind), temp=True)
+              for kind in ("user", "account")}
+    return entities, relevant_parts(source, owners, memberships, definitions)
+
+
 def test_state_query_as_one_statement_equals_the_state_built_step_by_step(tmp_path):
     """`build` names each reach as a view before spreading them (cheaper to compile); `state_query` is the same plan
     as one expression, the form another engine runs. Both must give the same rows."""
-    from aha.analyses.state import event_source
-    from aha.engine.state import entities_query, owners_query, relevant_parts, state_query
+    from aha.engine.state import state_query
 
     store = open_store(tmp_path / "aha.duckdb")
     write_events(store, JOURNEYS)
     write_traits(store, TRAITS)
     built = build(store, DEFINITIONS, AS_OF).entities.execute()
-    source = event_source(store, AS_OF)
-    memberships = store.table("memberships")
-    entities = store.materialise("e", entities_query(source, store.table("users"), memberships, DEFINITIONS),
-                                 temp=True)
-    owners = {kind: store.materialise(f"o_{kind}", owners_query(entities, DEFINITIONS, kind), temp=True)
-              for kind in ("user", "account")}
-    relevant = {kind: store.materialise(f"r_{kind}", parts[0], temp=True)
-                for kind, parts in relevant_parts(source, owners, memberships, DEFINITIONS).items()}
-    for kind, parts in relevant_parts(source, owners, memberships, DEFINITIONS).items():
+    entities, candidates = candidate_parts(store, DEFINITIONS, AS_OF)
+    relevant = {kind: store.materialise(f"r_{kind}", parts[0], temp=True) for kind, parts in candidates.items()}
+    for kind, parts in candidates.items():
         for part in parts[1:]:
             store.append(f"r_{kind}", part, temp=True)
     whole = store.execute(state_query(relevant, entities, DEFINITIONS))

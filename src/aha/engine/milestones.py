@@ -35,10 +35,16 @@ def qualifying(relevant: ir.Table, milestone: Milestone, codes: Mapping[str, int
     on millions of rows that all pass it."""
     conditions = [relevant[c.EVENT_CODE].isin([codes[name] for name in milestone.events]),
                   matchers.where(matchers.ExtractedProperties(relevant), milestone.where)]
-    if bounded is None or milestone.within < bounded:
+    if needs_t0(milestone, bounded):
         window_end = relevant[c.T0] + ibis.interval(seconds=int(milestone.within.total_seconds()))
         conditions.append(relevant.timestamp < window_end)
     return relevant.filter(*conditions)
+
+
+def needs_t0(milestone: Milestone, bounded: timedelta | None) -> bool:
+    """Whether counting the milestone reads each event's `t0`: only when its window is shorter than the one that
+    bounds the candidate events already (`bounded`, its entity type's longest)."""
+    return bounded is None or milestone.within < bounded
 
 
 @dataclass

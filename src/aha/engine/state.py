@@ -8,6 +8,7 @@ table per entity type; `state_query` then derives every milestone's reach time a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import ibis
@@ -24,6 +25,7 @@ from aha.engine.milestones import (
     all_of_query,
     event_codes,
     extract_properties,
+    needs_t0,
     null_properties,
     property_uses,
     reach_query,
@@ -137,6 +139,9 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
         # bytes of an event, and on this side nothing parses it.
         read = {name for names_read in uses.values() for name in names_read}
         plain, parsed = [n for n in names if n not in read], [n for n in names if n in read]
+        # Each event's t0, only where a milestone's window is shorter than the longest (which bounds the rows
+        # already): the account table of ten million messages is a column narrower.
+        kept = [c.T0] if any(needs_t0(m, longest_window(definitions, entity)) for m in ms) else []
         for group, with_properties in ((plain, False), (parsed, True)):
             if not group:
                 continue
@@ -158,7 +163,7 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
                 columns["message_id"] = (joined.event.isin(ordered).ifelse(joined.message_id, ibis.null("string"))
                                          if ordered else ibis.null("string"))
             columns |= extract_properties(joined, uses) if with_properties else null_properties(uses)
-            parts.setdefault(entity, []).append(joined.select(c.ENTITY_KEY, c.T0, "timestamp", **columns))
+            parts.setdefault(entity, []).append(joined.select(c.ENTITY_KEY, *kept, "timestamp", **columns))
     return parts
 
 
@@ -182,7 +187,17 @@ def _account_candidates(source: EventSource, memberships: ir.Table, names: list[
     raw = source.raw(names)
     known = raw.account_id.notnull() & raw.user_id.notnull()
     direct = raw.filter(known).mutate(user_id=raw.account_id)
-    rest = source.resolve(raw.filter(~known))
+    # The rest as two filters DuckDB checks against each row group's null counts (`NOT known` it tests row by row):
+    # where every such event carries both ids, they skip every row group instead of reading them all again.
+    rest = union_all([raw.filter(raw.account_id.isnull()), raw.filter(raw.account_id.notnull() & raw.user_id.isnull())])
+    # Only events without a user id read the identity links: the links are narrowed to those events' anonymous
+    # ids, by a filter of its own (pruned like the two above), so that where every event carries a user id DuckDB
+    # does not build a hash table of every link for nothing.
+    anonymous = raw.filter(raw.user_id.isnull())
+    links = source.linked if source.linked is not None else source.identity_links()
+    links = links.semi_join(anonymous, links.anonymous_id == anonymous.anonymous_id)
+    rest = replace(source, linked=links, merged=source.merged if source.merged is not None else source.merges()
+                   ).resolve(rest)
     resolved = accounts.events_with_account(rest, memberships).mutate(user_id=ibis._.account_id)
     return union_all([direct.select(*resolved.columns), resolved])
 
