@@ -247,21 +247,21 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         if overlapped:
             handle.keep(ENTITIES_TABLE)
         counted[WITHOUT_SIGNUP] = int(handle.value(without) or 0)
-        _write_key(handle, _view_sql(handle, wide, definitions, as_of), key, marks, counted[WITHOUT_SIGNUP])
+        # the store's own way (a Spark temp view; no raw SQL there): a full build runs on every backend
+        handle.create_view(STATE_TABLE, _view_parts(wide, definitions, as_of))
+        _write_key(handle, key, marks, counted[WITHOUT_SIGNUP])
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
-def _view_sql(handle: Store, wide: ir.Table, definitions: Definitions, as_of: datetime) -> str:
-    """The long view over the file's entities, compiled against the name the file's table has."""
-    return handle.union_sql(state_view_parts(ibis.table(wide.schema(), name=ENTITIES_TABLE), definitions, as_of))
+def _view_parts(wide: ir.Table, definitions: Definitions, as_of: datetime) -> list[ir.Table]:
+    """The long view's parts over the file's entities, compiled against the name the file's table has."""
+    return state_view_parts(ibis.table(wide.schema(), name=ENTITIES_TABLE), definitions, as_of)
 
 
-def _write_key(handle: Store, view: str, key: str, marks: incremental.Marks | None, without: int) -> None:
-    """The long view (`_view_sql`), and the state's key, marks (where the store keeps them: a DuckDB file) and
-    users-without-signup count."""
-    handle.raw.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view}')
+def _write_key(handle: Store, key: str, marks: incremental.Marks | None, without: int) -> None:
+    """The state's key, marks (where the store keeps them: a DuckDB file) and users-without-signup count."""
     values = {STATE_KEY: key, WITHOUT_SIGNUP: str(without)}
     if marks is not None:
         values[incremental.MARKS] = marks.dump()
@@ -308,8 +308,8 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
 
     count_sql = compiled.text((*prefix, "without"), at, without_sql)
-    view = compiled.text((*prefix, "view"), at, lambda: _view_sql(store, store.table(ENTITIES_TABLE), definitions,
-                                                                   compiled.AS_OF))
+    view = compiled.text((*prefix, "view"), at, lambda: store.union_sql(
+        _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
     with _one_transaction(store) as con:
         offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
         con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
@@ -325,7 +325,8 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
         row = one_row(con, count_sql)
         without = int(row[0]) if row else 0
-        _write_key(store, view, marks.key, marks, without)
+        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view}')  # incremental: a DuckDB file only
+        _write_key(store, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
         f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
         f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
