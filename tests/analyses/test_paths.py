@@ -81,7 +81,13 @@ def test_paths_hand_counted(project):
 
 def test_drop_off_hand_counted(project):
     (g,) = project.paths(as_of=AS_OF).groups
-    ab, bc = g.drop_offs
+    sa, ab, bc = g.drop_offs
+    # everyone counted signed up; all but the one "(none)" user reached a (9 of 10); 4 of those 9 converted, 0 of 1
+    assert (sa.from_id, sa.to_id, sa.from_name, sa.reached_from, sa.continued, sa.lost) == ("signup", "a",
+                                                                                          "Signed up", 10, 9, 1)
+    assert (sa.conversion_continued.numerator, sa.conversion_continued.denominator) == (4, 9)
+    assert (sa.conversion_lost.numerator, sa.conversion_lost.denominator) == (0, 1)
+    assert sa.gap_points == pytest.approx(100 * 4 / 9)
     assert (ab.from_id, ab.to_id, ab.reached_from, ab.continued, ab.lost) == ("a", "b", 9, 4, 5)
     assert ab.lost_share.value == pytest.approx(5 / 9)
     assert (ab.conversion_continued.numerator, ab.conversion_continued.denominator) == (2, 4)
@@ -134,7 +140,8 @@ def test_summarise_from_literal_rows():
     (g,) = summarise(rows, ["x", "y"], {"x": "X", "y": "Y"}, AS_OF, "Paid within 5d", None).groups
     assert table(g) == {"x → y": (3, 3, 0), "(none)": (1, 0, 1)}
     assert (g.signups, g.immature, g.users) == (5, 1, 4)
-    assert g.drop_offs[0].lost == 0 and g.drop_offs[0].conversion_lost.value is None
+    assert [(d.from_id, d.reached_from, d.lost) for d in g.drop_offs] == [("signup", 4, 1), ("x", 3, 0)]
+    assert g.drop_offs[1].conversion_lost.value is None
 
 
 def test_cli_table_and_json(tmp_path):

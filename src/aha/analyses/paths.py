@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.funnel import SIGNUP
 from aha.analyses.left_out import account_milestones
 from aha.analyses.state import MilestoneState
 from aha.definitions import Definitions
@@ -73,7 +74,7 @@ class PathsGroup:
     converters: int
     paths: tuple[PathCount, ...]  # most common first, at most `top`, then "(other)" if any
     distinct_paths: int
-    drop_offs: tuple[DropOff, ...]  # one per consecutive pair of funnel milestones
+    drop_offs: tuple[DropOff, ...]  # signup → the first funnel milestone, then each consecutive pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ def _group(segment: str, rows: list[dict[str, Any]], funnel: list[str], names: d
     if rest:
         paths.append(_path(OTHER, (), sum(v[0] for _, v in rest), sum(v[1] for _, v in rest), converters,
                            non_converters))
-    drop_offs = tuple(_drop_off(counts, a, b, names) for a, b in pairwise(funnel))
+    drop_offs = tuple(_drop_off(counts, a, b, names) for a, b in pairwise([SIGNUP, *funnel]))
     return PathsGroup(
         segment=segment, signups=_total(rows, "signups"), immature=_total(rows, "immature"),
         out_of_scope=_total(rows, "out_of_scope"),
@@ -168,10 +169,11 @@ def _path(label: str, ids: tuple[str, ...], yes: int, no: int, all_yes: int, all
 
 
 def _drop_off(counts: dict[tuple[str, ...], list[int]], first: str, then: str, names: dict[str, str]) -> DropOff:
-    """Reaching `then` counts in any order: the question is whom we never get there, not who took a detour."""
+    """Reaching `then` counts in any order: the question is whom we never get there, not who took a detour. From
+    `SIGNUP`, everyone in the population has reached `first`."""
     cont, lost = [0, 0], [0, 0]  # [converters, non-converters]
     for ids, (yes, no) in counts.items():
-        if first not in ids:
+        if first != SIGNUP and first not in ids:
             continue
         into = cont if then in ids else lost
         into[0] += yes
@@ -180,8 +182,8 @@ def _drop_off(counts: dict[tuple[str, ...], list[int]], first: str, then: str, n
     gap = (None if conv_cont.value is None or conv_lost.value is None
            else round(100 * (conv_cont.value - conv_lost.value), 10))
     reached = sum(cont) + sum(lost)
-    return DropOff(first, then, names[first], names[then], reached, sum(cont), sum(lost), Rate.of(sum(lost), reached),
-                   conv_cont, conv_lost, gap)
+    return DropOff(first, then, names.get(first, "Signed up"), names[then], reached, sum(cont), sum(lost),
+                   Rate.of(sum(lost), reached), conv_cont, conv_lost, gap)
 
 
 def describe(definitions: Definitions) -> str:
@@ -194,7 +196,7 @@ def run(store: Store, ms: MilestoneState, segment: str | None = None, top: int =
     if definitions.paid is None:
         raise UserError("aha paths splits users by conversion: add a `paid:` section to the definitions file.")
     funnel = definitions.funnel_ids
-    names = {m.id: m.label for m in definitions.milestones}
+    names = {m.id: m.label for m in definitions.milestones} | {SIGNUP: definitions.signup.label}
     query = paths_query(ms.entities, ms.state, funnel, ms.as_of, segment)
     rows = store.execute(query).to_dict("records")
     result = summarise(rows, funnel, names, ms.as_of, describe(definitions), segment, top)

@@ -63,7 +63,7 @@ def render(r: PathsResult) -> list[Table]:
         if not g.drop_offs:
             continue
         d = Table(title=f"Where we lose them{where}", title_justify="left",
-                  caption="among users who reached a milestone: who never reached the next (in any order), and how "
+                  caption="from signup, then from each milestone: who never reached the next (in any order), and how "
                           "each side converted")
         for col in ("step", "reached", "never reached next", "share lost", "conversion if continued",
                     "conversion if lost", "gap"):
