@@ -2,7 +2,8 @@
 
 Routes only translate HTTP to `aha.ingest.bodies` and back; every error route answers one JSON shape
 (`{"ok": false, "status", "field", "reason", "errors": [...]}`) and leaves a dead letter. Logs carry no event data:
-only uvicorn's request line (method, path, status).
+only uvicorn's request line (method, path, status). /health and the checklist routes are also answered by a fast
+path ahead of FastAPI's routing (aha.surfaces.api.fast), with the same functions.
 """
 
 from __future__ import annotations
