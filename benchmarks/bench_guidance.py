@@ -139,6 +139,23 @@ def freshness(server: Server, read_key: str, write_key: str, users: list[str], r
     return p50, p99, int(json.loads(out)["events"])
 
 
+def tracking_cpu(server: Server, write_key: str, users: list[str], folder: Path, seconds: float,
+                 batch: int = 100, rate: float = 2_000.0) -> tuple[float, int]:
+    """The server's CPU ms per tracking request (`batch` events in a /v1/batch) under `rate` events/s for `seconds`
+    (loadgen.py `track`), measured before any checklist is asked (so no live update of the checklists runs)."""
+    assert server.process is not None
+    listed = folder / "users.txt"
+    listed.write_text("\n".join(users), encoding="utf-8")
+    cpu = cpu_seconds(server.process.pid)
+    done = subprocess.run([sys.executable, str(LOADGEN), "track", server.url, write_key, str(listed), "--rate",
+                           str(rate), "--seconds", str(seconds), "--batch", str(batch)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    events = int(json.loads(done.stdout)["events"])
+    time.sleep(1)  # the writer stores the last batches
+    return 1000 * (cpu_seconds(server.process.pid) - cpu) / (events / batch), events
+
+
 def service_times(project: object, users: list[str]) -> dict[str, float]:
     """One checklist's time in process: through the state view (`Project.user_state`, what each request did before
     the lookup copy) and from the copy (aha.guidance.lookup); and the time to make the copy."""
@@ -174,6 +191,9 @@ def main() -> None:
                         help="also open loop at these requests/s over the same clients (none: closed loop only)")
     parser.add_argument("--probes", type=int, default=40, help="freshness probes (0: none)")
     parser.add_argument("--track-rate", type=float, default=200.0, help="tracked events/s during the probes")
+    parser.add_argument("--track-seconds", type=float, default=0.0,
+                        help="first, the server's CPU per tracking request (100-event batches, 2,000 events/s) "
+                             "for this long (0: not measured)")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="aha-bench-guidance-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -208,6 +228,10 @@ def main() -> None:
         for name, src in runs:
             server = start_server(db, src)
             try:
+                if args.track_seconds:
+                    per_request, sent = tracking_cpu(server, write_key, users, folder, args.track_seconds)
+                    print(f"round {r + 1}, {name}: tracking, 100-event batches at 2,000 events/s ({sent:,} sent): "
+                          f"server CPU {per_request:.2f} ms per request")
                 httpx.get(f"{server.url}/v1/users/{users[0]}/milestones", headers={"Authorization": f"Bearer {key}"},
                           timeout=300).raise_for_status()  # the state is built (or checked) once
                 for load in (None, *args.rate):

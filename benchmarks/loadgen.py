@@ -7,6 +7,7 @@ the moment it is written (closed loop: each client asks again as soon as it has 
     python benchmarks/loadgen.py get URL KEY PATHS_FILE --clients 50 --requests 4000   # prints JSON latencies (s)
     python benchmarks/loadgen.py get URL KEY PATHS_FILE --clients 50 --open-rate 200   # open loop
     python benchmarks/loadgen.py track URL WRITE_KEY USERS_FILE --rate 500 --seconds 30  # sustained tracking
+    python benchmarks/loadgen.py track URL WRITE_KEY USERS_FILE --rate 2000 --batch 100  # 100-event batches
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="track: events/s")
     parser.add_argument("--open-rate", type=float, help="get: open loop at this many requests/s (default: closed)")
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--batch", type=int, default=20, help="track: events per /v1/batch request")
     args = parser.parse_args()
     with open(args.file, encoding="utf-8") as f:
         lines = [line.strip() for line in f if line.strip()]
@@ -167,7 +169,8 @@ def main() -> None:
         json.dump({"latencies": latencies, "wall": time.perf_counter() - began, "cpu": time.process_time() - cpu},
                   sys.stdout)
     else:
-        json.dump({"events": asyncio.run(track(args.url, args.key, lines, args.rate, args.seconds))}, sys.stdout)
+        json.dump({"events": asyncio.run(track(args.url, args.key, lines, args.rate, args.seconds, args.batch))},
+                  sys.stdout)
 
 
 if __name__ == "__main__":

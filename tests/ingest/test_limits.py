@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import socket
 import time
@@ -99,6 +100,34 @@ def test_http_1_0_with_content_length_is_stored(server: tuple[Server, str]) -> N
         assert read_all(sock).startswith(b"HTTP/1.1 200 ")
 
 
+@pytest.mark.parametrize("pieces", [1, 24])
+def test_a_head_past_16_kb_gets_431_and_is_closed(server: tuple[Server, str], pieces: int) -> None:
+    """The parser gathers a header line until its end, however long: the server counts a head's bytes (in one
+    write or trickled) and refuses it past 16 KB."""
+    running, key = server
+    data = head(key, length=2)[:-2] + b"X-Long: " + b"a" * 24_000 + b"\r\n\r\n{}"
+    with connect(running) as sock:
+        step = -(-len(data) // pieces)
+        for at in range(0, len(data), step):
+            with contextlib.suppress(OSError):  # the server may close before the last piece
+                sock.sendall(data[at:at + step])
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ") and answer.endswith(b"(more than 16384 bytes).")
+
+
+def test_a_head_under_16_kb_with_a_large_body_in_one_write_is_stored(server: tuple[Server, str]) -> None:
+    """Only the head counts: a 15 KB head and a 100 KB body arriving together are read and stored."""
+    running, key = server
+    calls = [{"type": "track", "userId": "big", "event": "E", "messageId": f"big{i}", "properties": {"p": "b" * 10_000}}
+             for i in range(10)]
+    body = json.dumps({"batch": calls}).encode()
+    data = head(key, "/v1/batch", length=len(body))[:-2] + b"X-Long: " + b"a" * 15_000 + b"\r\n\r\n" + body
+    with connect(running) as sock:
+        sock.sendall(data)
+        answer = sock.recv(1000)
+    assert answer.startswith(b"HTTP/1.1 200 ") and b'"accepted":10' in answer, answer
+
+
 def test_a_client_leaving_mid_body_logs_no_traceback(server: tuple[Server, str]) -> None:
     running, key = server
     for _ in range(5):
@@ -134,7 +163,7 @@ def test_the_server_stored_exactly_the_good_calls(server: tuple[Server, str]) ->
     running, _ = server
     running.stop()
     stored = sorted(r[0] for r in rows(running.db, "SELECT user_id FROM events"))
-    assert stored == ["after", "h10ok"]
+    assert stored == ["after", *["big"] * 10, "h10ok"]
 
 
 def record(msg: str, *args: object, name: str = "asyncio") -> logging.LogRecord:

@@ -2,7 +2,8 @@
 
 Routes only translate HTTP to `aha.ingest.bodies` and back; every error route answers one JSON shape
 (`{"ok": false, "status", "field", "reason", "errors": [...]}`) and leaves a dead letter. Logs carry no event data:
-only uvicorn's request line (method, path, status).
+only uvicorn's request line (method, path, status). /health and the checklist routes are also answered by a fast
+path ahead of FastAPI's routing (aha.surfaces.api.fast), with the same functions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from aha.ingest import running
 from aha.ingest.service import Ingestor
+from aha.surfaces.api import fast
 from aha.surfaces.api.limits import BODY_SECONDS, BodyDeadline, StrangerLetters
 from aha.surfaces.api.live import LiveState
 from aha.surfaces.api.query import Reader
@@ -98,28 +100,18 @@ def create_app(
     app = FastAPI(title="aha tracking API", version="1", lifespan=lifespan,
                   description="Segment-compatible tracking: /v1/track, /v1/identify, … /v1/batch.")
     app.state.ingestor = ingestor
-    app.add_middleware(BodyDeadline, seconds=body_seconds, answer=error_body)
-    if cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(cors_origins),
-            allow_methods=["POST", "GET", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
-        )
-
     add_error_handlers(app)
     add_tracking_routes(app, LocalSink(ingestor), strangers)
 
     add_query_routes(app, reader, local_token, error_response, ERROR_RESPONSES)
-    add_state_routes(app, reader, local_token, definitions_file, error_response, ERROR_RESPONSES, live.lookup)
+    checklist = add_state_routes(app, reader, local_token, definitions_file, error_response, ERROR_RESPONSES,
+                                 live.lookup)
     from aha.surfaces.web import pages
 
     pages.add_routes(app, pages.Results(reader.run, definitions_file.get), pages.key_checker(
         dashboard_requires_key, pages.read_key_check(lambda: ingestor.keys, local_token)))
 
-    @app.get("/health", responses={503: {"description": "the server cannot store calls now (see problem)"}})
-    async def health() -> JSONResponse:
-        """200 while calls can be stored; 503 (with the problem) while they cannot, e.g. a full disk."""
+    def health_answer() -> JSONResponse:
         stats = ingestor.stats
         problem = ingestor.problem()
         return AsciiJSONResponse(
@@ -128,5 +120,23 @@ def create_app(
              "replayed": stats.replayed, "write_errors": stats.write_errors, "checklists": live.health(),
              "workers": workers.health() if workers is not None else None},
             status_code=200 if problem is None else 503)
+
+    @app.get("/health", responses={503: {"description": "the server cannot store calls now (see problem)"}})
+    async def health() -> JSONResponse:
+        """200 while calls can be stored; 503 (with the problem) while they cannot, e.g. a full disk."""
+        return health_answer()
+
+    # Middleware, innermost first: the body deadline, the fast path (aha.surfaces.api.fast: ahead of FastAPI's
+    # routing, behind CORS), CORS.
+    app.add_middleware(BodyDeadline, seconds=body_seconds, answer=error_body)
+    if fast.enabled():
+        app.add_middleware(fast.FastReads, checklist=checklist, health=health_answer)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["POST", "GET", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+        )
 
     return app

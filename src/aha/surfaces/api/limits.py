@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 HEADER_SECONDS = 10.0
@@ -37,8 +37,10 @@ KEEP_ALIVE_SECONDS = 5
 MAX_CONNECTIONS = 1000  # lowered to fit the process's file-descriptor limit (see max_connections)
 FDS_KEPT_FREE = 64  # for the database, the spool, logs, and sockets accepted before the bound closes them
 ACCEPT_BACKLOG = 16  # asyncio accepts up to `backlog` sockets per loop turn before any is closed: keep it small
-MAX_HEADER_BYTES = 16 * 1024  # h11's bound on an incomplete request head
+MAX_HEADER_BYTES = 16 * 1024  # bound on an incomplete request head (BoundedProtocol)
 REPEAT_SECONDS = 10.0
+LINGER_SECONDS = 2.0  # a connection the protocol refused is read (and dropped) this long before it is closed
+LOOP = "asyncio"  # not uvloop (uvicorn takes it when installed): no gain measured, docs/ingest.md "The HTTP layer"
 STRANGER_LETTERS_PER_MINUTE = 60  # dead letters kept for requests without a valid key (the rest: answered only)
 
 Scope = MutableMapping[str, Any]
@@ -170,12 +172,22 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline and a hard bound on open connections."""
+class BoundedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp: about a third of h11's CPU per request) with a header deadline, a bound
+    on the bytes of an incomplete request head and a hard bound on open connections.
+
+    llhttp has no bound of its own on a request head (it gathers a header line until its end, however long): the
+    bytes read while a head is open are counted, and past `max_header_bytes` the connection is answered 431 and
+    closed. A read that completes a head and goes on into the body (or a next request) is fed up to the bound first:
+    only if the head is still open there is it refused."""
 
     header_seconds = HEADER_SECONDS
     max_connections = MAX_CONNECTIONS
+    max_header_bytes = MAX_HEADER_BYTES
     log_requests = True  # uvicorn's access log line per request (else only ErrorAccessLog's)
+    _head_open = True  # between a response (or the connection's start) and the next request's complete head
+    _head_bytes = 0  # bytes read while the head is open
+    _refused = False  # answered by the protocol itself: what follows is dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -188,8 +200,55 @@ class BoundedH11Protocol(H11Protocol):
             return
         self._arm_header_deadline()
 
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._head_open:
+            room = self.max_header_bytes - self._head_bytes
+            if len(data) > room:
+                if room > 0:
+                    super().data_received(data[:room])  # may complete the head (or answer 400 and close)
+                if self.transport.is_closing():
+                    return
+                if self._head_open:
+                    self._answer(431, "Request header fields too large "
+                                      f"(more than {self.max_header_bytes} bytes).")
+                    return
+                self.data_received(data[room:])
+                return
+            self._head_bytes += len(data)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._head_open, self._head_bytes = False, 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._head_open = True
+        super().on_message_complete()
+
+    def _answer(self, status: int, message: str) -> None:
+        """A plain-text answer written by the protocol (as uvicorn's own 400), then a lingering close: the write side
+        is shut and what the client still sends is read and dropped for up to LINGER_SECONDS, so that its unread
+        bytes do not make the kernel reset the connection before the answer is read."""
+        logging.getLogger("uvicorn.error").warning(message)
+        text = message.encode("ascii")
+        self.transport.write(b"".join([STATUS_LINE[status], *(name + b": " + value + b"\r\n" for name, value
+                                                              in self.server_state.default_headers),
+                                       b"content-type: text/plain; charset=utf-8\r\n",
+                                       b"content-length: %d\r\n" % len(text), b"connection: close\r\n\r\n", text]))
+        self._refused = True
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """A client that half-closes after its request (HTTP/1.0 style) still gets its answer."""
+        if self._refused:
+            self.transport.close()
+            return None
         return True if self.cycle is not None and not self.cycle.response_complete else None
 
     def on_response_complete(self) -> None:
@@ -284,16 +343,16 @@ def install_log_filters() -> None:
 def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, header_seconds: float = HEADER_SECONDS,
           connections: int = MAX_CONNECTIONS, sockets: list[socket.socket] | None = None,
           access_log: str = "errors") -> None:
-    """uvicorn with the bounds above (h11: the protocol whose connections this module bounds); on `sockets`
+    """uvicorn with the bounds above (httptools: the protocol whose connections this module bounds); on `sockets`
     already listening, when given (`aha serve --workers`), instead of binding `host`:`port`; `access_log`: all,
     errors (ErrorAccessLog) or off."""
     bound = max_connections(connections)
-    protocol = type("Protocol", (BoundedH11Protocol,), {"header_seconds": header_seconds, "max_connections": bound,
-                                                        "log_requests": access_log == "all"})
+    protocol = type("Protocol", (BoundedProtocol,), {"header_seconds": header_seconds, "max_connections": bound,
+                                                     "log_requests": access_log == "all"})
     install_log_filters()
     config = uvicorn.Config(ErrorAccessLog(app) if access_log == "errors" else app, host=host, port=port,
                             log_level="info", timeout_graceful_shutdown=10, http=protocol,
                             timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
-                            h11_max_incomplete_event_size=MAX_HEADER_BYTES, backlog=ACCEPT_BACKLOG,
+                            backlog=ACCEPT_BACKLOG, loop=LOOP,
                             access_log=access_log != "off")  # off: uvicorn drops the access logger's handlers
     uvicorn.Server(config).run(sockets=sockets)

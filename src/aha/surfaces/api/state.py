@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -145,12 +145,17 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
             log.warning("rules pass failed: %s", str(exc)[:300])
 
 
+Checklist = Callable[[str, str, Request], Awaitable[Response]]
+
+
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definitions: DefinitionsFile,
                error_response: Callable[..., JSONResponse],
-               responses: dict[int | str, dict[str, Any]] | None = None, lookup: ChecklistLookup | None = None) -> None:
+               responses: dict[int | str, dict[str, Any]] | None = None,
+               lookup: ChecklistLookup | None = None) -> Checklist:
     """The checklist and in-app message routes; `responses` (the server's error bodies by status) documents the
     answers other than 200 in the OpenAPI document, as the query routes do. `lookup`: the checklist copy the
-    server keeps current (aha.surfaces.api.live), else one made here."""
+    server keeps current (aha.surfaces.api.live), else one made here. Returns the checklist routes' answer
+    (entity type, id, request → response), which the fast path (aha.surfaces.api.fast) calls too."""
     errors = responses or {}
     documented: dict[int | str, dict[str, Any]] = {
         **{k: v for k, v in errors.items() if k in (400, 401, 403)},
@@ -250,3 +255,5 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
              summary="One account's milestone checklist (read key)")
     async def account_milestones(account_id: str, request: Request) -> Response:
         return await respond("account", account_id, request)
+
+    return respond
