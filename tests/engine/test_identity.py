@@ -130,3 +130,18 @@ def test_a_long_chain_of_links_ends_at_its_last_id(tmp_path: Path) -> None:
                                                                                    strict=True)])
     got = store.execute(links(store.table("identities")))
     assert dict(zip(got.anonymous_id, got.linked_user, strict=True)) == {a: "u5" for a, _ in chain}
+
+
+def test_a_full_build_resolves_the_identity_calls_once(tmp_path: Path) -> None:
+    """The users-without-signup count reads the links the build resolved for its events, not the identity calls
+    again (docs/engine.md, "Cold report: where the CPU goes"): one statement of a cold build reads the identities
+    table, on any connection (DuckDB's query log covers the writing one too). Before, the background write
+    resolved every identity call a second time for the count. The count itself is the hand-counted 1 (u_lone)."""
+    project = _project(tmp_path, ALIASED, MERGES)
+    project.store.raw.execute("CALL enable_logging('QueryLog')")
+    ms = project.state()
+    project.store.settle()
+    queries = [m for (m,) in project.store.raw.execute(
+        "SELECT message FROM duckdb_logs WHERE type = 'QueryLog'").fetchall()]
+    assert ms.rebuilt and ms.users_without_signup == 1
+    assert sum('FROM "identities"' in q for q in queries) == 1

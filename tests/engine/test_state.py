@@ -279,7 +279,7 @@ def test_a_rebuilt_state_is_written_to_the_file_beside_the_copy_the_analyses_rea
     assert len(in_memory) == 12 and in_memory.equals(stored)
     assert store.scalar("SELECT count(*) FROM aha_state WHERE status = 'reached'") == int(
         (ms.state.status == "reached").sum().execute())
-    assert ms.users_without_signup == 1  # counted by the write, beside the state
+    assert ms.users_without_signup == 1  # counted with the build, written beside the state
     store.close()
     again = open_store(db)
     reused = build(again, DEFINITIONS, AS_OF)

@@ -233,26 +233,34 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     overlapped = not store.in_transaction
     target = (lambda q: store.memory_table(ENTITIES_TABLE, q)) if overlapped else (
         lambda q: store.materialise(ENTITIES_TABLE, q))
+    # Who each anonymous id is, once: read by the entities, every candidate part and the users-without-signup count.
+    source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
     wide = _spread(store, source, definitions, target)
     for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
         store.drop(stale)
-    signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
-    # Users with events but without a signup (links from the identities again: the temp table is this connection's).
-    users = source.users()
-    without = users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()
+    counted[WITHOUT_SIGNUP] = _count_without_signup(store, source, wide)
+    store.drop(LINKS_TABLE, temp=True)
 
     def persist(handle: Store) -> None:
-        """The state's file copy, its long view, its key, and the users-without-signup count: none of them is
-        needed by the analyses that read the in-memory copy meanwhile."""
+        """The state's file copy, its long view and its key: none of them is needed by the analyses that read the
+        in-memory copy meanwhile."""
         if overlapped:
             handle.keep(ENTITIES_TABLE)
-        counted[WITHOUT_SIGNUP] = int(handle.value(without) or 0)
         # the store's own way (a Spark temp view; no raw SQL there): a full build runs on every backend
         handle.create_view(STATE_TABLE, _view_parts(wide, definitions, as_of))
         _write_key(handle, key, marks, counted[WITHOUT_SIGNUP])
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
+
+
+def _count_without_signup(store: Store, source: EventSource, wide: ir.Table) -> int:
+    """Users with events but without a signup (SEMANTICS.md: in no cohort, reported), over the build's own links
+    (`source.linked`): counted on this connection while its temp links exist, not by resolving every identity call
+    again on the writing one."""
+    signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
+    users = source.users()
+    return int(store.value(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()) or 0)
 
 
 def _view_parts(wide: ir.Table, definitions: Definitions, as_of: datetime) -> list[ir.Table]:
@@ -369,8 +377,10 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
 
     `keep` narrows the entities (an incremental update): then only events from the earliest kept `t0` on are read
     for milestones (events are stored in time order per name, so DuckDB skips the older row groups)."""
-    # Who each anonymous id is: read by the entities and every candidate part, so kept once.
-    if source.linked is None:
+    # Who each anonymous id is: read by the entities and every candidate part, so kept once (a full build passes
+    # its own in, and drops it when it is done with it).
+    made_links = source.linked is None
+    if made_links:
         source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
     linked = replace(source, merged=store.materialise(MERGES_TABLE, source.merges(), temp=True))
     memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS)))  # group calls made by as_of
@@ -409,6 +419,6 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
     if not keep and store.incremental:
         _keep_links(store, definitions)
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
-    for temp in (BUILD_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch, *(() if keep else (LINKS_TABLE,))):
+    for temp in (BUILD_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch, *((LINKS_TABLE,) if made_links else ())):
         store.drop(temp, temp=True)
     return wide
