@@ -119,26 +119,51 @@ async def _open_loop(url: str, key: str, paths: list[str], clients: int, rate: f
     return latencies
 
 
-def track_body(users: list[str], rng: random.Random, size: int) -> bytes:
+SLOT = b"@@@@@@@@@@@@"  # a fixed-width counter's place in a pre-encoded body (12 digits)
+
+
+class Bodies:
+    """Request bodies from one pre-encoded template: each body is the template with SLOT replaced by the next
+    counter (one C-level `bytes.replace`, ~0.1 µs per call of a 100-call body), so every messageId is new and the
+    generator spends almost nothing per event. The template's messageIds must hold SLOT (with something that differs
+    per call of the body beside it) and a tag of their own per generator, so no two generators send the same id."""
+
+    def __init__(self, template: bytes) -> None:
+        if SLOT not in template:
+            raise ValueError("the template has no counter slot")
+        self.template = template
+        self.count = 0
+
+    def next(self) -> bytes:
+        self.count += 1
+        return self.template.replace(SLOT, b"%012d" % self.count)
+
+
+def track_template(users: list[str], rng: random.Random, size: int) -> bytes:
+    """A /v1/batch template of `size` track calls for random `users`, its messageIds unique per body (`Bodies`)."""
+    tag = uuid.uuid4().hex
     now = datetime.now(UTC).isoformat()
-    batch = [{"type": "track", "event": "Page Viewed", "userId": rng.choice(users), "timestamp": now,
-              "messageId": uuid.uuid4().hex, "properties": {"path": "/bench"}} for _ in range(size)]
-    return json.dumps({"batch": batch}).encode()
+    calls = [b'{"type":"track","event":"Page Viewed","userId":%s,"timestamp":"%s","messageId":"%s-%s-%d",'
+             b'"properties":{"path":"/bench"}}' % (json.dumps(rng.choice(users)).encode(), now.encode(),
+                                                   tag.encode(), SLOT, k) for k in range(size)]
+    return b'{"batch":[' + b",".join(calls) + b"]}"
 
 
 async def track(url: str, key: str, users: list[str], rate: float, seconds: float, batch: int = 20) -> int:
-    """`rate` events/s in batches of `batch`, on a fixed schedule, for `seconds`; returns the events acknowledged."""
+    """`rate` events/s in batches of `batch`, on a fixed schedule, for `seconds`; returns the events acknowledged.
+    Bodies come from a few pre-encoded templates (`Bodies`), users drawn once per template."""
     import base64
 
     auth = base64.b64encode(f"{key}:".encode()).decode()
     connection = Connection(url, {"Authorization": f"Basic {auth}"})
     rng = random.Random(2)
+    templates = [Bodies(track_template(users, rng, batch)) for _ in range(16)]
     start, sent, n = time.perf_counter(), 0, 0
     try:
         while time.perf_counter() - start < seconds:
             due = start + n * batch / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            status, body = await connection.request("POST", "/v1/batch", track_body(users, rng, batch))
+            status, body = await connection.request("POST", "/v1/batch", templates[n % len(templates)].next())
             if status != 200:
                 raise SystemExit(f"track: {status} {body[:300]!r}")
             sent, n = sent + batch, n + 1
