@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aha.ingest import payloads, quick
-from aha.ingest.payloads import MODELS, Call, fields_of, validate_call
+from aha.ingest.payloads import MODELS, Call, fields_of, utc_naive, validate_call
 
 IDS = [None, "u1", "", "  u2 ", "é", 7, 0, -3, (1 << 63) - 1, 1 << 63, -(1 << 63), -(1 << 63) - 1, 1 << 70, 3.0, 3.5,
        True, False, [], {}, "x" * 100]
@@ -74,11 +74,11 @@ def models(raw: dict[str, Any], kind: str) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Equal values of equal types (1 is not 1.0 nor True; aware datetimes equal as moments with equal offsets)."""
+    """Equal values of equal types (1 is not 1.0 nor True); datetimes equal as moments (what validate_call uses)."""
     if type(a) is not type(b) and not (isinstance(a, datetime) and isinstance(b, datetime)):
         return False
-    if isinstance(a, datetime):
-        return a == b and a.utcoffset() == b.utcoffset() and (a.tzinfo is None) == (b.tzinfo is None)
+    if isinstance(a, datetime):  # the same moment in naive UTC (a UTC time may come naive from the quick check)
+        return utc_naive(a) == utc_naive(b)
     if isinstance(a, dict):
         return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):

@@ -24,7 +24,8 @@ _INT64 = 1 << 63
 
 @dataclass(slots=True)
 class Fields:
-    """What `validate_call` uses of a call, typed as the models type it (ids are str or int)."""
+    """What `validate_call` uses of a call, typed as the models type it (ids are str or int; a time in UTC may be
+    naive, as `payloads.utc_naive` makes it: the moment is the same)."""
 
     user_id: str | int | None
     anonymous_id: str | int | None
@@ -81,6 +82,8 @@ def _time(value: Any) -> datetime | None:
     if type(value) is not str or _ISO.fullmatch(value) is None:
         raise _Unsure
     try:
+        if value[-1] == "Z":  # UTC: read naive, as `payloads.utc_naive` would make it (a third of the cost)
+            return datetime.fromisoformat(value[:-1])
         return datetime.fromisoformat(value)
     except ValueError:  # 2026-02-30, hour 24: the models word the refusal
         raise _Unsure from None
