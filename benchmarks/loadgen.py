@@ -18,6 +18,7 @@ import random
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -139,31 +140,36 @@ class Bodies:
         return self.template.replace(SLOT, b"%012d" % self.count)
 
 
-def track_template(users: list[str], rng: random.Random, size: int) -> bytes:
-    """A /v1/batch template of `size` track calls for random `users`, its messageIds unique per body (`Bodies`)."""
-    tag = uuid.uuid4().hex
-    now = datetime.now(UTC).isoformat()
-    calls = [b'{"type":"track","event":"Page Viewed","userId":%s,"timestamp":"%s","messageId":"%s-%s-%d",'
-             b'"properties":{"path":"/bench"}}' % (json.dumps(rng.choice(users)).encode(), now.encode(),
-                                                   tag.encode(), SLOT, k) for k in range(size)]
-    return b'{"batch":[' + b",".join(calls) + b"]}"
+def track_bodies(users: list[str], rng: random.Random, size: int) -> Iterator[bytes]:
+    """/v1/batch bodies of `size` track calls, each for a user drawn at random (so an incremental update touches as
+    many users as a real stream would), pre-encoded but for the user and a counter in the messageId."""
+    tag = uuid.uuid4().hex.encode()
+    now = datetime.now(UTC).isoformat().encode()
+    encoded = [json.dumps(u).encode() for u in users]
+    call = (b'{"type":"track","event":"Page Viewed","userId":%s,"timestamp":"' + now + b'","messageId":"' + tag
+            + b'-%d","properties":{"path":"/bench"}}')
+    count = 0
+    while True:
+        calls = []
+        for _ in range(size):
+            count += 1
+            calls.append(call % (encoded[rng.randrange(len(encoded))], count))
+        yield b'{"batch":[' + b",".join(calls) + b"]}"
 
 
 async def track(url: str, key: str, users: list[str], rate: float, seconds: float, batch: int = 20) -> int:
-    """`rate` events/s in batches of `batch`, on a fixed schedule, for `seconds`; returns the events acknowledged.
-    Bodies come from a few pre-encoded templates (`Bodies`), users drawn once per template."""
+    """`rate` events/s in batches of `batch`, on a fixed schedule, for `seconds`; returns the events acknowledged."""
     import base64
 
     auth = base64.b64encode(f"{key}:".encode()).decode()
     connection = Connection(url, {"Authorization": f"Basic {auth}"})
-    rng = random.Random(2)
-    templates = [Bodies(track_template(users, rng, batch)) for _ in range(16)]
+    bodies = track_bodies(users, random.Random(2), batch)
     start, sent, n = time.perf_counter(), 0, 0
     try:
         while time.perf_counter() - start < seconds:
             due = start + n * batch / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            status, body = await connection.request("POST", "/v1/batch", templates[n % len(templates)].next())
+            status, body = await connection.request("POST", "/v1/batch", next(bodies))
             if status != 200:
                 raise SystemExit(f"track: {status} {body[:300]!r}")
             sent, n = sent + batch, n + 1

@@ -251,11 +251,13 @@ def validate_call(
     call_type: str | None = None,
     size: int | None = None,
     escaped: bool = True,
+    shallow: bool = False,
 ) -> Call | Rejection:
     """Check one call against the spec and normalise it; `call_type` comes from the route (/v1/track) if given.
 
     `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known;
     `escaped` False when the JSON text it came from had no `\\u` escapes (then no string can be unstorable).
+    `shallow` True when the text it came from nests at most MAX_DEPTH containers around it (`bodies.nesting_bound`).
     """
     if not isinstance(raw, dict):
         return Rejection("body", "not a JSON object")
@@ -267,7 +269,7 @@ def validate_call(
         size = len(json.dumps(raw, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
     if size > MAX_EVENT_BYTES:
         return Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)", 413)
-    if too_deep(raw):
+    if not shallow and too_deep(raw):
         return Rejection("body", f"nested deeper than {MAX_DEPTH} levels")
     bad = unstorable_string(raw) if escaped else None
     if bad is not None:
