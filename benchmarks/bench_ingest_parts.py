@@ -49,7 +49,7 @@ def main() -> None:
                 raw = body(f"r{round_}-", sent, 100)
                 sent += 100
                 decoded = bodies.decode_body(raw, None, bodies.MAX_BATCH_BYTES)
-                outcome = bodies.batch(decoded.doc, "web", now_utc(), len(raw), decoded.escaped)
+                outcome = bodies.batch(decoded.doc, "web", now_utc(), len(raw), decoded.escaped, decoded.nesting)
                 lines.append(b"".join(encode(r) for r in outcome.records))
             validated = time.process_time()
             calls, dead = lines_tables(b"".join(lines))

@@ -149,3 +149,49 @@ def test_spool_lines_round_trip_exactly() -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert decode(line) == call
     assert call.original_timestamp == datetime(2026, 1, 5, 9, 59, 58, 123456)  # +02:00 read as UTC
+
+
+def containers(value: Any) -> int:
+    """How many containers nest in `value` (`{"a": [1]}`: 2), by recursion: the second method."""
+    if isinstance(value, dict):
+        return 1 + max((containers(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((containers(v) for v in value), default=0)
+    return 0
+
+
+tricky_text = st.text(alphabet='{}[]"\\ab\u00e9', max_size=8)  # brackets, quotes and backslashes inside strings
+tricky_values = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(tricky_values, st.integers(min_value=0, max_value=12), st.booleans())
+def test_the_nesting_bound_is_never_below_the_nesting(value: Any, cap: int, ascii_only: bool) -> None:
+    """`bodies.nesting_bound` may overstate (then too_deep walks the calls) but never understate."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    bound = bodies.nesting_bound(body, cap)
+    assert bound is None or containers(value) <= bound <= cap
+    if containers(value) == 0:
+        assert bound == 0
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(3, False), (29, False), (30, False), (31, True), (40, True)])
+def test_a_batch_with_a_call_nested_too_deeply_is_refused_with_or_without_the_bound(depth: int, refused: bool) -> None:
+    """The call's properties are `{"k": nested(depth)}`: its deepest value sits at depth + 2 of the call (the call,
+    properties, then `depth` containers), so 31 puts one at 33, past MAX_DEPTH (32); the body adds two containers
+    (the batch object and its list), 34 at depth 30: the bound's cap. The bound skips the walk only where it cannot
+    matter."""
+    plain = {"type": "track", "userId": "u", "event": "E", "messageId": "m-0"}
+    calls = [plain, {**plain, "messageId": "m-1", "properties": {"k": nested(depth)}}]
+    body = json.dumps({"batch": calls}).encode()
+    decoded = bodies.decode_body(body, None, LIMIT)
+    assert (decoded.nesting is not None) is (depth == 3)  # the walk is skipped for the shallow body only
+    received = datetime(2026, 12, 1)
+    quick = bodies.batch(decoded.doc, "web", received, len(body), decoded.escaped, decoded.nesting)
+    slow = bodies.batch(decoded.doc, "web", received, len(body), decoded.escaped, None)
+    assert [r.index for r in quick.rejected] == [r.index for r in slow.rejected] == ([1] if refused else [])
+    assert quick.accepted == slow.accepted == (1 if refused else 2)

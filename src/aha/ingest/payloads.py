@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 
+from aha.ingest.quick import Fields, quick
+
 CallType = Literal["track", "identify", "group", "alias", "page", "screen"]
 CALL_TYPES: tuple[str, ...] = ("track", "identify", "group", "alias", "page", "screen")
 
@@ -96,6 +98,20 @@ MODELS: dict[str, type[_Call]] = {
     "group": GroupCall,
     "alias": AliasCall,
 }
+
+
+def fields_of(model: _Call) -> Fields:
+    """What `validate_call` reads of a validated model (`quick.quick` reads the same of a plain call directly).
+    Only the model's declared fields: an extra member (allowed and ignored) never stands in for one."""
+    declared = type(model).model_fields
+
+    def field(name: str) -> Any:
+        return getattr(model, name) if name in declared else None
+
+    return Fields(model.userId, model.anonymousId, model.messageId, model.timestamp, model.originalTimestamp,
+                  model.sentAt, model.context, event=field("event"), properties=field("properties"),
+                  name=field("name"), traits=field("traits"), group_id=field("groupId"),
+                  previous_id=field("previousId"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +251,13 @@ def validate_call(
     call_type: str | None = None,
     size: int | None = None,
     escaped: bool = True,
+    shallow: bool = False,
 ) -> Call | Rejection:
     """Check one call against the spec and normalise it; `call_type` comes from the route (/v1/track) if given.
 
     `sent_at` is the batch's sentAt (a call's own sentAt wins); `size` its encoded size when already known;
     `escaped` False when the JSON text it came from had no `\\u` escapes (then no string can be unstorable).
+    `shallow` True when the text it came from nests at most MAX_DEPTH containers around it (`bodies.nesting_bound`).
     """
     if not isinstance(raw, dict):
         return Rejection("body", "not a JSON object")
@@ -251,24 +269,26 @@ def validate_call(
         size = len(json.dumps(raw, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
     if size > MAX_EVENT_BYTES:
         return Rejection("body", f"call is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)", 413)
-    if too_deep(raw):
+    if not shallow and too_deep(raw):
         return Rejection("body", f"nested deeper than {MAX_DEPTH} levels")
     bad = unstorable_string(raw) if escaped else None
     if bad is not None:
         return Rejection(*bad)
-    try:
-        model = MODELS[kind].model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return Rejection(_field_of(first), _reason_of(first))
-    user_id, anonymous_id = _text(model.userId), _text(model.anonymousId)
+    fields = quick(raw, kind)
+    if fields is None:
+        try:
+            fields = fields_of(MODELS[kind].model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return Rejection(_field_of(first), _reason_of(first))
+    user_id, anonymous_id = _text(fields.user_id), _text(fields.anonymous_id)
     if user_id is None and anonymous_id is None:
         return Rejection("userId", "userId or anonymousId is required")
     client_time: datetime | None = None
-    sent = model.sentAt or sent_at  # the batch's sentAt is naive UTC already (bodies._sent_at)
+    sent = fields.sent_at or sent_at  # the batch's sentAt is naive UTC already (bodies._sent_at)
     try:
-        if model.originalTimestamp or model.timestamp:
-            client_time = utc_naive(model.originalTimestamp or model.timestamp)  # type: ignore[arg-type]
+        if fields.original_timestamp or fields.timestamp:
+            client_time = utc_naive(fields.original_timestamp or fields.timestamp)  # type: ignore[arg-type]
             timestamp = client_time if sent is None else received_at - (utc_naive(sent) - client_time)
         else:
             timestamp = received_at
@@ -278,31 +298,32 @@ def validate_call(
         return Rejection("timestamp", f"{timestamp.isoformat()}Z is more than a day in the future")
     if timestamp.year < 1971:
         return Rejection("timestamp", f"{timestamp.isoformat()}Z is before 1971")
-    message_id = model.messageId.strip() if model.messageId and model.messageId.strip() else server_message_id()
+    given = fields.message_id.strip() if fields.message_id else None
+    message_id = given or server_message_id()
     properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     event: str | None = None
     account_id: str | None = None
     previous_id: str | None = None
-    context = model.context or {}
-    if isinstance(model, TrackCall):
-        event, properties = model.event.strip() or None, dict(model.properties or {})
+    context = fields.context or {}
+    if kind == "track":
+        event, properties = (fields.event or "").strip() or None, dict(fields.properties or {})
         if event is None:
             return Rejection("event", "empty")
-    elif isinstance(model, PageCall):
-        event, properties = EVENT_NAMES[kind], dict(model.properties or {})
-        if model.name is not None:
-            properties["name"] = model.name
-    elif isinstance(model, IdentifyCall):
-        traits = model.traits if model.traits is not None else context.get("traits")
+    elif kind in ("page", "screen"):
+        event, properties = EVENT_NAMES[kind], dict(fields.properties or {})
+        if fields.name is not None:
+            properties["name"] = fields.name
+    elif kind == "identify":
+        traits = fields.traits if fields.traits is not None else context.get("traits")
         if traits is not None and not isinstance(traits, dict):
             return Rejection("context.traits", "not a JSON object")
-    elif isinstance(model, GroupCall):
-        account_id, traits = _text(model.groupId), model.traits
+    elif kind == "group":
+        account_id, traits = _text(fields.group_id), fields.traits
         if account_id is None:
             return Rejection("groupId", "empty")
-    elif isinstance(model, AliasCall):
-        previous_id = _text(model.previousId)
+    elif kind == "alias":
+        previous_id = _text(fields.previous_id)
         if user_id is None:
             return Rejection("userId", "alias needs userId (the new id)")
         if previous_id is None:

@@ -43,7 +43,7 @@ FREE_BYTES_TO_RECOVER = 1 << 20  # after ENOSPC, this much free space counts as 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    records: Sequence[Record] | bytes  # bytes: spool lines encoded by a worker process, decoded by the writer
+    lines: bytes  # spool lines (this process's or a worker's), read into columns by the writer
     count: int
     generation: int
     end: int
@@ -173,17 +173,16 @@ class Ingestor:
         """Spool `records`; `done(None)` runs (on the spool thread) once they are durable, `done(error)` if they
         could not be written. False: too busy, retry later (nothing was written)."""
         data = b"".join(encode(r) for r in records)  # before a slot is taken: if this raised, nothing is owed
-        return self._submit(records, data, len(records), done)
+        return self._submit(data, len(records), done)
 
     def submit_lines(self, data: bytes, count: int, done: Callable[[str | None], None]) -> bool:
         """`submit` for records a worker process validated and encoded (`count` spool lines, each ending in a
         newline): the writer decodes them, off the event loop."""
         if not data.endswith(b"\n") or data.count(b"\n") != count:
             raise ValueError(f"{count} spool lines expected")
-        return self._submit(data, data, count, done)
+        return self._submit(data, count, done)
 
-    def _submit(self, records: Sequence[Record] | bytes, data: bytes, count: int,
-                done: Callable[[str | None], None]) -> bool:
+    def _submit(self, data: bytes, count: int, done: Callable[[str | None], None]) -> bool:
         spool = self._spool
         if spool is None:
             raise RuntimeError("ingestor not started")
@@ -194,7 +193,7 @@ class Ingestor:
 
         def durable(generation: int, end: int, error: str | None) -> None:
             if error is None:
-                self._queue.put(_Item(records, count, generation, end))
+                self._queue.put(_Item(data, count, generation, end))
             else:
                 self._release(count)
             try:
@@ -216,9 +215,7 @@ class Ingestor:
     # -- storing ------------------------------------------------------------------------------------------------
 
     def _store_records(self, store: Store, items: Sequence[_Item], checkpoint: tuple[int, int]) -> None:
-        records = [r for item in items if not isinstance(item.records, bytes) for r in item.records]
-        lines = b"".join(item.records for item in items if isinstance(item.records, bytes))
-        self._tally(takeover.write_records(store, records, checkpoint, lines))
+        self._tally(takeover.write_lines(store, b"".join(item.lines for item in items), checkpoint))
 
     def _tally(self, counts: WriteCounts) -> None:
         self.stats.stored_calls += counts.calls

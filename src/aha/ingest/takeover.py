@@ -10,13 +10,10 @@ taken in again, by a command or by the next server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import pyarrow as pa
-
-from aha.ingest.payloads import Call
-from aha.ingest.records import DeadLetter, Record, calls_table, dead_table, decode, lines_tables
+from aha.ingest.records import lines_tables
 from aha.ingest.spool import generations, read_lines, remove_older, spool_path, truncate_torn_tail
 from aha.store.calls import WriteCounts, load_checkpoint, write_calls
 from aha.store.database import Store
@@ -49,10 +46,10 @@ def replay(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) 
         path = spool_path(store.path, number)
         truncate_torn_tail(path)
         start = offset if number == generation else 0
-        chunk: list[Record] = []
+        chunk: list[bytes] = []
         end = start
         for line, end in read_lines(path, start):
-            chunk.append(decode(line))
+            chunk.append(line)
             if len(chunk) >= REPLAY_BATCH:
                 read += _write(store, chunk, (number, end), on_batch)
                 chunk = []
@@ -61,21 +58,16 @@ def replay(store: Store, on_batch: Callable[[WriteCounts], None] | None = None) 
     return read
 
 
-def write_records(store: Store, records: Sequence[Record], checkpoint: tuple[int, int] | None,
-                  lines: bytes = b"") -> WriteCounts:
-    """Store spooled records (calls and dead letters), and the records of spool `lines` (a worker process's), in one
-    transaction that also records `checkpoint`."""
-    calls = calls_table([r for r in records if isinstance(r, Call)])
-    dead = dead_table([r for r in records if isinstance(r, DeadLetter)])
-    if lines:
-        more_calls, more_dead = lines_tables(lines)
-        calls, dead = pa.concat_tables([calls, more_calls]), pa.concat_tables([dead, more_dead])
+def write_lines(store: Store, lines: bytes, checkpoint: tuple[int, int] | None) -> WriteCounts:
+    """Store spool `lines` (calls and dead letters, `records.encode`d) in one transaction that also records
+    `checkpoint`: read straight into columns (`records.lines_tables`), the records never built again."""
+    calls, dead = lines_tables(lines)
     return write_calls(store, calls, dead, checkpoint, datetime.now(UTC).replace(tzinfo=None))
 
 
-def _write(store: Store, records: list[Record], checkpoint: tuple[int, int],
+def _write(store: Store, lines: list[bytes], checkpoint: tuple[int, int],
            on_batch: Callable[[WriteCounts], None] | None) -> int:
-    counts = write_records(store, records, checkpoint)
+    counts = write_lines(store, b"".join(lines), checkpoint)
     if on_batch is not None:
         on_batch(counts)
-    return len(records)
+    return len(lines)

@@ -62,13 +62,19 @@ class WriteCounts:
     dead_letters: int
 
 
-def stored_sql(message_id: str) -> str:
-    """The dedupe rule as one SQL condition: `message_id` (a column reference) was stored by some path within the
-    last DEDUPE_DAYS (`$cutoff`). Events count by the events table, so an imported event stops an HTTP one."""
-    return f"""(EXISTS (SELECT 1 FROM {schema.INGESTED} i
-                       WHERE i.received_at >= $cutoff AND i.message_id = {message_id})
-                OR EXISTS (SELECT 1 FROM {schema.EVENTS} e
-                           WHERE e.received_at >= $cutoff AND e.message_id = {message_id}))"""
+def stored_sql(ids: str) -> str:
+    """The dedupe rule as one SQL query: the message ids among `ids` (a query of one column, `message_id`) that
+    some path stored within the last DEDUPE_DAYS (`$cutoff`). Events count by the events table, so an imported
+    event stops an HTTP one.
+
+    Written as semi-joins of the stored rows against `ids`, so DuckDB builds its hash table on the batch's few ids
+    and streams the stored ones past it; the `EXISTS` it replaces built one of every id received in those days for
+    each transaction (the writer's largest cost, growing with the recent history: docs/benchmarks.md)."""
+    return f"""SELECT i.message_id FROM {schema.INGESTED} i
+                WHERE i.received_at >= $cutoff AND i.message_id IN ({ids})
+               UNION ALL
+               SELECT e.message_id FROM {schema.EVENTS} e
+                WHERE e.received_at >= $cutoff AND e.message_id IN ({ids})"""
 
 
 def already_stored(store: Store, message_ids: list[str], now: datetime) -> set[str]:
@@ -76,7 +82,7 @@ def already_stored(store: Store, message_ids: list[str], now: datetime) -> set[s
     if not message_ids:
         return set()
     rows = store.raw.execute(
-        f"SELECT m FROM (SELECT unnest($ids) AS m) WHERE {stored_sql('m')}",
+        stored_sql("SELECT unnest($ids) AS message_id"),
         {"ids": message_ids, "cutoff": now - timedelta(days=DEDUPE_DAYS)},
     ).fetchall()
     return {str(r[0]) for r in rows}
@@ -97,13 +103,14 @@ def write_calls(
     con.register(DEAD, dead)
     try:
         with store.transaction():
-            # New calls: first of their message id in this batch, and not stored by any path (STORED_SQL).
+            # New calls: first of their message id in this batch, and not stored by any path (stored_sql;
+            # message ids are never NULL, so NOT IN is the anti-join).
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {PARSED} AS
                 SELECT b.* REPLACE (CAST(coalesce(b.traits, '{{}}') AS JSON) AS traits),
                        b.timestamp AS ts, b.type AS _kind, TRUE AS _ok, b._idx AS _line
                 FROM {BATCH} b
-                WHERE NOT {stored_sql("b.message_id")}
+                WHERE b.message_id NOT IN ({stored_sql(f"SELECT message_id FROM {BATCH}")})
                 QUALIFY row_number() OVER (PARTITION BY b.message_id ORDER BY b._idx) = 1""",
                 {"cutoff": cutoff},
             )

@@ -230,10 +230,10 @@ def add_tracking_routes(app: FastAPI, sink: Sink, strangers: StrangerLetters) ->
             if call_type is None:
                 outcome = bodies.batch(doc, source, received_at,
                                        bodies.decoded_size(len(data), request.headers.get("content-encoding")),
-                                       decoded.escaped)
+                                       decoded.escaped, decoded.nesting)
             else:
                 outcome = bodies.BatchOutcome([bodies.single_call(doc, call_type, source, received_at,
-                                                                       decoded.escaped)], 1)
+                                                                       decoded.escaped, decoded.nesting)], 1)
         except bodies.Refused as refused:
             return await refuse(refused, source, received_at)
         failed = await durable(outcome.records)
