@@ -307,8 +307,8 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         users = replace(event_source(store, compiled.AS_OF), linked=store.table(incremental.LINKS_KEPT)).users()
         return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
 
-    count_sql = compiled.text((*prefix, "without"), at, without_sql)
-    view = compiled.text((*prefix, "view"), at, lambda: store.union_sql(
+    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)
+    view = compiled.text(store, (*prefix, "view"), at, lambda: store.union_sql(
         _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
     with _one_transaction(store) as con:
         offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
