@@ -70,7 +70,7 @@ def run(argv: list[str]) -> tuple[dict[str, Any], float, float]:
     return (json.loads(last) if last.startswith("{") else {}), wall, usage.ru_maxrss / 1024
 
 
-def new_events(db: Path, out: Path, count: int, tag: str = "new") -> None:
+def new_events(db: Path, out: Path, count: int, tag: str = "new", days: int = 1) -> None:
     """`count` events after the history's last one: half replay its latest events a day later (active users, most
     of them past their windows), half replay the first events of some users under new ids signing up then."""
     import duckdb
@@ -80,11 +80,11 @@ def new_events(db: Path, out: Path, count: int, tag: str = "new") -> None:
     half = count // 2
     con.execute(f"""COPY (
         SELECT '{tag}-a-' || message_id AS message_id, event, user_id, anonymous_id, account_id,
-               timestamp + INTERVAL 1 DAY AS timestamp, properties
+               timestamp + INTERVAL {days} DAY AS timestamp, properties
         FROM (SELECT * FROM events ORDER BY timestamp DESC LIMIT {half})
         UNION ALL
         (SELECT '{tag}-b-' || e.message_id, e.event, '{tag}-' || e.user_id, NULL, e.account_id,
-               TIMESTAMP '{latest}' + INTERVAL 1 DAY + (e.timestamp - s.t0), e.properties
+               TIMESTAMP '{latest}' + INTERVAL {days} DAY + (e.timestamp - s.t0), e.properties
         FROM events e JOIN (SELECT user_id, min(timestamp) AS t0 FROM events WHERE event = 'Signed Up'
                             GROUP BY user_id ORDER BY user_id LIMIT {max(half // 2, 1)}) s USING (user_id)
         WHERE e.timestamp < s.t0 + INTERVAL 1 DAY
@@ -105,12 +105,13 @@ def bench(users: int, new: int, keep: Path) -> dict[str, Any]:
     cold, cold_wall, cold_rss = run([*me, "--step", "cold"])
     # The file's first refresh records its statements in the file (aha.analyses.compiled): a warm-up batch of a
     # tenth of the new events, refreshed untimed, as in a file that is refreshed again and again.
-    warm = keep / f"warm-{users}.parquet"
+    # Both written from the same history, the measured batch a day after the warm-up's, so that it is as new to the
+    # refreshed state as a first batch is to a cold one.
+    warm, added = keep / f"warm-{users}.parquet", keep / f"new-{users}.parquet"
     new_events(work, warm, max(new // 10, 2), "warm")
+    new_events(work, added, new, days=2)
     run([AHA, "import", str(warm), "--db", str(work)])
     run([*me, "--step", "refresh"])
-    added = keep / f"new-{users}.parquet"
-    new_events(work, added, new)
     _, import_wall, _ = run([AHA, "import", str(added), "--db", str(work)])
     fresh, fresh_wall, fresh_rss = run([*me, "--step", "refresh"])
     full, full_wall, _ = run([*me, "--step", "full"])

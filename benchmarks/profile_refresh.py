@@ -111,11 +111,12 @@ def prepare(keep: Path, users: int) -> tuple[Path, Path, float]:
         shutil.copy(keep / f"sample-{users}.duckdb", stated)
         run([PYTHON, __file__, "--child", "--db", str(stated), "--config", str(config), "--mode", "cold"])
         shutil.copy(stated, appended)
-        warm = keep / f"warm-{users}.parquet"
+        warm, added = keep / f"warm-{users}.parquet", keep / f"new-{users}.parquet"
         new_events(appended, warm, 1000, "warm")
+        new_events(appended, added, 10_000, days=2)
         run([AHA, "import", str(warm), "--db", str(appended)])
         run([PYTHON, __file__, "--child", "--db", str(appended), "--config", str(config), "--mode", "refresh"])
-        _, _, cpu = run([AHA, "import", str(keep / f"new-{users}.parquet"), "--db", str(appended)])
+        _, _, cpu = run([AHA, "import", str(added), "--db", str(appended)])
         cpu_file.write_text(str(cpu))
     return stated, appended, float(cpu_file.read_text())
 

@@ -318,6 +318,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
                 AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_ACCOUNTS}))""")
         con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
                     f"FROM temp.{DELTA_TABLE}")
+        incremental.count_on(con, definitions, ENTITIES_TABLE)
         if relinked:
             _keep_links(store)
         if any(m.scope for m in definitions.milestones):
@@ -329,7 +330,8 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         _write_key(store, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
         f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
-        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
+        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL UNION ALL "
+        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.COUNTED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
     for temp in (DELTA_TABLE, LINKS_TABLE):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     incremental.drop_scratch(store)
