@@ -105,11 +105,11 @@ def bench(users: int, new: int, keep: Path) -> dict[str, Any]:
     cold, cold_wall, cold_rss = run([*me, "--step", "cold"])
     # The file's first refresh records its statements in the file (aha.analyses.compiled): a warm-up batch of a
     # tenth of the new events, refreshed untimed, as in a file that is refreshed again and again.
-    # Both written from the same history, the measured batch a day after the warm-up's, so that it is as new to the
-    # refreshed state as a first batch is to a cold one.
+    # Both written from the same history, the measured batch two days after the warm-up's (which spans a day), so
+    # that it is as new to the refreshed state as a first batch is to a cold one.
     warm, added = keep / f"warm-{users}.parquet", keep / f"new-{users}.parquet"
     new_events(work, warm, max(new // 10, 2), "warm")
-    new_events(work, added, new, days=2)
+    new_events(work, added, new, days=3)
     run([AHA, "import", str(warm), "--db", str(work)])
     run([*me, "--step", "refresh"])
     _, import_wall, _ = run([AHA, "import", str(added), "--db", str(work)])

@@ -113,7 +113,7 @@ def prepare(keep: Path, users: int) -> tuple[Path, Path, float]:
         shutil.copy(stated, appended)
         warm, added = keep / f"warm-{users}.parquet", keep / f"new-{users}.parquet"
         new_events(appended, warm, 1000, "warm")
-        new_events(appended, added, 10_000, days=2)
+        new_events(appended, added, 10_000, days=3)
         run([AHA, "import", str(warm), "--db", str(appended)])
         run([PYTHON, __file__, "--child", "--db", str(appended), "--config", str(config), "--mode", "refresh"])
         _, _, cpu = run([AHA, "import", str(added), "--db", str(appended)])
