@@ -35,7 +35,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     p = aha.open(args.db, args.config)
     t, cpu = perf_counter(), process_time()
-    ms = p.state(force=args.step == "full")
+    ms = p.state(force=args.step in ("full", "cold"))  # a store may hold a state already
     p.store.settle()
     state_seconds, state_cpu = perf_counter() - t, process_time() - cpu
     r = p.report()

@@ -74,7 +74,7 @@ def child(db: str, config: str, mode: str) -> dict[str, float]:
     p = aha.open(db, config)
     spent["open"] = process_time() - t
     t = process_time()
-    ms = p.state(force=mode == "full")
+    ms = p.state(force=mode in ("full", "cold"))
     p.store.settle()
     spent["state total"] = process_time() - t
     spent["state compile"] = compiling[0]
@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--db")
     parser.add_argument("--config")
     parser.add_argument("--mode", default="refresh")
+    parser.add_argument("--modes", default="cold,refresh", help="what each run times (cold: a state built anew)")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.db, args.config, args.mode)))
@@ -140,7 +141,7 @@ def main() -> None:
         _, appended, import_cpu = prepare(args.keep, users)
         rows: dict[str, dict[str, list[float]]] = {}
         for _ in range(args.runs):
-            for mode in ("cold", "refresh"):
+            for mode in args.modes.split(","):
                 work = args.keep / f"profile-{users}.duckdb"
                 shutil.copy(args.keep / f"sample-{users}.duckdb" if mode == "cold" else appended, work)
                 out, wall, cpu = run([PYTHON, __file__, "--child", "--db", str(work), "--config", str(config),
