@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aha.analyses import incremental
-from tests.engine.test_incremental import LATE, Batch, _both, _ev
+from tests.engine.test_incremental import ACCOUNTS, LATE, Batch, _both, _ev
 from tests.engine.test_incremental import every_update_incremental as every_update_incremental  # autouse
 
 H = 60  # minutes
@@ -77,3 +79,35 @@ def test_a_merge_of_identities_recomputes_every_account(monkeypatch: pytest.Monk
     state = _both(first, second, LATE, (None, "default"))
     assert state[("acc1", "team")][1:] == ("2026-01-05 00:40:00", 2.0, "reached")
     assert seen == [0]
+
+
+@st.composite
+def appended(draw: st.DrawFn) -> tuple[Batch, Batch]:
+    """1–4 users signing up in the first 2 hours, each in acc0 or acc1, with A and B calls over the first 10 hours;
+    then calls stamped after every one of those, 30 minutes apart: B and A by a user with or without an account id,
+    some anonymous, so that some accounts are counted on and others recomputed."""
+    users = [f"u{i}" for i in range(draw(st.integers(1, 4)))]
+    rows: list[tuple[Any, ...]] = []
+    for user in users:
+        rows.append(_ev(user, "Signed Up", draw(st.integers(0, 4)) * 30, len(rows), account=draw(ACCOUNT_IDS)))
+    for _ in range(draw(st.integers(0, 8))):
+        rows.append(_ev(draw(st.sampled_from(users)), draw(st.sampled_from("AB")), draw(st.integers(0, 20)) * 30,
+                        len(rows), account=draw(st.sampled_from([None, "acc0", "acc1"]))))
+    later = []
+    for k in range(draw(st.integers(1, 8))):
+        anonymous = draw(st.integers(0, 5)) == 0
+        later.append(_ev(None if anonymous else draw(st.sampled_from(users)), draw(st.sampled_from("ABB")),
+                         21 * 30 + 30 * k, len(rows) + k, anonymous="anon0" if anonymous else None,
+                         account=draw(st.sampled_from([None, "acc0", "acc1", "acc1"]))))
+    return Batch(rows, [], [], {}), Batch(later, [], [], {})
+
+
+ACCOUNT_IDS = st.sampled_from(["acc0", "acc1"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=appended())
+def test_later_random_calls_counted_on_equal_a_full_rebuild(drawn: tuple[Batch, Batch]) -> None:
+    """Random appends after every stored call (`appended`), under ACCOUNTS (team_b: B by the account, 3 within 3
+    days): the counted-on and recomputed accounts together equal a full rebuild."""
+    _both(*drawn, ACCOUNTS, (None, "default"))
