@@ -6,22 +6,31 @@ What changes between updates is passed in, never compiled in: the entities to re
 names (aha.analyses.incremental), and the two moments an update's SQL holds, `as_of` and the earliest recomputed
 `t0` (`since`), are compiled as sentinel timestamps that each run replaces by its own values. A DuckDB file only
 (`Store.incremental`); other backends never update incrementally.
+
+The statements are also kept in the file (table `aha_compiled`), under their key and the versions that wrote them
+(aha's code fingerprint, Ibis, SQLGlot, DuckDB): a fresh process (`aha report` after `aha import`) runs them without
+building or compiling an expression. Rows another version wrote are dropped when one is kept.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import duckdb
 
+from aha.analyses.result_cache import code_version
 from aha.store import Store
 
 T = TypeVar("T")
 AS_OF = datetime(2199, 1, 2, 3, 4, 5, 678901)  # stands for `as_of` in compiled SQL
 SINCE = datetime(2199, 1, 2, 3, 4, 6, 678901)  # stands for the earliest recomputed t0
 KEPT = 16  # programs kept per process (one per definitions and kind of update)
+TABLE = "aha_compiled"  # (key, version, body): the programs kept in the file, body a JSON list of statements
+LAYOUT = "compiled-1"  # part of the version: bump when what a kept program means changes
 _programs: dict[tuple[str, ...], list[str]] = {}
 _texts: dict[tuple[str, ...], str] = {}
 
@@ -75,6 +84,10 @@ def run(store: Store, key: tuple[str, ...], as_of: datetime, since_sql: str, ste
     recording what it runs under `key` (returning what `steps` returns). Either way the sentinels are replaced."""
     real = store.raw
     kept = _programs.get(key)
+    if kept is None:
+        kept = _load(store, key)
+        if kept is not None:
+            _keep(_programs, key, kept)
     if kept is not None:
         program = _Program(real, as_of, since_sql, None)
         for sql in kept:
@@ -87,16 +100,58 @@ def run(store: Store, key: tuple[str, ...], as_of: datetime, since_sql: str, ste
     finally:
         store.raw = real
     _keep(_programs, key, recorded)
+    _save(store, key, recorded)
     return result
 
 
-def text(key: tuple[str, ...], as_of: datetime, compile_: Callable[[], str]) -> str:
+def text(store: Store, key: tuple[str, ...], as_of: datetime, compile_: Callable[[], str]) -> str:
     """One statement compiled once per `key` (with `AS_OF` for `as_of`), with this `as_of` put in."""
     sql = _texts.get(key)
     if sql is None:
-        sql = compile_()
+        found = _load(store, key)
+        sql = found[0] if found else compile_()
+        if not found:
+            _save(store, key, [sql])
         _keep(_texts, key, sql)
     return sql.replace(sentinel_sql(AS_OF), literal(as_of))
+
+
+@functools.cache
+def version() -> str:
+    """What a kept program depends on besides its key: this layout, aha's code, and the versions of the libraries
+    that wrote its SQL and run it."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    def of(name: str) -> str:
+        try:
+            return installed(name)
+        except PackageNotFoundError:  # pragma: no cover - a source tree without the package installed
+            return "unknown"
+
+    return f"{LAYOUT}|{code_version()}|ibis {of('ibis-framework')}|sqlglot {of('sqlglot')}|duckdb {duckdb.__version__}"
+
+
+def _name(key: tuple[str, ...]) -> str:
+    return json.dumps(list(key))
+
+
+def _load(store: Store, key: tuple[str, ...]) -> list[str] | None:
+    """The statements the file keeps under `key` for this version, if any."""
+    if not store.exists(TABLE):
+        return None
+    rows = store.raw.execute(f"SELECT body FROM {TABLE} WHERE key = ? AND version = ?",
+                             [_name(key), version()]).fetchall()
+    return [str(sql) for sql in json.loads(rows[0][0])] if rows else None
+
+
+def _save(store: Store, key: tuple[str, ...], statements: list[str]) -> None:
+    """Keep `statements` in the file under `key` (replacing any), dropping what other versions kept."""
+    con = store.raw
+    con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (key VARCHAR PRIMARY KEY, version VARCHAR NOT NULL, "
+                "body VARCHAR NOT NULL)")
+    con.execute(f"DELETE FROM {TABLE} WHERE version <> ? OR key = ?", [version(), _name(key)])
+    con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?)", [_name(key), version(), json.dumps(statements)])
 
 
 def _keep(kept: dict[tuple[str, ...], Any], key: tuple[str, ...], value: Any) -> None:

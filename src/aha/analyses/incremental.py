@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import duckdb
+
 from aha.definitions import Definitions
+from aha.definitions.models import Milestone
 from aha.engine import columns as c
 from aha.engine.state import counted_milestones, longest_window, tracked
 from aha.store import Store, schema
@@ -27,13 +30,16 @@ NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp view)
 MOVED = "aha_moved"  # ids whose identity link changed (temp)
 TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
 TOUCHED_ACCOUNTS = "aha_touched_accounts"  # (id): accounts likewise (temp)
+COUNTED_ACCOUNTS = "aha_counted_accounts"  # (id): accounts brought up to date from their stored counts (temp)
+CREDITED = "aha_credited"  # (id, direct, event, timestamp): new events credited to stored accounts (temp)
 MEMBER_MOVES = "aha_member_moves"  # (id, signed_at): ids of users with a new signup (its time) or moved links
 RETRAITED = "aha_retraited"  # (id, h, gone): users whose traits changed, with their new hash (temp)
 GROUPS = "aha_touched_groups"  # group calls of the users new events resolve to, and new ones (temp)
 RAW_IDS = "aha_touched_ids"  # (id): every user or anonymous id whose events the recomputed entities read (temp)
 TOUCHED_EVENTS = "aha_touched_events"  # their events (temp view)
 SCRATCH_VIEWS = (NEW_EVENTS, TOUCHED_EVENTS)
-SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED, MEMBER_MOVES)
+SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED, MEMBER_MOVES, COUNTED_ACCOUNTS,
+                  CREDITED)
 LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
 
 
@@ -147,9 +153,10 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
         UNION SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}""")
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
-        _touched_accounts(store, definitions, b, ms, links, entities)
+        _touched_accounts(store, definitions, b, ms, links, entities, marks.latest)
     else:
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS SELECT NULL::VARCHAR AS id WHERE false")
+        for table in (TOUCHED_ACCOUNTS, COUNTED_ACCOUNTS):
+            raw.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT NULL::VARCHAR AS id WHERE false")
     # Whose events to read: touched users and every member of a touched account (their t0 is the account's), under
     # every id that resolves to them now.
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {RAW_IDS} AS
@@ -171,10 +178,16 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
 
 
 def _touched_accounts(store: Store, definitions: Definitions, b: str, memberships_mark: int, links: str,
-                      entities: str) -> None:
-    """TOUCHED_ACCOUNTS (`touched`). Events are credited as the engine credits them (engine.state, accounts): an
-    event with a user id and an account id to that account; any other resolved event to its account id or else to
-    its user's primary account (the first group call)."""
+                      entities: str, latest: datetime | None) -> None:
+    """TOUCHED_ACCOUNTS and COUNTED_ACCOUNTS (`touched`). Events are credited as the engine credits them
+    (engine.state, accounts): an event with a user id and an account id to that account; any other resolved event
+    to its account id or else to its user's primary account (the first group call).
+
+    An account is counted on (COUNTED_ACCOUNTS, `count_on`) rather than recomputed from its members' events when
+    its milestones are plain counts (`plain_counts`), no identity link moved, and its only reason to change is new
+    events carrying its id and a user id (credited without identity resolution), every one later than the latest
+    call the stored state had seen (`latest`): then each is later than every event the stored counts hold, its
+    `t0` cannot move (a member's signup after it), and the k-th event is the stored count's continuation."""
     window = int(longest_window(definitions, c.ACCOUNT).total_seconds())
     # the names account milestones count: another event credited to an account changes none of its milestones
     counted = ", ".join(_quoted(n) for n in sorted({e for m in counted_milestones(definitions, c.ACCOUNT)
@@ -211,19 +224,25 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
           JOIN {MEMBER_MOVES} w ON w.id = p.user_id
           LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
           WHERE w.signed_at IS NULL OR a.{c.T0} IS NULL OR w.signed_at < a.{c.T0}"""
-    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {CREDITED} AS
         WITH first_group AS (SELECT cu, arg_min(account_id, timestamp) AS account_id FROM {GROUPS} GROUP BY cu),
         credited AS (
             SELECT CASE WHEN n.user_id IS NOT NULL AND n.account_id IS NOT NULL THEN n.account_id
                         WHEN n.cu IS NOT NULL THEN coalesce(n.account_id, f.account_id) END AS account_id,
-                   n.timestamp, n.event
-            FROM {NEW_EVENTS} n LEFT JOIN first_group f ON f.cu = n.cu),
-        pairs AS (  -- member pairs the new rows bring (an event carrying both ids; a group call)
+                   n.user_id IS NOT NULL AND n.account_id IS NOT NULL AS direct, n.timestamp, n.event
+            FROM {NEW_EVENTS} n LEFT JOIN first_group f ON f.cu = n.cu)
+        SELECT x.account_id AS id, x.direct, x.event, x.timestamp FROM credited x
+          JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = x.account_id
+          WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND AND x.event IN ({counted})""")
+    # Counted on only after `latest` (and never with a moved link): otherwise every credited account is recomputed.
+    on = (plain_counts(definitions) and latest is not None and not store.scalar(f"SELECT count(*) FROM {MOVED}"))
+    after = f"TIMESTAMP '{latest.isoformat()}'" if on and latest is not None else "'infinity'::TIMESTAMP"
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
+        WITH pairs AS (  -- member pairs the new rows bring (an event carrying both ids; a group call)
             SELECT cu, account_id FROM {NEW_EVENTS} WHERE user_id IS NOT NULL AND account_id IS NOT NULL
             UNION SELECT cu, account_id FROM {GROUPS} WHERE fresh)
-        SELECT x.account_id AS id FROM credited x
-          JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = x.account_id
-          WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND AND x.event IN ({counted})
+        SELECT id FROM {CREDITED} WHERE NOT direct
+        UNION SELECT id FROM {CREDITED} GROUP BY id HAVING min(timestamp) <= {after}
         UNION SELECT p.account_id FROM pairs p
           JOIN {entities} u ON u.{c.ENTITY_TYPE} = '{c.USER}' AND u.{c.ENTITY_ID} = p.cu
           LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
@@ -231,6 +250,38 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
         UNION SELECT f.account_id FROM {GROUPS} f WHERE f.cu IN (SELECT cu FROM {GROUPS} WHERE fresh)
         UNION {member_of}
         {moved_anonymous}""")
+    store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {COUNTED_ACCOUNTS} AS SELECT DISTINCT id FROM {CREDITED}
+        WHERE id NOT IN (SELECT id FROM {TOUCHED_ACCOUNTS} WHERE id IS NOT NULL)""")
+
+
+def plain_counts(definitions: Definitions) -> list[tuple[int, Milestone]]:
+    """The account milestones (with their positions among `tracked`) when every one is a plain count (no `where`,
+    no scope) and none is a composite: what `count_on` can continue. Empty otherwise."""
+    accounts = [(k, m) for k, m in enumerate(tracked(definitions)) if m.entity == c.ACCOUNT]
+    if any(m.all_of is not None or m.members_reached is not None or m.threshold_kind != "count" or m.where
+           or m.scope for _, m in accounts):
+        return []
+    return accounts
+
+
+def count_on(con: duckdb.DuckDBPyConnection, definitions: Definitions, entities: str) -> None:
+    """Bring COUNTED_ACCOUNTS' rows of `entities` up to date from their stored counts and the new events credited
+    to them (CREDITED, all direct and later than every stored event: `_touched_accounts`): per milestone, the new
+    events inside its window add to the progress, and an unreached one is reached at the (k − stored progress)-th
+    of them when the sum meets k. A reached milestone keeps its reach time (the new events are later)."""
+    for k, m in plain_counts(definitions):
+        reach, progress, need = c.reach_of(k), c.progress_of(k), int(m.threshold_value)
+        names = ", ".join(_quoted(n) for n in m.events)
+        con.execute(f"""UPDATE "{entities}" AS a SET {progress} = a.{progress} + d.n,
+                {reach} = CASE WHEN a.{reach} IS NULL AND a.{progress} + d.n >= {need}
+                               THEN d.times[{need} - a.{progress}] ELSE a.{reach} END
+            FROM (SELECT x.id, count(*) AS n, list_sort(list(x.timestamp)) AS times FROM temp.{CREDITED} x
+                  JOIN "{entities}" e ON e.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND e.{c.ENTITY_ID} = x.id
+                  WHERE x.id IN (SELECT id FROM temp.{COUNTED_ACCOUNTS}) AND x.event IN ({names})
+                    AND x.timestamp >= e.{c.T0}
+                    AND x.timestamp < e.{c.T0} + INTERVAL {int(m.within.total_seconds())} SECOND
+                  GROUP BY x.id) d
+            WHERE a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = d.id""")
 
 
 def keep_traits(store: Store) -> None:

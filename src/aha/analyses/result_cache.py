@@ -75,7 +75,7 @@ def enabled() -> bool:
 
 
 @functools.cache
-def _version() -> str:
+def code_version() -> str:
     """aha's version and a fingerprint of its code (every module's path, size and modification time): an editable
     install or a patched copy keeps its version string while its numbers may change, and must not read back answers
     an older code gave. Stat calls only (about a millisecond), no file is read."""
@@ -99,7 +99,7 @@ def key(definitions_hash: str, data_version: int, analysis: str, options: dict[s
     if defaults is None or not set(options) <= set(defaults):
         return None
     try:
-        text = json.dumps({"layout": LAYOUT, "aha": _version(), "schema": RESULT_SCHEMA_VERSION,
+        text = json.dumps({"layout": LAYOUT, "aha": code_version(), "schema": RESULT_SCHEMA_VERSION,
                            "definitions": definitions_hash, "data": data_version, "analysis": analysis,
                            "options": to_jsonable({**defaults, **options})}, sort_keys=True)
     except (TypeError, ValueError):

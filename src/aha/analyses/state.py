@@ -315,8 +315,8 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         users = replace(event_source(store, compiled.AS_OF), linked=store.table(incremental.LINKS_KEPT)).users()
         return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
 
-    count_sql = compiled.text((*prefix, "without"), at, without_sql)
-    view = compiled.text((*prefix, "view"), at, lambda: store.union_sql(
+    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)
+    view = compiled.text(store, (*prefix, "view"), at, lambda: store.union_sql(
         _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
     with _one_transaction(store) as con:
         offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
@@ -326,6 +326,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
                 AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_ACCOUNTS}))""")
         con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
                     f"FROM temp.{DELTA_TABLE}")
+        incremental.count_on(con, definitions, ENTITIES_TABLE)
         if relinked:
             _keep_links(store)
         if any(m.scope for m in definitions.milestones):
@@ -337,7 +338,8 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         _write_key(store, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
         f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
-        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
+        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL UNION ALL "
+        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.COUNTED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
     for temp in (DELTA_TABLE, LINKS_TABLE):
         store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
     incremental.drop_scratch(store)
