@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
@@ -179,7 +180,18 @@ class BoundedProtocol(HttpToolsProtocol):
     llhttp has no bound of its own on a request head (it gathers a header line until its end, however long): the
     bytes read while a head is open are counted, and past `max_header_bytes` the connection is answered 431 and
     closed. A read that completes a head and goes on into the body (or a next request) is fed up to the bound first:
-    only if the head is still open there is it refused."""
+    only if the head is still open there is it refused.
+
+    Two things llhttp does that h11 did not, undone here (tests/ingest/test_http_attacks.py):
+    - A request llhttp cannot parse, pipelined behind requests not yet answered, is answered 400 (naming llhttp's
+      reason) only after their answers: uvicorn answered it at once and closed, so the earlier requests' answers were
+      lost and their client read the 400 as theirs (a stored tracking call looked refused).
+    - `Connection: upgrade` with an `Upgrade` header makes llhttp skip the body and stop parsing (the rest is another
+      protocol): a POST's body reached the app empty (a valid call refused as "not valid JSON") and pipelined requests
+      were never answered. This server speaks no other protocol, so the Upgrade header is ignored (RFC 9110 7.8, as
+      h11 did): the request's head is fed again without it to a fresh parser, with the rest of the read. CONNECT (an
+      upgrade by its method) is answered 405 and the connection closed.
+    """
 
     header_seconds = HEADER_SECONDS
     max_connections = MAX_CONNECTIONS
@@ -188,6 +200,8 @@ class BoundedProtocol(HttpToolsProtocol):
     _head_open = True  # between a response (or the connection's start) and the next request's complete head
     _head_bytes = 0  # bytes read while the head is open
     _refused = False  # answered by the protocol itself: what follows is dropped
+    _deferred: str | None = None  # a 400 that waits for the answers of the requests before it
+    _upgrade_head: bytes | None = None  # the head of a request llhttp took as an upgrade, without its Upgrade header
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -207,8 +221,8 @@ class BoundedProtocol(HttpToolsProtocol):
             room = self.max_header_bytes - self._head_bytes
             if len(data) > room:
                 if room > 0:
-                    super().data_received(data[:room])  # may complete the head (or answer 400 and close)
-                if self.transport.is_closing():
+                    self._feed(data[:room])  # may complete the head (or answer 400 and close)
+                if self.transport.is_closing() or self._refused:
                     return
                 if self._head_open:
                     self._answer(431, "Request header fields too large "
@@ -217,14 +231,59 @@ class BoundedProtocol(HttpToolsProtocol):
                 self.data_received(data[room:])
                 return
             self._head_bytes += len(data)
-        super().data_received(data)
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        """uvicorn's data_received, with llhttp's reason in a 400 and an upgrade undone (see the class)."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            head, self._upgrade_head = self._upgrade_head, None
+            if head is not None and not self._refused:
+                self.parser = httptools.HttpRequestParser(self)
+                self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's
+                rest = data[upgrade.args[0]:]
+                self._feed(head + rest)
+                if self._head_open and not self._refused:
+                    self._head_bytes = len(rest)  # at most what is still open: the bound holds
+        except httptools.HttpParserError as error:
+            reason = str(error).encode("ascii", "replace").decode("ascii").rstrip(".")
+            self.send_400_response(f"Invalid HTTP request received: {reason}." if reason else
+                                   "Invalid HTTP request received.")
+
+    def send_400_response(self, msg: str) -> None:
+        """A request llhttp refused: answered at once when it is the one being read (its body is bad: its app reads
+        a disconnect, nothing is stored) or when every request before it is answered; else after their answers."""
+        cycle = self.cycle
+        unanswered = cycle is not None and not cycle.response_complete
+        if unanswered and not self._head_open:  # its body is bad
+            assert cycle is not None
+            cycle.disconnected = True
+            cycle.message_event.set()
+            unanswered = False
+        if unanswered or self.pipeline:
+            self._refused, self._deferred = True, msg
+            return
+        self._answer(400, msg)
 
     def on_headers_complete(self) -> None:
         self._head_open, self._head_bytes = False, 0
+        if self.parser.should_upgrade():  # llhttp will skip the body and stop: see the class
+            if self.parser.get_method() == b"CONNECT":
+                self._answer(405, "The CONNECT method is not supported (this server is no proxy).")
+            else:
+                target = b" ".join([self.parser.get_method(), self.url,
+                                    b"HTTP/" + self.parser.get_http_version().encode("ascii")])
+                self._upgrade_head = b"".join([target, b"\r\n", *(name + b": " + value + b"\r\n" for name, value
+                                                                   in self.headers if name != b"upgrade"), b"\r\n"])
+            return
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._head_open = True
+        if self._upgrade_head is not None or self._refused:
+            return  # no cycle was made for it
         super().on_message_complete()
 
     def _answer(self, status: int, message: str) -> None:
@@ -246,15 +305,22 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """A client that half-closes after its request (HTTP/1.0 style) still gets its answer."""
-        if self._refused:
+        if self._refused and self._deferred is None:
             self.transport.close()
             return None
+        if self._deferred is not None:
+            return True  # the answers before the 400 are still to come
         return True if self.cycle is not None and not self.cycle.response_complete else None
 
     def on_response_complete(self) -> None:
         if isinstance(self.transport, CoalescingTransport):
             self.transport.flush()
         super().on_response_complete()
+        if self._deferred is not None and not self.pipeline and not self.transport.is_closing():
+            assert self.cycle is not None
+            if self.cycle.response_complete:
+                msg, self._deferred = self._deferred, None
+                self._answer(400, msg)
         if not self.transport.is_closing():
             self._arm_header_deadline()
 
