@@ -66,7 +66,8 @@ def connection_close(request: bytes) -> bytes:
 
 
 HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-STORED = ["expect", "h2c", "pipelined", "websocket"]  # the users of the calls answered 200 below
+# the users of the calls answered 200 below
+STORED = ["before-no-host", "expect", "h2c", "pipelined", "tiny-chunks", "websocket"]
 
 
 def test_a_bad_request_pipelined_behind_good_ones_is_answered_after_them(server: tuple[Server, str, str]) -> None:
@@ -149,6 +150,48 @@ def test_ambiguous_framing_is_refused_and_nothing_is_stored(server: tuple[Server
     answer = exchange(running, post(key, framing.format(n=len(body))) + chunked(body) + HEALTH)
     assert statuses(answer) == [400], answer
     assert b"Invalid HTTP request received" in answer
+
+
+@pytest.mark.parametrize("hosts", ["", "Host: a\r\nHost: b\r\n"], ids=["none", "two"])
+def test_an_http_1_1_request_without_exactly_one_host_gets_400(server: tuple[Server, str, str], hosts: str) -> None:
+    """RFC 9112 3.2 (h11 answered 400; llhttp lets it through). Nothing pipelined behind it is served, not even a
+    valid tracking call."""
+    running, key, _ = server
+    body = call("behind-no-host")
+    answer = exchange(running, f"GET /health HTTP/1.1\r\n{hosts}\r\n".encode()
+                      + post(key, f"Content-Length: {len(body)}\r\n") + body)
+    assert statuses(answer) == [400], answer
+    assert answer.endswith(f"an HTTP/1.1 request needs one Host header (this one has {hosts.count('Host')}).".encode())
+
+
+def test_a_host_refusal_pipelined_behind_a_call_comes_after_its_answer(server: tuple[Server, str, str]) -> None:
+    running, key, _ = server
+    body = call("before-no-host")
+    answer = exchange(running, post(key, f"Content-Length: {len(body)}\r\n") + body + b"GET /health HTTP/1.1\r\n\r\n")
+    assert statuses(answer) == [200, 400], answer
+
+
+@pytest.mark.parametrize("where", ["trailer", "chunk extension"])
+def test_trailers_or_chunk_lines_past_16_kb_get_431_and_nothing_is_stored(
+        server: tuple[Server, str, str], where: str) -> None:
+    """httptools gathers a trailer field like a header line, by concatenation and with no bound of its own: a 50 MB
+    trailer held 0.4 GB and seconds of CPU until the body deadline (h11 refused it past 16 KB)."""
+    running, key, _ = server
+    body = call("trailer")
+    framing = (b"%x\r\n%s\r\n0\r\nX-Trailer: %s\r\n\r\n" % (len(body), body, b"a" * 1_000_000) if where == "trailer"
+               else b"%x;x=%s\r\n%s\r\n0\r\n\r\n" % (len(body), b"a" * 1_000_000, body))
+    answer = exchange(running, post(key, "Transfer-Encoding: chunked\r\n") + framing)
+    assert statuses(answer) == [431], answer
+    assert answer.endswith(b"Request trailer fields or chunk lines too large (more than 16384 bytes beside the body).")
+
+
+def test_small_trailers_and_many_one_byte_chunks_are_stored(server: tuple[Server, str, str]) -> None:
+    running, key, _ = server
+    body = call("tiny-chunks")
+    answer = exchange(running, connection_close(post(key, "Transfer-Encoding: chunked\r\n"))
+                      + chunked(body, size=1)[:-2] + b"X-Trailer: a\r\n\r\n")
+    assert statuses(answer) == [200], answer
+    assert b'"accepted":1' in answer
 
 
 @pytest.mark.parametrize(("path", "size"), [("/v1/track", 40_000), ("/v1/batch", 600_000)])

@@ -38,7 +38,8 @@ KEEP_ALIVE_SECONDS = 5
 MAX_CONNECTIONS = 1000  # lowered to fit the process's file-descriptor limit (see max_connections)
 FDS_KEPT_FREE = 64  # for the database, the spool, logs, and sockets accepted before the bound closes them
 ACCEPT_BACKLOG = 16  # asyncio accepts up to `backlog` sockets per loop turn before any is closed: keep it small
-MAX_HEADER_BYTES = 16 * 1024  # bound on an incomplete request head (BoundedProtocol)
+MAX_HEADER_BYTES = 16 * 1024  # bound on an incomplete request head, and on a body's framing (BoundedProtocol)
+CHUNK_LINE_BYTES = 64  # framing allowed per chunk of a chunked body (its size line and CRLFs), beside the bound
 REPEAT_SECONDS = 10.0
 LINGER_SECONDS = 2.0  # a connection the protocol refused is read (and dropped) this long before it is closed
 LOOP = "asyncio"  # not uvloop (uvicorn takes it when installed): no gain measured, docs/ingest.md "The HTTP layer"
@@ -180,7 +181,10 @@ class BoundedProtocol(HttpToolsProtocol):
     llhttp has no bound of its own on a request head (it gathers a header line until its end, however long): the
     bytes read while a head is open are counted, and past `max_header_bytes` the connection is answered 431 and
     closed. A read that completes a head and goes on into the body (or a next request) is fed up to the bound first:
-    only if the head is still open there is it refused.
+    only if the head is still open there is it refused. The same bound holds for the bytes of a body that are not
+    the body: a chunked body's trailer fields (which httptools gathers like header lines, by concatenation: a 50 MB
+    trailer took 0.4 GB of memory and seconds of CPU, until the body deadline) and chunk lines beyond
+    CHUNK_LINE_BYTES each: past it, 431.
 
     Two things llhttp does that h11 did not, undone here (tests/ingest/test_http_attacks.py):
     - A request llhttp cannot parse, pipelined behind requests not yet answered, is answered 400 (naming llhttp's
@@ -200,7 +204,8 @@ class BoundedProtocol(HttpToolsProtocol):
     _head_open = True  # between a response (or the connection's start) and the next request's complete head
     _head_bytes = 0  # bytes read while the head is open
     _refused = False  # answered by the protocol itself: what follows is dropped
-    _deferred: str | None = None  # a 400 that waits for the answers of the requests before it
+    _deferred: tuple[int, str] | None = None  # a refusal that waits for the answers of the requests before it
+    _framing = 0  # bytes read while a body is open, less its body bytes and CHUNK_LINE_BYTES per chunk
     _upgrade_head: bytes | None = None  # the head of a request llhttp took as an upgrade, without its Upgrade header
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -231,7 +236,21 @@ class BoundedProtocol(HttpToolsProtocol):
                 self.data_received(data[room:])
                 return
             self._head_bytes += len(data)
+            self._feed(data)
+            return
+        self._framing += len(data)
         self._feed(data)
+        if self._framing > self.max_header_bytes and not self._head_open and not self._refused:
+            self._refuse(431, f"Request trailer fields or chunk lines too large (more than {self.max_header_bytes} "
+                              "bytes beside the body).")
+
+    def on_body(self, body: bytes) -> None:
+        self._framing -= len(body)
+        if not self._refused:
+            super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._framing -= CHUNK_LINE_BYTES
 
     def _feed(self, data: bytes) -> None:
         """uvicorn's data_received, with llhttp's reason in a 400 and an upgrade undone (see the class)."""
@@ -253,8 +272,12 @@ class BoundedProtocol(HttpToolsProtocol):
                                    "Invalid HTTP request received.")
 
     def send_400_response(self, msg: str) -> None:
-        """A request llhttp refused: answered at once when it is the one being read (its body is bad: its app reads
-        a disconnect, nothing is stored) or when every request before it is answered; else after their answers."""
+        self._refuse(400, msg)
+
+    def _refuse(self, status: int, msg: str) -> None:
+        """A request the protocol refuses: answered at once when it is the one being read (its body is bad: its app
+        reads a disconnect, nothing is stored) or when every request before it is answered; else after their
+        answers. An answer already begun for it is cut off instead."""
         cycle = self.cycle
         unanswered = cycle is not None and not cycle.response_complete
         if unanswered and not self._head_open:  # its body is bad
@@ -262,16 +285,29 @@ class BoundedProtocol(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
             unanswered = False
+            if cycle.response_started:
+                self._refused = True
+                self.transport.close()
+                return
         if unanswered or self.pipeline:
-            self._refused, self._deferred = True, msg
+            self._refused, self._deferred = True, (status, msg)
             return
-        self._answer(400, msg)
+        self._answer(status, msg)
 
     def on_headers_complete(self) -> None:
-        self._head_open, self._head_bytes = False, 0
+        self._head_open, self._head_bytes, self._framing = False, 0, 0
+        if self._refused:
+            return  # what follows a refused request is not served
+        hosts = sum(name == b"host" for name, _ in self.headers)
+        if hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):  # RFC 9112 3.2: 400 (as h11)
+            self._head_open = True  # refused as a head: the requests before it are answered first
+            self._refuse(400, "Invalid HTTP request received: an HTTP/1.1 request needs one Host header "
+                              f"(this one has {hosts}).")
+            return
         if self.parser.should_upgrade():  # llhttp will skip the body and stop: see the class
             if self.parser.get_method() == b"CONNECT":
-                self._answer(405, "The CONNECT method is not supported (this server is no proxy).")
+                self._head_open = True
+                self._refuse(405, "The CONNECT method is not supported (this server is no proxy).")
             else:
                 target = b" ".join([self.parser.get_method(), self.url,
                                     b"HTTP/" + self.parser.get_http_version().encode("ascii")])
@@ -319,8 +355,8 @@ class BoundedProtocol(HttpToolsProtocol):
         if self._deferred is not None and not self.pipeline and not self.transport.is_closing():
             assert self.cycle is not None
             if self.cycle.response_complete:
-                msg, self._deferred = self._deferred, None
-                self._answer(400, msg)
+                (status, msg), self._deferred = self._deferred, None
+                self._answer(status, msg)
         if not self.transport.is_closing():
             self._arm_header_deadline()
 
