@@ -1,4 +1,4 @@
-"""A hostile client against the real server's HTTP layer (uvicorn's httptools protocol, limits.BoundedProtocol; issue
+"""A hostile client against the real server's HTTP layer (uvicorn's httptools protocol, protocol.BoundedProtocol; issue
 12): request smuggling shapes, pipelining with a bad request, Upgrade and CONNECT, bodies past the limits, encoded
 slashes and dot segments in a checklist id, a key that is not ASCII. Each answer is the server's own, asserted on
 its status line and reason; at the end the store holds exactly the calls answered 200, once each.
