@@ -264,6 +264,30 @@ def test_head_on_the_fast_path_routes_gets_405_with_no_body(server: tuple[Server
     assert answer.split(b"\r\n\r\n")[1].startswith(b"HTTP/1.1 200 ")  # the 405 has no body
 
 
+def test_a_client_leaving_mid_chunk_stores_nothing(server: tuple[Server, str, str]) -> None:
+    """Half a chunk, then the client closes: no answer is owed and nothing is stored (the last test counts)."""
+    running, key, _ = server
+    body = call("mid-chunk")
+    with socket.create_connection(("127.0.0.1", running.port)) as sock:
+        sock.sendall(post(key, "Transfer-Encoding: chunked\r\n") + b"%x\r\n" % len(body) + body[:20])
+    assert settled(running)["in_flight"] == 0
+
+
+def test_an_upgrade_head_trickled_byte_by_byte_is_served_too(server: tuple[Server, str, str]) -> None:
+    running, key, _ = server
+    body = call("h2c")  # stored already: a duplicate, answered as accepted
+    data = post(key, f"Connection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: {len(body)}\r\n") + body
+    with socket.create_connection(("127.0.0.1", running.port)) as sock:
+        sock.settimeout(30)
+        for at in range(len(data)):
+            sock.sendall(data[at:at + 1])
+        sock.sendall(connection_close(HEALTH))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert statuses(answer) == [200, 200], answer
+
+
 def test_the_store_holds_each_call_answered_200_once(server: tuple[Server, str, str]) -> None:
     running, _, _ = server
     assert settled(running)["in_flight"] == 0
