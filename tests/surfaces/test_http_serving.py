@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from aha.surfaces.api.limits import CoalescingTransport
+from aha.surfaces.api.protocol import CoalescingTransport
 from tests.serving import create_key, running
 
 

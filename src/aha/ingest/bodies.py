@@ -8,7 +8,6 @@ listed in `BatchOutcome.rejected` and becomes a dead letter, and the rest are ac
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 import zlib
@@ -217,7 +216,7 @@ def key_from_header(authorization: str | None) -> str | None:
         return None
     try:
         user = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII (a header's latin-1 text), not UTF-8 inside
         return None
     return user or None
 

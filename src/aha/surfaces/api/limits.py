@@ -28,18 +28,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-HEADER_SECONDS = 10.0
+from aha.surfaces.api.protocol import HEADER_SECONDS, MAX_CONNECTIONS, BoundedProtocol
+
 BODY_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 5
-MAX_CONNECTIONS = 1000  # lowered to fit the process's file-descriptor limit (see max_connections)
 FDS_KEPT_FREE = 64  # for the database, the spool, logs, and sockets accepted before the bound closes them
 ACCEPT_BACKLOG = 16  # asyncio accepts up to `backlog` sockets per loop turn before any is closed: keep it small
-MAX_HEADER_BYTES = 16 * 1024  # bound on an incomplete request head (BoundedProtocol)
 REPEAT_SECONDS = 10.0
-LINGER_SECONDS = 2.0  # a connection the protocol refused is read (and dropped) this long before it is closed
 LOOP = "asyncio"  # not uvloop (uvicorn takes it when installed): no gain measured, docs/ingest.md "The HTTP layer"
 STRANGER_LETTERS_PER_MINUTE = 60  # dead letters kept for requests without a valid key (the rest: answered only)
 
@@ -136,145 +133,6 @@ class StrangerLetters:
             self._window, self._count = window, 0
         self._count += 1
         return self._count <= self.per_minute
-
-
-class CoalescingTransport:
-    """A connection's transport whose writes go out together: uvicorn writes a response's head and its body apart,
-    two TCP segments that wake the client twice (each wake-up a chance for the scheduler to preempt the server on a
-    busy machine). Writes are gathered until the response is complete (`flush`, from the protocol) or, for anything
-    else (a streamed body, an error answer), until the end of the event loop's turn; `close` sends what is gathered
-    first. Everything else is the transport's own."""
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport, self._loop = transport, loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        if not self._pending:
-            self._loop.call_soon(self.flush)
-        self._pending.append(data)
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending = []
-        if not self._transport.is_closing():
-            self._transport.write(data)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-class BoundedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (llhttp: about a third of h11's CPU per request) with a header deadline, a bound
-    on the bytes of an incomplete request head and a hard bound on open connections.
-
-    llhttp has no bound of its own on a request head (it gathers a header line until its end, however long): the
-    bytes read while a head is open are counted, and past `max_header_bytes` the connection is answered 431 and
-    closed. A read that completes a head and goes on into the body (or a next request) is fed up to the bound first:
-    only if the head is still open there is it refused."""
-
-    header_seconds = HEADER_SECONDS
-    max_connections = MAX_CONNECTIONS
-    max_header_bytes = MAX_HEADER_BYTES
-    log_requests = True  # uvicorn's access log line per request (else only ErrorAccessLog's)
-    _head_open = True  # between a response (or the connection's start) and the next request's complete head
-    _head_bytes = 0  # bytes read while the head is open
-    _refused = False  # answered by the protocol itself: what follows is dropped
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.access_log = self.access_log and self.log_requests
-        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
-        if len(self.connections) > self.max_connections:
-            logging.getLogger("uvicorn.error").warning("more than %d connections open: closing new ones",
-                                                       self.max_connections)
-            self.transport.close()
-            return
-        self._arm_header_deadline()
-
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return
-        if self._head_open:
-            room = self.max_header_bytes - self._head_bytes
-            if len(data) > room:
-                if room > 0:
-                    super().data_received(data[:room])  # may complete the head (or answer 400 and close)
-                if self.transport.is_closing():
-                    return
-                if self._head_open:
-                    self._answer(431, "Request header fields too large "
-                                      f"(more than {self.max_header_bytes} bytes).")
-                    return
-                self.data_received(data[room:])
-                return
-            self._head_bytes += len(data)
-        super().data_received(data)
-
-    def on_headers_complete(self) -> None:
-        self._head_open, self._head_bytes = False, 0
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._head_open = True
-        super().on_message_complete()
-
-    def _answer(self, status: int, message: str) -> None:
-        """A plain-text answer written by the protocol (as uvicorn's own 400), then a lingering close: the write side
-        is shut and what the client still sends is read and dropped for up to LINGER_SECONDS, so that its unread
-        bytes do not make the kernel reset the connection before the answer is read."""
-        logging.getLogger("uvicorn.error").warning(message)
-        text = message.encode("ascii")
-        self.transport.write(b"".join([STATUS_LINE[status], *(name + b": " + value + b"\r\n" for name, value
-                                                              in self.server_state.default_headers),
-                                       b"content-type: text/plain; charset=utf-8\r\n",
-                                       b"content-length: %d\r\n" % len(text), b"connection: close\r\n\r\n", text]))
-        self._refused = True
-        if isinstance(self.transport, CoalescingTransport):
-            self.transport.flush()
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(LINGER_SECONDS, self.transport.close)
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]
-        """A client that half-closes after its request (HTTP/1.0 style) still gets its answer."""
-        if self._refused:
-            self.transport.close()
-            return None
-        return True if self.cycle is not None and not self.cycle.response_complete else None
-
-    def on_response_complete(self) -> None:
-        if isinstance(self.transport, CoalescingTransport):
-            self.transport.flush()
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        deadline = getattr(self, "_header_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
-        super().connection_lost(exc)
-
-    def _arm_header_deadline(self) -> None:
-        previous = getattr(self, "_header_deadline", None)
-        if previous is not None:
-            previous.cancel()
-        cycle = self.cycle  # a new request replaces it; still the same one at the deadline: no headers came
-
-        def expire() -> None:
-            if self.cycle is cycle and not self.transport.is_closing():
-                self.transport.close()
-
-        self._header_deadline = self.loop.call_later(self.header_seconds, expire)
 
 
 def max_connections(wanted: int = MAX_CONNECTIONS) -> int:
