@@ -96,6 +96,9 @@ class BoundedProtocol(HttpToolsProtocol):
         if len(self.connections) > self.max_connections:
             logging.getLogger("uvicorn.error").warning("more than %d connections open: closing new ones",
                                                        self.max_connections)
+            # counted no longer from now: connection_lost runs a loop turn later, and until then uvicorn's
+            # concurrency limit (bound + 1) would answer a kept connection's request 503
+            self.connections.discard(self)
             self.transport.close()
             return
         self._arm_header_deadline()
