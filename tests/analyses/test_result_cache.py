@@ -16,12 +16,19 @@ import pytest
 from aha.analyses import result_cache
 from aha.definitions import parse
 from aha.ingest.payloads import Call
-from aha.ingest.takeover import write_records
+from aha.ingest.records import Record, encode
+from aha.ingest.takeover import write_lines
 from aha.project import Project
 from aha.results import to_jsonable
-from aha.store import open_store
+from aha.store import Store, open_store
 from aha.store.importer import import_files
 from tests.journeys import write_events
+
+
+def write_records(store: Store, records: list[Record], checkpoint: None) -> None:
+    """Store calls as the server's writer does: from their spool lines."""
+    write_lines(store, b"".join(encode(r) for r in records), checkpoint)
+
 
 TEXT = """
 signup: {event: Signed Up}
