@@ -27,11 +27,12 @@ def test_which_answers_the_access_log_keeps(tmp_path: Path, option: tuple[str, .
     log = tmp_path / "server.log"
     with running(db, "--rules-every", "0", *option) as server:
         started = log.stat().st_size  # past the start-up lines and the start's own /health polls
+        wait = 60  # httpx's default 5 s is not enough for a first write on a loaded machine
         assert httpx.post(server.url + "/v1/track", json={"userId": "u", "event": "E"},
-                          auth=(key, "")).status_code == 200
-        assert httpx.get(server.url + "/health?probe=1").status_code == 200
-        assert httpx.get(server.url + "/v1/users/u/milestones").status_code == 401
-        assert httpx.post(server.url + f"/v1/track?writeKey={key}", content=b"{").status_code == 400
+                          auth=(key, ""), timeout=wait).status_code == 200
+        assert httpx.get(server.url + "/health?probe=1", timeout=wait).status_code == 200
+        assert httpx.get(server.url + "/v1/users/u/milestones", timeout=wait).status_code == 401
+        assert httpx.post(server.url + f"/v1/track?writeKey={key}", content=b"{", timeout=wait).status_code == 400
     with log.open(encoding="utf-8") as lines:
         lines.seek(started)
         written = lines.read()
