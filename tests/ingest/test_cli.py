@@ -14,7 +14,7 @@ def test_keys_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
     key = create_key(db)
     assert key.startswith("aha_write_")
     store = open_store(db, read_only=True)
-    assert key.rsplit("_", 1)[-1] not in str(store.raw.execute("SELECT * FROM api_keys").fetchall())
+    assert key.split("_", 3)[3] not in str(store.raw.execute("SELECT * FROM api_keys").fetchall())
     store.close()
     again = aha("keys", "create", "--name", "web", "--db", str(db), cwd=tmp_path)
     assert again.returncode == 2
