@@ -12,6 +12,7 @@ drains everything into DuckDB) and checks the stored count equals the acknowledg
 
     .venv/bin/python benchmarks/bench_ingest.py [--seconds 10] [--clients 8] [--sizes 1,100]
         [--connections 4: each client process keeps 4 raw connections (loadgen.py)] [--server-arg=--workers=2]
+        [--history 10000000: events stored before, as an import leaves them: received now, random message ids]
 """
 
 from __future__ import annotations
@@ -116,11 +117,26 @@ def raw_client(url: str, key: str, size: int, seconds: float, out: mp.Queue, con
     out.put((events, latencies, time.process_time() - began))
 
 
+def history(db: Path, events: int) -> None:
+    """`events` stored as `aha import` stores a history: received now, message ids random (as SDKs make them), so
+    every one is within the dedupe window that each writer transaction checks (store/recent_ids.py)."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    con.execute(f"""INSERT INTO events (message_id, event, user_id, timestamp, received_at, properties, source)
+                    SELECT uuid()::VARCHAR, 'History', 'h' || (i % 50000), TIMESTAMP '2026-11-01' + to_seconds(i),
+                           now()::TIMESTAMP, '{{}}', 'import' FROM range({events}) t(i)""")
+    con.execute("UPDATE aha_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'")
+    con.close()
+
+
 def run(size: int, clients: int, seconds: float, server_args: tuple[str, ...],
-        connections: int = 0) -> dict[str, float]:
+        connections: int = 0, prior: int = 0) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "aha.duckdb"
         key = create_key(db)
+        if prior:
+            history(db, prior)
         server = Server(db, free_port(), args=server_args).start()
         assert server.process is not None
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
@@ -143,10 +159,11 @@ def run(size: int, clients: int, seconds: float, server_args: tuple[str, ...],
         server.stop()
         acked = sum(r[0] for r in results)
         client_cpu = sum(r[2] for r in results)
-        stored = int(rows(db, "SELECT count(*) FROM events")[0][0])  # type: ignore[call-overload]
+        stored = int(rows(db, "SELECT count(*) FROM events")[0][0]) - prior  # type: ignore[call-overload]
         latencies = sorted(x for r in results for x in r[1])
         return {
             "batch_size": size,
+            "history": prior,
             "clients": clients,
             "seconds": round(elapsed, 1),
             "events_per_s": round(acked / elapsed),
@@ -174,9 +191,12 @@ def main() -> None:
     parser.add_argument("--server-arg", action="append", default=[], help="an extra `aha serve` option (repeatable)")
     parser.add_argument("--connections", type=int, default=0,
                         help="per client process, over loadgen.py's raw connections (default: one httpx client)")
+    parser.add_argument("--history", type=int, default=0,
+                        help="events already stored, received now with random message ids (an imported history)")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
-        print(json.dumps(run(size, args.clients, args.seconds, tuple(args.server_arg), args.connections)),
+        print(json.dumps(run(size, args.clients, args.seconds, tuple(args.server_arg), args.connections,
+                             args.history)),
               flush=True)
 
 

@@ -27,7 +27,7 @@ from aha.ingest import takeover
 from aha.ingest.keys import KeyRing
 from aha.ingest.records import Record, encode
 from aha.ingest.spool import ROTATE_BYTES, Spool, generations, remove_older
-from aha.store.calls import WriteCounts, load_checkpoint, save_checkpoint
+from aha.store.calls import WriteCounts, load_checkpoint, prepare_dedupe, save_checkpoint
 from aha.store.database import Store
 
 log = logging.getLogger("aha.ingest")
@@ -115,6 +115,7 @@ class Ingestor:
         self._store = store
         self.keys = KeyRing(store)
         generation, self.stats.replayed = replay_spool(store, self._tally)
+        prepare_dedupe(store, datetime.now(UTC).replace(tzinfo=None))
         self._removed_below = generation
         self._spool = Spool(self.db_path, generation, fsync=self.fsync, rotate_bytes=self.rotate_bytes)
         self._writer = threading.Thread(target=self._write_loop, name="aha-writer", daemon=True)

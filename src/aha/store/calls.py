@@ -3,10 +3,11 @@
 One transaction per batch, idempotent, because the spool may replay a batch after a crash and clients retry. The
 dedupe rule is the store's one rule (docs/ingest.md "Dedupe"): a call is stored at most once per message id,
 whichever path or key brought it. Here a call is new when its message id is neither in the `ingested` ledger nor
-among the events, both over what was received in the last DEDUPE_DAYS (zone maps on `received_at` keep that scan to
-recent row groups, so a batch costs the same on a store of ten million events); `aha import` applies the same rule
-to every stored event (`store/importer.py`). Identity links and memberships anti-join on the whole row; traits merge
-last-write-wins by timestamp (the importer's merge); dead letters anti-join on their content.
+among the events, both over what was received in the last DEDUPE_DAYS: answered by the writer's index in memory
+where those days hold many ids (store/recent_ids.py), else by `stored_sql` (zone maps on `received_at` keep its
+scan to recent row groups); `aha import` applies the same rule to every stored event (`store/importer.py`).
+Identity links and memberships anti-join on the whole row; traits merge last-write-wins by timestamp (the
+importer's merge); dead letters anti-join on their content.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 
-from aha.store import schema
+from aha.store import recent_ids, schema
 from aha.store.database import Store, one_row
 from aha.store.rows import PARSED
 from aha.store.traits import upsert_traits
@@ -77,6 +79,12 @@ def stored_sql(ids: str) -> str:
                 WHERE e.received_at >= $cutoff AND e.message_id IN ({ids})"""
 
 
+def prepare_dedupe(store: Store, now: datetime) -> None:
+    """Start building the writer's dedupe index (store/recent_ids.py) where the store needs one, so that a server
+    starting on a large recent history builds it before the first batch rather than during it."""
+    recent_ids.index_for(store, now - timedelta(days=DEDUPE_DAYS), store.data_version, check=True)
+
+
 def already_stored(store: Store, message_ids: list[str], now: datetime) -> set[str]:
     """Which of `message_ids` the dedupe rule counts as stored (what `write_calls` would skip)."""
     if not message_ids:
@@ -101,19 +109,25 @@ def write_calls(
     cutoff = now - timedelta(days=DEDUPE_DAYS)
     con.register(BATCH, calls.append_column("_idx", pa.array(range(calls.num_rows), pa.int64())))
     con.register(DEAD, dead)
+    index: recent_ids.RecentIds | None = None
+    entered: recent_ids.Run | None = None
+    version = 0
     try:
         with store.transaction():
-            # New calls: first of their message id in this batch, and not stored by any path (stored_sql;
-            # message ids are never NULL, so NOT IN is the anti-join).
+            # New calls: first of their message id in this batch, and not stored by any path: the dedupe index
+            # where it is ready (store/recent_ids.py), else the rule in SQL (stored_sql; message ids are never
+            # NULL, so NOT IN is the anti-join).
+            version = store.data_version
+            index = recent_ids.index_for(store, cutoff, version)
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {PARSED} AS
                 SELECT b.* REPLACE (CAST(coalesce(b.traits, '{{}}') AS JSON) AS traits),
                        b.timestamp AS ts, b.type AS _kind, TRUE AS _ok, b._idx AS _line
                 FROM {BATCH} b
-                WHERE b.message_id NOT IN ({stored_sql(f"SELECT message_id FROM {BATCH}")})
-                QUALIFY row_number() OVER (PARTITION BY b.message_id ORDER BY b._idx) = 1""",
-                {"cutoff": cutoff},
-            )
+                WHERE {_not_stored(store, index, version, cutoff)}
+                QUALIFY row_number() OVER (PARTITION BY b.message_id ORDER BY b._idx) = 1""")
+            if index is not None:  # what this batch adds to the index once it is committed
+                entered = recent_ids.hashes(con, PARSED)
             # what the batch holds decides which statements run: one that would change nothing is not started
             # (each costs ~1-5 ms of planning, and the writer runs one transaction per WRITE_EVERY_SECONDS)
             new, tracked, links, groups, traited = one_row(con, f"""SELECT count(*),
@@ -179,11 +193,29 @@ def write_calls(
                 save_checkpoint(store, *checkpoint)
             if new:
                 store.bump_data_version()
+        if index is not None:  # committed: the index holds what the store now holds
+            if new and entered is not None:
+                index.add(*entered, cutoff)
+            index.version = version + (1 if new else 0)
     finally:
         con.unregister(BATCH)
         con.unregister(DEAD)
         con.execute(f"DROP TABLE IF EXISTS {PARSED}")
     return WriteCounts(calls=new, events=events, duplicates=calls.num_rows - new, dead_letters=dead_letters)
+
+
+def literal(moment: datetime) -> str:
+    return f"TIMESTAMP '{moment.isoformat(sep=' ')}'"
+
+
+def _not_stored(store: Store, index: recent_ids.RecentIds | None, version: int, cutoff: datetime) -> str:
+    """The batch rows (`b`) whose message id the dedupe rule does not count as stored, as a SQL condition."""
+    if index is None or not index.usable(version):
+        return f"b.message_id NOT IN ({stored_sql(f'SELECT message_id FROM {BATCH}')})".replace(
+            "$cutoff", literal(cutoff))
+    h1, h2, _ = recent_ids.hashes(store.raw, BATCH)
+    stored = np.flatnonzero(index.stored(h1, h2, cutoff))
+    return f"b._idx NOT IN ({', '.join(str(int(i)) for i in stored)})" if len(stored) else "TRUE"
 
 
 def save_checkpoint(store: Store, generation: int, offset: int) -> None:

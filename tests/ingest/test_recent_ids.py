@@ -1,0 +1,189 @@
+"""The writer's dedupe index (store/recent_ids.py) answers as the dedupe rule in SQL does (store/calls.py).
+
+Two real DuckDB files receive the same random sequence of batches, imports and clock steps: one writer checks its
+index (built whatever the store's size), the other the SQL rule. Every batch's counts and every stored row must be
+the same. Hand cases: the window's edge inside the index, a write by another path, a batch rolled back, a batch
+written while the index is being built, and two ids whose first hashes collide.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aha.ingest.payloads import Call
+from aha.ingest.records import calls_table, dead_table
+from aha.store import calls as calls_module
+from aha.store import recent_ids
+from aha.store.calls import DEDUPE_DAYS, write_calls
+from aha.store.database import Store
+from tests.ingest.test_dedupe_rule import call
+
+NOW = datetime(2026, 12, 4, 12, 0)
+
+
+def write(store: Store, batch: list[Call], now: datetime) -> tuple[int, int, int]:
+    counts = write_calls(store, calls_table(batch), dead_table([]), None, now)
+    index = recent_ids._indexes.get(store)
+    if index is not None:
+        assert index.ready.wait(30)
+    return counts.calls, counts.events, counts.duplicates
+
+
+def imported(store: Store, message_id: str, at: datetime) -> None:
+    """An event stored as `aha import` stores it: another path, which bumps the data version."""
+    store.raw.execute("""INSERT INTO events (message_id, event, user_id, timestamp, received_at, properties, source)
+                         VALUES ($m, 'E', 'u', $t, $t, '{}', 'import')""", {"m": message_id, "t": at})
+    store.bump_data_version()
+
+
+def stored_rows(store: Store) -> list[tuple[object, ...]]:
+    return store.raw.execute("""SELECT 'e', message_id, received_at FROM events UNION ALL
+                                SELECT 'i', message_id, received_at FROM ingested ORDER BY ALL""").fetchall()
+
+
+@pytest.fixture
+def indexed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(recent_ids, "MIN_BUILD_ROWS", 0)
+    monkeypatch.setattr(recent_ids, "RECHECK_SECONDS", 0.0)
+    yield
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_index_stores_what_the_sql_rule_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   indexed: None, seed: int) -> None:
+    rng = random.Random(seed)
+    with_index, with_sql = Store(tmp_path / "index.duckdb"), Store(tmp_path / "sql.duckdb")
+    real = recent_ids.index_for
+    monkeypatch.setattr(calls_module.recent_ids, "index_for",
+                        lambda store, cutoff, version: real(store, cutoff, version) if store is with_index else None)
+    pool = [f"m{i}" for i in range(40)]
+    now, used = NOW, 0
+    try:
+        for _ in range(40):
+            now += timedelta(hours=rng.choice([0, 1, 30, 24 * 3]))  # ids leave the window as the clock moves
+            if rng.random() < 0.15:
+                message_id = rng.choice(pool)
+                for store in (with_index, with_sql):
+                    imported(store, message_id, now)
+                continue
+            batch = [call(rng.choice(pool), now, rng.choice(["track", "track", "identify"]))
+                     for _ in range(rng.randint(1, 12))]
+            got, want = write(with_index, batch, now), write(with_sql, batch, now)
+            assert got == want
+            used += recent_ids._indexes[with_index].usable(with_index.data_version)
+        assert stored_rows(with_index) == stored_rows(with_sql)
+        assert recent_ids._indexes.get(with_sql) is None
+        assert used >= 20  # the index answered most batches (each import makes it rebuild once)
+    finally:
+        with_index.close()
+        with_sql.close()
+
+
+def test_an_id_received_before_the_window_counts_as_new_inside_the_index(tmp_path: Path, indexed: None) -> None:
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        index = recent_ids._indexes[store]
+        edge = NOW + timedelta(days=DEDUPE_DAYS)  # received exactly at the cutoff: still within (>=)
+        assert write(store, [call("a", edge)], edge) == (0, 0, 1)
+        assert index.usable(store.data_version)
+        later = edge + timedelta(microseconds=1)
+        assert write(store, [call("a", later)], later) == (1, 1, 0)
+        assert recent_ids._indexes[store] is index  # answered by the same index, not a rebuild
+    finally:
+        store.close()
+
+
+def test_an_import_between_batches_is_seen_and_the_index_rebuilt(tmp_path: Path, indexed: None) -> None:
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        first = recent_ids._indexes[store]
+        imported(store, "b", NOW)
+        assert write(store, [call("b", NOW), call("c", NOW)], NOW) == (1, 1, 1)  # the SQL rule while it rebuilds
+        assert recent_ids._indexes[store] is not first
+        assert write(store, [call("a", NOW), call("b", NOW), call("c", NOW)], NOW) == (0, 0, 3)
+        assert recent_ids._indexes[store].usable(store.data_version)
+    finally:
+        store.close()
+
+
+def test_a_batch_rolled_back_never_enters_the_index(tmp_path: Path, indexed: None,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+
+        def fail(*args: object) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(calls_module, "save_checkpoint", fail)
+        with pytest.raises(OSError):
+            write_calls(store, calls_table([call("b", NOW)]), dead_table([]), (1, 10), NOW)
+        monkeypatch.undo()
+        monkeypatch.setattr(recent_ids, "MIN_BUILD_ROWS", 0)
+        assert recent_ids._indexes[store].usable(store.data_version)
+        assert write(store, [call("a", NOW), call("b", NOW)], NOW) == (1, 1, 1)  # b was never stored
+    finally:
+        store.close()
+
+
+def test_batches_written_while_the_index_is_built_are_in_it(tmp_path: Path, indexed: None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "aha.duckdb")
+    release = threading.Event()
+    build = recent_ids.RecentIds._build
+
+    def slow(self: recent_ids.RecentIds, cursor: object, cutoff: datetime) -> None:
+        release.wait(30)
+        build(self, cursor, cutoff)
+
+    monkeypatch.setattr(recent_ids.RecentIds, "_build", slow)
+    try:
+        counts = write_calls(store, calls_table([call("a", NOW)]), dead_table([]), None, NOW)
+        assert counts.calls == 1
+        index = recent_ids._indexes[store]
+        assert not index.ready.is_set()
+        counts = write_calls(store, calls_table([call("b", NOW), call("a", NOW)]), dead_table([]), None, NOW)
+        assert (counts.calls, counts.duplicates) == (1, 1)  # the SQL rule answered; b goes to the index's pending
+        release.set()
+        assert index.ready.wait(30) and index.usable(store.data_version)
+        assert index.size() >= 2
+        assert write(store, [call("a", NOW), call("b", NOW), call("c", NOW)], NOW) == (1, 1, 2)
+    finally:
+        release.set()
+        store.close()
+
+
+def test_a_first_hash_collision_is_told_apart_by_the_second() -> None:
+    index = recent_ids.RecentIds()
+    index.ready.set()
+    u = np.uint64
+    index.add(np.array([5, 5, 9], u), np.array([1, 2, 3], u), np.array([100, 100, 100], np.int64), datetime(1970, 1, 1))
+    found = index.stored(np.array([5, 5, 5, 9, 7], u), np.array([1, 2, 3, 3, 1], u), datetime(1970, 1, 1))
+    assert found.tolist() == [True, True, False, True, False]
+
+
+def test_runs_merge_and_answer_as_a_set_does() -> None:
+    rng = np.random.default_rng(0)
+    index = recent_ids.RecentIds()
+    index.ready.set()
+    kept: set[tuple[int, int]] = set()
+    epoch = datetime(1970, 1, 1)
+    for size in rng.integers(1, 300, 200):
+        h1 = rng.integers(0, 50_000, size, dtype=np.uint64)
+        h2 = h1 * np.uint64(3)
+        index.add(h1, h2, np.full(size, 10, np.int64), epoch)
+        kept.update(zip(h1.tolist(), h2.tolist(), strict=True))
+    assert len(index.runs) <= 20  # sizes fall geometrically
+    probe = rng.integers(0, 60_000, 5_000, dtype=np.uint64)
+    got = index.stored(probe, probe * np.uint64(3), epoch)
+    assert got.tolist() == [(int(p), int(p) * 3) in kept for p in probe]
+    assert not index.stored(probe, probe * np.uint64(3), datetime(1970, 1, 1, 0, 0, 1)).any()  # all expired
