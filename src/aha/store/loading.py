@@ -88,12 +88,12 @@ def _events(con: duckdb.DuckDBPyConnection, source: str, now: datetime, firsts: 
     returns how many."""
     # The stored ids among the file's: the history streams past a hash table of the file's ids (usually no match;
     # all of them on a re-import), and only the matching rows are marked; the rest of `firsts` are new.
-    stored = scalar_int(
+    found = scalar_int(
         con,
         f"""UPDATE {PARSED} SET _stored = TRUE WHERE _kind = 'event' AND _ok AND _first AND message_id IN (
                 SELECT e.message_id FROM {schema.EVENTS} e SEMI JOIN {PARSED} p ON e.message_id = p.message_id)"""
     )
-    events = firsts - stored
+    events = firsts - found
     if not events:
         return 0
     con.execute(
