@@ -9,12 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from aha.errors import UserError
 from aha.sample import SampleInfo, generate, load_into
+from aha.sample.generator import ROW_GROUP_ROWS
 from aha.store import open_store
 from aha.surfaces.cli.commands import sample_cmd
 
@@ -308,3 +310,11 @@ def test_running_the_same_sample_twice_is_harmless(tmp_path: Path) -> None:
     again = runner.invoke(_cli(), args)
     assert again.exit_code == 0
     assert "already holds this sample" in again.output
+
+
+def test_event_files_are_written_in_row_groups_duckdb_reads_in_parallel(big: SampleInfo) -> None:
+    """`aha import` reads a Parquet file in parallel by row group: a file of one ~1M-row group went to one thread."""
+    first = pq.ParquetFile(big.out_dir / "events-00000.parquet")
+    sizes = [first.metadata.row_group(i).num_rows for i in range(first.num_row_groups)]
+    assert first.metadata.num_rows > 2 * ROW_GROUP_ROWS
+    assert sizes[:-1] == [ROW_GROUP_ROWS] * (len(sizes) - 1) and 0 < sizes[-1] <= ROW_GROUP_ROWS

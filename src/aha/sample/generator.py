@@ -28,6 +28,9 @@ CHUNK_USERS = 25_000
 B2B_STREAM = 18  # the random stream of `--b2b`'s draws (issue 18), apart from the chunk's
 SOURCE = "sample"
 EVENT_FILE = "events-{:05d}.parquet"
+# Rows per Parquet row group: DuckDB's own size. DuckDB reads a Parquet file in parallel by row group, and pyarrow's
+# default (about a million rows) left a whole events file to one thread of `aha import`.
+ROW_GROUP_ROWS = 122_880
 TABLE_FILES = ("users.parquet", "identities.parquet", "memberships.parquet", "accounts.parquet", "truth.parquet")
 _PROPERTIES = pa.array(c.PROPERTIES, type=pa.string())
 _EVENT_NAMES = pa.array(c.EVENTS, type=pa.string())
@@ -235,7 +238,7 @@ def generate(
             arrays = accounts_mod.plant_account_conversion(b2b_rng, pop, arrays, end_s)
         built = _Chunk(seed, chunk, pop, arrays, rng, b2b_rng)
         path = out_dir / EVENT_FILE.format(chunk)
-        pq.write_table(built.events, path, compression="zstd")
+        pq.write_table(built.events, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         files.append(path)
         for name, table in built.tables().items():
             parts[name].append(table)
@@ -246,7 +249,7 @@ def generate(
             progress(chunk * CHUNK_USERS + n, users)
     for name, tables in parts.items():
         path = out_dir / f"{name}.parquet"
-        pq.write_table(pa.concat_tables(tables), path, compression="zstd")
+        pq.write_table(pa.concat_tables(tables), path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         files.append(path)
     return SampleInfo(
         out_dir=out_dir,

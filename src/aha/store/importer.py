@@ -54,7 +54,6 @@ from aha.store.rows import (
     nested_object_sql,
     nested_search_text,
     parsed_sql,
-    scalar_int,
     table_rows_sql,
 )
 from aha.store.segment import json_rows_sql
@@ -239,9 +238,10 @@ def _import_one(
     con.execute(parsed_sql(rows_sql, timestamp_format), params)
     mark_repeats(con)
     mark_duplicates(con)
-    rejected = scalar_int(con, f"SELECT count(*) FROM {PARSED} WHERE _reason IS NOT NULL")
-    if rejected * 2 > scalar_int(con, f"SELECT count(*) FROM {PARSED}") and not allow_rejects:
-        _refuse_mostly_rejected(con, path, rejected, [c.name for c in columns], mapping, kind)
+    read, rejected = (int(n) for n in one_row(
+        con, f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {PARSED}"))
+    if rejected * 2 > read and not allow_rejects:
+        _refuse_mostly_rejected(con, path, read, rejected, [c.name for c in columns], mapping, kind)
     if rejected and fmt != "jsonl":
         fill_raw(con, path, fmt)
     if progress:
@@ -273,9 +273,8 @@ def _import_one(
     )
 
 
-def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, rejected: int, columns: list[str],
+def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, read: int, rejected: int, columns: list[str],
                             mapping: Mapping[str, str], kind: Kind) -> None:
-    read = scalar_int(con, f"SELECT count(*) FROM {PARSED}")
     reasons = con.execute(f"""SELECT _reason, count(*) AS n FROM {PARSED} WHERE _reason IS NOT NULL
                               GROUP BY _reason ORDER BY n DESC, _reason LIMIT 2""").fetchall()
     why = "; ".join(f"{int(n):,} × {reason}" for reason, n in reasons)

@@ -47,14 +47,15 @@ def write_file(store: Store, file_text: str, kind: str, source: str, now: dateti
         con,
         f"""SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL),
                    count(*) FILTER (WHERE _kind <> 'event' OR previous_id IS NOT NULL),
-                   count(*) FILTER (WHERE _ok AND _kind <> 'event' AND _first AND NOT _same)
+                   count(*) FILTER (WHERE _ok AND _kind <> 'event' AND _first AND NOT _same),
+                   count(*) FILTER (WHERE _kind = 'event' AND _ok AND _first)
             FROM {PARSED}""",
     )
-    rows_read, rejected, calls, others = (int(v) for v in counts)
+    rows_read, rejected, calls, others, firsts = (int(v) for v in counts)
     with store.transaction():
         if rejected:
             _dead_letters(con, file_text, source, now)
-        events = _events(con, source, now)
+        events = _events(con, source, now, firsts)
         identities = users = accounts = 0
         if calls:  # identify, alias, group calls (Segment lines), a users file, or events with a previous_id
             identities, users, accounts = _calls(con, source)
@@ -82,15 +83,17 @@ def _dead_letters(con: duckdb.DuckDBPyConnection, file_text: str, source: str, n
     )
 
 
-def _events(con: duckdb.DuckDBPyConnection, source: str, now: datetime) -> int:
-    """Insert the file's new events; returns how many."""
+def _events(con: duckdb.DuckDBPyConnection, source: str, now: datetime, firsts: int) -> int:
+    """Insert the file's new events (of `firsts`, its accepted events that are their message id's first line);
+    returns how many."""
     # The stored ids among the file's: the history streams past a hash table of the file's ids (usually no match;
-    # all of them on a re-import), and only the matching rows are marked.
-    con.execute(
-        f"""UPDATE {PARSED} SET _stored = TRUE WHERE _kind = 'event' AND _ok AND message_id IN (
+    # all of them on a re-import), and only the matching rows are marked; the rest of `firsts` are new.
+    found = scalar_int(
+        con,
+        f"""UPDATE {PARSED} SET _stored = TRUE WHERE _kind = 'event' AND _ok AND _first AND message_id IN (
                 SELECT e.message_id FROM {schema.EVENTS} e SEMI JOIN {PARSED} p ON e.message_id = p.message_id)"""
     )
-    events = scalar_int(con, f"SELECT count(*) FROM {PARSED} WHERE {_NEW}")
+    events = firsts - found
     if not events:
         return 0
     con.execute(

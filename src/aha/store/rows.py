@@ -90,19 +90,20 @@ def table_rows_sql(
         elif col.type.startswith(("STRUCT", "MAP")):
             nested = f"CAST(to_json({ref}) AS JSON)"
         else:
-            # JSON text (a Parquet or CSV column): trimmed and parsed once per row, in `source` below, not once per
-            # use (DuckDB does not share the same expression between CASE branches).
+            # JSON text (a Parquet or CSV column): trimmed, parsed and printed once per row, in `source` below, not
+            # once per use (DuckDB does not share the same expression between CASE branches). json() prints the
+            # value compactly, so an object is printed text beginning with '{': no json_type (a third parse).
             text_ref = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
-            source = (f"(SELECT *, CASE WHEN json_valid({_TEXT}) THEN CAST({_TEXT} AS JSON) END AS {_JSON} "
+            source = (f"(SELECT *, CASE WHEN json_valid({_TEXT}) THEN json({_TEXT}) END AS {_JSON} "
                       f"FROM (SELECT *, {text_ref} AS {_TEXT} FROM {STAGE}))")
             nested = _JSON
-            nested_ok = f"({_TEXT} IS NULL OR coalesce(json_type({_JSON}) = 'OBJECT', FALSE))"
+            nested_ok = f"({_TEXT} IS NULL OR coalesce(starts_with({_JSON}, '{{'), FALSE))"
         nested = nested_members(nested, src, nested_name, drop)
         merged = f"json_merge_patch({extra}, {nested})"
         if nested == _JSON and not pairs:
             # Merging text into {} prints it compactly and drops its null members; text without `null` anywhere
-            # has none, and json() prints it the same, at a third of the cost.
-            merged = f"(CASE WHEN contains({_TEXT}, 'null') THEN {merged} ELSE json({_TEXT}) END)"
+            # has none, and json() printed it the same (in `source`), at a third of the cost.
+            merged = f"(CASE WHEN contains({_TEXT}, 'null') THEN {merged} ELSE {_JSON} END)"
         payload = f"CASE WHEN {nested_ok} AND {nested} IS NOT NULL THEN {merged} ELSE {extra} END"
     else:
         payload = extra
@@ -285,13 +286,18 @@ def parsed_sql(rows_sql: str, timestamp_format: str | None) -> str:
 
 def mark_repeats(con: duckdb.DuckDBPyConnection) -> None:
     """Clear `_first` on every accepted row of PARSED whose message id an earlier line of the file carries (events
-    and other calls apart): within a file, the first line of a message id is the one stored. One hash aggregate
-    finds the repeated ids (usually none), and only their rows are touched; a window numbering every row by its
-    message id cost 40% of a Parquet file's parse."""
+    and other calls apart): within a file, the first line of a message id is the one stored. A hash aggregate
+    over the ids' 64-bit hashes (a fixed-width key, cheaper than the text) first says whether any hash repeats;
+    usually none does and nothing else runs. Otherwise only the rows of repeated hashes are grouped by their ids
+    (a hash shared by two different ids is no repeat there) and the later lines marked. A window numbering every
+    row by its message id cost 40% of a Parquet file's parse."""
+    repeated = f"SELECT hash(message_id) AS h FROM {PARSED} WHERE _ok GROUP BY h HAVING count(*) > 1"
+    if not one_row(con, f"SELECT count(*) FROM ({repeated})")[0]:
+        return
     con.execute(
         f"""UPDATE {PARSED} p SET _first = FALSE FROM (
                 SELECT _kind = 'event' AS is_event, message_id, min(_line) AS first_line FROM {PARSED}
-                WHERE _ok GROUP BY ALL HAVING count(*) > 1) r
+                WHERE _ok AND hash(message_id) IN ({repeated}) GROUP BY ALL HAVING count(*) > 1) r
             WHERE p._ok AND (p._kind = 'event') = r.is_event AND p.message_id = r.message_id
               AND p._line <> r.first_line"""
     )
