@@ -148,10 +148,10 @@ def kth_time(rows: ir.Table, k: int) -> ir.Table:
 
     From `BUCKETED_FROM` on ("2,000 messages per workspace"), the rows are counted per entity and day first; the
     running count over the days finds the day in which it crosses `k` and how many rows before that day there are,
-    and only that day's rows are ranked, not every row of the entity (715k rows sorted at ten million events, where
-    the crossing days hold a thirtieth of them). The day is the timestamp's date, a non-decreasing function of time:
-    where the day boundaries fall (a backend's time zone) changes which rows are ranked, never the answer. For a
-    small `k` the per-day count costs more than the sort it saves (measured at k = 2), so those rank every row.
+    and only that day's rows are ranked, not every row of the entity (at ten million events 27k rows, not 715k).
+    The day is the timestamp's date, a non-decreasing function of time: where the day boundaries fall (a backend's
+    time zone) changes which rows are ranked, never the answer. For a small `k` the per-day count costs more than
+    the sort it saves (measured at k = 2), so those rank every row.
     """
     if k < BUCKETED_FROM:
         ranked = rows.mutate(_rank=ibis.row_number().over(group_by=KEYS, order_by="timestamp"))
