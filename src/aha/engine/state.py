@@ -145,8 +145,8 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
         for group, with_properties in ((plain, False), (parsed, True)):
             if not group:
                 continue
-            if entity == c.USER:
-                candidates = source.select(group, joined_next=True)
+            if entity == c.USER:  # the part with properties reads each name apart (`EventSource.select`)
+                candidates = source.select(group, joined_next=True, apart=with_properties)
             elif definitions.accounts_from == "email_domain":
                 assert users is not None, "accounts from email domains need the users' traits"
                 candidates = accounts.email_candidates(
