@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from aha.analyses import counted_users
 from aha.definitions import Definitions
 from aha.definitions.models import Milestone
 from aha.engine import columns as c
@@ -152,6 +153,12 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
               ELSE n.timestamp < s.{c.T0} + INTERVAL {user_window} SECOND END
         UNION SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}""")
+    # Users whose stored progress the new events continue are counted on (aha.analyses.counted_users), not recomputed.
+    counted_users.new_rows_view(store, ev)
+    others = f"""SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
+        UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}"""
+    recounted = ", ".join(_quoted(n) for n in counted_users.recounted_names(definitions)) or "NULL"
+    counted_users.split(store, definitions, marks.latest, NEW_EVENTS, entities, TOUCHED_USERS, others, recounted)
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
         _touched_accounts(store, definitions, b, ms, links, entities, marks.latest)
     else:
@@ -291,6 +298,7 @@ def keep_traits(store: Store) -> None:
 
 
 def drop_scratch(store: Store) -> None:
+    counted_users.drop_scratch(store)
     for name in SCRATCH_VIEWS:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{name}")
     for name in SCRATCH_TABLES:

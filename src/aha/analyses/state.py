@@ -17,7 +17,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from aha.analyses import compiled, incremental
+from aha.analyses import compiled, counted_users, incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import accounts
 from aha.engine import columns as c
@@ -306,6 +306,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         narrowed = replace(event_source(store, compiled.AS_OF), linked=linked,
                            events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"))
         _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep)
+        counted_users.qualifying_rows(store, definitions, store.table(ENTITIES_TABLE), linked, compiled.AS_OF)
 
     compiled.run(store, (*prefix, "delta", str(relinked)), at, SINCE_SQL, delta)
 
@@ -319,7 +320,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
     view = compiled.text(store, (*prefix, "view"), at, lambda: store.union_sql(
         _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
     with _one_transaction(store) as con:
-        offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
+        offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}) + 1, 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
         con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
             ({c.ENTITY_TYPE} = '{c.USER}' AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_USERS}))
             OR ({c.ENTITY_TYPE} = '{c.ACCOUNT}'
@@ -327,6 +328,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
                     f"FROM temp.{DELTA_TABLE}")
         incremental.count_on(con, definitions, ENTITIES_TABLE)
+        counted_users.count_on(con, definitions, ENTITIES_TABLE)
         if relinked:
             _keep_links(store)
         if any(m.scope for m in definitions.milestones):
@@ -338,6 +340,7 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         _write_key(store, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
         f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
+        f"SELECT '{c.USER}', id FROM temp.{counted_users.COUNTED_USERS} WHERE id IS NOT NULL UNION ALL "
         f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL UNION ALL "
         f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.COUNTED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
     for temp in (DELTA_TABLE, LINKS_TABLE):
