@@ -18,7 +18,7 @@ from aha.analyses import counted_users
 from aha.analyses.state import build
 from aha.definitions import parse
 from aha.store import open_store
-from tests.engine.test_incremental import Batch, _both, _iso, _latest
+from tests.engine.test_incremental import LATE, Batch, _both, _iso, _latest
 from tests.engine.test_incremental import every_update_incremental as every_update_incremental  # autouse
 
 USERS_ON = parse("""
@@ -125,6 +125,16 @@ def test_a_user_counted_on_equals_a_full_rebuild(case: str, monkeypatch: pytest.
     state = _both(Batch(first_rows, [], [], traits), Batch(second_rows, links, [], {}), USERS_ON, (None, "default"))
     assert {key: state[key][1:] for key in expected} == expected
     assert seen == [counted_on]
+
+
+def test_users_are_counted_on_without_a_distinct_milestone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Definitions with no `distinct` milestone (LATE: w2 = W twice within a day): u1's W at 0:10 is stored, the new
+    one at 0:40 continues it, reached at 0:40 (before 2026-12-05 an empty list of distinct names counted on nobody)."""
+    seen = recording(monkeypatch)
+    state = _both(Batch([_ev("u1", SU, 0, 1), _ev("u1", "W", 10, 2)], [], [], {}),
+                  Batch([_ev("u1", "W", 40, 3)], [], [], {}), LATE, (None, "default"))
+    assert state[("u1", "w2")][1:] == ("2026-01-05 00:40:00", 2.0, "reached")
+    assert seen == [{"u1"}]
 
 
 def test_an_all_of_with_a_scoped_part_recomputes_every_user(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,15 +64,16 @@ def split(store: Store, definitions: Definitions, latest: datetime | None, new_e
     continued: in the stored state (their `t0` known), touched by new events only (`others`: the ids a moved
     identity link or changed traits touch), every new event resolved to them later than `latest` (the latest call
     the stored state had seen, hence later than their `t0` and every event the stored counts hold), and none of a
-    name a `distinct` milestone counts (`recounted`: their SQL list). Nobody when `latest` is unknown or users are
+    name a `distinct` milestone counts (`recounted`: their SQL list, empty for none). Nobody when `latest` is unknown or users are
     never counted on."""
     raw = store.raw
+    distinct = f"n.event IN ({recounted})" if recounted else "false"  # never NULL: NOT NULL would count on nobody
     after = f"TIMESTAMP '{latest.isoformat()}'" if latest is not None and counted(definitions) else "'infinity'"
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {COUNTED_USERS} AS
         SELECT n.cu AS id FROM {new_events} n
         JOIN {entities} s ON s.{c.ENTITY_TYPE} = '{c.USER}' AND s.{c.ENTITY_ID} = n.cu
         WHERE n.cu IN (SELECT id FROM {touched_users})
-        GROUP BY n.cu HAVING min(n.timestamp) > {after}::TIMESTAMP AND NOT bool_or(n.event IN ({recounted}))
+        GROUP BY n.cu HAVING min(n.timestamp) > {after}::TIMESTAMP AND NOT bool_or({distinct})
         EXCEPT ({others})""")
     raw.execute(f"DELETE FROM {touched_users} WHERE id IN (SELECT id FROM {COUNTED_USERS})")
 

@@ -157,7 +157,7 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
     counted_users.new_rows_view(store, ev)
     others = f"""SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}"""
-    recounted = ", ".join(_quoted(n) for n in counted_users.recounted_names(definitions)) or "NULL"
+    recounted = ", ".join(_quoted(n) for n in counted_users.recounted_names(definitions))
     counted_users.split(store, definitions, marks.latest, NEW_EVENTS, entities, TOUCHED_USERS, others, recounted)
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
         _touched_accounts(store, definitions, b, ms, links, entities, marks.latest)
