@@ -58,20 +58,19 @@ def recounted_names(definitions: Definitions) -> list[str]:
                    and m.threshold_kind == "distinct" for e in m.events})
 
 
-def split(store: Store, definitions: Definitions, latest: datetime | None, new_events: str, entities: str,
+def split(store: Store, definitions: Definitions, latest: datetime | None, new_events: str, stored: str,
           touched_users: str, others: str, recounted: str) -> None:
     """Move from TOUCHED_USERS (`incremental.touched`) to COUNTED_USERS the users whose stored progress can be
-    continued: in the stored state (their `t0` known), touched by new events only (`others`: the ids a moved
+    continued: in the stored state (`stored`: their ids), touched by new events only (`others`: the ids a moved
     identity link or changed traits touch), every new event resolved to them later than `latest` (the latest call
     the stored state had seen, hence later than their `t0` and every event the stored counts hold), and none of a
-    name a `distinct` milestone counts (`recounted`: their SQL list, empty for none). Nobody when `latest` is unknown or users are
-    never counted on."""
+    name a `distinct` milestone counts (`recounted`: their SQL list, empty for none). Nobody when `latest` is
+    unknown or users are never counted on."""
     raw = store.raw
     distinct = f"n.event IN ({recounted})" if recounted else "false"  # never NULL: NOT NULL would count on nobody
     after = f"TIMESTAMP '{latest.isoformat()}'" if latest is not None and counted(definitions) else "'infinity'"
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {COUNTED_USERS} AS
-        SELECT n.cu AS id FROM {new_events} n
-        JOIN {entities} s ON s.{c.ENTITY_TYPE} = '{c.USER}' AND s.{c.ENTITY_ID} = n.cu
+        SELECT n.cu AS id FROM {new_events} n JOIN {stored} s ON s.id = n.cu
         WHERE n.cu IN (SELECT id FROM {touched_users})
         GROUP BY n.cu HAVING min(n.timestamp) > {after}::TIMESTAMP AND NOT bool_or({distinct})
         EXCEPT ({others})""")
