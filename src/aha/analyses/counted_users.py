@@ -77,10 +77,11 @@ def split(store: Store, definitions: Definitions, latest: datetime | None, new_e
     raw.execute(f"DELETE FROM {touched_users} WHERE id IN (SELECT id FROM {COUNTED_USERS})")
 
 
-def new_rows_view(store: Store, events_mark: int) -> None:
-    """NEW_ROWS: the raw events written after the stored state (its rowid watermark), as the table stores them."""
-    store.raw.execute(f"CREATE OR REPLACE TEMP VIEW {NEW_ROWS} AS SELECT * FROM {schema.EVENTS} "
-                      f"WHERE rowid >= {events_mark}")
+def new_rows_view(store: Store, new_events: str) -> None:
+    """NEW_ROWS: the events written after the stored state (`new_events`, with their resolved user `cu`), with the
+    columns of the event table and `user_id` resolved already (anonymous events of nobody left out)."""
+    store.raw.execute(f"CREATE OR REPLACE TEMP VIEW {NEW_ROWS} AS SELECT * EXCLUDE (cu) REPLACE (cu AS user_id) "
+                      f"FROM {new_events} WHERE cu IS NOT NULL")
 
 
 def qualifying_rows(store: Store, definitions: Definitions, entities: ir.Table, linked: ir.Table,
@@ -96,10 +97,9 @@ def qualifying_rows(store: Store, definitions: Definitions, entities: ir.Table, 
     stored = entities.filter((entities[c.ENTITY_TYPE] == c.USER) & entities[c.ENTITY_ID].isin(chosen.id))
     owners = store.materialise(OWNERS, owners_query(stored, users, c.USER), temp=True)
     rows = store.ibis.table(NEW_ROWS, database="temp")
-    ids = rows.select(_uid=rows.user_id)
-    # Merges (user ids an alias moved) are only ever looked up by these rows' user ids.
-    source = EventSource(rows, store.table(schema.IDENTITIES), as_of, linked=linked,
-                         merged=linked.semi_join(ids, linked.anonymous_id == ids._uid))
+    # The rows are resolved already (as `incremental.touched` resolved them, by the same links): no link to look up.
+    none = linked.filter(ibis.literal(False))
+    source = EventSource(rows, store.table(schema.IDENTITIES), as_of, linked=none, merged=none)
     parts = relevant_parts(source, {c.USER: owners}, store.table(schema.MEMBERSHIPS), users)[c.USER]
     relevant = store.materialise(f"{ROWS}_all", union_all(parts), temp=True)
     codes = event_codes([name for m in tracked(users) for name in m.events])

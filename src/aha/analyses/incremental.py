@@ -27,7 +27,7 @@ MARKS = "state_marks"  # key in aha_meta: the JSON of `Marks` for the stored sta
 LINKS_KEPT = "aha_state_links"  # the identity links (anonymous_id, linked_user) the stored state resolved with
 TRAITS_KEPT = "aha_state_traits"  # (user_id, h): a hash of each user's traits the stored state read (scopes)
 APPENDED = (schema.EVENTS, schema.IDENTITIES, schema.MEMBERSHIPS)  # tables writers only append to
-NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp)
+NEW_EVENTS = "aha_new_events"  # the events past the mark, up to as_of, with their resolved user `cu` (temp)
 STORED_USERS = "aha_stored_users"  # (id, t0): the stored users those events resolve to (temp)
 MOVED = "aha_moved"  # ids whose identity link changed (temp)
 TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
@@ -131,12 +131,10 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
     ev, ms = marks.rows[schema.EVENTS][0], marks.rows[schema.MEMBERSHIPS][0]
     # Once, as a table (every later step reads it), with only the links the new rows name.
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {NEW_EVENTS} AS
-        WITH e AS (SELECT event, timestamp, user_id, anonymous_id, account_id FROM {schema.EVENTS}
-                   WHERE rowid >= {ev} AND timestamp <= TIMESTAMP '{b}'),
+        WITH e AS (SELECT * FROM {schema.EVENTS} WHERE rowid >= {ev} AND timestamp <= TIMESTAMP '{b}'),
         l AS (SELECT anonymous_id, linked_user FROM {links}
               WHERE anonymous_id IN (SELECT user_id FROM e UNION SELECT anonymous_id FROM e))
-        SELECT e.event, e.timestamp, e.user_id, e.account_id,
-               coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
+        SELECT e.*, coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
         FROM e LEFT JOIN l lu ON lu.anonymous_id = e.user_id LEFT JOIN l la ON la.anonymous_id = e.anonymous_id""")
     # The stored users the new events resolve to (their t0), found by id first: not a join of every stored entity.
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {STORED_USERS} AS SELECT {c.ENTITY_ID} AS id, {c.T0} AS t0
@@ -160,7 +158,7 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
         UNION SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}""")
     # Users whose stored progress the new events continue are counted on (aha.analyses.counted_users), not recomputed.
-    counted_users.new_rows_view(store, ev)
+    counted_users.new_rows_view(store, NEW_EVENTS)
     others = f"""SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}"""
     recounted = ", ".join(_quoted(n) for n in counted_users.recounted_names(definitions))

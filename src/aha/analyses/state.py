@@ -303,9 +303,17 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
 
         linked = (store.ibis.table(LINKS_TABLE, database="temp") if relinked
                   else store.table(incremental.LINKS_KEPT))
-        narrowed = replace(event_source(store, compiled.AS_OF), linked=linked,
-                           events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"))
-        _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep)
+        # The ids whose events are read (every member of a touched account among them): their seen pairs, group
+        # calls and merges are all the recomputed entities can use, so the rest are not read (nor resolved).
+        ids = store.ibis.table(incremental.RAW_IDS, database="temp").id
+        source = event_source(store, compiled.AS_OF)
+        assert source.seen_users is not None and source.seen_members is not None
+        narrowed = replace(source, linked=linked, events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"),
+                           seen_users=source.seen_users.filter(source.seen_users.user_id.isin(ids)),
+                           seen_members=source.seen_members.filter(source.seen_members.user_id.isin(ids)))
+        memberships = store.table(schema.MEMBERSHIPS)
+        _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep,
+                memberships.filter(memberships.user_id.isin(ids)))
         counted_users.qualifying_rows(store, definitions, store.table(ENTITIES_TABLE), linked, compiled.AS_OF)
 
     compiled.run(store, (*prefix, "delta", str(relinked)), at, SINCE_SQL, delta)
@@ -376,19 +384,22 @@ def _keep_links(store: Store, definitions: Definitions | None = None) -> None:
 
 
 def _spread(store: Store, source: EventSource, definitions: Definitions, target: Callable[[ir.Table], ir.Table],
-            keep: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+            keep: Callable[[ir.Table], ir.Table] | None = None, memberships: ir.Table | None = None) -> ir.Table:
     """Every milestone's reach spread over the entities (`state_query`), computed step by step through temp
     tables and stored by `target` (ENTITIES_TABLE in memory or in the file; a delta). Scratch is dropped.
 
-    `keep` narrows the entities (an incremental update): then only events from the earliest kept `t0` on are read
-    for milestones (events are stored in time order per name, so DuckDB skips the older row groups)."""
+    `keep` narrows the entities (an incremental update, with `memberships` narrowed likewise): then only events from
+    the earliest kept `t0` on are read for milestones (events are stored in time order per name, so DuckDB skips
+    the older row groups)."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once (a full build passes
     # its own in, and drops it when it is done with it).
     made_links = source.linked is None
     if made_links:
         source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
     linked = replace(source, merged=store.materialise(MERGES_TABLE, source.merges(), temp=True))
-    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS)))  # group calls made by as_of
+    # group calls made by as_of (an incremental update passes those of the ids it reads)
+    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS) if memberships is None
+                                               else memberships))
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     found = entities_query(linked, store.table(schema.USERS), memberships, definitions)
     entities = store.materialise(BUILD_TABLE, keep(found) if keep else found, temp=True)
