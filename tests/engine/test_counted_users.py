@@ -211,3 +211,32 @@ def test_a_refresh_gives_new_entities_keys_of_their_own() -> None:
             assert [k for _, k in keys] == [0, 1]
         finally:
             store.close()
+
+
+def test_users_without_a_signup_are_counted_from_the_stored_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored: u1 signed up, u2 did an A without one (1 without a signup), anon1 is linked to u1. Then, all later:
+    u3 appears without a signup (+1), u2 signs up (−1), u4 appears and signs up (0), anon1's first event is u1's
+    (seen already: 0), anon9 (linked to nobody) is nobody's. 1 user without a signup (u3), counted from the stored 1
+    and the 4 resolved users of the new events (one of them, u3, not seen before; u4 too, but signed up)."""
+    found: list[int | None] = []
+    first_seen = counted_users.first_seen
+
+    def recorded(*args: Any) -> int | None:
+        found.append(first_seen(*args))
+        return found[-1]
+
+    monkeypatch.setattr(counted_users, "first_seen", recorded)
+    first = Batch([_ev("u1", SU, 0, 1), _ev("u2", "A", 10, 2)], [("anon1", "u1", _iso(5))], [], {})
+    second = Batch([_ev("u3", "X", 20, 3), _ev("u2", SU, 30, 4), _ev("u4", SU, 40, 5),
+                    _ev(None, "A", 50, 6, anonymous="anon1"), _ev(None, "A", 60, 7, anonymous="anon9")], [], [], {})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "grown.duckdb")
+        try:
+            first.write(store)
+            assert build(store, USERS_ON, _latest(store)).users_without_signup == 1
+            second.write(store)
+            assert build(store, USERS_ON, _latest(store)).users_without_signup == 1
+        finally:
+            store.close()
+    assert found == [2]  # u3 and u4 were not seen before
+    _both(first, second, USERS_ON, (None, "default"))  # and the whole state equals a full rebuild's

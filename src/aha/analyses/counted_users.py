@@ -166,3 +166,31 @@ def drop_scratch(store: Store) -> None:
     for (name,) in names:
         store.raw.execute(f'DROP TABLE IF EXISTS temp."{name}"')
     store.raw.execute(f"DROP VIEW IF EXISTS temp.{NEW_ROWS}")
+
+
+def first_seen(store: Store, before_as_of: datetime, latest: datetime | None, new_events: str, links: str,
+               moved: str) -> int | None:
+    """How many users the new events (`new_events`, resolved) bring that no stored call had shown up to the stored
+    state's `as_of`, or None when that cannot be told from the seen tables: a moved identity link (users merge or
+    split), no latest call, or a new event stamped at or before it (it may have lowered a `first_seen`).
+
+    Then every id with `first_seen` ≤ the stored `as_of` was seen in a stored call, so a user was seen before iff
+    their id, or an id linked or merged into theirs, was. Users without a signup are then the stored count plus
+    these, less the growth of the signed-up users (every signed-up user is a seen one): not every seen id counted."""
+    raw = store.raw
+    if latest is None or int(raw.execute(f"SELECT count(*) FROM {moved}").fetchall()[0][0]):
+        return None
+    earliest = raw.execute(f"SELECT min(timestamp) FROM {new_events}").fetchall()[0][0]
+    if earliest is not None and earliest <= latest:
+        return None
+    t = f"TIMESTAMP '{before_as_of.isoformat()}'"
+    row = raw.execute(f"""WITH new AS (SELECT DISTINCT cu FROM {new_events} WHERE cu IS NOT NULL),
+        aliases AS (SELECT linked_user AS cu, anonymous_id AS x FROM {links} WHERE linked_user IN (SELECT cu FROM new)),
+        known AS (SELECT cu FROM new WHERE cu IN (SELECT user_id::VARCHAR FROM {schema.SEEN_USERS}
+                                                  WHERE first_seen <= {t})
+            UNION SELECT cu FROM aliases WHERE x IN (SELECT user_id::VARCHAR FROM {schema.SEEN_USERS}
+                                                     WHERE first_seen <= {t})
+            UNION SELECT cu FROM aliases WHERE x IN (SELECT anonymous_id::VARCHAR FROM {schema.SEEN_ANONYMOUS}
+                                                     WHERE first_seen <= {t}))
+        SELECT count(*) FROM new WHERE cu NOT IN (SELECT cu FROM known)""").fetchall()
+    return int(row[0][0])

@@ -324,11 +324,16 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         users = replace(event_source(store, compiled.AS_OF), linked=store.table(incremental.LINKS_KEPT)).users()
         return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
 
-    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)
+    stored_without = store.meta(WITHOUT_SIGNUP)
+    fresh = None if stored_without is None else counted_users.first_seen(
+        store, before.as_of, before.latest, f"temp.{incremental.NEW_EVENTS}", links, f"temp.{incremental.MOVED}")
+    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)  # kept even when not run here
+    signed = f"SELECT count(*) FROM \"{ENTITIES_TABLE}\" WHERE {c.ENTITY_TYPE} = '{c.USER}'"
     view = compiled.text(store, (*prefix, "view"), at, lambda: store.union_sql(
         _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
     with _one_transaction(store) as con:
         offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}) + 1, 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
+        signed_before = con.execute(signed).fetchall()[0][0]
         con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
             ({c.ENTITY_TYPE} = '{c.USER}' AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_USERS}))
             OR ({c.ENTITY_TYPE} = '{c.ACCOUNT}'
@@ -342,8 +347,12 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         if any(m.scope for m in definitions.milestones):
             incremental.keep_traits(store)
         con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
-        row = one_row(con, count_sql)
-        without = int(row[0]) if row else 0
+        if fresh is None:
+            row = one_row(con, count_sql)
+            without = int(row[0]) if row else 0
+        else:  # the stored count, the users seen first now, less the growth of the signed-up (all of them seen)
+            assert stored_without is not None
+            without = int(stored_without) + fresh + signed_before - con.execute(signed).fetchall()[0][0]
         con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view}')  # incremental: a DuckDB file only
         _write_key(store, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
