@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aha.analyses import incremental
+from tests.engine.test_counted_users import recording
 from tests.engine.test_incremental import ACCOUNTS, LATE, Batch, _both, _ev
 from tests.engine.test_incremental import every_update_incremental as every_update_incremental  # autouse
 
@@ -50,14 +51,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_an_account_counted_on_equals_a_full_rebuild(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     first_rows, members, second_rows, expected, counted_on = CASES[case]
-    seen: list[set[str]] = []
-    count_on = incremental.count_on
-
-    def recording(con: Any, *args: Any) -> None:
-        seen.append({r[0] for r in con.execute(f"SELECT id FROM temp.{incremental.COUNTED_ACCOUNTS}").fetchall()})
-        count_on(con, *args)
-
-    monkeypatch.setattr(incremental, "count_on", recording)
+    seen = recording(monkeypatch, incremental, incremental.COUNTED_ACCOUNTS)
     state = _both(Batch(first_rows, [], members, {}), Batch(second_rows, [], [], {}), LATE, (None, "default"))
     assert state[("acc1", "team")][1:] == expected
     assert seen == [counted_on]

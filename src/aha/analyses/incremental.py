@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from aha.analyses import counted_users
 from aha.definitions import Definitions
 from aha.definitions.models import Milestone
 from aha.engine import columns as c
@@ -26,7 +27,8 @@ MARKS = "state_marks"  # key in aha_meta: the JSON of `Marks` for the stored sta
 LINKS_KEPT = "aha_state_links"  # the identity links (anonymous_id, linked_user) the stored state resolved with
 TRAITS_KEPT = "aha_state_traits"  # (user_id, h): a hash of each user's traits the stored state read (scopes)
 APPENDED = (schema.EVENTS, schema.IDENTITIES, schema.MEMBERSHIPS)  # tables writers only append to
-NEW_EVENTS = "aha_new_events"  # the events past the mark, resolved (temp view)
+NEW_EVENTS = "aha_new_events"  # the events past the mark, up to as_of, with their resolved user `cu` (temp)
+STORED_USERS = "aha_stored_users"  # (id, t0): the stored users those events resolve to (temp)
 MOVED = "aha_moved"  # ids whose identity link changed (temp)
 TOUCHED_USERS = "aha_touched_users"  # (id): users to recompute (temp)
 TOUCHED_ACCOUNTS = "aha_touched_accounts"  # (id): accounts likewise (temp)
@@ -37,9 +39,9 @@ RETRAITED = "aha_retraited"  # (id, h, gone): users whose traits changed, with t
 GROUPS = "aha_touched_groups"  # group calls of the users new events resolve to, and new ones (temp)
 RAW_IDS = "aha_touched_ids"  # (id): every user or anonymous id whose events the recomputed entities read (temp)
 TOUCHED_EVENTS = "aha_touched_events"  # their events (temp view)
-SCRATCH_VIEWS = (NEW_EVENTS, TOUCHED_EVENTS)
-SCRATCH_TABLES = (MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED, MEMBER_MOVES, COUNTED_ACCOUNTS,
-                  CREDITED)
+SCRATCH_VIEWS = (TOUCHED_EVENTS,)
+SCRATCH_TABLES = (NEW_EVENTS, STORED_USERS, MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED,
+                  MEMBER_MOVES, COUNTED_ACCOUNTS, CREDITED)
 LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
 
 
@@ -127,12 +129,16 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
     raw = store.raw
     b = as_of.isoformat()
     ev, ms = marks.rows[schema.EVENTS][0], marks.rows[schema.MEMBERSHIPS][0]
-    raw.execute(f"""CREATE OR REPLACE TEMP VIEW {NEW_EVENTS} AS
-        SELECT e.event, e.timestamp, e.user_id, e.account_id,
-               coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
-        FROM {schema.EVENTS} e LEFT JOIN {links} lu ON lu.anonymous_id = e.user_id
-             LEFT JOIN {links} la ON la.anonymous_id = e.anonymous_id
-        WHERE e.rowid >= {ev} AND e.timestamp <= TIMESTAMP '{b}'""")
+    # Once, as a table (every later step reads it), with only the links the new rows name.
+    raw.execute(f"""CREATE OR REPLACE TEMP TABLE {NEW_EVENTS} AS
+        WITH e AS (SELECT * FROM {schema.EVENTS} WHERE rowid >= {ev} AND timestamp <= TIMESTAMP '{b}'),
+        l AS (SELECT anonymous_id, linked_user FROM {links}
+              WHERE anonymous_id IN (SELECT user_id FROM e UNION SELECT anonymous_id FROM e))
+        SELECT e.*, coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
+        FROM e LEFT JOIN l lu ON lu.anonymous_id = e.user_id LEFT JOIN l la ON la.anonymous_id = e.anonymous_id""")
+    # The stored users the new events resolve to (their t0), found by id first: not a join of every stored entity.
+    raw.execute(f"""CREATE OR REPLACE TEMP TABLE {STORED_USERS} AS SELECT {c.ENTITY_ID} AS id, {c.T0} AS t0
+        FROM {entities} WHERE {c.ENTITY_TYPE} = '{c.USER}' AND {c.ENTITY_ID} IN (SELECT cu FROM {NEW_EVENTS})""")
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
         SELECT coalesce(n.anonymous_id, o.anonymous_id) AS id, o.linked_user AS old_user, n.linked_user AS new_user
         FROM {links} n FULL JOIN {LINKS_KEPT} o ON n.anonymous_id = o.anonymous_id
@@ -146,12 +152,17 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
             WHERE hash(u.traits::VARCHAR) IS DISTINCT FROM k.h""")
         traits = f"UNION SELECT id FROM {RETRAITED}"
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_USERS} AS
-        SELECT n.cu AS id FROM {NEW_EVENTS} n
-        LEFT JOIN {entities} s ON s.{c.ENTITY_TYPE} = '{c.USER}' AND s.{c.ENTITY_ID} = n.cu
-        WHERE n.cu IS NOT NULL AND CASE WHEN s.{c.T0} IS NULL THEN {_signup_test(definitions, "n.event")}
-              ELSE n.timestamp < s.{c.T0} + INTERVAL {user_window} SECOND END
+        SELECT n.cu AS id FROM {NEW_EVENTS} n LEFT JOIN {STORED_USERS} s ON s.id = n.cu
+        WHERE n.cu IS NOT NULL AND CASE WHEN s.t0 IS NULL THEN {_signup_test(definitions, "n.event")}
+              ELSE n.timestamp < s.t0 + INTERVAL {user_window} SECOND END
         UNION SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}""")
+    # Users whose stored progress the new events continue are counted on (aha.analyses.counted_users), not recomputed.
+    counted_users.new_rows_view(store, NEW_EVENTS)
+    others = f"""SELECT id FROM {MOVED} UNION SELECT old_user FROM {MOVED} WHERE old_user IS NOT NULL
+        UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}"""
+    recounted = ", ".join(_quoted(n) for n in counted_users.recounted_names(definitions))
+    counted_users.split(store, definitions, marks.latest, NEW_EVENTS, STORED_USERS, TOUCHED_USERS, others, recounted)
     if any(m.entity == c.ACCOUNT for m in definitions.milestones):
         _touched_accounts(store, definitions, b, ms, links, entities, marks.latest)
     else:
@@ -163,10 +174,10 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
         WITH who AS (
             SELECT id FROM {TOUCHED_USERS}
             UNION SELECT coalesce(l.linked_user, p.user_id) FROM (
-                SELECT user_id, account_id FROM {schema.SEEN_MEMBERS}
-                UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS}) p
-              LEFT JOIN {links} l ON l.anonymous_id = p.user_id
-              WHERE p.account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS}))
+                SELECT user_id FROM {schema.SEEN_MEMBERS} WHERE account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS})
+                UNION ALL SELECT user_id FROM {schema.MEMBERSHIPS}
+                  WHERE account_id IN (SELECT id FROM {TOUCHED_ACCOUNTS})) p
+              LEFT JOIN {links} l ON l.anonymous_id = p.user_id)
         SELECT id FROM who UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)""")
     # Only names the state reads; a view, so that each part of the build reads only its names, columns and times.
     names = definitions.signup.defining
@@ -198,13 +209,16 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
             AND account_id IS NOT NULL AND anonymous_id IN (SELECT id FROM {MOVED})"""
     # The group calls of the users the new events resolve to (their first group call credits their events).
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {GROUPS} AS
+        WITH who AS (SELECT cu AS id FROM {NEW_EVENTS}
+            UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
+              LEFT JOIN {links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})
         SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
                m.rowid >= {memberships_mark} AS fresh
         FROM {schema.MEMBERSHIPS} m LEFT JOIN {links} l ON l.anonymous_id = m.user_id
-        WHERE m.timestamp <= TIMESTAMP '{b}' AND coalesce(l.linked_user, m.user_id) IN (
-            SELECT cu FROM {NEW_EVENTS}
-            UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
-              LEFT JOIN {links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})""")
+        WHERE m.timestamp <= TIMESTAMP '{b}' AND coalesce(l.linked_user, m.user_id) IN (SELECT id FROM who)
+          -- the same test, by id first: a group call's id is one of them or an id linked to one
+          AND (m.user_id IN (SELECT id FROM who)
+               OR m.user_id IN (SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)))""")
     # A member changes an account's t0 (its earliest signed-up member's) only by signing up earlier than it: with the
     # links unchanged, a user's t0 only moves earlier, to their earliest new signup-defining event. A user whose
     # links moved may gain or lose any event (or stop being a user): every account of theirs is touched. Both under
@@ -218,9 +232,10 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
         SELECT id, signed_at FROM who
         UNION SELECT l.anonymous_id, w.signed_at FROM {links} l JOIN who w ON l.linked_user = w.id
         UNION SELECT k.anonymous_id, w.signed_at FROM {LINKS_KEPT} k JOIN who w ON k.linked_user = w.id""")
+    mover = f"user_id IN (SELECT id FROM {MEMBER_MOVES})"  # in each part: not a union of every pair, then a join
     member_of = f"""SELECT p.account_id FROM (
-            SELECT user_id, account_id FROM {schema.SEEN_MEMBERS}
-            UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS}) p
+            SELECT user_id, account_id FROM {schema.SEEN_MEMBERS} WHERE {mover}
+            UNION ALL SELECT user_id, account_id FROM {schema.MEMBERSHIPS} WHERE {mover}) p
           JOIN {MEMBER_MOVES} w ON w.id = p.user_id
           LEFT JOIN {entities} a ON a.{c.ENTITY_TYPE} = '{c.ACCOUNT}' AND a.{c.ENTITY_ID} = p.account_id
           WHERE w.signed_at IS NULL OR a.{c.T0} IS NULL OR w.signed_at < a.{c.T0}"""
@@ -291,6 +306,7 @@ def keep_traits(store: Store) -> None:
 
 
 def drop_scratch(store: Store) -> None:
+    counted_users.drop_scratch(store)
     for name in SCRATCH_VIEWS:
         store.raw.execute(f"DROP VIEW IF EXISTS temp.{name}")
     for name in SCRATCH_TABLES:

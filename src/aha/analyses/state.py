@@ -17,7 +17,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from aha.analyses import compiled, incremental
+from aha.analyses import compiled, counted_users, incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import accounts
 from aha.engine import columns as c
@@ -303,9 +303,18 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
 
         linked = (store.ibis.table(LINKS_TABLE, database="temp") if relinked
                   else store.table(incremental.LINKS_KEPT))
-        narrowed = replace(event_source(store, compiled.AS_OF), linked=linked,
-                           events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"))
-        _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep)
+        # The ids whose events are read (every member of a touched account among them): their seen pairs, group
+        # calls and merges are all the recomputed entities can use, so the rest are not read (nor resolved).
+        ids = store.ibis.table(incremental.RAW_IDS, database="temp").id
+        source = event_source(store, compiled.AS_OF)
+        assert source.seen_users is not None and source.seen_members is not None
+        narrowed = replace(source, linked=linked, events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"),
+                           seen_users=source.seen_users.filter(source.seen_users.user_id.isin(ids)),
+                           seen_members=source.seen_members.filter(source.seen_members.user_id.isin(ids)))
+        memberships = store.table(schema.MEMBERSHIPS)
+        _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep,
+                memberships.filter(memberships.user_id.isin(ids)))
+        counted_users.qualifying_rows(store, definitions, store.table(ENTITIES_TABLE), linked, compiled.AS_OF)
 
     compiled.run(store, (*prefix, "delta", str(relinked)), at, SINCE_SQL, delta)
 
@@ -315,11 +324,16 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         users = replace(event_source(store, compiled.AS_OF), linked=store.table(incremental.LINKS_KEPT)).users()
         return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
 
-    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)
+    stored_without = store.meta(WITHOUT_SIGNUP)
+    fresh = None if stored_without is None else counted_users.first_seen(
+        store, before.as_of, before.latest, f"temp.{incremental.NEW_EVENTS}", links, f"temp.{incremental.MOVED}")
+    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)  # kept even when not run here
+    signed = f"SELECT count(*) FROM \"{ENTITIES_TABLE}\" WHERE {c.ENTITY_TYPE} = '{c.USER}'"
     view = compiled.text(store, (*prefix, "view"), at, lambda: store.union_sql(
         _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
     with _one_transaction(store) as con:
-        offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}), 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
+        offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}) + 1, 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
+        signed_before = con.execute(signed).fetchall()[0][0]
         con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
             ({c.ENTITY_TYPE} = '{c.USER}' AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_USERS}))
             OR ({c.ENTITY_TYPE} = '{c.ACCOUNT}'
@@ -327,17 +341,23 @@ def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
         con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
                     f"FROM temp.{DELTA_TABLE}")
         incremental.count_on(con, definitions, ENTITIES_TABLE)
+        counted_users.count_on(con, definitions, ENTITIES_TABLE)
         if relinked:
             _keep_links(store)
         if any(m.scope for m in definitions.milestones):
             incremental.keep_traits(store)
         con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
-        row = one_row(con, count_sql)
-        without = int(row[0]) if row else 0
+        if fresh is None:
+            row = one_row(con, count_sql)
+            without = int(row[0]) if row else 0
+        else:  # the stored count, the users seen first now, less the growth of the signed-up (all of them seen)
+            assert stored_without is not None
+            without = int(stored_without) + fresh + signed_before - con.execute(signed).fetchall()[0][0]
         con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view}')  # incremental: a DuckDB file only
         _write_key(store, marks.key, marks, without)
     touched = frozenset(store.raw.execute(
         f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
+        f"SELECT '{c.USER}', id FROM temp.{counted_users.COUNTED_USERS} WHERE id IS NOT NULL UNION ALL "
         f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL UNION ALL "
         f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.COUNTED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
     for temp in (DELTA_TABLE, LINKS_TABLE):
@@ -373,19 +393,22 @@ def _keep_links(store: Store, definitions: Definitions | None = None) -> None:
 
 
 def _spread(store: Store, source: EventSource, definitions: Definitions, target: Callable[[ir.Table], ir.Table],
-            keep: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+            keep: Callable[[ir.Table], ir.Table] | None = None, memberships: ir.Table | None = None) -> ir.Table:
     """Every milestone's reach spread over the entities (`state_query`), computed step by step through temp
     tables and stored by `target` (ENTITIES_TABLE in memory or in the file; a delta). Scratch is dropped.
 
-    `keep` narrows the entities (an incremental update): then only events from the earliest kept `t0` on are read
-    for milestones (events are stored in time order per name, so DuckDB skips the older row groups)."""
+    `keep` narrows the entities (an incremental update, with `memberships` narrowed likewise): then only events from
+    the earliest kept `t0` on are read for milestones (events are stored in time order per name, so DuckDB skips
+    the older row groups)."""
     # Who each anonymous id is: read by the entities and every candidate part, so kept once (a full build passes
     # its own in, and drops it when it is done with it).
     made_links = source.linked is None
     if made_links:
         source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
     linked = replace(source, merged=store.materialise(MERGES_TABLE, source.merges(), temp=True))
-    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS)))  # group calls made by as_of
+    # group calls made by as_of (an incremental update passes those of the ids it reads)
+    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS) if memberships is None
+                                               else memberships))
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     found = entities_query(linked, store.table(schema.USERS), memberships, definitions)
     entities = store.materialise(BUILD_TABLE, keep(found) if keep else found, temp=True)
