@@ -2,7 +2,7 @@
 event is later than every call the stored state had seen continues their stored counts from the new events alone,
 instead of being recomputed from every event since their `t0`.
 
-Three steps of an incremental update (aha.analyses.state._refresh): `split` (inside `incremental.touched`) moves
+Three steps of an incremental update (aha.analyses.refresh): `split` (inside `incremental.touched`) moves
 such users from TOUCHED_USERS to COUNTED_USERS; `qualifying_rows` (inside the compiled update) keeps, per counted
 milestone, the new events that qualify for it, through the engine's own candidate pass and filters (identity
 resolution, `where`, windows from the stored `t0`); `count_on` (inside the update's transaction) adds them to the

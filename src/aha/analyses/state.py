@@ -7,17 +7,15 @@ when one of them changes, so a second report on unchanged data reads a small tab
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from aha.analyses import compiled, counted_users, incremental
+from aha.analyses import compiled, incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import accounts
 from aha.engine import columns as c
@@ -35,7 +33,7 @@ from aha.engine.state import (
 from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
-from aha.store.database import StoreError, one_row
+from aha.store.database import StoreError
 
 if TYPE_CHECKING:
     from aha.analyses.signups import SignupRange
@@ -222,7 +220,9 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     if (not force and marks is not None and _incremental_applies(definitions)
             and incremental.why_not(store, before, prefix, as_of, cached) is None):
         assert before is not None
-        counted[WITHOUT_SIGNUP], touched = _refresh(store, definitions, before, marks)
+        from aha.analyses.refresh import refresh  # it reads this module's tables and steps
+
+        counted[WITHOUT_SIGNUP], touched = refresh(store, definitions, before, marks)
         return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup,
                               refreshed=True, key=key, touched=touched)
     if store.incremental:  # the kept links are replaced below, before the key: a crash in between must leave no
@@ -274,106 +274,6 @@ def _write_key(handle: Store, key: str, marks: incremental.Marks | None, without
     if marks is not None:
         values[incremental.MARKS] = marks.dump()
     handle.set_meta(values)
-
-
-def _refresh(store: Store, definitions: Definitions, before: incremental.Marks,
-             marks: incremental.Marks) -> tuple[int, frozenset[tuple[str, str]]]:
-    """Bring the stored state (`before`) up to `marks`: recompute the entities the new calls touch from their own
-    events, over the same expressions as a full build, and replace their rows. Returns the users-without-signup
-    count (every user id seen: a table of users, not of events) and the touched (entity_type, entity_id) pairs."""
-    # Compiled once per definitions and kind of update (aha.analyses.compiled): `as_of` as a sentinel, the entities
-    # to recompute as the temp tables `incremental.touched` fills.
-    at, prefix = marks.as_of, (marks.prefix, str(schema.SCHEMA_VERSION))
-    # No identity call past the mark: the links are the kept ones (the rules admit no stored link after as_of).
-    relinked = marks.rows[schema.IDENTITIES][0] != before.rows[schema.IDENTITIES][0]
-    if relinked:
-        compiled.run(store, (*prefix, "links"), at, "", lambda: store.materialise(
-            LINKS_TABLE, event_source(store, compiled.AS_OF).identity_links(), temp=True))
-    links = f"temp.{LINKS_TABLE}" if relinked else incremental.LINKS_KEPT
-    incremental.touched(store, definitions, before, at, links, ENTITIES_TABLE)
-
-    def delta() -> None:
-        touched_users = store.ibis.table(incremental.TOUCHED_USERS, database="temp")
-        touched_accounts = store.ibis.table(incremental.TOUCHED_ACCOUNTS, database="temp")
-
-        def keep(entities: ir.Table) -> ir.Table:
-            kind, ident = entities[c.ENTITY_TYPE], entities[c.ENTITY_ID]
-            return entities.filter(((kind == c.USER) & ident.isin(touched_users.id))
-                                   | ((kind == c.ACCOUNT) & ident.isin(touched_accounts.id)))
-
-        linked = (store.ibis.table(LINKS_TABLE, database="temp") if relinked
-                  else store.table(incremental.LINKS_KEPT))
-        # The ids whose events are read (every member of a touched account among them): their seen pairs, group
-        # calls and merges are all the recomputed entities can use, so the rest are not read (nor resolved).
-        ids = store.ibis.table(incremental.RAW_IDS, database="temp").id
-        source = event_source(store, compiled.AS_OF)
-        assert source.seen_users is not None and source.seen_members is not None
-        narrowed = replace(source, linked=linked, events=store.ibis.table(incremental.TOUCHED_EVENTS, database="temp"),
-                           seen_users=source.seen_users.filter(source.seen_users.user_id.isin(ids)),
-                           seen_members=source.seen_members.filter(source.seen_members.user_id.isin(ids)))
-        memberships = store.table(schema.MEMBERSHIPS)
-        _spread(store, narrowed, definitions, lambda q: store.materialise(DELTA_TABLE, q, temp=True), keep,
-                memberships.filter(memberships.user_id.isin(ids)))
-        counted_users.qualifying_rows(store, definitions, store.table(ENTITIES_TABLE), linked, compiled.AS_OF)
-
-    compiled.run(store, (*prefix, "delta", str(relinked)), at, SINCE_SQL, delta)
-
-    def without_sql() -> str:
-        stored = store.table(ENTITIES_TABLE)
-        signed_up = stored.filter(stored[c.ENTITY_TYPE] == c.USER)
-        users = replace(event_source(store, compiled.AS_OF), linked=store.table(incremental.LINKS_KEPT)).users()
-        return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
-
-    stored_without = store.meta(WITHOUT_SIGNUP)
-    fresh = None if stored_without is None else counted_users.first_seen(
-        store, before.as_of, before.latest, f"temp.{incremental.NEW_EVENTS}", links, f"temp.{incremental.MOVED}")
-    count_sql = compiled.text(store, (*prefix, "without"), at, without_sql)  # kept even when not run here
-    signed = f"SELECT count(*) FROM \"{ENTITIES_TABLE}\" WHERE {c.ENTITY_TYPE} = '{c.USER}'"
-    view = compiled.text(store, (*prefix, "view"), at, lambda: store.union_sql(
-        _view_parts(store.table(ENTITIES_TABLE), definitions, compiled.AS_OF)))
-    with _one_transaction(store) as con:
-        offset = con.execute(f'SELECT coalesce(max({c.ENTITY_KEY}) + 1, 0) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
-        signed_before = con.execute(signed).fetchall()[0][0]
-        con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
-            ({c.ENTITY_TYPE} = '{c.USER}' AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_USERS}))
-            OR ({c.ENTITY_TYPE} = '{c.ACCOUNT}'
-                AND {c.ENTITY_ID} IN (SELECT id FROM temp.{incremental.TOUCHED_ACCOUNTS}))""")
-        con.execute(f'INSERT INTO "{ENTITIES_TABLE}" SELECT * REPLACE ({c.ENTITY_KEY} + {offset} AS {c.ENTITY_KEY}) '
-                    f"FROM temp.{DELTA_TABLE}")
-        incremental.count_on(con, definitions, ENTITIES_TABLE)
-        counted_users.count_on(con, definitions, ENTITIES_TABLE)
-        if relinked:
-            _keep_links(store)
-        if any(m.scope for m in definitions.milestones):
-            incremental.keep_traits(store)
-        con.execute(f"DROP TABLE IF EXISTS {SEGMENTS_TABLE}")
-        if fresh is None:
-            row = one_row(con, count_sql)
-            without = int(row[0]) if row else 0
-        else:  # the stored count, the users seen first now, less the growth of the signed-up (all of them seen)
-            assert stored_without is not None
-            without = int(stored_without) + fresh + signed_before - con.execute(signed).fetchall()[0][0]
-        con.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view}')  # incremental: a DuckDB file only
-        _write_key(store, marks.key, marks, without)
-    touched = frozenset(store.raw.execute(
-        f"SELECT '{c.USER}', id FROM temp.{incremental.TOUCHED_USERS} WHERE id IS NOT NULL UNION ALL "
-        f"SELECT '{c.USER}', id FROM temp.{counted_users.COUNTED_USERS} WHERE id IS NOT NULL UNION ALL "
-        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.TOUCHED_ACCOUNTS} WHERE id IS NOT NULL UNION ALL "
-        f"SELECT '{c.ACCOUNT}', id FROM temp.{incremental.COUNTED_ACCOUNTS} WHERE id IS NOT NULL").fetchall())
-    for temp in (DELTA_TABLE, LINKS_TABLE):
-        store.raw.execute(f"DROP TABLE IF EXISTS temp.{temp}")
-    incremental.drop_scratch(store)
-    return without, touched
-
-
-@contextmanager
-def _one_transaction(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A transaction of its own, or the one the caller is in (the server's reads)."""
-    if store.in_transaction:
-        yield store.raw
-    else:
-        with store.transaction() as con:
-            yield con
 
 
 def _incremental_applies(definitions: Definitions) -> bool:
