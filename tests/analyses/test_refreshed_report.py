@@ -70,7 +70,6 @@ def test_a_report_refreshed_batch_after_batch_equals_a_full_rebuilds(
         drawn: tuple[Batch, Batch, str, str]) -> None:
     first, second, _, _ = drawn
     parts = _split(first, second)
-    report_sql._kept.clear()  # a new file: the statements this process kept for an earlier example go
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         grown = open_store(tmp / "grown.duckdb")

@@ -7,9 +7,9 @@ is compiled with `compiled.AS_OF` standing for `as_of`, kept per process and in 
 fresh process reports from a refreshed state without building or compiling an expression.
 
 Only where the statements' meaning cannot drift: a DuckDB file (`Store.incremental`) whose state is read from the
-file's own entities table (not the in-memory copy a rebuild reads while the file's is written, and not a signup
-range's restriction). Anywhere else the analyses run their expressions as before. A store that cannot write (opened
-read-only, or inside the server's read transaction) runs what the file keeps and keeps nothing new.
+file's own entities table (not the in-memory copy a rebuild reads while the file's is written, not a signup range's
+restriction, not a segment's join). Anywhere else the analyses run their expressions as before. A store that cannot
+write (opened read-only, or inside the server's read transaction) runs what the file keeps and keeps nothing new.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 import duckdb
+import ibis.expr.operations as ops
 
 from aha.analyses import compiled
 from aha.analyses.state import ENTITIES_TABLE, LAYOUT, MilestoneState
@@ -28,7 +29,7 @@ from aha.definitions import content_hash
 from aha.store import Store, schema
 
 _kept: dict[tuple[str, ...], list[str]] = {}
-_saving = threading.Lock()  # the report's timing runs on a second connection: its saves wait for the first one's
+_saving = threading.Lock()  # the report's timing runs on a second connection, in a thread: one save at a time
 
 
 def usable(store: Store, ms: MilestoneState) -> bool:
@@ -36,9 +37,8 @@ def usable(store: Store, ms: MilestoneState) -> bool:
     if not store.incremental:
         return False
     op = ms.entities.op()
-    namespace = getattr(op, "namespace", None)
-    return (type(op).__name__ == "DatabaseTable" and getattr(op, "name", None) == ENTITIES_TABLE
-            and getattr(namespace, "database", None) is None and getattr(namespace, "catalog", None) is None)
+    return (isinstance(op, ops.DatabaseTable) and op.name == ENTITIES_TABLE
+            and op.namespace.database is None and op.namespace.catalog is None)
 
 
 def statements(store: Store, ms: MilestoneState, key: tuple[str, ...],
@@ -46,15 +46,17 @@ def statements(store: Store, ms: MilestoneState, key: tuple[str, ...],
     """The statements kept under `key` for `ms`'s definitions, or `compile_` (given `ms` with `compiled.AS_OF` as
     its `as_of`) kept now; either way with `ms.as_of` put in. Call only when `usable(store, ms)`."""
     full = ("report", LAYOUT, str(schema.SCHEMA_VERSION), content_hash(ms.definitions), *key)
-    found = _kept.get(full)
+    mine = (str(store.path), *full)  # per file: each file keeps its own
+    found = _kept.get(mine)
     if found is None:
         found = compiled.load(store, full)
         if found is None:
             found = compile_(replace(ms, as_of=compiled.AS_OF))
             _save(store, full, found)
-        if len(_kept) >= compiled.KEPT * 4:
-            _kept.pop(next(iter(_kept)))
-        _kept[full] = found
+        with _saving:
+            if len(_kept) >= compiled.KEPT * 4:
+                _kept.pop(next(iter(_kept)))
+            _kept[mine] = found
     sentinel, value = compiled.sentinel_sql(compiled.AS_OF), compiled.literal(ms.as_of)
     return [sql.replace(sentinel, value) for sql in found]
 
