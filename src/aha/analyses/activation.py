@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses import report_sql
 from aha.analyses.report_results import ActivationCohort, ActivationGroup, ActivationResult, Period
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, reach_col, users_wide
@@ -63,8 +64,9 @@ def _cohort(start: Any, row: dict[str, Any], days: tuple[int, ...]) -> Activatio
 def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[int, ...] = DEFAULT_DAYS,
         segment: str | None = None, milestone_id: str | None = None) -> ActivationResult:
     milestone = ms.definitions.milestone(milestone_id) if milestone_id else ms.definitions.primary
-    wide = users_wide(ms, [milestone.id], segment)
-    rows = store.records(activation_query(wide, milestone.id, days, period, ms.as_of))
+    rows = report_sql.read(store, ms, ("activation", milestone.id, ",".join(map(str, days)), period, segment or ""),
+                           lambda m: activation_query(users_wide(m, [milestone.id], segment), milestone.id, days,
+                                                      period, m.as_of))
     result = summarise(rows, milestone.id, milestone.label, days, period, ms.as_of, segment)
     signups = ms.signups
     if signups is None or signups.unbounded:

@@ -158,3 +158,6 @@ def _keep(kept: dict[tuple[str, ...], Any], key: tuple[str, ...], value: Any) ->
     if len(kept) >= KEPT:
         kept.pop(next(iter(kept)))
     kept[key] = value
+
+
+load, save = _load, _save  # the report's kept reads (aha.analyses.report_sql) share the table and its versions

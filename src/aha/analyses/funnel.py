@@ -12,6 +12,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses import report_sql
 from aha.analyses.report_results import FunnelGroup, FunnelResult, FunnelStep, Order
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
@@ -94,7 +95,7 @@ def run(store: Store, ms: MilestoneState, order: Order = "ordered", include_imma
         segment: str | None = None) -> FunnelResult:
     steps = step_ids(ms.definitions)
     names = {m.id: m.label for m in ms.definitions.milestones} | {c.PAID: "Paid", SIGNUP: ms.definitions.signup.label}
-    wide = users_wide(ms, steps, segment)
-    rows = store.records(funnel_query(wide, steps, ms.as_of, order, include_immature))
+    rows = report_sql.read(store, ms, ("funnel", order, str(include_immature), segment or ""), lambda m: funnel_query(
+        users_wide(m, steps, segment), steps, m.as_of, order, include_immature))
     return summarise(rows, steps, names, ms.as_of, order, include_immature, segment)
 

@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses import report_sql
 from aha.analyses.report_results import HeadlineResult
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
@@ -52,6 +53,7 @@ def summarise(row: dict[str, Any], ms: MilestoneState) -> HeadlineResult:
 
 def run(store: Store, ms: MilestoneState) -> HeadlineResult:
     paid = ms.definitions.paid is not None
-    wide = users_wide(ms, [ms.definitions.primary.id, *([c.PAID] if paid else [])], None)
-    rows = store.records(headline_query(wide, ms.definitions.primary.id, paid, ms.as_of))
+    ids = [ms.definitions.primary.id, *([c.PAID] if paid else [])]
+    rows = report_sql.read(store, ms, ("headline",), lambda m: headline_query(
+        users_wide(m, ids, None), ms.definitions.primary.id, paid, m.as_of))
     return summarise(rows[0], ms)

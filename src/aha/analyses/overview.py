@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import cast
 
+import ibis.expr.types as ir
+
+from aha.analyses import report_sql
 from aha.analyses.report_results import ActivationResult, OverviewResult, Target, TimingResult
 from aha.analyses.state import MilestoneState
 from aha.definitions import content_hash
@@ -15,10 +18,16 @@ from aha.store import Store, schema
 
 def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = None,
         timing: TimingResult | None = None) -> OverviewResult:
-    counts = {r[c.ENTITY_TYPE]: r["n"] for r in store.records(  # records, not a frame: no pandas import
-        ms.entities.group_by(c.ENTITY_TYPE).aggregate(n=ms.entities.count()))}
-    stored = store.table(schema.EVENTS)
-    events = int(store.value(stored.filter(stored.timestamp <= ms.as_of).count()) or 0)
+    counts = {r[c.ENTITY_TYPE]: r["n"] for r in report_sql.read(  # records, not a frame: no pandas import
+        store, ms, ("overview",), lambda m: m.entities.group_by(c.ENTITY_TYPE).aggregate(n=m.entities.count()))}
+
+    def events_query(m: MilestoneState) -> ir.Table:
+        stored = store.table(schema.EVENTS)
+        seen = stored.filter(stored.timestamp <= m.as_of)
+        return seen.aggregate(n=seen.count())
+
+    (row,) = report_sql.read(store, ms, ("events",), events_query)
+    events = int(row["n"] or 0)
     return OverviewResult(
         as_of=ms.as_of, events=events, signed_up_users=int(counts.get(c.USER, 0)),
         users_without_signup=ms.users_without_signup, accounts=int(counts.get(c.ACCOUNT, 0)),

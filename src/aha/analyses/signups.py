@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
+from aha.analyses import report_sql
 from aha.analyses.report_results import SignupsUsed
 from aha.engine import columns as c
 from aha.errors import UserError
@@ -86,7 +87,10 @@ def restrict(ms: MilestoneState, signups: SignupRange) -> MilestoneState:
 
 def used(store: Store, ms: MilestoneState) -> SignupsUsed:
     """The users `ms` counts (after `restrict`) and their first and last signup: one aggregate over its entities."""
-    users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
-    (row,) = store.records(users.aggregate(users=users.count(), first=users[c.T0].min(), last=users[c.T0].max()))
+    def query(m: MilestoneState) -> ir.Table:
+        users = m.entities.filter(m.entities[c.ENTITY_TYPE] == c.USER)
+        return users.aggregate(users=users.count(), first=users[c.T0].min(), last=users[c.T0].max())
+
+    (row,) = report_sql.read(store, ms, ("signups",), query)
     signups = ms.signups or SignupRange()
     return SignupsUsed(signups.start, signups.end, int(row["users"] or 0), row["first"], row["last"])

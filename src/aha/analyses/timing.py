@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
+from aha.analyses import report_sql
 from aha.analyses.report_results import HistogramBin, KmPoint, MilestoneTiming, TimingGroup, TimingResult
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
@@ -129,16 +130,41 @@ def summarise(percentiles: list[dict[str, Any]], survival: Mapping[str, Any], na
 
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
-    rows = store.temp_union_view("aha_timing_rows", _rows(ms))  # its parts compiled apart: cheaper
-    base = store.temp_view("aha_timing_base", _base(rows, ms, segment))  # read by two queries
     names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
+    if report_sql.usable(store, ms):  # the kept statements (aha.analyses.report_sql), no expression built
+        views_rows, views_base, percentiles_sql, survival_sql = report_sql.statements(
+            store, ms, ("timing", segment or ""), lambda m: _compile(store, m, segment))
+        store.raw.execute(views_rows)
+        store.raw.execute(views_base)
+        percentiles = report_sql.records(store.raw, percentiles_sql)
+        survival: Any = store.raw.sql(survival_sql).to_arrow_table()
+    else:
+        rows = store.temp_union_view(ROWS_VIEW, _rows(ms))  # its parts compiled apart: cheaper
+        base = store.temp_view(BASE_VIEW, _base(rows, ms, segment))  # read by two queries
+        percentiles = store.records(percentiles_query(base))
+        survival = store.to_pyarrow(survival_query(base))
     return summarise(
-        store.records(percentiles_query(base)),
+        percentiles,
         {name: _numpy(column) for name, column in zip(
-            (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n"), store.to_pyarrow(survival_query(base)).columns,
-            strict=True)},
+            (SEGMENT, c.MILESTONE_ID, "_duration", "_reached", "n"), survival.columns, strict=True)},
         names, ms.as_of, segment,
     )
+
+
+ROWS_VIEW, BASE_VIEW = "aha_timing_rows", "aha_timing_base"
+
+
+def _compile(store: Store, ms: MilestoneState, segment: str | None) -> list[str]:
+    """`run`'s statements: its two views (each created as it is compiled, for the next to be bound against) and
+    its two reads."""
+    views_rows = f'CREATE OR REPLACE TEMP VIEW "{ROWS_VIEW}" AS {store.union_sql(_rows(ms))}'
+    store.raw.execute(views_rows)
+    base = _base(store.ibis.table(ROWS_VIEW, database="temp"), ms, segment)
+    views_base = f'CREATE OR REPLACE TEMP VIEW "{BASE_VIEW}" AS {store.ibis.compile(base)}'
+    store.raw.execute(views_base)
+    bound = store.ibis.table(BASE_VIEW, database="temp")
+    return [views_rows, views_base, str(store.ibis.compile(percentiles_query(bound))),
+            str(store.ibis.compile(survival_query(bound)))]
 
 
 def _numpy(column: Any) -> np.ndarray:

@@ -1,0 +1,163 @@
+"""A refreshed report (docs/semantics.md, "Incremental state"; aha.analyses.report_sql): the report read from a
+state brought up to date batch after batch, through the statements kept in the file, equals the report of a full
+rebuild over the same calls in every number: funnel, activation, headline, timing percentiles and Kaplan–Meier
+curves, overview, signups. Random logs in four batches (late events, identity merges, windows closing between
+batches as `as_of` moves), and a fresh process that reports without compiling an expression."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from aha.analyses import compiled, incremental, report_sql
+from aha.analyses.report_results import ReportResult
+from aha.definitions import Definitions
+from aha.project import Project
+from aha.store import Store, open_store
+from tests.engine.test_incremental import ACCOUNTS, Batch, _ev, batches
+
+# test_incremental's definitions (a scope, all_of, distinct, an account milestone), with a funnel and targets
+DEFINITIONS = ACCOUNTS.model_copy(update={"funnel": ["a_once", "b_twice"], "segments": ["persona"],
+                                          "targets": {"activation_rate_day_1": 0.4,
+                                                      "median_time_to_primary": 6 * 3600.0}})
+
+
+@pytest.fixture(autouse=True)
+def computed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every report computed (no kept answers), every update incremental, no statements left from another test."""
+    monkeypatch.setenv("AHA_RESULT_CACHE", "off")
+    monkeypatch.setattr(incremental, "LARGEST_SHARE", float("inf"))
+    report_sql._kept.clear()
+    yield
+    report_sql._kept.clear()
+
+
+def _comparable(report: ReportResult) -> ReportResult:
+    """The report without the store's data version (the grown file counts more writes than the whole one)."""
+    return replace(report, overview=replace(report.overview, data_version=0))
+
+
+def _full(batches: list[Batch], definitions: Definitions, tmp: Path) -> ReportResult:
+    """The report of a store that takes `batches` at once: its state built from every event (read by Ibis)."""
+    whole = open_store(tmp / "whole.duckdb")
+    try:
+        for batch in batches:
+            batch.write(whole)
+        project = Project(whole, definitions)
+        ms = project.state()
+        assert ms.rebuilt and not report_sql.usable(whole, ms)  # the in-memory copy: the expressions' way
+        return project.report()
+    finally:
+        whole.close()
+        (tmp / "whole.duckdb").unlink()
+
+
+def _split(first: Batch, second: Batch) -> list[Batch]:
+    """Four batches: each drawn batch in halves, every other call (so each half has early and late calls)."""
+    return [Batch(b.rows[k::2], b.links[k::2], b.members[k::2], dict(list(b.traits.items())[k::2]))
+            for b in (first, second) for k in (0, 1)]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=batches())
+def test_a_report_refreshed_batch_after_batch_equals_a_full_rebuilds(
+        drawn: tuple[Batch, Batch, str, str]) -> None:
+    first, second, _, _ = drawn
+    parts = _split(first, second)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        grown = open_store(tmp / "grown.duckdb")
+        try:
+            project = Project(grown, DEFINITIONS)
+            refreshed = 0
+            for i, batch in enumerate(parts):
+                batch.write(grown)
+                if not grown.rows("SELECT 1 FROM events LIMIT 1"):
+                    continue  # no events yet: nothing to report
+                ms = project.state()
+                refreshed += ms.refreshed
+                report = project.report()
+                assert _comparable(report) == _comparable(_full(parts[: i + 1], DEFINITIONS, tmp)), i
+            if refreshed:  # a report read a refreshed state: its statements are kept in the file
+                kept = grown.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")
+                assert len(kept) == 7  # funnel, activation, headline, timing, overview (2), signups
+        finally:
+            grown.close()
+
+
+@contextmanager
+def _refreshed(tmp: Path, batches: list[Batch]) -> Iterator[tuple[Store, Project]]:
+    """A store whose state was built after the first batch and refreshed after each later one."""
+    store = open_store(tmp / "grown.duckdb")
+    try:
+        project = Project(store, DEFINITIONS)
+        for batch in batches:
+            batch.write(store)
+            project.state()
+        yield store, project
+    finally:
+        store.close()
+
+
+HAND = [Batch([_ev("u1", "Signed Up", 0, 1), _ev("u2", "Signed Up", 5, 2), _ev("u1", "A", 30, 3)], [], [], {}),
+        Batch([_ev("u1", "B", 40, 4), _ev("u1", "B", 50, 5), _ev("u2", "A", 600, 6)], [], [], {"u1": {
+            "persona": "admin"}}),
+        Batch([_ev("u3", "Signed Up", 3000, 7), _ev("u2", "B", 610, 8), _ev("u2", "B", 620, 9)], [], [], {})]
+
+
+def test_a_fresh_process_reports_from_the_kept_statements_without_compiling(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statements a refreshed report compiled are kept in the file: another process (the process's copies
+    emptied) reads a later refresh's report with Ibis's compile refusing, and it equals a full rebuild's. Hand
+    count: u1 makes a_once at 0:30 and b_twice at 0:50 (both at 0:50), u2 a_once at 10:00, b_twice (10:20) too late
+    (1 h window); u3 signs up on day 3, its windows open."""
+    from ibis.backends.sql import SQLBackend
+
+    with tempfile.TemporaryDirectory() as name, _refreshed(Path(name), HAND[:2]) as (store, project):
+        assert report_sql.usable(store, project.state())  # refreshed: the file's own table
+        project.report()
+        kept = {k for (k,) in store.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")}
+        assert len(kept) == 7
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("compiled again")
+
+        HAND[2].write(store)
+        assert project.state().refreshed
+        report_sql._kept.clear()
+        with monkeypatch.context() as m:
+            m.setattr(SQLBackend, "compile", refuse)
+            report = project.report()
+        assert _comparable(report) == _comparable(_full(HAND, DEFINITIONS, Path(name)))
+        steps = {s.id: s.entities for s in report.funnel.groups[0].steps}
+        assert steps == {"signup": 2, "a_once": 2, "b_twice": 1, "_paid": 0}  # u3's windows are open: immature
+        assert report.headline.users == 3 and report.overview.events == 9
+        (both,) = (t for t in report.timing.groups[0].milestones if t.milestone_id == "both")
+        assert (both.eligible, both.reached, both.median_seconds) == (3, 1, 50 * 60.0)
+
+
+def test_a_read_only_store_compiles_its_reads_and_keeps_none(tmp_path: Path) -> None:
+    """A store that cannot write (the file opened read-only) compiles the reads the file does not keep, reports
+    the same numbers, and leaves the file as it was."""
+    with _refreshed(tmp_path, HAND) as (store, project):
+        assert report_sql.usable(store, project.state())
+        store.raw.execute(f"CREATE TABLE IF NOT EXISTS {compiled.TABLE} (key VARCHAR PRIMARY KEY, "
+                          "version VARCHAR NOT NULL, body VARCHAR NOT NULL)")
+        store.raw.execute(f"DELETE FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")
+    report_sql._kept.clear()
+    reader = open_store(tmp_path / "grown.duckdb", read_only=True)
+    try:
+        project = Project(reader, DEFINITIONS)
+        assert report_sql.usable(reader, project.state())
+        report = project.report()
+        assert not reader.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")
+        assert len(report_sql._kept) == 7  # kept in the process only
+        assert _comparable(report) == _comparable(_full(HAND, DEFINITIONS, tmp_path))
+    finally:
+        reader.close()
