@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from aha.analyses import compiled, incremental, report_sql
 from aha.analyses.report_results import ReportResult
 from aha.definitions import Definitions
+from aha.errors import UserError
 from aha.project import Project
 from aha.store import Store, open_store
 from tests.engine.test_incremental import ACCOUNTS, Batch, _ev, batches
@@ -43,8 +44,9 @@ def _comparable(report: ReportResult) -> ReportResult:
     return replace(report, overview=replace(report.overview, data_version=0))
 
 
-def _full(batches: list[Batch], definitions: Definitions, tmp: Path) -> ReportResult:
-    """The report of a store that takes `batches` at once: its state built from every event (read by Ibis)."""
+def _full(batches: list[Batch], definitions: Definitions, tmp: Path) -> tuple[ReportResult, ReportResult | str]:
+    """The report of a store that takes `batches` at once (its state built from every event, read by Ibis), and
+    its breakdown by the `persona` trait (or the error that segment gets)."""
     whole = open_store(tmp / "whole.duckdb")
     try:
         for batch in batches:
@@ -52,10 +54,18 @@ def _full(batches: list[Batch], definitions: Definitions, tmp: Path) -> ReportRe
         project = Project(whole, definitions)
         ms = project.state()
         assert ms.rebuilt and not report_sql.usable(whole, ms)  # the in-memory copy: the expressions' way
-        return project.report()
+        return project.report(), _by_persona(project)
     finally:
         whole.close()
         (tmp / "whole.duckdb").unlink()
+
+
+def _by_persona(project: Project) -> ReportResult | str:
+    """The report by the `persona` trait, comparable; the error's text where no signed-up user has that trait."""
+    try:
+        return _comparable(project.report(segment="persona"))
+    except UserError as error:
+        return str(error)
 
 
 def _split(first: Batch, second: Batch) -> list[Batch]:
@@ -83,7 +93,11 @@ def test_a_report_refreshed_batch_after_batch_equals_a_full_rebuilds(
                 ms = project.state()
                 refreshed += ms.refreshed
                 report = project.report()
-                assert _comparable(report) == _comparable(_full(parts[: i + 1], DEFINITIONS, tmp)), i
+                whole, by_persona = _full(parts[: i + 1], DEFINITIONS, tmp)
+                assert _comparable(report) == _comparable(whole), i
+                # a breakdown joins the segments table on the entity key (a refreshed row once shared the largest
+                # stored key: its user's trait went to another row)
+                assert _by_persona(project) == by_persona, i
             if refreshed:  # a report read a refreshed state: its statements are kept in the file
                 kept = grown.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")
                 assert len(kept) == 7  # funnel, activation, headline, timing, overview (2), signups
@@ -134,7 +148,7 @@ def test_a_fresh_process_reports_from_the_kept_statements_without_compiling(
         with monkeypatch.context() as m:
             m.setattr(SQLBackend, "compile", refuse)
             report = project.report()
-        assert _comparable(report) == _comparable(_full(HAND, DEFINITIONS, Path(name)))
+        assert _comparable(report) == _comparable(_full(HAND, DEFINITIONS, Path(name))[0])
         steps = {s.id: s.entities for s in report.funnel.groups[0].steps}
         assert steps == {"signup": 2, "a_once": 2, "b_twice": 1, "_paid": 0}  # u3's windows are open: immature
         assert report.headline.users == 3 and report.overview.events == 9
@@ -158,6 +172,76 @@ def test_a_read_only_store_compiles_its_reads_and_keeps_none(tmp_path: Path) -> 
         report = project.report()
         assert not reader.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")
         assert len(report_sql._kept) == 7  # kept in the process only
-        assert _comparable(report) == _comparable(_full(HAND, DEFINITIONS, tmp_path))
+        assert _comparable(report) == _comparable(_full(HAND, DEFINITIONS, tmp_path)[0])
     finally:
         reader.close()
+
+
+BROKEN_DOWN = [  # drawn by the hypothesis test above; failed before refreshed rows got keys of their own
+    Batch([
+        (None, 'Pay', '2026-01-05T22:00:00', {'k': 'x'}, {'message_id': 'm00001', 'anonymous_id': 'x0'}),
+        ('u0', 'B', '2026-01-09T15:00:00', {'k': 'z'}, {'message_id': 'm00003'}),
+        ('u0', 'B', '2026-01-07T11:00:00', {'k': 'z'}, {'message_id': 'm00006'}),
+        ('u0', 'B', '2026-01-06T11:00:00', {'k': 'x'}, {'message_id': 'm00008'}),
+        ('u1', 'A', '2026-01-08T16:00:00', {'k': 'y'}, {'message_id': 'm00011', 'account_id': 'acc1'}),
+        ('u2', 'B', '2026-01-08T06:30:00', {'k': 'x'}, {'message_id': 'm00019', 'account_id': 'acc0'}),
+        ('u3', 'C', '2026-01-09T16:30:00', {'k': 'y'}, {'message_id': 'm00029'}),
+        (None, 'B', '2026-01-08T11:30:00', {'k': 'y'}, {'message_id': 'm00032', 'anonymous_id': 'anon0'}),
+    ], [], [], {'u0': {'persona': 'analyst'}}),
+    Batch([
+        (None, 'Signed Up', '2026-01-06T00:00:00', {'k': 'y'},
+         {'message_id': 'm00002', 'anonymous_id': 'x0', 'account_id': 'acc1'}),
+        ('u0', 'B', '2026-01-06T18:00:00', {'k': 'x'}, {'message_id': 'm00005', 'account_id': 'acc1'}),
+        (None, 'B', '2026-01-08T06:00:00', {'k': 'z'}, {'message_id': 'm00007', 'anonymous_id': 'x0'}),
+        ('u1', 'Signed Up', '2026-01-06T14:00:00', {'k': 'y'}, {'message_id': 'm00010'}),
+        ('u1', 'Pay', '2026-01-10T01:00:00', {'k': 'y'}, {'message_id': 'm00015', 'account_id': 'acc1'}),
+        (None, 'C', '2026-01-08T12:30:00', {'k': 'x'}, {'message_id': 'm00022', 'anonymous_id': 'anon0'}),
+        ('u3', 'B', '2026-01-10T11:30:00', {'k': 'x'}, {'message_id': 'm00031', 'account_id': 'acc1'}),
+        ('u3', 'A', '2026-01-07T06:30:00', {'k': 'z'}, {'message_id': 'm00033', 'account_id': 'acc0'}),
+    ], [], [], {}),
+    Batch([
+        (None, 'Signed Up', '2026-01-05T23:00:00', {'k': 'x'}, {'message_id': 'm00000', 'anonymous_id': 'anon2'}),
+        (None, 'B', '2026-01-08T02:00:00', {'k': 'z'}, {'message_id': 'm00009', 'anonymous_id': 'anon2'}),
+        ('u1', 'A', '2026-01-08T13:00:00', {'k': 'y'}, {'message_id': 'm00013'}),
+        (None, 'Signed Up', '2026-01-06T17:30:00', {'k': 'x'},
+         {'message_id': 'm00016', 'anonymous_id': 'x2', 'account_id': 'acc1'}),
+        (None, 'C', '2026-01-06T23:00:00', {'k': 'z'}, {'message_id': 'm00018', 'anonymous_id': 'x2'}),
+        (None, 'B', '2026-01-07T11:00:00', {'k': 'z'},
+         {'message_id': 'm00021', 'anonymous_id': 'x2', 'account_id': 'acc1'}),
+        (None, 'A', '2026-01-08T23:30:00', {'k': 'y'}, {'message_id': 'm00024', 'anonymous_id': 'x3'}),
+        (None, 'B', '2026-01-09T14:30:00', {'k': 'z'}, {'message_id': 'm00026', 'anonymous_id': 'anon0'}),
+        ('u3', 'A', '2026-01-07T09:00:00', {'k': 'z'}, {'message_id': 'm00028', 'account_id': 'acc1'}),
+    ], [], [('u0', 'acc0', '2026-01-06T05:30:00')], {'u1': {'persona': 'admin'}}),
+    Batch([
+        ('u0', 'Pay', '2026-01-08T01:30:00', {'k': 'y'}, {'message_id': 'm00004'}),
+        ('u1', 'Pay', '2026-01-07T16:00:00', {'k': 'x'}, {'message_id': 'm00012'}),
+        ('u1', 'B', '2026-01-07T15:00:00', {'k': 'y'}, {'message_id': 'm00014'}),
+        ('u2', 'A', '2026-01-08T01:30:00', {'k': 'z'}, {'message_id': 'm00017', 'account_id': 'acc0'}),
+        ('u2', 'C', '2026-01-10T07:30:00', {'k': 'x'}, {'message_id': 'm00020', 'account_id': 'acc1'}),
+        (None, 'Signed Up', '2026-01-06T17:00:00', {'k': 'z'},
+         {'message_id': 'm00023', 'anonymous_id': 'anon2', 'account_id': 'acc1'}),
+        ('u3', 'C', '2026-01-08T02:30:00', {'k': 'y'}, {'message_id': 'm00025', 'account_id': 'acc0'}),
+        ('u3', 'Signed Up', '2026-01-08T05:30:00', {'k': 'y'}, {'message_id': 'm00027', 'account_id': 'acc0'}),
+        ('u3', 'B', '2026-01-10T16:30:00', {'k': 'z'}, {'message_id': 'm00030', 'account_id': 'acc0'}),
+    ], [], [], {}),
+]
+
+
+def test_a_refreshed_breakdown_equals_a_full_rebuilds(tmp_path: Path) -> None:
+    """Four batches (traits and a group call arriving after the signups): the breakdown by `persona` of the state
+    refreshed after each equals a full rebuild's. Before 2026-12-05 a refreshed row took the largest stored entity
+    key, the segments table's join gave one user's trait to another, and the groups' eligible counts differed."""
+    store = open_store(tmp_path / "grown.duckdb")
+    try:
+        project = Project(store, DEFINITIONS)
+        compared = 0
+        for i, batch in enumerate(BROKEN_DOWN):
+            batch.write(store)
+            refreshed = project.state().refreshed
+            whole, by_persona = _full(BROKEN_DOWN[: i + 1], DEFINITIONS, tmp_path)
+            assert _comparable(project.report()) == _comparable(whole), i
+            assert _by_persona(project) == by_persona, i
+            compared += refreshed and not isinstance(by_persona, str)
+        assert compared == 2  # the last two batches: refreshed, and some signed-up user has a persona
+    finally:
+        store.close()
