@@ -67,7 +67,7 @@ def test_the_index_stores_what_the_sql_rule_stores(tmp_path: Path, monkeypatch: 
     now, used = NOW, 0
     try:
         for _ in range(40):
-            now += timedelta(hours=rng.choice([0, 1, 30, 24 * 3]))  # ids leave the window as the clock moves
+            now += timedelta(hours=rng.choice([0, 1, 30, 24 * 3, -2, -30]))  # ids leave the window; clock steps back
             if rng.random() < 0.15:
                 message_id = rng.choice(pool)
                 for store in (with_index, with_sql):
@@ -187,3 +187,36 @@ def test_runs_merge_and_answer_as_a_set_does() -> None:
     got = index.stored(probe, probe * np.uint64(3), epoch)
     assert got.tolist() == [(int(p), int(p) * 3) in kept for p in probe]
     assert not index.stored(probe, probe * np.uint64(3), datetime(1970, 1, 1, 0, 0, 1)).any()  # all expired
+
+
+def test_a_clock_stepped_back_still_finds_ids_the_index_dropped(tmp_path: Path, indexed: None) -> None:
+    """Merging runs drops entries received before the cutoff of that moment; when the clock then steps back, the
+    window reaches further back again and those ids are stored by the SQL rule's reckoning: they must not be
+    stored a second time."""
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        later = NOW + timedelta(days=DEDUPE_DAYS, hours=1)  # a has left the window
+        assert write(store, [call("b", later)], later) == (1, 1, 0)  # a merge drops a's entry
+        assert write(store, [call("c", later)], later) == (1, 1, 0)
+        back = later - timedelta(hours=2)  # the clock steps back: a is within the window again
+        assert write(store, [call("a", back)], back) == (0, 0, 1)
+        assert store.raw.execute("SELECT count(*) FROM events WHERE message_id = 'a'").fetchall() == [(1,)]
+        assert write(store, [call("d", later)], later) == (1, 1, 0)  # the clock caught up: the index answers again
+        assert recent_ids._indexes[store].usable(store.data_version)
+    finally:
+        store.close()
+
+
+def test_a_clock_stepped_back_before_the_build_cutoff_still_finds_older_ids(tmp_path: Path, indexed: None) -> None:
+    """The build reads only ids received since its cutoff; a clock stepped back behind it must not take older
+    stored ids for new ones."""
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        imported(store, "a", NOW)  # stored before the index exists, received at NOW
+        later = NOW + timedelta(days=DEDUPE_DAYS, hours=1)
+        assert write(store, [call("b", later)], later) == (1, 1, 0)  # builds the index from later's window
+        back = later - timedelta(hours=2)
+        assert write(store, [call("a", back)], back) == (0, 0, 1)
+    finally:
+        store.close()

@@ -210,7 +210,7 @@ def literal(moment: datetime) -> str:
 
 def _not_stored(store: Store, index: recent_ids.RecentIds | None, version: int, cutoff: datetime) -> str:
     """The batch rows (`b`) whose message id the dedupe rule does not count as stored, as a SQL condition."""
-    if index is None or not index.usable(version):
+    if index is None or not index.usable(version, cutoff):
         return f"b.message_id NOT IN ({stored_sql(f'SELECT message_id FROM {BATCH}')})".replace(
             "$cutoff", literal(cutoff))
     h1, h2, _ = recent_ids.hashes(store.raw, BATCH)

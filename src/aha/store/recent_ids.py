@@ -17,7 +17,9 @@ Exactness: the index is built from the store (a snapshot on its own cursor, in a
 ready the writer runs the SQL rule) and then kept by the writer itself, after each commit only (a rolled-back batch
 never enters it). Every write path bumps the store's data version; the writer checks it inside each transaction,
 and a version it did not write itself (another path wrote) drops the index and builds it again, the SQL rule
-answering meanwhile. tests/ingest/test_recent_ids.py compares it with the SQL rule.
+answering meanwhile. It holds every id received since its `floor` (the build's cutoff, raised by each merge that
+drops expired entries); a window reaching back before that (the clock stepped back) is answered by the SQL rule
+until the clock is past it again. tests/ingest/test_recent_ids.py compares it with the SQL rule.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class RecentIds:
     def __init__(self) -> None:
         self.runs: list[Run] = []
         self.version = -1  # the data version the index is exact for (the writer's own writes keep it so)
+        self.floor = 0  # µs: the index holds every id received since then (the build's cutoff, the latest drop)
         self.ready = threading.Event()
         self.failed = False
         self._building: list[Run] | None = None  # runs written while the build reads its snapshot
@@ -74,6 +77,7 @@ class RecentIds:
     def build(self, store: Store, cutoff: datetime, version: int) -> None:
         """Read every id received since `cutoff` on a cursor of its own, in a thread; `ready` is set when done."""
         self.version = version
+        self.floor = micros(cutoff)
         self._building = []  # before the snapshot: a write committed meanwhile is in both (harmless) or here
         cursor = store.raw.cursor()
         threading.Thread(target=self._build, args=(cursor, cutoff), name="aha-recent-ids", daemon=True).start()
@@ -136,14 +140,18 @@ class RecentIds:
             newer, older = self.runs.pop(), self.runs.pop()
             merged = [np.concatenate((a, b)) for a, b in zip(older, newer, strict=True)]
             if bound is not None:
+                self.floor = max(self.floor, bound)
                 keep = merged[2] >= bound
                 merged = [m[keep] for m in merged]
             order = np.argsort(merged[0], kind="stable")
             self.runs.append((merged[0][order], merged[1][order], merged[2][order]))
 
-    def usable(self, version: int) -> bool:
-        """Whether the index answers for the store at `version` (built, not failed, no other writer since)."""
-        return self.ready.is_set() and not self.failed and self.version == version
+    def usable(self, version: int, cutoff: datetime | None = None) -> bool:
+        """Whether the index answers for the store at `version` (built, not failed, no other writer since) and for
+        the window from `cutoff`: not one reaching back before the ids it holds (the clock stepped back after the
+        build or a merge dropped what had left the window; the SQL rule answers until the clock is past again)."""
+        return (self.ready.is_set() and not self.failed and self.version == version
+                and (cutoff is None or micros(cutoff) >= self.floor))
 
     def size(self) -> int:
         with self._lock:
