@@ -220,3 +220,38 @@ def test_a_clock_stepped_back_before_the_build_cutoff_still_finds_older_ids(tmp_
         assert write(store, [call("a", back)], back) == (0, 0, 1)
     finally:
         store.close()
+
+
+def test_a_failed_build_answers_by_sql_and_keeps_nothing(tmp_path: Path, indexed: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that fails leaves the SQL rule answering; the batches written after it are not kept in memory for
+    a build that will never take them (they were, for the server's life)."""
+    store = Store(tmp_path / "aha.duckdb")
+
+    def failing(self: recent_ids.RecentIds, cursor: object, cutoff: datetime) -> None:
+        cursor.close()  # type: ignore[attr-defined]
+        build(self, cursor, cutoff)  # its query fails on the closed cursor
+
+    def written(store: Store, batch: list[Call]) -> tuple[int, int, int]:
+        counts = write_calls(store, calls_table(batch), dead_table([]), None, NOW)
+        return counts.calls, counts.events, counts.duplicates
+
+    build = recent_ids.RecentIds._build
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        index = recent_ids._indexes[store]
+        monkeypatch.setattr(recent_ids.RecentIds, "_build", failing)
+        imported(store, "x", NOW)  # another path wrote: the index is built again, and that build fails
+        assert written(store, [call("b", NOW)]) == (1, 1, 0)
+        again = recent_ids._indexes[store]
+        assert again is not index
+        for _ in range(200):
+            if again.failed:
+                break
+            threading.Event().wait(0.05)
+        assert again.failed
+        for i in range(3):
+            assert written(store, [call("a", NOW), call(f"c{i}", NOW)]) == (1, 1, 1)  # the SQL rule answers
+        assert again._building is None and again.size() == 0
+    finally:
+        store.close()

@@ -126,7 +126,7 @@ def write_calls(
                 FROM {BATCH} b
                 WHERE {_not_stored(store, index, version, cutoff)}
                 QUALIFY row_number() OVER (PARTITION BY b.message_id ORDER BY b._idx) = 1""")
-            if index is not None:  # what this batch adds to the index once it is committed
+            if index is not None and not index.failed:  # what this batch adds to the index once committed
                 entered = recent_ids.hashes(con, PARSED)
             # what the batch holds decides which statements run: one that would change nothing is not started
             # (each costs ~1-5 ms of planning, and the writer runs one transaction per WRITE_EVERY_SECONDS)

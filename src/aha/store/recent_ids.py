@@ -93,7 +93,8 @@ class RecentIds:
             base: Run = (rows["h1"].astype(np.uint64), rows["h2"].astype(np.uint64), rows["r"].astype(np.int64))
         except Exception:  # the SQL rule answers instead; the store's own errors surface there
             log.exception("the dedupe index could not be built; the writer checks the store instead")
-            self.failed = True
+            with self._lock:  # what was written meanwhile is not kept, nor what comes after (`add`)
+                self.failed, self._building = True, None
             return
         finally:
             cursor.close()  # type: ignore[attr-defined]
@@ -121,12 +122,14 @@ class RecentIds:
         return found
 
     def add(self, h1: np.ndarray, h2: np.ndarray, received: np.ndarray, cutoff: datetime) -> None:
-        """Ids the writer has just committed."""
+        """Ids the writer has just committed (none kept by an index whose build failed: it never answers)."""
         if not len(h1):
             return
         order = np.argsort(h1, kind="stable")
         run: Run = (h1[order], h2[order], received[order])
         with self._lock:
+            if self.failed:
+                return
             if self._building is not None:
                 self._building.append(run)
             else:
