@@ -81,7 +81,9 @@ def stored_sql(ids: str) -> str:
 
 def prepare_dedupe(store: Store, now: datetime) -> None:
     """Start building the writer's dedupe index (store/recent_ids.py) where the store needs one, so that a server
-    starting on a large recent history builds it before the first batch rather than during it."""
+    starting on a large recent history builds it before the first batch rather than during it. Only a store
+    prepared so keeps an index (`recent_ids.serve`)."""
+    recent_ids.serve(store)
     recent_ids.index_for(store, now - timedelta(days=DEDUPE_DAYS), store.data_version, check=True)
 
 
