@@ -279,7 +279,8 @@ def test_only_the_servers_writer_builds_an_index(tmp_path: Path, monkeypatch: py
         assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
         raw = '{"type": "track", "event": "E", "userId": "u", "messageId": "d", "timestamp": "2026-12-04T12:00:00Z"}'
         store.raw.execute("""INSERT INTO dead_letters (received_at, source, file, line, field, reason, raw)
-                             VALUES ($t, 'web', 'http', 1, 'event', 'was refused then', $raw)""", {"t": NOW, "raw": raw})
+                             VALUES ($t, 'web', 'http', 1, 'event', 'was refused then', $raw)""",
+                          {"t": NOW, "raw": raw})
         reader = store.cursor()
         try:
             assert replay(reader, NOW).stored == 1
