@@ -52,7 +52,13 @@ def stored_rows(store: Store) -> list[tuple[object, ...]]:
 def indexed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(recent_ids, "MIN_BUILD_ROWS", 0)
     monkeypatch.setattr(recent_ids, "RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(recent_ids, "_served", Everything())  # every store these tests write keeps an index
     yield
+
+
+class Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -67,7 +73,7 @@ def test_the_index_stores_what_the_sql_rule_stores(tmp_path: Path, monkeypatch: 
     now, used = NOW, 0
     try:
         for _ in range(40):
-            now += timedelta(hours=rng.choice([0, 1, 30, 24 * 3]))  # ids leave the window as the clock moves
+            now += timedelta(hours=rng.choice([0, 1, 30, 24 * 3, -2, -30]))  # ids leave the window; clock steps back
             if rng.random() < 0.15:
                 message_id = rng.choice(pool)
                 for store in (with_index, with_sql):
@@ -187,3 +193,108 @@ def test_runs_merge_and_answer_as_a_set_does() -> None:
     got = index.stored(probe, probe * np.uint64(3), epoch)
     assert got.tolist() == [(int(p), int(p) * 3) in kept for p in probe]
     assert not index.stored(probe, probe * np.uint64(3), datetime(1970, 1, 1, 0, 0, 1)).any()  # all expired
+
+
+def test_a_clock_stepped_back_still_finds_ids_the_index_dropped(tmp_path: Path, indexed: None) -> None:
+    """Merging runs drops entries received before the cutoff of that moment; when the clock then steps back, the
+    window reaches further back again and those ids are stored by the SQL rule's reckoning: they must not be
+    stored a second time."""
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        later = NOW + timedelta(days=DEDUPE_DAYS, hours=1)  # a has left the window
+        assert write(store, [call("b", later)], later) == (1, 1, 0)  # a merge drops a's entry
+        assert write(store, [call("c", later)], later) == (1, 1, 0)
+        back = later - timedelta(hours=2)  # the clock steps back: a is within the window again
+        assert write(store, [call("a", back)], back) == (0, 0, 1)
+        assert store.raw.execute("SELECT count(*) FROM events WHERE message_id = 'a'").fetchall() == [(1,)]
+        assert write(store, [call("d", later)], later) == (1, 1, 0)  # the clock caught up: the index answers again
+        assert recent_ids._indexes[store].usable(store.data_version)
+    finally:
+        store.close()
+
+
+def test_a_clock_stepped_back_before_the_build_cutoff_still_finds_older_ids(tmp_path: Path, indexed: None) -> None:
+    """The build reads only ids received since its cutoff; a clock stepped back behind it must not take older
+    stored ids for new ones."""
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        imported(store, "a", NOW)  # stored before the index exists, received at NOW
+        later = NOW + timedelta(days=DEDUPE_DAYS, hours=1)
+        assert write(store, [call("b", later)], later) == (1, 1, 0)  # builds the index from later's window
+        back = later - timedelta(hours=2)
+        assert write(store, [call("a", back)], back) == (0, 0, 1)
+    finally:
+        store.close()
+
+
+def test_a_failed_build_answers_by_sql_and_keeps_nothing(tmp_path: Path, indexed: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that fails leaves the SQL rule answering; the batches written after it are not kept in memory for
+    a build that will never take them (they were, for the server's life)."""
+    store = Store(tmp_path / "aha.duckdb")
+
+    def failing(self: recent_ids.RecentIds, cursor: object, cutoff: datetime) -> None:
+        cursor.close()  # type: ignore[attr-defined]
+        build(self, cursor, cutoff)  # its query fails on the closed cursor
+
+    def written(store: Store, batch: list[Call]) -> tuple[int, int, int]:
+        counts = write_calls(store, calls_table(batch), dead_table([]), None, NOW)
+        return counts.calls, counts.events, counts.duplicates
+
+    build = recent_ids.RecentIds._build
+    try:
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        index = recent_ids._indexes[store]
+        monkeypatch.setattr(recent_ids.RecentIds, "_build", failing)
+        imported(store, "x", NOW)  # another path wrote: the index is built again, and that build fails
+        assert written(store, [call("b", NOW)]) == (1, 1, 0)
+        again = recent_ids._indexes[store]
+        assert again is not index
+        for _ in range(200):
+            if again.failed:
+                break
+            threading.Event().wait(0.05)
+        assert again.failed
+        for i in range(3):
+            assert written(store, [call("a", NOW), call(f"c{i}", NOW)]) == (1, 1, 1)  # the SQL rule answers
+        assert again._building is None and again.size() == 0
+    finally:
+        store.close()
+
+
+def test_only_the_servers_writer_builds_an_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dead-letter replay writes through the server's reader (a cursor: another Store) or a CLI process, and a
+    CLI opening a store takes over a dead server's spool: each is a few calls, which the SQL rule checks in
+    milliseconds. None may start a build of its own (at 100M recent ids 31 s of CPU and a 7.6 GB peak, kept as a
+    second 2.4 GB index in the server for its life); the writer's index sees their write and is built again."""
+    from aha.ingest.deadletters import replay
+    from aha.store.calls import prepare_dedupe
+
+    monkeypatch.setattr(recent_ids, "MIN_BUILD_ROWS", 0)
+    monkeypatch.setattr(recent_ids, "RECHECK_SECONDS", 0.0)
+    store = Store(tmp_path / "aha.duckdb")
+    try:
+        prepare_dedupe(store, NOW)  # the server's writer
+        assert write(store, [call("a", NOW)], NOW) == (1, 1, 0)
+        raw = '{"type": "track", "event": "E", "userId": "u", "messageId": "d", "timestamp": "2026-12-04T12:00:00Z"}'
+        store.raw.execute("""INSERT INTO dead_letters (received_at, source, file, line, field, reason, raw)
+                             VALUES ($t, 'web', 'http', 1, 'event', 'was refused then', $raw)""",
+                          {"t": NOW, "raw": raw})
+        reader = store.cursor()
+        try:
+            assert replay(reader, NOW).stored == 1
+            assert recent_ids._indexes.get(reader) is None
+        finally:
+            reader.close()
+        other = Store(tmp_path / "other.duckdb")  # a store no server writes to (a CLI's)
+        try:
+            assert write(other, [call("a", NOW)], NOW) == (1, 1, 0)
+            assert recent_ids._indexes.get(other) is None
+        finally:
+            other.close()
+        assert write(store, [call("d", NOW), call("a", NOW), call("e", NOW)], NOW) == (1, 1, 2)
+        assert write(store, [call("d", NOW), call("e", NOW)], NOW) == (0, 0, 2)
+        assert recent_ids._indexes[store].usable(store.data_version)
+    finally:
+        store.close()

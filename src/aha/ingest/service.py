@@ -114,8 +114,8 @@ class Ingestor:
         store = Store(self.db_path)
         self._store = store
         self.keys = KeyRing(store)
+        prepare_dedupe(store, datetime.now(UTC).replace(tzinfo=None))  # built while the spool replays, if needed
         generation, self.stats.replayed = replay_spool(store, self._tally)
-        prepare_dedupe(store, datetime.now(UTC).replace(tzinfo=None))
         self._removed_below = generation
         self._spool = Spool(self.db_path, generation, fsync=self.fsync, rotate_bytes=self.rotate_bytes)
         self._writer = threading.Thread(target=self._write_loop, name="aha-writer", daemon=True)

@@ -81,7 +81,9 @@ def stored_sql(ids: str) -> str:
 
 def prepare_dedupe(store: Store, now: datetime) -> None:
     """Start building the writer's dedupe index (store/recent_ids.py) where the store needs one, so that a server
-    starting on a large recent history builds it before the first batch rather than during it."""
+    starting on a large recent history builds it before the first batch rather than during it. Only a store
+    prepared so keeps an index (`recent_ids.serve`)."""
+    recent_ids.serve(store)
     recent_ids.index_for(store, now - timedelta(days=DEDUPE_DAYS), store.data_version, check=True)
 
 
@@ -126,7 +128,7 @@ def write_calls(
                 FROM {BATCH} b
                 WHERE {_not_stored(store, index, version, cutoff)}
                 QUALIFY row_number() OVER (PARTITION BY b.message_id ORDER BY b._idx) = 1""")
-            if index is not None:  # what this batch adds to the index once it is committed
+            if index is not None and not index.failed:  # what this batch adds to the index once committed
                 entered = recent_ids.hashes(con, PARSED)
             # what the batch holds decides which statements run: one that would change nothing is not started
             # (each costs ~1-5 ms of planning, and the writer runs one transaction per WRITE_EVERY_SECONDS)
@@ -210,7 +212,7 @@ def literal(moment: datetime) -> str:
 
 def _not_stored(store: Store, index: recent_ids.RecentIds | None, version: int, cutoff: datetime) -> str:
     """The batch rows (`b`) whose message id the dedupe rule does not count as stored, as a SQL condition."""
-    if index is None or not index.usable(version):
+    if index is None or not index.usable(version, cutoff):
         return f"b.message_id NOT IN ({stored_sql(f'SELECT message_id FROM {BATCH}')})".replace(
             "$cutoff", literal(cutoff))
     h1, h2, _ = recent_ids.hashes(store.raw, BATCH)

@@ -17,7 +17,9 @@ Exactness: the index is built from the store (a snapshot on its own cursor, in a
 ready the writer runs the SQL rule) and then kept by the writer itself, after each commit only (a rolled-back batch
 never enters it). Every write path bumps the store's data version; the writer checks it inside each transaction,
 and a version it did not write itself (another path wrote) drops the index and builds it again, the SQL rule
-answering meanwhile. tests/ingest/test_recent_ids.py compares it with the SQL rule.
+answering meanwhile. It holds every id received since its `floor` (the build's cutoff, raised by each merge that
+drops expired entries); a window reaching back before that (the clock stepped back) is answered by the SQL rule
+until the clock is past it again. tests/ingest/test_recent_ids.py compares it with the SQL rule.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class RecentIds:
     def __init__(self) -> None:
         self.runs: list[Run] = []
         self.version = -1  # the data version the index is exact for (the writer's own writes keep it so)
+        self.floor = 0  # µs: the index holds every id received since then (the build's cutoff, the latest drop)
         self.ready = threading.Event()
         self.failed = False
         self._building: list[Run] | None = None  # runs written while the build reads its snapshot
@@ -74,6 +77,7 @@ class RecentIds:
     def build(self, store: Store, cutoff: datetime, version: int) -> None:
         """Read every id received since `cutoff` on a cursor of its own, in a thread; `ready` is set when done."""
         self.version = version
+        self.floor = micros(cutoff)
         self._building = []  # before the snapshot: a write committed meanwhile is in both (harmless) or here
         cursor = store.raw.cursor()
         threading.Thread(target=self._build, args=(cursor, cutoff), name="aha-recent-ids", daemon=True).start()
@@ -89,7 +93,8 @@ class RecentIds:
             base: Run = (rows["h1"].astype(np.uint64), rows["h2"].astype(np.uint64), rows["r"].astype(np.int64))
         except Exception:  # the SQL rule answers instead; the store's own errors surface there
             log.exception("the dedupe index could not be built; the writer checks the store instead")
-            self.failed = True
+            with self._lock:  # what was written meanwhile is not kept, nor what comes after (`add`)
+                self.failed, self._building = True, None
             return
         finally:
             cursor.close()  # type: ignore[attr-defined]
@@ -117,12 +122,14 @@ class RecentIds:
         return found
 
     def add(self, h1: np.ndarray, h2: np.ndarray, received: np.ndarray, cutoff: datetime) -> None:
-        """Ids the writer has just committed."""
+        """Ids the writer has just committed (none kept by an index whose build failed: it never answers)."""
         if not len(h1):
             return
         order = np.argsort(h1, kind="stable")
         run: Run = (h1[order], h2[order], received[order])
         with self._lock:
+            if self.failed:
+                return
             if self._building is not None:
                 self._building.append(run)
             else:
@@ -136,14 +143,18 @@ class RecentIds:
             newer, older = self.runs.pop(), self.runs.pop()
             merged = [np.concatenate((a, b)) for a, b in zip(older, newer, strict=True)]
             if bound is not None:
+                self.floor = max(self.floor, bound)
                 keep = merged[2] >= bound
                 merged = [m[keep] for m in merged]
             order = np.argsort(merged[0], kind="stable")
             self.runs.append((merged[0][order], merged[1][order], merged[2][order]))
 
-    def usable(self, version: int) -> bool:
-        """Whether the index answers for the store at `version` (built, not failed, no other writer since)."""
-        return self.ready.is_set() and not self.failed and self.version == version
+    def usable(self, version: int, cutoff: datetime | None = None) -> bool:
+        """Whether the index answers for the store at `version` (built, not failed, no other writer since) and for
+        the window from `cutoff`: not one reaching back before the ids it holds (the clock stepped back after the
+        build or a merge dropped what had left the window; the SQL rule answers until the clock is past again)."""
+        return (self.ready.is_set() and not self.failed and self.version == version
+                and (cutoff is None or micros(cutoff) >= self.floor))
 
     def size(self) -> int:
         with self._lock:
@@ -151,13 +162,21 @@ class RecentIds:
 
 
 _indexes: weakref.WeakKeyDictionary[Store, RecentIds] = weakref.WeakKeyDictionary()
+# The stores whose writer keeps an index: the tracking server's (`serve`). Every other writer (dead-letter replay
+# on the server's reader or in a CLI, a CLI taking over a dead server's spool) writes a few calls, which the SQL
+# rule checks in milliseconds; a build of its own would cost what the server's does (31 s CPU, a 7.6 GB peak at
+# 100M recent ids) and, on the server's reader, keep a second index for the server's life.
+_served: weakref.WeakSet[Store] = weakref.WeakSet()
 _checked: weakref.WeakKeyDictionary[Store, float] = weakref.WeakKeyDictionary()
 RECHECK_SECONDS = 30.0  # how often a store without an index is asked whether its recent rows now need one
 
 
 def index_for(store: Store, cutoff: datetime, version: int, check: bool = False) -> RecentIds | None:
     """The store's index (ready, or being built), started here when there is none (or it is stale: another path
-    wrote `version`) and the recent rows are many enough to need one; None where the SQL rule is cheap."""
+    wrote `version`) and the recent rows are many enough to need one; None where the SQL rule is cheap, and for a
+    store no server writes (`serve`)."""
+    if store not in _served:
+        return None
     index = _indexes.get(store)
     if index is not None and index.version == version:
         return index
@@ -175,6 +194,11 @@ def index_for(store: Store, cutoff: datetime, version: int, check: bool = False)
     _indexes[store] = index
     index.build(store, cutoff, version)
     return index
+
+
+def serve(store: Store) -> None:
+    """Let `store`'s writer keep an index (the tracking server's writer: `calls.prepare_dedupe`)."""
+    _served.add(store)
 
 
 def _many_recent(store: Store, cutoff: datetime) -> bool:

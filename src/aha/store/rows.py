@@ -314,7 +314,10 @@ def fill_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
     if fmt == "parquet":
         return
     records = scalar_int(con, f"SELECT count(*) FROM {STAGE}")
-    lines = stage_raw_lines(con, path)
+    try:
+        lines = stage_raw_lines(con, path)
+    except duckdb.Error:  # lines the line reader cannot split (CRLF ends and a cell holding a bare LF): as JSON
+        return
     trailing = scalar_int(con, f"SELECT count(*) FROM {RAW_LINES} WHERE _line > {records + 1}")
     if lines - trailing == records + 1 and not scalar_int(
         con, f"SELECT count(*) FROM {RAW_LINES} WHERE _line > {records + 1} AND _raw IS NOT NULL"
