@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,6 +58,7 @@ class Store:
         self._worker: ThreadPoolExecutor | None = None
         self._in_transaction = False
         self._ibis: Any = None
+        self._making = threading.Lock()  # two threads' first use of `ibis` make one backend
         self._identity = None
 
     def _attach(self, con: duckdb.DuckDBPyConnection, ensure_schema: bool) -> None:
@@ -73,7 +75,9 @@ class Store:
         if self._ibis is None:
             from aha.store.backend import duckdb_backend
 
-            self._ibis = duckdb_backend(self.raw, self._identity)
+            with self._making:
+                if self._ibis is None:
+                    self._ibis = duckdb_backend(self.raw, self._identity)
         return self._ibis
 
     @ibis.setter
