@@ -118,7 +118,7 @@ def test_spark_sql_reads_the_literal_member():
     differ, as on DuckDB); a name its path syntax cannot hold is refused naming the key."""
     import ibis
 
-    import aha.store  # noqa: F401  (the dialect rules: aha.store.dialects)
+    import aha.store.dialects  # noqa: F401  (the dialect rules)
     from aha.engine.members import member
 
     t = ibis.table({"p": "json"}, name="t")

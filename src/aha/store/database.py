@@ -1,28 +1,29 @@
 """Opening the event store: the one place that connects to a backend and executes.
 
 The DuckDB file is the default; `Store` wraps an Ibis backend so the engine's expressions run unchanged elsewhere.
+That backend is made on first use (`Store.ibis`, aha.store.backend): importing files and the tracking server's
+ingest run SQL on `raw` only and never import Ibis or SQLGlot (0.6–0.9 s of CPU per process).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import ibis
-import ibis.expr.datatypes as dt
-import ibis.expr.types as ir
-import pyarrow as pa
-from ibis.formats.pyarrow import PyArrowData
 
 from aha.errors import UserError
-from aha.store import compat, schema, urls  # noqa: F401  (compat: its patches, Ibis 12 on DuckDB 2 and SQLGlot 30)
+from aha.store import schema, urls
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 class StoreError(UserError):
@@ -41,6 +42,7 @@ class Store:
     dialect = "duckdb"  # the SQL `rows` takes
     keeps_answers = True  # answers are kept in the file (aha.analyses.result_cache), keyed by the data version
     incremental = True  # the state can be brought up to date by row id (aha.analyses.incremental): a DuckDB file
+    _identity: tuple[tuple[Any, ...], dict[str, Any]] | None  # the `ibis.duckdb.connect(...)` call `ibis` stands for
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -48,21 +50,39 @@ class Store:
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: no such database. Create one with `aha sample` or `aha import FILE`.")
         check_path(self.path)
+        self._identity = ((str(self.path),), {"read_only": read_only})
         self._attach(_connect(self.path, read_only), ensure_schema=not read_only)
 
     def _start(self) -> None:
         self._pending: list[Future[None]] = []  # work `background` started; `settle` waits for it
         self._worker: ThreadPoolExecutor | None = None
         self._in_transaction = False
+        self._ibis: Any = None
+        self._making = threading.Lock()  # two threads' first use of `ibis` make one backend
+        self._identity = None
 
-    def _attach(self, backend: Any, ensure_schema: bool) -> None:
-        self.ibis = backend
-        self.raw: duckdb.DuckDBPyConnection = self.ibis.con
+    def _attach(self, con: duckdb.DuckDBPyConnection, ensure_schema: bool) -> None:
+        self.raw: duckdb.DuckDBPyConnection = con  # `connect`ed: configured as Ibis's backend configures it
         self.raw.execute("SET enable_progress_bar = false")  # it would print into `--json` output on long queries
         limit_memory(self.raw)
         if ensure_schema:
             self._ensure_schema()
         self._check_version()
+
+    @property
+    def ibis(self) -> Any:
+        """The Ibis backend on `raw`, made (and Ibis imported) on first use."""
+        if self._ibis is None:
+            from aha.store.backend import duckdb_backend
+
+            with self._making:
+                if self._ibis is None:
+                    self._ibis = duckdb_backend(self.raw, self._identity)
+        return self._ibis
+
+    @ibis.setter
+    def ibis(self, backend: Any) -> None:
+        self._ibis = backend
 
     @property
     def label(self) -> str:
@@ -146,7 +166,9 @@ class Store:
         relation = getattr(self.ibis, "_to_duckdb_relation", None)
         if relation is None:  # another backend: its own way
             return expr.to_pyarrow()
-        return expr.__pyarrow_result__(relation(expr).to_arrow_table(), data_mapper=_ArrowData)
+        from aha.store.backend import ArrowData
+
+        return expr.__pyarrow_result__(relation(expr).to_arrow_table(), data_mapper=ArrowData)
 
     def records(self, expr: ir.Table) -> list[dict[str, Any]]:
         """A small result as plain rows, with None for NULL: through Arrow, not a pandas frame (whose per-column
@@ -288,8 +310,8 @@ class Store:
         other = object.__new__(Store)
         other.path = self.path
         other._start()
-        other.ibis = ibis.duckdb.from_connection(self.raw.cursor())
-        other.raw = other.ibis.con
+        other.raw = self.raw.cursor()
+        configure(other.raw)
         return other
 
     def close(self) -> None:
@@ -298,19 +320,25 @@ class Store:
         finally:
             if self._worker is not None:
                 self._worker.shutdown()
-            self.ibis.disconnect()
+            self.raw.close()  # what Ibis's `disconnect` does, without making the backend to close it
 
 
-class _ArrowData(PyArrowData):
-    """Ibis's `DuckDBPyArrowData`, here so that reading a result does not import its pandas-importing module."""
+def connect(database: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection as Ibis 12's `ibis.duckdb.connect(database, read_only=…)` opens one (`do_connect`: a
+    file path made absolute, no config, no extensions), then `configure`d as it is."""
+    if not str(database).startswith(("md:", "motherduck:", ":memory:")):
+        database = Path(database).absolute()
+    con = duckdb.connect(str(database), config={}, read_only=read_only)
+    configure(con)
+    return con
 
-    @classmethod
-    def convert_scalar(cls, scalar: pa.Scalar, dtype: dt.DataType) -> pa.Scalar:
-        return pa.scalar(None) if dtype.is_null() else super().convert_scalar(scalar, dtype)
 
-    @classmethod
-    def convert_column(cls, column: pa.Array, dtype: dt.DataType) -> pa.Array:
-        return pa.nulls(len(column)) if dtype.is_null() else super().convert_column(column, dtype)
+def configure(con: duckdb.DuckDBPyConnection) -> None:
+    """The settings Ibis 12's DuckDB backend gives every connection it is made on (`_post_connect`): timestamps
+    without a zone read and written as UTC; no Python variable read as a table (replacement scans). Applied here
+    so that raw SQL sees the same settings whether or not the backend was ever made."""
+    con.execute("SET timezone = 'UTC'")
+    con.execute("SET python_enable_replacements = 'False'")
 
 
 def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
@@ -385,7 +413,7 @@ def _connect(path: Path, read_only: bool) -> Any:
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            return ibis.duckdb.connect(str(path), read_only=read_only)
+            return connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

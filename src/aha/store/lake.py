@@ -18,10 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import ibis
-
 from aha.store import schema
-from aha.store.database import Store, StoreError
+from aha.store.database import Store, StoreError, connect
 from aha.store.mapping import EVENT_COLUMNS
 from aha.store.urls import Location
 
@@ -139,7 +137,8 @@ class LakeStore(Store):
         self.path = Path(location.path)
         self.location = location
         self._start()
-        self._attach(ibis.duckdb.connect(), ensure_schema=True)
+        self._identity = ((), {})
+        self._attach(connect(), ensure_schema=True)  # in memory, as `ibis.duckdb.connect()`; Ibis on first use
         self.raw.execute("SET TimeZone = 'UTC'")  # a TIMESTAMPTZ column is read as its UTC wall-clock time
         found = layout(location)
         source = f"read_parquet({found.events.duckdb()}, union_by_name = true)"

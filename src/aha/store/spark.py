@@ -28,7 +28,7 @@ import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
-from aha.store import schema
+from aha.store import compat, dialects, schema  # noqa: F401  (compat, dialects: Ibis's patches and rules)
 from aha.store.database import Store, StoreError
 from aha.store.lake import SIDE_TABLES, Layout, Source, canonical_select, layout, resolve, side_table_sql
 from aha.store.urls import Location
