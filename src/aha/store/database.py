@@ -7,10 +7,7 @@ ingest run SQL on `raw` only and never import Ibis or SQLGlot (0.6–0.9 s of CP
 
 from __future__ import annotations
 
-import os
-import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,20 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from aha.errors import UserError
 from aha.store import schema, urls
+from aha.store.connection import (  # noqa: F401  (connect, limit_memory: re-exported)
+    StoreError,
+    _connect,
+    check_path,
+    configure,
+    connect,
+    limit_memory,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 
-class StoreError(UserError):
-    """A user-facing problem with the store (missing file, newer schema), with the fix in the message."""
-
-
 MEMORY = "aha_mem"  # an in-memory database attached beside the file; every connection of the process sees it
-MEMORY_LIMIT = "AHA_MEMORY_LIMIT"  # environment: DuckDB's memory limit for aha ("8GB", "40%"); past it, DuckDB spills
-DEFAULT_MEMORY_LIMIT = "50%"  # of the machine's memory: DuckDB's own default (80%) leaves little for anything else
 
 
 class Store:
@@ -323,34 +321,6 @@ class Store:
             self.raw.close()  # what Ibis's `disconnect` does, without making the backend to close it
 
 
-def connect(database: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection as Ibis 12's `ibis.duckdb.connect(database, read_only=…)` opens one (`do_connect`: a
-    file path made absolute, no config, no extensions), then `configure`d as it is."""
-    if not str(database).startswith(("md:", "motherduck:", ":memory:")):
-        database = Path(database).absolute()
-    con = duckdb.connect(str(database), config={}, read_only=read_only)
-    configure(con)
-    return con
-
-
-def configure(con: duckdb.DuckDBPyConnection) -> None:
-    """The settings Ibis 12's DuckDB backend gives every connection it is made on (`_post_connect`): timestamps
-    without a zone read and written as UTC; no Python variable read as a table (replacement scans). Applied here
-    so that raw SQL sees the same settings whether or not the backend was ever made."""
-    con.execute("SET timezone = 'UTC'")
-    con.execute("SET python_enable_replacements = 'False'")
-
-
-def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
-    """Cap DuckDB's memory at AHA_MEMORY_LIMIT (default half the machine's). Beyond it, joins, aggregates and sorts
-    spill to `<db>.tmp` beside the file (DuckDB's temp directory for a database file) instead of failing."""
-    limit = os.environ.get(MEMORY_LIMIT, "").strip() or DEFAULT_MEMORY_LIMIT
-    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|%)", limit, flags=re.IGNORECASE):
-        raise StoreError(f"{MEMORY_LIMIT}={limit!r}: not a memory size. Give a size with its unit or a share of the "
-                         f"machine's memory, e.g. {MEMORY_LIMIT}=8GB or {MEMORY_LIMIT}=40%.")
-    con.execute(f"SET memory_limit = '{limit}'")
-
-
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
     """The first row of a query (None if none), its result read to the end: DuckDB 2 refuses any other work on the
     connection (Ibis's next query) while a SELECT that `execute()` started is partly read; 1.x dropped it."""
@@ -368,63 +338,6 @@ def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnectio
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
-
-
-LOCK_WAIT_SECONDS = 3.0
-DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file (after the header's checksum)
-
-
-def check_path(path: Path) -> None:
-    """Refuse, in one line naming --db and the fix, what is not a DuckDB database or a place to create one.
-
-    DuckDB itself opens a CSV or Parquet file given as a database as a read-only view of it (an import then
-    "succeeds" and stores nothing), and answers a directory, a device or a missing folder with a raw IOException.
-    """
-    example = "aha.duckdb"
-    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(path)):  # a URL (a Path folds its "//" into "/")
-        raise StoreError(f"--db {path}: looks like a URL; aha stores events in a DuckDB file (it reads Parquet and "
-                         f"Spark in place: docs/engine.md). Give a file path, e.g. --db {example}.")
-    if path.is_dir():
-        raise StoreError(f"--db {path}: is a directory, not a DuckDB database. Give a file in it, e.g. "
-                         f"--db {path / example}.")
-    if not path.exists():
-        parent = path.parent
-        if not parent.is_dir():
-            raise StoreError(f"--db {path}: the directory {parent} does not exist. Create it first "
-                             f"(mkdir -p {parent}), or give a path in an existing directory.")
-        return
-    if not path.is_file():
-        raise StoreError(f"--db {path}: is not a regular file (a device or pipe), so it cannot hold a database. "
-                         f"Give a DuckDB file path, e.g. --db {example}.")
-    try:
-        with path.open("rb") as f:
-            head = f.read(12)
-    except OSError as exc:
-        raise StoreError(f"--db {path}: cannot be read ({exc.strerror}). Check its permissions.") from None
-    if head[8:12] != DUCKDB_MAGIC:
-        kind = ("an empty file" if not head else f"a {path.suffix[1:].upper()} file" if path.suffix
-                else "some other kind of file")
-        raise StoreError(f"--db {path}: is {kind}, not a DuckDB database. To load it, run "
-                         f"`aha import {path} --db {example}`; --db names the database to store into.")
-
-
-def _connect(path: Path, read_only: bool) -> Any:
-    """Connect, waiting a moment for another process's lock (a server shutting down); then one clear line."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            return connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            if time.monotonic() >= deadline:
-                match = re.search(r"\(PID (\d+)\)", str(exc))
-                holder = f"process {match.group(1)}" if match else "another process"
-                raise StoreError(
-                    f"{path}: in use by {holder}. If it is `aha serve`, wait until it answers (its "
-                    f"{path}.server.json lets aha commands ask it), or stop it and run the command again."
-                ) from None
-            time.sleep(0.2)
 
 
 def open_store(path: str | Path, read_only: bool = False) -> Store:
