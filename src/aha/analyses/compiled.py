@@ -24,6 +24,7 @@ import duckdb
 
 from aha.analyses.result_cache import code_version
 from aha.store import Store
+from aha.store.database import timestamp_sql
 
 T = TypeVar("T")
 AS_OF = datetime(2199, 1, 2, 3, 4, 5, 678901)  # stands for `as_of` in compiled SQL
@@ -41,8 +42,7 @@ def sentinel_sql(moment: datetime) -> str:
     return f"MAKE_TIMESTAMP({moment.year}, {moment.month}, {moment.day}, {moment.hour}, {moment.minute}, {seconds})"
 
 
-def literal(moment: datetime) -> str:
-    return f"CAST('{moment.isoformat(sep=' ')}' AS TIMESTAMP)"
+literal = timestamp_sql  # this run's moment in place of a sentinel
 
 
 class _Program:

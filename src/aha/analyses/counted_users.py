@@ -26,6 +26,7 @@ from aha.engine.milestones import event_codes, qualifying
 from aha.engine.relations import union_all
 from aha.engine.state import longest_window, owners_query, relevant_parts, tracked
 from aha.store import Store, schema
+from aha.store.database import timestamp_sql
 
 COUNTED_USERS = "aha_counted_users"  # (id): users brought up to date from their stored progress (temp)
 NEW_ROWS = "aha_new_rows"  # the raw events past the mark (temp view)
@@ -68,7 +69,7 @@ def split(store: Store, definitions: Definitions, latest: datetime | None, new_e
     unknown or users are never counted on."""
     raw = store.raw
     distinct = f"n.event IN ({recounted})" if recounted else "false"  # never NULL: NOT NULL would count on nobody
-    after = f"TIMESTAMP '{latest.isoformat()}'" if latest is not None and counted(definitions) else "'infinity'"
+    after = timestamp_sql(latest) if latest is not None and counted(definitions) else "'infinity'"
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {COUNTED_USERS} AS
         SELECT n.cu AS id FROM {new_events} n JOIN {stored} s ON s.id = n.cu
         WHERE n.cu IN (SELECT id FROM {touched_users})
@@ -183,7 +184,7 @@ def first_seen(store: Store, before_as_of: datetime, latest: datetime | None, ne
     earliest = raw.execute(f"SELECT min(timestamp) FROM {new_events}").fetchall()[0][0]
     if earliest is not None and earliest <= latest:
         return None
-    t = f"TIMESTAMP '{before_as_of.isoformat()}'"
+    t = timestamp_sql(before_as_of)
     row = raw.execute(f"""WITH new AS (SELECT DISTINCT cu FROM {new_events} WHERE cu IS NOT NULL),
         aliases AS (SELECT linked_user AS cu, anonymous_id AS x FROM {links} WHERE linked_user IN (SELECT cu FROM new)),
         known AS (SELECT cu FROM new WHERE cu IN (SELECT user_id::VARCHAR FROM {schema.SEEN_USERS}

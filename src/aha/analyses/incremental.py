@@ -22,6 +22,7 @@ from aha.definitions.models import Milestone
 from aha.engine import columns as c
 from aha.engine.state import counted_milestones, longest_window, tracked
 from aha.store import Store, schema
+from aha.store.database import timestamp_sql
 
 MARKS = "state_marks"  # key in aha_meta: the JSON of `Marks` for the stored state
 LINKS_KEPT = "aha_state_links"  # the identity links (anonymous_id, linked_user) the stored state resolved with
@@ -127,11 +128,11 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
     who signed up before its `t0`, by a new group call, by a member's new signup earlier than its `t0` (the
     account's `t0` is its earliest member's), and by any change of a member's identity links."""
     raw = store.raw
-    b = as_of.isoformat()
+    b = timestamp_sql(as_of)
     ev, ms = marks.rows[schema.EVENTS][0], marks.rows[schema.MEMBERSHIPS][0]
     # Once, as a table (every later step reads it), with only the links the new rows name.
     raw.execute(f"""CREATE OR REPLACE TEMP TABLE {NEW_EVENTS} AS
-        WITH e AS (SELECT * FROM {schema.EVENTS} WHERE rowid >= {ev} AND timestamp <= TIMESTAMP '{b}'),
+        WITH e AS (SELECT * FROM {schema.EVENTS} WHERE rowid >= {ev} AND timestamp <= {b}),
         l AS (SELECT anonymous_id, linked_user FROM {links}
               WHERE anonymous_id IN (SELECT user_id FROM e UNION SELECT anonymous_id FROM e))
         SELECT e.*, coalesce(lu.linked_user, e.user_id, la.linked_user) AS cu
@@ -215,7 +216,7 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
         SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
                m.rowid >= {memberships_mark} AS fresh
         FROM {schema.MEMBERSHIPS} m LEFT JOIN {links} l ON l.anonymous_id = m.user_id
-        WHERE m.timestamp <= TIMESTAMP '{b}' AND coalesce(l.linked_user, m.user_id) IN (SELECT id FROM who)
+        WHERE m.timestamp <= {b} AND coalesce(l.linked_user, m.user_id) IN (SELECT id FROM who)
           -- the same test, by id first: a group call's id is one of them or an id linked to one
           AND (m.user_id IN (SELECT id FROM who)
                OR m.user_id IN (SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)))""")
@@ -251,7 +252,7 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
           WHERE x.timestamp < a.{c.T0} + INTERVAL {window} SECOND AND x.event IN ({counted})""")
     # Counted on only after `latest` (and never with a moved link): otherwise every credited account is recomputed.
     on = (plain_counts(definitions) and latest is not None and not store.scalar(f"SELECT count(*) FROM {MOVED}"))
-    after = f"TIMESTAMP '{latest.isoformat()}'" if on and latest is not None else "'infinity'::TIMESTAMP"
+    after = timestamp_sql(latest) if on and latest is not None else "'infinity'::TIMESTAMP"
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED_ACCOUNTS} AS
         WITH pairs AS (  -- member pairs the new rows bring (an event carrying both ids; a group call)
             SELECT cu, account_id FROM {NEW_EVENTS} WHERE user_id IS NOT NULL AND account_id IS NOT NULL

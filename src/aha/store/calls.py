@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from aha.store import recent_ids, schema
-from aha.store.database import Store, one_row
+from aha.store.database import Store, one_row, timestamp_sql
 from aha.store.rows import PARSED
 from aha.store.traits import upsert_traits
 
@@ -206,15 +206,11 @@ def write_calls(
     return WriteCounts(calls=new, events=events, duplicates=calls.num_rows - new, dead_letters=dead_letters)
 
 
-def literal(moment: datetime) -> str:
-    return f"TIMESTAMP '{moment.isoformat(sep=' ')}'"
-
-
 def _not_stored(store: Store, index: recent_ids.RecentIds | None, version: int, cutoff: datetime) -> str:
     """The batch rows (`b`) whose message id the dedupe rule does not count as stored, as a SQL condition."""
     if index is None or not index.usable(version, cutoff):
         return f"b.message_id NOT IN ({stored_sql(f'SELECT message_id FROM {BATCH}')})".replace(
-            "$cutoff", literal(cutoff))
+            "$cutoff", timestamp_sql(cutoff))
     h1, h2, _ = recent_ids.hashes(store.raw, BATCH)
     stored = np.flatnonzero(index.stored(h1, h2, cutoff))
     return f"b._idx NOT IN ({', '.join(str(int(i)) for i in stored)})" if len(stored) else "TRUE"

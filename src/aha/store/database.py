@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -326,6 +327,11 @@ def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[s
     connection (Ibis's next query) while a SELECT that `execute()` started is partly read; 1.x dropped it."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def timestamp_sql(moment: datetime) -> str:
+    """A naive UTC datetime as a DuckDB timestamp literal, for SQL kept as text or with no parameter to bind."""
+    return f"TIMESTAMP '{moment.isoformat(sep=' ')}'"
 
 
 @contextmanager
