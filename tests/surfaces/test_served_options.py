@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aha.project import Project
-from aha.surfaces.api.query import OPTIONS
+from aha.surfaces.api.options import OPTIONS
 from aha.surfaces.cli import remote
 
 CLI = Path(remote.__file__).parent
