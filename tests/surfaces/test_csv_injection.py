@@ -26,7 +26,7 @@ def test_a_segment_value_that_is_a_formula_is_written_as_text(tmp_path: Path) ->
     done = run("report", "--segment", "plan", "--csv", cwd=folder)
     assert done.returncode == 0, done.stderr
     cells = [cell for row in csv.reader(io.StringIO(done.stdout)) for cell in row]
-    assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r")) or c.startswith("-") and not
-                c.lstrip("-").replace(".", "", 1).isdigit()]
+    assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r")) or (c.startswith("-") and not
+                c.lstrip("-").replace(".", "", 1).isdigit())]
     shown = {c for c in cells if c.lstrip("'") in PLANS}
     assert shown == {"'" + p for p in PLANS[:4]} | {"pro"}
