@@ -33,8 +33,14 @@ def text(json_col: ir.JSONValue, key: str) -> ir.StringValue:
 
 
 def number(json_col: ir.JSONValue, key: str) -> ir.FloatingValue:
+    """A property as a finite number: a JSON number, or text that spells one ("50"). Anything else is null, and so
+    are NaN and ±Infinity however they came (text "NaN" or "1e400", which a cast would read as such; a number
+    stored before aha refused them, docs/ingest.md "Values"), so one of them never turns a sum into NaN.
+    `x - x = 0` holds for finite x only (inf - inf and NaN - NaN are NaN, equal to nothing but NaN), with no float
+    literal (which Ibis's Spark compiler renders only with its backend's options loaded)."""
     value = member(json_col, key)
-    return ibis.coalesce(value.float, value.str.try_cast("float64"))
+    read = ibis.coalesce(value.float, value.str.try_cast("float64"))
+    return ((read - read) == 0).ifelse(read, ibis.null("float64"))
 
 
 @dataclass(frozen=True)

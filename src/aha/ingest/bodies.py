@@ -28,6 +28,7 @@ from aha.ingest.payloads import (
     validate_call,
 )
 from aha.ingest.records import DeadLetter, Record, raw_text
+from aha.store import values
 
 UNAUTHENTICATED_RAW_CHARS = 4096  # keep little of what strangers send: enough to recognise a misconfigured client
 
@@ -70,11 +71,20 @@ def _parse_float(text: str) -> float:
         raise Refused(400, "body", f"a number of {len(text)} characters; the limit is {MAX_NUMBER_DIGITS}")
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise Refused(400, "body", f"the number {text[:40]} is out of range (larger than 1.8e308)")
+        raise Refused(400, "body", values.OUT_OF_RANGE)
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float)  # ints: int() bounds them
+def _parse_int(text: str) -> int:
+    """An integer, refused past a double's range like a float (store/values.py): the engine reads numbers as
+    doubles, so a 400-digit integer would count as infinity. int() refuses more than 4,300 digits itself."""
+    value = int(text)
+    if len(text) > 308 and values.number_refusal(text) is not None:
+        raise Refused(400, "body", values.OUT_OF_RANGE)
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float, parse_int=_parse_int)
 
 
 def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
@@ -135,11 +145,11 @@ def nesting_bound(body: bytes, cap: int) -> int | None:
 _RISKY_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
 _BOM = b"\xef\xbb\xbf"
 _FAST = msgspec.json.Decoder()
-# every byte that can be part of a JSON number → b"1", any other → b"0": a number past MAX_NUMBER_DIGITS shows as a
-# run of that many ones, found in linear time (a regex would backtrack on long runs)
+# every byte that can be part of a JSON number → b"1", any other → b"0": a number of 309 characters or more shows as
+# a run of that many ones, found in linear time (a regex would backtrack on long runs)
 _NUMBER_BYTES = bytes.maketrans(bytes(range(256)), bytes(0x31 if chr(b) in "0123456789+-.eE" else 0x30
                                                          for b in range(256)))
-_LONG_NUMBER = b"1" * (MAX_NUMBER_DIGITS + 1)
+_PAST_A_DOUBLE = b"1" * 309  # the shortest integer past a double's range has 309 digits (msgspec reads it exactly)
 
 
 def _fast_decode(body: bytes) -> Any:
@@ -147,11 +157,12 @@ def _fast_decode(body: bytes) -> Any:
 
     Raises when it cannot tell: then the standard library decides (and words the refusal). What msgspec refuses
     and the standard library accepts — a lone surrogate escape, nesting past msgspec's depth — goes there, and so
-    does a body with a number longer than MAX_NUMBER_DIGITS (a float msgspec would read). Everything else decodes
+    does a body with a number of 309 characters or more (an integer past a double's range, which msgspec reads, or
+    a float longer than MAX_NUMBER_DIGITS: the standard library refuses both). Everything else decodes
     to equal values: integers of any length exactly, floats correctly rounded, later duplicate keys winning
     (tests/ingest/test_decoding.py compares both on generated documents).
     """
-    if len(body) > MAX_NUMBER_DIGITS and _LONG_NUMBER in body.translate(_NUMBER_BYTES):
+    if len(body) > 308 and _PAST_A_DOUBLE in body.translate(_NUMBER_BYTES):
         raise ValueError("a long number: the standard library decides")
     return _FAST.decode(body)
 
@@ -159,7 +170,8 @@ def _fast_decode(body: bytes) -> Any:
 def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Decoded:
     """Bytes → JSON value; 413 past `limit` bytes (after decompression: a gzip bomb stops at limit + 1), else 400.
 
-    Strict JSON: NaN and Infinity (which Python's parser accepts) and numbers past MAX_NUMBER_DIGITS are refused;
+    Strict JSON: NaN and Infinity (which Python's parser accepts), numbers past a double's range (store/values.py)
+    and past MAX_NUMBER_DIGITS are refused;
     a leading UTF-8 byte-order mark is allowed (RFC 8259 lets a parser ignore it).
     """
     encoding = (content_encoding or "").strip().lower()
@@ -193,6 +205,12 @@ def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Decode
                       raw_text(text)) from None
     except ValueError:  # int() past sys.get_int_max_str_digits()
         raise Refused(400, "body", f"a number of more than {MAX_NUMBER_DIGITS} digits", raw_text(text)) from None
+
+
+def strict_loads(text: str) -> Any:
+    """JSON text decoded by the server's rules (dead-letter replay): NaN, Infinity and numbers past a double's range
+    or MAX_NUMBER_DIGITS raise Refused, other bad JSON ValueError, nesting past the parser's depth RecursionError."""
+    return _DECODER.decode(text)
 
 
 def content_length(header: str | None) -> int | None:

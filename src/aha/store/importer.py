@@ -59,6 +59,7 @@ from aha.store.rows import (
 from aha.store.segment import json_rows_sql
 from aha.store.segment import nested_object_sql as json_nested_sql
 from aha.store.traits import mark_duplicates
+from aha.store.values import mark_unstorable_numbers
 
 __all__ = ["EVENT_COLUMNS", "USER_COLUMNS", "FileSummary", "ImportRefused", "ImportSummary", "Kind", "import_files"]
 
@@ -236,6 +237,7 @@ def _import_one(
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
     con.execute(parsed_sql(rows_sql, timestamp_format), params)
+    mark_unstorable_numbers(con, PARSED)  # the server's rule for numbers (store/values.py)
     mark_repeats(con)
     mark_duplicates(con)
     read, rejected = (int(n) for n in one_row(

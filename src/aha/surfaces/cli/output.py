@@ -62,15 +62,24 @@ def machine(result: Any, kind: str, as_json: bool, as_csv: bool) -> bool:
     return as_json or as_csv
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula (OWASP, "CSV Injection")
+
+
+def cell_text(value: Any) -> Any:
+    """A CSV cell: text a spreadsheet would run as a formula (`=cmd|' /C calc'!A0`, a segment named by a user's
+    property value) gets a leading `'`, which spreadsheets show as text; numbers (`-3`) are left as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def csv_text(rows: list[dict[str, Any]]) -> str:
     """Rows as CSV: the union of their keys as the header (first seen first), null as an empty cell, datetimes and
-    dates in ISO 8601 as in the JSON."""
+    dates in ISO 8601 as in the JSON, text that would start a formula quoted (`cell_text`)."""
     header = list(dict.fromkeys(k for row in rows for k in row))
     if not header:  # no rows: nothing to write (not even a blank header line)
         return ""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([cell_text(k) for k in header])
     for row in rows:
-        writer.writerow(["" if (v := to_jsonable(row.get(k))) is None else v for k in header])
+        writer.writerow(["" if (v := to_jsonable(row.get(k))) is None else cell_text(v) for k in header])
     return buffer.getvalue()
