@@ -7,9 +7,11 @@ is compiled with `compiled.AS_OF` standing for `as_of`, kept per process and in 
 fresh process reports from a refreshed state without building or compiling an expression.
 
 Only where the statements' meaning cannot drift: a DuckDB file (`Store.incremental`) whose state is read from the
-file's own entities table (not the in-memory copy a rebuild reads while the file's is written, not a signup range's
-restriction, not a segment's join). Anywhere else the analyses run their expressions as before. A store that cannot
-write (opened read-only, or inside the server's read transaction) runs what the file keeps and keeps nothing new.
+file's own entities table or the in-memory copy a rebuild reads while the file's is written (which one is in the
+key; not a signup range's restriction, not a segment's join), and kept statements enabled (`AHA_KEPT_SQL`). Kept
+across files too (aha.analyses.compiled, statement_cache), with the file's table shape in the key. Anywhere else
+the analyses run their expressions as before. A store that cannot write (opened read-only, or inside the server's
+read transaction) runs what the file keeps and keeps nothing new.
 """
 
 from __future__ import annotations
