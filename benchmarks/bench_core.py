@@ -7,7 +7,9 @@ and peak RSS (`ru_maxrss` from `os.wait4`) are its own: the sample loader, `aha 
 aha's report from cold (a copy of the loaded store whose milestone state was never built), the hand-written SQL
 (`baselines/sql_report.py`) and pandas (`baselines/pandas_report.py`), all on this interpreter's DuckDB (the one aha
 uses; each child reports its versions and the script refuses a mix), then aha's report warm (a fresh process, the
-state the cold report built reused). The three reports must agree on the funnel
+state the cold report built reused). The cold report runs twice: with an empty statement cache (the first run
+ever: every statement built and compiled) and with the statements kept from an earlier run on another copy of the
+file (aha.analyses.statement_cache, `AHA_STATEMENT_CACHE`). The three reports must agree on the funnel
 counts, the activation numerators and denominators, and each milestone's reached count and median time to it. The
 reports run `--repeat` interleaved rounds and each figure is the median of its rounds (the machine is shared).
 Scratch data goes to a temporary directory (removed afterwards) or to `--keep DIR`, where a sample is reused.
@@ -101,9 +103,11 @@ def child_aha(args: argparse.Namespace) -> dict[str, Any]:
     stages = _instrument_store()
     p = aha.open(args.db, args.config)
     p.store.raw.execute("SET enable_progress_bar = false")
+    state_key = p.store.meta("state_key")  # changed by the report if it built the state (from kept statements too)
     opened = perf_counter()
     r = p.report()
     done = perf_counter()
+    built = p.store.meta("state_key") != state_key
     p.close()
     stages["open"] = opened - imported
     queries = sum(v for k, v in stages.items() if k != "open" and not k.startswith(COMPILE))
@@ -118,7 +122,7 @@ def child_aha(args: argparse.Namespace) -> dict[str, Any]:
     }
     return {"numbers": numbers, "stages": stages, "import_seconds": imported - t, "seconds": done - imported,
             "cpu_seconds": process_time() - cpu, "versions": versions(),
-            "built_state": any(k.startswith("materialise aha_entities") for k in stages)}
+            "built_state": built}
 
 
 def versions() -> dict[str, str]:
@@ -178,6 +182,7 @@ CHILDREN = {"generate": child_generate, "load": child_load, "sql": child_sql, "p
 
 
 SPAWNED_CPU: list[float] = []
+STATEMENTS = "AHA_STATEMENT_CACHE"  # aha.analyses.statement_cache: where the children keep compiled statements
 
 
 def spawn(argv: list[str], log: Path) -> tuple[float, float, int]:
@@ -250,6 +255,12 @@ def measure(users: int, work: Path, repeat: int) -> dict[str, Any]:
     # shared machine slows all of them alike; each figure is the median of its rounds (agreement: the first round).
     cold = work / f"cold-{users}.duckdb"
     users_config = users_only_config(work)
+    # statements kept by an earlier run on another file (its copy, removed after)
+    kept_statements = work / f"statements-kept-{users}"
+    shutil.rmtree(kept_statements, ignore_errors=True)
+    os.environ[STATEMENTS] = str(kept_statements)
+    shutil.copyfile(loaded, cold)
+    run_child("aha", work, db=cold, config=TEMPLATE)
     runs: dict[str, list[dict[str, Any]]] = {}
     for round_ in range(1, repeat + 1):
         print(f"[{users:,} users] round {round_}/{repeat}: hand-written SQL, pandas, aha report (cold) ...", flush=True)
@@ -258,18 +269,24 @@ def measure(users: int, work: Path, repeat: int) -> dict[str, Any]:
             ("pandas", "pandas", {"sample": sample, "accounts": 1}),
             ("pandas_users", "pandas", {"sample": sample, "accounts": 0}),
             ("aha", "aha", {"db": cold, "config": TEMPLATE}),
+            ("aha_kept", "aha", {"db": cold, "config": TEMPLATE}),
             ("aha_users", "aha", {"db": cold, "config": users_config}),
         ):
             if kind == "aha":
                 shutil.copyfile(loaded, cold)  # never-built milestone state: the report starts from the events
+                empty = work / "statements-empty"
+                shutil.rmtree(empty, ignore_errors=True)
+                os.environ[STATEMENTS] = str(kept_statements if key == "aha_kept" else empty)
             runs.setdefault(key, []).append(run_child(kind, work, **opts))
             if key == "aha":  # warm: a new process, reading the state the cold report just built and kept
                 runs.setdefault("aha_warm", []).append(run_child(kind, work, **opts))
     cold.unlink()
+    shutil.rmtree(kept_statements, ignore_errors=True)
     for key, rounds in runs.items():
         out[key] = median_run(rounds)
     out["events"] = events
-    if any(r["built_state"] for r in runs["aha_warm"]) or not all(r["built_state"] for r in runs["aha"]):
+    if any(r["built_state"] for r in runs["aha_warm"]) or not all(
+            r["built_state"] for r in runs["aha"] + runs["aha_kept"]):
         sys.exit("a warm report rebuilt the milestone state, or a cold one did not: the cold/warm split is wrong")
     mixed = {json.dumps(r["versions"], sort_keys=True) for rounds in runs.values() for r in rounds}
     if len(mixed) != 1:
@@ -355,11 +372,13 @@ def _revision() -> str:
 
 
 LABELS = {"sql": "hand-written DuckDB SQL (template)", "pandas": "pandas (template)",
-          "aha": "aha report (cold, template)", "aha_warm": "aha report (warm, template: state built)",
+          "aha": "aha report (cold, template, empty statement cache: first run ever)",
+          "aha_kept": "aha report (cold, template, statements kept from a run on another file)",
+          "aha_warm": "aha report (warm, template: state built)",
           "sql_users": "hand-written DuckDB SQL (user milestones)", "pandas_users": "pandas (user milestones)",
           "aha_users": "aha report (cold, template minus account milestone)",
           "load": "sample loader (load_into)", "import": "`aha import` (CLI, Parquet)"}
-FLOOR = {"sql": "sql", "pandas": "sql", "aha": "sql", "aha_warm": "sql", "sql_users": "sql_users",
+FLOOR = {"sql": "sql", "pandas": "sql", "aha": "sql", "aha_kept": "sql", "aha_warm": "sql", "sql_users": "sql_users",
          "pandas_users": "sql_users", "aha_users": "sql_users"}  # the hand-written SQL computing the same numbers
 
 
@@ -367,7 +386,8 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = ["| method | events | wall s | CPU s | Python import s | process s | process CPU s | peak RSS MiB "
              "| vs hand-written SQL (wall; CPU) |", "|---|---|---|---|---|---|---|---|---|"]
     for res in results:
-        for key in ("sql", "pandas", "aha", "aha_warm", "sql_users", "pandas_users", "aha_users", "load", "import"):
+        for key in ("sql", "pandas", "aha", "aha_kept", "aha_warm", "sql_users", "pandas_users", "aha_users", "load",
+                    "import"):
             r = res[key]
             ratio = "—" if key.startswith("sql") else ""
             if key in FLOOR and not key.startswith("sql"):
@@ -385,9 +405,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def summary(res: dict[str, Any]) -> list[str]:
     out = []
-    for key in ("aha", "aha_users"):
+    for key in ("aha", "aha_kept", "aha_users"):
         aha = res[key]
-        sql, pd_ = (res["sql"], res["pandas"]) if key == "aha" else (res["sql_users"], res["pandas_users"])
+        sql, pd_ = (res["sql"], res["pandas"]) if key != "aha_users" else (res["sql_users"], res["pandas_users"])
         out.append(f"{LABELS[key]}: {aha['seconds'] / sql['seconds']:.2f}× hand-written SQL's time (target ≤ 1.0, "
                    f"aim 0.75), {aha['rss_mib'] / sql['rss_mib']:.2f}× its peak RSS; "
                    f"{pd_['seconds'] / aha['seconds']:.2f}× faster than pandas (target ≥ 5), "
@@ -395,14 +415,14 @@ def summary(res: dict[str, Any]) -> list[str]:
     warm, sql = res["aha_warm"], res["sql"]
     out.append(f"{LABELS['aha_warm']}: {warm['seconds'] / sql['seconds']:.2f}× hand-written SQL's time (issue 14: "
                f"≤ 0.25 at 10M events), {warm['rss_mib'] / sql['rss_mib']:.2f}× its peak RSS")
-    for key in ("aha", "aha_warm", "aha_users"):
+    for key in ("aha", "aha_kept", "aha_warm", "aha_users"):
         total = res[key]["seconds"]
         ranked = sorted(res[key]["stages"].items(), key=lambda kv: (kv[0] == COMPILE, -kv[1]))
         out.append(f"where the time goes, {LABELS[key]}: " + ", ".join(
             f"{k} {v:.2f} s ({v / total:.0%})" for k, v in ranked if v >= 0.01))
     out.append("wall seconds of each round: " + "; ".join(
         f"{LABELS[k]} {res[k]['rounds']}"
-        for k in ("sql", "pandas", "aha", "aha_warm", "sql_users", "pandas_users", "aha_users")))
+        for k in ("sql", "pandas", "aha", "aha_kept", "aha_warm", "sql_users", "pandas_users", "aha_users")))
     for key in ("sql", "pandas", "sql_users", "pandas_users"):
         out.append(f"{LABELS[key]} stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in res[key]["stages"].items()))
     return out

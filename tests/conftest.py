@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Compiled statements kept per user (aha.analyses.statement_cache): never the real home's cache; one directory for the
+# session (and the commands it runs), so tests also see statements other files compiled.
+os.environ["AHA_STATEMENT_CACHE"] = tempfile.mkdtemp(prefix="aha-statements-")
 
 ROOT = Path(__file__).resolve().parents[1]
 # The reference example lives in ../shared beside the repo; the package bundles the same file as its template.

@@ -6,6 +6,7 @@ batches as `as_of` moves), and a fresh process that reports without compiling an
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,12 +53,27 @@ def _full(batches: list[Batch], definitions: Definitions, tmp: Path) -> tuple[Re
         for batch in batches:
             batch.write(whole)
         project = Project(whole, definitions)
-        ms = project.state()
-        assert ms.rebuilt and not report_sql.usable(whole, ms)  # the in-memory copy: the expressions' way
-        return project.report(), _by_persona(project)
+        with expressions():
+            ms = project.state()
+            assert ms.rebuilt and not report_sql.usable(whole, ms)  # the expressions' way
+            return project.report(), _by_persona(project)
     finally:
         whole.close()
         (tmp / "whole.duckdb").unlink()
+
+
+@contextmanager
+def expressions() -> Iterator[None]:
+    """Every statement built and compiled from its expression (`AHA_KEPT_SQL=off`): the reference."""
+    before = os.environ.get(compiled.SWITCH)
+    os.environ[compiled.SWITCH] = "off"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[compiled.SWITCH]
+        else:
+            os.environ[compiled.SWITCH] = before
 
 
 def _by_persona(project: Project) -> ReportResult | str:

@@ -10,18 +10,29 @@ names (aha.analyses.incremental), and the two moments an update's SQL holds, `as
 The statements are also kept in the file (table `aha_compiled`), under their key and the versions that wrote them
 (aha's code fingerprint, Ibis, SQLGlot, DuckDB): a fresh process (`aha report` after `aha import`) runs them without
 building or compiling an expression. Rows another version wrote are dropped when one is kept.
+
+And per user, outside any file (aha.analyses.statement_cache, docs/engine.md "Kept statements"): a new file with
+the same definitions, tables and versions runs what another file compiled. Every key then also holds `shape(store)`,
+the file's tables and their columns: the one thing read from the file (besides `as_of` and `since`, sentinels) that
+compiled SQL could depend on. A program in which a moment derived from a sentinel leaked (its year, 2199, outside
+the sentinels) is not kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
+import os
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import duckdb
 
+from aha.analyses import statement_cache
 from aha.analyses.result_cache import code_version
 from aha.store import Store
 from aha.store.database import timestamp_sql
@@ -31,9 +42,16 @@ AS_OF = datetime(2199, 1, 2, 3, 4, 5, 678901)  # stands for `as_of` in compiled 
 SINCE = datetime(2199, 1, 2, 3, 4, 6, 678901)  # stands for the earliest recomputed t0
 KEPT = 16  # programs kept per process (one per definitions and kind of update)
 TABLE = "aha_compiled"  # (key, version, body): the programs kept in the file, body a JSON list of statements
-LAYOUT = "compiled-1"  # part of the version: bump when what a kept program means changes
+LAYOUT = "compiled-2"  # part of the version: bump when what a kept program means changes
+SWITCH = "AHA_KEPT_SQL"  # environment: "off" keeps and reads no compiled statement (every one built and compiled)
+_copying = threading.Lock()  # the report's timing thread loads too: one copy into the file at a time
 _programs: dict[tuple[str, ...], list[str]] = {}
 _texts: dict[tuple[str, ...], str] = {}
+
+
+def enabled() -> bool:
+    """Whether compiled statements are kept and read (`AHA_KEPT_SQL=off`: the expressions' way, for comparisons)."""
+    return os.environ.get(SWITCH, "").lower() != "off"
 
 
 def sentinel_sql(moment: datetime) -> str:
@@ -83,8 +101,10 @@ def run(store: Store, key: tuple[str, ...], as_of: datetime, since_sql: str, ste
     """Run the statements kept under `key` on `store` (returning None), or else `steps()`, with `store.raw`
     recording what it runs under `key` (returning what `steps` returns). Either way the sentinels are replaced."""
     real = store.raw
-    kept = _programs.get(key)
-    if kept is None:
+    on = enabled()
+    key = (*key, shape(store)) if on else key
+    kept = _programs.get(key) if on else None
+    if kept is None and on:
         kept = _load(store, key)
         if kept is not None:
             _keep(_programs, key, kept)
@@ -94,25 +114,31 @@ def run(store: Store, key: tuple[str, ...], as_of: datetime, since_sql: str, ste
             program.execute(sql)
         return None
     recorded: list[str] = []
+    assert store.ibis is not None  # made now on the real connection: made while recording, it would keep the recorder
     store.raw = _Program(real, as_of, since_sql, recorded)  # type: ignore[assignment]
     try:
         result = steps()
     finally:
         store.raw = real
-    _keep(_programs, key, recorded)
-    _save(store, key, recorded)
+    if on and not leaked(recorded):
+        _keep(_programs, key, recorded)
+        _save(store, key, recorded)
     return result
 
 
 def text(store: Store, key: tuple[str, ...], as_of: datetime, compile_: Callable[[], str]) -> str:
     """One statement compiled once per `key` (with `AS_OF` for `as_of`), with this `as_of` put in."""
+    if not enabled():
+        return compile_().replace(sentinel_sql(AS_OF), literal(as_of))
+    key = (*key, shape(store))
     sql = _texts.get(key)
     if sql is None:
         found = _load(store, key)
         sql = found[0] if found else compile_()
         if not found:
             _save(store, key, [sql])
-        _keep(_texts, key, sql)
+        if not leaked([sql]):
+            _keep(_texts, key, sql)
     return sql.replace(sentinel_sql(AS_OF), literal(as_of))
 
 
@@ -132,21 +158,56 @@ def version() -> str:
     return f"{LAYOUT}|{code_version()}|ibis {of('ibis-framework')}|sqlglot {of('sqlglot')}|duckdb {duckdb.__version__}"
 
 
+def shape(store: Store) -> str:
+    """A fingerprint of the file's own tables and views (not aha's state and caches, named `aha_…`, whose columns
+    follow from the definitions and aha's code, both in every key) and their columns: which exist, their names and
+    types. What a compile reads of the file besides the moments."""
+    rows = store.raw.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT starts_with(table_name, 'aha_') ORDER BY ALL").fetchall()
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
+
+def leaked(statements: list[str]) -> bool:
+    """Whether a statement holds the sentinels' year outside the sentinels: a moment computed from one in Python
+    (not replaced per run: the program would hold a wrong moment)."""
+    sentinels = (sentinel_sql(AS_OF), sentinel_sql(SINCE))
+    for sql in statements:
+        for sentinel in sentinels:
+            sql = sql.replace(sentinel, "")
+        if str(AS_OF.year) in sql:
+            return True
+    return False
+
+
 def _name(key: tuple[str, ...]) -> str:
     return json.dumps(list(key))
 
 
 def _load(store: Store, key: tuple[str, ...]) -> list[str] | None:
-    """The statements the file keeps under `key` for this version, if any."""
-    if not store.exists(TABLE):
-        return None
-    rows = store.raw.execute(f"SELECT body FROM {TABLE} WHERE key = ? AND version = ?",
-                             [_name(key), version()]).fetchall()
-    return [str(sql) for sql in json.loads(rows[0][0])] if rows else None
+    """The statements the file keeps under `key` for this version, else those this user's cache keeps, if any."""
+    if store.exists(TABLE):
+        rows = store.raw.execute(f"SELECT body FROM {TABLE} WHERE key = ? AND version = ?",
+                                 [_name(key), version()]).fetchall()
+        if rows:
+            return [str(sql) for sql in json.loads(rows[0][0])]
+    found = statement_cache.load(list(key), version())
+    if found is not None and not store.in_transaction:  # kept in the file too (a read-only file refuses: no matter)
+        with _copying, contextlib.suppress(duckdb.Error):
+            _save_file(store, key, found)
+    return found
 
 
 def _save(store: Store, key: tuple[str, ...], statements: list[str]) -> None:
-    """Keep `statements` in the file under `key` (replacing any), dropping what other versions kept."""
+    """Keep `statements` in the file under `key` (replacing any), dropping what other versions kept, and in this
+    user's cache. Not if a sentinel leaked (`leaked`)."""
+    if leaked(statements):
+        return
+    statement_cache.save(list(key), version(), statements)
+    _save_file(store, key, statements)
+
+
+def _save_file(store: Store, key: tuple[str, ...], statements: list[str]) -> None:
     con = store.raw
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (key VARCHAR PRIMARY KEY, version VARCHAR NOT NULL, "
                 "body VARCHAR NOT NULL)")

@@ -7,9 +7,11 @@ is compiled with `compiled.AS_OF` standing for `as_of`, kept per process and in 
 fresh process reports from a refreshed state without building or compiling an expression.
 
 Only where the statements' meaning cannot drift: a DuckDB file (`Store.incremental`) whose state is read from the
-file's own entities table (not the in-memory copy a rebuild reads while the file's is written, not a signup range's
-restriction, not a segment's join). Anywhere else the analyses run their expressions as before. A store that cannot
-write (opened read-only, or inside the server's read transaction) runs what the file keeps and keeps nothing new.
+file's own entities table or the in-memory copy a rebuild reads while the file's is written (which one is in the
+key; not a signup range's restriction, not a segment's join), and kept statements enabled (`AHA_KEPT_SQL`). Kept
+across files too (aha.analyses.compiled, statement_cache), with the file's table shape in the key. Anywhere else
+the analyses run their expressions as before. A store that cannot write (opened read-only, or inside the server's
+read transaction) runs what the file keeps and keeps nothing new.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from aha.analyses import compiled
 from aha.analyses.state import ENTITIES_TABLE, LAYOUT, MilestoneState
 from aha.definitions import content_hash
 from aha.store import Store, schema
+from aha.store.database import MEMORY
 
 _kept: dict[tuple[str, ...], list[str]] = {}
 _saving = threading.Lock()  # the report's timing runs on a second connection, in a thread: one save at a time
@@ -34,18 +37,20 @@ _saving = threading.Lock()  # the report's timing runs on a second connection, i
 
 def usable(store: Store, ms: MilestoneState) -> bool:
     """Whether `ms` is read from the file's entities table of a DuckDB file (see the module's note)."""
-    if not store.incremental:
+    if not store.incremental or not compiled.enabled():
         return False
     op = ms.entities.op()
     return (isinstance(op, ops.DatabaseTable) and op.name == ENTITIES_TABLE
-            and op.namespace.database is None and op.namespace.catalog is None)
+            and op.namespace.database in (None, MEMORY) and op.namespace.catalog is None)
 
 
 def statements(store: Store, ms: MilestoneState, key: tuple[str, ...],
                compile_: Callable[[MilestoneState], list[str]]) -> list[str]:
     """The statements kept under `key` for `ms`'s definitions, or `compile_` (given `ms` with `compiled.AS_OF` as
     its `as_of`) kept now; either way with `ms.as_of` put in. Call only when `usable(store, ms)`."""
-    full = ("report", LAYOUT, str(schema.SCHEMA_VERSION), content_hash(ms.definitions), *key)
+    database = ms.entities.op().namespace.database or ""  # the file's table, or a rebuild's copy in memory
+    full = ("report", LAYOUT, str(schema.SCHEMA_VERSION), content_hash(ms.definitions), database,
+            compiled.shape(store), *key)
     mine = (str(store.path), *full)  # per file: each file keeps its own
     found = _kept.get(mine)
     if found is None:

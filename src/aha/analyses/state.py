@@ -33,7 +33,7 @@ from aha.engine.state import (
 from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
-from aha.store.database import StoreError
+from aha.store.database import MEMORY, StoreError, one_row
 
 if TYPE_CHECKING:
     from aha.analyses.signups import SignupRange
@@ -227,31 +227,68 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
                               refreshed=True, key=key, touched=touched)
     if store.incremental:  # the kept links are replaced below, before the key: a crash in between must leave no
         store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])  # marks that trust them
-    source = event_source(store, as_of)
     # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
     # may write to one database only, straight into the file.
     overlapped = not store.in_transaction
     target = (lambda q: store.memory_table(ENTITIES_TABLE, q)) if overlapped else (
         lambda q: store.materialise(ENTITIES_TABLE, q))
-    # Who each anonymous id is, once: read by the entities, every candidate part and the users-without-signup count.
-    source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
-    wide = _spread(store, source, definitions, target)
     for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
         store.drop(stale)
-    counted[WITHOUT_SIGNUP] = _count_without_signup(store, source, wide)
-    store.drop(LINKS_TABLE, temp=True)
+    if store.incremental and compiled.enabled():  # a DuckDB file: the build's statements kept (aha.analyses.compiled)
+        wide, view_sql = _kept_build(store, definitions, as_of, overlapped, target, counted)
+    else:
+        source = event_source(store, as_of)
+        # Who each anonymous id is, once: read by the entities, every candidate part and the users-without-signup
+        # count.
+        source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
+        wide = _spread(store, source, definitions, target)
+        counted[WITHOUT_SIGNUP] = _count_without_signup(store, source, wide)
+        store.drop(LINKS_TABLE, temp=True)
+        view_sql = None
 
     def persist(handle: Store) -> None:
         """The state's file copy, its long view and its key: none of them is needed by the analyses that read the
         in-memory copy meanwhile."""
         if overlapped:
             handle.keep(ENTITIES_TABLE)
-        # the store's own way (a Spark temp view; no raw SQL there): a full build runs on every backend
-        handle.create_view(STATE_TABLE, _view_parts(wide, definitions, as_of))
+        if view_sql is not None:  # a DuckDB file: the kept statement
+            handle.raw.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view_sql}')
+        else:  # the store's own way (a Spark temp view; no raw SQL there): a full build runs on every backend
+            handle.create_view(STATE_TABLE, _view_parts(wide, definitions, as_of))
         _write_key(handle, key, marks, counted[WITHOUT_SIGNUP])
 
     store.background(persist)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
+
+
+def _kept_build(store: Store, definitions: Definitions, as_of: datetime, overlapped: bool,
+                target: Callable[[ir.Table], ir.Table], counted: dict[str, int]) -> tuple[ir.Table, str]:
+    """A full build of a DuckDB file through the statements kept for these definitions (aha.analyses.compiled: in
+    the file or this user's cache), else built and compiled now and kept: the links, the entities and their state
+    (`target`), the users-without-signup count (into `counted`). Returns the entities bound and the long view's
+    statement for `as_of`."""
+    prefix = ("build", LAYOUT, content_hash(definitions), str(schema.SCHEMA_VERSION), str(overlapped))
+
+    def steps() -> None:
+        source = event_source(store, compiled.AS_OF)
+        source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
+        _spread(store, source, definitions, target)
+
+    compiled.run(store, prefix, as_of, "", steps)
+    wide = store.ibis.table(ENTITIES_TABLE, database=MEMORY) if overlapped else store.table(ENTITIES_TABLE)
+
+    def without_sql() -> str:
+        source = replace(event_source(store, compiled.AS_OF), linked=store.ibis.table(LINKS_TABLE, database="temp"))
+        signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
+        users = source.users()
+        return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
+
+    row = one_row(store.raw, compiled.text(store, (*prefix, "without"), as_of, without_sql))
+    counted[WITHOUT_SIGNUP] = int(row[0] or 0) if row else 0
+    store.drop(LINKS_TABLE, temp=True)
+    view = compiled.text(store, (*prefix, "view"), as_of, lambda: store.union_sql(
+        _view_parts(wide, definitions, compiled.AS_OF)))
+    return wide, view
 
 
 def _count_without_signup(store: Store, source: EventSource, wide: ir.Table) -> int:
