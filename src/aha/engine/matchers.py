@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from aha.definitions.models import Condition, Scalar
-from aha.engine.members import member
+from aha.engine.members import member_number, member_text
 
 
 class Properties(Protocol):
@@ -26,21 +26,17 @@ class Properties(Protocol):
 
 
 def text(json_col: ir.JSONValue, key: str) -> ir.StringValue:
-    """A property as text whatever its JSON type: strings unquoted, numbers and booleans as written. `key` is a
-    member's literal name, or a JSON Pointer when it starts with `/` (aha.jsonpointer)."""
-    value = member(json_col, key)
-    return ibis.coalesce(value.str, value.cast("string"))
+    """A property as text whatever its JSON type: strings unquoted, numbers and booleans as written (`null` for a
+    JSON null). `key` is a member's literal name, or a JSON Pointer when it starts with `/` (aha.jsonpointer)."""
+    return member_text(json_col, key)
 
 
 def number(json_col: ir.JSONValue, key: str) -> ir.FloatingValue:
     """A property as a finite number: a JSON number, or text that spells one ("50"). Anything else is null, and so
     are NaN and ±Infinity however they came (text "NaN" or "1e400", which a cast would read as such; a number
-    stored before aha refused them, docs/ingest.md "Values"), so one of them never turns a sum into NaN.
-    `x - x = 0` holds for finite x only (inf - inf and NaN - NaN are NaN, equal to nothing but NaN), with no float
-    literal (which Ibis's Spark compiler renders only with its backend's options loaded)."""
-    value = member(json_col, key)
-    read = ibis.coalesce(value.float, value.str.try_cast("float64"))
-    return ((read - read) == 0).ifelse(read, ibis.null("float64"))
+    stored before aha refused them, docs/ingest.md "Values"), so one of them never turns a sum into NaN. Each
+    backend renders it reading the member once where it can (aha.store.dialects)."""
+    return member_number(json_col, key)
 
 
 @dataclass(frozen=True)

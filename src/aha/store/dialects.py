@@ -10,6 +10,9 @@ backend: the member's JSON text (a string quoted, a number as written), NULL whe
   `"` or `\\` cannot be written in Spark's path syntax and is refused when compiling, naming the key. Ibis renders
   the unwraps on Spark as Python UDFs (which need pandas on every executor and run row by row); here they are
   `schema_of_variant` checks, with the same rule as DuckDB's: a value of another JSON type is NULL.
+- A member as text or as a finite number (`JSONText`, `JSONNumber`, what property filters and segments read): on
+  DuckDB `json_extract_string`, one parse of the document where Ibis's unwrap-or-cast parsed it three times (nine
+  for a number); on Spark the unwraps above, as before.
 - Ibis's own Spark rules mended here: a filtered median (`_spark_median`), an ordered `group_concat` (the paths).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import sqlglot.expressions as sge
 from ibis.backends.sql.compilers.base import SQLGlotCompiler
@@ -30,6 +34,29 @@ _INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 
 def _generic(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
     return sge.Anonymous(this="json_extract", expressions=[arg, sge.Literal.string(pointer)])
+
+
+def _text(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+    """DuckDB: `json_extract_string` unquotes a string and prints any other value (one parse of the document); a
+    JSON `null` member, which it reads as NULL, is the text `null` (the cast, evaluated only for those rows)."""
+    found = sge.Anonymous(this="json_extract_string", expressions=[arg, sge.Literal.string(pointer)])
+    return self.f.coalesce(found, self.cast(_generic(self, op, arg=arg.copy(), pointer=pointer), dt.string))
+
+
+def _number(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+    """DuckDB: the member's text cast to a double (a JSON number prints as it reads back; a string that spells one
+    casts alike), kept when `isfinite`: two parses of the document, not nine."""
+    def read() -> sge.Expression:
+        found = sge.Anonymous(this="json_extract_string", expressions=[arg.copy(), sge.Literal.string(pointer)])
+        return sge.TryCast(this=found, to=self.type_mapper.from_ibis(dt.float64), safe=True)
+    return self.if_(self.f.isfinite(read()), read(), self.cast(sge.Null(), dt.float64))
+
+
+def _finite(self: SQLGlotCompiler, read: Any) -> sge.Expression:
+    """`read()` where it is finite, else NULL, on Spark (no `isfinite` there): `x - x = 0` holds for finite x only
+    (inf - inf and NaN - NaN are NaN), with no float literal."""
+    test = sge.EQ(this=sge.Paren(this=sge.Sub(this=read(), expression=read())), expression=sge.convert(0))
+    return self.if_(test, read(), self.cast(sge.Null(), dt.float64))
 
 
 def _variant(arg: sge.Expression) -> sge.Expression:
@@ -59,6 +86,27 @@ def _unwrap(kinds: tuple[str, ...], target: str, decimals: bool = False) -> Any:
                                                                sge.Literal.string(target)])
         return sge.Case(ifs=[sge.If(this=test, true=value)])
     return visit
+
+
+_spark_string = _unwrap(("STRING",), "string")
+_spark_float = _unwrap((*_INTEGERS, "DOUBLE", "FLOAT"), "double", decimals=True)
+
+
+def _spark_text(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+    """Spark: the string unwrapped, else the member's JSON text."""
+    found = _spark_member(self, op, arg=arg, pointer=pointer)
+    return self.f.coalesce(_spark_string(self, op, arg=found), self.cast(found.copy(), dt.string))
+
+
+def _spark_number(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, pointer: str) -> sge.Expression:
+    """Spark: a JSON number, else a string cast to a double, kept when finite."""
+    found = _spark_member(self, op, arg=arg, pointer=pointer)
+
+    def read() -> sge.Expression:
+        spelled = sge.TryCast(this=_spark_string(self, op, arg=found.copy()),
+                              to=self.type_mapper.from_ibis(dt.float64), safe=True)
+        return self.f.coalesce(_spark_float(self, op, arg=found.copy()), spelled)
+    return _finite(self, read)
 
 
 def _spark_median(self: Any, op: ops.Median, *, arg: sge.Expression, where: sge.Expression | None) -> sge.Expression:
@@ -99,10 +147,14 @@ def _spark_group_concat(self: Any, op: ops.Value, *, arg: sge.Expression, sep: s
 
 
 SQLGlotCompiler.visit_JSONMember = _generic
+SQLGlotCompiler.visit_JSONText = _text
+SQLGlotCompiler.visit_JSONNumber = _number
 PySparkCompiler.visit_Median = _spark_median
 PySparkCompiler.visit_GroupConcat = _spark_group_concat
 PySparkCompiler.visit_JSONMember = _spark_member
-PySparkCompiler.visit_UnwrapJSONString = _unwrap(("STRING",), "string")
+PySparkCompiler.visit_JSONText = _spark_text
+PySparkCompiler.visit_JSONNumber = _spark_number
+PySparkCompiler.visit_UnwrapJSONString = _spark_string
 PySparkCompiler.visit_UnwrapJSONInt64 = _unwrap(_INTEGERS, "bigint")
-PySparkCompiler.visit_UnwrapJSONFloat64 = _unwrap((*_INTEGERS, "DOUBLE", "FLOAT"), "double", decimals=True)
+PySparkCompiler.visit_UnwrapJSONFloat64 = _spark_float
 PySparkCompiler.visit_UnwrapJSONBoolean = _unwrap(("BOOLEAN",), "boolean")
