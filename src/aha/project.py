@@ -389,7 +389,7 @@ class Project:
         cursor = self.store.cursor() if self.store.parallel_reads and not self.store.in_transaction else None
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-report") as pool:
-                timing = pool.submit(timing_mod.run, cursor, ms, segment) if cursor is not None else None
+                timing = pool.submit(timing_mod.run, cursor, ms.on(cursor), segment) if cursor is not None else None
                 f = funnel_mod.run(self.store, ms, order, include_immature, segment)
                 a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)
                 h = headline_mod.run(self.store, ms)

@@ -88,6 +88,11 @@ class MilestoneState:
     def entities(self) -> ir.Table:
         return self.source.table if isinstance(self.source, Named) else self.source
 
+    def on(self, store: Store) -> MilestoneState:
+        """This state read through another handle on the same database (a thread's `Store.cursor`): a named table
+        is bound there, on first use, not on the handle another thread is running a query on."""
+        return replace(self, source=Named(store, self.source.database)) if isinstance(self.source, Named) else self
+
     @property
     def state(self) -> ir.Table:
         return self.long_view()
