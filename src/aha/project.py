@@ -9,38 +9,40 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from aha.analyses import accounts as accounts_mod
+# A report's analyses only: the others (and the guidance that builds expressions) are imported by the methods that
+# run them, so that a report whose statements are kept imports no Ibis (docs/engine.md, "A report without Ibis").
 from aha.analyses import activation as activation_mod
-from aha.analyses import discovery as discovery_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import headline as headline_mod
 from aha.analyses import overview as overview_mod
-from aha.analyses import paths as paths_mod
 from aha.analyses import result_cache
-from aha.analyses import retention as retention_mod
-from aha.analyses import revalidation as revalidation_mod
-from aha.analyses import scoring as scoring_mod
-from aha.analyses import signals_eval as signals_eval_mod
 from aha.analyses import signups as signups_mod
 from aha.analyses import timing as timing_mod
-from aha.analyses import validation as validation_mod
-from aha.analyses.account_level import account_level
+from aha.analyses.defaults import ACCOUNTS_TOP, PATHS_TOP
 from aha.analyses.report_results import ActivationResult, FunnelResult, Order, Period, ReportResult, TimingResult
 from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
 from aha.errors import UserError, UserNote
-from aha.guidance import delivery as delivery_mod
-from aha.guidance import impact as impact_mod
-from aha.guidance import rules as rules_mod
 from aha.guidance.checklist import ChecklistResult, checklist
-from aha.guidance.impact import ImpactResult
-from aha.guidance.rules import RulesRunResult
 from aha.guidance.timeline import LIMIT as TIMELINE_LIMIT
 from aha.guidance.timeline import TimelineResult, timeline
 from aha.store import Store, open_store, urls
+
+if TYPE_CHECKING:
+    from aha.analyses import accounts as accounts_mod
+    from aha.analyses import discovery as discovery_mod
+    from aha.analyses import paths as paths_mod
+    from aha.analyses import retention as retention_mod
+    from aha.analyses import revalidation as revalidation_mod
+    from aha.analyses import scoring as scoring_mod
+    from aha.analyses import signals_eval as signals_eval_mod
+    from aha.analyses import validation as validation_mod
+    from aha.guidance import rules as rules_mod
+    from aha.guidance.impact import ImpactResult
+    from aha.guidance.rules import RulesRunResult
 
 Level = Literal["user", "account"]  # the unit an analysis counts (`--level`)
 
@@ -162,6 +164,8 @@ class Project:
         """Evaluate `rules:` as of `as_of` (the clock for triggers; default the latest data), record new firings in
         the outbox (held-out users too), then send the webhooks that are due at `now` (default: the wall clock).
         `dry_run` lists who would get what and records and sends nothing."""
+        from aha.guidance import delivery as delivery_mod
+        from aha.guidance import rules as rules_mod
         ms = self._state_for(as_of, None)
         result = rules_mod.run(self.store, ms, dry_run, now)
         if dry_run or not deliver:
@@ -172,17 +176,20 @@ class Project:
 
     def replay_failed(self, rule_id: str | None = None) -> int:
         """Failed webhook firings back to pending (sent by the next `run_rules`): how many."""
+        from aha.guidance import delivery as delivery_mod
         return delivery_mod.replay_failed(self.store, rule_id)
 
     @_settled
     def impact(self, rule_id: str, as_of: str | date | datetime | None = None) -> ImpactResult:
         """Nudged vs held-out users of one rule: its target milestone reached, with a Newcombe interval."""
+        from aha.guidance import impact as impact_mod
         return impact_mod.impact(self.store, self._state_for(as_of, None), rule_id)
 
     @_settled
     def interventions(self, rule_id: str | None = None, status: str | None = None,
                       limit: int = 50) -> rules_mod.InterventionsResult:
         """The outbox: firings (nudged and held out), latest first, with their delivery status."""
+        from aha.guidance import rules as rules_mod
         return rules_mod.interventions(self.store, rule_id, status, limit)
 
     # -- analyses ------------------------------------------------------------------------------------
@@ -190,6 +197,7 @@ class Project:
     def _accounts_for(self, as_of: str | date | datetime | None, segment: str | None,
                       signups: tuple[Day, Day] = (None, None)) -> MilestoneState:
         """The state with accounts as the unit (analyses.account_level)."""
+        from aha.analyses.account_level import account_level
         if segment is not None:
             raise UserError("--segment reads user traits and signup properties; with --level account leave it out.")
         if signups != (None, None):
@@ -234,7 +242,7 @@ class Project:
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return activation_mod.run(self.store, ms, period, days, segment, milestone)
 
-    @result_cache.remembered("evaluate", validation_mod.ValidationResult)
+    @result_cache.remembered("evaluate", "aha.analyses.validation:ValidationResult")
     @_settled
     def evaluate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                  outcomes: tuple[validation_mod.Outcome, ...] | None = None,
@@ -242,6 +250,7 @@ class Project:
                  signups_to: Day = None) -> validation_mod.ValidationResult:
         """Each user milestone against conversion and Day-N retention (lift with intervals, p-values, verdicts);
         with `level="account"`, each account milestone against account conversion."""
+        from aha.analyses import validation as validation_mod
         if level == "account":
             return dataclasses.replace(validation_mod.run(
                 self.store, self._accounts_for(as_of, segment, (signups_from, signups_to)), None, ("conversion",)),
@@ -252,12 +261,14 @@ class Project:
     @_settled
     def evaluate_signals(self, as_of: str | date | datetime | None = None) -> signals_eval_mod.SignalsResult:
         """Each signal's account conversion vs accounts without it: lift with 95% CI, median time to paid."""
+        from aha.analyses import signals_eval as signals_eval_mod
         return signals_eval_mod.run(self.store, self._state_for(as_of, None))
 
     @_settled
-    def accounts(self, signal: str | None = None, top: int = accounts_mod.TOP,
+    def accounts(self, signal: str | None = None, top: int = ACCOUNTS_TOP,
                  as_of: str | date | datetime | None = None) -> accounts_mod.AccountsResult:
         """Accounts by highest signal and PQL score, with a usage summary (`signal`: only those holding it)."""
+        from aha.analyses import accounts as accounts_mod
         if top < 1:
             raise UserError(f"--top {top}: give a number of accounts of at least 1.")
         return accounts_mod.run(self.store, self._state_for(as_of, None), signal, top)
@@ -265,9 +276,10 @@ class Project:
     @_settled
     def account(self, account_id: str, as_of: str | date | datetime | None = None) -> accounts_mod.AccountDetailResult:
         """One account: summary, members with the user milestones each reached, and its signal timeline."""
+        from aha.analyses import accounts as accounts_mod
         return accounts_mod.detail(self.store, self._state_for(as_of, None), account_id)
 
-    @result_cache.remembered("revalidate", revalidation_mod.RevalidationResult)
+    @result_cache.remembered("revalidate", "aha.analyses.revalidation:RevalidationResult")
     @_settled
     def revalidate(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                    outcomes: tuple[validation_mod.Outcome, ...] | None = None,
@@ -275,25 +287,27 @@ class Project:
                    level: Level = "user") -> revalidation_mod.RevalidationResult:
         """The validation per signup month; flags a milestone whose gap or lift shrinks from the first month. With
         `level="account"`: each account milestone against account conversion, per account signup month."""
+        from aha.analyses import revalidation as revalidation_mod
         if level == "account":
             ms = self._accounts_for(as_of, segment, (signups_from, signups_to))
             return revalidation_mod.run(self.store, ms, None, ("conversion",), unit="account")
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return revalidation_mod.run(self.store, ms, segment, outcomes)
 
-    @result_cache.remembered("retention", retention_mod.RetentionResult)
+    @result_cache.remembered("retention", "aha.analyses.retention:RetentionResult")
     @_settled
     def retention(self, segment: str | None = None, as_of: str | date | datetime | None = None,
                   bucket: retention_mod.Bucket = "day",
                   signups_from: Day = None, signups_to: Day = None) -> retention_mod.RetentionResult:
         """Retention curves, Day 0…90 by day or week, of users who reached each milestone vs those who did not, and
         the definitions' retention rule (as `evaluate` measures it) reached vs not."""
+        from aha.analyses import retention as retention_mod
         if bucket not in retention_mod.BUCKET_DAYS:
             raise UserError(f"--bucket {bucket!r}: use one of {', '.join(retention_mod.BUCKET_DAYS)}.")
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return retention_mod.run(self.store, ms, segment, bucket=bucket)
 
-    @result_cache.remembered("discover", discovery_mod.DiscoveryResult)
+    @result_cache.remembered("discover", "aha.analyses.discovery:DiscoveryResult")
     @_settled
     def discover(self, outcome: validation_mod.Outcome = "retention", window: int = 14,
                  as_of: str | date | datetime | None = None,
@@ -306,6 +320,7 @@ class Project:
         conversion, not yet paid when it closed, so that neither leaving early nor paying early decides who is
         compared (SEMANTICS.md, "Discovery and scoring").
         """
+        from aha.analyses import discovery as discovery_mod
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
         if segment is None:
@@ -327,6 +342,7 @@ class Project:
                           landmark: bool | None = None,
                           signups_from: Day = None, signups_to: Day = None) -> discovery_mod.DiscoveryBreakdown:
         """`discover` within every value of one trait or signup property (`"persona"`), from one counts pass."""
+        from aha.analyses import discovery as discovery_mod
         if outcome == "conversion" and self.definitions.paid is None:
             raise UserError("--outcome conversion needs a `paid:` section in the definitions file.")
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
@@ -343,17 +359,19 @@ class Project:
         Pass the `discovery` of the same outcome to reuse it (`aha discover --write` does); otherwise it is run
         (`landmark` as for `discover`).
         """
+        from aha.analyses import scoring as scoring_mod
         found = discovery if discovery is not None else self.discover(
             outcome=outcome, as_of=as_of, landmark=landmark, signups_from=signups_from, signups_to=signups_to)
         return scoring_mod.run(self.store, self._state_for(found.as_of, None, (signups_from, signups_to)), found,
                                outcome)
 
-    @result_cache.remembered("paths", paths_mod.PathsResult)
+    @result_cache.remembered("paths", "aha.analyses.paths:PathsResult")
     @_settled
     def paths(self, segment: str | None = None, as_of: str | date | datetime | None = None,
-              top: int = paths_mod.TOP,
+              top: int = PATHS_TOP,
               signups_from: Day = None, signups_to: Day = None) -> paths_mod.PathsResult:
         """The orders in which users reach the funnel milestones, converters vs not, and the drop-off between them."""
+        from aha.analyses import paths as paths_mod
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return paths_mod.run(self.store, ms, segment, top)
 
@@ -371,7 +389,7 @@ class Project:
         cursor = self.store.cursor() if self.store.parallel_reads and not self.store.in_transaction else None
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-report") as pool:
-                timing = pool.submit(timing_mod.run, cursor, ms, segment) if cursor is not None else None
+                timing = pool.submit(timing_mod.run, cursor, ms.on(cursor), segment) if cursor is not None else None
                 f = funnel_mod.run(self.store, ms, order, include_immature, segment)
                 a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)
                 h = headline_mod.run(self.store, ms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -215,8 +216,10 @@ def test_a_repeated_report_imports_no_ibis(tmp_path):
     probe = ("import sys\nfrom aha.surfaces.cli.app import main\nsys.argv = ['aha', 'report', '--db', sys.argv[1], "
              "'--config', sys.argv[2], '--json']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in ('ibis', 'sqlglot', 'pyarrow') if m in sys.modules), file=sys.stderr)")
+    # no statements kept from other tests' files: the first run builds and compiles (a kept program imports no Ibis)
+    env = {**os.environ, "AHA_STATEMENT_CACHE": "off"}
     runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path / "aha.duckdb"), str(config)],
-                           capture_output=True, text=True, timeout=300) for _ in range(2)]
+                           capture_output=True, text=True, timeout=300, env=env) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert runs[0].stderr.strip().splitlines()[-1] == "['ibis', 'pyarrow', 'sqlglot']"  # computed
     assert runs[1].stderr.strip().splitlines()[-1] == "[]"  # read back
@@ -257,3 +260,62 @@ def test_scores_from_a_kept_discovery_equal_computed_ones(sampled):
     with pytest.MonkeyPatch.context() as m:
         m.setenv(result_cache.SWITCH, "off")
         assert sampled.score().to_dict() == scored.to_dict()
+
+
+PROBE = ("import sys\nfrom aha.surfaces.cli.app import main\nsys.argv = ['aha', *sys.argv[1:]]\ntry:\n    main()\n"
+         "except SystemExit as e:\n    assert not e.code, e.code\n"
+         "print(sorted(m for m in ('ibis', 'sqlglot', 'pandas') if m in sys.modules), file=sys.stderr)")
+
+
+def _lines(rows: list[tuple[str, str, str]]) -> str:
+    return "\n".join(json.dumps({"user_id": u, "event": e, "timestamp": t + ":00Z"}) for u, e, t in rows)
+
+
+def test_a_report_from_kept_statements_imports_no_ibis(tmp_path):
+    """The console script (docs/engine.md, "A report without Ibis"): once a report's statements are kept, (a) a
+    report of a state built and current, with the answers kept or not, (b) a cold report of another file, and (c)
+    a report right after `aha import` of new events (the refresh) import neither Ibis nor SQLGlot, and each answer
+    equals the expressions' (`AHA_KEPT_SQL=off`)."""
+    config = tmp_path / "aha.yaml"
+    config.write_text(TEXT)
+    env = {**os.environ, "AHA_STATEMENT_CACHE": str(tmp_path / "statements"), result_cache.SWITCH: "off"}
+    aha = str(Path(sys.executable).parent / "aha")
+    (tmp_path / "old.jsonl").write_text(_lines(JOURNEYS))
+    (tmp_path / "warm.jsonl").write_text(_lines([("u5", "Signed Up", "2026-01-11T00:00"),
+                                                 ("u5", "A", "2026-01-11T02:00")]))
+    (tmp_path / "new.jsonl").write_text(_lines([("u6", "Signed Up", "2026-01-12T00:00"),
+                                                ("u6", "B", "2026-01-12T01:00"), ("u2", "B", "2026-01-12T02:00"),
+                                                ("u1", "A", "2026-01-12T03:00")]))
+
+    def command(*args: str, **changes: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([aha, *args], capture_output=True, text=True, env={**env, **changes}, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def report(db: str, **changes: str) -> tuple[dict, str]:
+        done = subprocess.run([sys.executable, "-c", PROBE, "report", "--db", str(tmp_path / db), "--config",
+                               str(config), "--json"], capture_output=True, text=True, env={**env, **changes},
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        answer["overview"].pop("data_version")
+        return answer, done.stderr.strip().splitlines()[-1]
+
+    for db in ("one", "two", "three"):
+        command("import", str(tmp_path / "old.jsonl"), "--db", str(tmp_path / f"{db}.duckdb"))
+    assert report("one.duckdb")[1] == "['ibis', 'sqlglot']"  # the first ever: built, compiled and kept
+    expected, _ = report("three.duckdb", AHA_KEPT_SQL="off")
+    assert expected["headline"]["users"] == 4 and expected["headline"]["activation"]["numerator"] == 2
+
+    assert report("one.duckdb") == (expected, "[]")  # (a), the answers not kept
+    assert report("one.duckdb", **{result_cache.SWITCH: "on"}) == (expected, "[]")  # (a), computed and kept
+    assert report("two.duckdb") == (expected, "[]")  # (b): a cold report, the statements one.duckdb kept
+
+    command("import", str(tmp_path / "warm.jsonl"), "--db", str(tmp_path / "two.duckdb"))
+    report("two.duckdb")  # a file's first refresh compiles its update: kept for the next file's
+    for db in ("one", "three"):
+        command("import", str(tmp_path / "warm.jsonl"), "--db", str(tmp_path / f"{db}.duckdb"))
+        command("import", str(tmp_path / "new.jsonl"), "--db", str(tmp_path / f"{db}.duckdb"))
+    refreshed, _ = report("three.duckdb", AHA_KEPT_SQL="off")
+    assert refreshed["headline"]["users"] == 6
+    assert report("one.duckdb") == (refreshed, "[]")  # (c): the refresh and its report

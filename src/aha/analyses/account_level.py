@@ -82,7 +82,7 @@ def account_level(store: Store, ms: MilestoneState, milestone: str | None = None
     entities = (store.materialise(ACCOUNT_ENTITIES, relabelled, temp=True) if store.in_transaction
                 else store.memory_table(ACCOUNT_ENTITIES, relabelled))
     long = union_all(state_view_parts(entities, definitions, ms.as_of))
-    return replace(ms, definitions=definitions, entities=entities, long_view=lambda: long,
+    return replace(ms, definitions=definitions, source=entities, long_view=lambda: long,
                    count_without_signup=lambda: 0)
 
 

@@ -11,18 +11,19 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.defaults import ACCOUNTS_TOP
 from aha.analyses.state import MilestoneState, event_source
 from aha.definitions import Definitions
 from aha.definitions.signals import Signal
 from aha.engine import accounts as account_pairs
 from aha.engine import columns as c
 from aha.engine.signals import ACCOUNT_ID, USER_ID, entered_of, members_query, signals_query
-from aha.engine.state import tracked
+from aha.engine.tracked import tracked
 from aha.errors import UserError
 from aha.results import ResultMixin
 from aha.store import Store, schema
 
-TOP = 50  # accounts listed by default
+TOP = ACCOUNTS_TOP  # accounts listed by default
 MEMBERS_TABLE = "aha_account_members"  # members_of's result (temporary, in memory)
 # PQL score weights (docs/semantics.md): highest signal, account milestones reached, members active in 30 days.
 SIGNAL_WEIGHT, MILESTONE_WEIGHT, ACTIVE_WEIGHT = 50.0, 30.0, 20.0

@@ -9,19 +9,19 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
-
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING, Any
 
 from aha.analyses import report_sql
 from aha.analyses.report_results import ActivationCohort, ActivationGroup, ActivationResult, Period
 from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, reach_col, users_wide
 from aha.engine import columns as c
-from aha.engine.segments import SEGMENT
+from aha.engine.columns import SEGMENT
 from aha.results import Rate
 from aha.store import Store
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 DEFAULT_DAYS = (1, 7, 14, 30)
 _TRUNC = {"day": "D", "week": "W", "month": "M"}
@@ -29,6 +29,8 @@ _TRUNC = {"day": "D", "week": "W", "month": "M"}
 
 def activation_query(wide: ir.Table, milestone_id: str, days: tuple[int, ...], period: Period,
                      as_of: datetime) -> ir.Table:
+    import ibis
+
     users = wide.filter(wide[applicable_col(milestone_id)] == 1)
     reach = users[reach_col(milestone_id)]
     ttm = reach.epoch_seconds() - users[c.T0].epoch_seconds()

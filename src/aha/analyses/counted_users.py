@@ -12,21 +12,19 @@ stored progress and reach times, then derives the `all_of` composites from their
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import ibis
-import ibis.expr.types as ir
 
 from aha.definitions import Definitions
 from aha.definitions.models import Milestone
 from aha.engine import columns as c
-from aha.engine import matchers
-from aha.engine.identity import EventSource
-from aha.engine.milestones import event_codes, qualifying
-from aha.engine.relations import union_all
-from aha.engine.state import longest_window, owners_query, relevant_parts, tracked
+from aha.engine.tracked import longest_window, tracked
 from aha.store import Store, schema
 from aha.store.database import timestamp_sql
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 COUNTED_USERS = "aha_counted_users"  # (id): users brought up to date from their stored progress (temp)
 NEW_ROWS = "aha_new_rows"  # the raw events past the mark (temp view)
@@ -89,7 +87,16 @@ def qualifying_rows(store: Store, definitions: Definitions, entities: ir.Table, 
                     as_of: datetime) -> None:
     """Per counted milestone k, ROWS_k: (entity_key, timestamp, message_id, _value) of the new events (NEW_ROWS)
     that qualify for it for a counted user, found as a full build finds them (`relevant_parts`, `qualifying`) with
-    the user's stored `t0` and key. Unconditional, so that the compiled update runs the same statements each time."""
+    the user's stored `t0` and key. Unconditional, so that the compiled update runs the same statements each time.
+    Only while an update's statements are recorded: Ibis and the engine are imported here, not with the module."""
+    import ibis
+
+    from aha.engine import matchers
+    from aha.engine.identity import EventSource
+    from aha.engine.milestones import event_codes, qualifying
+    from aha.engine.relations import union_all
+    from aha.engine.state import owners_query, relevant_parts
+
     ms = counted(definitions)
     if not ms:
         return

@@ -7,10 +7,7 @@ cohorts never look like drop-off. With `include_immature`, everyone counts and t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING, Any
 
 from aha.analyses import report_sql
 from aha.analyses.report_results import FunnelGroup, FunnelResult, FunnelStep, Order
@@ -18,9 +15,12 @@ from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, end_col, reach_col, users_wide
 from aha.definitions import Definitions
 from aha.engine import columns as c
-from aha.engine.segments import SEGMENT
+from aha.engine.columns import SEGMENT
 from aha.results import Rate, number
 from aha.store import Store
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 SIGNUP = "signup"
 
@@ -31,6 +31,8 @@ def step_ids(definitions: Definitions) -> list[str]:
 
 def funnel_query(wide: ir.Table, steps: list[str], as_of: datetime, order: Order, include_immature: bool) -> ir.Table:
     """Aggregated counts per segment; one row per segment, a few columns per step."""
+    import ibis
+
     in_scope = ibis.and_(*[wide[applicable_col(s)] == 1 for s in steps]).fill_null(False)
     mature = ibis.and_(*[wide[end_col(s)] <= ibis.literal(as_of) for s in steps]).fill_null(False)
     population = in_scope if include_immature else in_scope & mature

@@ -9,10 +9,7 @@ an ordered funnel's bottom step, which also requires every step before it, in or
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING, Any
 
 from aha.analyses import report_sql
 from aha.analyses.report_results import HeadlineResult
@@ -22,9 +19,14 @@ from aha.engine import columns as c
 from aha.results import Rate
 from aha.store import Store
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
 
 def headline_query(wide: ir.Table, primary: str, paid: bool, as_of: datetime) -> ir.Table:
     """One row: users, and per measure the users whose window has closed and those among them who reached it."""
+    import ibis
+
     now = ibis.literal(as_of)
     closed = (wide[applicable_col(primary)] == 1) & (wide[end_col(primary)] <= now)
     metrics: dict[str, Any] = {

@@ -20,7 +20,7 @@ from aha.analyses import counted_users
 from aha.definitions import Definitions
 from aha.definitions.models import Milestone
 from aha.engine import columns as c
-from aha.engine.state import counted_milestones, longest_window, tracked
+from aha.engine.tracked import counted_milestones, longest_window, tracked
 from aha.store import Store, schema
 from aha.store.database import timestamp_sql
 

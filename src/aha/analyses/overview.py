@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import cast
-
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING, cast
 
 from aha.analyses import report_sql
 from aha.analyses.report_results import ActivationResult, OverviewResult, Target, TimingResult
@@ -14,6 +12,9 @@ from aha.definitions import content_hash
 from aha.engine import columns as c
 from aha.results import Rate, duration_text
 from aha.store import Store, schema
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 def run(store: Store, ms: MilestoneState, activation: ActivationResult | None = None,

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from aha.analyses.defaults import PATHS_TOP
 from aha.analyses.funnel import SIGNUP
 from aha.analyses.left_out import account_milestones
 from aha.analyses.state import MilestoneState
@@ -30,7 +31,7 @@ from aha.errors import UserError
 from aha.results import Rate, ResultMixin
 from aha.store import Store
 
-TOP = 10
+TOP = PATHS_TOP
 NONE = "(none)"  # reached no funnel milestone
 OTHER = "(other)"  # every path outside the top ones, together
 ARROW = " → "

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import duckdb
-import ibis.expr.types as ir
 
 from aha.analyses import compiled, counted_users, incremental, state
 from aha.analyses.state import (
@@ -27,6 +27,9 @@ from aha.definitions import Definitions
 from aha.engine import columns as c
 from aha.store import Store, schema
 from aha.store.database import one_row
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 def refresh(store: Store, definitions: Definitions, before: incremental.Marks,

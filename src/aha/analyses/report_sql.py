@@ -23,10 +23,9 @@ from dataclasses import replace
 from typing import Any
 
 import duckdb
-import ibis.expr.operations as ops
 
 from aha.analyses import compiled
-from aha.analyses.state import ENTITIES_TABLE, LAYOUT, MilestoneState
+from aha.analyses.state import ENTITIES_TABLE, LAYOUT, MilestoneState, Named
 from aha.definitions import content_hash
 from aha.store import Store, schema
 from aha.store.database import MEMORY
@@ -36,25 +35,28 @@ _saving = threading.Lock()  # the report's timing runs on a second connection, i
 
 
 def usable(store: Store, ms: MilestoneState) -> bool:
-    """Whether `ms` is read from the file's entities table of a DuckDB file (see the module's note)."""
-    if not store.incremental or not compiled.enabled():
-        return False
-    op = ms.entities.op()
-    return (isinstance(op, ops.DatabaseTable) and op.name == ENTITIES_TABLE
-            and op.namespace.database in (None, MEMORY) and op.namespace.catalog is None)
+    """Whether `ms` is read from the file's entities table of a DuckDB file (see the module's note): its entities
+    are the stored state's by name (`state.Named`), not an expression over them."""
+    return (store.incremental and compiled.enabled() and isinstance(ms.source, Named)
+            and ms.source.database in (None, MEMORY))
 
 
 def statements(store: Store, ms: MilestoneState, key: tuple[str, ...],
                compile_: Callable[[MilestoneState], list[str]]) -> list[str]:
     """The statements kept under `key` for `ms`'s definitions, or `compile_` (given `ms` with `compiled.AS_OF` as
     its `as_of`) kept now; either way with `ms.as_of` put in. Call only when `usable(store, ms)`."""
-    database = ms.entities.op().namespace.database or ""  # the file's table, or a rebuild's copy in memory
+    assert isinstance(ms.source, Named)
+    database = ms.source.database or ""  # the file's table, or a rebuild's copy in memory
     full = ("report", LAYOUT, str(schema.SCHEMA_VERSION), content_hash(ms.definitions), database,
             compiled.shape(store), *key)
     mine = (str(store.path), *full)  # per file: each file keeps its own
     found = _kept.get(mine)
     if found is None:
         found = compiled.load(store, full)
+        if found is None:
+            found = _renamed(store, full, database)
+            if found is not None:
+                _save(store, full, found)
         if found is None:
             found = compile_(replace(ms, as_of=compiled.AS_OF))
             _save(store, full, found)
@@ -64,6 +66,25 @@ def statements(store: Store, ms: MilestoneState, key: tuple[str, ...],
             _kept[mine] = found
     sentinel, value = compiled.sentinel_sql(compiled.AS_OF), compiled.literal(ms.as_of)
     return [sql.replace(sentinel, value) for sql in found]
+
+
+FILE, COPY = f'"{ENTITIES_TABLE}"', f'"{MEMORY}"."{ENTITIES_TABLE}"'  # how compiled reads name the two tables
+
+
+def _renamed(store: Store, full: tuple[str, ...], database: str) -> list[str] | None:
+    """The same reads kept for the other entities table (a rebuild's copy in memory, the file's), with the table's
+    name changed: the statements differ in nothing else. So the reports after a cold one (reading the file's table)
+    run what the cold one (reading its copy in memory) kept, and the other way round."""
+    found = compiled.load(store, (*full[:4], MEMORY if database == "" else "", *full[5:]))
+    if found is None:
+        return None
+    if database == "":  # every mention of the table is the copy's
+        if any(sql.count(FILE) != sql.count(COPY) for sql in found):
+            return None
+        return [sql.replace(COPY, FILE) for sql in found]
+    if any(f'"{MEMORY}"' in sql for sql in found):
+        return None
+    return [sql.replace(FILE, COPY) for sql in found]
 
 
 def records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -174,9 +175,11 @@ def read(db: Path, definitions_hash: str, analysis: str, options: dict[str, Any]
         con.close()
 
 
-def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
+def remembered(analysis: str, result_class: type | str) -> Callable[[Method], Method]:
     """A `Project` method that answers from the store's kept answers when the same question was asked of the same
-    data and definitions, else computes, keeps the answer with the notes it gave, and shows those notes."""
+    data and definitions, else computes, keeps the answer with the notes it gave, and shows those notes.
+    `result_class` may be named as "module:Class", imported when an answer is read back (an analysis's module,
+    which imports Ibis, is then not imported by `Project`'s)."""
     def decorate(method: Method) -> Method:
         signature = inspect.signature(method)
 
@@ -193,7 +196,7 @@ def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
             if kept is not None:
                 for note in kept.notes:
                     warnings.warn(UserNote(note), stacklevel=2)
-                return from_jsonable(result_class, kept.body)
+                return from_jsonable(_resolved(result_class), kept.body)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserNote)  # each note recorded, to be kept with the answer
                 result = method(self, *args, **kwargs)
@@ -204,3 +207,12 @@ def remembered(analysis: str, result_class: type) -> Callable[[Method], Method]:
             return result
         return cast(Method, wrapper)
     return decorate
+
+
+def _resolved(result_class: type | str) -> type:
+    if isinstance(result_class, type):
+        return result_class
+    module, _, name = result_class.partition(":")
+    found = getattr(importlib.import_module(module), name)
+    assert isinstance(found, type)
+    return found

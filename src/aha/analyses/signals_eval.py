@@ -16,7 +16,7 @@ from aha.analyses.accounts import members_of
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
 from aha.engine.signals import ACCOUNT_ID, USER_ID, entered_of, signals_query
-from aha.engine.state import tracked
+from aha.engine.tracked import tracked
 from aha.errors import UserError
 from aha.results import ResultMixin, number
 from aha.stats.contingency import Comparison, compare

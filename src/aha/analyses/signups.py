@@ -11,14 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-import ibis.expr.types as ir
-
 from aha.analyses import report_sql
 from aha.analyses.report_results import SignupsUsed
 from aha.engine import columns as c
 from aha.errors import UserError
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from aha.analyses.state import MilestoneState
     from aha.store import Store
 
@@ -82,7 +82,7 @@ def restrict(ms: MilestoneState, signups: SignupRange) -> MilestoneState:
         return table
 
     long_view = ms.long_view
-    return replace(ms, entities=inside(ms.entities), long_view=lambda: inside(long_view()), signups=signups)
+    return replace(ms, source=inside(ms.entities), long_view=lambda: inside(long_view()), signups=signups)
 
 
 def used(store: Store, ms: MilestoneState) -> SignupsUsed:

@@ -10,33 +10,22 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
-
-import ibis
-import ibis.expr.types as ir
 
 from aha.analyses import compiled, incremental
 from aha.definitions import Definitions, content_hash
-from aha.engine import accounts
 from aha.engine import columns as c
-from aha.engine.identity import EventSource
-from aha.engine.members import JSONMember
-from aha.engine.members_reached import member_keys_query
-from aha.engine.state import (
-    entities_query,
-    owners_query,
-    relevant_parts,
-    segments_query,
-    state_query,
-    state_view_parts,
-)
 from aha.errors import UserError
 from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
 from aha.store.database import MEMORY, StoreError, one_row
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from aha.analyses.signups import SignupRange
+    from aha.engine.identity import EventSource
 
 ENTITIES_TABLE = "aha_entities"  # one row per entity: ids, t0, segment sources and every milestone's state columns
 RELEVANT_TABLE = "aha_relevant"  # + _user, _account: the candidate events of each entity type (temp)
@@ -58,17 +47,33 @@ LAYOUT = "wide-5"  # part of the state key: a state written by an aha with anoth
 STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier releases
 
 
+class Named:
+    """The state's entities table by name, bound by Ibis only on first use (`MilestoneState.entities`): the file's
+    (`database` None) or a rebuild's copy in memory (`MEMORY`). A report whose reads are kept statements
+    (aha.analyses.report_sql) reads it by this name and never imports Ibis."""
+
+    def __init__(self, store: Store, database: str | None = None) -> None:
+        self.store, self.database = store, database
+
+    @cached_property
+    def table(self) -> ir.Table:
+        if self.database is None:
+            return self.store.table(ENTITIES_TABLE)
+        return self.store.ibis.table(ENTITIES_TABLE, database=self.database)
+
+
 @dataclass(frozen=True)
 class MilestoneState:
     """Bound tables of one computed state. `entities` has one row per entity (t0, segment sources, and the wide
     state columns of engine.state.state_query); `state` is the long view, one row per (entity, milestone).
+    `source` is that table, or its name (`Named`: the stored state, bound when `entities` is first read).
 
     Right after a rebuild, `entities` is the in-memory copy while the file's is still being written (`build`);
     `state` reads the file's and `users_without_signup` is counted with the write, so both wait for it."""
 
     definitions: Definitions
     as_of: datetime
-    entities: ir.Table
+    source: ir.Table | Named
     long_view: Callable[[], ir.Table] = field(repr=False)
     count_without_signup: Callable[[], int] = field(repr=False)
     rebuilt: bool = False  # recomputed from every event
@@ -78,6 +83,15 @@ class MilestoneState:
     # after an incremental update: the (entity_type, entity_id) pairs it recomputed (replaced, or removed when no
     # longer an entity); every other row is as the stored state had it (the server's checklist copy patches these)
     touched: frozenset[tuple[str, str]] | None = None
+
+    @property
+    def entities(self) -> ir.Table:
+        return self.source.table if isinstance(self.source, Named) else self.source
+
+    def on(self, store: Store) -> MilestoneState:
+        """This state read through another handle on the same database (a thread's `Store.cursor`): a named table
+        is bound there, on first use, not on the handle another thread is running a query on."""
+        return replace(self, source=Named(store, self.source.database)) if isinstance(self.source, Named) else self
 
     @property
     def state(self) -> ir.Table:
@@ -127,6 +141,8 @@ def check_segment(store: Store, segment: str | None) -> None:
     if problem:
         raise UserError(f"--segment {shown(segment)}: {problem}.")
     if segment.startswith("/"):
+        from aha.engine.members import JSONMember
+
         segments = store.table(SEGMENTS_TABLE)
         found = store.value(segments.filter(JSONMember(segments[c.TRAITS], segment).to_expr().notnull()
                                             | JSONMember(segments[c.SIGNUP_PROPERTIES], segment).to_expr().notnull())
@@ -151,6 +167,8 @@ def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:
     Kept apart from the state and built on first use (then reused while the state is): a report without a
     breakdown never reads or writes the JSON, which was a third of the state's cost at ten million events.
     """
+    from aha.engine.state import segments_query
+
     store.settle()  # the state's key is written with the state
     key = store.meta(STATE_KEY)
     built = store.meta(SEGMENTS_KEY)
@@ -162,11 +180,13 @@ def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:
     segments = store.table(SEGMENTS_TABLE)
     joined = ms.entities.left_join(segments, ms.entities[c.ENTITY_KEY] == segments[c.ENTITY_KEY])
     entities = joined.select(*ms.entities.columns, c.SIGNUP_PROPERTIES, c.TRAITS)
-    return replace(ms, entities=entities)
+    return replace(ms, source=entities)
 
 
 def event_source(store: Store, as_of: datetime | None) -> EventSource:
     """The store's events as the engine reads them, with the per-user tables writers keep beside them."""
+    from aha.engine.identity import EventSource
+
     return EventSource(store.table(schema.EVENTS), store.table(schema.IDENTITIES), as_of,
                        store.table(schema.SEEN_USERS), store.table(schema.SEEN_MEMBERS),
                        store.table(schema.SEEN_ANONYMOUS))
@@ -213,7 +233,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
 
     if not force and cached == key:
         counted[WITHOUT_SIGNUP] = int(store.meta(WITHOUT_SIGNUP) or 0)
-        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup, key=key)
+        return MilestoneState(definitions, as_of, Named(store), long_view, without_signup, key=key)
     marks = incremental.Marks(key, prefix, as_of, default_as_of(store), incremental.watermarks(store)) if (
         store.incremental) else None
     before = incremental.stored_marks(store) if store.incremental else None
@@ -223,7 +243,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         from aha.analyses.refresh import refresh  # it reads this module's tables and steps
 
         counted[WITHOUT_SIGNUP], touched = refresh(store, definitions, before, marks)
-        return MilestoneState(definitions, as_of, store.table(ENTITIES_TABLE), long_view, without_signup,
+        return MilestoneState(definitions, as_of, Named(store), long_view, without_signup,
                               refreshed=True, key=key, touched=touched)
     if store.incremental:  # the kept links are replaced below, before the key: a crash in between must leave no
         store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])  # marks that trust them
@@ -234,6 +254,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         lambda q: store.materialise(ENTITIES_TABLE, q))
     for stale in (*STALE_TABLES, SEGMENTS_TABLE):  # segment sources belong to the state they were built for
         store.drop(stale)
+    wide: ir.Table | Named
+    view_sql: str | None
     if store.incremental and compiled.enabled():  # a DuckDB file: the build's statements kept (aha.analyses.compiled)
         wide, view_sql = _kept_build(store, definitions, as_of, overlapped, target, counted)
     else:
@@ -254,6 +276,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         if view_sql is not None:  # a DuckDB file: the kept statement
             handle.raw.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view_sql}')
         else:  # the store's own way (a Spark temp view; no raw SQL there): a full build runs on every backend
+            assert not isinstance(wide, Named)
             handle.create_view(STATE_TABLE, _view_parts(wide, definitions, as_of))
         _write_key(handle, key, marks, counted[WITHOUT_SIGNUP])
 
@@ -262,11 +285,11 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
 
 
 def _kept_build(store: Store, definitions: Definitions, as_of: datetime, overlapped: bool,
-                target: Callable[[ir.Table], ir.Table], counted: dict[str, int]) -> tuple[ir.Table, str]:
+                target: Callable[[ir.Table], ir.Table], counted: dict[str, int]) -> tuple[Named, str]:
     """A full build of a DuckDB file through the statements kept for these definitions (aha.analyses.compiled: in
     the file or this user's cache), else built and compiled now and kept: the links, the entities and their state
     (`target`), the users-without-signup count (into `counted`). Returns the entities bound and the long view's
-    statement for `as_of`."""
+    statement for `as_of`. Ibis is imported only for what is not kept."""
     prefix = ("build", LAYOUT, content_hash(definitions), str(schema.SCHEMA_VERSION), str(overlapped))
 
     def steps() -> None:
@@ -275,10 +298,11 @@ def _kept_build(store: Store, definitions: Definitions, as_of: datetime, overlap
         _spread(store, source, definitions, target)
 
     compiled.run(store, prefix, as_of, "", steps)
-    wide = store.ibis.table(ENTITIES_TABLE, database=MEMORY) if overlapped else store.table(ENTITIES_TABLE)
+    named = Named(store, MEMORY if overlapped else None)
 
     def without_sql() -> str:
         source = replace(event_source(store, compiled.AS_OF), linked=store.ibis.table(LINKS_TABLE, database="temp"))
+        wide = named.table
         signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
         users = source.users()
         return str(store.ibis.compile(users.anti_join(signed_up, users.user_id == signed_up[c.ENTITY_ID]).count()))
@@ -287,8 +311,8 @@ def _kept_build(store: Store, definitions: Definitions, as_of: datetime, overlap
     counted[WITHOUT_SIGNUP] = int(row[0] or 0) if row else 0
     store.drop(LINKS_TABLE, temp=True)
     view = compiled.text(store, (*prefix, "view"), as_of, lambda: store.union_sql(
-        _view_parts(wide, definitions, compiled.AS_OF)))
-    return wide, view
+        _view_parts(named.table, definitions, compiled.AS_OF)))
+    return named, view
 
 
 def _count_without_signup(store: Store, source: EventSource, wide: ir.Table) -> int:
@@ -302,6 +326,10 @@ def _count_without_signup(store: Store, source: EventSource, wide: ir.Table) -> 
 
 def _view_parts(wide: ir.Table, definitions: Definitions, as_of: datetime) -> list[ir.Table]:
     """The long view's parts over the file's entities, compiled against the name the file's table has."""
+    import ibis
+
+    from aha.engine.state import state_view_parts
+
     return state_view_parts(ibis.table(wide.schema(), name=ENTITIES_TABLE), definitions, as_of)
 
 
@@ -337,6 +365,12 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
     `keep` narrows the entities (an incremental update, with `memberships` narrowed likewise): then only events from
     the earliest kept `t0` on are read for milestones (events are stored in time order per name, so DuckDB skips
     the older row groups)."""
+    import ibis
+
+    from aha.engine import accounts
+    from aha.engine.members_reached import member_keys_query
+    from aha.engine.state import entities_query, owners_query, relevant_parts, state_query
+
     # Who each anonymous id is: read by the entities and every candidate part, so kept once (a full build passes
     # its own in, and drops it when it is done with it).
     made_links = source.linked is None

@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
@@ -20,11 +18,14 @@ from aha.analyses import report_sql
 from aha.analyses.report_results import HistogramBin, KmPoint, MilestoneTiming, TimingGroup, TimingResult
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
-from aha.engine.segments import SEGMENT, segment_column
-from aha.engine.state import applicable, tracked
+from aha.engine.columns import SEGMENT
+from aha.engine.tracked import tracked
 from aha.results import number
 from aha.stats.survival import kaplan_meier
 from aha.store import Store
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 # Histogram edges in seconds: human-sized buckets from a minute to a month (the last bucket is open-ended).
 EDGES = (0, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 14 * 86400, 30 * 86400)
@@ -35,6 +36,11 @@ def _rows(ms: MilestoneState) -> list[ir.Table]:
     """One row per eligible (entity, milestone): in scope, t0 ≤ as_of, as one select per milestone (to be unioned)
     from the wide state with the milestone's window as a constant (the `state` view would compute window ends and
     statuses first)."""
+    import ibis
+
+    from aha.engine.state import applicable
+
+
     entities, as_of = ms.entities, ms.as_of
     parts = []
     for k, m in enumerate(tracked(ms.definitions)):
@@ -50,6 +56,11 @@ def _rows(ms: MilestoneState) -> list[ir.Table]:
 def _base(joined: ir.Table, ms: MilestoneState, segment: str | None) -> ir.Table:
     """`_rows` with time to milestone and the censored duration; a segment is read once per entity and joined to
     the rows, not parsed again for every milestone."""
+    import ibis
+
+    from aha.engine.segments import segment_column
+
+
     entities, as_of = ms.entities, ms.as_of
     if segment is None:  # no join just to attach "(all)"
         joined = joined.mutate(**{SEGMENT: segment_column(entities, None)})

@@ -6,14 +6,15 @@ Read straight from the wide state table (`aha_entities`), never from the events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
 from aha.analyses.state import MilestoneState
 from aha.engine import columns as c
-from aha.engine.segments import SEGMENT, segment_column
-from aha.engine.state import applicable, tracked
+from aha.engine.columns import SEGMENT
+from aha.engine.tracked import tracked
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 def reach_col(milestone_id: str) -> str:
@@ -32,6 +33,12 @@ def users_wide(ms: MilestoneState, milestone_ids: Sequence[str], segment: str | 
     """Signed-up users with `t0`, `segment`, and per milestone: reach time, window end and scope applicability.
 
     Funnel steps and the primary milestone are user milestones (the definitions refuse anything else)."""
+    import ibis
+
+    from aha.engine.segments import segment_column
+    from aha.engine.state import applicable
+
+
     ours = {m.id: (k, m) for k, m in enumerate(tracked(ms.definitions))}
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     columns: dict[str, ir.Value] = {SEGMENT: segment_column(users, segment)}

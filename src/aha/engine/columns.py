@@ -36,3 +36,5 @@ def progress_of(milestone_key: int) -> str:
 
 def applicable_of(milestone_key: int) -> str:
     return f"applicable_{milestone_key}"
+
+SEGMENT = "segment"  # a breakdown's value in an analysis's rows (engine.segments)

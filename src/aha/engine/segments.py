@@ -10,7 +10,7 @@ from aha.engine.matchers import text
 
 ALL = "(all)"
 NONE = "(none)"
-SEGMENT = "segment"
+SEGMENT = c.SEGMENT
 
 
 def segment_column(entities: ir.Table, segment: str | None) -> ir.StringValue:

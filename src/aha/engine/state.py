@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
@@ -32,24 +32,9 @@ from aha.engine.milestones import (
 )
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
+from aha.engine.tracked import counted_milestones, longest_window, tracked
 
 ENTITY_COLUMNS = [c.ENTITY_TYPE, c.ENTITY_ID, c.T0]
-
-
-def paid_milestone(definitions: Definitions) -> Milestone | None:
-    """The paid event as a count-1 milestone with the conversion horizon as its window."""
-    if definitions.paid is None:
-        return None
-    return Milestone.model_construct(
-        id=c.PAID, name="Paid", level="secondary", entity="user", event=definitions.paid.events, all_of=None,
-        where={}, count=1, distinct=None, sum=None, within=definitions.paid.within, scope={},
-    )
-
-
-def tracked(definitions: Definitions) -> list[Milestone]:
-    """Every milestone state is kept for: the definitions' milestones plus the paid pseudo-milestone."""
-    paid = paid_milestone(definitions)
-    return [*definitions.milestones, *([paid] if paid else [])]
 
 
 def scope_column(key: int) -> str:
@@ -165,17 +150,6 @@ def relevant_parts(source: EventSource, owners: Mapping[str, ir.Table], membersh
             columns |= extract_properties(joined, uses) if with_properties else null_properties(uses)
             parts.setdefault(entity, []).append(joined.select(c.ENTITY_KEY, *kept, "timestamp", **columns))
     return parts
-
-
-def counted_milestones(definitions: Definitions, entity: str) -> list[Milestone]:
-    """An entity type's tracked milestones that count its events (not composites of other milestones: `all_of`,
-    `members_reached`)."""
-    return [m for m in tracked(definitions) if m.entity == entity and m.all_of is None and m.members_reached is None]
-
-
-def longest_window(definitions: Definitions, entity: str) -> timedelta:
-    """The window that bounds an entity type's candidate events: its longest milestone window (none: zero)."""
-    return max((m.within for m in counted_milestones(definitions, entity)), default=timedelta(0))
 
 
 def _account_candidates(source: EventSource, memberships: ir.Table, names: list[str]) -> ir.Table:
