@@ -87,9 +87,8 @@ def _parse_int(text: str) -> int:
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object whose member names are all different; a repeated name is refused (docs/ingest.md, "Values")."""
     obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+    repeated = values.first_repeated(pairs, obj)
+    if repeated is not None:
         raise Refused(400, "body", values.duplicate_key(repeated))
     return obj
 

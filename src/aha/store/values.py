@@ -99,11 +99,19 @@ class _Repeated(Exception):
         self.name = name
 
 
+def first_repeated(pairs: list[tuple[str, Any]], obj: dict[str, Any]) -> str | None:
+    """The first name `pairs` (an object's members in order; `obj`, them as a dict) holds twice, else None."""
+    if len(obj) == len(pairs):
+        return None
+    seen: set[str] = set()
+    return next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+
+
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        raise _Repeated(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    name = first_repeated(pairs, obj)
+    if name is not None:
+        raise _Repeated(name)
     return obj
 
 
