@@ -178,7 +178,7 @@ def _fast_decode(body: bytes) -> Any:
     refuses it): every member name is followed by one colon, and msgspec writes the decoded document's names and
     strings with their colons as they are, so a body holds more colons than its decoded document's encoding exactly
     when a member was dropped (a colon escaped as `\\u003a` in the body could hide one: such a body goes there too).
-    One encoding and two counts, ~1.4 µs per call of a 100-call batch on this machine, a third of the decoding.
+    One encoding and two counts: `decode_body` of a 100-call batch 6.1–6.9 → 9.3–9.7 µs of CPU per call (load ~10).
     """
     if len(body) > 308 and _PAST_A_DOUBLE in body.translate(_NUMBER_BYTES):
         raise ValueError("a long number: the standard library decides")
