@@ -71,6 +71,8 @@ class Server:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
             time.sleep(0.1)
+        self.process.kill()  # never left running: orphans slowed every later start on a loaded machine
+        self.process.wait()
         raise AssertionError("server did not answer /health within 60 s")
 
     def _limit(self) -> None:

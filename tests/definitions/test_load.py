@@ -62,6 +62,12 @@ BAD = [
     pytest.param(HEAD + M % "within: -3d",
                  "aha.yaml: milestones[0].within: '-3d' must be a positive duration, such as \"1d\".",
                  id="negative_window"),
+    pytest.param(HEAD + M % "within: 99999999999d",  # was an OverflowError traceback (timedelta's range)
+                 "aha.yaml: milestones[0].within: '99999999999d' is longer than 100 years (36500d); write a shorter "
+                 "duration.", id="absurd_window"),
+    pytest.param(HEAD + M % ("within: " + "9" * 400 + "w"),  # infinity as a float
+                 "aha.yaml: milestones[0].within: '999999999999999999999999999999999999... is longer than 100 years "
+                 "(36500d); write a shorter duration.", id="window_of_400_digits"),
     pytest.param(HEAD + M % "within: 3d, wher: {x: 1}",
                  "aha.yaml: milestones[0].wher: unknown key 'wher'. Did you mean 'where'?", id="unknown_key"),
     pytest.param("targets: {activation_rate_day_7: 1w}\n" + HEAD + M % "within: 3d",

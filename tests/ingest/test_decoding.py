@@ -72,6 +72,9 @@ EDGES = [
     b'{"a":"\xff"}', b'{"a":"\xed\xa0\x80"}', b'{"a":"\xc0\x80"}', b'{"a":"\x01"}',
     b'{"a":1,"a":2}', b'{"a":1}\x00', b' {"a":1} \n', b'{"a":01}', b'{"a":1.}', b'[' * 2000 + b']' * 2000,
     b'"text"', b"[]", b"", b"nul", b'{"a":true,"b":false,"c":null}',
+    # repeated member names are refused (docs/ingest.md, "Values"); colons in strings are not names
+    b'{"p":{"q":[{"a":1,"a":1}]}}', b'{"a" :1,"a"\n:2}', b'{"a\\u003a":1,"a\\u003a":2}',
+    b'{"t":"10:00:00","u":"https://x"}', b'{"a\\u003a":"b:"}', b'{"a":"\\":","b":{"\\":":1}}',
 ]
 
 
@@ -97,6 +100,23 @@ def test_the_fast_decoder_answers_as_the_standard_library_on_generated_documents
     expected, got = stdlib(body), fast(body)
     assert expected[0] == got[0]
     assert same(expected[1], got[1]) if expected[0] == "doc" else expected == got
+
+
+def _object_text(pairs: list[tuple[str, Any]], gap: str) -> str:
+    return "{" + ",".join(f"{json.dumps(k)}{gap}:{json.dumps(v)}" for k, v in pairs) + "}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", ":", '":', "a:"]), json_values), max_size=5),
+       st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers()), max_size=3), st.sampled_from(["", " ", "\n"]))
+def test_the_fast_decoder_refuses_repeated_names_as_the_standard_library(
+        outer: list[tuple[str, Any]], inner: list[tuple[str, Any]], gap: str) -> None:
+    body = _object_text([*outer, ("in", 0)], gap).replace('"in"' + gap + ":0", '"in":' + _object_text(inner, gap))
+    expected, got = stdlib(body.encode()), fast(body.encode())
+    assert expected[0] == got[0]
+    keys = [k for k, _ in outer] + ["in"]
+    repeated = len(set(keys)) < len(keys) or len({k for k, _ in inner}) < len(inner)
+    assert (got[0] == "refused") == repeated
 
 
 def too_deep_by_stack(value: Any, limit: int) -> bool:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DAYS = 36_500  # 100 years: longer is a typo (and `99999999999d` overflowed Python's timedelta: a traceback)
 _PATTERN = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
@@ -26,6 +27,9 @@ def parse_duration(value: Any) -> timedelta:
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"{value!r} must be a positive duration, such as \"1d\"")
+    if not seconds <= MAX_DAYS * 86400:  # infinity too (a number of 400 digits)
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ValueError(f"{shown} is longer than 100 years ({MAX_DAYS}d); write a shorter duration")
     return timedelta(seconds=seconds)
 
 

@@ -84,7 +84,17 @@ def _parse_int(text: str) -> int:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float, parse_int=_parse_int)
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose member names are all different; a repeated name is refused (docs/ingest.md, "Values")."""
+    obj = dict(pairs)
+    repeated = values.first_repeated(pairs, obj)
+    if repeated is not None:
+        raise Refused(400, "body", values.duplicate_key(repeated))
+    return obj
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float, parse_int=_parse_int,
+                            object_pairs_hook=_unique_members)
 
 
 def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
@@ -150,6 +160,8 @@ _FAST = msgspec.json.Decoder()
 _NUMBER_BYTES = bytes.maketrans(bytes(range(256)), bytes(0x31 if chr(b) in "0123456789+-.eE" else 0x30
                                                          for b in range(256)))
 _PAST_A_DOUBLE = b"1" * 309  # the shortest integer past a double's range has 309 digits (msgspec reads it exactly)
+_ENCODER = msgspec.json.Encoder()
+_ESCAPED_COLON = re.compile(rb"\\u003[aA]")
 
 
 def _fast_decode(body: bytes) -> Any:
@@ -159,12 +171,24 @@ def _fast_decode(body: bytes) -> Any:
     and the standard library accepts — a lone surrogate escape, nesting past msgspec's depth — goes there, and so
     does a body with a number of 309 characters or more (an integer past a double's range, which msgspec reads, or
     a float longer than MAX_NUMBER_DIGITS: the standard library refuses both). Everything else decodes
-    to equal values: integers of any length exactly, floats correctly rounded, later duplicate keys winning
-    (tests/ingest/test_decoding.py compares both on generated documents).
+    to equal values: integers of any length exactly, floats correctly rounded (tests/ingest/test_decoding.py
+    compares both on generated documents).
+
+    A repeated member name, which msgspec lets the later one win, goes there too (the standard library's decoder
+    refuses it): every member name is followed by one colon, and msgspec writes the decoded document's names and
+    strings with their colons as they are, so a body holds more colons than its decoded document's encoding exactly
+    when a member was dropped (a colon escaped as `\\u003a` in the body could hide one: such a body goes there too).
+    One encoding and two counts: `decode_body` of a 100-call batch 6.1–6.9 → 9.3–9.7 µs of CPU per call (load ~10).
     """
     if len(body) > 308 and _PAST_A_DOUBLE in body.translate(_NUMBER_BYTES):
         raise ValueError("a long number: the standard library decides")
-    return _FAST.decode(body)
+    doc = _FAST.decode(body)
+    if isinstance(doc, (dict, list)):
+        colons = body.count(b":")
+        if colons and (colons != _ENCODER.encode(doc).count(b":") or (
+                b"\\u003" in body and _ESCAPED_COLON.search(body) is not None)):
+            raise ValueError("a repeated member name, maybe: the standard library decides")
+    return doc
 
 
 def decode_body(data: bytes, content_encoding: str | None, limit: int) -> Decoded:

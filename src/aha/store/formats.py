@@ -125,9 +125,30 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
             return [Column(str(r[0]), "JSON") for r in rows]
         source = _parquet_source() if fmt == "parquet" else _csv_source("\t" if fmt == "tsv" else ",")
         described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+        if fmt != "parquet":
+            header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
+                                 [str(path)]).fetchall()
+            _check_header(path, [None if c is None else str(c) for c in header[0]] if header else [])
     except duckdb.Error as exc:
         raise _read_error(path, exc) from None
     return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
+
+
+def _check_header(path: Path, names: list[str | None]) -> None:
+    """Refuse a CSV/TSV header that names a column twice: DuckDB would keep the first name and call the other
+    `plan_1` (and rename a real `plan_1` column `plan_1_1`), so a property would be stored under a name the file
+    never had. Names are compared as DuckDB does, ignoring case (`plan` and `Plan` clash too)."""
+    first: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if name is None:
+            continue
+        seen = first.setdefault(name.lower(), number)
+        if seen != number:
+            shown = names[seen - 1]
+            case = "" if shown == name else f', as "{shown}" and "{name}": names ignore case'
+            raise ImportRefused(f'{path}: the header names column "{shown}" twice (columns {seen} and {number}'
+                                f"{case}). "
+                                "Rename or remove one of them and import again.")
 
 
 def member_names(con: duckdb.DuckDBPyConnection, path: Path, column: str) -> list[str]:

@@ -27,6 +27,10 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("_kind = 'group' AND account_id IS NULL", "account_id", "group without groupId"),
     ("_kind <> 'user' AND ts_text IS NULL", "timestamp", "no timestamp"),
     ("ts_text IS NOT NULL AND ts IS NULL", "timestamp", "unparseable timestamp"),
+    # The server's bounds (ingest/payloads.py): a year 1970 or earlier is a default or a unit mistake (epoch 0, a
+    # year 0), and a time more than a day past the import's would put the event in a future cohort.
+    ("ts < TIMESTAMP '1971-01-01'", "timestamp", "timestamp before 1971"),
+    ("ts > CAST($now AS TIMESTAMP) + INTERVAL 1 DAY", "timestamp", "timestamp more than a day after the import"),
 )
 
 
