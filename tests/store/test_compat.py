@@ -33,6 +33,19 @@ def test_drop_renders_the_name_ibis_gives() -> None:
     assert sge.Drop(kind="TABLE", this=qualified, exists=True).sql("duckdb") == 'DROP TABLE IF EXISTS "c"."main"."t"'
 
 
+def test_the_drop_patch_holds_after_sql_was_generated_first() -> None:
+    """SQLGlot caches each generator's dispatch table on first use: DuckDB SQL generated before the patch applied
+    (tests/engine/test_member_reads.py compiles at import, before any store made its Ibis backend) kept the nameless
+    DROP for the rest of the whole suite's process. A fresh process, in that order."""
+    code = ("import sqlglot, sqlglot.expressions as sge\n"
+            "sqlglot.parse_one('SELECT 1').sql('duckdb')\n"
+            "import aha.store.compat\n"
+            "print(sge.Drop(kind='VIEW', this='v', exists=True).sql('duckdb'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "DROP VIEW IF EXISTS v"
+
+
 def test_ibis_drops_and_lists_on_a_real_file(db_path: Path) -> None:
     store = open_store(db_path)
     try:

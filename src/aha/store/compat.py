@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import sqlglot.expressions as sge
+import sqlglot.generator as generator_module
 from sqlglot.generator import Generator
 
 APPLIED: list[str] = []
@@ -67,6 +68,11 @@ def _drop_names_its_object() -> bool:
         return drop_sql(self, expression)
 
     Generator.drop_sql = patched  # type: ignore[method-assign]
+    # SQLGlot keeps each generator class's dispatch table once built: SQL generated before this patch (a test, or a
+    # caller that compiles before opening a store) would keep rendering the nameless DROP. Built again on next use.
+    cache = getattr(generator_module, "_DISPATCH_CACHE", None)
+    if isinstance(cache, dict):
+        cache.clear()
     return True
 
 
