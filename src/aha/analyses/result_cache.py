@@ -26,13 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import duckdb
 
-from aha.definitions import Definitions
 from aha.errors import UserNote
 from aha.results import RESULT_SCHEMA_VERSION, from_jsonable, to_jsonable
+
+if TYPE_CHECKING:
+    from aha.definitions import Definitions
 
 TABLE = "aha_results"
 LAYOUT = "results-2"  # bump when an analysis gives other numbers for the same data, definitions and options
@@ -69,6 +71,45 @@ def definitions_hash(definitions: Definitions) -> str:
     """Every field of the definitions, names and guidance text and discovery settings included: an answer shows
     them (`content_hash`, the state's, leaves out what changes no state)."""
     return hashlib.sha256(definitions.model_dump_json().encode()).hexdigest()
+
+
+def file_definitions_hash(config: Path) -> str:
+    """`definitions_hash` of the definitions file at `config`. The hash a file's very bytes gave once is kept per
+    user (aha.analyses.statement_cache, keyed by the bytes' SHA-256 and `code_version`), so a command whose answer
+    is kept neither parses the YAML nor builds the pydantic models. The definitions are a function of the file's
+    text and aha's code alone (no includes, no environment), so the same bytes under the same code give the same
+    hash; a file that does not parse keeps nothing and raises its error here."""
+    known = known_definitions_hash(config)
+    if known is not None:
+        return known
+    from aha.analyses import statement_cache
+    from aha.definitions import load, parse
+
+    try:
+        data = config.read_bytes()
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as `load` reads it (text mode)
+    except (OSError, UnicodeDecodeError):
+        return definitions_hash(load(config))  # the loader's one-line error: no such file, not readable, not UTF-8
+    digest = definitions_hash(parse(text, source=str(config)))  # these very bytes: the alias cannot name others
+    statement_cache.save(_alias(data), code_version(), [digest])
+    return digest
+
+
+def known_definitions_hash(config: Path) -> str | None:
+    """The hash `file_definitions_hash` kept for the file's present bytes, or None (never parsed under this code,
+    unreadable, or the cache off): imports neither PyYAML nor pydantic."""
+    from aha.analyses import statement_cache
+
+    try:
+        data = config.read_bytes()
+    except OSError:
+        return None
+    kept = statement_cache.load(_alias(data), code_version())
+    return kept[0] if kept is not None and len(kept) == 1 and len(kept[0]) == 64 else None
+
+
+def _alias(data: bytes) -> list[str]:
+    return ["definitions", hashlib.sha256(data).hexdigest()]
 
 
 def enabled() -> bool:

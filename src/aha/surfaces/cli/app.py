@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
-from aha.errors import UserError, UserNote
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from aha.errors import UserError
+from aha.surfaces.cli.notes import err_console, show_warning
 
 
 class _Commands(TyperGroup):
@@ -43,13 +41,6 @@ app = typer.Typer(
 )
 
 
-def err_console() -> Console:
-    """stderr for notes and errors; rich is imported only when there is something to say (not for `--help`)."""
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def _register() -> None:
     from aha.surfaces.cli import commands
 
@@ -72,28 +63,10 @@ def _main(
     """Activation milestone tracking: which early actions make new signups stay and pay."""
 
 
-def _show_note(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
-               line: str | None = None) -> None:
-    """`aha.errors.UserNote` warnings as one line on stderr; other warnings as Python shows them."""
-    if issubclass(category, UserNote):
-        text = str(message)
-        if text not in _shown:  # one note per message, whichever call site raised it
-            _shown.add(text)
-            from rich.markup import escape
-
-            err_console().print(f"[bold yellow]note:[/] {escape(text)}", markup=True)
-    else:
-        _python_show(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
-
-
-_python_show = warnings.showwarning
-_shown: set[str] = set()
-
-
 def main() -> None:
     """Typer handles usage errors itself (exit 2 with a usage line); aha's own user errors are caught here."""
     _register()
-    warnings.showwarning = _show_note
+    warnings.showwarning = show_warning
     try:
         app()
     except UserError as exc:

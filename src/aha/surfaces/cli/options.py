@@ -7,8 +7,11 @@ from pathlib import Path
 
 import typer
 
-DB = typer.Option(Path("aha.duckdb"), "--db", help="The DuckDB event store.")
-CONFIG = typer.Option(Path("aha.yaml"), "--config", "-c", help="The definitions file.")
+from aha.surfaces.cli.main import CONFIG as DEFAULT_CONFIG
+from aha.surfaces.cli.main import DB as DEFAULT_DB
+
+DB = typer.Option(Path(DEFAULT_DB), "--db", help="The DuckDB event store.")
+CONFIG = typer.Option(Path(DEFAULT_CONFIG), "--config", "-c", help="The definitions file.")
 JSON = typer.Option(False, "--json", help="Print the result objects as JSON (shape in docs/results.md).")
 CSV = typer.Option(False, "--csv", help="Print the result's rows as CSV (the columns of .to_frame()).")
 SEGMENT = typer.Option(None, "--segment", "-s", metavar="<trait>",

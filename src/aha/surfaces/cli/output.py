@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from aha.errors import UserError
 from aha.results import to_jsonable
 
@@ -55,11 +53,17 @@ def machine(result: Any, kind: str, as_json: bool, as_csv: bool) -> bool:
     if as_json and as_csv:
         raise UserError("--json and --csv: choose one of them.")
     if as_json:
-        typer.echo(json.dumps(to_jsonable(result, kind), indent=2, allow_nan=False))
+        _echo(json.dumps(to_jsonable(result, kind), indent=2, allow_nan=False) + "\n")
     elif as_csv:
         rows = result.section_rows() if hasattr(result, "section_rows") else result.rows()
-        typer.echo(csv_text(rows), nl=False)
+        _echo(csv_text(rows))
     return as_json or as_csv
+
+
+def _echo(text: str) -> None:
+    """`typer.echo` for text, without importing Typer (a kept report prints before it is imported: cli/main.py)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula (OWASP, "CSV Injection")

@@ -102,11 +102,10 @@ def _kept(cls: type[T], db: Path, config: Path, name: str, options: dict[str, An
         return None
     import warnings
 
-    from aha.definitions import load
     from aha.errors import UserNote
     from aha.results import from_jsonable
 
-    kept = result_cache.read(db, result_cache.definitions_hash(load(config)), name, options)
+    kept = result_cache.read(db, result_cache.file_definitions_hash(config), name, options)
     if kept is None:
         return None
     for note in kept.notes:
