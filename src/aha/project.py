@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -20,12 +19,13 @@ from aha.analyses import overview as overview_mod
 from aha.analyses import result_cache
 from aha.analyses import signups as signups_mod
 from aha.analyses import timing as timing_mod
+from aha.analyses.as_of import parse_as_of, resolve
 from aha.analyses.defaults import ACCOUNTS_TOP, PATHS_TOP
 from aha.analyses.report_results import ActivationResult, FunnelResult, Order, Period, ReportResult, TimingResult
-from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
+from aha.analyses.state import MilestoneState, build, check_segment, with_segments
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
-from aha.errors import UserError, UserNote
+from aha.errors import UserError
 from aha.guidance.checklist import ChecklistResult, checklist
 from aha.guidance.timeline import LIMIT as TIMELINE_LIMIT
 from aha.guidance.timeline import TimelineResult, timeline
@@ -45,36 +45,6 @@ if TYPE_CHECKING:
     from aha.guidance.rules import RulesRunResult
 
 Level = Literal["user", "account"]  # the unit an analysis counts (`--level`)
-
-
-AS_OF_NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
-
-
-def parse_as_of(value: str | date | datetime | None) -> datetime | None:
-    """A bare date means the end of that UTC day, so `--as-of 2026-06-30` includes June 30th's events."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return _utc(value)
-    if isinstance(value, date):
-        return datetime.combine(value, time.max)
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.max)
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z.") from None
-
-
-def _days(gap: timedelta) -> str:
-    return "1 day" if gap.days == 1 else f"{gap.days} days"
-
-
-def _utc(value: datetime) -> datetime:
-    """Naive UTC, as the store keeps it; an aware time is converted first."""
-    offset = value.utcoffset()
-    return (value - offset).replace(tzinfo=None) if offset is not None else value
 
 
 Day = str | date | None  # a signup range end: `--from`, `--to` (analyses.signups)
@@ -111,26 +81,9 @@ class Project:
     # -- state ---------------------------------------------------------------------------------------
 
     def as_of(self, as_of: str | date | datetime | None = None) -> datetime:
-        """The moment of the analysis: by default the latest stored event, identity link or membership (SEMANTICS.md).
-
-        A later time is answered as asked (the user may know the data is complete up to it), with a note when it is
-        more than a day after the latest event: windows closing in between count as missed, which is wrong if
-        the data simply ends earlier, the very mistake the maturity rules exist to prevent.
-        """
-        parsed = parse_as_of(as_of)
-        latest = default_as_of(self.store)
-        if parsed is None:
-            if latest is None:
-                raise UserError(f"{self.store.label}: holds no events yet. Load some with `aha import FILE`.")
-            return latest
-        if latest is not None and parsed - latest > AS_OF_NOTE_AFTER:
-            shown = latest.isoformat(sep=" ", timespec="seconds")
-            warnings.warn(UserNote(
-                f"as of {parsed.isoformat(sep=' ', timespec='seconds')} is {_days(parsed - latest)} after the "
-                f"latest event ({shown} UTC): users whose windows close in between count as having missed them. "
-                f"If the data ends earlier than that, leave --as-of out or give {latest.date().isoformat()}."
-            ), stacklevel=2)
-        return parsed
+        """The moment of the analysis: by default the latest stored event, identity link or membership (SEMANTICS.md;
+        `aha.analyses.as_of.resolve`: a later time than the latest event is answered as asked, with a note)."""
+        return resolve(self.store, as_of)
 
     @_settled
     def state(self, as_of: str | date | datetime | None = None, force: bool = False) -> MilestoneState:

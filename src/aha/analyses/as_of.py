@@ -1,0 +1,61 @@
+"""The moment an analysis is asked about (`--as-of`, SEMANTICS.md): by default the latest stored event, identity link
+or membership; a bare date means the end of that UTC day."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date, datetime, time, timedelta
+
+from aha.analyses.state import default_as_of
+from aha.errors import UserError, UserNote
+from aha.store import Store
+
+NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
+
+
+def parse_as_of(value: str | date | datetime | None) -> datetime | None:
+    """A bare date means the end of that UTC day, so `--as-of 2026-06-30` includes June 30th's events."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _utc(value)
+    if isinstance(value, date):
+        return datetime.combine(value, time.max)
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max)
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z.") from None
+
+
+def resolve(store: Store, as_of: str | date | datetime | None) -> datetime:
+    """`as_of` parsed, or the latest stored call. A later time is answered as asked (the user may know the data is
+    complete up to it), with a note when it is more than a day after the latest event: windows closing in between
+    count as missed, which is wrong if the data simply ends earlier, the very mistake the maturity rules exist to
+    prevent."""
+    parsed = parse_as_of(as_of)
+    latest = default_as_of(store)
+    if parsed is None:
+        if latest is None:
+            raise UserError(f"{store.label}: holds no events yet. Load some with `aha import FILE`.")
+        return latest
+    if latest is not None and parsed - latest > NOTE_AFTER:
+        shown = latest.isoformat(sep=" ", timespec="seconds")
+        warnings.warn(UserNote(
+            f"as of {parsed.isoformat(sep=' ', timespec='seconds')} is {_days(parsed - latest)} after the "
+            f"latest event ({shown} UTC): users whose windows close in between count as having missed them. "
+            f"If the data ends earlier than that, leave --as-of out or give {latest.date().isoformat()}."
+        ), stacklevel=3)
+    return parsed
+
+
+def _days(gap: timedelta) -> str:
+    return "1 day" if gap.days == 1 else f"{gap.days} days"
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive UTC, as the store keeps it; an aware time is converted first."""
+    offset = value.utcoffset()
+    return (value - offset).replace(tzinfo=None) if offset is not None else value
