@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from aha.errors import UserError, UserNote
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from aha.surfaces.cli.shown_console import Console
 
 
 class _Commands(TyperGroup):
@@ -45,7 +45,7 @@ app = typer.Typer(
 
 def err_console() -> Console:
     """stderr for notes and errors; rich is imported only when there is something to say (not for `--help`)."""
-    from rich.console import Console
+    from aha.surfaces.cli.shown_console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -18,6 +18,7 @@ from aha.analyses.discovery import DoseBand, MagicNumber
 from aha.analyses.paths import PathsResult
 from aha.analyses.report_results import ActivationResult, FunnelResult, TimingResult
 from aha.analyses.retention import RetentionResult
+from aha.surfaces.visible import visible_values
 
 G = TypeVar("G")
 Chart = alt.TopLevelMixin | None  # None: nothing to draw (no group, or every rate still unobserved)
@@ -246,7 +247,9 @@ def dose_response(magic: Sequence[MagicNumber], outcome: str) -> Chart:
 
 
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    return dict(chart.to_dict(validate=False))  # the specs are fixed by this module; validating costs ~1 s
+    # The specs are fixed by this module (validating costs ~1 s); the names in their data are users' and made visible
+    # (aha.surfaces.visible): the renderer would draw a bidi override's reordering and a control character's box.
+    return dict(visible_values(chart.to_dict(validate=False)))
 
 
 def svg(chart: Chart) -> str:
