@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -125,13 +126,41 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
             return [Column(str(r[0]), "JSON") for r in rows]
         source = _parquet_source() if fmt == "parquet" else _csv_source("\t" if fmt == "tsv" else ",")
         described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+        unnamed: set[str] = set()
         if fmt != "parquet":
-            header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
-                                 [str(path)]).fetchall()
-            _check_header(path, [None if c is None else str(c) for c in header[0]] if header else [])
+            names = _header(con, path, source)
+            _check_header(path, names)
+            unnamed = _unnamed_columns(con, path, source, names, [str(r[0]) for r in described])
     except duckdb.Error as exc:
         raise _read_error(path, exc) from None
-    return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
+    return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number" and r[0] not in unnamed]
+
+
+def _header(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> list[str | None]:
+    """A CSV/TSV file's header cells as written; None for an empty one."""
+    header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
+                         [str(path)]).fetchall()
+    return [None if c is None else str(c) for c in header[0]] if header else []
+
+
+def _unnamed_columns(con: duckdb.DuckDBPyConnection, path: Path, source: str, names: list[str | None],
+                     described: list[str]) -> set[str]:
+    """The columns with an empty header cell, which DuckDB names `columnN`: left out when no line holds a value in
+    them (trailing separators, as spreadsheets write), else the file is refused naming the column, since a property
+    `column4` is a name the file never had (pandas writes its index so, unnamed, unless `to_csv(index=False)`)."""
+    unnamed: set[str] = set()
+    for number, (name, duck_name) in enumerate(zip(names, described, strict=False), start=1):
+        if name is not None:
+            continue
+        found = con.execute(f"SELECT {quote_ident(duck_name)} FROM {source} "
+                            f"WHERE {quote_ident(duck_name)} IS NOT NULL LIMIT 1", [str(path)]).fetchall()
+        if found:
+            value = json.dumps(str(found[0][0])[:40])
+            raise ImportRefused(f"{path}: column {number} has no name in the header, yet holds values (such as "
+                                f"{value}). Name it in the header, or remove the column (pandas writes its index "
+                                "so unless `to_csv(index=False)`), and import again.")
+        unnamed.add(duck_name)
+    return unnamed
 
 
 def _check_header(path: Path, names: list[str | None]) -> None:
@@ -189,10 +218,12 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
         else:
             # The header is line 1.
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {_csv_source(chr(9) if fmt == 'tsv' else ',')}",
-                [str(path)],
-            )
+            source = _csv_source(chr(9) if fmt == "tsv" else ",")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
+            staged = [str(r[0]) for r in con.execute(f"DESCRIBE {STAGE}").fetchall()]
+            for name, duck_name in zip(_header(con, path, source), staged, strict=False):
+                if name is None:  # an empty header cell over empty cells (`columns_of` refused any with a value)
+                    con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {quote_ident(duck_name)}")
             _number_lines(con, STAGE, 2)
     except duckdb.Error as exc:
         raise _read_error(path, exc) from None
