@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import glob
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -108,8 +109,18 @@ def _lines_source() -> str:
     )
 
 
-def _read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
+def read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "Invalid string encoding found in Parquet" in first:  # a BINARY column read as text holds other bytes
+        value = re.search(r'value (".*") is not valid UTF8', first)
+        return ImportRefused(f"{path}: a text value{' ' + value[1] if value else ''} is not valid UTF-8, so nothing "
+                             "of the file was imported. Write text columns as UTF-8 strings (a binary column "
+                             "cannot be stored as a property: leave it out of the file) and import again.")
+    if "Invalid unicode" in str(exc):
+        line = re.search(r"Line: ([0-9]+)", first)
+        return ImportRefused(f"{path}: {'line ' + line[1] if line else 'a line'} is not valid UTF-8, so nothing of "
+                             "the file was imported (another encoding, such as Latin-1 or UTF-16?). Convert the file "
+                             "to UTF-8 (`iconv -f latin1 -t utf-8 old.csv > new.csv`) and import again.")
     return ImportRefused(f"{path}: could not be read ({first}). Fix the file or export it again.")
 
 
@@ -132,7 +143,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
             _check_header(path, names)
             unnamed = _unnamed_columns(con, path, source, names, [str(r[0]) for r in described])
     except duckdb.Error as exc:
-        raise _read_error(path, exc) from None
+        raise read_error(path, exc) from None
     return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number" and r[0] not in unnamed]
 
 
@@ -193,12 +204,14 @@ def member_names(con: duckdb.DuckDBPyConnection, path: Path, column: str) -> lis
             [member, str(path), member],
         ).fetchall()
     except duckdb.Error as exc:
-        raise _read_error(path, exc) from None
+        raise read_error(path, exc) from None
     return [str(r[0]) for r in rows]
 
 
 def _parquet_source() -> str:
-    return "read_parquet(?, file_row_number = true)"
+    # BINARY columns are text: Hive, Impala and older Spark write strings without the UTF8 annotation, and DuckDB
+    # read them as BLOB, whose cast to text escapes every non-ASCII byte (`Café` was stored as `Caf\xC3\xA9`).
+    return "read_parquet(?, file_row_number = true, binary_as_string = true)"
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
@@ -226,7 +239,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
                     con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {quote_ident(duck_name)}")
             _number_lines(con, STAGE, 2)
     except duckdb.Error as exc:
-        raise _read_error(path, exc) from None
+        raise read_error(path, exc) from None
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> None:
