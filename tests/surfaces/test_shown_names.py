@@ -69,3 +69,18 @@ def test_the_dashboard_and_its_charts_show_such_names_escaped(served: Any, page:
     for name in ESCAPED:
         assert name in seen  # shown, escaped, on some page
     assert page.problems == []
+
+
+@pytest.mark.parametrize("name", ["🙂" * 50, "a🙂" * 30, "👨‍👩‍👧" * 10, "x" * 10_000, "txt\u202eexe.cmd"])
+def test_a_chart_with_a_long_emoji_or_spoofing_name_renders(name: str):
+    """vl-convert's own cut of a label wider than its limit split an emoji's UTF-16 pair and failed the whole chart
+    ("unexpected end of hex escape"), and took 19 s of CPU for a 10,000-character name: texts are cut before."""
+    import altair as alt
+
+    from aha.surfaces.web import charts
+
+    chart = charts._config(alt.Chart(alt.Data(values=[{"m": name, "v": 1}, {"m": "Signed Up", "v": 2}]))
+                           .mark_bar().encode(y="m:N", x="v:Q", color="m:N"))
+    assert charts.png(chart).startswith(b"\x89PNG")
+    svg = charts.svg(chart)
+    assert "Signed Up" in svg and "\u202e" not in svg

@@ -13,7 +13,6 @@ included, are shown as they are.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 _HIDDEN = ("\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069"
            "\ufeff")
@@ -29,14 +28,3 @@ def visible(text: str, lines: bool = False) -> str:
     """`text` with every character that acts on the screen written as `\\uXXXX`; `lines=True` keeps tab and
     newline (for text whose own lines are meant)."""
     return (HIDDEN_IN_TEXT if lines else HIDDEN).sub(_escape, text)
-
-
-def visible_values(value: Any) -> Any:
-    """Every string inside a JSON-like value (a chart's spec) made visible, keys too."""
-    if isinstance(value, str):
-        return visible(value)
-    if isinstance(value, dict):
-        return {visible_values(k): visible_values(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [visible_values(v) for v in value]
-    return value
