@@ -84,3 +84,13 @@ def test_a_chart_with_a_long_emoji_or_spoofing_name_renders(name: str):
     assert charts.png(chart).startswith(b"\x89PNG")
     svg = charts.svg(chart)
     assert "Signed Up" in svg and "\u202e" not in svg
+
+
+def test_an_error_quoting_a_users_value_shows_its_brackets(tmp_path: Path):
+    """The error line is Rich markup (`[bold red]error:[/]`); a value quoted in it was parsed as markup too, so an id
+    `[red]m[/red]` was shown as `'m'`, which the message then said did not match the pattern."""
+    (tmp_path / "aha.yaml").write_text('signup: {event: S}\nmilestones:\n'
+                                       '  - {id: "[red]m[/red]", event: E, within: 1d, level: primary}\n')
+    done = aha("validate", "aha.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "'[red]m[/red]'" in done.stderr, done.stderr
