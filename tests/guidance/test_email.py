@@ -3,6 +3,7 @@ a missing trait fails the attempt with its name, a hostile template is refused, 
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -98,3 +99,36 @@ def test_a_template_that_reaches_for_python_internals_is_refused(tmp_path, inbox
 def test_a_template_that_does_not_parse_is_a_definition_error():
     with pytest.raises(DefinitionError, match="subject template does not parse"):
         parse(RULES.format(subject="{{ unclosed"))
+
+
+LOOP_FOREVER = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+
+
+@pytest.mark.parametrize("subject,reason", [
+    (LOOP_FOREVER, "longer than 2 s"),  # 10^10 iterations: hours
+    ("{{ ''|center(10**10) }}", "MB to render|longer than 2 s"),  # 10 GB in one call
+    ("{% for a in range(100000) %}{{ user.email }}{% endfor %}", "longer than 100,000 characters"),
+    ("{{ ''.__class__ }}", "sandbox"),
+])
+def test_a_template_that_would_run_forever_or_exhaust_memory_fails_its_attempts(tmp_path, inbox, subject, reason):
+    """Every attempt fails with the bound it passed, the pass ends, and the next pass with a good template sends
+    every email: a hostile template stops neither delivery nor the process that runs it."""
+    project = project_with(tmp_path, subject=subject)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = project.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(hours=12))
+    assert inbox.messages == [] and result.delivered == 0
+    errors = [r[0] for r in project.store.raw.execute(
+        f"SELECT last_error FROM {FIRINGS} WHERE status = 'pending'").fetchall()]
+    assert len(errors) == result.retrying > 0
+    assert all(e.startswith("template: ") and re.search(reason, e) for e in errors), errors
+    good = Project(project.store, parse(RULES.format(subject="Your next step")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = good.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(days=2))
+    assert again.delivered == len(inbox.messages) == result.retrying - ("u11" in _nudged(project))
+
+
+def _nudged(project: Project) -> set[str]:
+    return {u for (u,) in project.store.raw.execute(f"SELECT user_id FROM {FIRINGS} WHERE status != 'held_out'")
+            .fetchall()}

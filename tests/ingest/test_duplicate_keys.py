@@ -164,3 +164,28 @@ def test_a_header_naming_a_column_twice_refuses_the_file(tmp_path: Path, header:
         assert done.stderr.strip() == (f"error: {path.name}: {message}. Rename or remove one of them and import "
                                        "again.")
     assert rows(tmp_path / "aha.duckdb", "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_an_empty_header_cell_refuses_a_column_with_values_and_leaves_out_an_empty_one(tmp_path: Path) -> None:
+    """DuckDB named a column with an empty header cell `columnN`, stored as a property the file never had (pandas'
+    unnamed index column gave every event `column0`, a spreadsheet's trailing separators `column5: null`). Now a
+    column holding a value refuses the file naming its position; one holding none is left out, nothing invented."""
+    for suffix, sep in ((".csv", ","), (".tsv", "\t")):
+        path = tmp_path / f"index{suffix}"
+        path.write_text(f",message_id,event,user_id,timestamp\n0,m1,buy,u,{T}\n1,m2,buy,u,{T}\n".replace(",", sep))
+        done = aha("import", path.name, "--db", "aha.duckdb", cwd=tmp_path)
+        assert done.returncode == 2
+        assert done.stderr.strip() == (
+            f'error: {path.name}: column 1 has no name in the header, yet holds values (such as "0"). Name it in the '
+            "header, or remove the column (pandas writes its index so unless `to_csv(index=False)`), and import "
+            "again.")
+    assert rows(tmp_path / "aha.duckdb", "SELECT count(*) FROM events") == [(0,)]
+    for suffix, sep in ((".csv", ","), (".tsv", "\t")):
+        path = tmp_path / f"trailing{suffix}"
+        path.write_text(f"message_id,event,user_id,timestamp,,plan,,\n{suffix}1,buy,u,{T},,pro,,\n"
+                        f"{suffix}2,buy,u,{T},,,,\n".replace(",", sep))
+        done = aha("import", path.name, "--db", "aha.duckdb", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    stored = rows(tmp_path / "aha.duckdb", "SELECT message_id, properties FROM events ORDER BY 1")
+    assert [(m, json.loads(str(p))) for m, p in stored] == [
+        (".csv1", {"plan": "pro"}), (".csv2", {"plan": None}), (".tsv1", {"plan": "pro"}), (".tsv2", {"plan": None})]

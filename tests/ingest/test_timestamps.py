@@ -21,6 +21,11 @@ EDGES = [
     "2026-01-01T00:00:00.1234567Z", "2026-01-01T00:00:00+14:00", "2026-01-01T00:00:00-12:00",
     "2026-01-01T00:00:00+1400", "2016-12-31T23:59:60Z", "2026-02-30T00:00:00Z", "2026-01-01", "2026-01-01 10:00:00",
     "1767225600", "1767225600000", "1767225600000000", "1767225600000000000", "0", "-1",
+    # zones after the time: BigQuery's ` UTC` and PostgreSQL's `+hh` are read; a zone name is refused (DuckDB's
+    # TIMESTAMP cast read `… CET` as midnight UTC, an hour off, and the import stored it)
+    "2026-01-01 00:00:00 UTC", "2026-01-01T00:00:00.5 utc", "2026-01-01 00:00:00+02", "2026-01-01T00:00:00z",
+    "2026-01-01T00:00:00 CET", "2026-01-01T00:00:00 America/New_York", "2026-01-01T00:00:00UTC",
+    "2026-01-01T00:00:00 Z", "2026-01-01T00:00:00 +02:00", "2026-01-01 UTC",
 ]
 
 
@@ -46,6 +51,6 @@ def test_the_import_accepts_and_refuses_the_timestamps_the_server_does(tmp_path:
     imported = {v: stored.get(f"m{i}") for i, v in enumerate(EDGES)}
     expected = {v: _server(v, now) for v in EDGES}
     assert imported == expected
-    assert sum(t is not None for t in expected.values()) == 9  # 1971, the offsets, sub-µs, dates, epoch s and ms
+    assert sum(t is not None for t in expected.values()) == 13  # 1971, offsets, sub-µs, dates, epoch s and ms, UTC
     reasons = {str(r) for (r,) in rows(tmp_path / "aha.duckdb", "SELECT reason FROM dead_letters")}
     assert reasons == {"timestamp before 1971", "timestamp more than a day after the import", "unparseable timestamp"}

@@ -34,6 +34,7 @@ from aha.errors import UserError
 from aha.guidance import account_rules, email, limits
 from aha.guidance.checklist import UnknownEntity, checklist
 from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, ensure_outbox
+from aha.guidance.templates import TemplateRenderer
 from aha.results import to_jsonable
 from aha.store import Store, one_row
 
@@ -133,6 +134,13 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
         [sorted(rules), now.replace(tzinfo=None)],
     ).fetchall()
     rng = rng or random.Random()
+    with TemplateRenderer() as renderer:  # its child process starts on the pass's first email, if any
+        return _deliver_due(store, ms, now, post, rng, rules, secrets, smtp, due, renderer)
+
+
+def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rng: random.Random,
+                 rules: dict[str, Rule], secrets: dict[str, bytes], smtp: dict[str, Any] | None,
+                 due: list[tuple[Any, ...]], renderer: TemplateRenderer) -> DeliveryRun:
     delivered = retrying = failed = deferred = 0
     accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
     for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit in due:
@@ -153,9 +161,9 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
         try:
             if rule.then.email is not None and smtp is not None and unit == "account":
                 to, context = account_rules.email_context(store, rule, user_id, payload["data"])
-                _send(smtp, rule, to, context, msg_id)
+                _send(smtp, renderer, rule, to, context, msg_id)
             elif rule.then.email is not None and smtp is not None:
-                _email(store, smtp, rule, user_id, payload, msg_id)
+                _email(store, smtp, renderer, rule, user_id, payload, msg_id)
             else:
                 error = _webhook(post, rule, secrets[rule_id], payload, msg_id)
         except Exception as exc:  # any failure is a failed attempt with its reason, never a crash of the pass
@@ -183,8 +191,8 @@ def _webhook(post: Post, rule: Rule, secret: bytes, payload: dict[str, Any], msg
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
-def _email(store: Store, smtp: dict[str, Any], rule: Rule, user_id: str, payload: dict[str, Any],
-           msg_id: str) -> None:
+def _email(store: Store, smtp: dict[str, Any], renderer: TemplateRenderer, rule: Rule, user_id: str,
+           payload: dict[str, Any], msg_id: str) -> None:
     spec = rule.then.email
     assert spec is not None
     trait = spec.address_trait("user")
@@ -195,13 +203,14 @@ def _email(store: Store, smtp: dict[str, Any], rule: Rule, user_id: str, payload
         raise ValueError(f"no email address: the user has no {trait!r} trait holding one")
     context = {"user": traits, "user_id": user_id, "state": payload["data"]["state"], "rule": rule.id,
                "milestone": payload["data"]["milestone_id"]}
-    _send(smtp, rule, to, context, msg_id)
+    _send(smtp, renderer, rule, to, context, msg_id)
 
 
-def _send(smtp: dict[str, Any], rule: Rule, to: str, context: dict[str, Any], msg_id: str) -> None:
+def _send(smtp: dict[str, Any], renderer: TemplateRenderer, rule: Rule, to: str, context: dict[str, Any],
+          msg_id: str) -> None:
     spec = rule.then.email
     assert spec is not None
-    email.send(smtp, to, email.render(spec.subject, context), email.render(spec.body, context), msg_id)
+    email.send(smtp, to, renderer.render(spec.subject, context), renderer.render(spec.body, context), msg_id)
 
 
 def _update(store: Store, key: tuple[str, str, int], sets: str, *params: object) -> None:

@@ -24,6 +24,7 @@ from aha.ingest.payloads import (
     MAX_EVENT_BYTES,
     Call,
     Rejection,
+    iso_text,
     utc_naive,
     validate_call,
 )
@@ -274,7 +275,7 @@ def _sent_at(doc: dict[str, Any]) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return utc_naive(datetime.fromisoformat(value))
+        return utc_naive(datetime.fromisoformat(iso_text(value)))
     except ValueError:
         return None
 

@@ -11,6 +11,7 @@ because a clock that wrong would put the event in a future cohort.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,21 @@ MAX_DEPTH = 32  # nesting of properties/traits/context; deeper is an attack or a
 FUTURE_TOLERANCE = timedelta(days=1)
 
 EVENT_NAMES = {"page": "Page Viewed", "screen": "Screen Viewed"}
+# Two zone shapes real exports write beside ISO 8601's: BigQuery's ` UTC` after the time (its CSV and JSON exports of
+# a TIMESTAMP) and PostgreSQL's hour-only offset (`+02`, its text output of timestamptz); read on every path
+# (docs/ingest.md, "Timestamps at the edges"). Any other zone name is refused: `CET` or `IST` name several offsets.
+_ZONE_SHAPES = re.compile(r"(.*[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)(?: [Uu][Tt][Cc]|([+-][0-9]{2}))")
+
+
+def iso_text(value: str) -> str:
+    """`value` with ` UTC` written `Z` and an hour-only offset `+hh` written `+hh:00`, as ISO 8601 parsers read
+    them; any other text as it is."""
+    if value[-1:] not in ("C", "c") and value[-3:-2] not in ("+", "-"):
+        return value  # the usual shapes (Z, ±hh:mm, a date) cost one look at their end
+    shape = _ZONE_SHAPES.fullmatch(value)
+    if shape is None:
+        return value
+    return shape[1] + (shape[2] + ":00" if shape[2] else "Z")
 
 
 class _Call(BaseModel):
@@ -63,7 +79,7 @@ class _Call(BaseModel):
         """The spec's times are ISO 8601 strings; pydantic would also read a number as Unix seconds."""
         if value is not None and not isinstance(value, str):
             raise ValueError("not an ISO 8601 timestamp (a string)")
-        return value
+        return value if value is None else iso_text(value)
 
 
 class TrackCall(_Call):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import glob
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -107,8 +109,18 @@ def _lines_source() -> str:
     )
 
 
-def _read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
+def read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "Invalid string encoding found in Parquet" in first:  # a BINARY column read as text holds other bytes
+        value = re.search(r'value (".*") is not valid UTF8', first)
+        return ImportRefused(f"{path}: a text value{' ' + value[1] if value else ''} is not valid UTF-8, so nothing "
+                             "of the file was imported. Write text columns as UTF-8 strings (a binary column "
+                             "cannot be stored as a property: leave it out of the file) and import again.")
+    if "Invalid unicode" in str(exc):
+        line = re.search(r"Line: ([0-9]+)", first)
+        return ImportRefused(f"{path}: {'line ' + line[1] if line else 'a line'} is not valid UTF-8, so nothing of "
+                             "the file was imported (another encoding, such as Latin-1 or UTF-16?). Convert the file "
+                             "to UTF-8 (`iconv -f latin1 -t utf-8 old.csv > new.csv`) and import again.")
     return ImportRefused(f"{path}: could not be read ({first}). Fix the file or export it again.")
 
 
@@ -125,13 +137,41 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
             return [Column(str(r[0]), "JSON") for r in rows]
         source = _parquet_source() if fmt == "parquet" else _csv_source("\t" if fmt == "tsv" else ",")
         described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+        unnamed: set[str] = set()
         if fmt != "parquet":
-            header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
-                                 [str(path)]).fetchall()
-            _check_header(path, [None if c is None else str(c) for c in header[0]] if header else [])
+            names = _header(con, path, source)
+            _check_header(path, names)
+            unnamed = _unnamed_columns(con, path, source, names, [str(r[0]) for r in described])
     except duckdb.Error as exc:
-        raise _read_error(path, exc) from None
-    return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number"]
+        raise read_error(path, exc) from None
+    return [Column(str(r[0]), str(r[1])) for r in described if r[0] != "file_row_number" and r[0] not in unnamed]
+
+
+def _header(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> list[str | None]:
+    """A CSV/TSV file's header cells as written; None for an empty one."""
+    header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
+                         [str(path)]).fetchall()
+    return [None if c is None else str(c) for c in header[0]] if header else []
+
+
+def _unnamed_columns(con: duckdb.DuckDBPyConnection, path: Path, source: str, names: list[str | None],
+                     described: list[str]) -> set[str]:
+    """The columns with an empty header cell, which DuckDB names `columnN`: left out when no line holds a value in
+    them (trailing separators, as spreadsheets write), else the file is refused naming the column, since a property
+    `column4` is a name the file never had (pandas writes its index so, unnamed, unless `to_csv(index=False)`)."""
+    unnamed: set[str] = set()
+    for number, (name, duck_name) in enumerate(zip(names, described, strict=False), start=1):
+        if name is not None:
+            continue
+        found = con.execute(f"SELECT {quote_ident(duck_name)} FROM {source} "
+                            f"WHERE {quote_ident(duck_name)} IS NOT NULL LIMIT 1", [str(path)]).fetchall()
+        if found:
+            value = json.dumps(str(found[0][0])[:40])
+            raise ImportRefused(f"{path}: column {number} has no name in the header, yet holds values (such as "
+                                f"{value}). Name it in the header, or remove the column (pandas writes its index "
+                                "so unless `to_csv(index=False)`), and import again.")
+        unnamed.add(duck_name)
+    return unnamed
 
 
 def _check_header(path: Path, names: list[str | None]) -> None:
@@ -164,12 +204,14 @@ def member_names(con: duckdb.DuckDBPyConnection, path: Path, column: str) -> lis
             [member, str(path), member],
         ).fetchall()
     except duckdb.Error as exc:
-        raise _read_error(path, exc) from None
+        raise read_error(path, exc) from None
     return [str(r[0]) for r in rows]
 
 
 def _parquet_source() -> str:
-    return "read_parquet(?, file_row_number = true)"
+    # BINARY columns are text: Hive, Impala and older Spark write strings without the UTF8 annotation, and DuckDB
+    # read them as BLOB, whose cast to text escapes every non-ASCII byte (`Café` was stored as `Caf\xC3\xA9`).
+    return "read_parquet(?, file_row_number = true, binary_as_string = true)"
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
@@ -189,13 +231,15 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
         else:
             # The header is line 1.
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {_csv_source(chr(9) if fmt == 'tsv' else ',')}",
-                [str(path)],
-            )
+            source = _csv_source(chr(9) if fmt == "tsv" else ",")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
+            staged = [str(r[0]) for r in con.execute(f"DESCRIBE {STAGE}").fetchall()]
+            for name, duck_name in zip(_header(con, path, source), staged, strict=False):
+                if name is None:  # an empty header cell over empty cells (`columns_of` refused any with a value)
+                    con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {quote_ident(duck_name)}")
             _number_lines(con, STAGE, 2)
     except duckdb.Error as exc:
-        raise _read_error(path, exc) from None
+        raise read_error(path, exc) from None
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> None:

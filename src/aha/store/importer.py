@@ -32,6 +32,7 @@ from aha.store.formats import (
     detect_format,
     drop_staging,
     member_names,
+    read_error,
     resolve_paths,
     stage,
 )
@@ -236,7 +237,13 @@ def _import_one(
     params = {"tz": timezone, "now": now}
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
-    con.execute(parsed_sql(rows_sql, timestamp_format), params)
+    try:
+        con.execute(parsed_sql(rows_sql, timestamp_format), params)
+    except duckdb.InvalidInputException as exc:  # Parquet is read here (a view): text that is not UTF-8
+        refused = read_error(path, exc)
+        if "UTF-8" not in str(refused):
+            raise
+        raise refused from None
     mark_unstorable_numbers(con, PARSED)  # the server's rule for numbers (store/values.py)
     mark_duplicate_keys(con, PARSED, STAGE if fmt == "jsonl" else None)  # and for repeated names
     mark_repeats(con)

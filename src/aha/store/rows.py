@@ -203,22 +203,29 @@ def in_zone(naive: str) -> str:
 
 
 def timestamp_sql(text: str, timestamp_format: str | None) -> str:
-    """Naive-UTC TIMESTAMP from text: epoch seconds/ms, ISO with offset (converted), naive (read in $tz)."""
+    """Naive-UTC TIMESTAMP from text: epoch seconds/ms, ISO with offset (converted), naive (read in $tz).
+
+    The server's shapes exactly (aha.ingest.payloads.iso_text, docs/ingest.md "Timestamps at the edges"): an offset
+    `Z`/`z`, `±hh:mm`, `±hhmm`, `±hh`, or ` UTC` right after the time; a naive date or date and time. Anything else
+    is unparseable: DuckDB's TIMESTAMP cast would read `2026-01-01 00:00:00 CET` as midnight UTC, dropping the zone."""
     if timestamp_format is not None:
         parsed = f"try_strptime({text}, $fmt)"
         if "%z" in timestamp_format or "%Z" in timestamp_format:
             return f"timezone('UTC', {parsed})"
         return in_zone(parsed)
     number = f"try_cast({text} AS DOUBLE)"
-    offset = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*(Z|z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)$"
+    offset = r"[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?(Z|z| [Uu][Tt][Cc]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+    naive = r"-?[0-9]+-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?"
     return f"""(CASE
         WHEN {text} IS NULL THEN NULL
         WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN (CASE
             WHEN abs({number}) < 1e11 THEN make_timestamp(try_cast(round({number} * 1000000) AS BIGINT))
             WHEN abs({number}) < 1e14 THEN make_timestamp(try_cast(round({number} * 1000) AS BIGINT))
             END)
-        WHEN regexp_matches({text}, {quote_literal(offset)}) THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ))
-        ELSE {in_zone(f"try_cast({text} AS TIMESTAMP)")}
+        WHEN regexp_matches({text}, {quote_literal(offset)})
+            THEN timezone('UTC', try_cast(upper({text}) AS TIMESTAMPTZ))
+        WHEN regexp_full_match({text}, {quote_literal(naive)})  -- a zone after a naive time: the cast would drop it
+            THEN {in_zone(f"try_cast({text} AS TIMESTAMP)")}
     END)"""
 
 

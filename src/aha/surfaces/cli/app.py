@@ -70,7 +70,9 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console().print(f"[bold red]error:[/] {exc}", markup=True)
+        from rich.markup import escape
+
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)  # `[red]x` in a value is text
         sys.exit(2)
 
 

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from aha.errors import UserNote
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from aha.surfaces.cli.shown_console import Console
 
 
 def err_console() -> Console:
     """stderr for notes and errors; rich is imported only when there is something to say (not for `--help`)."""
-    from rich.console import Console
+    from aha.surfaces.cli.shown_console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
 

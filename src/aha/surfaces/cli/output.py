@@ -18,14 +18,14 @@ from aha.errors import UserError
 from aha.results import to_jsonable
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from aha.surfaces.cli.shown_console import Console
 
 PIPED_WIDTH = 1_000  # piped or redirected: as wide as the tables need, so no cell is cut or wrapped
 
 
 def console() -> Console:
     """The terminal's own width when there is one; otherwise wide enough that tables keep their natural width."""
-    from rich.console import Console
+    from aha.surfaces.cli.shown_console import Console
 
     out = Console(highlight=False)
     return out if out.is_terminal else Console(highlight=False, width=PIPED_WIDTH)
@@ -39,8 +39,9 @@ def working(what: str) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
-    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from aha.surfaces.cli.shown_console import Console
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=Console(stderr=True, highlight=False), transient=True) as progress:

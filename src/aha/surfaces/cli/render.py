@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +23,7 @@ from aha.analyses.report_results import (
     TimingResult,
 )
 from aha.results import Rate, duration_text
+from aha.surfaces.cli.shown_console import Console
 
 duration = duration_text
 G = TypeVar("G")
@@ -86,7 +86,7 @@ def show(console: Console, build: Callable[[bool], list[Table]]) -> None:
 
 def print_tables(console: Console, tables: list[Table]) -> None:
     """Each table at the console's width, or just as wide as its numbers need when that is wider."""
-    from rich.console import Console as Wider
+    from aha.surfaces.cli.shown_console import Console as Wider
 
     for t in tables:
         if least_width(t) <= console.width:

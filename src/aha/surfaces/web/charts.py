@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from aha.analyses.discovery import DoseBand, MagicNumber
 from aha.analyses.paths import PathsResult
 from aha.analyses.report_results import ActivationResult, FunnelResult, TimingResult
 from aha.analyses.retention import RetentionResult
+from aha.surfaces.visible import visible
 
 G = TypeVar("G")
 Chart = alt.TopLevelMixin | None  # None: nothing to draw (no group, or every rate still unobserved)
@@ -246,7 +248,29 @@ def dose_response(magic: Sequence[MagicNumber], outcome: str) -> Chart:
 
 
 def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    return dict(chart.to_dict(validate=False))  # the specs are fixed by this module; validating costs ~1 s
+    # The specs are fixed by this module (validating costs ~1 s); the names in their data are users' (`_shown`).
+    return dict(_shown(chart.to_dict(validate=False)))
+
+
+LONGEST_TEXT = 300  # characters of a text in a chart; the widest label (420 px) shows about 60 of them
+SHORT_WIDE_TEXT = 12  # characters of a text holding one beyond the BMP (an emoji): 12 at 16 px fit in 220 px
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _shown(value: Any) -> Any:
+    """Every text of a spec made visible (aha.surfaces.visible: the renderer would draw a bidi override's reordering
+    and a control character's box) and cut before the renderer has to: its own cut of a label wider than its limit
+    took 19 s of CPU for a 10,000-character name, and split an emoji's UTF-16 pair, failing the whole chart
+    ("unexpected end of hex escape"), so a text with an emoji is cut to what fits the narrowest label unsplit."""
+    if isinstance(value, str):
+        text = visible(value)
+        limit = SHORT_WIDE_TEXT if _BEYOND_BMP.search(text) else LONGEST_TEXT
+        return text if len(text) <= limit else text[:limit - 1] + "…"
+    if isinstance(value, dict):
+        return {visible(k): _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def svg(chart: Chart) -> str:

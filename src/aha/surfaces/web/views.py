@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from aha.analyses.discovery import DiscoveryResult, MagicNumber
 from aha.analyses.paths import PathsResult
@@ -23,6 +24,7 @@ from aha.errors import UserError
 from aha.project import ReportResult
 from aha.results import Rate
 from aha.surfaces.cli.render import duration
+from aha.surfaces.visible import visible
 from aha.surfaces.web import charts
 
 TOP_CANDIDATES = 15  # ranked discovery candidates listed on /milestones
@@ -97,8 +99,14 @@ def points(value: float | None) -> str:
     return "—" if value is None else f"{value:+.1f} pts"
 
 
+def shown(value: Any) -> Any:
+    """Every value a page writes (`{{ … }}`): text made visible (aha.surfaces.visible: a bidi override or a control
+    character in a name is shown as `\\u202e`), then escaped by autoescape; markup the page made itself is kept."""
+    return visible(value, lines=True) if isinstance(value, str) and not isinstance(value, markupsafe.Markup) else value
+
+
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("aha.surfaces.web", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("aha.surfaces.web", "templates"), finalize=shown,
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters |= {"pct": pct, "interval": interval, "count": count, "duration": duration, "points": points}
     return env

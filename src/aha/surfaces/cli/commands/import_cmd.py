@@ -56,13 +56,13 @@ def import_command(
     """Import events (or, with --users, user traits); idempotent, bad rows go to dead letters.
 
     A file most of whose rows would be rejected is refused whole (exit 2) unless --allow-rejects is given."""
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from aha.store import open_store
     from aha.store.importer import ImportSummary, import_files
     from aha.store.urls import require_file
     from aha.surfaces.cli import remote
+    from aha.surfaces.cli.shown_console import Console
 
     mapping = parse_map(map_)
     require_file(db, "aha import")
@@ -107,9 +107,8 @@ def import_command(
 
 
 def _print_summary(summary: object, db: Path) -> None:
-    from rich.console import Console
-
     from aha.store.importer import ImportSummary
+    from aha.surfaces.cli.shown_console import Console
 
     assert isinstance(summary, ImportSummary)
     out = Console(highlight=False, soft_wrap=True)

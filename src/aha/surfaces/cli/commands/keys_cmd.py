@@ -24,12 +24,11 @@ def create(
     db: Path = DB,
 ) -> None:
     """Create a key and print it once (only its hash is kept: store it now)."""
-    from rich.console import Console
-
     from aha.ingest.keys import create_key
     from aha.store import open_store
     from aha.store.urls import require_file
     from aha.surfaces.cli import remote
+    from aha.surfaces.cli.shown_console import Console
 
     require_file(db, "aha keys create")
     served = remote.post(db, "/v1/admin/keys", {"name": name, "kind": kind})

@@ -34,13 +34,13 @@ def sample(
                              "planted effect on account conversion (docs/sample.md, \"Accounts\")."),
 ) -> None:
     """Generate a sample event log with planted effects and load it into the store."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from aha.sample import generate, load_into
     from aha.store import open_store
     from aha.store.urls import require_file
     from aha.surfaces.cli import remote
+    from aha.surfaces.cli.shown_console import Console
 
     require_file(db, "aha sample")
     remote.refuse_while_serving(db, "aha sample", "choose another --db")

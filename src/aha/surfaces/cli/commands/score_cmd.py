@@ -88,13 +88,12 @@ def render(result: ScoringResult) -> Table:
 
 def write_shortlist(db: Path, config: Path, outcome: str, discovery: object) -> None:
     """`aha discover --write`: score `discovery` and append its shortlist to `config` as commented milestones."""
-    from rich.console import Console
-
     import aha
     from aha.analyses.discovery import DiscoveryResult
     from aha.analyses.scoring import ScoringResult, append_shortlist
     from aha.definitions import load
     from aha.surfaces.cli import remote
+    from aha.surfaces.cli.shown_console import Console
 
     assert isinstance(discovery, DiscoveryResult)
     chosen: Literal["conversion", "retention"] = "conversion" if outcome == "conversion" else "retention"

@@ -21,13 +21,12 @@ def validate(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
 ) -> None:
     """Check the definitions: schema errors exit 2; event names absent from the data are warnings."""
-    from rich.console import Console
-
     from aha.analyses import checks
     from aha.definitions import load
     from aha.results import to_jsonable
     from aha.store import open_store
     from aha.surfaces.cli import remote
+    from aha.surfaces.cli.shown_console import Console
 
     definitions = load(config)
     served = remote.ask(checks.ChecksResult, db, config, "validate")

@@ -1,0 +1,28 @@
+"""Rich's console that never writes a user's characters that act on the terminal (aha.surfaces.visible).
+
+Every console the CLI prints with is this one. Text handed to Rich as a string (table cells, printed lines) is made
+visible before Rich measures it, so tables stay aligned; every other segment (a `Text` built by hand, a progress
+line) is made visible as it is written, so nothing reaches the terminal raw: an event name holding `ESC[2J` cannot
+clear the screen, one holding U+202E cannot reorder the rest of its line, `\\r` cannot overwrite it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich import console as rich_console
+from rich.segment import Segment
+from rich.text import Text
+
+from aha.surfaces.visible import HIDDEN_IN_TEXT, visible
+
+
+class Console(rich_console.Console):
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        return super().render_str(visible(text, lines=True), *args, **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            Segment(visible(s.text, lines=True), s.style, s.control)
+            if not s.control and HIDDEN_IN_TEXT.search(s.text) else s for s in buffer)
