@@ -247,17 +247,9 @@ def test_a_member_signing_up_after_the_account_t0_leaves_the_account_untouched()
     recomputed (every member's events are read for a recomputed account), and the state equals a full rebuild."""
     first = Batch([_ev("u1", "Signed Up", 0, 1, account="acc1"), _ev("u1", "M", 10, 2, account="acc1")], [], [], {})
     second = Batch([_ev("u2", "Signed Up", 60, 3, account="acc1")], [], [], {})
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(Path(tmp) / "grown.duckdb")
-        try:
-            first.write(store)
-            build(store, LATE, _latest(store))
-            second.write(store)
-            refreshed = build(store, LATE, _latest(store))
-            assert refreshed.refreshed
-            assert refreshed.touched == {("user", "u2")}
-        finally:
-            store.close()
+    refreshed, _ = _second_state(first, second)
+    assert refreshed.refreshed
+    assert refreshed.touched == {("user", "u2")}
     assert _both(first, second, LATE, (None, "default"))[("acc1", "team")][:3] == ("2026-01-05 00:00:00", None, 1.0)
 
 
@@ -273,23 +265,9 @@ def test_a_history_below_the_floor_is_built_whole_with_the_same_answer(monkeypat
     answers = {}
     for floor in ("4", "0"):
         monkeypatch.setenv(incremental.SMALLEST_HISTORY_ENV, floor)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = open_store(Path(tmp) / "grown.duckdb")
-            try:
-                first.write(store)
-                build(store, LATE, _latest(store))
-                second.write(store)
-                if in_transaction:
-                    with store.transaction():
-                        ms = build(store, LATE, _latest(store))
-                        answers[floor] = _entities(store, ms)
-                else:
-                    ms = build(store, LATE, _latest(store))
-                    answers[floor] = _entities(store, ms)
-                assert ms.refreshed == (floor == "0" or in_transaction)
-                assert ms.rebuilt == (floor == "4" and not in_transaction)
-            finally:
-                store.close()
+        ms, answers[floor] = _second_state(first, second, in_transaction)
+        assert ms.refreshed == (floor == "0" or in_transaction)
+        assert ms.rebuilt == (floor == "4" and not in_transaction)
     pd.testing.assert_frame_equal(answers["4"], answers["0"])
     state = _both(first, second, LATE, (None, "default"))
     assert state[("u1", "w2")][1:] == ("2026-01-05 00:10:00", 2.0, "reached")
@@ -303,3 +281,21 @@ def test_the_floor_of_a_refresh_reads_the_environment(monkeypatch: pytest.Monkey
     for text in ("", "many"):
         monkeypatch.setenv(incremental.SMALLEST_HISTORY_ENV, text)
         assert incremental.smallest_history() == incremental.SMALLEST_HISTORY == 750_000
+
+
+def _second_state(first: Batch, second: Batch, in_transaction: bool = False) -> tuple[MilestoneState, pd.DataFrame]:
+    """LATE's state after the first batch, then after the second (refreshed where the rules allow), and its rows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "grown.duckdb")
+        try:
+            first.write(store)
+            build(store, LATE, _latest(store))
+            second.write(store)
+            if in_transaction:
+                with store.transaction():
+                    ms = build(store, LATE, _latest(store))
+                    return ms, _entities(store, ms)
+            ms = build(store, LATE, _latest(store))
+            return ms, _entities(store, ms)
+        finally:
+            store.close()
