@@ -154,7 +154,9 @@ def main() -> None:
                   f"{r['cold']['state_cpu']:.2f}→{r['refresh']['state_cpu']:.2f}s; "
                   f"incremental: {r['refresh']['refreshed']}; import {r['import_wall']:.1f}s; "
                   f"peak RSS cold {r['cold_rss']:.0f} MiB, refresh {r['refresh_rss']:.0f} MiB)", flush=True)
-            if not r["agree"] or not r["refresh"]["refreshed"]:
+            from aha.analyses.incremental import smallest_history  # below it the full build is chosen
+
+            if not r["agree"] or (not r["refresh"]["refreshed"] and r["events"] >= smallest_history()):
                 raise SystemExit(f"refresh disagrees with a full rebuild or was not incremental: {json.dumps(r)}")
     finally:
         if not args.keep:

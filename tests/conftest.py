@@ -11,6 +11,9 @@ import pytest
 # Compiled statements kept per user (aha.analyses.statement_cache): never the real home's cache; one directory for the
 # session (and the commands it runs), so tests also see statements other files compiled.
 os.environ["AHA_STATEMENT_CACHE"] = tempfile.mkdtemp(prefix="aha-statements-")
+# Every test's log is far below the history a refresh is worth (aha.analyses.incremental.SMALLEST_HISTORY): refresh
+# them all the same (and the commands they run), except where a test asks for the full build's choice.
+os.environ["AHA_INCREMENTAL_FROM"] = "0"
 
 ROOT = Path(__file__).resolve().parents[1]
 # The reference example lives in ../shared beside the repo; the package bundles the same file as its template.

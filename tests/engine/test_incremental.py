@@ -247,15 +247,55 @@ def test_a_member_signing_up_after_the_account_t0_leaves_the_account_untouched()
     recomputed (every member's events are read for a recomputed account), and the state equals a full rebuild."""
     first = Batch([_ev("u1", "Signed Up", 0, 1, account="acc1"), _ev("u1", "M", 10, 2, account="acc1")], [], [], {})
     second = Batch([_ev("u2", "Signed Up", 60, 3, account="acc1")], [], [], {})
+    refreshed, _ = _second_state(first, second)
+    assert refreshed.refreshed
+    assert refreshed.touched == {("user", "u2")}
+    assert _both(first, second, LATE, (None, "default"))[("acc1", "team")][:3] == ("2026-01-05 00:00:00", None, 1.0)
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["command", "server_read"])
+def test_a_history_below_the_floor_is_built_whole_with_the_same_answer(monkeypatch: pytest.MonkeyPatch,
+                                                                        in_transaction: bool) -> None:
+    """Three stored events, the floor (AHA_INCREMENTAL_FROM) at four: the new events are not refreshed in but the
+    state built whole (cheaper for a small history), with the answer a refresh gives (floor 0) and a full build of
+    both batches gives: u1 reaches w2 at its second W (0:10), u2 signs up at 0:20 (in progress). Inside a
+    transaction (the server's reads) the refresh is kept: there a full build writes into the file."""
+    first = Batch([_ev("u1", "Signed Up", 0, 1), _ev("u1", "W", 5, 2), _ev("u3", "W", 7, 3)], [], [], {})
+    second = Batch([_ev("u1", "W", 10, 4), _ev("u2", "Signed Up", 20, 5)], [], [], {})
+    answers = {}
+    for floor in ("4", "0"):
+        monkeypatch.setenv(incremental.SMALLEST_HISTORY_ENV, floor)
+        ms, answers[floor] = _second_state(first, second, in_transaction)
+        assert ms.refreshed == (floor == "0" or in_transaction)
+        assert ms.rebuilt == (floor == "4" and not in_transaction)
+    pd.testing.assert_frame_equal(answers["4"], answers["0"])
+    state = _both(first, second, LATE, (None, "default"))
+    assert state[("u1", "w2")][1:] == ("2026-01-05 00:10:00", 2.0, "reached")
+    assert state[("u2", "w2")] == ("2026-01-05 00:20:00", None, 0.0, "in_progress")
+
+
+def test_the_floor_of_a_refresh_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AHA_INCREMENTAL_FROM sets the floor; unset or not a number, the measured default."""
+    monkeypatch.setenv(incremental.SMALLEST_HISTORY_ENV, "12")
+    assert incremental.smallest_history() == 12
+    for text in ("", "many"):
+        monkeypatch.setenv(incremental.SMALLEST_HISTORY_ENV, text)
+        assert incremental.smallest_history() == incremental.SMALLEST_HISTORY == 750_000
+
+
+def _second_state(first: Batch, second: Batch, in_transaction: bool = False) -> tuple[MilestoneState, pd.DataFrame]:
+    """LATE's state after the first batch, then after the second (refreshed where the rules allow), and its rows."""
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(Path(tmp) / "grown.duckdb")
         try:
             first.write(store)
             build(store, LATE, _latest(store))
             second.write(store)
-            refreshed = build(store, LATE, _latest(store))
-            assert refreshed.refreshed
-            assert refreshed.touched == {("user", "u2")}
+            if in_transaction:
+                with store.transaction():
+                    ms = build(store, LATE, _latest(store))
+                    return ms, _entities(store, ms)
+            ms = build(store, LATE, _latest(store))
+            return ms, _entities(store, ms)
         finally:
             store.close()
-    assert _both(first, second, LATE, (None, "default"))[("acc1", "team")][:3] == ("2026-01-05 00:00:00", None, 1.0)

@@ -192,13 +192,14 @@ def first_seen(store: Store, before_as_of: datetime, latest: datetime | None, ne
     if earliest is not None and earliest <= latest:
         return None
     t = timestamp_sql(before_as_of)
+    # The seen tables probed by the new ids (a filter their scans take), not hashed whole to test the ids against.
     row = raw.execute(f"""WITH new AS (SELECT DISTINCT cu FROM {new_events} WHERE cu IS NOT NULL),
         aliases AS (SELECT linked_user AS cu, anonymous_id AS x FROM {links} WHERE linked_user IN (SELECT cu FROM new)),
-        known AS (SELECT cu FROM new WHERE cu IN (SELECT user_id::VARCHAR FROM {schema.SEEN_USERS}
-                                                  WHERE first_seen <= {t})
-            UNION SELECT cu FROM aliases WHERE x IN (SELECT user_id::VARCHAR FROM {schema.SEEN_USERS}
-                                                     WHERE first_seen <= {t})
-            UNION SELECT cu FROM aliases WHERE x IN (SELECT anonymous_id::VARCHAR FROM {schema.SEEN_ANONYMOUS}
-                                                     WHERE first_seen <= {t}))
+        seen_u AS (SELECT user_id AS x FROM {schema.SEEN_USERS} WHERE first_seen <= {t}
+                   AND user_id IN (SELECT cu FROM new UNION SELECT x FROM aliases)),
+        seen_a AS (SELECT anonymous_id AS x FROM {schema.SEEN_ANONYMOUS} WHERE first_seen <= {t}
+                   AND anonymous_id IN (SELECT x FROM aliases)),
+        known AS (SELECT cu FROM new WHERE cu IN (SELECT x FROM seen_u)
+            UNION SELECT cu FROM aliases WHERE x IN (SELECT x FROM seen_u) OR x IN (SELECT x FROM seen_a))
         SELECT count(*) FROM new WHERE cu NOT IN (SELECT cu FROM known)""").fetchall()
     return int(row[0][0])

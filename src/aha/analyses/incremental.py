@@ -10,6 +10,7 @@ recomputes those entities through the same engine expressions, over their events
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,20 @@ SCRATCH_VIEWS = (TOUCHED_EVENTS,)
 SCRATCH_TABLES = (NEW_EVENTS, STORED_USERS, MOVED, TOUCHED_USERS, TOUCHED_ACCOUNTS, GROUPS, RAW_IDS, RETRAITED,
                   MEMBER_MOVES, COUNTED_ACCOUNTS, CREDITED)
 LARGEST_SHARE = 0.10  # more new events than this share of the stored ones: a full rebuild costs about as much
+# Fewer stored events than this: a full build from kept statements costs less CPU than a refresh, whose ~175 small
+# statements cost ~0.6 s whatever the history (docs/engine.md, "The refresh's floor and the full build's choice").
+SMALLEST_HISTORY = 750_000
+SMALLEST_HISTORY_ENV = "AHA_INCREMENTAL_FROM"  # another floor (stored events): tests refresh their small logs
+
+
+def smallest_history() -> int:
+    """The stored events below which a refresh builds the state whole instead (SMALLEST_HISTORY, or the
+    environment's AHA_INCREMENTAL_FROM: an integer ≥ 0)."""
+    text = os.environ.get(SMALLEST_HISTORY_ENV, "").strip()
+    try:
+        return max(int(text), 0) if text else SMALLEST_HISTORY
+    except ValueError:
+        return SMALLEST_HISTORY
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,8 @@ def why_not(store: Store, marks: Marks | None, prefix: str, as_of: datetime, sto
     """Why the stored state cannot be brought up to date incrementally (None: it can). The rules of SEMANTICS.md:
     the same layout and definitions; `as_of` unchanged, or moved forward from a state that had seen every stored
     call (otherwise rows it left out for being after its `as_of` would now count, and they are not past any mark);
-    no stored row deleted; fewer new events than LARGEST_SHARE of the stored ones."""
+    no stored row deleted; at least `smallest_history()` stored events (outside a transaction: below it a full
+    build costs less); fewer new events than LARGEST_SHARE of the stored ones."""
     if marks is None or marks.key != stored_key or not store.exists(LINKS_KEPT):
         return "no marks for the stored state"
     if marks.prefix != prefix:
@@ -101,6 +117,8 @@ def why_not(store: Store, marks: Marks | None, prefix: str, as_of: datetime, sto
     for table, (mark, count) in marks.rows.items():
         if store.scalar(f"SELECT count(*) FROM {table} WHERE rowid < ?", [mark]) != count:
             return f"rows of {table} were deleted or rewritten"
+    if marks.rows[schema.EVENTS][1] < smallest_history() and not store.in_transaction:  # (the server's reads,
+        return "a history this small is built whole faster than refreshed"  # in a transaction, write the file)
     new = store.scalar(f"SELECT count(*) FROM {schema.EVENTS} WHERE rowid >= ?", [marks.rows[schema.EVENTS][0]])
     if new > LARGEST_SHARE * max(marks.rows[schema.EVENTS][1], 1):
         return "too many new events for an incremental update"
@@ -213,13 +231,13 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
         WITH who AS (SELECT cu AS id FROM {NEW_EVENTS}
             UNION SELECT coalesce(k.linked_user, g.user_id) FROM {schema.MEMBERSHIPS} g
               LEFT JOIN {links} k ON k.anonymous_id = g.user_id WHERE g.rowid >= {memberships_mark})
-        SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp,
-               m.rowid >= {memberships_mark} AS fresh
-        FROM {schema.MEMBERSHIPS} m LEFT JOIN {links} l ON l.anonymous_id = m.user_id
-        WHERE m.timestamp <= {b} AND coalesce(l.linked_user, m.user_id) IN (SELECT id FROM who)
-          -- the same test, by id first: a group call's id is one of them or an id linked to one
-          AND (m.user_id IN (SELECT id FROM who)
-               OR m.user_id IN (SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who)))""")
+        , ids AS (SELECT id FROM who UNION SELECT anonymous_id FROM {links} WHERE linked_user IN (SELECT id FROM who))
+        SELECT coalesce(l.linked_user, m.user_id) AS cu, m.account_id, m.timestamp, m.fresh
+        -- by id first (a group call's id is one of them or an id linked to one), then resolved
+        FROM (SELECT user_id, account_id, timestamp, rowid >= {memberships_mark} AS fresh FROM {schema.MEMBERSHIPS}
+              WHERE timestamp <= {b} AND user_id IN (SELECT id FROM ids)) m
+          LEFT JOIN {links} l ON l.anonymous_id = m.user_id
+        WHERE coalesce(l.linked_user, m.user_id) IN (SELECT id FROM who)""")
     # A member changes an account's t0 (its earliest signed-up member's) only by signing up earlier than it: with the
     # links unchanged, a user's t0 only moves earlier, to their earliest new signup-defining event. A user whose
     # links moved may gain or lose any event (or stop being a user): every account of theirs is touched. Both under
@@ -228,11 +246,13 @@ def _touched_accounts(store: Store, definitions: Definitions, b: str, membership
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL"""
     signed = f"""SELECT cu AS id, min(timestamp) AS signed_at FROM {NEW_EVENTS}
         WHERE cu IS NOT NULL AND {_signup_test(definitions, "event")} GROUP BY cu"""
+    kept_too = ("" if links == LINKS_KEPT else  # unrelinked, the links are the kept ones: one join, not two
+                f"UNION SELECT k.anonymous_id, w.signed_at FROM {LINKS_KEPT} k JOIN who w ON k.linked_user = w.id")
     store.raw.execute(f"""CREATE OR REPLACE TEMP TABLE {MEMBER_MOVES} AS
         WITH who AS (SELECT id, signed_at FROM ({signed}) UNION ALL SELECT id, NULL FROM ({moved}))
         SELECT id, signed_at FROM who
         UNION SELECT l.anonymous_id, w.signed_at FROM {links} l JOIN who w ON l.linked_user = w.id
-        UNION SELECT k.anonymous_id, w.signed_at FROM {LINKS_KEPT} k JOIN who w ON k.linked_user = w.id""")
+        {kept_too}""")
     mover = f"user_id IN (SELECT id FROM {MEMBER_MOVES})"  # in each part: not a union of every pair, then a join
     member_of = f"""SELECT p.account_id FROM (
             SELECT user_id, account_id FROM {schema.SEEN_MEMBERS} WHERE {mover}
