@@ -22,7 +22,8 @@ from aha.analyses import signups as signups_mod
 from aha.analyses import timing as timing_mod
 from aha.analyses.defaults import ACCOUNTS_TOP, PATHS_TOP
 from aha.analyses.report_results import ActivationResult, FunnelResult, Order, Period, ReportResult, TimingResult
-from aha.analyses.state import MilestoneState, build, check_segment, default_as_of, with_segments
+from aha.analyses.segment_sources import check_segment, with_segments
+from aha.analyses.state import MilestoneState, build, default_as_of
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
 from aha.errors import UserError, UserNote
