@@ -225,6 +225,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     store.background(persist)  # inside a transaction, run here: it reads the temp links, dropped after
     if links[0] == "temp":
         store.drop(LINKS_TABLE, temp=True)
+    else:  # once kept (a transaction of its own: one writes to one database)
+        store.background(_drop_links)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
@@ -306,6 +308,10 @@ def _make_links(store: Store, source: EventSource, at: tuple[str, str]) -> ir.Ta
     if at[0] == MEMORY:
         return store.memory_table(LINKS_TABLE, source.identity_links())
     return store.materialise(LINKS_TABLE, source.identity_links(), temp=True)
+
+
+def _drop_links(handle: Store) -> None:
+    handle.raw.execute(f'DROP TABLE IF EXISTS {MEMORY}."{LINKS_TABLE}"')
 
 
 def _keep_links(store: Store, definitions: Definitions | None = None,
