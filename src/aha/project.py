@@ -22,7 +22,8 @@ from aha.analyses import timing as timing_mod
 from aha.analyses.as_of import parse_as_of, resolve
 from aha.analyses.defaults import ACCOUNTS_TOP, PATHS_TOP
 from aha.analyses.report_results import ActivationResult, FunnelResult, Order, Period, ReportResult, TimingResult
-from aha.analyses.state import MilestoneState, build, check_segment, with_segments
+from aha.analyses.segment_sources import check_segment, with_segments
+from aha.analyses.state import MilestoneState, build
 from aha.definitions import Definitions, load
 from aha.engine.columns import ACCOUNT, USER
 from aha.errors import UserError

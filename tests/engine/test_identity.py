@@ -145,3 +145,29 @@ def test_a_full_build_resolves_the_identity_calls_once(tmp_path: Path) -> None:
         "SELECT message FROM duckdb_logs WHERE type = 'QueryLog'").fetchall()]
     assert ms.rebuilt and ms.users_without_signup == 1
     assert sum('FROM "identities"' in q for q in queries) == 1
+
+
+def test_a_full_build_keeps_its_links_with_the_state_key(tmp_path: Path) -> None:
+    """The identity links kept for incremental updates (`aha_state_links`) are the build's (hand-counted: a9 was
+    u_old, aliased into u_new; u_p aliased into u_q, the alias back ignored) and are written by the state's
+    background write, in the transaction that writes its key (docs/engine.md, "Cold report: the links kept off
+    the report's connection"). Before, the report's own connection wrote them while the analyses waited (at ten
+    million events 0.2 s of CPU and up to a second of file writes), in a transaction of their own."""
+    project = _project(tmp_path, ALIASED, MERGES)
+    project.store.raw.execute("CALL enable_logging('QueryLog')")
+    assert project.state().rebuilt
+    project.store.settle()
+    logs = project.store.raw.execute(
+        "SELECT connection_id, transaction_id, message FROM duckdb_logs WHERE type = 'QueryLog'").fetchall()
+    made = ('CREATE OR REPLACE TEMP TABLE "aha_links"', 'CREATE OR REPLACE TABLE aha_mem."aha_links"')
+    built = {(con, tx) for con, tx, m in logs if m.startswith(made)}
+    kept = {(con, tx) for con, tx, m in logs if m.startswith("CREATE") and "TABLE aha_state_links" in m}
+    key = {(con, tx) for con, tx, m in logs if m.startswith("INSERT OR REPLACE INTO aha_meta")}
+    assert len(built) == 1 and len(kept) == 1
+    assert kept <= key and not {con for con, _ in kept} & {con for con, _ in built}
+    expected = [("a9", "u_new"), ("u_old", "u_new"), ("u_p", "u_q")]
+    assert project.store.rows("SELECT * FROM aha_state_links ORDER BY ALL") == expected
+    # inside a transaction (the server's reads) the state is written there, links and all
+    with project.store.transaction():
+        assert project.state(force=True).rebuilt
+    assert project.store.rows("SELECT * FROM aha_state_links ORDER BY ALL") == expected

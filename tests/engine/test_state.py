@@ -202,7 +202,8 @@ def test_account_milestone_counts_members_together_from_the_earliest_member(tmp_
 
 def test_segment_sources_are_built_when_first_asked_for_and_follow_the_data(tmp_path):
     """A report without a breakdown never writes the JSON; a breakdown builds `aha_segments` once per state."""
-    from aha.analyses.state import SEGMENTS_TABLE, with_segments
+    from aha.analyses.segment_sources import with_segments
+    from aha.analyses.state import SEGMENTS_TABLE
     from aha.engine.segments import SEGMENT, segment_column
 
     store = open_store(tmp_path / "aha.duckdb")

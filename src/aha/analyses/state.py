@@ -6,7 +6,6 @@ when one of them changes, so a second report on unchanged data reads a small tab
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 from aha.analyses import compiled, incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import columns as c
-from aha.errors import UserError
-from aha.jsonpointer import key_problem, shown
 from aha.store import Store, schema
 from aha.store.database import MEMORY, StoreError, one_row
 
@@ -41,7 +38,6 @@ STATE_KEY = "state_key"
 WITHOUT_SIGNUP = "users_without_signup"  # key in aha_meta: counted with the state, read by the overview
 SEGMENTS_TABLE = "aha_segments"  # (entity_key, signup_properties, traits) of users: built when a segment is asked for
 SEGMENTS_KEY = "segments_key"  # the state key the segments table was built for
-KNOWN_SHOWN = 20  # segment names listed in a message at most
 LAYOUT = "wide-5"  # part of the state key: a state written by an aha with another layout or rules is rebuilt
 # (wide-4: property keys are literal member names, no longer JSON paths)
 STALE_TABLES = ("aha_state_narrow", "aha_milestones")  # layouts of earlier releases
@@ -108,11 +104,6 @@ class MilestoneState:
         return self.count_without_signup()
 
 
-def segment_keys(store: Store) -> list[str]:
-    """Every user trait and signup-event property name (`with_segments` built the table): what `--segment` takes."""
-    return store.json_keys(SEGMENTS_TABLE, (c.TRAITS, c.SIGNUP_PROPERTIES))
-
-
 def entity_rows(store: Store, ms: MilestoneState, entity_type: str, entity_id: str) -> list[dict[str, Any]]:
     """One entity's rows of the long state (one per milestone of its type, the paid pseudo-milestone for users):
     what a checklist reads. Empty when the entity is not in the state. The file's view, read by a parameterised
@@ -130,57 +121,6 @@ def long_state_rows(store: Store, ms: MilestoneState) -> Any:
     _check_written(store, ms.key)
     return store.raw.sql(f'SELECT * FROM "{STATE_TABLE}" ORDER BY {c.ENTITY_TYPE}, {c.ENTITY_ID}, '
                          f"{c.MILESTONE_ID}").to_arrow_table()
-
-
-def check_segment(store: Store, segment: str | None) -> None:
-    """An unknown segment would put everyone in "(none)": say so instead, with the names that exist. A segment is a
-    property key (aha.jsonpointer): a literal name, or a JSON Pointer into nested values when it starts with `/`."""
-    if segment is None:
-        return
-    problem = key_problem(segment)
-    if problem:
-        raise UserError(f"--segment {shown(segment)}: {problem}.")
-    if segment.startswith("/"):
-        from aha.engine.members import JSONMember
-
-        segments = store.table(SEGMENTS_TABLE)
-        found = store.value(segments.filter(JSONMember(segments[c.TRAITS], segment).to_expr().notnull()
-                                            | JSONMember(segments[c.SIGNUP_PROPERTIES], segment).to_expr().notnull())
-                            .count())
-        if not found:
-            raise UserError(f"--segment {shown(segment)}: no user trait or signup-event property has a value at "
-                            "that JSON Pointer.")
-        return
-    known = segment_keys(store)
-    if segment not in known:
-        close = difflib.get_close_matches(segment, known, n=1)
-        hint = f"Did you mean {shown(close[0])}? " if close else ""
-        listed = ", ".join(shown(k) for k in known[:KNOWN_SHOWN]) or "(none)"
-        more = f" and {len(known) - KNOWN_SHOWN:,} more" if len(known) > KNOWN_SHOWN else ""
-        raise UserError(f"--segment {shown(segment)}: no user trait or signup-event property of that name. {hint}"
-                        f"Known: {listed}{more}.")
-
-
-def with_segments(store: Store, ms: MilestoneState) -> MilestoneState:
-    """The state with each entity's segment sources (signup properties, traits) beside it, for breakdowns.
-
-    Kept apart from the state and built on first use (then reused while the state is): a report without a
-    breakdown never reads or writes the JSON, which was a third of the state's cost at ten million events.
-    """
-    from aha.engine.state import segments_query
-
-    store.settle()  # the state's key is written with the state
-    key = store.meta(STATE_KEY)
-    built = store.meta(SEGMENTS_KEY)
-    if built != key or not store.exists(SEGMENTS_TABLE):
-        query = segments_query(event_source(store, ms.as_of), store.table(schema.USERS), ms.definitions,
-                               store.table(ENTITIES_TABLE))
-        store.materialise(SEGMENTS_TABLE, query)
-        store.set_meta({SEGMENTS_KEY: key or ""})
-    segments = store.table(SEGMENTS_TABLE)
-    joined = ms.entities.left_join(segments, ms.entities[c.ENTITY_KEY] == segments[c.ENTITY_KEY])
-    entities = joined.select(*ms.entities.columns, c.SIGNUP_PROPERTIES, c.TRAITS)
-    return replace(ms, source=entities)
 
 
 def event_source(store: Store, as_of: datetime | None) -> EventSource:
@@ -245,7 +185,7 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         counted[WITHOUT_SIGNUP], touched = refresh(store, definitions, before, marks)
         return MilestoneState(definitions, as_of, Named(store), long_view, without_signup,
                               refreshed=True, key=key, touched=touched)
-    if store.incremental:  # the kept links are replaced below, before the key: a crash in between must leave no
+    if store.incremental:  # the kept links are replaced with the key (`persist`): a crash before must leave no
         store.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [incremental.MARKS])  # marks that trust them
     # In memory, to be copied into the file in the background; inside a transaction (the server's reads), which
     # may write to one database only, straight into the file.
@@ -256,16 +196,16 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         store.drop(stale)
     wide: ir.Table | Named
     view_sql: str | None
+    links = _links_at(store, overlapped)
     if store.incremental and compiled.enabled():  # a DuckDB file: the build's statements kept (aha.analyses.compiled)
         wide, view_sql = _kept_build(store, definitions, as_of, overlapped, target, counted)
     else:
         source = event_source(store, as_of)
         # Who each anonymous id is, once: read by the entities, every candidate part and the users-without-signup
         # count.
-        source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
+        source = replace(source, linked=_make_links(store, source, links))
         wide = _spread(store, source, definitions, target)
         counted[WITHOUT_SIGNUP] = _count_without_signup(store, source, wide)
-        store.drop(LINKS_TABLE, temp=True)
         view_sql = None
 
     def persist(handle: Store) -> None:
@@ -273,6 +213,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         in-memory copy meanwhile."""
         if overlapped:
             handle.keep(ENTITIES_TABLE)
+        if store.incremental:  # what the next incremental update compares with, kept with the key
+            _keep_links(handle, definitions, links)
         if view_sql is not None:  # a DuckDB file: the kept statement
             handle.raw.execute(f'CREATE OR REPLACE VIEW "{STATE_TABLE}" AS {view_sql}')
         else:  # the store's own way (a Spark temp view; no raw SQL there): a full build runs on every backend
@@ -280,7 +222,11 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
             handle.create_view(STATE_TABLE, _view_parts(wide, definitions, as_of))
         _write_key(handle, key, marks, counted[WITHOUT_SIGNUP])
 
-    store.background(persist)
+    store.background(persist)  # inside a transaction, run here: it reads the temp links, dropped after
+    if links[0] == "temp":
+        store.drop(LINKS_TABLE, temp=True)
+    else:  # once kept (a transaction of its own: one writes to one database)
+        store.background(_drop_links)
     return MilestoneState(definitions, as_of, wide, long_view, without_signup, rebuilt=True, key=key)
 
 
@@ -292,16 +238,17 @@ def _kept_build(store: Store, definitions: Definitions, as_of: datetime, overlap
     statement for `as_of`. Ibis is imported only for what is not kept."""
     prefix = ("build", LAYOUT, content_hash(definitions), str(schema.SCHEMA_VERSION), str(overlapped))
 
+    links = _links_at(store, overlapped)
+
     def steps() -> None:
         source = event_source(store, compiled.AS_OF)
-        source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
-        _spread(store, source, definitions, target)
+        _spread(store, replace(source, linked=_make_links(store, source, links)), definitions, target)
 
     compiled.run(store, prefix, as_of, "", steps)
     named = Named(store, MEMORY if overlapped else None)
 
     def without_sql() -> str:
-        source = replace(event_source(store, compiled.AS_OF), linked=store.ibis.table(LINKS_TABLE, database="temp"))
+        source = replace(event_source(store, compiled.AS_OF), linked=store.ibis.table(LINKS_TABLE, database=links[0]))
         wide = named.table
         signed_up = wide.filter(wide[c.ENTITY_TYPE] == c.USER)
         users = source.users()
@@ -309,7 +256,6 @@ def _kept_build(store: Store, definitions: Definitions, as_of: datetime, overlap
 
     row = one_row(store.raw, compiled.text(store, (*prefix, "without"), as_of, without_sql))
     counted[WITHOUT_SIGNUP] = int(row[0] or 0) if row else 0
-    store.drop(LINKS_TABLE, temp=True)
     view = compiled.text(store, (*prefix, "view"), as_of, lambda: store.union_sql(
         _view_parts(named.table, definitions, compiled.AS_OF)))
     return named, view
@@ -348,10 +294,31 @@ def _incremental_applies(definitions: Definitions) -> bool:
         m.members_reached is not None for m in definitions.milestones)
 
 
-def _keep_links(store: Store, definitions: Definitions | None = None) -> None:
-    """Keep beside the state what the next incremental update compares with: the links it resolved with (the temp
-    table of this build) and, for a full build with a scoped milestone (`definitions`), each user's traits hash."""
-    store.raw.execute(f"CREATE OR REPLACE TABLE {incremental.LINKS_KEPT} AS SELECT * FROM temp.{LINKS_TABLE}")
+def _links_at(store: Store, overlapped: bool) -> tuple[str, str]:
+    """Where a full build keeps its identity links (database, table). Beside a state copied into the file in the
+    background, in the attached in-memory database, which that copy's connection reads too: the links kept for
+    incremental updates are then written there, off this connection (a third of a second of file writes at ten
+    million events, most of it waiting on the disk). Otherwise (no DuckDB file, or inside a transaction, which
+    writes to one database only) a temp table."""
+    return (MEMORY, LINKS_TABLE) if store.incremental and overlapped else ("temp", LINKS_TABLE)
+
+
+def _make_links(store: Store, source: EventSource, at: tuple[str, str]) -> ir.Table:
+    """The identity links of `source` as a table at `at` (`_links_at`), bound."""
+    if at[0] == MEMORY:
+        return store.memory_table(LINKS_TABLE, source.identity_links())
+    return store.materialise(LINKS_TABLE, source.identity_links(), temp=True)
+
+
+def _drop_links(handle: Store) -> None:
+    handle.raw.execute(f'DROP TABLE IF EXISTS {MEMORY}."{LINKS_TABLE}"')
+
+
+def _keep_links(store: Store, definitions: Definitions | None = None,
+                links: tuple[str, str] = ("temp", LINKS_TABLE)) -> None:
+    """Keep beside the state what the next incremental update compares with: the links it resolved with (`links`:
+    the table of this build) and, for a full build with a scoped milestone (`definitions`), each user's traits hash."""
+    store.raw.execute(f'CREATE OR REPLACE TABLE {incremental.LINKS_KEPT} AS SELECT * FROM {links[0]}."{links[1]}"')
     if definitions is not None and any(m.scope for m in definitions.milestones):
         store.raw.execute(f"CREATE OR REPLACE TABLE {incremental.TRAITS_KEPT} AS "
                           f"SELECT user_id, hash(traits::VARCHAR) AS h FROM {schema.USERS}")
@@ -412,8 +379,6 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
     wide = target(spread)
     for view in views:
         store.drop(view, view=True, temp=True)
-    if not keep and store.incremental:
-        _keep_links(store, definitions)
     scratch = [f"{prefix}_{kind}" for prefix in (RELEVANT_TABLE, "aha_owners") for kind in owners]
     for temp in (BUILD_TABLE, MERGES_TABLE, MEMBERS_TABLE, *scratch, *((LINKS_TABLE,) if made_links else ())):
         store.drop(temp, temp=True)

@@ -26,7 +26,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from aha.analyses.state import SEGMENTS_TABLE, MilestoneState, event_source, with_segments
+from aha.analyses.segment_sources import with_segments
+from aha.analyses.state import SEGMENTS_TABLE, MilestoneState, event_source
 from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.engine.matchers import scope as scope_filter
