@@ -84,6 +84,37 @@ def test_a_cold_report_from_another_files_statements_equals_the_expressions(
     assert (both.eligible, both.reached, both.median_seconds) == (3, 1, 50 * 60.0)
 
 
+def test_statements_from_the_users_cache_are_kept_in_the_file_off_the_reports_connection(
+        tmp_path: Path, fresh: Path) -> None:
+    """A cold report in a new file runs what the user's cache keeps and copies every program into the file too (the
+    same keys as the file that compiled them), written by the store's background connection: on the report's own
+    connection those writes waited for the state's background commit (compiled._save_file)."""
+    _report(tmp_path / "a.duckdb", HAND[:2])
+    keys = f"SELECT key FROM {compiled.TABLE} ORDER BY key"
+    a = open_store(tmp_path / "a.duckdb")
+    try:
+        compiled_in_a = a.rows(keys)
+    finally:
+        a.close()
+    assert len(compiled_in_a) >= 10
+    _forget()
+    store = open_store(tmp_path / "b.duckdb")
+    try:
+        for batch in HAND:
+            batch.write(store)
+        store.raw.execute("CALL enable_logging('QueryLog')")
+        store.raw.execute("SELECT 'the report connection'").fetchall()
+        Project(store, DEFINITIONS).report()
+        store.settle()
+        logs = store.rows("SELECT connection_id, message FROM duckdb_logs WHERE type = 'QueryLog'")
+        (report_connection,) = {con for con, m in logs if m == "SELECT 'the report connection'"}
+        writes = {con for con, m in logs if m.startswith(("INSERT INTO aha_compiled", "DELETE FROM aha_compiled"))}
+        assert writes and report_connection not in writes
+        assert store.rows(keys) == compiled_in_a
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("options", [{"segment": "persona"}, {"signups_from": "2026-01-05", "signups_to": "2026-01-06"},
                                      {"level": "account"}], ids=["segment", "from_to", "accounts"])
 def test_a_cold_report_with_options_from_kept_statements_equals_the_expressions(

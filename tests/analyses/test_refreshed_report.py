@@ -115,6 +115,7 @@ def test_a_report_refreshed_batch_after_batch_equals_a_full_rebuilds(
                 # stored key: its user's trait went to another row)
                 assert _by_persona(project) == by_persona, i
             if refreshed:  # a report read a refreshed state: its statements are kept in the file
+                grown.settle()  # (written in the background: compiled._save_file)
                 kept = grown.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")
                 assert len(kept) == 7  # funnel, activation, headline, timing, overview (2), signups
         finally:
@@ -152,6 +153,7 @@ def test_a_fresh_process_reports_from_the_kept_statements_without_compiling(
     with tempfile.TemporaryDirectory() as name, _refreshed(Path(name), HAND[:2]) as (store, project):
         assert report_sql.usable(store, project.state())  # refreshed: the file's own table
         project.report()
+        store.settle()  # kept statements are written in the background (compiled._save_file)
         kept = {k for (k,) in store.rows(f"SELECT key FROM {compiled.TABLE} WHERE key LIKE '[\"report\"%'")}
         assert len(kept) == 7
 

@@ -97,6 +97,7 @@ def test_a_fresh_process_runs_the_programs_the_file_keeps(monkeypatch: pytest.Mo
         compiled._programs.clear()
         compiled._texts.clear()
         assert build(grown, LATE, _latest(grown)).refreshed
+        grown.settle()  # kept statements are written in the background (compiled._save_file)
         kept = grown.raw.execute(f"SELECT key, version FROM {compiled.TABLE} WHERE NOT starts_with(key, '[\"build') "
                                  "ORDER BY key").fetchall()
         assert {v for _, v in kept} == {compiled.version()}
@@ -124,6 +125,7 @@ def test_a_fresh_process_runs_the_programs_the_file_keeps(monkeypatch: pytest.Mo
         monkeypatch.setattr(state, "_spread", lambda *a, **k: calls.append(1) or spread(*a, **k))
         last = build(grown, LATE, _latest(grown))
         assert last.refreshed and calls == [1]
+        grown.settle()
         assert {v for (v,) in grown.raw.execute(f"SELECT version FROM {compiled.TABLE}").fetchall()} == {
             compiled.version()}
         rows = _equal_to_a_full_rebuild(grown, last, whole, batches)

@@ -58,6 +58,7 @@ class Store:
         self._in_transaction = False
         self._ibis: Any = None
         self._making = threading.Lock()  # two threads' first use of `ibis` make one backend
+        self._submitting = threading.Lock()  # two threads' first `background` make one worker
         self._identity = None
 
     def _attach(self, con: duckdb.DuckDBPyConnection, ensure_schema: bool) -> None:
@@ -203,27 +204,33 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE TABLE {MEMORY}."{name}" AS {self.ibis.compile(expr)}')
         return self.ibis.table(name, database=MEMORY)
 
-    def background(self, work: Callable[[Store], None]) -> None:
+    def background(self, work: Callable[[Store], None], best_effort: bool = False) -> None:
         """Run `work` in one transaction on a second connection to this database, in a thread, while this one goes
         on (DuckDB runs both at once); `settle` waits for it and raises what it raised. On two cores the file write
-        of the state then overlaps the analyses' Python, which leaves a core idle. Inside a `transaction` (the
-        server's reads) the work runs here and now, in it: another connection would not see its uncommitted rows.
+        of the state then overlaps the analyses' Python, which leaves a core idle. Works run one at a time, in the
+        order given (from any thread). Inside a `transaction` (the server's reads) the work runs here and now, in
+        it: another connection would not see its uncommitted rows. `best_effort`: a write the store can do without
+        (statements kept for later processes): a DuckDB error (a read-only file) is dropped, not raised by `settle`.
         """
         if self.in_transaction:
             work(self)
             return
-        cursor = self.cursor()
+        with self._submitting:
+            cursor = self.cursor()
 
-        def run() -> None:
-            try:
-                with _atomic(cursor.raw):
-                    work(cursor)
-            finally:
-                cursor.raw.close()
+            def run() -> None:
+                try:
+                    with _atomic(cursor.raw):
+                        work(cursor)
+                except duckdb.Error:
+                    if not best_effort:
+                        raise
+                finally:
+                    cursor.raw.close()
 
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-store")
-        self._pending.append(self._worker.submit(run))
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-store")
+            self._pending.append(self._worker.submit(run))
 
     def settle(self) -> None:
         """Wait for the work `background` started; re-raise its first error. Writers call this first."""
