@@ -204,6 +204,30 @@ def test_a_writer_that_keeps_failing_does_not_hang_shutdown(tmp_path: Path) -> N
     assert rows(db, "SELECT count(*) FROM events") == [(10,)]
 
 
+def test_the_first_call_is_written_at_once_on_a_machine_just_started(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`time.monotonic` counts from the machine's boot: on a machine up for 10 s, with an interval of an hour, the
+    first call (no transaction before it) is still written at once (the writer took "no transaction yet" for one at
+    monotonic 0 and kept it waiting for the rest of the hour; CI's fresh machine met it)."""
+    import time
+    from types import SimpleNamespace
+
+    from aha.ingest import service
+
+    offset = time.monotonic() - 10.0
+    monkeypatch.setattr(service, "time", SimpleNamespace(monotonic=lambda: time.monotonic() - offset,
+                                                              sleep=time.sleep))
+    ingestor = Ingestor(tmp_path / "aha.duckdb", fsync=False, write_every=3600)
+    ingestor.start()
+    try:
+        assert submit_and_wait(ingestor, calls(0, 1)) is None
+        wait_stored(ingestor)
+        assert ingestor.stats.transactions == 1 and ingestor.stats.stored_calls == 1
+    finally:
+        ingestor.stop()
+    assert rows(tmp_path / "aha.duckdb", "SELECT count(*) FROM events") == [(1,)]
+
+
 def test_the_writer_gathers_requests_into_one_transaction_per_interval(tmp_path: Path) -> None:
     """A transaction's fixed cost is paid per transaction: under load the writer used to start one per request it
     found waiting, and spent a core on them. Now it starts at most one per `write_every`: a first call alone is

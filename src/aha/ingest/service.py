@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import queue
 import threading
@@ -227,7 +228,8 @@ class Ingestor:
         store, spool = self._store, self._spool
         assert store is not None and spool is not None
         stopping = False
-        started = 0.0
+        started = -math.inf  # no transaction yet: the first is not kept waiting (0.0 was "monotonic's zero", the
+        # machine's boot: on a machine up for less than `write_every` the first call waited that long)
         while not stopping:
             first = self._queue.get()
             if first is None:
