@@ -167,9 +167,9 @@ def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip
 # Usual names in exports, used only to suggest a --map (never applied silently).
 HINTS: dict[str, tuple[str, ...]] = {
     "user_id": ("userid", "distinct_id", "user", "uid", "person_id", "customer_id"),
-    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id"),
+    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id"),
     "event": ("event_name", "name", "action", "event_type"),
-    "timestamp": ("ts", "time", "event_time", "occurred_at", "created_at", "date", "datetime"),
+    "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime"),
     "message_id": ("messageid", "event_id", "id", "insert_id", "$insert_id", "uuid"),
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),

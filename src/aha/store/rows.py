@@ -203,7 +203,7 @@ def in_zone(naive: str) -> str:
 
 
 def timestamp_sql(text: str, timestamp_format: str | None) -> str:
-    """Naive-UTC TIMESTAMP from text: epoch seconds/ms, ISO with offset (converted), naive (read in $tz).
+    """Naive-UTC TIMESTAMP from text: epoch s/ms/µs/ns (GA4: µs), ISO with offset (converted), naive (read in $tz).
 
     The server's shapes exactly (aha.ingest.payloads.iso_text, docs/ingest.md "Timestamps at the edges"): an offset
     `Z`/`z`, `±hh:mm`, `±hhmm`, `±hh`, or ` UTC` right after the time; a naive date or date and time. Anything else
@@ -221,6 +221,9 @@ def timestamp_sql(text: str, timestamp_format: str | None) -> str:
         WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN (CASE
             WHEN abs({number}) < 1e11 THEN make_timestamp(try_cast(round({number} * 1000000) AS BIGINT))
             WHEN abs({number}) < 1e14 THEN make_timestamp(try_cast(round({number} * 1000) AS BIGINT))
+            WHEN abs({number}) < 1e17 THEN make_timestamp(try_cast(round({number}) AS BIGINT))
+            WHEN abs({number}) < 1e20 THEN make_timestamp(try_cast(coalesce(  -- whole ns exactly (a double is not)
+                try_cast({text} AS HUGEINT) // 1000, round({number} / 1000)) AS BIGINT))
             END)
         WHEN regexp_matches({text}, {quote_literal(offset)})
             THEN timezone('UTC', try_cast(upper({text}) AS TIMESTAMPTZ))
