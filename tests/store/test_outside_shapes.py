@@ -52,3 +52,47 @@ def test_nanosecond_epoch_text_is_read_exactly(store: Store, tmp_path: Path) -> 
     s = import_files(store, [path], allow_rejects=True)
     assert (s.imported, s.rejected) == (1, 1)  # 1e20 and above: refused, never guessed
     assert store.raw.execute("SELECT timestamp FROM events").fetchall() == [(datetime(2026, 1, 1, 10, 0, 0, 123456),)]
+
+
+SHEET = ("\ufeffuser_id;event;timestamp;amount;note\r\n"  # German Excel: BOM, CRLF, `;`, decimal comma, d/m/Y
+         "u1;signup;03/01/2026 10:00;12,50;a, b\r\n"
+         "u2;signup;13/01/2026 09:30;-0,5;x\r\n"
+         "u2;pay;13/01/2026 09:45;7;1,234.5\r\n")
+
+
+def test_a_semicolon_spreadsheet_is_split_and_its_dates_hinted(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(SHEET.encode())
+    with pytest.raises(ImportRefused) as err:  # before: one column named after the whole header line
+        import_files(store, [path])
+    assert "3 of 3 rows would be rejected (3 × unparseable timestamp)" in str(err.value)
+    assert "add --timestamp-format '%d/%m/%Y %H:%M'" in str(err.value)
+    s = import_files(store, [path], timestamp_format="%d/%m/%Y %H:%M")
+    assert (s.rows_read, s.imported, s.rejected) == (3, 3, 0)
+    got = store.raw.execute("SELECT user_id, event, timestamp, properties FROM events ORDER BY 3").fetchall()
+    assert got == [
+        ("u1", "signup", datetime(2026, 1, 3, 10), '{"amount":12.5,"note":"a, b"}'),
+        ("u2", "signup", datetime(2026, 1, 13, 9, 30), '{"amount":-0.5,"note":"x"}'),
+        ("u2", "pay", datetime(2026, 1, 13, 9, 45), '{"amount":7,"note":"1,234.5"}'),
+    ]
+
+
+def test_a_comma_file_keeps_a_comma_cell_as_text(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text('user_id,event,timestamp,amount,x;y\nu1,signup,2026-01-03 10:00,"12,50",1\n')
+    import_files(store, [path])
+    assert store.raw.execute("SELECT properties FROM events").fetchall() == [('{"amount":"12,50","x;y":1}',)]
+
+
+@pytest.mark.parametrize(("samples", "expected"), [
+    (["03/01/2026 10:00", "13/01/2026 09:30"], "%d/%m/%Y %H:%M"),
+    (["01/13/2026"], "%m/%d/%Y"),
+    (["3.1.2026 10:00:05"], "%d.%m.%Y %H:%M:%S"),
+    (["03-01-2026T10:00"], "%d-%m-%YT%H:%M"),
+    (["13/13/2026"], None),
+    (["03/01/2026", "03/01/2026 10:00"], None),
+    (["yesterday"], None),
+])
+def test_the_timestamp_format_guess(samples: list[str], expected: str | None) -> None:
+    from aha.store.mapping import guess_timestamp_format
+    assert guess_timestamp_format(samples) == expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -96,6 +97,28 @@ def detect_format(path: Path) -> Format:
     return fmt
 
 
+def delimiter(path: Path, fmt: Format) -> str:
+    """A `.tsv`'s tab; a `.csv`'s comma, unless its header line holds more semicolons (a spreadsheet saved in a
+    locale whose decimal mark is the comma, such as German or French Excel) or tabs than commas outside quotes.
+    Before, a `;` file was read as one column named after its whole header, and refused with a garbled message."""
+    if fmt == "tsv":
+        return "\t"
+    try:
+        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
+            head = f.readline(1 << 20).decode("utf-8", "replace")
+    except (OSError, EOFError):
+        return ","  # the read itself names what is wrong
+    counts = {",": 0, ";": 0, "\t": 0}
+    quoted = False
+    for ch in head:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 0 else ","
+
+
 def _csv_source(delim: str) -> str:
     return (
         f"read_csv(?, all_varchar = true, header = true, delim = {quote_literal(delim)}, quote = '\"', escape = '\"')"
@@ -135,7 +158,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                 [str(path)],
             ).fetchall()
             return [Column(str(r[0]), "JSON") for r in rows]
-        source = _parquet_source() if fmt == "parquet" else _csv_source("\t" if fmt == "tsv" else ",")
+        source = _parquet_source() if fmt == "parquet" else _csv_source(delimiter(path, fmt))
         described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
         unnamed: set[str] = set()
         if fmt != "parquet":
@@ -231,7 +254,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
         else:
             # The header is line 1.
-            source = _csv_source(chr(9) if fmt == "tsv" else ",")
+            source = _csv_source(delimiter(path, fmt))
             con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
             staged = [str(r[0]) for r in con.execute(f"DESCRIBE {STAGE}").fetchall()]
             for name, duck_name in zip(_header(con, path, source), staged, strict=False):

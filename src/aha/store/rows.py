@@ -42,12 +42,18 @@ _INT = r"-?(0|[1-9][0-9]{0,17})"
 _FLOAT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)([eE][+-]?[0-9]+)?"
 
 
-def _typed_text(col: str) -> str:
-    """A CSV cell as JSON: integers and decimals become numbers, true/false booleans, the rest strings."""
+_COMMA_FLOAT = r"-?(0|[1-9][0-9]*),[0-9]+"
+
+
+def _typed_text(col: str, decimal_comma: bool = False) -> str:
+    """A CSV cell as JSON: integers and decimals become numbers, true/false booleans, the rest strings. In a file
+    separated by `;` (a spreadsheet in a locale whose decimal mark is the comma) `12,50` is the number 12.5 too."""
+    comma = (f"WHEN regexp_full_match({col}, {quote_literal(_COMMA_FLOAT)}) "
+             f"THEN to_json(CAST(replace({col}, ',', '.') AS DOUBLE)) ") if decimal_comma else ""
     return (
         f"CASE WHEN {col} IS NULL THEN NULL "
         f"WHEN regexp_full_match({col}, {quote_literal(_INT)}) THEN to_json(CAST({col} AS BIGINT)) "
-        f"WHEN regexp_full_match({col}, {quote_literal(_FLOAT)}) THEN to_json(CAST({col} AS DOUBLE)) "
+        f"WHEN regexp_full_match({col}, {quote_literal(_FLOAT)}) THEN to_json(CAST({col} AS DOUBLE)) {comma}"
         f"WHEN {col} IN ('true', 'false') THEN to_json({col} = 'true') "
         f"ELSE to_json({col}) END"
     )
@@ -55,7 +61,7 @@ def _typed_text(col: str) -> str:
 
 def table_rows_sql(
     columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...],
-    drop: Sequence[str] = (),
+    drop: Sequence[str] = (), decimal_comma: bool = False,
 ) -> str:
     """SELECT producing the uniform row columns from STAGE of a CSV/TSV/Parquet file."""
     names = {c.name: c for c in columns}
@@ -77,7 +83,7 @@ def table_rows_sql(
         if col.name in used or col.name in skipped:
             continue
         ref = quote_ident(col.name)
-        value = _typed_text(ref) if text_cells else ref
+        value = _typed_text(ref, decimal_comma) if text_cells else ref
         pairs.append(f"{quote_literal(col.name)}, {value}")
     extra = f"json_object({', '.join(pairs)})" if pairs else "CAST('{}' AS JSON)"
     nested_name = "properties" if kind == "events" else "traits"
