@@ -96,3 +96,20 @@ def test_a_comma_file_keeps_a_comma_cell_as_text(store: Store, tmp_path: Path) -
 def test_the_timestamp_format_guess(samples: list[str], expected: str | None) -> None:
     from aha.store.mapping import guess_timestamp_format
     assert guess_timestamp_format(samples) == expected
+
+
+def test_an_empty_csv_among_daily_exports_is_zero_rows_not_a_refusal(store: Store, tmp_path: Path) -> None:
+    """A folder of daily exports holds a day without events: 0 bytes, a lone byte-order mark and CRLF, an empty
+    gzip. Before: `no columns 'user_id', 'event', 'timestamp' (columns: column0)`, and the whole command refused."""
+    import gzip
+    (tmp_path / "d1.csv").write_bytes(b"")
+    (tmp_path / "d2.csv").write_bytes(b"\xef\xbb\xbf\r\n")
+    with gzip.open(tmp_path / "d3.csv.gz", "wb"):
+        pass
+    (tmp_path / "d4.tsv").write_bytes(b"")
+    (tmp_path / "d5.csv").write_text("event,user_id,timestamp\nsignup,u1,2026-01-02 10:00\n"
+                                     "signup,u2,2026-01-03 10:00\n")
+    s = import_files(store, [str(tmp_path / "d*")])
+    assert [(f.rows_read, f.imported) for f in s.files] == [(0, 0), (0, 0), (0, 0), (0, 0), (2, 2)]
+    assert store.raw.execute("SELECT count(*) FROM events").fetchall() == [(2,)]
+    assert import_files(store, [tmp_path / "d2.csv"], kind="users").rows_read == 0

@@ -103,11 +103,7 @@ def delimiter(path: Path, fmt: Format) -> str:
     Before, a `;` file was read as one column named after its whole header, and refused with a garbled message."""
     if fmt == "tsv":
         return "\t"
-    try:
-        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
-            head = f.readline(1 << 20).decode("utf-8", "replace")
-    except (OSError, EOFError):
-        return ","  # the read itself names what is wrong
+    head = _first_line(path)
     counts = {",": 0, ";": 0, "\t": 0}
     quoted = False
     for ch in head:
@@ -117,6 +113,29 @@ def delimiter(path: Path, fmt: Format) -> str:
             counts[ch] += 1
     best = max(counts, key=lambda d: (counts[d], d == ","))
     return best if counts[best] > 0 else ","
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
+            return f.readline(1 << 20).decode("utf-8", "replace")
+    except (OSError, EOFError):
+        return ""  # the read itself names what is wrong
+
+
+def no_header(path: Path) -> bool:
+    """A CSV/TSV with nothing in it (0 bytes, a byte-order mark, blank): an export of a day without events, read as
+    0 rows as an empty JSON lines file is. DuckDB would name its one column `column0` and the import refuse it."""
+    return not _first_line(path).lstrip("\ufeff").strip() and not _has_more(path)
+
+
+def _has_more(path: Path) -> bool:
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if path.suffix.lower() == ".gz"
+              else path.open(encoding="utf-8", errors="replace")) as f:
+            return any(line.lstrip("\ufeff").strip() for line in f)
+    except (OSError, EOFError):
+        return True
 
 
 def _csv_source(delim: str) -> str:
@@ -158,6 +177,8 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                 [str(path)],
             ).fetchall()
             return [Column(str(r[0]), "JSON") for r in rows]
+        if fmt != "parquet" and no_header(path):
+            return []
         source = _parquet_source() if fmt == "parquet" else _csv_source(delimiter(path, fmt))
         described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
         unnamed: set[str] = set()
@@ -252,6 +273,8 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             con.execute(f"""CREATE TEMP VIEW {STAGE} AS
                             SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {source}""")
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
+        elif no_header(path):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} (_line BIGINT)")
         else:
             # The header is line 1.
             source = _csv_source(delimiter(path, fmt))

@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from aha.jsonpointer import key_problem, pointer
-from aha.store.formats import Column, ImportRefused, close_matches, detect_format
+from aha.store.formats import Column, ImportRefused, close_matches
 
 Kind = Literal["events", "users"]
 
@@ -108,8 +108,8 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
     `properties` (or `traits`) objects, suggested as `/properties/NAME` (Mixpanel's raw export nests `distinct_id`
     there)."""
     names = [c.name for c in columns]
-    if not names and detect_format(path) == "jsonl":
-        return  # only Segment calls (or nothing readable): every line is checked on its own
+    if not names:
+        return  # JSON lines of Segment calls only (every line is checked on its own), or an empty CSV/TSV: 0 rows
     shown = ", ".join(names) if names else "none"
     for target, column in mapping.items():
         root = source_column(column)
