@@ -113,3 +113,26 @@ def test_an_empty_csv_among_daily_exports_is_zero_rows_not_a_refusal(store: Stor
     assert [(f.rows_read, f.imported) for f in s.files] == [(0, 0), (0, 0), (0, 0), (0, 0), (2, 2)]
     assert store.raw.execute("SELECT count(*) FROM events").fetchall() == [(2,)]
     assert import_files(store, [tmp_path / "d2.csv"], kind="users").rows_read == 0
+
+
+def test_an_id_that_is_true_an_object_or_a_fraction_is_refused_as_the_server_does(store: Store, tmp_path: Path) -> None:
+    """Before: `"userId": true` was stored as the user "true" (the server refuses it, as Segment does)."""
+    t = '"timestamp":"2026-01-01T00:00:00Z"'
+    lines = [
+        '{"type":"track","event":"E","userId":true,' + t + '}',
+        '{"type":"track","event":"E","userId":"u1","anonymousId":{"a":1},' + t + '}',
+        '{"type":"alias","userId":"u1","previousId":[1],' + t + '}',
+        '{"type":"group","userId":"u1","groupId":false,' + t + '}',
+        '{"event":"E","user_id":4.5,' + t + '}',
+        '{"event":"E","user_id":false,' + t + '}',
+        '{"type":"track","event":"E","userId":7,' + t + '}',  # whole numbers are ids, as on the server
+        '{"event":"E","user_id":"u2",' + t + '}',
+    ]
+    path = tmp_path / "ids.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    s = import_files(store, [path], allow_rejects=True)
+    assert (s.rows_read, s.imported, s.rejected) == (8, 2, 6)
+    assert store.raw.execute("SELECT user_id FROM events ORDER BY 1").fetchall() == [("7",), ("u2",)]
+    fields = store.raw.execute("SELECT line, field FROM dead_letters ORDER BY line").fetchall()
+    assert fields == [(1, "userId"), (2, "anonymousId"), (3, "previousId"), (4, "groupId"), (5, "user_id"),
+                      (6, "user_id")]

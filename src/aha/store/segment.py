@@ -21,6 +21,8 @@ REASON_NOT_OBJECT = "JSON line is not an object"
 REASON_UNKNOWN_TYPE = "unknown Segment type (expected track, page, screen, identify, alias or group)"
 REASON_PROPERTIES = "properties is not a JSON object"
 REASON_TRAITS = "traits is not a JSON object"
+REASON_ID = "an id must be a string or a whole number, not true/false, an object, a list or a fraction"
+SEGMENT_IDS = ("userId", "anonymousId", "previousId", "groupId")
 
 
 def _path(key: str) -> str:
@@ -44,6 +46,13 @@ def _is_object_or_null(expr: str) -> str:
 
 def _object(expr: str) -> str:
     return f"(CASE WHEN {expr} IS NOT NULL AND json_type({expr}) = 'OBJECT' THEN {expr} ELSE CAST('{{}}' AS JSON) END)"
+
+
+def _bad_id(expr: str) -> str:
+    """A JSON id value that is not a string nor a whole number."""
+    return (f"(json_type({expr}) IN ('BOOLEAN', 'OBJECT', 'ARRAY') OR (json_type({expr}) = 'DOUBLE' "
+            f"AND try_cast(json_extract_string({expr}, '$') AS DOUBLE) <> "
+            f"floor(try_cast(json_extract_string({expr}, '$') AS DOUBLE))))")
 
 
 def nested_object_sql(kind: str, mapping: Mapping[str, str]) -> str:
@@ -74,6 +83,14 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
 
     def flat(c: str) -> str:
         return _text("doc", src[c]) if c in src else "CAST(NULL AS VARCHAR)"
+
+    # An id that is true/false, an object, a list or a fraction is refused, as the server refuses it (Segment
+    # does): read as text it would be a user named `true` gathering every such call.
+    flat_ids = [src[c] for c in ("user_id", "anonymous_id", "account_id", "previous_id") if c in src]
+    bad_ids = [(f"seg IS NULL AND {_bad_id(_json('doc', key))}", key) for key in flat_ids] + [
+        (f"seg IS NOT NULL AND {_bad_id(_json('doc', key))}", key) for key in SEGMENT_IDS]
+    id_field = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(key)}" for cond, key in bad_ids)
+    id_reason = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(REASON_ID)}" for cond, _ in bad_ids)
 
     return f"""
     WITH lines AS (
@@ -129,6 +146,7 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
              WHEN doc IS NOT NULL AND seg IN ('identify', 'group')
                 AND NOT {_is_object_or_null(_json("doc", "traits"))} THEN 'traits'
              WHEN doc IS NOT NULL AND seg IS NOT NULL AND seg NOT IN ({types}) THEN 'type'
+             {id_field}
              WHEN doc IS NULL THEN 'line' END AS _field,
         CASE WHEN doc IS NOT NULL AND seg IS NULL AND {flat_bad_nested} THEN {quote_literal(nested_reason)}
              WHEN doc IS NOT NULL AND seg IN ('track', 'page', 'screen')
@@ -136,6 +154,7 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
              WHEN doc IS NOT NULL AND seg IN ('identify', 'group')
                 AND NOT {_is_object_or_null(_json("doc", "traits"))} THEN {quote_literal(REASON_TRAITS)}
              WHEN doc IS NOT NULL AND seg IS NOT NULL AND seg NOT IN ({types}) THEN {quote_literal(REASON_UNKNOWN_TYPE)}
+             {id_reason}
              WHEN doc IS NULL AND valid THEN {quote_literal(REASON_NOT_OBJECT)}
              WHEN doc IS NULL THEN {quote_literal(REASON_NOT_JSON)} END AS _reason,
         _raw
