@@ -136,3 +136,32 @@ def test_an_id_that_is_true_an_object_or_a_fraction_is_refused_as_the_server_doe
     fields = store.raw.execute("SELECT line, field FROM dead_letters ORDER BY line").fetchall()
     assert fields == [(1, "userId"), (2, "anonymousId"), (3, "previousId"), (4, "groupId"), (5, "user_id"),
                       (6, "user_id")]
+
+
+def test_ids_read_by_the_import_equal_the_servers(store: Store, tmp_path: Path) -> None:
+    """A Segment archive imported and the same calls sent to the server name the same user and account. Before: the
+    import made `"userId": 1e3` the user "1000.0" (the server: "1000", two users for one) and `context.groupId: true`
+    the account "true" (the server: no account)."""
+    from aha.ingest.payloads import Call, validate_call
+    t = "2026-01-01T00:00:00Z"
+    calls = [
+        {"type": "track", "event": "E", "userId": 1e3, "messageId": "m1", "timestamp": t},
+        {"type": "track", "event": "E", "userId": "u", "context": {"groupId": True}, "messageId": "m2", "timestamp": t},
+        {"type": "track", "event": "E", "userId": "u", "context": {"groupId": {"a": 1}}, "messageId": "m3",
+         "timestamp": t},
+        {"type": "track", "event": "E", "userId": 7.0, "context": {"groupId": 7}, "messageId": "m4", "timestamp": t},
+        {"type": "track", "event": "E", "anonymousId": 18446744073709551616, "messageId": "m5", "timestamp": t},
+    ]
+    import json
+    path = tmp_path / "seg.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in calls))
+    import_files(store, [path])
+    imported = {m: (u, a, g) for m, u, a, g in store.raw.execute(
+        "SELECT message_id, user_id, anonymous_id, account_id FROM events").fetchall()}
+    server = {}
+    for c in calls:
+        call = validate_call(c, received_at=datetime(2026, 12, 5), source="web")
+        assert isinstance(call, Call)
+        server[call.message_id] = (call.user_id, call.anonymous_id, call.account_id)
+    assert imported == server
+    assert server["m1"] == ("1000", None, None) and server["m2"] == ("u", None, None)

@@ -36,6 +36,13 @@ def _text(doc: str, key: str) -> str:
     return f"nullif(trim(json_extract_string({doc}, {_path(key)})), '')"
 
 
+def _id_text(doc: str, key: str) -> str:
+    """An id as text; a whole number written as a double (`1e3`, `7.0`) as its digits (`1000`), as the server
+    makes it (Python's int of the float), so one user is not two (`1000` and `1000.0`)."""
+    return (f"(CASE WHEN json_type({doc}, {_path(key)}) = 'DOUBLE' THEN printf('%.0f', "
+            f"try_cast(json_extract_string({doc}, {_path(key)}) AS DOUBLE)) ELSE {_text(doc, key)} END)")
+
+
 def _json(doc: str, key: str) -> str:
     return f"json_extract({doc}, {_path(key)})"
 
@@ -82,7 +89,10 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
     types = ", ".join(quote_literal(t) for t in SEGMENT_TYPES)
 
     def flat(c: str) -> str:
-        return _text("doc", src[c]) if c in src else "CAST(NULL AS VARCHAR)"
+        if c not in src:
+            return "CAST(NULL AS VARCHAR)"
+        return _id_text("doc", src[c]) if c in ("user_id", "anonymous_id", "account_id", "previous_id") else (
+            _text("doc", src[c]))
 
     # An id that is true/false, an object, a list or a fraction is refused, as the server refuses it (Segment
     # does): read as text it would be a user named `true` gathering every such call.
@@ -117,13 +127,15 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
              WHEN seg = 'track' THEN {_text("doc", "event")}
              WHEN seg = 'page' THEN 'Page Viewed'
              WHEN seg = 'screen' THEN 'Screen Viewed' END AS event,
-        CASE WHEN seg IS NULL THEN {flat("user_id")} ELSE {_text("doc", "userId")} END AS user_id,
-        CASE WHEN seg IS NULL THEN {flat("anonymous_id")} ELSE {_text("doc", "anonymousId")} END AS anonymous_id,
+        CASE WHEN seg IS NULL THEN {flat("user_id")} ELSE {_id_text("doc", "userId")} END AS user_id,
+        CASE WHEN seg IS NULL THEN {flat("anonymous_id")} ELSE {_id_text("doc", "anonymousId")} END AS anonymous_id,
         CASE WHEN seg IS NULL THEN {flat("account_id")}
-             WHEN seg = 'group' THEN {_text("doc", "groupId")}
-             ELSE nullif(trim(json_extract_string(doc, '$.context.groupId')), '') END AS account_id,
+             WHEN seg = 'group' THEN {_id_text("doc", "groupId")}
+             -- the server's rule: a string or an integer, else no account (true, an object: not an account "true")
+             WHEN json_type(doc, '$.context.groupId') IN ('VARCHAR', 'BIGINT', 'UBIGINT')
+                THEN nullif(trim(json_extract_string(doc, '$.context.groupId')), '') END AS account_id,
         CASE WHEN seg IS NULL THEN {flat("previous_id")}
-             WHEN seg = 'alias' THEN {_text("doc", "previousId")} END AS previous_id,
+             WHEN seg = 'alias' THEN {_id_text("doc", "previousId")} END AS previous_id,
         CASE WHEN seg IS NULL THEN {flat("timestamp")}
              ELSE coalesce({_text("doc", "timestamp")}, {_text("doc", "originalTimestamp")}) END AS ts_text,
         CAST(NULL AS TIMESTAMP) AS ts_native,
