@@ -165,3 +165,27 @@ def test_ids_read_by_the_import_equal_the_servers(store: Store, tmp_path: Path) 
         server[call.message_id] = (call.user_id, call.anonymous_id, call.account_id)
     assert imported == server
     assert server["m1"] == ("1000", None, None) and server["m2"] == ("u", None, None)
+
+
+def test_a_nul_anywhere_is_a_dead_letter_as_on_the_server(store: Store, tmp_path: Path) -> None:
+    """Before: `aha import` stored NUL in event names, ids and property keys and values (the server refuses the call,
+    docs/ingest.md); `\\u0000` spelled out as text is data and stays."""
+    t = '"timestamp":"2026-01-01T00:00:00Z"'
+    (tmp_path / "a.jsonl").write_text("\n".join([
+        '{"event":"E\\u0000","user_id":"u",' + t + '}',
+        '{"event":"E","user_id":"u","properties":{"k\\u0000":1},' + t + '}',
+        '{"type":"identify","userId":"u","traits":{"n":["x\\u0000"]},' + t + '}',
+        '{"event":"ok","user_id":"u","properties":{"k":"\\\\u0000"},' + t + '}',
+    ]) + "\n")
+    (tmp_path / "b.csv").write_bytes(b"event,user_id,timestamp,a\nE,u\x00,2026-01-01,1\nok2,u,2026-01-01,x\n")
+    pq.write_table(pa.table({"event": ["E", "ok3"], "user_id": ["u", "u"], "timestamp": ["2026-01-01"] * 2,
+                             "a": ["x\x00", "y"]}), tmp_path / "c.parquet")
+    s = import_files(store, [tmp_path / "a.jsonl", tmp_path / "b.csv", tmp_path / "c.parquet"], allow_rejects=True)
+    assert (s.rows_read, s.imported, s.rejected) == (8, 3, 5)
+    assert store.raw.execute("SELECT event, properties FROM events ORDER BY 1").fetchall() == [
+        ("ok", '{"k":"\\\\u0000"}'), ("ok2", '{"a":"x"}'), ("ok3", '{"a":"y"}')]
+    letters = store.raw.execute("SELECT file, line, field, reason FROM dead_letters").fetchall()
+    assert sorted((Path(f).name, n, field, r) for f, n, field, r in letters) == [
+        ("a.jsonl", 1, "event", "contains NUL (\\u0000)"), ("a.jsonl", 2, "properties", "contains NUL (\\u0000)"),
+        ("a.jsonl", 3, "traits", "contains NUL (\\u0000)"), ("b.csv", 2, "user_id", "contains NUL (\\u0000)"),
+        ("c.parquet", 1, "properties", "contains NUL (\\u0000)")]

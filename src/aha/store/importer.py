@@ -62,7 +62,7 @@ from aha.store.rows import (
 from aha.store.segment import json_rows_sql
 from aha.store.segment import nested_object_sql as json_nested_sql
 from aha.store.traits import mark_duplicates
-from aha.store.values import mark_duplicate_keys, mark_unstorable_numbers
+from aha.store.values import mark_duplicate_keys, mark_nul, mark_unstorable_numbers
 
 __all__ = ["EVENT_COLUMNS", "USER_COLUMNS", "FileSummary", "ImportRefused", "ImportSummary", "Kind", "import_files"]
 
@@ -248,6 +248,7 @@ def _import_one(
             raise
         raise refused from None
     mark_unstorable_numbers(con, PARSED)  # the server's rule for numbers (store/values.py)
+    mark_nul(con, PARSED)  # and for NUL
     mark_duplicate_keys(con, PARSED, STAGE if fmt == "jsonl" else None)  # and for repeated names
     mark_repeats(con)
     if one_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {PARSED} WHERE _kind <> 'event' LIMIT 1)")[0]:

@@ -191,3 +191,25 @@ def mark_duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, lines: str |
         bad = [(t, duplicate_key(name)) for (t,) in found.fetchall() if (name := repeated_key(str(t))) is not None]
         rejected += _reject(con, table, "line", "s._raw", bad, lines)
     return rejected
+
+
+NUL_REASON = "contains NUL (\\u0000)"  # the server's words (ingest/bodies.py)
+# A NUL in JSON text DuckDB printed is the escape \u0000 after an even run of backslashes (`\\u0000` is text).
+_NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+
+
+def mark_nul(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Reject the accepted rows of the importer's parsed `table` with a NUL in an id, the event name or any key or
+    string of properties or traits, as the server refuses the call (a NUL cuts C strings short where the text goes
+    next: a CSV export, a terminal, a browser). Returns how many."""
+    texts = ["event", "user_id", "anonymous_id", "account_id", "previous_id", "message_id"]
+    nested = ["properties", "traits"]
+    conds = [(c, f"contains({c}, chr(0))") for c in texts] + [
+        (c, f"(contains(CAST({c} AS VARCHAR), '\\u0000') AND regexp_matches(CAST({c} AS VARCHAR), $nul))")
+        for c in nested]
+    field = " ".join(f"WHEN {cond} THEN '{c}'" for c, cond in conds)
+    return int(con.execute(
+        f"""UPDATE {table} SET _ok = FALSE, _first = FALSE, _field = CASE {field} END, _reason = $reason
+            WHERE _ok AND ({' OR '.join(cond for _, cond in conds)})""",
+        {"nul": _NUL_ESCAPE, "reason": NUL_REASON},
+    ).fetchall()[0][0])
