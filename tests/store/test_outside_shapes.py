@@ -189,3 +189,33 @@ def test_a_nul_anywhere_is_a_dead_letter_as_on_the_server(store: Store, tmp_path
         ("a.jsonl", 1, "event", "contains NUL (\\u0000)"), ("a.jsonl", 2, "properties", "contains NUL (\\u0000)"),
         ("a.jsonl", 3, "traits", "contains NUL (\\u0000)"), ("b.csv", 2, "user_id", "contains NUL (\\u0000)"),
         ("c.parquet", 1, "properties", "contains NUL (\\u0000)")]
+
+
+def test_records_that_do_not_fit_the_header_are_dead_letters_and_the_rest_is_kept(store: Store,
+                                                                                  tmp_path: Path) -> None:
+    """Before: one record with an extra or missing cell, or a quote never closed, refused the whole file with
+    `could not be read (Invalid Input Error: Error when sniffing file ...)`."""
+    path = tmp_path / "ragged.csv"
+    path.write_text("event,user_id,timestamp,note\n"
+                    "a,u1,2026-01-01,x\n"                 # line 2: kept
+                    "b,u1,2026-01-01,1,5 apples\n"        # line 3: 5 cells (an unquoted comma)
+                    '"c\nd",u2,2026-01-03,multi\n'        # line 4: one record over two physical lines, kept
+                    "e,u3\n"                              # line 5: 2 cells
+                    "f,u4,notatime,y\n"                   # line 6: read, rejected for its time
+                    'g,u5,2026-01-02,"unclosed\n')        # line 7: quote never closed
+    s = import_files(store, [path], allow_rejects=True)
+    assert (s.rows_read, s.imported, s.rejected) == (6, 2, 4)
+    assert store.raw.execute("SELECT event, user_id FROM events ORDER BY 1").fetchall() == [("a", "u1"),
+                                                                                            ("c\nd", "u2")]
+    letters = store.raw.execute("SELECT line, reason, raw FROM dead_letters ORDER BY line").fetchall()
+    assert [(n, r.split(" (")[0]) for n, r, _ in letters] == [
+        (3, "5 cells where the header has 4"), (5, "2 cells where the header has 4"), (6, "unparseable timestamp"),
+        (7, "a quoted cell is never closed")]
+    assert letters[0][2] == "b,u1,2026-01-01,1,5 apples"
+    again = import_files(store, [path], allow_rejects=True)
+    assert (again.imported, again.duplicates) == (0, 2)
+    assert store.raw.execute("SELECT count(*) FROM dead_letters").fetchall() == [(4,)]
+    with pytest.raises(ImportRefused, match="3 of 4 rows would be rejected"):
+        bad = tmp_path / "mostly.csv"
+        bad.write_text("event,user_id,timestamp\na,u,2026-01-01\nb,u\nc,u\nd,u,x,y\n")
+        import_files(store, [bad])

@@ -24,6 +24,7 @@ from aha.jsonpointer import pointer
 from aha.store import metadata
 from aha.store.database import Store, one_row
 from aha.store.formats import (
+    REJECTS,
     STAGE,
     Column,
     Format,
@@ -247,6 +248,11 @@ def _import_one(
         if "UTF-8" not in str(refused):
             raise
         raise refused from None
+    if fmt in ("csv", "tsv") and one_row(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [REJECTS])[0]:
+        # Records that did not fit the header (formats._stage_ragged): dead letters beside the rows read.
+        con.execute(f"""INSERT INTO {PARSED} BY NAME SELECT _line, 'invalid' AS _kind, _raw, 'line' AS _field,
+                        _reason, FALSE AS _ok, FALSE AS _first, FALSE AS _same, FALSE AS _stored FROM {REJECTS}""")
     mark_unstorable_numbers(con, PARSED)  # the server's rule for numbers (store/values.py)
     mark_nul(con, PARSED)  # and for NUL
     mark_duplicate_keys(con, PARSED, STAGE if fmt == "jsonl" else None)  # and for repeated names

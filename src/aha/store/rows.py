@@ -333,7 +333,7 @@ def fill_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
     )
     if fmt == "parquet":
         return
-    records = scalar_int(con, f"SELECT count(*) FROM {STAGE}")
+    records = scalar_int(con, f"SELECT count(*) FROM {PARSED}")  # with records that did not fit the header
     try:
         lines = stage_raw_lines(con, path)
     except duckdb.Error:  # lines the line reader cannot split (CRLF ends and a cell holding a bare LF): as JSON
