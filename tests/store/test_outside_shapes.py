@@ -219,3 +219,16 @@ def test_records_that_do_not_fit_the_header_are_dead_letters_and_the_rest_is_kep
         bad = tmp_path / "mostly.csv"
         bad.write_text("event,user_id,timestamp\na,u,2026-01-01\nb,u\nc,u\nd,u,x,y\n")
         import_files(store, [bad])
+
+
+def test_excels_separator_hint_is_named_and_a_long_cell_is_read(store: Store, tmp_path: Path) -> None:
+    """Before: `sep=;` as the first line gave 'a header cell is empty ...' (the sniffer read `sep=` as the header),
+    and a 5 MB cell `could not be read (Invalid Input Error: CSV Error on Line: 1)`."""
+    hinted = tmp_path / "excel.csv"
+    hinted.write_bytes(b"sep=;\r\nuser_id;event;timestamp\r\nu1;signup;2026-01-01 10:00\r\n")
+    with pytest.raises(ImportRefused, match="the first line 'sep=;' is Excel's separator hint"):
+        import_files(store, [hinted])
+    long = tmp_path / "long.csv"
+    long.write_text("event,user_id,timestamp,big\nE,u,2026-01-01," + "x" * 5_000_000 + "\n")
+    assert import_files(store, [long]).imported == 1
+    assert store.raw.execute("SELECT length(properties ->> 'big') FROM events").fetchall() == [(5_000_000,)]

@@ -185,6 +185,9 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
             return [Column(str(r[0]), "JSON") for r in rows]
         if fmt != "parquet" and no_header(path):
             return []
+        if fmt != "parquet" and re.fullmatch(r"sep=.", _first_line(path).lstrip("\ufeff").rstrip("\r\n")):
+            raise ImportRefused(f"{path}: the first line {_first_line(path).strip()!r} is Excel's separator hint, not "
+                                "the header. Delete that line (the header must be the first) and import again.")
         source = _parquet_source() if fmt == "parquet" else _csv_source(delimiter(path, fmt))
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
