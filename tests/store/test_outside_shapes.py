@@ -232,3 +232,36 @@ def test_excels_separator_hint_is_named_and_a_long_cell_is_read(store: Store, tm
     long.write_text("event,user_id,timestamp,big\nE,u,2026-01-01," + "x" * 5_000_000 + "\n")
     assert import_files(store, [long]).imported == 1
     assert store.raw.execute("SELECT length(properties ->> 'big') FROM events").fetchall() == [(5_000_000,)]
+
+
+def test_ga4_parameters_become_an_object_read_by_key(store: Store, tmp_path: Path) -> None:
+    """GA4's event_params (a list of {key, value: {string_value, int_value, float_value, double_value}}) were stored
+    as that list, so no `where`, scope or --segment could read `page_location`. Now an object by key."""
+    value = pa.struct([("string_value", pa.string()), ("int_value", pa.int64()), ("float_value", pa.float64()),
+                       ("double_value", pa.float64())])
+    params = pa.list_(pa.struct([("key", pa.string()), ("value", value)]))
+    user_props = pa.list_(pa.struct([("key", pa.string()), ("value", pa.struct([
+        ("string_value", pa.string()), ("int_value", pa.int64()), ("set_timestamp_micros", pa.int64())]))]))
+    def v(s: str | None = None, i: int | None = None, d: float | None = None) -> dict[str, object]:
+        return {"string_value": s, "int_value": i, "float_value": None, "double_value": d}
+    table = pa.table({
+        "event_name": ["page_view", "purchase", "scroll"],
+        "event_timestamp": [1767261600_000000, 1767261660_000000, 1767261720_000000],
+        "user_pseudo_id": ["p1", "p1", "p2"],
+        "event_params": pa.array([[{"key": "page_location", "value": v(s="https://a/pricing")},
+                                   {"key": "ga_session_id", "value": v(i=17)}],
+                                  [{"key": "value", "value": v(d=9.5)}, {"key": "empty", "value": v()}],
+                                  []], params),
+        "user_properties": pa.array([[{"key": "plan", "value": {"string_value": "pro", "int_value": None,
+                                                                 "set_timestamp_micros": 1}}], None, []], user_props),
+    })
+    pq.write_table(table, tmp_path / "ga4.parquet")
+    import_files(store, [tmp_path / "ga4.parquet"],
+                 mapping={"event": "event_name", "timestamp": "event_timestamp", "anonymous_id": "user_pseudo_id"})
+    got = dict(store.raw.execute("SELECT event, properties FROM events").fetchall())
+    assert got == {
+        "page_view": '{"event_params":{"page_location":"https://a/pricing","ga_session_id":17},'
+                     '"user_properties":{"plan":"pro"}}',
+        "purchase": '{"event_params":{"value":9.5,"empty":null},"user_properties":null}',
+        "scroll": '{"event_params":{},"user_properties":{}}',
+    }

@@ -13,6 +13,7 @@ from aha.store import metadata
 from aha.store.database import one_row
 from aha.store.formats import RAW_LINES, STAGE, Column, Format, quote_ident, quote_literal, stage_raw_lines
 from aha.store.mapping import Kind, members_read, source_column, split_source
+from aha.store.values import key_value_object
 
 PARSED = "aha_import_parsed"
 
@@ -83,7 +84,7 @@ def table_rows_sql(
         if col.name in used or col.name in skipped:
             continue
         ref = quote_ident(col.name)
-        value = _typed_text(ref, decimal_comma) if text_cells else ref
+        value = _typed_text(ref, decimal_comma) if text_cells else (key_value_object(ref, col.type) or ref)
         pairs.append(f"{quote_literal(col.name)}, {value}")
     extra = f"json_object({', '.join(pairs)})" if pairs else "CAST('{}' AS JSON)"
     nested_name = "properties" if kind == "events" else "traits"

@@ -213,3 +213,24 @@ def mark_nul(con: duckdb.DuckDBPyConnection, table: str) -> int:
             WHERE _ok AND ({' OR '.join(cond for _, cond in conds)})""",
         {"nul": _NUL_ESCAPE, "reason": NUL_REASON},
     ).fetchall()[0][0])
+
+
+# GA4's BigQuery export keeps event and user parameters as a list of {key, value: {string_value, int_value,
+# float_value, double_value}} (only one set); as JSON that list cannot be read by a property key.
+_KEY_VALUE_LIST = re.compile(r'STRUCT\("?key"? VARCHAR, "?value"? STRUCT\((.*)\)\)\[\]')
+
+
+def key_value_object(ref: str, column_type: str) -> str | None:
+    """SQL making a Parquet column of GA4's key/value list an object `{key: value}` (the first set `*_value`, else
+    null), or None when the column has another type. `event_params.page_location` is then the pointer
+    `/event_params/page_location` in `where`, `scope` and `--segment`."""
+    shape = _KEY_VALUE_LIST.fullmatch(column_type)
+    if shape is None:
+        return None
+    fields = re.findall(r'"?([A-Za-z0-9_]*_value)"? ', shape[1] + " ")
+    if not fields:
+        return None
+    value = "coalesce(" + ", ".join(f"to_json(x.value.{f})" for f in fields) + ", 'null')"
+    kept = f"list_filter({ref}, lambda x: x.key IS NOT NULL)"
+    pairs = f"list_transform({kept}, lambda x: to_json(x.key) || ':' || {value})"
+    return f"CAST('{{' || array_to_string({pairs}, ',') || '}}' AS JSON)"
