@@ -265,3 +265,17 @@ def test_ga4_parameters_become_an_object_read_by_key(store: Store, tmp_path: Pat
         "purchase": '{"event_params":{"value":9.5,"empty":null},"user_properties":null}',
         "scroll": '{"event_params":{},"user_properties":{}}',
     }
+
+
+@pytest.mark.parametrize(("text", "shape"), [
+    ('[{"event":"E","user_id":"u","timestamp":"2026-01-01"}]', "one JSON array"),
+    ('[\n  {\n    "event": "E"\n  }\n]\n', "one JSON array"),
+    ('{\n  "event": "E",\n  "user_id": "u"\n}\n', "objects printed over several lines"),
+])
+def test_a_json_export_that_is_not_json_lines_is_refused_naming_the_fix(store: Store, tmp_path: Path, text: str,
+                                                                        shape: str) -> None:
+    """Before: `1 of 1 rows would be rejected (1 × JSON line is not an object)`, `27 × line is not valid JSON`."""
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    with pytest.raises(ImportRefused, match=f"holds {shape}; aha reads JSON lines .* `jq -c"):
+        import_files(store, [path])

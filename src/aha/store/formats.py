@@ -7,11 +7,9 @@ so a line that is not JSON still arrives (and becomes a dead letter) instead of 
 
 from __future__ import annotations
 
-import csv
 import difflib
 import glob
 import gzip
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ GZIP_OK: frozenset[Format] = frozenset({"csv", "tsv", "jsonl"})
 
 STAGE = "aha_import_stage"
 RAW_LINES = "aha_import_raw_lines"
-REJECTS = "aha_import_rejects"  # CSV records that do not fit the header: (_line, _raw, _reason), see _stage_ragged
+REJECTS = "aha_import_rejects"  # CSV records that do not fit the header: (_line, _raw, _reason), store/ragged.py
 # A delimiter that cannot occur in text: JSON lines are read as one VARCHAR column per physical line.
 _NO_DELIMITER = "\x1f\x1e\x1d"
 _MAX_LINE = 64 * 1024 * 1024
@@ -146,7 +144,7 @@ def _csv_source(delim: str) -> str:
         f"read_csv(?, all_varchar = true, header = true, skip = 0, delim = {quote_literal(delim)}, quote = '\"', "
         f"escape = '\"', max_line_size = {_MAX_LINE})"  # a 5 MB cell, as JSON lines allow (DuckDB's default: 2 MB)
         # skip = 0: else DuckDB's sniffer, facing records that do not fit the header, may skip the header and the
-        # records before the widest ones and read a data row as the header (`_stage_ragged` reads such a file)
+        # records before the widest ones and read a data row as the header (store/ragged.py reads such a file)
     )
 
 
@@ -176,6 +174,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
     """The columns a file offers: header names (CSV/TSV), schema (Parquet), union of keys of flat objects (JSONL)."""
     try:
         if fmt == "jsonl":
+            _check_json_lines(path)
             rows = con.execute(
                 f"""SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM (
                         SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
@@ -194,7 +193,9 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
         except duckdb.InvalidInputException as exc:
             if fmt == "parquet" or not _ragged(exc):
                 raise
-            return [Column(n, "VARCHAR") for n in _ragged_header(path, delimiter(path, fmt))]
+            from aha.store.ragged import ragged_header
+
+            return [Column(n, "VARCHAR") for n in ragged_header(path, delimiter(path, fmt))]
         unnamed: set[str] = set()
         if fmt != "parquet":
             names = _header(con, path, source)
@@ -297,7 +298,9 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             except duckdb.InvalidInputException as exc:
                 if not _ragged(exc):
                     raise
-                _stage_ragged(con, path, delimiter(path, fmt))
+                from aha.store.ragged import stage_ragged
+
+                stage_ragged(con, path, delimiter(path, fmt))
                 return
             staged = [str(r[0]) for r in con.execute(f"DESCRIBE {STAGE}").fetchall()]
             for name, duck_name in zip(_header(con, path, source), staged, strict=False):
@@ -308,59 +311,23 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
         raise read_error(path, exc) from None
 
 
+def _check_json_lines(path: Path) -> None:
+    """Refuse, naming the fix, a JSON file that is one array or pretty-printed objects (an "export as JSON"), which
+    read line by line was `1 × JSON line is not an object` or `27 × line is not valid JSON`."""
+    first = _first_line(path).lstrip("\ufeff").strip()
+    shape = ("one JSON array" if first.startswith("[") else
+             "objects printed over several lines" if first == "{" else None)
+    if shape is not None:
+        raise ImportRefused(f"{path}: holds {shape}; aha reads JSON lines (one object per line). Convert it, e.g. "
+                            f"`jq -c '{'.[]' if shape.startswith('one') else '.'}' {path.name} > events.jsonl`, and "
+                            "import that.")
+
+
 def _ragged(exc: duckdb.Error) -> bool:
     """DuckDB's refusal of a CSV some record of which does not fit the header (more or fewer cells, a quote never
     closed): its sniffer gives up, or the read stops at that record."""
     text = str(exc)
     return "Invalid unicode" not in text and ("Error when sniffing" in text or "CSV Error on Line" in text)
-
-
-def _ragged_header(path: Path, delim: str) -> list[str]:
-    """The header cells of a CSV DuckDB's sniffer refused, read by Python's csv module; refused when a cell is empty
-    or named twice (the usual path's rules)."""
-    with gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb") as f:
-        text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
-        names = [c.strip() for c in next(csv.reader(text, delimiter=delim, quotechar='"'), [])]
-    _check_header(path, [n or None for n in names])
-    if not all(names):
-        raise ImportRefused(f"{path}: a header cell is empty and a record does not fit the header. Name every "
-                            "column in the header line and import again.")
-    return names
-
-
-_REJECT_REASONS = {"UNQUOTED VALUE": 'a quoted cell is never closed (a lone ")'}
-
-
-def _stage_ragged(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> None:
-    """STAGE from a CSV whose records do not all fit its header: the records that fit, each with its record's
-    `_line`; the others into REJECTS as dead letters (the file is refused when they are most of it, as any)."""
-    names = _ragged_header(path, delim)
-    columns = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
-    con.execute(f"DROP TABLE IF EXISTS {REJECTS}_errors")
-    con.execute(f"DROP TABLE IF EXISTS {REJECTS}_scans")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM read_csv(?, columns = {columns},
-            auto_detect = false, header = true, delim = {quote_literal(delim)}, quote = '"', escape = '"',
-            max_line_size = {_MAX_LINE}, ignore_errors = true, store_rejects = true,
-            rejects_table = '{REJECTS}_errors', rejects_scan = '{REJECTS}_scans')""", [str(path)])
-    cases = " ".join(f"WHEN {quote_literal(k)} THEN {quote_literal(v)}" for k, v in _REJECT_REASONS.items())
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {REJECTS} AS
-            SELECT line AS _line, rtrim(arg_min(csv_line, column_idx), chr(13) || chr(10)) AS _raw,
-                   arg_min(CASE WHEN error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS') THEN
-                                    regexp_extract(error_message, 'Found: ([0-9]+)', 1) || ' cells where the '
-                                    || 'header has ' || regexp_extract(error_message, 'Columns: ([0-9]+)', 1)
-                                    || ' (a separator inside an unquoted cell, or a cell missing?)'
-                                ELSE CASE error_type {cases} ELSE error_message END END, column_idx) AS _reason
-            FROM {REJECTS}_errors GROUP BY line""")
-    # The k-th record read is the k-th record line (from 2) that was not rejected.
-    con.execute(f"ALTER TABLE {STAGE} ADD COLUMN _line BIGINT")
-    con.execute(
-        f"""UPDATE {STAGE} SET _line = n.line FROM (
-                SELECT line, row_number() OVER (ORDER BY line) - 1 AS k FROM range(2, 2 + (SELECT count(*) FROM {STAGE})
-                    + (SELECT count(*) FROM {REJECTS})) r(line)
-                WHERE line NOT IN (SELECT _line FROM {REJECTS})) n
-            WHERE {STAGE}.rowid = n.k""")
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> None:

@@ -250,7 +250,7 @@ def _import_one(
         raise refused from None
     if fmt in ("csv", "tsv") and one_row(
             con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [REJECTS])[0]:
-        # Records that did not fit the header (formats._stage_ragged): dead letters beside the rows read.
+        # Records that did not fit the header (store/ragged.py): dead letters beside the rows read.
         con.execute(f"""INSERT INTO {PARSED} BY NAME SELECT _line, 'invalid' AS _kind, _raw, 'line' AS _field,
                         _reason, FALSE AS _ok, FALSE AS _first, FALSE AS _same, FALSE AS _stored FROM {REJECTS}""")
     mark_unstorable_numbers(con, PARSED)  # the server's rule for numbers (store/values.py)
