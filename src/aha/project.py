@@ -193,6 +193,7 @@ class Project:
         if milestone is not None and milestone not in {m.id for m in self.definitions.milestones}:
             raise UserError(f"--milestone {milestone!r}: no such milestone; known: "
                             f"{', '.join(m.id for m in self.definitions.milestones)}.")
+        days = activation_mod.check_days(tuple(days))  # before the state: a read key's `days` is not trusted
         ms = self._state_for(as_of, segment, (signups_from, signups_to))
         return activation_mod.run(self.store, ms, period, days, segment, milestone)
 

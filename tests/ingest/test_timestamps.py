@@ -51,6 +51,8 @@ def test_the_import_accepts_and_refuses_the_timestamps_the_server_does(tmp_path:
     imported = {v: stored.get(f"m{i}") for i, v in enumerate(EDGES)}
     expected = {v: _server(v, now) for v in EDGES}
     assert imported == expected
-    assert sum(t is not None for t in expected.values()) == 13  # 1971, offsets, sub-µs, dates, epoch s and ms, UTC
+    assert sum(t is not None for t in expected.values()) == 15  # 1971, offsets, sub-µs, dates, epoch s/ms/µs/ns, UTC
+    # GA4 exports microseconds: µs and ns are read (before: refused on both paths, so a GA4 export imported nothing)
+    assert imported["1767225600000000"] == imported["1767225600000000000"] == datetime(2026, 1, 1)
     reasons = {str(r) for (r,) in rows(tmp_path / "aha.duckdb", "SELECT reason FROM dead_letters")}
     assert reasons == {"timestamp before 1971", "timestamp more than a day after the import", "unparseable timestamp"}

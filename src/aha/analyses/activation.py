@@ -17,6 +17,7 @@ from aha.analyses.state import MilestoneState
 from aha.analyses.wide import applicable_col, reach_col, users_wide
 from aha.engine import columns as c
 from aha.engine.columns import SEGMENT
+from aha.errors import UserError
 from aha.results import Rate
 from aha.store import Store
 
@@ -63,8 +64,24 @@ def _cohort(start: Any, row: dict[str, Any], days: tuple[int, ...]) -> Activatio
     return ActivationCohort(cohort, int(row["signups"]), rates)
 
 
+MAX_DAYS = 12  # columns of the activation table; each is a pass over the users
+MAX_DAY = 36500  # 100 years, the bound of every duration in aha.yaml
+
+
+def check_days(days: tuple[int, ...]) -> tuple[int, ...]:
+    """The activation days asked for (the Python API, the read API's `days`), refused in one message unless 1 to 12
+    different whole numbers in 0..36500. Before, `days: [0, 1, ..., 99999]` over the read API ran one column per
+    day: the server grew past 9 GB and answered no other read."""
+    if (not days or len(days) > MAX_DAYS or len(set(days)) != len(days)
+            or not all(type(d) is int and 0 <= d <= MAX_DAY for d in days)):
+        raise UserError(f"days: {str(list(days))[:60]} is not 1 to {MAX_DAYS} different whole numbers of days from "
+                        f"0 to {MAX_DAY:,}; ask for e.g. days=(1, 7, 14, 30).")
+    return days
+
+
 def run(store: Store, ms: MilestoneState, period: Period = "week", days: tuple[int, ...] = DEFAULT_DAYS,
         segment: str | None = None, milestone_id: str | None = None) -> ActivationResult:
+    days = check_days(tuple(days))
     milestone = ms.definitions.milestone(milestone_id) if milestone_id else ms.definitions.primary
     rows = report_sql.read(store, ms, ("activation", milestone.id, ",".join(map(str, days)), period, segment or ""),
                            lambda m: activation_query(users_wide(m, [milestone.id], segment), milestone.id, days,

@@ -42,6 +42,12 @@ def parse(text: str, source: str = "aha.yaml") -> Definitions:
         raise DefinitionError("(file)", f"is {size:,} bytes; definitions may be at most {MAX_DEFINITIONS_BYTES:,}.",
                               "A definitions file is a few KB: check that this is the right file.", source)
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: the read API's JSON can carry "\ud800", UTF-8 cannot
+        raise DefinitionError("(file)", f"holds a lone surrogate ({text[exc.start]!r} at character {exc.start:,}), "
+                              "which is not valid Unicode.", "Send the definitions as the file's UTF-8 text.",
+                              source) from None
+    try:
         data = _load(text)
     except RecursionError:  # nesting too deep for the parser itself, before `_check_expansion` could see it
         raise DefinitionError("(file)", f"refused: values nested deeper than {MAX_DEPTH} levels.",

@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
@@ -30,6 +30,7 @@ MAX_BATCH_EVENTS = 2500
 MAX_MESSAGE_ID = 99  # "under 100 characters"
 MAX_DEPTH = 32  # nesting of properties/traits/context; deeper is an attack or a bug, never analytics
 FUTURE_TOLERANCE = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 EVENT_NAMES = {"page": "Page Viewed", "screen": "Screen Viewed"}
 # Two zone shapes real exports write beside ISO 8601's: BigQuery's ` UTC` after the time (its CSV and JSON exports of
@@ -47,6 +48,24 @@ def iso_text(value: str) -> str:
     if shape is None:
         return value
     return shape[1] + (shape[2] + ":00" if shape[2] else "Z")
+
+
+_FINE_EPOCH = re.compile(r"-?[0-9]{15,20}")
+
+
+def _fine_epoch(value: str) -> datetime | None:
+    """Epoch text in microseconds (1e14 up to 1e17, GA4's `event_timestamp`) or nanoseconds (up to 1e20), as the import
+    reads it (store.rows.timestamp_sql); pydantic reads seconds and milliseconds and refuses these. None otherwise."""
+    if _FINE_EPOCH.fullmatch(value) is None:
+        return None
+    n = int(value)
+    if not 10**14 <= abs(n) < 10**20:
+        return None
+    micros = n if abs(n) < 10**17 else n // 1000
+    try:
+        return _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return None
 
 
 class _Call(BaseModel):
@@ -79,7 +98,7 @@ class _Call(BaseModel):
         """The spec's times are ISO 8601 strings; pydantic would also read a number as Unix seconds."""
         if value is not None and not isinstance(value, str):
             raise ValueError("not an ISO 8601 timestamp (a string)")
-        return value if value is None else iso_text(value)
+        return value if value is None else _fine_epoch(value) or iso_text(value)
 
 
 class TrackCall(_Call):

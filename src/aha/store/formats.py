@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ GZIP_OK: frozenset[Format] = frozenset({"csv", "tsv", "jsonl"})
 
 STAGE = "aha_import_stage"
 RAW_LINES = "aha_import_raw_lines"
+REJECTS = "aha_import_rejects"  # CSV records that do not fit the header: (_line, _raw, _reason), store/ragged.py
 # A delimiter that cannot occur in text: JSON lines are read as one VARCHAR column per physical line.
 _NO_DELIMITER = "\x1f\x1e\x1d"
 _MAX_LINE = 64 * 1024 * 1024
@@ -96,9 +98,53 @@ def detect_format(path: Path) -> Format:
     return fmt
 
 
+def delimiter(path: Path, fmt: Format) -> str:
+    """A `.tsv`'s tab; a `.csv`'s comma, unless its header line holds more semicolons (a spreadsheet saved in a
+    locale whose decimal mark is the comma, such as German or French Excel) or tabs than commas outside quotes.
+    Before, a `;` file was read as one column named after its whole header, and refused with a garbled message."""
+    if fmt == "tsv":
+        return "\t"
+    head = _first_line(path)
+    counts = {",": 0, ";": 0, "\t": 0}
+    quoted = False
+    for ch in head:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 0 else ","
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
+            return f.readline(1 << 20).decode("utf-8", "replace")
+    except (OSError, EOFError):
+        return ""  # the read itself names what is wrong
+
+
+def no_header(path: Path) -> bool:
+    """A CSV/TSV with nothing in it (0 bytes, a byte-order mark, blank): an export of a day without events, read as
+    0 rows as an empty JSON lines file is. DuckDB would name its one column `column0` and the import refuse it."""
+    return not _first_line(path).lstrip("\ufeff").strip() and not _has_more(path)
+
+
+def _has_more(path: Path) -> bool:
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8", errors="replace") if path.suffix.lower() == ".gz"
+              else path.open(encoding="utf-8", errors="replace")) as f:
+            return any(line.lstrip("\ufeff").strip() for line in f)
+    except (OSError, EOFError):
+        return True
+
+
 def _csv_source(delim: str) -> str:
     return (
-        f"read_csv(?, all_varchar = true, header = true, delim = {quote_literal(delim)}, quote = '\"', escape = '\"')"
+        f"read_csv(?, all_varchar = true, header = true, skip = 0, delim = {quote_literal(delim)}, quote = '\"', "
+        f"escape = '\"', max_line_size = {_MAX_LINE})"  # a 5 MB cell, as JSON lines allow (DuckDB's default: 2 MB)
+        # skip = 0: else DuckDB's sniffer, facing records that do not fit the header, may skip the header and the
+        # records before the widest ones and read a data row as the header (store/ragged.py reads such a file)
     )
 
 
@@ -128,6 +174,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
     """The columns a file offers: header names (CSV/TSV), schema (Parquet), union of keys of flat objects (JSONL)."""
     try:
         if fmt == "jsonl":
+            _check_json_lines(path)
             rows = con.execute(
                 f"""SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM (
                         SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
@@ -135,8 +182,20 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                 [str(path)],
             ).fetchall()
             return [Column(str(r[0]), "JSON") for r in rows]
-        source = _parquet_source() if fmt == "parquet" else _csv_source("\t" if fmt == "tsv" else ",")
-        described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+        if fmt != "parquet" and no_header(path):
+            return []
+        if fmt != "parquet" and re.fullmatch(r"sep=.", _first_line(path).lstrip("\ufeff").rstrip("\r\n")):
+            raise ImportRefused(f"{path}: the first line {_first_line(path).strip()!r} is Excel's separator hint, not "
+                                "the header. Delete that line (the header must be the first) and import again.")
+        source = _parquet_source() if fmt == "parquet" else _csv_source(delimiter(path, fmt))
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+        except duckdb.InvalidInputException as exc:
+            if fmt == "parquet" or not _ragged(exc):
+                raise
+            from aha.store.ragged import ragged_header
+
+            return [Column(n, "VARCHAR") for n in ragged_header(path, delimiter(path, fmt))]
         unnamed: set[str] = set()
         if fmt != "parquet":
             names = _header(con, path, source)
@@ -229,10 +288,20 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             con.execute(f"""CREATE TEMP VIEW {STAGE} AS
                             SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {source}""")
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
+        elif no_header(path):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} (_line BIGINT)")
         else:
             # The header is line 1.
-            source = _csv_source(chr(9) if fmt == "tsv" else ",")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
+            source = _csv_source(delimiter(path, fmt))
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
+            except duckdb.InvalidInputException as exc:
+                if not _ragged(exc):
+                    raise
+                from aha.store.ragged import stage_ragged
+
+                stage_ragged(con, path, delimiter(path, fmt))
+                return
             staged = [str(r[0]) for r in con.execute(f"DESCRIBE {STAGE}").fetchall()]
             for name, duck_name in zip(_header(con, path, source), staged, strict=False):
                 if name is None:  # an empty header cell over empty cells (`columns_of` refused any with a value)
@@ -240,6 +309,25 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             _number_lines(con, STAGE, 2)
     except duckdb.Error as exc:
         raise read_error(path, exc) from None
+
+
+def _check_json_lines(path: Path) -> None:
+    """Refuse, naming the fix, a JSON file that is one array or pretty-printed objects (an "export as JSON"), which
+    read line by line was `1 × JSON line is not an object` or `27 × line is not valid JSON`."""
+    first = _first_line(path).lstrip("\ufeff").strip()
+    shape = ("one JSON array" if first.startswith("[") else
+             "objects printed over several lines" if first == "{" else None)
+    if shape is not None:
+        raise ImportRefused(f"{path}: holds {shape}; aha reads JSON lines (one object per line). Convert it, e.g. "
+                            f"`jq -c '{'.[]' if shape.startswith('one') else '.'}' {path.name} > events.jsonl`, and "
+                            "import that.")
+
+
+def _ragged(exc: duckdb.Error) -> bool:
+    """DuckDB's refusal of a CSV some record of which does not fit the header (more or fewer cells, a quote never
+    closed): its sniffer gives up, or the read stops at that record."""
+    text = str(exc)
+    return "Invalid unicode" not in text and ("Error when sniffing" in text or "CSV Error on Line" in text)
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> None:
@@ -259,6 +347,8 @@ def stage_raw_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP VIEW IF EXISTS {STAGE}" if _is_view(con, STAGE) else f"DROP TABLE IF EXISTS {STAGE}")
     con.execute(f"DROP TABLE IF EXISTS {RAW_LINES}")
+    for table in (REJECTS, f"{REJECTS}_errors", f"{REJECTS}_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:

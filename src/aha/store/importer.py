@@ -24,11 +24,13 @@ from aha.jsonpointer import pointer
 from aha.store import metadata
 from aha.store.database import Store, one_row
 from aha.store.formats import (
+    REJECTS,
     STAGE,
     Column,
     Format,
     ImportRefused,
     columns_of,
+    delimiter,
     detect_format,
     drop_staging,
     member_names,
@@ -45,6 +47,7 @@ from aha.store.mapping import (
     check_mapping,
     check_timestamp_format,
     check_timezone,
+    guess_timestamp_format,
     likely_maps,
     members_read,
 )
@@ -60,7 +63,7 @@ from aha.store.rows import (
 from aha.store.segment import json_rows_sql
 from aha.store.segment import nested_object_sql as json_nested_sql
 from aha.store.traits import mark_duplicates
-from aha.store.values import mark_duplicate_keys, mark_unstorable_numbers
+from aha.store.values import mark_duplicate_keys, mark_nul, mark_unstorable_numbers
 
 __all__ = ["EVENT_COLUMNS", "USER_COLUMNS", "FileSummary", "ImportRefused", "ImportSummary", "Kind", "import_files"]
 
@@ -231,7 +234,8 @@ def _import_one(
         nested = nested_object_sql(columns, kind, mapping)
         text = nested_search_text(columns, kind, mapping) or f"CAST({nested} AS VARCHAR)"
         drop = metadata.nested_left_out(con, nested, members_read(mapping.values(), home), text) if nested else []
-        rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical, drop)
+        rows_sql = table_rows_sql(columns, fmt, kind, mapping, canonical, drop,
+                                  decimal_comma=fmt == "csv" and delimiter(path, fmt) == ";")
         left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
     left_out += [pointer(home) + pointer(k) for k in drop]  # named as pointers: /properties/mp_processing_time_ms
     params = {"tz": timezone, "now": now}
@@ -244,7 +248,13 @@ def _import_one(
         if "UTF-8" not in str(refused):
             raise
         raise refused from None
+    if fmt in ("csv", "tsv") and one_row(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [REJECTS])[0]:
+        # Records that did not fit the header (store/ragged.py): dead letters beside the rows read.
+        con.execute(f"""INSERT INTO {PARSED} BY NAME SELECT _line, 'invalid' AS _kind, _raw, 'line' AS _field,
+                        _reason, FALSE AS _ok, FALSE AS _first, FALSE AS _same, FALSE AS _stored FROM {REJECTS}""")
     mark_unstorable_numbers(con, PARSED)  # the server's rule for numbers (store/values.py)
+    mark_nul(con, PARSED)  # and for NUL
     mark_duplicate_keys(con, PARSED, STAGE if fmt == "jsonl" else None)  # and for repeated names
     mark_repeats(con)
     if one_row(con, f"SELECT count(*) FROM (SELECT 1 FROM {PARSED} WHERE _kind <> 'event' LIMIT 1)")[0]:
@@ -254,7 +264,8 @@ def _import_one(
     read, rejected = (int(n) for n in one_row(
         con, f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM {PARSED}"))
     if rejected * 2 > read and not allow_rejects:
-        _refuse_mostly_rejected(con, path, read, rejected, [c.name for c in columns], mapping, kind)
+        _refuse_mostly_rejected(con, path, read, rejected, [c.name for c in columns], mapping, kind,
+                                timestamp_format)
     if rejected and fmt != "jsonl":
         fill_raw(con, path, fmt)
     if progress:
@@ -287,12 +298,19 @@ def _import_one(
 
 
 def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, read: int, rejected: int, columns: list[str],
-                            mapping: Mapping[str, str], kind: Kind) -> None:
+                            mapping: Mapping[str, str], kind: Kind, timestamp_format: str | None) -> None:
     reasons = con.execute(f"""SELECT _reason, count(*) AS n FROM {PARSED} WHERE _reason IS NOT NULL
                               GROUP BY _reason ORDER BY n DESC, _reason LIMIT 2""").fetchall()
     why = "; ".join(f"{int(n):,} × {reason}" for reason, n in reasons)
     maps = likely_maps(columns, mapping, kind)
     fix = f"Did you mean --map {','.join(maps)}? " if maps else ""
+    if reasons[0][0] == "unparseable timestamp" and timestamp_format is None:
+        samples = [str(t) for (t,) in con.execute(
+            f"SELECT ts_text FROM {PARSED} WHERE _reason = 'unparseable timestamp' LIMIT 1000").fetchall()]
+        guess = guess_timestamp_format(samples)
+        fix += (f"The times read like {samples[0]!r}: add --timestamp-format '{guess}' (check day and month). "
+                if guess else f"The times read like {samples[0]!r}: give their shape with --timestamp-format "
+                "(strptime directives, e.g. '%d/%m/%Y %H:%M'). ")
     raise ImportRefused(
         f"{path.name}: {rejected:,} of {read:,} rows would be rejected ({why}), so nothing of it was imported. "
         f"{fix}To import the other {read - rejected:,} rows and keep the rejected ones as dead letters, add "

@@ -11,6 +11,7 @@ nests `distinct_id`, `time` and `$insert_id` inside `properties`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from aha.jsonpointer import key_problem, pointer
-from aha.store.formats import Column, ImportRefused, close_matches, detect_format
+from aha.store.formats import Column, ImportRefused, close_matches
 
 Kind = Literal["events", "users"]
 
@@ -107,8 +108,8 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
     `properties` (or `traits`) objects, suggested as `/properties/NAME` (Mixpanel's raw export nests `distinct_id`
     there)."""
     names = [c.name for c in columns]
-    if not names and detect_format(path) == "jsonl":
-        return  # only Segment calls (or nothing readable): every line is checked on its own
+    if not names:
+        return  # JSON lines of Segment calls only (every line is checked on its own), or an empty CSV/TSV: 0 rows
     shown = ", ".join(names) if names else "none"
     for target, column in mapping.items():
         root = source_column(column)
@@ -167,9 +168,9 @@ def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip
 # Usual names in exports, used only to suggest a --map (never applied silently).
 HINTS: dict[str, tuple[str, ...]] = {
     "user_id": ("userid", "distinct_id", "user", "uid", "person_id", "customer_id"),
-    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id"),
+    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id"),
     "event": ("event_name", "name", "action", "event_type"),
-    "timestamp": ("ts", "time", "event_time", "occurred_at", "created_at", "date", "datetime"),
+    "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime"),
     "message_id": ("messageid", "event_id", "id", "insert_id", "$insert_id", "uuid"),
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
@@ -189,3 +190,26 @@ def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: b
             return lowered[alias]
     hits = close_matches(canonical, columns) if fuzzy else []
     return hits[0] if hits else None
+
+
+
+_DAY_FIRST = re.compile(r"\s*([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?:([ T])[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?\s*")
+
+
+def guess_timestamp_format(samples: list[str]) -> str | None:
+    """A `--timestamp-format` for dates a spreadsheet writes (`03/01/2026 10:00`, `3.1.2026`), to suggest, never to
+    apply: month first when some second number is above 12, else day first; None when the samples do not share one
+    such shape or neither order reads them all."""
+    matched = [_DAY_FIRST.fullmatch(s) for s in samples]
+    if not matched or any(m is None for m in matched):
+        return None
+    shapes = {(m[2], m[5], m[6] is None) for m in matched if m is not None}
+    if len(shapes) != 1:
+        return None
+    (sep, clock, no_seconds), = shapes
+    first = max(int(m[1]) for m in matched if m is not None)
+    second = max(int(m[3]) for m in matched if m is not None)
+    if first > 12 and second > 12:
+        return None
+    date = f"%m{sep}%d{sep}%Y" if second > 12 else f"%d{sep}%m{sep}%Y"
+    return date if clock is None else date + clock + ("%H:%M" if no_seconds else "%H:%M:%S")

@@ -13,6 +13,7 @@ from aha.store import metadata
 from aha.store.database import one_row
 from aha.store.formats import RAW_LINES, STAGE, Column, Format, quote_ident, quote_literal, stage_raw_lines
 from aha.store.mapping import Kind, members_read, source_column, split_source
+from aha.store.values import key_value_object
 
 PARSED = "aha_import_parsed"
 
@@ -42,12 +43,18 @@ _INT = r"-?(0|[1-9][0-9]{0,17})"
 _FLOAT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)([eE][+-]?[0-9]+)?"
 
 
-def _typed_text(col: str) -> str:
-    """A CSV cell as JSON: integers and decimals become numbers, true/false booleans, the rest strings."""
+_COMMA_FLOAT = r"-?(0|[1-9][0-9]*),[0-9]+"
+
+
+def _typed_text(col: str, decimal_comma: bool = False) -> str:
+    """A CSV cell as JSON: integers and decimals become numbers, true/false booleans, the rest strings. In a file
+    separated by `;` (a spreadsheet in a locale whose decimal mark is the comma) `12,50` is the number 12.5 too."""
+    comma = (f"WHEN regexp_full_match({col}, {quote_literal(_COMMA_FLOAT)}) "
+             f"THEN to_json(CAST(replace({col}, ',', '.') AS DOUBLE)) ") if decimal_comma else ""
     return (
         f"CASE WHEN {col} IS NULL THEN NULL "
         f"WHEN regexp_full_match({col}, {quote_literal(_INT)}) THEN to_json(CAST({col} AS BIGINT)) "
-        f"WHEN regexp_full_match({col}, {quote_literal(_FLOAT)}) THEN to_json(CAST({col} AS DOUBLE)) "
+        f"WHEN regexp_full_match({col}, {quote_literal(_FLOAT)}) THEN to_json(CAST({col} AS DOUBLE)) {comma}"
         f"WHEN {col} IN ('true', 'false') THEN to_json({col} = 'true') "
         f"ELSE to_json({col}) END"
     )
@@ -55,7 +62,7 @@ def _typed_text(col: str) -> str:
 
 def table_rows_sql(
     columns: list[Column], fmt: Format, kind: Kind, mapping: Mapping[str, str], canonical: tuple[str, ...],
-    drop: Sequence[str] = (),
+    drop: Sequence[str] = (), decimal_comma: bool = False,
 ) -> str:
     """SELECT producing the uniform row columns from STAGE of a CSV/TSV/Parquet file."""
     names = {c.name: c for c in columns}
@@ -77,7 +84,7 @@ def table_rows_sql(
         if col.name in used or col.name in skipped:
             continue
         ref = quote_ident(col.name)
-        value = _typed_text(ref) if text_cells else ref
+        value = _typed_text(ref, decimal_comma) if text_cells else (key_value_object(ref, col.type) or ref)
         pairs.append(f"{quote_literal(col.name)}, {value}")
     extra = f"json_object({', '.join(pairs)})" if pairs else "CAST('{}' AS JSON)"
     nested_name = "properties" if kind == "events" else "traits"
@@ -203,7 +210,7 @@ def in_zone(naive: str) -> str:
 
 
 def timestamp_sql(text: str, timestamp_format: str | None) -> str:
-    """Naive-UTC TIMESTAMP from text: epoch seconds/ms, ISO with offset (converted), naive (read in $tz).
+    """Naive-UTC TIMESTAMP from text: epoch s/ms/µs/ns (GA4: µs), ISO with offset (converted), naive (read in $tz).
 
     The server's shapes exactly (aha.ingest.payloads.iso_text, docs/ingest.md "Timestamps at the edges"): an offset
     `Z`/`z`, `±hh:mm`, `±hhmm`, `±hh`, or ` UTC` right after the time; a naive date or date and time. Anything else
@@ -221,6 +228,9 @@ def timestamp_sql(text: str, timestamp_format: str | None) -> str:
         WHEN regexp_full_match({text}, '-?[0-9]+(\\.[0-9]+)?') THEN (CASE
             WHEN abs({number}) < 1e11 THEN make_timestamp(try_cast(round({number} * 1000000) AS BIGINT))
             WHEN abs({number}) < 1e14 THEN make_timestamp(try_cast(round({number} * 1000) AS BIGINT))
+            WHEN abs({number}) < 1e17 THEN make_timestamp(try_cast(round({number}) AS BIGINT))
+            WHEN abs({number}) < 1e20 THEN make_timestamp(try_cast(coalesce(  -- whole ns exactly (a double is not)
+                try_cast({text} AS HUGEINT) // 1000, round({number} / 1000)) AS BIGINT))
             END)
         WHEN regexp_matches({text}, {quote_literal(offset)})
             THEN timezone('UTC', try_cast(upper({text}) AS TIMESTAMPTZ))
@@ -324,7 +334,7 @@ def fill_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
     )
     if fmt == "parquet":
         return
-    records = scalar_int(con, f"SELECT count(*) FROM {STAGE}")
+    records = scalar_int(con, f"SELECT count(*) FROM {PARSED}")  # with records that did not fit the header
     try:
         lines = stage_raw_lines(con, path)
     except duckdb.Error:  # lines the line reader cannot split (CRLF ends and a cell holding a bare LF): as JSON

@@ -21,6 +21,8 @@ REASON_NOT_OBJECT = "JSON line is not an object"
 REASON_UNKNOWN_TYPE = "unknown Segment type (expected track, page, screen, identify, alias or group)"
 REASON_PROPERTIES = "properties is not a JSON object"
 REASON_TRAITS = "traits is not a JSON object"
+REASON_ID = "an id must be a string or a whole number, not true/false, an object, a list or a fraction"
+SEGMENT_IDS = ("userId", "anonymousId", "previousId", "groupId")
 
 
 def _path(key: str) -> str:
@@ -34,6 +36,13 @@ def _text(doc: str, key: str) -> str:
     return f"nullif(trim(json_extract_string({doc}, {_path(key)})), '')"
 
 
+def _id_text(doc: str, key: str) -> str:
+    """An id as text; a whole number written as a double (`1e3`, `7.0`) as its digits (`1000`), as the server
+    makes it (Python's int of the float), so one user is not two (`1000` and `1000.0`)."""
+    return (f"(CASE WHEN json_type({doc}, {_path(key)}) = 'DOUBLE' THEN printf('%.0f', "
+            f"try_cast(json_extract_string({doc}, {_path(key)}) AS DOUBLE)) ELSE {_text(doc, key)} END)")
+
+
 def _json(doc: str, key: str) -> str:
     return f"json_extract({doc}, {_path(key)})"
 
@@ -44,6 +53,13 @@ def _is_object_or_null(expr: str) -> str:
 
 def _object(expr: str) -> str:
     return f"(CASE WHEN {expr} IS NOT NULL AND json_type({expr}) = 'OBJECT' THEN {expr} ELSE CAST('{{}}' AS JSON) END)"
+
+
+def _bad_id(expr: str) -> str:
+    """A JSON id value that is not a string nor a whole number."""
+    return (f"(json_type({expr}) IN ('BOOLEAN', 'OBJECT', 'ARRAY') OR (json_type({expr}) = 'DOUBLE' "
+            f"AND try_cast(json_extract_string({expr}, '$') AS DOUBLE) <> "
+            f"floor(try_cast(json_extract_string({expr}, '$') AS DOUBLE))))")
 
 
 def nested_object_sql(kind: str, mapping: Mapping[str, str]) -> str:
@@ -73,7 +89,18 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
     types = ", ".join(quote_literal(t) for t in SEGMENT_TYPES)
 
     def flat(c: str) -> str:
-        return _text("doc", src[c]) if c in src else "CAST(NULL AS VARCHAR)"
+        if c not in src:
+            return "CAST(NULL AS VARCHAR)"
+        return _id_text("doc", src[c]) if c in ("user_id", "anonymous_id", "account_id", "previous_id") else (
+            _text("doc", src[c]))
+
+    # An id that is true/false, an object, a list or a fraction is refused, as the server refuses it (Segment
+    # does): read as text it would be a user named `true` gathering every such call.
+    flat_ids = [src[c] for c in ("user_id", "anonymous_id", "account_id", "previous_id") if c in src]
+    bad_ids = [(f"seg IS NULL AND {_bad_id(_json('doc', key))}", key) for key in flat_ids] + [
+        (f"seg IS NOT NULL AND {_bad_id(_json('doc', key))}", key) for key in SEGMENT_IDS]
+    id_field = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(key)}" for cond, key in bad_ids)
+    id_reason = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(REASON_ID)}" for cond, _ in bad_ids)
 
     return f"""
     WITH lines AS (
@@ -100,13 +127,15 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
              WHEN seg = 'track' THEN {_text("doc", "event")}
              WHEN seg = 'page' THEN 'Page Viewed'
              WHEN seg = 'screen' THEN 'Screen Viewed' END AS event,
-        CASE WHEN seg IS NULL THEN {flat("user_id")} ELSE {_text("doc", "userId")} END AS user_id,
-        CASE WHEN seg IS NULL THEN {flat("anonymous_id")} ELSE {_text("doc", "anonymousId")} END AS anonymous_id,
+        CASE WHEN seg IS NULL THEN {flat("user_id")} ELSE {_id_text("doc", "userId")} END AS user_id,
+        CASE WHEN seg IS NULL THEN {flat("anonymous_id")} ELSE {_id_text("doc", "anonymousId")} END AS anonymous_id,
         CASE WHEN seg IS NULL THEN {flat("account_id")}
-             WHEN seg = 'group' THEN {_text("doc", "groupId")}
-             ELSE nullif(trim(json_extract_string(doc, '$.context.groupId')), '') END AS account_id,
+             WHEN seg = 'group' THEN {_id_text("doc", "groupId")}
+             -- the server's rule: a string or an integer, else no account (true, an object: not an account "true")
+             WHEN json_type(doc, '$.context.groupId') IN ('VARCHAR', 'BIGINT', 'UBIGINT')
+                THEN nullif(trim(json_extract_string(doc, '$.context.groupId')), '') END AS account_id,
         CASE WHEN seg IS NULL THEN {flat("previous_id")}
-             WHEN seg = 'alias' THEN {_text("doc", "previousId")} END AS previous_id,
+             WHEN seg = 'alias' THEN {_id_text("doc", "previousId")} END AS previous_id,
         CASE WHEN seg IS NULL THEN {flat("timestamp")}
              ELSE coalesce({_text("doc", "timestamp")}, {_text("doc", "originalTimestamp")}) END AS ts_text,
         CAST(NULL AS TIMESTAMP) AS ts_native,
@@ -129,6 +158,7 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
              WHEN doc IS NOT NULL AND seg IN ('identify', 'group')
                 AND NOT {_is_object_or_null(_json("doc", "traits"))} THEN 'traits'
              WHEN doc IS NOT NULL AND seg IS NOT NULL AND seg NOT IN ({types}) THEN 'type'
+             {id_field}
              WHEN doc IS NULL THEN 'line' END AS _field,
         CASE WHEN doc IS NOT NULL AND seg IS NULL AND {flat_bad_nested} THEN {quote_literal(nested_reason)}
              WHEN doc IS NOT NULL AND seg IN ('track', 'page', 'screen')
@@ -136,6 +166,7 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
              WHEN doc IS NOT NULL AND seg IN ('identify', 'group')
                 AND NOT {_is_object_or_null(_json("doc", "traits"))} THEN {quote_literal(REASON_TRAITS)}
              WHEN doc IS NOT NULL AND seg IS NOT NULL AND seg NOT IN ({types}) THEN {quote_literal(REASON_UNKNOWN_TYPE)}
+             {id_reason}
              WHEN doc IS NULL AND valid THEN {quote_literal(REASON_NOT_OBJECT)}
              WHEN doc IS NULL THEN {quote_literal(REASON_NOT_JSON)} END AS _reason,
         _raw

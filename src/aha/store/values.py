@@ -191,3 +191,46 @@ def mark_duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, lines: str |
         bad = [(t, duplicate_key(name)) for (t,) in found.fetchall() if (name := repeated_key(str(t))) is not None]
         rejected += _reject(con, table, "line", "s._raw", bad, lines)
     return rejected
+
+
+NUL_REASON = "contains NUL (\\u0000)"  # the server's words (ingest/bodies.py)
+# A NUL in JSON text DuckDB printed is the escape \u0000 after an even run of backslashes (`\\u0000` is text).
+_NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+
+
+def mark_nul(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Reject the accepted rows of the importer's parsed `table` with a NUL in an id, the event name or any key or
+    string of properties or traits, as the server refuses the call (a NUL cuts C strings short where the text goes
+    next: a CSV export, a terminal, a browser). Returns how many."""
+    texts = ["event", "user_id", "anonymous_id", "account_id", "previous_id", "message_id"]
+    nested = ["properties", "traits"]
+    conds = [(c, f"contains({c}, chr(0))") for c in texts] + [
+        (c, f"(contains(CAST({c} AS VARCHAR), '\\u0000') AND regexp_matches(CAST({c} AS VARCHAR), $nul))")
+        for c in nested]
+    field = " ".join(f"WHEN {cond} THEN '{c}'" for c, cond in conds)
+    return int(con.execute(
+        f"""UPDATE {table} SET _ok = FALSE, _first = FALSE, _field = CASE {field} END, _reason = $reason
+            WHERE _ok AND ({' OR '.join(cond for _, cond in conds)})""",
+        {"nul": _NUL_ESCAPE, "reason": NUL_REASON},
+    ).fetchall()[0][0])
+
+
+# GA4's BigQuery export keeps event and user parameters as a list of {key, value: {string_value, int_value,
+# float_value, double_value}} (only one set); as JSON that list cannot be read by a property key.
+_KEY_VALUE_LIST = re.compile(r'STRUCT\("?key"? VARCHAR, "?value"? STRUCT\((.*)\)\)\[\]')
+
+
+def key_value_object(ref: str, column_type: str) -> str | None:
+    """SQL making a Parquet column of GA4's key/value list an object `{key: value}` (the first set `*_value`, else
+    null), or None when the column has another type. `event_params.page_location` is then the pointer
+    `/event_params/page_location` in `where`, `scope` and `--segment`."""
+    shape = _KEY_VALUE_LIST.fullmatch(column_type)
+    if shape is None:
+        return None
+    fields = re.findall(r'"?([A-Za-z0-9_]*_value)"? ', shape[1] + " ")
+    if not fields:
+        return None
+    value = "coalesce(" + ", ".join(f"to_json(x.value.{f})" for f in fields) + ", 'null')"
+    kept = f"list_filter({ref}, lambda x: x.key IS NOT NULL)"
+    pairs = f"list_transform({kept}, lambda x: to_json(x.key) || ':' || {value})"
+    return f"CAST('{{' || array_to_string({pairs}, ',') || '}}' AS JSON)"

@@ -36,7 +36,7 @@ from aha.ingest import bodies
 from aha.ingest.service import Ingestor, now_utc
 from aha.results import to_jsonable
 from aha.store.database import Store
-from aha.surfaces.api.options import NEEDS_DEFINITIONS, OPTIONS, KeyBody, Options, QueryBody
+from aha.surfaces.api.options import NEEDS_DEFINITIONS, OPTIONS, KeyBody, Options, QueryBody, RunRulesOptions
 
 log = logging.getLogger("aha.query")
 T = TypeVar("T")
@@ -209,7 +209,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
               summary="Run an analysis (report, evaluate, retention, discover, funnel, timing, activation, validate, "
                       "score, paths, revalidate, keys, dead-letters) with a read key")
     async def query(analysis: str, request: Request) -> JSONResponse:
-        _, refused = who(request)
+        local, refused = who(request)
         if refused is not None:
             return refused
         if analysis not in OPTIONS:
@@ -227,6 +227,11 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
             return error_response(422, f"options.{field}" if field else "options", f"{field}: {first['msg']}")
         if options is None:
             return busy()
+        if isinstance(options, RunRulesOptions) and not options.dry_run and not local:
+            # A rules run writes firings and sends webhooks and emails, to URLs the body's definitions name: with a
+            # read key that was a write and a request to any address (a read key may ask for a dry run).
+            return error_response(403, "authorization", "only the server's local token may run rules (they record "
+                                  "firings and send); a read key may ask for a dry run: options.dry_run = true")
         text, source = parsed.definitions, parsed.source
         definitions: Definitions | None = None
         if text is not None and analysis in NEEDS_DEFINITIONS:

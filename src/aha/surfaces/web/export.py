@@ -18,10 +18,10 @@ SECTIONS = (("overview", "Overview"), ("funnel", "Funnel"), ("time-to-value", "T
 
 
 def html(report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None,
-         notes: Sequence[Note] = ()) -> str:
+         notes: Sequence[Note] = (), paths_missing: str | None = None) -> str:
     """The page; without `retention` and `paths` (accounts as the unit: both follow one user's events) it says so
     in their place. `notes`: the drop-off notes (`aha.store.notes`), shown beside their step (escaped, as every
-    text)."""
+    text). `paths_missing`: why the user-level drop-off paths are not drawn (no `paid:` to split users by)."""
     by_step: dict[str, list[Note]] = {}
     for note in notes:
         by_step.setdefault(note.step, []).append(note)
@@ -32,12 +32,12 @@ def html(report: ReportResult, retention: RetentionResult | None, paths: PathsRe
     title = (f"Activation report{' (accounts as the unit)' if report.unit == 'account' else ''} as of "
              f"{report.overview.as_of:%Y-%m-%d %H:%M} UTC")
     return views.render("report.html", title=title, served=False, sections=SECTIONS, filters=Filters(), path="",
-                        who=unit, signups=report.signups, **context)
+                        who=unit, signups=report.signups, paths_missing=paths_missing, **context)
 
 
 def write_html(path: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None,
-               notes: Sequence[Note] = ()) -> None:
-    path.write_text(html(report, retention, paths, notes), encoding="utf-8")
+               notes: Sequence[Note] = (), paths_missing: str | None = None) -> None:
+    path.write_text(html(report, retention, paths, notes, paths_missing), encoding="utf-8")
 
 
 def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None

@@ -84,14 +84,18 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
     signups = {"signups_from": signups_from, "signups_to": signups_to}
     retention: RetentionResult | None = None
     paths: PathsResult | None = None
+    missing: str | None = None  # why paths are not drawn for users (the page says so in their place)
     if result.unit == "user":  # both follow one user's events: not drawn with accounts as the unit
         retention = remote.analysis(RetentionResult, db, config, "retention", segment=segment, as_of=as_of,
                                     **signups)
-        paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
+        if result.headline is not None and result.headline.conversion_horizon_seconds is None:  # no paid: event
+            missing = "drop-off paths split users by conversion; add a `paid:` section to the definitions file."
+        else:
+            paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
 
     if html is not None:
         try:
-            export.write_html(html, result, retention, paths, _notes(db))
+            export.write_html(html, result, retention, paths, _notes(db), missing)
         except OSError as exc:
             raise UserError(f"--html {html}: cannot write it ({exc.strerror}); choose a writable path.") from None
         typer.echo(f"wrote {html}")
