@@ -28,6 +28,7 @@ INK = "#1f2328"  # 15.8:1 on white
 MUTED = "#57606a"  # 6.4:1 on white: AA for small text
 WIDTH = 720
 MAX_FACET_COLUMNS = 3
+COUNT_AXIS = alt.Axis(tickMinStep=1, format=",d")  # counts of users: whole-number ticks, never "0.5 users"
 
 
 def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
@@ -75,7 +76,7 @@ def funnel(result: FunnelResult) -> Chart:
     steps = [s.name for s in result.groups[0].steps]
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=alt.Y("step:N", sort=steps, title=None),
-        x=alt.X("users:Q", title="users", stack="zero"),
+        x=alt.X("users:Q", title="users", stack="zero", axis=COUNT_AXIS),
         color=_colour("status", ["reached", "still open"], "status"),
         opacity=alt.value(1.0),
         tooltip=["segment:N", "step:N", "status:N", alt.Tooltip("users:Q", format=",")],
@@ -96,7 +97,7 @@ def histogram(result: TimingResult) -> Chart:
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
         x=alt.X("bin:O", sort=labels, title="time to reach"),
-        y=alt.Y("users:Q", title="users"),
+        y=alt.Y("users:Q", title="users", axis=COUNT_AXIS),
         tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",")],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
@@ -139,10 +140,12 @@ def activation(result: ActivationResult) -> Chart:
         return None
     days = [f"Day {d}" for d in result.days]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("cohort:T", title=f"signup {result.period}"),
+        x=cohort_axis(result.period, sorted({str(r["cohort"]) for r in rows if r["cohort"]})),
         color=_colour("day", days, "activation at"),
     )
-    tooltip = ["cohort:T", "day:N", "observed:N", alt.Tooltip("rate:Q", format=".1%"),
+    when = alt.Tooltip("cohort:T", title="cohort", timeUnit="utcyearmonthdate",
+                       format=COHORT_FORMAT.get(result.period, "%Y-%m-%d"))
+    tooltip = [when, "day:N", "observed:N", alt.Tooltip("rate:Q", format=".1%"),
                alt.Tooltip("low:Q", format=".1%"), alt.Tooltip("high:Q", format=".1%"), "reached:Q", "users:Q"]
     y = alt.Y("rate:Q", title="activated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, rate_ceiling(rows)]))
     complete = alt.datum.observed == "complete"
@@ -154,6 +157,25 @@ def activation(result: ActivationResult) -> Chart:
             y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip))
     layered = alt.layer(*layers).properties(width=WIDTH, height=280)
     return _config(titled(layered, result.segment_by, group))
+
+
+COHORT_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def cohort_axis(period: str, cohorts: Sequence[str]) -> alt.X:
+    """Cohorts are UTC days, ISO weeks (their Monday) or months: a tick and a label at each cohort's own date, read
+    and drawn in UTC. Drawn in the renderer's local time, a cohort's point sat hours before its date (Sun 1 Mar
+    16:00 for the week of 2 Mar, with TZ=America/Los_Angeles) between day ticks that never named a week."""
+    fmt = COHORT_FORMAT.get(period, "%Y-%m-%d")
+    return alt.X("cohort:T", title=f"signup {period}", scale=alt.Scale(type="utc"),
+                 axis=alt.Axis(values=[_utc_ms(c) for c in cohorts], format=fmt,
+                               labelOverlap="greedy", labelAngle=0 if len(cohorts) <= 8 else -45))
+
+
+def _utc_ms(day: str) -> int:
+    from datetime import UTC, date, datetime, time
+
+    return int(datetime.combine(date.fromisoformat(day), time(), UTC).timestamp() * 1000)
 
 
 def rate_ceiling(rows: Sequence[dict[str, Any]]) -> float:
