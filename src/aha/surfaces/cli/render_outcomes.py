@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from aha.analyses.retention import RetentionResult
-from aha.analyses.validation import ValidationResult
+from aha.analyses.validation import Comparison, ValidationResult
 from aha.surfaces.cli.render import column, duration
 
 CURVE_DAYS = (1, 7, 14, 30, 60, 90)
@@ -20,6 +20,17 @@ def _ci(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f" ({low:.1%}–{high:.1%})"
 
 
+def lift(cmp: Comparison) -> str:
+    """The relative risk with its Katz interval; a zero cell as what it means (docs/results.md `lift_code`): ∞ when
+    nobody who missed the milestone had the outcome, 0 when nobody who reached it did, — when undefined."""
+    if cmp.lift_code == "infinite":
+        return "∞"
+    if cmp.lift is None:
+        return "—"
+    interval = "" if cmp.lift_low is None or cmp.lift_high is None else f" ({cmp.lift_low:.2f}–{cmp.lift_high:.2f})"
+    return f"{cmp.lift:.2f}{interval}"
+
+
 def validation(r: ValidationResult) -> list[Table]:
     tables = []
     for g in r.groups:
@@ -29,17 +40,19 @@ def validation(r: ValidationResult) -> list[Table]:
             t = Table(title=title, title_justify="left", caption_justify="left",
                       caption=f"{r.unit}s whose milestone and outcome windows have both closed; a/b/c/d = "
                               "reached∧outcome, reached∧¬outcome, ¬reached∧outcome, ¬reached∧¬outcome")
-            for col in ("milestone", f"{r.unit}s", "a / b / c / d", "rate if reached", "rate if not", "difference",
-                        "p", "behaviour\nratio", "median\ntime", "verdict"):
+            for col in ("milestone", f"{r.unit}s", "a / b / c / d", "rate if reached", "rate if not",
+                        "difference (95% CI)", "lift (95% CI)", "p", "behaviour\nratio", "median\ntime", "verdict"):
                 column(t, col, numeric=col not in ("milestone", "verdict"))
             notes = []
             for row in (x for x in g.rows if x.outcome == outcome):
                 cmp = row.comparison
-                diff = "—" if cmp.difference is None else f"{100 * cmp.difference:+.1f} pts"
+                diff = "—" if cmp.difference is None else f"{100 * cmp.difference:+.1f} pts" + (
+                    "" if cmp.difference_low is None or cmp.difference_high is None else
+                    f" ({100 * cmp.difference_low:+.1f} to {100 * cmp.difference_high:+.1f})")
                 t.add_row(row.name, f"{row.population:,}", f"{row.a:,} / {row.b:,} / {row.c:,} / {row.d:,}",
                           _pct(cmp.rate_reached) + _ci(cmp.rate_reached_low, cmp.rate_reached_high),
                           _pct(cmp.rate_not_reached) + _ci(cmp.rate_not_reached_low, cmp.rate_not_reached_high),
-                          diff, "—" if cmp.p_value is None else f"{cmp.p_value:.2g}",
+                          diff, lift(cmp), "—" if cmp.p_value is None else f"{cmp.p_value:.2g}",
                           "—" if cmp.behaviour_ratio is None else f"{cmp.behaviour_ratio:.2f}",
                           duration(row.median_seconds_to_milestone), row.verdict)
                 if row.leakage:
