@@ -71,7 +71,7 @@ def funnel(result: FunnelResult) -> Chart:
             if step.in_progress:
                 rows.append({"segment": group.segment, "step": step.name, "order": order,
                              "status": "still open", "users": step.in_progress})
-    if not rows:
+    if not any(r["users"] for r in rows):  # every signup's window still open: the page says so, not an empty axis
         return None
     steps = [s.name for s in result.groups[0].steps]
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
@@ -92,7 +92,7 @@ def histogram(result: TimingResult) -> Chart:
     group = largest(result.groups, lambda g: sum(m.reached for m in g.milestones))
     rows: list[dict[str, Any]] = [{"milestone": m.name, "bin": b.label, "order": i, "users": b.entities}
                                   for m in (group.milestones if group else ()) for i, b in enumerate(m.histogram)]
-    if not rows:
+    if not any(r["users"] for r in rows):  # nobody reached a milestone: the page says so
         return None
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
