@@ -84,6 +84,16 @@ def test_aha_evaluate_shows_the_lift_and_the_differences_interval(tmp_path: Path
     assert f"+30.0 pts ({100 * low:+.1f} to {100 * high:+.1f})" in invited
 
 
+def test_aha_retention_gives_each_curve_point_its_denominator(tmp_path: Path):
+    """Day 1 = [t0 + 1d, t0 + 2d): u1 (purchase) and u3 (connect, invites) of the 4 who connected were active, none
+    of the 3 who did not. Before, the cell read "50.0% / 0.0%": 2 of 4 and 500 of 1,000 looked alike."""
+    store(tmp_path)
+    done = aha("retention", "--db", "aha.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    connected = next(line for line in done.stdout.splitlines() if "Connected" in line)
+    assert connected.split("│")[2].strip() == "50.0% of 4 / 0.0% of 3", connected
+
+
 def test_the_milestones_page_shows_each_rates_denominator_and_interval(tmp_path: Path):
     """Before: the page showed '50.0%' and '0.0%' with no 'of how many' nor interval, and '—' for an infinite lift
     (the CLI's by-month table says ∞)."""

@@ -6,6 +6,7 @@ from rich.table import Table
 
 from aha.analyses.retention import RetentionResult
 from aha.analyses.validation import Comparison, ValidationResult
+from aha.results import Rate
 from aha.surfaces.cli.render import column, duration
 
 CURVE_DAYS = (1, 7, 14, 30, 60, 90)
@@ -71,6 +72,11 @@ def _noted(tables: list[Table], notes: tuple[str, ...]) -> list[Table]:
     return tables
 
 
+def _of(rate: Rate | None) -> str:
+    """A curve point as "25.0% of 4": a share of 1 user and one of 1,000 read alike without their denominator."""
+    return "—" if rate is None or rate.value is None else f"{rate.value:.1%} of {rate.denominator:,}"
+
+
 def retention(r: RetentionResult) -> list[Table]:
     """Curve columns (days, or weeks), then the definitions' retention rule reached vs not, with users and the gap."""
     rule_day = {r.rule_day} if r.rule_day <= r.days else set()  # the rule's day is a column when the curve has it
@@ -81,9 +87,9 @@ def retention(r: RetentionResult) -> list[Table]:
         title = f"Retention by {unit} since signup, reached vs not" + (
             f" — {r.segment_by} = {g.segment}" if r.segment_by else "")
         t = Table(title=title, title_justify="left",
-                  caption=f"{unit} columns: share active in that {unit} among users observed through it (reached / "
-                          f"not reached); rule: {r.rule}, among users whose bracket has closed (as `aha evaluate`), "
-                          "with users counted and the gap's 95% interval")
+                  caption=f"{unit} columns: share active in that {unit} of the users observed through it (reached / "
+                          f"not reached; intervals in --json); rule: {r.rule}, among users whose bracket has closed "
+                          "(as `aha evaluate`), with users counted and the gap's 95% interval")
         t.add_column("milestone")
         for period in periods:
             t.add_column(f"{unit} {period}", justify="right")
@@ -92,9 +98,9 @@ def retention(r: RetentionResult) -> list[Table]:
         for m in g.milestones:
             cells = []
             for period in periods:
-                hit = next((p.rate.value for p in m.reached if p.period == period), None)
-                miss = next((p.rate.value for p in m.not_reached if p.period == period), None)
-                cells.append(f"{_pct(hit)} / {_pct(miss)}")
+                hit = next((p.rate for p in m.reached if p.period == period), None)
+                miss = next((p.rate for p in m.not_reached if p.period == period), None)
+                cells.append(f"{_of(hit)} / {_of(miss)}")
             rule = (f"{_pct(m.rule_reached.value)} of {m.rule_reached.denominator:,} / "
                     f"{_pct(m.rule_not_reached.value)} of {m.rule_not_reached.denominator:,}")
             gap = "—" if m.gap_points is None else f"{m.gap_points:+.1f} pts" + (
