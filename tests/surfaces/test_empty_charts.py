@@ -57,3 +57,26 @@ def test_a_funnel_whose_every_window_is_open_shows_the_pages_sentence(tmp_path: 
     done = aha("report", "--png", "charts", "--as-of", "2026-03-01", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "charts" / "funnel.png").exists() and "funnel" in done.stdout.split("nothing to draw")[1]
+
+
+def test_validation_and_retention_with_every_window_open_say_so(tmp_path: Path):
+    """As of the signup day: `aha evaluate` and `aha retention` printed nothing at all (exit 0), `aha paths` on a
+    store without a signup a blank line, and /milestones a validation section without a table or a word."""
+    from aha.surfaces.web.local import create_dashboard
+
+    db = store(tmp_path, [("s1", "signup", "2026-03-01T00:00:00Z"), ("s1", "connect", "2026-03-05T00:00:00Z"),
+                          ("s1", "ping", "2026-04-20T00:00:00Z")])
+    for command, what in (("evaluate", "Milestones vs outcomes"), ("retention", "Retention")):
+        done = aha(command, "--as-of", "2026-03-01", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"{what}: nobody to count as of 2026-03-01 23:59 UTC."), (command, done.stdout)
+        later = aha(command, cwd=tmp_path)  # as of the latest event every window has closed: 1 user, counted
+        assert "nobody to count" not in later.stdout and "│" in later.stdout, (command, later.stdout)
+    with TestClient(create_dashboard(db, tmp_path / "aha.yaml")) as client:
+        page = client.get("/milestones?as_of=2026-03-01")
+    assert "Nobody to compare yet" in page.text
+    nobody = tmp_path / "nobody"
+    nobody.mkdir()
+    store(nobody, [("x", "ping", "2026-01-01T00:00:00Z")])  # no signup: paths has no group at all
+    done = aha("paths", cwd=nobody)
+    assert done.stdout.startswith("Milestone orders and drop-off: nobody to count as of 2026-01-01 00:00 UTC.")

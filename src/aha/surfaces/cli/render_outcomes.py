@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.table import Table
+from rich.text import Text
 
 from aha.analyses.retention import RetentionResult
 from aha.analyses.validation import Comparison, ValidationResult
@@ -30,6 +33,13 @@ def lift(cmp: Comparison) -> str:
         return "—"
     interval = "" if cmp.lift_low is None or cmp.lift_high is None else f" ({cmp.lift_low:.2f}–{cmp.lift_high:.2f})"
     return f"{cmp.lift:.2f}{interval}"
+
+
+def nobody(what: str, as_of: datetime, unit: str = "user") -> Text:
+    """The line a command prints when it has nobody to count, instead of no output at all."""
+    return Text(f"{what}: nobody to count as of {as_of:%Y-%m-%d %H:%M} UTC. No signed-up {unit} has been observed "
+                "long enough yet (an open window is never counted as a failure); try a later --as-of, or import "
+                "more events.")
 
 
 def validation(r: ValidationResult) -> list[Table]:
