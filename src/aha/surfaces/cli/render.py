@@ -275,8 +275,13 @@ def activation(a: ActivationResult, max_cohorts: int = 12, compact: bool = False
         shown = g.cohorts[-max_cohorts:]
         for cohort in (*shown, g.total):
             label = "all cohorts" if cohort.cohort is None else cohort.cohort.isoformat()
+            if cohort.clipped:  # docs/semantics.md "signup date range": only its users inside the range
+                label += " (cut by the range)"
             cells = [_activation_cell(r_, compact, cohort.signups) for r_ in cohort.rates]
             t.add_row(Text(label, style="bold" if cohort.cohort is None else ""), f"{cohort.signups:,}", *cells)
+        if any(c.clipped for c in shown):
+            t.caption = str(t.caption) + (f"; cut by the range: the {a.period} reaches outside --from/--to, only its "
+                                          f"{who} inside the range are counted")
         if len(g.cohorts) > max_cohorts:
             t.caption = f"latest {max_cohorts} of {len(g.cohorts)} cohorts shown (all in --json / --csv); " + str(
                 t.caption)
