@@ -36,6 +36,9 @@ def test_png_export_without_a_signup_says_what_it_did_not_write(tmp_path: Path):
     assert "not written, nothing to draw: activation, funnel, time-to-value, kaplan-meier, drop-off, retention" \
         in done.stdout
     assert "0 signed-up users" in done.stdout
+    text = aha("report", cwd=tmp_path).stdout  # before: the overview, then nothing about the other sections
+    assert "Funnel, time to value, activation: nobody to count as of 2026-01-01 00:00 UTC: no signed-up user yet" \
+        in text
 
 
 def test_a_funnel_whose_every_window_is_open_shows_the_pages_sentence(tmp_path: Path):

@@ -314,6 +314,10 @@ def report(console: Console, r: ReportResult) -> None:
     if r.headline is not None:
         show(console, lambda compact: [headline(r.headline, w)])  # type: ignore[arg-type]
     show(console, lambda compact: [overview(r.overview, w)])
+    if not r.funnel.groups and not r.timing.groups and not r.activation.groups:
+        console.print(f"Funnel, time to value, activation: nobody to count as of {r.overview.as_of:%Y-%m-%d %H:%M} "
+                      f"UTC: no signed-up {r.unit} yet (events without a signup event put nobody in a cohort).",
+                      highlight=False)
     show(console, lambda compact: funnel(r.funnel, compact, w))
     show(console, lambda compact: timing(r.timing, compact, w))
     show(console, lambda compact: activation(r.activation, compact=compact, who=w))
