@@ -83,3 +83,6 @@ def test_validation_and_retention_with_every_window_open_say_so(tmp_path: Path):
     store(nobody, [("x", "ping", "2026-01-01T00:00:00Z")])  # no signup: paths has no group at all
     done = aha("paths", cwd=nobody)
     assert done.stdout.startswith("Milestone orders and drop-off: nobody to count as of 2026-01-01 00:00 UTC.")
+    with TestClient(create_dashboard(nobody / "aha.duckdb", nobody / "aha.yaml")) as client:
+        page = client.get("/funnel")  # before: "every signup still has a step window open", with no signup at all
+    assert "Nobody to show: nobody has signed up" in page.text and "every signup still" not in page.text
