@@ -52,15 +52,54 @@ def test_cohort_points_and_labels_are_their_utc_dates_in_any_time_zone():
     assert [t for t in labels(months) if t.startswith("2026")] == ["2026-01", "2026-02", "2026-03"]
 
 
+def funnel_of(*groups: tuple[str, tuple[int, ...]]) -> FunnelResult:
+    names = ("Signed up", "A", "B", "Paid")
+    built = []
+    for segment, counts in groups:
+        steps = tuple(FunnelStep(f"s{i}", names[i], n, 0, None if i == 0 else counts[i - 1] - n,
+                                 None if i == 0 else Rate.of(n, counts[i - 1]), Rate.of(n, counts[0]), None, None)
+                      for i, n in enumerate(counts))
+        built.append(FunnelGroup(segment, counts[0], 0, 0, steps))
+    return FunnelResult("ordered", False, datetime(2026, 3, 20), None, tuple(built))
+
+
+def ticks(svg: str) -> list[str]:
+    return [t for t in labels(svg) if re.fullmatch(r"[\d.,]+", t)]
+
+
 def test_axes_counting_users_have_whole_number_ticks():
     """A funnel of 7, 4, 1, 1 users (the PNG export of a small project) was drawn on ticks 0.0, 0.5, 1.0, … 7.0:
-    half a user. The time-to-value histogram shares the axis (one or two users per bin: 0.0, 0.2, … 1.0)."""
+    half a user; with whole-number labels alone, a funnel of 2 accounts read "0 1 1 2 2" (0.5 and 1.5 rounded)."""
     from aha.surfaces.web import charts
 
-    counts = (("signup", "Signed up", 7, None), ("a", "A", 4, 7), ("b", "B", 1, 4), ("_paid", "Paid", 1, 1))
-    steps = tuple(FunnelStep(sid, name, n, 0, None if prev is None else prev - n,
-                             None if prev is None else Rate.of(n, prev), Rate.of(n, 7), None, None)
-                  for sid, name, n, prev in counts)
-    funnel = FunnelResult("ordered", False, datetime(2026, 3, 20), None, (FunnelGroup("(all)", 7, 0, 0, steps),))
-    ticks = [t for t in labels(charts.svg(charts.funnel(funnel))) if re.fullmatch(r"[\d.,]+", t)]
-    assert ticks == ["0", "1", "2", "3", "4", "5", "6", "7"], ticks
+    assert ticks(charts.svg(charts.funnel(funnel_of(("(all)", (7, 4, 1, 1)))))) == [str(n) for n in range(8)]
+    assert ticks(charts.svg(charts.funnel(funnel_of(("(all)", (2, 1, 1, 1)))))) == ["0", "1", "2"]
+    assert ticks(charts.svg(charts.funnel(funnel_of(("(all)", (1, 0, 0, 0)))))) == ["0", "1"]
+    many = ticks(charts.svg(charts.funnel(funnel_of(("(all)", (40, 12, 3, 1))))))
+    assert many[0] == "0" and many[-1] == "40" and len(many) <= 11 and all("." not in t for t in many)
+    by_segment = ticks(charts.svg(charts.funnel(funnel_of(("free", (3, 2, 1, 0)), ("pro", (2, 2, 1, 1))))))
+    assert by_segment == ["0", "1", "2", "3", "0", "1", "2", "3"]  # one shared axis, drawn under each facet
+
+
+def test_each_histogram_facet_has_whole_number_ticks_of_its_own(tmp_path):
+    """The time-to-value small multiples have independent axes: 3 users in one bin of Connected, 1 in each bin of
+    Invited; each facet gets its own whole numbers (0 1 2 3, then 0 1), from the real report of a hand-made log."""
+    import json
+
+    from aha.analyses.report_results import TimingResult
+    from aha.results import from_jsonable
+    from aha.surfaces.web import charts
+    from tests.serving import aha
+
+    (tmp_path / "aha.yaml").write_text("signup: {event: signup}\nmilestones:\n"
+                                       "  - {id: c, name: Connected, level: primary, event: connect, within: 7d}\n"
+                                       "  - {id: i, name: Invited, level: secondary, event: invite, within: 7d}\n",
+                                       encoding="utf-8")
+    events = [(u, "signup", "00") for u in "abcd"] + [(u, "connect", "05") for u in "abc"] + \
+        [("a", "invite", "00:30"), ("b", "invite", "06")]
+    lines = [{"user_id": u, "event": e, "timestamp": f"2026-03-01T{t if ':' in t else t + ':00'}:00Z"}
+             for u, e, t in events] + [{"user_id": "d", "event": "x", "timestamp": "2026-04-01T00:00:00Z"}]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    assert aha("import", "e.jsonl", cwd=tmp_path).returncode == 0
+    timing = from_jsonable(TimingResult, json.loads(aha("report", "--json", cwd=tmp_path).stdout)["timing"])
+    assert ticks(charts.svg(charts.histogram(timing))) == ["0", "1", "2", "3", "0", "1"]

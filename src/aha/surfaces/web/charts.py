@@ -28,7 +28,13 @@ INK = "#1f2328"  # 15.8:1 on white
 MUTED = "#57606a"  # 6.4:1 on white: AA for small text
 WIDTH = 720
 MAX_FACET_COLUMNS = 3
-COUNT_AXIS = alt.Axis(tickMinStep=1, format=",d")  # counts of users: whole-number ticks, never "0.5 users"
+
+
+def count_axis(scale: str) -> alt.Axis:
+    """Counts of users: whole-number ticks (never "0.5 users"), as many as the scale's own top count up to 10.
+    `tickMinStep` is ignored by the renderer and a format alone rounds 0.5 to a second "1" ("0 1 1 2 2"); the tick
+    count is read from the scale named `scale` in the chart's Vega output (in each facet of a small multiple)."""
+    return alt.Axis(format=",d", tickCount=alt.ExprRef(f"min(10, ceil(domain('{scale}')[1]))"))
 
 
 def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
@@ -76,7 +82,7 @@ def funnel(result: FunnelResult) -> Chart:
     steps = [s.name for s in result.groups[0].steps]
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=alt.Y("step:N", sort=steps, title=None),
-        x=alt.X("users:Q", title="users", stack="zero", axis=COUNT_AXIS),
+        x=alt.X("users:Q", title="users", stack="zero", axis=count_axis("x")),
         color=_colour("status", ["reached", "still open"], "status"),
         opacity=alt.value(1.0),
         tooltip=["segment:N", "step:N", "status:N", alt.Tooltip("users:Q", format=",")],
@@ -97,7 +103,7 @@ def histogram(result: TimingResult) -> Chart:
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
         x=alt.X("bin:O", sort=labels, title="time to reach"),
-        y=alt.Y("users:Q", title="users", axis=COUNT_AXIS),
+        y=alt.Y("users:Q", title="users", axis=count_axis("child_y")),
         tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",")],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
