@@ -103,3 +103,29 @@ def test_each_histogram_facet_has_whole_number_ticks_of_its_own(tmp_path):
     assert aha("import", "e.jsonl", cwd=tmp_path).returncode == 0
     timing = from_jsonable(TimingResult, json.loads(aha("report", "--json", cwd=tmp_path).stdout)["timing"])
     assert ticks(charts.svg(charts.histogram(timing))) == ["0", "1", "2", "3", "0", "1"]
+
+
+def test_account_level_charts_count_accounts(tmp_path):
+    """`aha report --level account --png`: the funnel's axis read "users" under bars that count accounts."""
+    import json
+
+    from tests.serving import aha
+
+    (tmp_path / "aha.yaml").write_text(
+        "signup: {event: signup}\nmilestones:\n"
+        "  - {id: c, level: primary, event: connect, within: 7d}\n"
+        "  - {id: team, level: secondary, entity: account, members_reached: {milestone: c, at_least: 2}, within: 7d}\n",
+        encoding="utf-8")
+    calls = [{"type": "track", "event": "signup", "userId": u, "timestamp": "2026-03-01T00:00:00Z"} for u in "ab"]
+    calls += [{"type": "track", "event": "connect", "userId": u, "timestamp": "2026-03-01T01:00:00Z"} for u in "ab"]
+    calls += [{"type": "group", "userId": u, "groupId": "acme", "timestamp": "2026-03-01T00:00:00Z"} for u in "ab"]
+    calls.append({"type": "track", "event": "x", "userId": "a", "timestamp": "2026-04-01T00:00:00Z"})
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps({**c, "messageId": f"m{i}"}) + "\n"
+                                              for i, c in enumerate(calls)), encoding="utf-8")
+    assert aha("import", "e.jsonl", cwd=tmp_path).returncode == 0
+    done = aha("report", "--level", "account", "--html", "r.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    funnel_svg = page[page.index('aria-label="funnel"'):]
+    funnel_svg = funnel_svg[:funnel_svg.index("</svg>")]
+    assert "accounts" in labels(funnel_svg) and "users" not in labels(funnel_svg)

@@ -67,7 +67,7 @@ def _order(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r["milestone"] for r in rows))
 
 
-def funnel(result: FunnelResult) -> Chart:
+def funnel(result: FunnelResult, who: str = "users") -> Chart:
     """Users at each step as bars; users still inside a step's window stacked apart (lighter), never as drop-off."""
     rows = []
     for group in result.groups:
@@ -82,7 +82,7 @@ def funnel(result: FunnelResult) -> Chart:
     steps = [s.name for s in result.groups[0].steps]
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=alt.Y("step:N", sort=steps, title=None),
-        x=alt.X("users:Q", title="users", stack="zero", axis=count_axis("x")),
+        x=alt.X("users:Q", title=who, stack="zero", axis=count_axis("x")),
         color=_colour("status", ["reached", "still open"], "status"),
         opacity=alt.value(1.0),
         tooltip=["segment:N", "step:N", "status:N", alt.Tooltip("users:Q", format=",")],
@@ -93,7 +93,7 @@ def funnel(result: FunnelResult) -> Chart:
     return _config(bars)
 
 
-def histogram(result: TimingResult) -> Chart:
+def histogram(result: TimingResult, who: str = "users") -> Chart:
     """Time to each milestone among users who reached it, one small multiple per milestone (the largest group)."""
     group = largest(result.groups, lambda g: sum(m.reached for m in g.milestones))
     rows: list[dict[str, Any]] = [{"milestone": m.name, "bin": b.label, "order": i, "users": b.entities}
@@ -103,7 +103,7 @@ def histogram(result: TimingResult) -> Chart:
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
         x=alt.X("bin:O", sort=labels, title="time to reach"),
-        y=alt.Y("users:Q", title="users", axis=count_axis("child_y")),
+        y=alt.Y("users:Q", title=who, axis=count_axis("child_y")),
         tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",")],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)

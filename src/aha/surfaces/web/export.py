@@ -47,8 +47,10 @@ def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult | 
     names: an empty folder and no word was all a user got for a project without signups."""
     folder.mkdir(parents=True, exist_ok=True)
     made = {
-        "activation": charts.activation(report.activation), "funnel": charts.funnel(report.funnel),
-        "time-to-value": charts.histogram(report.timing), "kaplan-meier": charts.kaplan_meier(report.timing),
+        "activation": charts.activation(report.activation),
+        "funnel": charts.funnel(report.funnel, f"{report.unit}s"),
+        "time-to-value": charts.histogram(report.timing, f"{report.unit}s"),
+        "kaplan-meier": charts.kaplan_meier(report.timing),
         "drop-off": charts.drop_off(paths) if paths is not None else None,
         "retention": charts.retention(retention) if retention is not None else None,
     }
