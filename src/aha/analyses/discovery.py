@@ -263,10 +263,13 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
     supported = [cells[0] + cells[1] >= support and cells[2] + cells[3] >= support for *_, cells, _ in raw]
     q_values = benjamini_hochberg([cmp.p_value if ok else None for cmp, ok in zip(comparisons, supported,
                                                                                      strict=True)])
-    order = sorted((i for i in range(len(raw)) if supported[i]), key=lambda i: -_rank_key(comparisons[i]))
+    # Ranked: supported, with a lift to rank by. An undefined lift (nobody on either side had the outcome) ranked
+    # as 0 gave "#1 noise ≥ 1 in 1d" on a log where nobody was retained: an order of ties, read as a finding.
+    order = sorted((i for i in range(len(raw)) if supported[i] and comparisons[i].lift_code != "undefined"),
+                   key=lambda i: -_rank_key(comparisons[i]))
     rank = {i: n + 1 for n, i in enumerate(order)}
     candidates = []
-    for i in [*order, *(i for i in range(len(raw)) if not supported[i])]:
+    for i in [*order, *(i for i in range(len(raw)) if i not in rank)]:
         event, w, k, (a, b, c_, d), j = raw[i]
         cmp, q = comparisons[i], q_values[i]
         significant = q is not None and q < 0.05 and (

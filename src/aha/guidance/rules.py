@@ -91,7 +91,7 @@ class RulesRunResult(ResultMixin):
     as_of: datetime
     dry_run: bool
     rules: tuple[RuleRun, ...]
-    sent: int = 0  # webhook deliveries attempted by this run (none in a dry run)
+    sent: int = 0  # webhook and email deliveries attempted by this run (none in a dry run)
     delivered: int = 0
     retrying: int = 0  # failed this time, another attempt scheduled
     failed: int = 0  # failed for good this run: `aha interventions --failed`

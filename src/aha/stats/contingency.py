@@ -45,6 +45,12 @@ def _lift_code(a: int, b: int, c: int, d: int) -> LiftCode:
     return "zero" if a == 0 else "ok"
 
 
+def _katz_bounded(b: int, d: int) -> bool:
+    """Katz's log-scale variance 1/a − 1/(a+b) + 1/c − 1/(c+d) is 0 when both arms all had the outcome (b = d = 0):
+    an "interval" 1.00–1.00 on 2 and 3 users, a certainty the data do not give. The lift (1) stands, unbounded."""
+    return b > 0 or d > 0
+
+
 def relative_risk(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[float | None, float | None,
                                                                                float | None, LiftCode]:
     """Relative risk with the Katz log interval (Katz et al. 1978), via statsmodels' `Table2x2.riskratio_confint`.
@@ -55,6 +61,8 @@ def relative_risk(a: int, b: int, c: int, d: int, level: float = 0.95) -> tuple[
     code = _lift_code(a, b, c, d)
     if code != "ok":
         return (0.0 if code == "zero" else None), None, None, code
+    if not _katz_bounded(b, d):
+        return 1.0, None, None, code
     import numpy as np
     from statsmodels.stats.contingency_tables import Table2x2
 
@@ -167,8 +175,8 @@ def compare_many(tables: Sequence[tuple[int, int, int, int]]) -> list[Comparison
                 expected = min(r * k / n for r in rows for k in cols)
                 p, test = p_value(ai, bi, ci, di) if expected < 5 else (float(score.pvalue[i]), "chi2")
         code = _lift_code(ai, bi, ci, di)
-        has_ci = code == "ok"
-        lift = (ai / (ai + bi)) / (ci / (ci + di)) if has_ci else (0.0 if code == "zero" else None)
+        has_ci = code == "ok" and _katz_bounded(bi, di)
+        lift = (ai / (ai + bi)) / (ci / (ci + di)) if code == "ok" else (0.0 if code == "zero" else None)
         out.append(Comparison(
             rate_reached=ai / (ai + bi) if ai + bi else None,
             rate_reached_low=(0.0 if ai == 0 else float(low1[i])) if ok1[i] else None,

@@ -275,8 +275,13 @@ def activation(a: ActivationResult, max_cohorts: int = 12, compact: bool = False
         shown = g.cohorts[-max_cohorts:]
         for cohort in (*shown, g.total):
             label = "all cohorts" if cohort.cohort is None else cohort.cohort.isoformat()
+            if cohort.clipped:  # docs/semantics.md "signup date range": only its users inside the range
+                label += " (cut by the range)"
             cells = [_activation_cell(r_, compact, cohort.signups) for r_ in cohort.rates]
             t.add_row(Text(label, style="bold" if cohort.cohort is None else ""), f"{cohort.signups:,}", *cells)
+        if any(c.clipped for c in shown):
+            t.caption = str(t.caption) + (f"; cut by the range: the {a.period} reaches outside --from/--to, only its "
+                                          f"{who} inside the range are counted")
         if len(g.cohorts) > max_cohorts:
             t.caption = f"latest {max_cohorts} of {len(g.cohorts)} cohorts shown (all in --json / --csv); " + str(
                 t.caption)
@@ -309,6 +314,10 @@ def report(console: Console, r: ReportResult) -> None:
     if r.headline is not None:
         show(console, lambda compact: [headline(r.headline, w)])  # type: ignore[arg-type]
     show(console, lambda compact: [overview(r.overview, w)])
+    if not r.funnel.groups and not r.timing.groups and not r.activation.groups:
+        console.print(f"Funnel, time to value, activation: nobody to count as of {r.overview.as_of:%Y-%m-%d %H:%M} "
+                      f"UTC: no signed-up {r.unit} yet (events without a signup event put nobody in a cohort).",
+                      highlight=False)
     show(console, lambda compact: funnel(r.funnel, compact, w))
     show(console, lambda compact: timing(r.timing, compact, w))
     show(console, lambda compact: activation(r.activation, compact=compact, who=w))

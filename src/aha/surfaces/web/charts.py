@@ -30,6 +30,13 @@ WIDTH = 720
 MAX_FACET_COLUMNS = 3
 
 
+def count_axis(scale: str) -> alt.Axis:
+    """Counts of users: whole-number ticks (never "0.5 users"), as many as the scale's own top count up to 10.
+    `tickMinStep` is ignored by the renderer and a format alone rounds 0.5 to a second "1" ("0 1 1 2 2"); the tick
+    count is read from the scale named `scale` in the chart's Vega output (in each facet of a small multiple)."""
+    return alt.Axis(format=",d", tickCount=alt.ExprRef(f"min(10, ceil(domain('{scale}')[1]))"))
+
+
 def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return chart.configure(font="Helvetica, Arial, sans-serif", background="white").configure_axis(
         labelColor=INK, titleColor=INK, gridColor="#d0d7de", domainColor=MUTED, tickColor=MUTED, labelFontSize=13,
@@ -60,7 +67,7 @@ def _order(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r["milestone"] for r in rows))
 
 
-def funnel(result: FunnelResult) -> Chart:
+def funnel(result: FunnelResult, who: str = "users") -> Chart:
     """Users at each step as bars; users still inside a step's window stacked apart (lighter), never as drop-off."""
     rows = []
     for group in result.groups:
@@ -70,12 +77,12 @@ def funnel(result: FunnelResult) -> Chart:
             if step.in_progress:
                 rows.append({"segment": group.segment, "step": step.name, "order": order,
                              "status": "still open", "users": step.in_progress})
-    if not rows:
+    if not any(r["users"] for r in rows):  # every signup's window still open: the page says so, not an empty axis
         return None
     steps = [s.name for s in result.groups[0].steps]
     bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
         y=alt.Y("step:N", sort=steps, title=None),
-        x=alt.X("users:Q", title="users", stack="zero"),
+        x=alt.X("users:Q", title=who, stack="zero", axis=count_axis("x")),
         color=_colour("status", ["reached", "still open"], "status"),
         opacity=alt.value(1.0),
         tooltip=["segment:N", "step:N", "status:N", alt.Tooltip("users:Q", format=",")],
@@ -86,17 +93,17 @@ def funnel(result: FunnelResult) -> Chart:
     return _config(bars)
 
 
-def histogram(result: TimingResult) -> Chart:
+def histogram(result: TimingResult, who: str = "users") -> Chart:
     """Time to each milestone among users who reached it, one small multiple per milestone (the largest group)."""
     group = largest(result.groups, lambda g: sum(m.reached for m in g.milestones))
     rows: list[dict[str, Any]] = [{"milestone": m.name, "bin": b.label, "order": i, "users": b.entities}
                                   for m in (group.milestones if group else ()) for i, b in enumerate(m.histogram)]
-    if not rows:
+    if not any(r["users"] for r in rows):  # nobody reached a milestone: the page says so
         return None
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
         x=alt.X("bin:O", sort=labels, title="time to reach"),
-        y=alt.Y("users:Q", title="users"),
+        y=alt.Y("users:Q", title=who, axis=count_axis("child_y")),
         tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",")],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
@@ -139,10 +146,12 @@ def activation(result: ActivationResult) -> Chart:
         return None
     days = [f"Day {d}" for d in result.days]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("cohort:T", title=f"signup {result.period}"),
+        x=cohort_axis(result.period, sorted({str(r["cohort"]) for r in rows if r["cohort"]})),
         color=_colour("day", days, "activation at"),
     )
-    tooltip = ["cohort:T", "day:N", "observed:N", alt.Tooltip("rate:Q", format=".1%"),
+    when = alt.Tooltip("cohort:T", title="cohort", timeUnit="utcyearmonthdate",
+                       format=COHORT_FORMAT.get(result.period, "%Y-%m-%d"))
+    tooltip = [when, "day:N", "observed:N", alt.Tooltip("rate:Q", format=".1%"),
                alt.Tooltip("low:Q", format=".1%"), alt.Tooltip("high:Q", format=".1%"), "reached:Q", "users:Q"]
     y = alt.Y("rate:Q", title="activated", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, rate_ceiling(rows)]))
     complete = alt.datum.observed == "complete"
@@ -154,6 +163,25 @@ def activation(result: ActivationResult) -> Chart:
             y=y, shape=alt.Shape("observed:N", title=None), tooltip=tooltip))
     layered = alt.layer(*layers).properties(width=WIDTH, height=280)
     return _config(titled(layered, result.segment_by, group))
+
+
+COHORT_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def cohort_axis(period: str, cohorts: Sequence[str]) -> alt.X:
+    """Cohorts are UTC days, ISO weeks (their Monday) or months: a tick and a label at each cohort's own date, read
+    and drawn in UTC. Drawn in the renderer's local time, a cohort's point sat hours before its date (Sun 1 Mar
+    16:00 for the week of 2 Mar, with TZ=America/Los_Angeles) between day ticks that never named a week."""
+    fmt = COHORT_FORMAT.get(period, "%Y-%m-%d")
+    return alt.X("cohort:T", title=f"signup {period}", scale=alt.Scale(type="utc"),
+                 axis=alt.Axis(values=[_utc_ms(c) for c in cohorts], format=fmt,
+                               labelOverlap="greedy", labelAngle=0 if len(cohorts) <= 8 else -45))
+
+
+def _utc_ms(day: str) -> int:
+    from datetime import UTC, date, datetime, time
+
+    return int(datetime.combine(date.fromisoformat(day), time(), UTC).timestamp() * 1000)
 
 
 def rate_ceiling(rows: Sequence[dict[str, Any]]) -> float:

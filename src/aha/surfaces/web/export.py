@@ -41,20 +41,26 @@ def write_html(path: Path, report: ReportResult, retention: RetentionResult | No
 
 
 def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None
-               ) -> list[Path]:
-    """Each chart as a PNG; drop-off and retention only when given (not with accounts as the unit)."""
+               ) -> tuple[list[Path], list[str]]:
+    """Each chart as a PNG; drop-off and retention only when given (not with accounts as the unit). Returns the
+    files written and the charts with nothing to draw (no signup, every window still open), which the command
+    names: an empty folder and no word was all a user got for a project without signups."""
     folder.mkdir(parents=True, exist_ok=True)
     made = {
-        "activation": charts.activation(report.activation), "funnel": charts.funnel(report.funnel),
-        "time-to-value": charts.histogram(report.timing), "kaplan-meier": charts.kaplan_meier(report.timing),
+        "activation": charts.activation(report.activation),
+        "funnel": charts.funnel(report.funnel, f"{report.unit}s"),
+        "time-to-value": charts.histogram(report.timing, f"{report.unit}s"),
+        "kaplan-meier": charts.kaplan_meier(report.timing),
         "drop-off": charts.drop_off(paths) if paths is not None else None,
         "retention": charts.retention(retention) if retention is not None else None,
     }
-    written = []
+    written, empty = [], []
     for name, chart in made.items():
         if chart is None:
+            if name not in ("drop-off", "retention") or report.unit == "user":
+                empty.append(name)
             continue
         target = folder / f"{name}.png"
         target.write_bytes(charts.png(chart))
         written.append(target)
-    return written
+    return written, empty

@@ -121,11 +121,11 @@ def overview(report: ReportResult) -> dict[str, Any]:
 
 
 def funnel(report: ReportResult) -> dict[str, Any]:
-    return {"funnel": report.funnel, "funnel_chart": charts.svg(charts.funnel(report.funnel))}
+    return {"funnel": report.funnel, "funnel_chart": charts.svg(charts.funnel(report.funnel, f"{report.unit}s"))}
 
 
 def time_to_value(report: ReportResult) -> dict[str, Any]:
-    return {"timing": report.timing, "histogram_chart": charts.svg(charts.histogram(report.timing)),
+    return {"timing": report.timing, "histogram_chart": charts.svg(charts.histogram(report.timing, f"{report.unit}s")),
             "km_chart": charts.svg(charts.kaplan_meier(report.timing))}
 
 

@@ -106,4 +106,13 @@ def discover(
                       "—" if m.lift is None or m.lift_low is None or m.lift_high is None else
                       f"{m.lift:.2f} ({m.lift_low:.2f}–{m.lift_high:.2f})",
                       "—" if m.youden_threshold is None else str(m.youden_threshold), band_text)
+    if not any(k.rank is not None for k in result.candidates):
+        kind = result.outcome.split(":")[0]
+        why = (f"none of the {result.population:,} users eligible had the outcome ({result.outcome}), so no "
+               "candidate has a lift" if result.population and not result.outcome_users else
+               f"no candidate has {result.min_support:,} users on each side (did it / did not) among the "
+               f"{result.population:,} users eligible for {kind}; discovery needs more signed-up users whose windows "
+               "have closed")
+        console.print(f"Nothing ranked as of {result.as_of:%Y-%m-%d %H:%M} UTC: {why}.", highlight=False)
+        return
     console.print(ranked, magic)

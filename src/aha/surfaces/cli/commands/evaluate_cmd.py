@@ -58,6 +58,8 @@ def evaluate(
     console = output.console()
     if level == options.Level.account:
         console.print(options.ACCOUNT_NOTE)
+    if not result.groups:
+        console.print(render_outcomes.nobody("Milestones vs outcomes", result.as_of, result.unit))
     render.print_tables(console, render_outcomes.validation(result))
 
 
@@ -85,6 +87,8 @@ def retention(
         return
     from aha.surfaces.cli import render_outcomes
 
+    if not result.groups:
+        output.console().print(render_outcomes.nobody("Retention", result.as_of))
     output.console().print(*render_outcomes.retention(result))
 
 

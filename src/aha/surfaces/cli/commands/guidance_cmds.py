@@ -44,9 +44,10 @@ def run(
         return
     console = output.console()
     console.print(*render_run(result))
-    if not dry_run and result.sent:
-        console.print(f"webhooks: {result.sent:,} sent, {result.delivered:,} delivered, {result.retrying:,} to retry, "
-                      f"{result.failed:,} failed for good (aha interventions --failed)")
+    if not dry_run and (result.sent or result.deferred):
+        console.print(f"deliveries (webhook and email): {result.sent:,} sent, {result.delivered:,} delivered, "
+                      f"{result.retrying:,} to retry, {result.failed:,} failed for good (aha interventions --failed)"
+                      + (f", {result.deferred:,} deferred by the cap or quiet hours" if result.deferred else ""))
 
 
 def render_run(r: RulesRunResult) -> list[Table]:

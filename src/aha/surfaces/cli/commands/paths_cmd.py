@@ -39,6 +39,10 @@ def paths(
     if output.machine(result, "paths", as_json, as_csv):
         return
     console = output.console()
+    if not result.groups:
+        from aha.surfaces.cli.render_outcomes import nobody
+
+        console.print(nobody("Milestone orders and drop-off", result.as_of))
     console.print(*render(result))
 
 

@@ -101,11 +101,16 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
         typer.echo(f"wrote {html}")
     if png is not None:
         try:
-            written = export.write_pngs(png, result, retention, paths)
+            written, empty = export.write_pngs(png, result, retention, paths)
         except OSError as exc:
             raise UserError(f"--png {png}: cannot write there ({exc.strerror}); choose a writable folder.") from None
         for path in written:
             typer.echo(f"wrote {path}")
+        if empty:
+            who = f"{result.overview.signed_up_users:,} signed-up {result.unit}s"
+            typer.echo(f"not written, nothing to draw: {', '.join(empty)} ({who} as of "
+                       f"{result.overview.as_of:%Y-%m-%d %H:%M} UTC; a chart needs one whose window has closed, or "
+                       "one who reached a milestone)")
 
 
 def _notes(db: Path) -> list[Note]:
