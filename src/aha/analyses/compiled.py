@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -42,6 +43,9 @@ KEPT = 16  # programs kept per process (one per definitions and kind of update)
 TABLE = "aha_compiled"  # (key, version, body): the programs kept in the file, body a JSON list of statements
 LAYOUT = "compiled-2"  # part of the version: bump when what a kept program means changes
 SWITCH = "AHA_KEPT_SQL"  # environment: "off" keeps and reads no compiled statement (every one built and compiled)
+# The report's timing thread keeps its reads through its own handle (`Store.cursor`, its own background thread): one
+# copy into a file at a time, or two first `CREATE TABLE IF NOT EXISTS` conflict and one program is not kept.
+_copying = threading.Lock()
 _programs: dict[tuple[str, ...], list[str]] = {}
 _texts: dict[tuple[str, ...], str] = {}
 
@@ -218,7 +222,7 @@ def _save_file(store: Store, key: tuple[str, ...], statements: list[str]) -> Non
         con.execute(f"DELETE FROM {TABLE} WHERE version <> ? OR key = ?", [ver, name])
         con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?)", [name, ver, body])
 
-    store.background(write, best_effort=True)
+    store.background(write, best_effort=True, lock=_copying)
 
 
 def _keep(kept: dict[tuple[str, ...], Any], key: tuple[str, ...], value: Any) -> None:

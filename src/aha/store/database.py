@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,13 +204,17 @@ class Store:
         self.raw.execute(f'CREATE OR REPLACE TABLE {MEMORY}."{name}" AS {self.ibis.compile(expr)}')
         return self.ibis.table(name, database=MEMORY)
 
-    def background(self, work: Callable[[Store], None], best_effort: bool = False) -> None:
+    def background(self, work: Callable[[Store], None], best_effort: bool = False,
+                   lock: AbstractContextManager[Any] | None = None) -> None:
         """Run `work` in one transaction on a second connection to this database, in a thread, while this one goes
         on (DuckDB runs both at once); `settle` waits for it and raises what it raised. On two cores the file write
         of the state then overlaps the analyses' Python, which leaves a core idle. Works run one at a time, in the
         order given (from any thread). Inside a `transaction` (the server's reads) the work runs here and now, in
         it: another connection would not see its uncommitted rows. `best_effort`: a write the store can do without
         (statements kept for later processes): a DuckDB error (a read-only file) is dropped, not raised by `settle`.
+        `lock`: held around the whole transaction, begin to commit: works of other handles (`cursor`, each with its
+        own thread) that write the same rows or create the same table take it too, or DuckDB refuses one of them
+        as a conflict.
         """
         if self.in_transaction:
             work(self)
@@ -220,7 +224,7 @@ class Store:
 
             def run() -> None:
                 try:
-                    with _atomic(cursor.raw):
+                    with lock or nullcontext(), _atomic(cursor.raw):
                         work(cursor)
                 except duckdb.Error:
                     if not best_effort:

@@ -160,7 +160,7 @@ class SparkStore(Store):
     def keep(self, name: str) -> None:
         """Nothing to copy: the cached view is where Spark keeps it."""
 
-    def background(self, work: Any, best_effort: bool = False) -> None:
+    def background(self, work: Any, best_effort: bool = False, lock: Any = None) -> None:
         work(self)  # no second connection: the work runs here and now
 
     def drop(self, name: str, view: bool = False, temp: bool = False) -> None:
