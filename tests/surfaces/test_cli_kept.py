@@ -14,14 +14,8 @@ import pytest
 
 from aha.analyses import result_cache
 from aha.surfaces.cli.main import arguments
+from tests.analyses.test_result_cache import TEXT  # the same definitions as the kept answers' own tests
 
-TEXT = """
-signup: {event: Signed Up}
-paid: {event: Paid, within: 3d}
-milestones:
-  - {id: m1, event: A, within: 1d, level: primary}
-  - {id: m2, event: B, within: 2d}
-"""
 EVENTS = [("u1", "Signed Up", "2026-01-01T00:00"), ("u1", "A", "2026-01-01T01:00"), ("u1", "Paid", "2026-01-01T05:00"),
           ("u2", "Signed Up", "2026-01-01T00:00"), ("u2", "B", "2026-01-02T00:00"),
           ("u3", "Signed Up", "2026-01-09T00:00"), ("u3", "A", "2026-01-09T02:00")]
