@@ -223,3 +223,26 @@ def test_idle_sockets_under_a_low_descriptor_limit_neither_flood_the_log_nor_sto
     log = (tmp_path / "server.log").read_text()
     assert len(log) < 200_000 and log.count("out of system resource") <= 5
     assert rows(db, "SELECT user_id FROM events") == [("fd",)]
+
+
+def test_a_body_still_arriving_when_the_server_stops_gets_503_and_no_traceback(tmp_path: Path) -> None:
+    """uvicorn cancels requests still open 10 s after a stop and logged each as a traceback. The client still
+    sending its body is told 503 (its call was not accepted) and the log has one line, no traceback."""
+    db = tmp_path / "aha.duckdb"
+    key = create_key(db)
+    server = Server(db, free_port(), args=("--timeout", "120")).start()
+    try:
+        sock = connect(server)
+        sock.sendall(head(key, length=1000) + b'{"userId": "slow",')
+        assert settled(server)["in_flight"] == 0
+        server.stop()  # SIGTERM: waits for uvicorn's graceful timeout, then the open request is cancelled
+        answer = read_all(sock)
+        sock.close()
+    finally:
+        server.stop()
+    assert answer.startswith(b"HTTP/1.1 503 "), answer
+    assert b'"field":"server"' in answer and b"retry-after: 1" in answer.lower()
+    log = (db.parent / "server.log").read_text()
+    assert "Traceback" not in log and "CancelledError" not in log, log
+    assert "answered 503: POST /v1/track" in log
+    assert rows(db, "SELECT count(*) FROM events") == [(0,)]

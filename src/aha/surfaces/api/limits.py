@@ -95,6 +95,48 @@ class BodyDeadline:
         await self.app(scope, timed_receive, guarded_send)
 
 
+class StopAnswer:
+    """ASGI middleware (outermost): a request still running when the server stops answers 503, without a traceback.
+
+    uvicorn waits `timeout_graceful_shutdown` seconds for open requests, then cancels them, and logs each cancelled
+    one as "Exception in ASGI application" with a traceback (a client still sending its body at the stop, say).
+    Here the cancellation is answered: 503 with Retry-After when nothing was sent yet (the call was not accepted:
+    the client sends it again), the connection closed otherwise, and one line in the log. The cancellation is not
+    raised again: uvicorn only waits for the task to end.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("uvicorn.error")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def marked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, marked_send)
+        except asyncio.CancelledError:
+            self.log.info("A request still open when the server stopped was answered 503: %s %s",
+                          scope.get("method", ""), scope.get("path", ""))
+            if started:
+                return  # uvicorn closes the connection: "returned without completing response", one line
+            reason = "the server is stopping; send the call again"
+            error = {"field": "server", "reason": reason}  # the shape of every route's errors (tracking.error_body)
+            body = json.dumps({"ok": False, "status": 503, **error, "errors": [error]}, separators=(",", ":")).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                    (b"retry-after", b"1"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+
 class ErrorAccessLog:
     """ASGI middleware: uvicorn's access log line (same logger and format, so RedactFilter applies) for answers of
     status 400 or more; uvicorn's own line per request is off."""
@@ -208,7 +250,7 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, header_seconds: f
     protocol = type("Protocol", (BoundedProtocol,), {"header_seconds": header_seconds, "max_connections": bound,
                                                      "log_requests": access_log == "all"})
     install_log_filters()
-    config = uvicorn.Config(ErrorAccessLog(app) if access_log == "errors" else app, host=host, port=port,
+    config = uvicorn.Config(StopAnswer(ErrorAccessLog(app) if access_log == "errors" else app), host=host, port=port,
                             log_level="info", timeout_graceful_shutdown=10, http=protocol,
                             timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
                             backlog=ACCEPT_BACKLOG, loop=LOOP,
