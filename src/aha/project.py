@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 # A report's analyses only: the others (and the guidance that builds expressions) are imported by the methods that
 # run them, so that a report whose statements are kept imports no Ibis (docs/engine.md, "A report without Ibis").
+from aha import progress
 from aha.analyses import activation as activation_mod
 from aha.analyses import funnel as funnel_mod
 from aha.analyses import headline as headline_mod
@@ -52,15 +53,23 @@ Day = str | date | None  # a signup range end: `--from`, `--to` (analyses.signup
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
+_STAGES = {"report": "the report", "discover": "discovering milestones", "discover_segments": "discovering segments",
+           "evaluate": "evaluating the milestones", "revalidate": "revalidating the milestones",
+           "run_rules": "running the rules", "score": "scoring"}
+
+
 def _settled(method: Method) -> Method:
     """Return only once the store's background work (a rebuilt state being written to the file) is done, and
     raise its error if it failed: a result never outlives a write it depended on."""
+    label = _STAGES.get(method.__name__, method.__name__.replace("_", " "))
+
     @functools.wraps(method)
     def wrapper(self: Project, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            self.store.settle()
+        with progress.stage(label):  # what a progress display names (aha/progress.py)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.store.settle()
     return cast(Method, wrapper)
 
 
@@ -343,7 +352,8 @@ class Project:
         # Inside a transaction (the server's reads) another connection would not see the state: one after another.
         cursor = self.store.cursor() if self.store.parallel_reads and not self.store.in_transaction else None
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-report") as pool:
+            with progress.stage("funnel, activation, timing"), \
+                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="aha-report") as pool:
                 timing = pool.submit(timing_mod.run, cursor, ms.on(cursor), segment) if cursor is not None else None
                 f = funnel_mod.run(self.store, ms, order, include_immature, segment)
                 a = activation_mod.run(self.store, ms, period, activation_mod.DEFAULT_DAYS, segment)

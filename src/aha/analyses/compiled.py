@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from aha import progress
 from aha.analyses import statement_cache
 from aha.analyses.result_cache import code_version
 from aha.store import Store
@@ -111,8 +112,10 @@ def run(store: Store, key: tuple[str, ...], as_of: datetime, since_sql: str, ste
             _keep(_programs, key, kept)
     if kept is not None:
         program = _Program(real, as_of, since_sql, None)
-        for sql in kept:
-            program.execute(sql)
+        with progress.stage("", total=len(kept)):
+            for sql in kept:
+                program.execute(sql)
+                progress.advance()
         return None
     recorded: list[str] = []
     assert store.ibis is not None  # made now on the real connection: made while recording, it would keep the recorder

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from aha import progress
 from aha.analyses import outcomes as outcomes_mod
 from aha.analyses import prerequisites as prerequisites_mod
 from aha.analyses.prerequisites import Prerequisite
@@ -192,19 +193,20 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
         windows = tuple(w for w in windows if w <= definitions.retention.day)  # windows end before the bracket
     excluded = sorted({*definitions.signup.events, *(definitions.paid.events if definitions.paid else []),
                        *definitions.discovery.exclude})
-    retention = outcomes_mod.retention(store, ms) if outcome == "retention" or landmark else None
-    # Read by the population and dose queries (and by the window union inside them): computed once.
-    eligible = store.materialise("aha_discovery_eligible", _eligible(ms, outcome, retention, segment), temp=True)
-    if only is not None:  # one segment value (`--segment persona=admin`): only its users' events are counted
-        eligible = eligible.filter(eligible[SEGMENT] == only)
-    flags = {f"_in_{w}": _compared(eligible, w, landmark, outcome) for w in windows}
-    among = union_all([eligible.filter(flags[f"_in_{w}"]).select(c.ENTITY_KEY, "_outcome", SEGMENT,
-                                                                 window=ibis.literal(w)) for w in windows])
-    # grouped by (segment, window): no row at all when nobody is eligible (then 0 users, 0 with the outcome)
-    everyone = {r[SEGMENT]: (int(r["users"]), int(r["outcome_users"] or 0))
-                for r in store.records(population_query(eligible.mutate(window=ibis.literal(0))))}
-    found = {(r[SEGMENT], int(r["window"])): (int(r["users"]), int(r["outcome_users"] or 0))
-             for r in store.records(population_query(among))} if landmark else {}
+    with progress.stage("finding who each window compares"):
+        retention = outcomes_mod.retention(store, ms) if outcome == "retention" or landmark else None
+        # Read by the population and dose queries (and by the window union inside them): computed once.
+        eligible = store.materialise("aha_discovery_eligible", _eligible(ms, outcome, retention, segment), temp=True)
+        if only is not None:  # one segment value (`--segment persona=admin`): only its users' events are counted
+            eligible = eligible.filter(eligible[SEGMENT] == only)
+        flags = {f"_in_{w}": _compared(eligible, w, landmark, outcome) for w in windows}
+        among = union_all([eligible.filter(flags[f"_in_{w}"]).select(c.ENTITY_KEY, "_outcome", SEGMENT,
+                                                                     window=ibis.literal(w)) for w in windows])
+        # grouped by (segment, window): no row at all when nobody is eligible (then 0 users, 0 with the outcome)
+        everyone = {r[SEGMENT]: (int(r["users"]), int(r["outcome_users"] or 0))
+                    for r in store.records(population_query(eligible.mutate(window=ibis.literal(0))))}
+        found = {(r[SEGMENT], int(r["window"])): (int(r["users"]), int(r["outcome_users"] or 0))
+                 for r in store.records(population_query(among))} if landmark else {}
     values = [only] if only is not None else sorted(everyone) or ([ALL] if segment is None else [])
     # Everyone any window compares (the shortest window's users hold the longer ones'), with when they paid.
     people = eligible.filter(flags[f"_in_{min(windows)}"])
@@ -212,22 +214,26 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
     carried = {SEGMENT: people[SEGMENT], "_outcome": people._outcome,
                **{name: _compared(people, w, landmark, outcome) for name, w in zip(flags, windows, strict=True)}}
     people = people.select(c.ENTITY_ID, c.ENTITY_KEY, **{c.T0: people._t0}, **paid, **carried)
-    splits = [(p.event, p.key, p.values) for p in property_profile(store, excluded)]
+    with progress.stage("profiling the events' properties"):
+        splits = [(p.event, p.key, p.values) for p in property_profile(store, excluded)]
     counts = candidate_counts(event_source(store, ms.as_of), people, excluded, windows, splits,
                               before_paid=outcome == "conversion", carry=list(carried))
     # As Arrow rows: a pandas frame turns a missing property value into NaN, which is not JSON text.
     by_value: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in store.records(dose_query(counts, windows)):
-        by_value[row[SEGMENT]].append(row)
+    with progress.stage("counting every candidate over the events"):
+        for row in store.records(dose_query(counts, windows)):
+            by_value[row[SEGMENT]].append(row)
     store.drop("aha_discovery_eligible", temp=True)
     groups = []
-    for value in values:
-        total, wins = everyone.get(value, (0, 0))
-        totals = {w: found.get((value, w), (0, 0)) if landmark else (total, wins) for w in windows}
-        groups.append(summarise(by_value[value], total, wins, windows, window, outcome, describe(definitions)[outcome],
-                                excluded, ms.as_of, str(value), segment, split_keys(splits), splits,
-                                totals=totals, landmark=landmark))
-    steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
+    with progress.stage("ranking the candidates"):
+        for value in values:
+            total, wins = everyone.get(value, (0, 0))
+            totals = {w: found.get((value, w), (0, 0)) if landmark else (total, wins) for w in windows}
+            groups.append(summarise(by_value[value], total, wins, windows, window, outcome,
+                                    describe(definitions)[outcome], excluded, ms.as_of, str(value), segment,
+                                    split_keys(splits), splits, totals=totals, landmark=landmark))
+    with progress.stage("finding prerequisites"):
+        steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
     return DiscoveryBreakdown(segment or "", tuple(replace(g, prerequisites=steps) for g in groups))
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from aha import progress
 from aha.analyses import compiled, incremental
 from aha.definitions import Definitions, content_hash
 from aha.engine import columns as c
@@ -182,7 +183,8 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
         assert before is not None
         from aha.analyses.refresh import refresh  # it reads this module's tables and steps
 
-        counted[WITHOUT_SIGNUP], touched = refresh(store, definitions, before, marks)
+        with progress.stage("refreshing the milestone state"):
+            counted[WITHOUT_SIGNUP], touched = refresh(store, definitions, before, marks)
         return MilestoneState(definitions, as_of, Named(store), long_view, without_signup,
                               refreshed=True, key=key, touched=touched)
     if store.incremental:  # the kept links are replaced with the key (`persist`): a crash before must leave no
@@ -197,16 +199,17 @@ def build(store: Store, definitions: Definitions, as_of: datetime, force: bool =
     wide: ir.Table | Named
     view_sql: str | None
     links = _links_at(store, overlapped)
-    if store.incremental and compiled.enabled():  # a DuckDB file: the build's statements kept (aha.analyses.compiled)
-        wide, view_sql = _kept_build(store, definitions, as_of, overlapped, target, counted)
-    else:
-        source = event_source(store, as_of)
-        # Who each anonymous id is, once: read by the entities, every candidate part and the users-without-signup
-        # count.
-        source = replace(source, linked=_make_links(store, source, links))
-        wide = _spread(store, source, definitions, target)
-        counted[WITHOUT_SIGNUP] = _count_without_signup(store, source, wide)
-        view_sql = None
+    with progress.stage("building the milestone state"):
+        if store.incremental and compiled.enabled():  # a DuckDB file: the build's statements kept (analyses.compiled)
+            wide, view_sql = _kept_build(store, definitions, as_of, overlapped, target, counted)
+        else:
+            source = event_source(store, as_of)
+            # Who each anonymous id is, once: read by the entities, every candidate part and the users-without-signup
+            # count.
+            source = replace(source, linked=_make_links(store, source, links))
+            wide = _spread(store, source, definitions, target)
+            counted[WITHOUT_SIGNUP] = _count_without_signup(store, source, wide)
+            view_sql = None
 
     def persist(handle: Store) -> None:
         """The state's file copy, its long view and its key: none of them is needed by the analyses that read the

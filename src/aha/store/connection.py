@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from aha import progress
 from aha.errors import UserError
 
 MEMORY_LIMIT = "AHA_MEMORY_LIMIT"  # environment: DuckDB's memory limit for aha ("8GB", "40%"); past it, DuckDB spills
@@ -41,6 +42,7 @@ def configure(con: duckdb.DuckDBPyConnection) -> None:
     so that raw SQL sees the same settings whether or not the backend was ever made."""
     con.execute("SET timezone = 'UTC'")
     con.execute("SET python_enable_replacements = 'False'")
+    progress.track(con)  # while a progress display is on (the command line's): DuckDB's share of each statement
 
 
 def limit_memory(con: duckdb.DuckDBPyConnection) -> None:

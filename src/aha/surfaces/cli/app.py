@@ -67,8 +67,11 @@ def main() -> None:
     """Typer handles usage errors itself (exit 2 with a usage line); aha's own user errors are caught here."""
     _register()
     warnings.showwarning = show_warning
+    from aha.surfaces.cli import progress
+
     try:
-        app()
+        with progress.shown(sys.argv[1:]):
+            app()
     except UserError as exc:
         from rich.markup import escape
 

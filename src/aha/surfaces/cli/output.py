@@ -39,12 +39,24 @@ def working(what: str) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from aha import progress as stages
+    from aha.surfaces.cli import progress as shown
+
+    class _Stage(ProgressColumn):
+        """What runs now (aha.progress: the stage, its statement, DuckDB's share of it), as plain text."""
+
+        def render(self, task: Task) -> Text:
+            now = shown.describe(stages.snapshot(), elapsed=False) if shown.enabled() else ""
+            return Text(f"· {now}" if now else "", style="dim")
 
     from aha.surfaces.cli.shown_console import Console
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True, highlight=False), transient=True) as progress:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), _Stage(),
+                  console=Console(stderr=True, highlight=False), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as progress:
         progress.add_task(what, total=None)
         yield
 
