@@ -56,6 +56,7 @@ def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
 
 
 LOCK_WAIT_SECONDS = 3.0
+HEADERS_BYTES = 3 * 4096  # a DuckDB file's main header and its two database headers: less is a creation cut short
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file (after the header's checksum)
 
 
@@ -96,11 +97,16 @@ def check_path(path: Path) -> None:
 def _connect(path: Path, read_only: bool) -> Any:
     """Connect, waiting a moment for another process's lock (a server shutting down); then one clear line."""
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    new = not path.exists()
     while True:
         try:
             return connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
+                if new:  # a full disk leaves a file without its headers, which the next run calls "not a database"
+                    for made in (path, Path(f"{path}.wal")):
+                        if made.is_file() and made.stat().st_size < HEADERS_BYTES:
+                            made.unlink()
                 raise
             if time.monotonic() >= deadline:
                 match = re.search(r"\(PID (\d+)\)", str(exc))

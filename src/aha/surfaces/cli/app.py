@@ -77,6 +77,16 @@ def main() -> None:
 
         err_console().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)  # `[red]x` in a value is text
         sys.exit(2)
+    except Exception as exc:  # a full disk, a refused write, DuckDB out of memory: one line; anything else raises
+        from aha.surfaces.cli.failures import explained
+
+        line = explained(exc)
+        if line is None:
+            raise
+        from rich.markup import escape
+
+        err_console().print(f"[bold red]error:[/] {escape(line)}", markup=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
