@@ -26,8 +26,10 @@ ROW_GROUP = 2_000  # 12 row groups
 
 def _properties(rng: random.Random, i: int) -> str | None:
     roll = rng.random()
-    if roll < 0.01:
-        return "{not json"  # a dead letter
+    if roll < 0.01:  # a dead letter, some between braces (the parse's no-trim path)
+        return rng.choice(["{not json", "{not json}", '{"a": 1}}', "{", "}", " {oops} "])
+    if roll < 0.015:  # an object between other blanks than spaces, or braces with spaces inside
+        return rng.choice(['\t{"t": 1}\n', "{ }", ' { "s" : "{ x }" } ', '{"p": " padded "}'])
     if roll < 0.02:
         return rng.choice(["[1, 2]", '"text"', "null", "7"])  # JSON, not an object: a dead letter
     if roll < 0.05:

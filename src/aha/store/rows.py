@@ -104,7 +104,7 @@ def table_rows_sql(
             # JSON text (a Parquet or CSV column): trimmed, parsed and printed once per row, in `source` below, not
             # once per use (DuckDB does not share the same expression between CASE branches). json() prints the
             # value compactly, so an object is printed text beginning with '{': no json_type (a third parse).
-            text_ref = f"nullif(trim(CAST({ref} AS VARCHAR)), '')"
+            text_ref = _object_text(f"CAST({ref} AS VARCHAR)")
             source = (f"(SELECT *, CASE WHEN json_valid({_TEXT}) THEN json({_TEXT}) END AS {_JSON} "
                       f"FROM (SELECT *, {text_ref} AS {_TEXT} FROM {STAGE}))")
             nested = _JSON
@@ -152,6 +152,14 @@ def _trimmed(text: str) -> str:
     """`text` without surrounding spaces, NULL when nothing is left. Most cells begin and end with a printable ASCII
     character (nothing to trim), which is cheaper to test than to trim: that halves the cost of the five id columns."""
     return (f"(CASE WHEN {text}[1] BETWEEN '!' AND '~' AND {text}[-1] BETWEEN '!' AND '~' THEN {text} "
+            f"ELSE nullif(trim({text}), '') END)")
+
+
+def _object_text(text: str) -> str:
+    """`text` without surrounding spaces, NULL when nothing is left, for a column of JSON objects: text that begins
+    with `{` and ends with `}` (nearly every row) has nothing to trim, and two prefix tests cost a third of trim()
+    (0.07 vs 0.21 s of CPU per 1M properties texts), a tenth of a Parquet import's parse."""
+    return (f"(CASE WHEN starts_with({text}, '{{') AND ends_with({text}, '}}') THEN {text} "
             f"ELSE nullif(trim({text}), '') END)")
 
 
