@@ -228,6 +228,7 @@ def _email(store: Store, smtp: dict[str, Any], renderer: TemplateRenderer, rule:
     to = traits.get(trait) if isinstance(traits, dict) else None
     if not isinstance(to, str) or "@" not in to:
         raise ValueError(f"no email address: the user has no {trait!r} trait holding one")
+    to = email.one_address(to, f"the user's {trait!r} trait")
     context = {"user": traits, "user_id": user_id, "state": payload["data"]["state"], "rule": rule.id,
                "milestone": payload["data"]["milestone_id"]}
     _send(smtp, renderer, rule, to, context, msg_id)
