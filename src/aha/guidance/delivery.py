@@ -114,6 +114,17 @@ def unreachable(url: str, timeout: float = PROBE_SECONDS) -> str | None:
     return None
 
 
+def shown_url(url: str) -> str:
+    """A webhook URL as a message may show it: credentials in it (`https://user:token@host/`, which httpx sends as
+    Basic auth) are replaced by `***`, so a log line or terminal never carries them."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """The receiver's HTTP status, read within ANSWER_SECONDS in all. Only the status line and headers are read: a
     receiver's body (gigabytes, or one byte every few seconds for ever) is never read, and a receiver that sends its
