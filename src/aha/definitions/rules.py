@@ -18,12 +18,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from aha.definitions.counts import STRICT, Scalars
 from aha.definitions.durations import Duration
 from aha.jsonpointer import key_problem, shown
-
-Scalar = str | int | float | bool
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 MAX_HOLDOUT = 0.9
@@ -31,7 +30,7 @@ OWNER_TRAIT = "owner_email"  # the account trait a signal rule's email goes to b
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class Trigger(_Strict):
@@ -150,7 +149,7 @@ class Action(_Strict):
 class Rule(_Strict):
     id: Identifier
     when: Trigger
-    scope: dict[Annotated[str, AfterValidator(_key)], Scalar | list[Scalar]] = Field(
+    scope: dict[Annotated[str, AfterValidator(_key)], Scalars] = Field(
         default_factory=dict, description="Trait (or signup property) → value or list: only these users are eligible.")
     then: Action
     holdout: float = Field(default=0.0, ge=0.0, le=MAX_HOLDOUT,
