@@ -155,6 +155,12 @@ BAD = [
     pytest.param(HEAD + M % "within: 0.5s",
                  'aha.yaml: milestones[0].within: \'0.5s\' is not a whole number of seconds; write one such as "90s" '
                  'or "1.5m".', id="fraction_of_a_second"),
+    # Ids are column names of the state tables (reach__<id>), which DuckDB matches without case: with `workspace` and
+    # `Workspace` in the funnel the second step showed the first's users (100% from previous, median 0s).
+    pytest.param(HEAD + "milestones: [{id: workspace, event: A, level: primary, within: 3d}, "
+                        "{id: Workspace, event: B, within: 3d}]",
+                 "aha.yaml: milestones[1].id: 'Workspace' differs from 'workspace' (milestones[0]) only in case; ids "
+                 "are column names, which the database compares without case: rename one.", id="ids_differing_in_case"),
     pytest.param("- just\n- a list\n",
                  "aha.yaml: (top level): expected a mapping of keys such as signup, paid, milestones. Run `aha init` "
                  "to see the format.", id="not_a_mapping"),

@@ -255,11 +255,15 @@ class Definitions(Strict):
     @model_validator(mode="after")
     def _references(self) -> Definitions:
         ids = [m.id for m in self.milestones]
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # lower-cased id → its milestone's index
         for i, m in enumerate(self.milestones):
-            if m.id in seen:
+            first = seen.setdefault(m.id.lower(), i)
+            if first != i and self.milestones[first].id == m.id:
                 raise _at(("milestones", i, "id"), f"{m.id!r} is used twice; milestone ids must be unique")
-            seen.add(m.id)
+            if first != i:  # each id names columns of the state tables, which the database matches without case
+                raise _at(("milestones", i, "id"), f"{m.id!r} differs from {self.milestones[first].id!r} "
+                          f"(milestones[{first}]) only in case; ids are column names, which the database compares "
+                          "without case: rename one")
         by_id = {m.id: m for m in self.milestones}
         for i, m in enumerate(self.milestones):
             for j, part in enumerate(m.all_of or []):
