@@ -5,6 +5,7 @@ slow receiver held the server's reader thread, so every dashboard page and query
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from aha.guidance import delivery
 from aha.guidance.rules import FIRINGS
+from tests.guidance.conftest import Receiver
 from tests.guidance.test_delivery import START, make_project, run
 
 OFFERED = 256 * 2**20  # the body a hostile receiver offers
@@ -99,3 +101,12 @@ def test_a_receiver_that_never_finishes_its_answer_is_given_up_and_not_tried_aga
     assert errors[0] == "TimeoutError: the receiver did not answer within 1 s"
     assert errors[1:] == ["not sent: an earlier send to this receiver in the same pass failed (TimeoutError: the "
                            "receiver did not answer within 1 s)"] * (nudged - 1)
+
+
+def test_a_send_from_inside_a_running_event_loop_works(receiver: Receiver) -> None:
+    """A notebook runs an event loop in its main thread: `project.run_rules()` there must still send."""
+
+    async def inside() -> int:
+        return delivery.http_post(receiver.url, b"{}", {"content-type": "application/json"})
+
+    assert asyncio.run(inside()) == 204 and len(receiver.received) == 1

@@ -131,7 +131,14 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
     headers slowly is given up at the deadline (httpx's own timeout bounds each read, not the answer)."""
     import asyncio
 
-    return asyncio.run(_post(url, body, headers))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop in this thread
+        return asyncio.run(_post(url, body, headers))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # called inside a running loop (a notebook): asyncio.run needs its own thread
+        return pool.submit(asyncio.run, _post(url, body, headers)).result()
 
 
 async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
