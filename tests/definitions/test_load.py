@@ -137,6 +137,8 @@ BAD = [
     pytest.param(HEAD + M % "within: 3d, count: 10000000000000000000000",
                  "aha.yaml: milestones[0].count: 10000000000000000000000: Input should be less than or equal to "
                  "1000000000.", id="count_past_int64"),
+    pytest.param(HEAD + M % "within: 3d, count: yes",  # YAML's true, which was read as count 1
+                 "aha.yaml: milestones[0].count: true: Input should be a valid integer.", id="count_yes"),
     pytest.param(HEAD + M % "within: 3d" + "\nsignals: [{id: s, members: 10000000000000000000000}]",
                  "aha.yaml: signals[0].members: 10000000000000000000000: Input should be less than or equal to "
                  "1000000000.", id="signal_members_past_int64"),

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, Field
 
 MAX_COUNT = 1_000_000_000  # events, members or domains: more is a typo, and past 2^63 no engine can compare it
-Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT, strict=True)]  # strict: `count: yes` (YAML's true) is not 1
 # Every definitions model: unknown keys are errors, values are frozen, a float must be finite.
 STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
