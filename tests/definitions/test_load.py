@@ -132,6 +132,37 @@ BAD = [
     pytest.param(HEAD + M % ("within: 1d, where: {x: " + "[" * 20_000 + "]" * 20_000 + "}"),
                  "aha.yaml: line 2, column 1067: not valid YAML: exceeded maximum nesting depth. Check indentation "
                  "and that values with ':' are quoted.", id="nested_past_the_parser"),
+    # Numbers (docs/semantics.md, "Numbers in definitions"): a count past int64 was a traceback in the report; .inf
+    # and .nan were accepted and compared in SQL (DuckDB orders NaN above every number); 0.5s was written "0w".
+    pytest.param(HEAD + M % "within: 3d, count: 10000000000000000000000",
+                 "aha.yaml: milestones[0].count: 10000000000000000000000: Input should be less than or equal to "
+                 "1000000000.", id="count_past_int64"),
+    pytest.param(HEAD + M % "within: 3d, count: yes",  # YAML's true, which was read as count 1
+                 "aha.yaml: milestones[0].count: true: Input should be a valid integer.", id="count_yes"),
+    pytest.param(HEAD + M % "within: 3d" + "\nsignals: [{id: s, members: 10000000000000000000000}]",
+                 "aha.yaml: signals[0].members: 10000000000000000000000: Input should be less than or equal to "
+                 "1000000000.", id="signal_members_past_int64"),
+    pytest.param(HEAD + M % "within: 3d, sum: {property: rows, at_least: .inf}",
+                 "aha.yaml: milestones[0].sum.at_least: inf: Input should be a finite number.", id="infinite_sum"),
+    pytest.param(HEAD + M % "within: 3d, where: {x: {gt: .nan}}",
+                 "aha.yaml: milestones[0].where.x.gt: nan: Input should be a finite number.", id="nan_bound"),
+    pytest.param(HEAD + M % "within: 3d, where: {x: {in: [1, .nan]}}",
+                 'aha.yaml: milestones[0].where.x.in[1]: nan is not a finite number; write a number, or quote it '
+                 '("nan") to mean the text.', id="nan_in_a_list"),
+    pytest.param(HEAD + M % "within: 3d, scope: {plan: -.inf}",
+                 'aha.yaml: milestones[0].scope.plan: -inf is not a finite number; write a number, or quote it '
+                 '("-inf") to mean the text.', id="infinite_scope"),
+    pytest.param(HEAD + M % "within: 3d" + "\nrules: [{id: r, when: {reached: a}, then: {in_app: hi}, holdout: .nan}]",
+                 "aha.yaml: rules[0].holdout: nan: Input should be a finite number.", id="nan_holdout"),
+    pytest.param(HEAD + M % "within: 0.5s",
+                 'aha.yaml: milestones[0].within: \'0.5s\' is not a whole number of seconds; write one such as "90s" '
+                 'or "1.5m".', id="fraction_of_a_second"),
+    # Ids are column names of the state tables (reach__<id>), which DuckDB matches without case: with `workspace` and
+    # `Workspace` in the funnel the second step showed the first's users (100% from previous, median 0s).
+    pytest.param(HEAD + "milestones: [{id: workspace, event: A, level: primary, within: 3d}, "
+                        "{id: Workspace, event: B, within: 3d}]",
+                 "aha.yaml: milestones[1].id: 'Workspace' differs from 'workspace' (milestones[0]) only in case; ids "
+                 "are column names, which the database compares without case: rename one.", id="ids_differing_in_case"),
     pytest.param("- just\n- a list\n",
                  "aha.yaml: (top level): expected a mapping of keys such as signup, paid, milestones. Run `aha init` "
                  "to see the format.", id="not_a_mapping"),

@@ -130,6 +130,36 @@ def test_bad_rules_name_the_field(rule, message):
         parse(text)
 
 
+HOOK = "{id: r, when: {reached: connected}, then: {webhook: %s, secret: whsec_dGVzdHNlY3JldA==}}"
+WEBHOOK_FIX = "; write it as https://host[:port]/path."
+
+
+@pytest.mark.parametrize("url, problem", [  # each was accepted, then failed every firing's 8 attempts
+    ('"https://"', "it names no host"),
+    ('"http:///path"', "it names no host"),
+    ('"https://exa mple.com/hook"', "it holds ' ' (spaces and control characters are not allowed in a URL; write %20 "
+                                    "for a space)"),
+    ('"https://a.com/\\r\\nX-Injected: 1"', "it holds '\\r' (spaces and control characters are not allowed in a "
+                                             "URL; write %20 for a space)"),
+    ('"http://x:99999/"', "port out of range 0-65535"),
+    ('"http://x:abc/"', "port could not be cast to integer value as 'abc'"),
+    ('"http://[::1/"', "invalid IPv6 URL"),
+])
+def test_a_webhook_url_that_cannot_be_sent_to_is_refused_naming_the_field(url, problem):
+    text = DEFINITIONS.split("rules:")[0] + "rules:\n  - " + HOOK % url + "\n"
+    with pytest.raises(DefinitionError) as info:
+        parse(text)
+    shown = repr(parse_yaml_string(url))
+    assert str(info.value) == (f"aha.yaml: rules[0].then.webhook: {shown} is not a URL a webhook can be sent to: "
+                               f"{problem}{WEBHOOK_FIX}")
+
+
+def parse_yaml_string(text: str) -> str:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
 def test_a_new_rule_does_not_nudge_the_past(tmp_path):
     store = open_store(tmp_path / "aha.duckdb")
     write_events(store, [(f"u{i}", "Signed Up", (START + timedelta(days=i)).isoformat()) for i in range(10)])

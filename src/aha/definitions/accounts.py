@@ -9,20 +9,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aha.definitions.counts import STRICT, Count
 from aha.definitions.durations import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class MembersReached(_Strict):
     """An account milestone reached when enough members reached a user milestone (SEMANTICS.md, "Accounts")."""
 
     milestone: Identifier = Field(description="The user milestone members must reach.")
-    at_least: int = Field(default=1, ge=1, description="How many members (or distinct email domains).")
+    at_least: Count = Field(default=1, description="How many members (or distinct email domains).")
     distinct: Literal["email_domain"] | None = Field(
         default=None, description="Count distinct email domains of those members (their `email` trait) instead.")
     within: Duration | None = Field(
@@ -37,7 +38,7 @@ class Accounts(_Strict):
         description="`group`: group calls and events' account_id; `email_domain`: the domain of users' `email` "
                     "trait (free-mail and disposable domains never form an account).")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(**STRICT, populate_by_name=True)
 
 
 def check_members_reached(i: int, rule: MembersReached, by_id: Mapping[str, Any], at: Any) -> None:

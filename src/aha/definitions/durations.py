@@ -30,7 +30,10 @@ def parse_duration(value: Any) -> timedelta:
     if not seconds <= MAX_DAYS * 86400:  # infinity too (a number of 400 digits)
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise ValueError(f"{shown} is longer than 100 years ({MAX_DAYS}d); write a shorter duration")
-    return timedelta(seconds=seconds)
+    span = timedelta(seconds=seconds)
+    if span.microseconds:  # kept as whole seconds: `1.2s` and `1.7s` had one content hash, `0.5s` was written `0w`
+        raise ValueError(f"{value!r} is not a whole number of seconds; write one such as \"90s\" or \"1.5m\"")
+    return span
 
 
 def format_duration(value: timedelta) -> str:

@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from aha.definitions.accounts import Accounts, MembersReached, check_members_reached
+from aha.definitions.counts import STRICT, Count, Scalar, Scalars, finite
 from aha.definitions.durations import Duration, format_duration
 from aha.definitions.rules import Nudges, Rule, check_signal_rule
 from aha.definitions.signals import Signal, check_signals
 from aha.jsonpointer import key_problem, shown
 
-Scalar = str | int | float | bool
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "contains")
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 
@@ -37,7 +37,7 @@ PropertyKey = Annotated[str, AfterValidator(_property_key)]
 class Strict(BaseModel):
     """Unknown keys are errors: a misspelt key silently ignored is a wrong number later."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class Condition(Strict):
@@ -54,7 +54,7 @@ class Condition(Strict):
     exists: bool | None = None
     contains: str | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(**STRICT, populate_by_name=True)
 
     @model_validator(mode="after")
     def _one_operator_at_least(self) -> Condition:
@@ -163,11 +163,11 @@ class Milestone(Strict):
     all_of: list[str] | None = None
     members_reached: MembersReached | None = None
     where: dict[PropertyKey, Filter] = Field(default_factory=dict)
-    count: int | None = Field(default=None, ge=1)
+    count: Count | None = None
     distinct: Threshold | None = None
     sum: Threshold | None = None
     within: Duration
-    scope: dict[PropertyKey, Scalar | list[Scalar]] = Field(default_factory=dict)
+    scope: dict[PropertyKey, Scalars] = Field(default_factory=dict)
     guidance: str | None = None
     controllability: int | None = Field(default=None, ge=1, le=5)
     clarity: int | None = Field(default=None, ge=1, le=5)
@@ -231,7 +231,7 @@ class Definitions(Strict):
     retention: Retention = Field(default_factory=Retention)
     segments: list[PropertyKey] = Field(default_factory=list)
     funnel: list[str] | None = None
-    targets: dict[str, float | Duration] = Field(default_factory=dict)
+    targets: dict[str, Annotated[float | Duration, BeforeValidator(finite)]] = Field(default_factory=dict)
     discovery: Discovery = Field(default_factory=Discovery)
     accounts: Accounts | None = None
     milestones: list[Milestone] = Field(min_length=1)
@@ -255,11 +255,15 @@ class Definitions(Strict):
     @model_validator(mode="after")
     def _references(self) -> Definitions:
         ids = [m.id for m in self.milestones]
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # lower-cased id → its milestone's index
         for i, m in enumerate(self.milestones):
-            if m.id in seen:
+            first = seen.setdefault(m.id.lower(), i)
+            if first != i and self.milestones[first].id == m.id:
                 raise _at(("milestones", i, "id"), f"{m.id!r} is used twice; milestone ids must be unique")
-            seen.add(m.id)
+            if first != i:  # each id names columns of the state tables, which the database matches without case
+                raise _at(("milestones", i, "id"), f"{m.id!r} differs from {self.milestones[first].id!r} "
+                          f"(milestones[{first}]) only in case; ids are column names, which the database compares "
+                          "without case: rename one")
         by_id = {m.id: m for m in self.milestones}
         for i, m in enumerate(self.milestones):
             for j, part in enumerate(m.all_of or []):

@@ -18,12 +18,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from aha.definitions.counts import STRICT, Scalars
 from aha.definitions.durations import Duration
 from aha.jsonpointer import key_problem, shown
-
-Scalar = str | int | float | bool
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 MAX_HOLDOUT = 0.9
@@ -31,7 +30,7 @@ OWNER_TRAIT = "owner_email"  # the account trait a signal rule's email goes to b
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
 
 class Trigger(_Strict):
@@ -94,6 +93,36 @@ def _key(value: str) -> str:
     return value
 
 
+def _webhook_url(value: str | None) -> str | None:
+    """A URL the sender can post to, or ValueError saying what is wrong: one that could never be sent (no host, a
+    space, a port that is not one) was accepted and failed every firing's eight attempts."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    problem = None
+    if bad := next((ch for ch in value if ch.isspace() or not ch.isprintable()), None):
+        problem = f"it holds {bad!r} (spaces and control characters are not allowed in a URL; write %20 for a space)"
+    else:
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+            if not parts.hostname:
+                problem = "it names no host"
+            elif port == 0:
+                problem = "port 0 is not a port"
+            else:
+                parts.hostname.encode("idna")
+        except ValueError as exc:  # a port that is not a number or out of range, a bracket not closed
+            problem = str(exc)[:1].lower() + str(exc)[1:]
+        except UnicodeError:
+            problem = "its host name is not a valid (internationalised) domain name"
+    if problem:
+        raise ValueError(f"{shown(value)} is not a URL a webhook can be sent to: {problem}; write it as "
+                         "https://host[:port]/path")
+    return value
+
+
 def _secret(value: str | None) -> str | None:
     if value is not None and not (value.startswith("whsec_") or value.startswith("env:")):
         raise ValueError("write the signing secret as `whsec_<base64>` or `env:VARIABLE` (read when sending)")
@@ -126,8 +155,8 @@ class Action(_Strict):
     """Where the nudge goes: a webhook (Standard Webhooks, signed), an email, or an in-app message the product
     fetches."""
 
-    webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2048,
-                                description="URL that receives a signed POST per firing.")
+    webhook: Annotated[str | None, AfterValidator(_webhook_url)] = Field(
+        default=None, pattern=r"^https?://", max_length=2048, description="URL that receives a signed POST per firing.")
     secret: Annotated[str | None, AfterValidator(_secret)] = Field(default=None, description=(
         "The webhook's signing secret: whsec_<base64>, or env:VARIABLE."))
     in_app: str | None = Field(default=None, max_length=2000, description="An in-app message's text.")
@@ -150,7 +179,7 @@ class Action(_Strict):
 class Rule(_Strict):
     id: Identifier
     when: Trigger
-    scope: dict[Annotated[str, AfterValidator(_key)], Scalar | list[Scalar]] = Field(
+    scope: dict[Annotated[str, AfterValidator(_key)], Scalars] = Field(
         default_factory=dict, description="Trait (or signup property) → value or list: only these users are eligible.")
     then: Action
     holdout: float = Field(default=0.0, ge=0.0, le=MAX_HOLDOUT,

@@ -15,21 +15,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-Scalar = str | int | float | bool
+from aha.definitions.counts import STRICT, Count, Scalars
+
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 
 
 class Signal(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
 
     id: Identifier
     name: str | None = None
     milestones: list[str] = Field(default_factory=list, description="Account milestones that must all be reached.")
-    members: int | None = Field(default=None, ge=1, description="At least this many signed-up members.")
-    domains: int | None = Field(default=None, ge=1, description="At least this many distinct members' email domains.")
-    trait: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict,
+    members: Count | None = Field(default=None, description="At least this many signed-up members.")
+    domains: Count | None = Field(default=None, description="At least this many distinct members' email domains.")
+    trait: dict[str, Scalars] = Field(default_factory=dict,
                                                     description="Account trait → value or list (latest known).")
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.engine.matchers import scope as scope_filter
 from aha.engine.signals import ACCOUNT_ID, entered_of, signals_query
+from aha.guidance import email
 from aha.guidance.rules import ACCOUNT_CONVERSION
 from aha.results import to_jsonable
 from aha.store import Store, one_row, schema
@@ -71,5 +72,6 @@ def email_context(store: Store, rule: Rule, account_id: str, data: dict[str, Any
     if not isinstance(to, str) or "@" not in to:
         raise ValueError(f"no email address: account {account_id!r} has no {trait!r} trait holding one (send it in "
                          f"a group call's traits, or name another account trait with `email.to`)")
+    to = email.one_address(to, f"account {account_id!r}'s {trait!r} trait")
     return to, {"account": traits, "account_id": account_id, "summary": data["summary"], "signal": data["signal"],
                 "rule": rule.id}

@@ -9,6 +9,8 @@ Standard Webhooks idempotency key receivers deduplicate on (docs/semantics.md, "
   the send), `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body" under the secret's bytes>`.
 - Retries: after the n-th failed attempt the next waits min(30 s × 2^(n−1), 1 h) × a jitter in [0.5, 1.5); after
   MAX_ATTEMPTS the firing is `failed`, listed by `aha interventions --failed` and sent again by `--replay-failed`.
+- A send reads the receiver's status and headers only, within ANSWER_SECONDS in all; a URL that gave no answer is
+  not sent to again in the same pass (its other firings fail that attempt, saying so).
 - In-app firings are not sent: the product fetches them (`GET /v1/users/{id}/messages`) and acknowledges them.
 """
 
@@ -42,7 +44,8 @@ MAX_ATTEMPTS = 8
 FIRST_WAIT = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 BATCH = 500  # firings sent per pass at most
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10.0  # each connect, write and read of a send
+ANSWER_SECONDS = 30.0  # a send in all, to the receiver's status and headers (its body is never read)
 ERROR_SHOWN = 200
 
 Post = Callable[[str, bytes, dict[str, str]], int]  # (url, body, headers) → HTTP status; raises OSError-likes
@@ -111,10 +114,45 @@ def unreachable(url: str, timeout: float = PROBE_SECONDS) -> str | None:
     return None
 
 
+def shown_url(url: str) -> str:
+    """A webhook URL as a message may show it: credentials in it (`https://user:token@host/`, which httpx sends as
+    Basic auth) are replaced by `***`, so a log line or terminal never carries them."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """The receiver's HTTP status, read within ANSWER_SECONDS in all. Only the status line and headers are read: a
+    receiver's body (gigabytes, or one byte every few seconds for ever) is never read, and a receiver that sends its
+    headers slowly is given up at the deadline (httpx's own timeout bounds each read, not the answer)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop in this thread
+        return asyncio.run(_post(url, body, headers))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # called inside a running loop (a notebook): asyncio.run needs its own thread
+        return pool.submit(asyncio.run, _post(url, body, headers)).result()
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import asyncio
+
     import httpx
 
-    return httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False).status_code
+    try:
+        async with (asyncio.timeout(ANSWER_SECONDS),
+                    httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client,
+                    client.stream("POST", url, content=body, headers=headers) as response):
+            return response.status_code  # closed unread: the connection is dropped, not drained
+    except TimeoutError:
+        raise TimeoutError(f"the receiver did not answer within {ANSWER_SECONDS:g} s") from None
 
 
 def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_post,
@@ -142,6 +180,7 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
                  rules: dict[str, Rule], secrets: dict[str, bytes], smtp: dict[str, Any] | None,
                  due: list[tuple[Any, ...]], renderer: TemplateRenderer) -> DeliveryRun:
     delivered = retrying = failed = deferred = 0
+    gone: dict[str, str] = {}  # webhook URL → why its send failed before an answer: not tried again this pass
     accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
     for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit in due:
         rule = rules[rule_id]
@@ -164,8 +203,14 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
                 _send(smtp, renderer, rule, to, context, msg_id)
             elif rule.then.email is not None and smtp is not None:
                 _email(store, smtp, renderer, rule, user_id, payload, msg_id)
+            elif (url := rule.then.webhook or "") in gone:
+                error = f"not sent: an earlier send to this receiver in the same pass failed ({gone[url]})"
             else:
-                error = _webhook(post, rule, secrets[rule_id], payload, msg_id)
+                try:
+                    error = _webhook(post, rule, secrets[rule_id], payload, msg_id)
+                except Exception as exc:  # no answer (timeout, refused, TLS): the receiver's other firings wait
+                    gone[url] = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN]
+                    raise
         except Exception as exc:  # any failure is a failed attempt with its reason, never a crash of the pass
             error = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN] if not isinstance(exc, ValueError) else str(exc)
         if error is None:
@@ -201,6 +246,7 @@ def _email(store: Store, smtp: dict[str, Any], renderer: TemplateRenderer, rule:
     to = traits.get(trait) if isinstance(traits, dict) else None
     if not isinstance(to, str) or "@" not in to:
         raise ValueError(f"no email address: the user has no {trait!r} trait holding one")
+    to = email.one_address(to, f"the user's {trait!r} trait")
     context = {"user": traits, "user_id": user_id, "state": payload["data"]["state"], "rule": rule.id,
                "milestone": payload["data"]["milestone_id"]}
     _send(smtp, renderer, rule, to, context, msg_id)

@@ -10,6 +10,7 @@ AHA_SMTP_STARTTLS=1 to upgrade the connection, AHA_SMTP_FROM (the sender; requir
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 from email.message import EmailMessage
 from typing import Any
@@ -17,6 +18,32 @@ from typing import Any
 from aha.errors import UserError
 
 TIMEOUT_SECONDS = 10.0
+MAX_ADDRESS = 254  # characters of an address (RFC 5321's path limit less its brackets)
+# One bare address, local@domain: no list separator, display name, comment, quote, space or control character
+# (non-ASCII letters are kept: SMTPUTF8).
+_ADDRESS = re.compile(r'[^\x00-\x20\x7f-\x9f\s@,;:<>()\[\]"\\]+@[^\x00-\x20\x7f-\x9f\s@,;:<>()\[\]"\\]+')
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # control characters: one space in a subject
+
+
+def one_address(value: str, whose: str) -> str:
+    """The single address a nudge goes to, read from a trait; ValueError naming the trait otherwise. A trait is
+    sent by the product, often from what its user typed: "me@x.com, other@y.com" went to both (one user's nudge and
+    checklist to a second address), and "a@b@c" or "@" was accepted by the SMTP library as sent to nobody."""
+    address = value.strip()
+    if len(address) > MAX_ADDRESS or not _ADDRESS.fullmatch(address):
+        raise ValueError(f"not one email address: {whose} holds {_shown(value)}; nudges go to one bare address "
+                         "(name@example.com), not a list or a display name")
+    return address
+
+
+def _shown(value: str) -> str:
+    return repr(value[:60] + ("…" if len(value) > 60 else ""))
+
+
+def one_line(subject: str) -> str:
+    """The subject on one line: each run of control characters (a CR or LF from a trait, a tab) becomes a space.
+    A header with a line break is refused by the email library, so such a trait failed every attempt."""
+    return _LINE_BREAKS.sub(" ", subject).strip()
 
 
 def smtp_settings() -> dict[str, Any]:
@@ -31,7 +58,7 @@ def smtp_settings() -> dict[str, Any]:
 
 def send(settings: dict[str, Any], to: str, subject: str, body: str, message_id: str) -> None:
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = settings["sender"], to, subject.replace("\n", " ")
+    message["From"], message["To"], message["Subject"] = settings["sender"], to, one_line(subject)
     message["Message-ID"] = f"<{message_id}@aha>"  # stable per firing: a resend is recognisably the same message
     message.set_content(body)
     with smtplib.SMTP(settings["host"], settings["port"], timeout=TIMEOUT_SECONDS) as smtp:

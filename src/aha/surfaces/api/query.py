@@ -44,6 +44,9 @@ CONFLICT_RETRIES = 5
 MAX_QUERY_BYTES = 1_000_000
 PARSE_WORKERS = 2  # threads that decode request bodies and parse definitions, off the event loop and the reader
 MAX_PARSES_WAITING = 16  # past this many bodies being parsed, a read is answered 429 rather than queued
+# Answers that show users' data (a checklist, in-app messages, an analysis) are never stored by a browser or a proxy:
+# a checklist read with `user_hash` has no Authorization header, which is what keeps a shared cache from storing it.
+PRIVATE = {"Cache-Control": "no-store"}
 
 
 class Reader:
@@ -195,7 +198,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None,
         except UserError as exc:
             return error_response(422, getattr(exc, "path", "options"), str(exc))
         kind = getattr(result, "kind", None)
-        return JSONResponse(to_jsonable(result, kind if isinstance(kind, str) else None))
+        return JSONResponse(to_jsonable(result, kind if isinstance(kind, str) else None), headers=PRIVATE)
 
     query_schema = {"requestBody": {"required": False, "content": {
         "application/json": {"schema": QueryBody.model_json_schema()}}}}

@@ -40,7 +40,7 @@ from aha.errors import UserError, UserNote
 from aha.guidance.checklist import ChecklistItem, ChecklistResult, UnknownEntity
 from aha.results import RESULT_SCHEMA_VERSION, to_jsonable
 from aha.store.database import Store
-from aha.surfaces.api.query import Reader, read_access
+from aha.surfaces.api.query import PRIVATE, Reader, read_access
 
 if TYPE_CHECKING:
     from aha.guidance.lookup import ChecklistLookup
@@ -207,7 +207,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             return error_response(404, "id", str(exc))
         except UserError as exc:
             return error_response(422, getattr(exc, "path", "options"), str(exc))
-        return Response(checklist_body(result), media_type="application/json")
+        return Response(checklist_body(result), media_type="application/json", headers=PRIVATE)
 
     @app.get("/v1/users/{user_id}/messages", responses=documented,
              summary="A user's in-app messages from rules (read key, or user_hash)")
@@ -221,7 +221,7 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             messages = await reader.run(lambda store: in_app_messages(store, definitions.get().rules, user_id))
         except UserError as exc:
             return error_response(422, getattr(exc, "path", "options"), str(exc))
-        return JSONResponse({"user_id": user_id, "messages": to_jsonable(messages)})
+        return JSONResponse({"user_id": user_id, "messages": to_jsonable(messages)}, headers=PRIVATE)
 
     @app.post("/v1/users/{user_id}/messages/{message_id}/ack", responses=documented,
              summary="Acknowledge (shown) one in-app message")

@@ -96,7 +96,7 @@ def _warn_unreachable_webhooks(config: Path) -> None:
     import sys
 
     from aha.definitions import load
-    from aha.guidance.delivery import MAX_ATTEMPTS, unreachable
+    from aha.guidance.delivery import MAX_ATTEMPTS, shown_url, unreachable
 
     try:
         rules = load(config).rules
@@ -109,6 +109,7 @@ def _warn_unreachable_webhooks(config: Path) -> None:
             probed[url] = unreachable(url)
         why = probed.get(url) if url is not None else None
         if why is not None:
-            print(f"warning: rule {rule.id!r}: its webhook {url} cannot be reached now ({why}). Firings are kept and "
-                  f"retried with backoff ({MAX_ATTEMPTS} attempts); `aha interventions --failed` lists those that "
-                  "gave up and `--replay-failed` sends them again.", file=sys.stderr, flush=True)
+            print(f"warning: rule {rule.id!r}: its webhook {shown_url(url or '')} cannot be reached now ({why}). "
+                  f"Firings are kept and retried with backoff ({MAX_ATTEMPTS} attempts); `aha interventions "
+                  "--failed` lists those that gave up and `--replay-failed` sends them again.", file=sys.stderr,
+                  flush=True)
