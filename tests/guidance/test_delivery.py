@@ -84,3 +84,33 @@ def test_a_final_failure_is_kept_and_replayed(tmp_path, receiver):
     assert project.replay_failed() == failed.total
     assert run(project, now).delivered == failed.total
     assert json.loads(receiver.received[0][1])["type"] == "aha.rule.fired"
+
+
+def test_a_rule_whose_channel_is_edited_sends_its_waiting_firings_the_new_way(tmp_path, receiver):
+    """Firings recorded for a webhook that could not be sent yet, then the rule edited to an in-app message: the
+    waiting firings become the users' messages (they stayed pending forever, neither sent nor shown). Edited back
+    to the webhook, the messages not yet acknowledged are sent by webhook, each once."""
+    from aha.guidance.delivery import acknowledge, in_app_messages
+
+    project = make_project(tmp_path, receiver.url, users=6)
+    receiver.fail = 10**6
+    first = run(project, START + timedelta(hours=12))
+    waiting = sorted(u for u, s in statuses(project).items() if s == "pending")
+    assert first.retrying == len(waiting) > 1 and receiver.received == []
+    in_app = nudge_definitions(receiver.url).replace(
+        f'{{webhook: "{receiver.url}", secret: "{SECRET}"}}', '{in_app: "Connect your data"}')
+    edited = Project(project.store, parse(in_app))
+    assert run(edited, START + timedelta(hours=13)).sent == 0  # nothing left for a webhook to send
+    rules = edited.definitions.rules
+    shown = {u: in_app_messages(edited.store, rules, u) for u in waiting}
+    assert all(len(m) == 1 and m[0].text == "Connect your data" for m in shown.values())
+    assert acknowledge(edited.store, rules, waiting[0], shown[waiting[0]][0].id, START + timedelta(hours=14))
+    assert in_app_messages(edited.store, rules, waiting[0]) == []
+    back = Project(project.store, parse(nudge_definitions(receiver.url)))
+    receiver.fail = 0
+    again = run(back, START + timedelta(hours=15))
+    assert again.delivered == len(waiting) - 1
+    assert sorted(json.loads(body)["data"]["user_id"] for _, body in receiver.received) == waiting[1:]
+    channels = dict(project.store.raw.execute(f"SELECT user_id, channel FROM {FIRINGS} WHERE status = 'delivered'")
+                    .fetchall())
+    assert channels == {waiting[0]: "in_app", **{u: "webhook" for u in waiting[1:]}}

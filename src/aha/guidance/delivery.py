@@ -165,8 +165,8 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
     secrets = {rule_id: secret_bytes(rule) for rule_id, rule in rules.items() if rule.then.webhook is not None}
     smtp = email.smtp_settings() if any(r.then.email is not None for r in rules.values()) else None
     due = store.raw.execute(
-        f"""SELECT rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit FROM {FIRINGS}
-            WHERE status = '{PENDING}' AND channel IN ('webhook', 'email') AND list_contains(?, rule_id)
+        f"""SELECT rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit, channel FROM {FIRINGS}
+            WHERE status = '{PENDING}' AND list_contains(?, rule_id)
               AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
             ORDER BY eligible_at, rule_id, user_id LIMIT {BATCH}""",
         [sorted(rules), now.replace(tzinfo=None)],
@@ -182,9 +182,12 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
     delivered = retrying = failed = deferred = 0
     gone: dict[str, str] = {}  # webhook URL → why its send failed before an answer: not tried again this pass
     accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
-    for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit in due:
+    for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit, channel in due:
         rule = rules[rule_id]
         key = (rule_id, user_id, occurrence)
+        if channel != rule.then.channel:  # the rule's channel was edited while this firing waited: sent as it is now
+            store.raw.execute(f"UPDATE {FIRINGS} SET channel = ? WHERE rule_id = ? AND user_id = ? AND occurrence = ?",
+                              [rule.then.channel, *key])
         # The cap and quiet hours protect a user; an account's firing goes to its owner or a CRM, never limited.
         wait_until = (None if unit == "account" else
                       limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None)))
@@ -302,9 +305,9 @@ def in_app_messages(store: Store, rules: list[Rule], user_id: str) -> list[InApp
     texts = {r.id: r.then.in_app for r in rules if r.then.in_app is not None}
     rows = store.raw.execute(
         f"""SELECT rule_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
-            WHERE user_id = ? AND unit = 'user' AND channel = 'in_app' AND status = '{PENDING}'
+            WHERE user_id = ? AND unit = 'user' AND status = '{PENDING}' AND list_contains(?, rule_id)
             ORDER BY eligible_at, rule_id""",
-        [user_id]).fetchall()
+        [user_id, sorted(texts)]).fetchall()  # by the rules' channel now: a firing recorded as a webhook's too
     return [InAppMessage(message_id(rule_id, user_id, occurrence), rule_id, milestone_id, texts[rule_id], at)
             for rule_id, occurrence, milestone_id, at in rows if rule_id in texts]
 
@@ -314,8 +317,9 @@ def acknowledge(store: Store, rules: list[Rule], user_id: str, msg_id: str, now:
     for message in in_app_messages(store, rules, user_id):
         if hmac.compare_digest(message.id, msg_id):
             rule_id = message.rule_id
-            store.raw.execute(f"UPDATE {FIRINGS} SET status = '{DELIVERED}', delivered_at = ?, attempts = attempts + 1 "
-                              "WHERE rule_id = ? AND user_id = ? AND channel = 'in_app'",
+            store.raw.execute(f"UPDATE {FIRINGS} SET status = '{DELIVERED}', delivered_at = ?, "
+                              "attempts = attempts + 1, channel = 'in_app' "
+                              f"WHERE rule_id = ? AND user_id = ? AND status = '{PENDING}'",
                               [now.replace(tzinfo=None), rule_id, user_id])
             return True
     return False
