@@ -6,7 +6,8 @@ and may hold `identities`, `memberships`, `users`, `accounts` (`NAME.parquet` or
 Event columns: `event`, `timestamp`, and `user_id` or `anonymous_id` are required; `message_id` (ties at the same
 instant are broken by it), `account_id`, `properties` (JSON text, or a struct/map, written as JSON) and
 `received_at` are optional. Other names map with `map=canonical=column,...`, as `aha import --map`. A timestamp
-with a time zone is read in UTC; one without means UTC. Nothing is deduplicated.
+with a time zone is read in UTC; one without means UTC. Nothing is deduplicated. Properties are read as import
+stores them: null members absent, rows whose properties text is not a JSON object left out (import rejects them).
 
 The state is computed into an in-memory DuckDB database beside the view of the files, so every process computes it
 once (the files may change between runs without aha knowing; a side file would need their listing in its key).
@@ -110,14 +111,16 @@ def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str],
 
 
 def canonical_select(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
-                     json_of: Callable[[str, str], str], string: str, timestamp: str) -> str:
-    """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling)."""
+                     json_of: Callable[[str, str | None], str], string: str, timestamp: str) -> str:
+    """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling).
+    `json_of(column, its type)` is the properties as the store's JSON (`json_of("NULL", None)`: a NULL of it), so
+    that files without a properties column read as events without properties, not as a column of text."""
     def col(name: str, kind: str) -> str:
         source = columns[name]
+        if name == "properties":
+            return f"{json_of(quote(source), types[source]) if source else json_of('NULL', None)} AS {name}"
         if source is None:
             return f"CAST(NULL AS {kind}) AS {name}"
-        if name == "properties":
-            return f"{json_of(quote(source), types[source])} AS {name}"
         return f"CAST({quote(source)} AS {kind}) AS {name}"
 
     parts = [col(name, timestamp if name == "timestamp" else string) for name in EVENT_COLUMNS]
@@ -125,6 +128,17 @@ def canonical_select(columns: dict[str, str | None], types: dict[str, str], quot
     assert received is not None
     parts += [f"CAST({quote(received)} AS {timestamp}) AS received_at", f"CAST(NULL AS {string}) AS source"]
     return ", ".join(parts)
+
+
+def accepted_rows(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
+                  is_object: Callable[[str], str], text: tuple[str, ...]) -> str:
+    """The WHERE condition keeping the rows `aha import` accepts as to their properties: a text column of
+    properties (its type in `text`) must hold a JSON object, or nothing (NULL or blanks); `is_object(column)` tests
+    the first. Import rejects the others, so the lake leaves them out: the same events count on every backend."""
+    source = columns["properties"]
+    if source is None or types[source] not in text:
+        return "TRUE"
+    return f"(nullif(trim({quote(source)}), '') IS NULL OR {is_object(quote(source))})"
 
 
 class LakeStore(Store):
@@ -146,8 +160,9 @@ class LakeStore(Store):
         types = {str(r[0]): str(r[1]) for r in described}
         columns = resolve(location, list(types))
         select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP")
+        where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
         self.raw.execute(f"DROP TABLE {schema.EVENTS}")
-        self.raw.execute(f"CREATE VIEW {schema.EVENTS} AS SELECT {select} FROM {source}")
+        self.raw.execute(f"CREATE VIEW {schema.EVENTS} AS SELECT {select} FROM {source} WHERE {where}")
         for name, files in found.tables.items():
             side = side_table_sql(name, f"read_parquet({files.duckdb()}, union_by_name = true)", "VARCHAR",
                                   lambda col: f"CAST({col} AS JSON)", "TIMESTAMP")
@@ -165,5 +180,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _json(column: str, kind: str) -> str:
-    return f"CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"
+def _json(column: str, kind: str | None) -> str:
+    """The properties as JSON without null members, as `aha import` stores them (a struct's absent field is a null
+    member, and a JSON null member reads as the text 'null', where an imported one is absent)."""
+    if kind is None:
+        return "CAST(NULL AS JSON)"
+    doc = f"TRY_CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"
+    return f"json_merge_patch('{{}}', {doc})"
+
+
+def _is_object(column: str) -> str:
+    """Text that is JSON and begins with `{` (after blanks) is an object."""
+    return f"coalesce(json_valid({column}) AND starts_with(ltrim({column}), '{{'), FALSE)"

@@ -282,5 +282,7 @@ def _quote(name: str) -> str:
     return sge.to_identifier(name, quoted=True).sql("spark")
 
 
-def _json(column: str, kind: str) -> str:
+def _json(column: str, kind: str | None) -> str:
+    if kind is None:
+        return "CAST(NULL AS STRING)"
     return f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
