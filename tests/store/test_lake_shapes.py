@@ -106,3 +106,26 @@ def test_a_lake_shape_gives_the_hand_count_and_the_imported_numbers(
         assert got["by_kind"] is None
     else:
         assert _by_kind(got) == by_kind
+
+
+def test_an_open_lake_answers_from_the_files_as_they_are_now(tmp_path: Path) -> None:
+    """A process that keeps a lake open (a notebook) while a writer adds a file, then removes one: each answer is
+    the files' at the time, equal to a store opened afresh, never the state kept from before."""
+    lake = write(tmp_path / "lake", "text")
+    config = tmp_path / "aha.yaml"
+    config.write_text(CONFIG)
+    added = pa.table({"message_id": ["n1", "n2"], "user_id": ["u5", "u5"], "event": ["signup", "use"],
+                      "timestamp": pa.array([datetime(2026, 1, 5, 9), datetime(2026, 1, 6, 9)], pa.timestamp("ms")),
+                      "properties": ['{"kind": "a"}', '{"kind": "a"}']})
+    project = aha.open(f"parquet://{lake}/", str(config))
+    try:
+        assert project.report().headline.users == 4  # ROWS by hand
+        pq.write_table(added, lake / "part-1.parquet")
+        after = project.report().to_dict()
+        assert after["headline"]["users"] == 5 and after["headline"]["activation"]["numerator"] == 4  # + u5, used
+        after["overview"].pop("data_version")
+        assert after == answers(f"parquet://{lake}/", config, False)["report"]
+        (lake / "part-0.parquet").unlink()
+        assert project.report().headline.users == 1  # u5 alone
+    finally:
+        project.close()

@@ -15,6 +15,8 @@ once (the files may change between runs without aha knowing; a side file would n
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +93,19 @@ def layout(location: Location) -> Layout:
     return Layout(Source(str(path), recursive=True), tables)
 
 
+def listing(location: Location) -> tuple[tuple[str, int, int], ...]:
+    """Every Parquet file a location reads, with its size and modification time: what tells that the files
+    changed. One directory walk; no file is opened."""
+    found = layout(location)
+    out = []
+    for source in (found.events, *found.tables.values()):
+        pattern = str(Path(source.path) / "**" / "*.parquet") if source.recursive else source.path
+        for name in glob.glob(pattern, recursive=True):
+            stat = os.stat(name)
+            out.append((name, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(out))
+
+
 def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str], str], timestamp: str) -> str:
     """A side table's canonical columns from its files (`source`, a FROM item); users and accounts keep each id's
     latest row."""
@@ -154,15 +169,25 @@ class LakeStore(Store):
         self._identity = ((), {})
         self._attach(connect(), ensure_schema=True)  # in memory, as `ibis.duckdb.connect()`; Ibis on first use
         self.raw.execute("SET TimeZone = 'UTC'")  # a TIMESTAMPTZ column is read as its UTC wall-clock time
-        found = layout(location)
+        self._changes = 0
+        self._files = listing(location)
+        self.raw.execute(f"DROP TABLE {schema.EVENTS}")  # the canonical table, replaced by the view of the files
+        self._register()
+
+    def _register(self) -> None:
+        """The events view over the files, the side tables, `seen_*` and the latest event time, from the files as
+        they are now."""
+        found = layout(self.location)
         source = f"read_parquet({found.events.duckdb()}, union_by_name = true)"
         described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
-        columns = resolve(location, list(types))
+        columns = resolve(self.location, list(types))
         select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP")
         where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
-        self.raw.execute(f"DROP TABLE {schema.EVENTS}")
-        self.raw.execute(f"CREATE VIEW {schema.EVENTS} AS SELECT {select} FROM {source} WHERE {where}")
+        self.raw.execute(f"CREATE OR REPLACE VIEW {schema.EVENTS} AS SELECT {select} FROM {source} WHERE {where}")
+        for name in (*SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS):
+            self.raw.execute(f"DELETE FROM {name}")
+        self.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
         for name, files in found.tables.items():
             side = side_table_sql(name, f"read_parquet({files.duckdb()}, union_by_name = true)", "VARCHAR",
                                   lambda col: f"CAST({col} AS JSON)", "TIMESTAMP")
@@ -170,6 +195,26 @@ class LakeStore(Store):
         for statement in (*schema.record_seen(schema.EVENTS), schema.latest_event(schema.EVENTS),
                           schema.latest_event(schema.LINKS_AND_MEMBERSHIPS)):
             self.raw.execute(statement)
+
+    def _refresh(self) -> None:
+        """Read the files again when their listing changed (a file added, removed or rewritten): a process that
+        keeps the store open (a notebook, `aha.open`) answers from the files as they are, never from a state
+        kept from before (the state's key holds `data_version`, the number of changes seen)."""
+        files = listing(self.location)
+        if files != self._files:
+            self._files = files
+            self._changes += 1
+            self._register()
+
+    @property
+    def data_version(self) -> int:
+        self._refresh()
+        return self._changes
+
+    def meta(self, key: str) -> str | None:
+        if key == schema.LATEST_EVENT:  # the default as_of, read before the state's key
+            self._refresh()
+        return super().meta(key)
 
     @property
     def label(self) -> str:
