@@ -30,7 +30,7 @@ import sqlglot.expressions as sge
 
 from aha.store import compat, dialects, schema  # noqa: F401  (compat, dialects: Ibis's patches and rules)
 from aha.store.database import Store, StoreError
-from aha.store.lake import SIDE_TABLES, Layout, Source, canonical_select, layout, resolve, side_table_sql
+from aha.store.lake import SIDE_TABLES, Layout, Source, accepted_rows, canonical_select, layout, resolve, side_table_sql
 from aha.store.urls import Location
 
 CANONICAL = (schema.EVENTS, *SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS)
@@ -85,7 +85,9 @@ class SparkStore(Store):
         columns = resolve(self.location, list(types))
         events.createOrReplaceTempView("aha_source_events")
         select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ")
-        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events", canonical[schema.EVENTS], cache=False)
+        where = accepted_rows(columns, types, _quote, _is_object, ("string",))
+        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events WHERE {where}", canonical[schema.EVENTS],
+                   cache=False)
         for name in SIDE_TABLES:
             if name in found.tables:
                 self._read(found.tables[name]).createOrReplaceTempView(f"aha_source_{name}")
@@ -283,6 +285,16 @@ def _quote(name: str) -> str:
 
 
 def _json(column: str, kind: str | None) -> str:
+    """The properties as JSON text without top-level null members, as `aha import` stores them (a struct's null
+    fields `to_json` leaves out itself). Only text that holds `null` is parsed again: the rest is as it was."""
     if kind is None:
         return "CAST(NULL AS STRING)"
-    return f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
+    text = f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
+    members = f"try_variant_get(try_parse_json({text}), '$', 'map<string,variant>')"
+    kept = f"to_json(map_filter({members}, (k, v) -> NOT is_variant_null(v)))"
+    return f"CASE WHEN {text} LIKE '%null%' THEN {kept} ELSE {text} END"
+
+
+def _is_object(column: str) -> str:
+    """JSON text whose value is an object (what `aha import` accepts as properties)."""
+    return f"coalesce(schema_of_variant(try_parse_json({column})) LIKE 'OBJECT%', FALSE)"

@@ -1,0 +1,31 @@
+"""Spark reads a lake's properties as `aha import` stores them (tests/store/test_lake_shapes.py has every shape on
+DuckDB): JSON text with null members and a row whose properties are not JSON, in one lake, one Spark session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tests.serving import aha as aha_cli
+from tests.store.test_lake_shapes import CONFIG, answers, write
+
+
+def test_spark_reads_null_members_and_bad_text_as_import_does(tmp_path: Path, spark_session: Any) -> None:
+    lake = write(tmp_path / "lake", "json_nulls")
+    table = pq.read_table(lake / "part-0.parquet")
+    props = table.column("properties").to_pylist()
+    props[5] = "not json"  # u3's use: import rejects the row, so u3 is kind b and never used
+    pq.write_table(table.set_column(4, "properties", pa.array(props)), lake / "part-0.parquet")
+    assert json.loads(props[2]) == {"kind": None, "x": {"y": None}}  # u2's signup: kind spelled null
+    config = tmp_path / "aha.yaml"
+    config.write_text(CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", "--allow-rejects", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"spark:local[2]?parquet={lake}/", config, True)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, True)
+    groups = {g["segment"]: [s["entities"] for s in g["steps"]] for g in got["by_kind"]["groups"]}
+    assert groups == {"a": [1, 1], "(none)": [1, 1], "b": [2, 0]}  # by hand (ROWS), u3's use left out
