@@ -1,5 +1,6 @@
 """Spark reads a lake's properties as `aha import` stores them (tests/store/test_lake_shapes.py has every shape on
-DuckDB): JSON text with null members and a row whose properties are not JSON, in one lake, one Spark session."""
+DuckDB): JSON text with null members, a row whose properties are not JSON and times in µs since 1970, in one lake,
+one Spark session."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from tests.serving import aha as aha_cli
 from tests.store.test_lake_shapes import CONFIG, answers, write
 
 
-def test_spark_reads_null_members_and_bad_text_as_import_does(tmp_path: Path, spark_session: Any) -> None:
-    lake = write(tmp_path / "lake", "json_nulls")
+def test_spark_reads_null_members_bad_text_and_epoch_times_as_import_does(tmp_path: Path, spark_session: Any) -> None:
+    lake = write(tmp_path / "lake", "json_nulls", times="us")  # GA4's event_timestamp: µs since 1970, a BIGINT
     table = pq.read_table(lake / "part-0.parquet")
     props = table.column("properties").to_pylist()
     props[5] = "not json"  # u3's use: import rejects the row, so u3 is kind b and never used
@@ -29,3 +30,4 @@ def test_spark_reads_null_members_and_bad_text_as_import_does(tmp_path: Path, sp
     assert got == answers(str(tmp_path / "file.duckdb"), config, True)
     groups = {g["segment"]: [s["entities"] for s in g["steps"]] for g in got["by_kind"]["groups"]}
     assert groups == {"a": [1, 1], "(none)": [1, 1], "b": [2, 0]}  # by hand (ROWS), u3's use left out
+    assert got["report"]["overview"]["as_of"] == "2026-01-20T09:00:00Z"  # u4's last event

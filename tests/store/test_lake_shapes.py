@@ -6,7 +6,7 @@ tests/parity/test_lake_shapes_spark.py.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,21 @@ def _properties(kind: str) -> pa.Array:
     return pa.array([None if p is None else json.dumps(p) for p in props])
 
 
-def write(folder: Path, properties: str | None, bad: str | None = None) -> Path:
+def _times(unit: str) -> pa.Array:
+    times = [datetime(2026, 1, r[2], 9, tzinfo=UTC) for r in ROWS]
+    if unit == "timestamp":
+        return pa.array([t.replace(tzinfo=None) for t in times], pa.timestamp("ms"))
+    if unit == "float_s":
+        return pa.array([t.timestamp() + 0.25 for t in times], pa.float64())
+    scale = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    return pa.array([int(t.timestamp()) * scale for t in times], pa.int32() if unit == "s" else pa.int64())
+
+
+def write(folder: Path, properties: str | None, bad: str | None = None, times: str = "timestamp") -> Path:
     folder.mkdir(parents=True)
     columns: dict[str, Any] = {
         "message_id": [f"m{i}" for i in range(len(ROWS))], "user_id": [r[0] for r in ROWS],
-        "event": [r[1] for r in ROWS], "timestamp": pa.array([datetime(2026, 1, r[2], 9) for r in ROWS],
-                                                              pa.timestamp("ms"))}
+        "event": [r[1] for r in ROWS], "timestamp": _times(times)}
     if properties is not None:
         props = _properties(properties)
         if bad is not None:  # u3's `use` holds text that is no JSON object: import rejects the row
@@ -129,3 +138,40 @@ def test_an_open_lake_answers_from_the_files_as_they_are_now(tmp_path: Path) -> 
         assert project.report().headline.users == 1  # u5 alone
     finally:
         project.close()
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns", "float_s"])
+def test_a_lake_s_epoch_numbers_are_times_as_import_reads_them(tmp_path: Path, unit: str) -> None:
+    """GA4's event_timestamp (µs), Mixpanel's time (s), a Kafka sink's ms, ns: a number of the unit its size tells
+    (it was a DuckDB conversion error, BIGINT -> TIMESTAMP)."""
+    lake = write(tmp_path / "lake", "text", times=unit)
+    config = tmp_path / "aha.yaml"
+    config.write_text(CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"parquet://{lake}/", config, True)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, True)
+    assert _by_kind(got) == EXPECTED
+    assert got["report"]["overview"]["as_of"].startswith("2026-01-20T09:00:00")  # u4's last event, by hand
+
+
+@pytest.mark.parametrize("key", ["event", "dt"])
+def test_a_hive_partition_named_like_a_column_reads_the_file_s_column(tmp_path: Path, key: str) -> None:
+    """`event=sign_up/part-0.parquet` beside a column `event` holding `signup` (a writer that partitions by a
+    cleaned copy): the events are the files' (as import and Spark read them); DuckDB's hive reading had put the
+    directory's `sign_up` in their place, and nobody signed up. A `dt=` directory (no such column) still reads."""
+    whole = write(tmp_path / "whole", "text")
+    table = pq.read_table(whole / "part-0.parquet")
+    lake = tmp_path / "lake"
+    for value in sorted(set(table.column("event").to_pylist())):
+        rows = table.filter(pa.compute.equal(table.column("event"), value))
+        folder = lake / f"{key}={value.replace('u', 'u_')}"
+        folder.mkdir(parents=True)
+        pq.write_table(rows, folder / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text(CONFIG)
+    done = aha_cli("import", str(whole / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"parquet://{lake}/", config, True)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, True)
+    assert _by_kind(got) == EXPECTED

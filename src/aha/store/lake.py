@@ -34,6 +34,10 @@ def resolve(location: Location, available: Sequence[str]) -> dict[str, str | Non
     missing or mapped to a column the files do not have."""
     present = set(available)
     for target, column in location.mapping.items():
+        if column not in present and column.startswith("/"):  # `aha import --map`'s member inside a column
+            raise StoreError(f"--db {location.text}: map={target}={column}: a location read in place maps columns "
+                             "only, not a member inside one; import the files instead (aha import FILES --db "
+                             f"aha.duckdb --map {target}={column}).")
         if column not in present:
             raise StoreError(f"--db {location.text}: map={target}={column}: the events have no column {column!r} "
                              f"(they have {', '.join(sorted(present))}).")
@@ -106,6 +110,11 @@ def listing(location: Location) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(out))
 
 
+def partition_keys(files: tuple[tuple[str, int, int], ...]) -> set[str]:
+    """The names of the hive partitions in the files' paths (`dt` of `dt=2026-01-01/part-0.parquet`)."""
+    return {part.partition("=")[0] for name, _, _ in files for part in Path(name).parts[:-1] if "=" in part}
+
+
 def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str], str], timestamp: str) -> str:
     """A side table's canonical columns from its files (`source`, a FROM item); users and accounts keep each id's
     latest row."""
@@ -126,23 +135,46 @@ def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str],
 
 
 def canonical_select(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
-                     json_of: Callable[[str, str | None], str], string: str, timestamp: str) -> str:
+                     json_of: Callable[[str, str | None], str], string: str, timestamp: str,
+                     epoch_of: Callable[[str], str]) -> str:
     """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling).
     `json_of(column, its type)` is the properties as the store's JSON (`json_of("NULL", None)`: a NULL of it), so
-    that files without a properties column read as events without properties, not as a column of text."""
+    that files without a properties column read as events without properties, not as a column of text.
+    `epoch_of(micros)` is the timestamp of a BIGINT of microseconds since 1970, for a timestamp column of numbers."""
+    def time(source: str) -> str:
+        kind = types[source].lower()
+        if kind.startswith(NUMBERS):  # epoch s, ms, µs or ns (GA4: µs), told by size as import does
+            exact = "DOUBLE" if kind.startswith(("float", "double")) else "DECIMAL(38, 0)"  # no overflow times 1e6
+            return epoch_of(f"CAST({epoch_micros(f'CAST({quote(source)} AS {exact})')} AS BIGINT)")
+        return f"CAST({quote(source)} AS {timestamp})"
+
     def col(name: str, kind: str) -> str:
         source = columns[name]
         if name == "properties":
             return f"{json_of(quote(source), types[source]) if source else json_of('NULL', None)} AS {name}"
         if source is None:
             return f"CAST(NULL AS {kind}) AS {name}"
+        if name == "timestamp":
+            return f"{time(source)} AS {name}"
         return f"CAST({quote(source)} AS {kind}) AS {name}"
 
     parts = [col(name, timestamp if name == "timestamp" else string) for name in EVENT_COLUMNS]
     received = columns["received_at"] or columns["timestamp"]
     assert received is not None
-    parts += [f"CAST({quote(received)} AS {timestamp}) AS received_at", f"CAST(NULL AS {string}) AS source"]
+    parts += [f"{time(received)} AS received_at", f"CAST(NULL AS {string}) AS source"]
     return ", ".join(parts)
+
+
+NUMBERS = ("tinyint", "smallint", "int", "bigint", "hugeint", "utinyint", "usmallint", "uinteger", "ubigint",
+           "float", "double", "decimal")
+
+
+def epoch_micros(column: str) -> str:
+    """A number of seconds, milliseconds, microseconds or nanoseconds since 1970 in microseconds, the unit told by
+    its size as `aha import` tells it (store/rows.py `timestamp_sql`: below 1e11 seconds, 1e14 ms, 1e17 µs)."""
+    return (f"(CASE WHEN abs({column}) < 1e11 THEN round({column} * 1000000) WHEN abs({column}) < 1e14 "
+            f"THEN round({column} * 1000) WHEN abs({column}) < 1e17 THEN round({column}) "
+            f"ELSE round({column} / 1000) END)")
 
 
 def accepted_rows(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
@@ -179,10 +211,14 @@ class LakeStore(Store):
         they are now."""
         found = layout(self.location)
         source = f"read_parquet({found.events.duckdb()}, union_by_name = true)"
+        inside = f"read_parquet({found.events.duckdb()}, union_by_name = true, hive_partitioning = false)"
+        own = {str(r[0]) for r in self.raw.execute(f"DESCRIBE SELECT * FROM {inside}").fetchall()}
+        if partition_keys(self._files) & own:
+            source = inside  # the files' own column, not the directory's name for it (as Spark and import read it)
         described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
         columns = resolve(self.location, list(types))
-        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP")
+        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP", _epoch)
         where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
         self.raw.execute(f"CREATE OR REPLACE VIEW {schema.EVENTS} AS SELECT {select} FROM {source} WHERE {where}")
         for name in (*SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS):
@@ -237,3 +273,7 @@ def _json(column: str, kind: str | None) -> str:
 def _is_object(column: str) -> str:
     """Text that is JSON and begins with `{` (after blanks) is an object."""
     return f"coalesce(json_valid({column}) AND starts_with(ltrim({column}), '{{'), FALSE)"
+
+
+def _epoch(micros: str) -> str:
+    return f"make_timestamp({micros})"

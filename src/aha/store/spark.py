@@ -84,7 +84,7 @@ class SparkStore(Store):
         types = {f.name: f.dataType.simpleString() for f in events.schema.fields}
         columns = resolve(self.location, list(types))
         events.createOrReplaceTempView("aha_source_events")
-        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ")
+        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch)
         where = accepted_rows(columns, types, _quote, _is_object, ("string",))
         self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events WHERE {where}", canonical[schema.EVENTS],
                    cache=False)
@@ -298,3 +298,8 @@ def _json(column: str, kind: str | None) -> str:
 def _is_object(column: str) -> str:
     """JSON text whose value is an object (what `aha import` accepts as properties)."""
     return f"coalesce(schema_of_variant(try_parse_json({column})) LIKE 'OBJECT%', FALSE)"
+
+
+def _epoch(micros: str) -> str:
+    """In UTC: the session's time zone is UTC (`_session`), and a TIMESTAMP_NTZ is its UTC wall-clock time."""
+    return f"CAST(timestamp_micros({micros}) AS TIMESTAMP_NTZ)"
