@@ -175,3 +175,15 @@ def test_a_hive_partition_named_like_a_column_reads_the_file_s_column(tmp_path: 
     got = answers(f"parquet://{lake}/", config, True)
     assert got == answers(str(tmp_path / "file.duckdb"), config, True)
     assert _by_kind(got) == EXPECTED
+
+
+def test_validate_checks_the_definitions_against_a_lake(tmp_path: Path) -> None:
+    """`aha validate --db parquet:...` reads the lake's event names; it said "parquet:... not found: schema only"
+    (the URL is no file that exists) and let a misspelt event through."""
+    lake = write(tmp_path / "lake", "text")
+    (tmp_path / "aha.yaml").write_text(CONFIG.replace("event: use,", "event: usee,"))
+    done = aha_cli("validate", "aha.yaml", "--db", f"parquet://{lake}/", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"against parquet:{lake} ({len(ROWS)} events)" in done.stdout
+    assert ("warning: aha.yaml: milestones[0].event: no event 'usee' in the data. Did you mean 'use'?"
+            in done.stdout.splitlines())
