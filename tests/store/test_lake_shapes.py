@@ -187,3 +187,13 @@ def test_validate_checks_the_definitions_against_a_lake(tmp_path: Path) -> None:
     assert f"against parquet:{lake} ({len(ROWS)} events)" in done.stdout
     assert ("warning: aha.yaml: milestones[0].event: no event 'usee' in the data. Did you mean 'use'?"
             in done.stdout.splitlines())
+
+
+def test_init_proposes_definitions_from_a_lake(tmp_path: Path) -> None:
+    """`aha init --db parquet:...` reads the lake; it said "no such database. Import your events first: `aha import
+    FILE --db parquet:...`", a command that refuses a lake."""
+    lake = write(tmp_path / "lake", "text")
+    done = aha_cli("init", "--db", f"parquet://{lake}/", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("wrote aha.yaml from 4 users: signup signup;")  # ROWS: u1..u4, first event
+    assert "event: \"signup\"" in (tmp_path / "aha.yaml").read_text()
