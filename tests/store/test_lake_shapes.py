@@ -197,3 +197,20 @@ def test_init_proposes_definitions_from_a_lake(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("wrote aha.yaml from 4 users: signup signup;")  # ROWS: u1..u4, first event
     assert "event: \"signup\"" in (tmp_path / "aha.yaml").read_text()
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    pytest.param("lake/*.parquet", "no file matches {tmp}/lake/*.parquet (check the pattern, or give the "
+                 "directory: parquet:///data/events/).", id="a_glob_matching_nothing"),
+    pytest.param("events.csv", "the files are not readable as Parquet (Invalid Input Error: File '{tmp}/events.csv' "
+                 "too small to be a Parquet file). Give Parquet files; import CSV or JSON lines: `aha import FILE "
+                 "--db aha.duckdb`.", id="a_csv_file"),
+])
+def test_a_location_that_is_no_parquet_is_one_line(tmp_path: Path, where: str, message: str) -> None:
+    """Both were DuckDB tracebacks (IOException, InvalidInputException) through the console script."""
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "events.csv").write_text("a\n")
+    (tmp_path / "aha.yaml").write_text(CONFIG)
+    done = aha_cli("report", "--db", f"parquet://{tmp_path / where}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == f"error: --db parquet:{tmp_path / where}: {message.format(tmp=tmp_path)}\n"

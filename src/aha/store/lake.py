@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from aha.store import schema
 from aha.store.database import Store, StoreError, connect
 from aha.store.mapping import EVENT_COLUMNS
@@ -75,7 +77,12 @@ class Layout:
 def layout(location: Location) -> Layout:
     """Where a location's events and side tables are (module docstring); one line when there are no events."""
     path = Path(location.path)
-    if any(ch in location.path for ch in "*?[") or path.is_file():
+    if any(ch in location.path for ch in "*?[") and not path.is_file():
+        if not glob.glob(location.path, recursive=True):
+            raise StoreError(f"--db {location.text}: no file matches {location.path} (check the pattern, or give "
+                             "the directory: parquet:///data/events/).")
+        return Layout(Source(location.path), {})
+    if path.is_file():
         return Layout(Source(location.path), {})
     if not path.is_dir():
         raise StoreError(f"--db {location.text}: {path}: no such file or directory (an absolute path is "
@@ -212,7 +219,12 @@ class LakeStore(Store):
         found = layout(self.location)
         source = f"read_parquet({found.events.duckdb()}, union_by_name = true)"
         inside = f"read_parquet({found.events.duckdb()}, union_by_name = true, hive_partitioning = false)"
-        own = {str(r[0]) for r in self.raw.execute(f"DESCRIBE SELECT * FROM {inside}").fetchall()}
+        try:
+            own = {str(r[0]) for r in self.raw.execute(f"DESCRIBE SELECT * FROM {inside}").fetchall()}
+        except duckdb.Error as exc:  # a file that is no Parquet (a CSV given as the file, a truncated copy)
+            first = str(exc).strip().splitlines()[0]
+            raise StoreError(f"--db {self.location.text}: the files are not readable as Parquet ({first}). Give "
+                             "Parquet files; import CSV or JSON lines: `aha import FILE --db aha.duckdb`.") from None
         if partition_keys(self._files) & own:
             source = inside  # the files' own column, not the directory's name for it (as Spark and import read it)
         described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
