@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import aha
 from tests.serving import aha as aha_cli
 from tests.store.test_lake_shapes import CONFIG, answers, write
 
@@ -31,3 +32,11 @@ def test_spark_reads_null_members_bad_text_and_epoch_times_as_import_does(tmp_pa
     groups = {g["segment"]: [s["entities"] for s in g["steps"]] for g in got["by_kind"]["groups"]}
     assert groups == {"a": [1, 1], "(none)": [1, 1], "b": [2, 0]}  # by hand (ROWS), u3's use left out
     assert got["report"]["overview"]["as_of"] == "2026-01-20T09:00:00Z"  # u4's last event
+    project = aha.open(f"spark:local[2]?parquet={lake}/", str(config))  # kept open while a file is added
+    try:
+        assert project.report().headline.users == 4
+        added = table.slice(0, 2).set_column(1, "user_id", pa.array(["u5", "u5"]))  # u5: signup, use (kind a)
+        pq.write_table(added.set_column(0, "message_id", pa.array(["n1", "n2"])), lake / "part-1.parquet")
+        assert project.report().headline.users == 5  # the files as they are now, not the state kept before
+    finally:
+        project.close()

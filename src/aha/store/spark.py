@@ -30,7 +30,17 @@ import sqlglot.expressions as sge
 
 from aha.store import compat, dialects, schema  # noqa: F401  (compat, dialects: Ibis's patches and rules)
 from aha.store.database import Store, StoreError
-from aha.store.lake import SIDE_TABLES, Layout, Source, accepted_rows, canonical_select, layout, resolve, side_table_sql
+from aha.store.lake import (
+    SIDE_TABLES,
+    Layout,
+    Source,
+    accepted_rows,
+    canonical_select,
+    layout,
+    listing,
+    resolve,
+    side_table_sql,
+)
 from aha.store.urls import Location
 
 CANONICAL = (schema.EVENTS, *SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS)
@@ -63,6 +73,8 @@ class SparkStore(Store):
         self._schemas: dict[str, sch.Schema] = {}  # view name → its Ibis schema (JSON columns are strings in Spark)
         self._session, self._owned = _session(location)
         self.ibis = ibis.pyspark.connect(self._session)
+        self._changes = 0
+        self._files = () if location.table else listing(location)
         self._register()
 
     @property
@@ -192,7 +204,19 @@ class SparkStore(Store):
 
     # -- meta: in this object ----------------------------------------------------------------------
 
+    def _refresh(self) -> None:
+        """Read a Parquet location again when its listing changed (`aha.store.lake.LakeStore._refresh`): Spark
+        keeps the files it listed when the events were read, and the state kept from them."""
+        files = () if self.location.table else listing(self.location)
+        if files != self._files:
+            self._files = files
+            self._changes += 1
+            self._meta.pop(schema.LATEST_EVENT, None)
+            self._register()
+
     def meta(self, key: str) -> str | None:
+        if key == schema.LATEST_EVENT:  # the default as_of, read before the state's key
+            self._refresh()
         if key == schema.LATEST_EVENT and key not in self._meta:
             latest = [self.value(self.table(name).timestamp.max())
                       for name in (schema.EVENTS, schema.IDENTITIES, schema.MEMBERSHIPS)]
@@ -206,7 +230,8 @@ class SparkStore(Store):
 
     @property
     def data_version(self) -> int:
-        return 0  # read in place: aha never writes the events
+        self._refresh()
+        return self._changes  # read in place: aha never writes the events; the changes to the files seen
 
     def bump_data_version(self) -> None:
         self.raw  # noqa: B018  (refused: nothing writes events here)
