@@ -52,6 +52,10 @@ def _times(unit: str) -> pa.Array:
     times = [datetime(2026, 1, r[2], 9, tzinfo=UTC) for r in ROWS]
     if unit == "timestamp":
         return pa.array([t.replace(tzinfo=None) for t in times], pa.timestamp("ms"))
+    if unit == "text_offset":  # 11:00 at +02:00 (Helsinki in winter) is 09:00 UTC
+        return pa.array([t.replace(hour=11, tzinfo=None).isoformat() + "+02:00" for t in times])
+    if unit == "text_bad":  # u3's use has no time import reads: the row is rejected
+        return pa.array(["yesterday" if i == 5 else t.isoformat() for i, t in enumerate(times)])
     if unit == "float_s":
         return pa.array([t.timestamp() + 0.25 for t in times], pa.float64())
     scale = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
@@ -214,3 +218,22 @@ def test_a_location_that_is_no_parquet_is_one_line(tmp_path: Path, where: str, m
     done = aha_cli("report", "--db", f"parquet://{tmp_path / where}", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == f"error: --db parquet:{tmp_path / where}: {message.format(tmp=tmp_path)}\n"
+
+
+@pytest.mark.parametrize(("unit", "by_kind"), [
+    pytest.param("text_offset", EXPECTED, id="iso_text_with_an_offset"),
+    pytest.param("text_bad", {"a": [1, 1], "(none)": [1, 1], "b": [2, 0]}, id="text_that_is_no_time"),
+])
+def test_a_lake_s_text_times_are_read_as_import_reads_them(tmp_path: Path, unit: str,
+                                                           by_kind: dict[str, list[int]]) -> None:
+    """`2026-01-20T11:00:00+02:00` was read as 11:00 UTC (the offset dropped: every time 2 h late), and `yesterday`
+    was a DuckDB ConversionException traceback; import converts the first and rejects the second's row."""
+    lake = write(tmp_path / "lake", "text", times=unit)
+    config = tmp_path / "aha.yaml"
+    config.write_text(CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"parquet://{lake}/", config, True)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, True)
+    assert _by_kind(got) == by_kind
+    assert got["report"]["overview"]["as_of"] == "2026-01-20T09:00:00Z"  # u4's last event, by hand

@@ -143,16 +143,20 @@ def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str],
 
 def canonical_select(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
                      json_of: Callable[[str, str | None], str], string: str, timestamp: str,
-                     epoch_of: Callable[[str], str]) -> str:
+                     epoch_of: Callable[[str], str], text_time: Callable[[str], str] | None = None,
+                     text_kinds: tuple[str, ...] = ()) -> str:
     """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling).
     `json_of(column, its type)` is the properties as the store's JSON (`json_of("NULL", None)`: a NULL of it), so
     that files without a properties column read as events without properties, not as a column of text.
-    `epoch_of(micros)` is the timestamp of a BIGINT of microseconds since 1970, for a timestamp column of numbers."""
+    `epoch_of(micros)` is the timestamp of a BIGINT of microseconds since 1970, for a timestamp column of numbers;
+    `text_time(column)` that of a column of text (a type in `text_kinds`), NULL where it is no time."""
     def time(source: str) -> str:
         kind = types[source].lower()
         if kind.startswith(NUMBERS):  # epoch s, ms, µs or ns (GA4: µs), told by size as import does
             exact = "DOUBLE" if kind.startswith(("float", "double")) else "DECIMAL(38, 0)"  # no overflow times 1e6
             return epoch_of(f"CAST({epoch_micros(f'CAST({quote(source)} AS {exact})')} AS BIGINT)")
+        if kind in text_kinds and text_time is not None:  # ISO with an offset, epoch text: as import parses them
+            return text_time(quote(source))
         return f"CAST({quote(source)} AS {timestamp})"
 
     def col(name: str, kind: str) -> str:
@@ -230,9 +234,13 @@ class LakeStore(Store):
         described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
         columns = resolve(self.location, list(types))
-        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP", _epoch)
+        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP", _epoch, _text_time,
+                                  ("varchar",))
         where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
-        self.raw.execute(f"CREATE OR REPLACE VIEW {schema.EVENTS} AS SELECT {select} FROM {source} WHERE {where}")
+        # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
+        select = (f"* FROM (SELECT {select} FROM {source} WHERE {where}) WHERE event IS NOT NULL AND timestamp IS "
+                  "NOT NULL AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)")
+        self.raw.execute(f"CREATE OR REPLACE VIEW {schema.EVENTS} AS SELECT {select}")
         for name in (*SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS):
             self.raw.execute(f"DELETE FROM {name}")
         self.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
@@ -289,3 +297,11 @@ def _is_object(column: str) -> str:
 
 def _epoch(micros: str) -> str:
     return f"make_timestamp({micros})"
+
+
+def _text_time(column: str) -> str:
+    """Text read as `aha import` reads it (store/rows.py `timestamp_sql`: an offset converted to UTC, epoch text by
+    its size, NULL for text that is no time), naive text in UTC (import's default `--timezone`)."""
+    from aha.store.rows import timestamp_sql
+
+    return timestamp_sql(f"nullif(trim(CAST({column} AS VARCHAR)), '')", None).replace("$tz", "'UTC'")
