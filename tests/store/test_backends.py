@@ -110,6 +110,10 @@ def test_lake_mistakes_name_the_column_and_the_fix(tmp_path: Path) -> None:
         LakeStore(urls.parse(f"parquet://{tmp_path / 'lake'}/"))
     with pytest.raises(UserError, match="map=user_id=who: the events have no column 'who'"):
         LakeStore(urls.parse(f"parquet://{tmp_path / 'lake'}/?map=user_id=who"))
+    with pytest.raises(UserError, match=r"map=user_id=/properties/distinct_id: a location read in place maps "
+                                        r"columns only, not a member inside one; import the files instead \(aha "
+                                        r"import FILES --db aha.duckdb --map user_id=/properties/distinct_id\)\.$"):
+        LakeStore(urls.parse(f"parquet://{tmp_path / 'lake'}/?map=user_id=/properties/distinct_id"))
     (tmp_path / "aha.yaml").write_text(CONFIG)
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no events"):

@@ -6,7 +6,8 @@ and may hold `identities`, `memberships`, `users`, `accounts` (`NAME.parquet` or
 Event columns: `event`, `timestamp`, and `user_id` or `anonymous_id` are required; `message_id` (ties at the same
 instant are broken by it), `account_id`, `properties` (JSON text, or a struct/map, written as JSON) and
 `received_at` are optional. Other names map with `map=canonical=column,...`, as `aha import --map`. A timestamp
-with a time zone is read in UTC; one without means UTC. Nothing is deduplicated.
+with a time zone is read in UTC; one without means UTC. Nothing is deduplicated. Properties are read as import
+stores them: null members absent, rows whose properties text is not a JSON object left out (import rejects them).
 
 The state is computed into an in-memory DuckDB database beside the view of the files, so every process computes it
 once (the files may change between runs without aha knowing; a side file would need their listing in its key).
@@ -14,9 +15,13 @@ once (the files may change between runs without aha knowing; a side file would n
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from aha.store import schema
 from aha.store.database import Store, StoreError, connect
@@ -31,6 +36,10 @@ def resolve(location: Location, available: Sequence[str]) -> dict[str, str | Non
     missing or mapped to a column the files do not have."""
     present = set(available)
     for target, column in location.mapping.items():
+        if column not in present and column.startswith("/"):  # `aha import --map`'s member inside a column
+            raise StoreError(f"--db {location.text}: map={target}={column}: a location read in place maps columns "
+                             "only, not a member inside one; import the files instead (aha import FILES --db "
+                             f"aha.duckdb --map {target}={column}).")
         if column not in present:
             raise StoreError(f"--db {location.text}: map={target}={column}: the events have no column {column!r} "
                              f"(they have {', '.join(sorted(present))}).")
@@ -68,7 +77,12 @@ class Layout:
 def layout(location: Location) -> Layout:
     """Where a location's events and side tables are (module docstring); one line when there are no events."""
     path = Path(location.path)
-    if any(ch in location.path for ch in "*?[") or path.is_file():
+    if any(ch in location.path for ch in "*?[") and not path.is_file():
+        if not glob.glob(location.path, recursive=True):
+            raise StoreError(f"--db {location.text}: no file matches {location.path} (check the pattern, or give "
+                             "the directory: parquet:///data/events/).")
+        return Layout(Source(location.path), {})
+    if path.is_file():
         return Layout(Source(location.path), {})
     if not path.is_dir():
         raise StoreError(f"--db {location.text}: {path}: no such file or directory (an absolute path is "
@@ -88,6 +102,24 @@ def layout(location: Location) -> Layout:
                          "events/ directory beside " + (", ".join(f"{n}.parquet" for n in tables) or
                                                          "the other tables") + ", or give their directory.")
     return Layout(Source(str(path), recursive=True), tables)
+
+
+def listing(location: Location) -> tuple[tuple[str, int, int], ...]:
+    """Every Parquet file a location reads, with its size and modification time: what tells that the files
+    changed. One directory walk; no file is opened."""
+    found = layout(location)
+    out = []
+    for source in (found.events, *found.tables.values()):
+        pattern = str(Path(source.path) / "**" / "*.parquet") if source.recursive else source.path
+        for name in glob.glob(pattern, recursive=True):
+            stat = os.stat(name)
+            out.append((name, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+def partition_keys(files: tuple[tuple[str, int, int], ...]) -> set[str]:
+    """The names of the hive partitions in the files' paths (`dt` of `dt=2026-01-01/part-0.parquet`)."""
+    return {part.partition("=")[0] for name, _, _ in files for part in Path(name).parts[:-1] if "=" in part}
 
 
 def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str], str], timestamp: str) -> str:
@@ -110,21 +142,61 @@ def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str],
 
 
 def canonical_select(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
-                     json_of: Callable[[str, str], str], string: str, timestamp: str) -> str:
-    """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling)."""
+                     json_of: Callable[[str, str | None], str], string: str, timestamp: str,
+                     epoch_of: Callable[[str], str], text_time: Callable[[str], str] | None = None,
+                     text_kinds: tuple[str, ...] = ()) -> str:
+    """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling).
+    `json_of(column, its type)` is the properties as the store's JSON (`json_of("NULL", None)`: a NULL of it), so
+    that files without a properties column read as events without properties, not as a column of text.
+    `epoch_of(micros)` is the timestamp of a BIGINT of microseconds since 1970, for a timestamp column of numbers;
+    `text_time(column)` that of a column of text (a type in `text_kinds`), NULL where it is no time."""
+    def time(source: str) -> str:
+        kind = types[source].lower()
+        if kind.startswith(NUMBERS):  # epoch s, ms, µs or ns (GA4: µs), told by size as import does
+            exact = "DOUBLE" if kind.startswith(("float", "double")) else "DECIMAL(38, 0)"  # no overflow times 1e6
+            return epoch_of(f"CAST({epoch_micros(f'CAST({quote(source)} AS {exact})')} AS BIGINT)")
+        if kind in text_kinds and text_time is not None:  # ISO with an offset, epoch text: as import parses them
+            return text_time(quote(source))
+        return f"CAST({quote(source)} AS {timestamp})"
+
     def col(name: str, kind: str) -> str:
         source = columns[name]
+        if name == "properties":
+            return f"{json_of(quote(source), types[source]) if source else json_of('NULL', None)} AS {name}"
         if source is None:
             return f"CAST(NULL AS {kind}) AS {name}"
-        if name == "properties":
-            return f"{json_of(quote(source), types[source])} AS {name}"
+        if name == "timestamp":
+            return f"{time(source)} AS {name}"
         return f"CAST({quote(source)} AS {kind}) AS {name}"
 
     parts = [col(name, timestamp if name == "timestamp" else string) for name in EVENT_COLUMNS]
     received = columns["received_at"] or columns["timestamp"]
     assert received is not None
-    parts += [f"CAST({quote(received)} AS {timestamp}) AS received_at", f"CAST(NULL AS {string}) AS source"]
+    parts += [f"{time(received)} AS received_at", f"CAST(NULL AS {string}) AS source"]
     return ", ".join(parts)
+
+
+NUMBERS = ("tinyint", "smallint", "int", "bigint", "hugeint", "utinyint", "usmallint", "uinteger", "ubigint",
+           "float", "double", "decimal")
+
+
+def epoch_micros(column: str) -> str:
+    """A number of seconds, milliseconds, microseconds or nanoseconds since 1970 in microseconds, the unit told by
+    its size as `aha import` tells it (store/rows.py `timestamp_sql`: below 1e11 seconds, 1e14 ms, 1e17 µs)."""
+    return (f"(CASE WHEN abs({column}) < 1e11 THEN round({column} * 1000000) WHEN abs({column}) < 1e14 "
+            f"THEN round({column} * 1000) WHEN abs({column}) < 1e17 THEN round({column}) "
+            f"ELSE round({column} / 1000) END)")
+
+
+def accepted_rows(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
+                  is_object: Callable[[str], str], text: tuple[str, ...]) -> str:
+    """The WHERE condition keeping the rows `aha import` accepts as to their properties: a text column of
+    properties (its type in `text`) must hold a JSON object, or nothing (NULL or blanks); `is_object(column)` tests
+    the first. Import rejects the others, so the lake leaves them out: the same events count on every backend."""
+    source = columns["properties"]
+    if source is None or types[source] not in text:
+        return "TRUE"
+    return f"(nullif(trim({quote(source)}), '') IS NULL OR {is_object(quote(source))})"
 
 
 class LakeStore(Store):
@@ -140,14 +212,38 @@ class LakeStore(Store):
         self._identity = ((), {})
         self._attach(connect(), ensure_schema=True)  # in memory, as `ibis.duckdb.connect()`; Ibis on first use
         self.raw.execute("SET TimeZone = 'UTC'")  # a TIMESTAMPTZ column is read as its UTC wall-clock time
-        found = layout(location)
+        self._changes = 0
+        self._files = listing(location)
+        self.raw.execute(f"DROP TABLE {schema.EVENTS}")  # the canonical table, replaced by the view of the files
+        self._register()
+
+    def _register(self) -> None:
+        """The events view over the files, the side tables, `seen_*` and the latest event time, from the files as
+        they are now."""
+        found = layout(self.location)
         source = f"read_parquet({found.events.duckdb()}, union_by_name = true)"
+        inside = f"read_parquet({found.events.duckdb()}, union_by_name = true, hive_partitioning = false)"
+        try:
+            own = {str(r[0]) for r in self.raw.execute(f"DESCRIBE SELECT * FROM {inside}").fetchall()}
+        except duckdb.Error as exc:  # a file that is no Parquet (a CSV given as the file, a truncated copy)
+            first = str(exc).strip().splitlines()[0]
+            raise StoreError(f"--db {self.location.text}: the files are not readable as Parquet ({first}). Give "
+                             "Parquet files; import CSV or JSON lines: `aha import FILE --db aha.duckdb`.") from None
+        if partition_keys(self._files) & own:
+            source = inside  # the files' own column, not the directory's name for it (as Spark and import read it)
         described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
-        columns = resolve(location, list(types))
-        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP")
-        self.raw.execute(f"DROP TABLE {schema.EVENTS}")
-        self.raw.execute(f"CREATE VIEW {schema.EVENTS} AS SELECT {select} FROM {source}")
+        columns = resolve(self.location, list(types))
+        select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP", _epoch, _text_time,
+                                  ("varchar",))
+        where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
+        # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
+        select = (f"* FROM (SELECT {select} FROM {source} WHERE {where}) WHERE event IS NOT NULL AND timestamp IS "
+                  "NOT NULL AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)")
+        self.raw.execute(f"CREATE OR REPLACE VIEW {schema.EVENTS} AS SELECT {select}")
+        for name in (*SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS):
+            self.raw.execute(f"DELETE FROM {name}")
+        self.raw.execute(f"DELETE FROM {schema.META} WHERE key = ?", [schema.LATEST_EVENT])
         for name, files in found.tables.items():
             side = side_table_sql(name, f"read_parquet({files.duckdb()}, union_by_name = true)", "VARCHAR",
                                   lambda col: f"CAST({col} AS JSON)", "TIMESTAMP")
@@ -155,6 +251,26 @@ class LakeStore(Store):
         for statement in (*schema.record_seen(schema.EVENTS), schema.latest_event(schema.EVENTS),
                           schema.latest_event(schema.LINKS_AND_MEMBERSHIPS)):
             self.raw.execute(statement)
+
+    def _refresh(self) -> None:
+        """Read the files again when their listing changed (a file added, removed or rewritten): a process that
+        keeps the store open (a notebook, `aha.open`) answers from the files as they are, never from a state
+        kept from before (the state's key holds `data_version`, the number of changes seen)."""
+        files = listing(self.location)
+        if files != self._files:
+            self._files = files
+            self._changes += 1
+            self._register()
+
+    @property
+    def data_version(self) -> int:
+        self._refresh()
+        return self._changes
+
+    def meta(self, key: str) -> str | None:
+        if key == schema.LATEST_EVENT:  # the default as_of, read before the state's key
+            self._refresh()
+        return super().meta(key)
 
     @property
     def label(self) -> str:
@@ -165,5 +281,27 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _json(column: str, kind: str) -> str:
-    return f"CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"
+def _json(column: str, kind: str | None) -> str:
+    """The properties as JSON without null members, as `aha import` stores them (a struct's absent field is a null
+    member, and a JSON null member reads as the text 'null', where an imported one is absent)."""
+    if kind is None:
+        return "CAST(NULL AS JSON)"
+    doc = f"TRY_CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"
+    return f"json_merge_patch('{{}}', {doc})"
+
+
+def _is_object(column: str) -> str:
+    """Text that is JSON and begins with `{` (after blanks) is an object."""
+    return f"coalesce(json_valid({column}) AND starts_with(ltrim({column}), '{{'), FALSE)"
+
+
+def _epoch(micros: str) -> str:
+    return f"make_timestamp({micros})"
+
+
+def _text_time(column: str) -> str:
+    """Text read as `aha import` reads it (store/rows.py `timestamp_sql`: an offset converted to UTC, epoch text by
+    its size, NULL for text that is no time), naive text in UTC (import's default `--timezone`)."""
+    from aha.store.rows import timestamp_sql
+
+    return timestamp_sql(f"nullif(trim(CAST({column} AS VARCHAR)), '')", None).replace("$tz", "'UTC'")

@@ -30,7 +30,17 @@ import sqlglot.expressions as sge
 
 from aha.store import compat, dialects, schema  # noqa: F401  (compat, dialects: Ibis's patches and rules)
 from aha.store.database import Store, StoreError
-from aha.store.lake import SIDE_TABLES, Layout, Source, canonical_select, layout, resolve, side_table_sql
+from aha.store.lake import (
+    SIDE_TABLES,
+    Layout,
+    Source,
+    accepted_rows,
+    canonical_select,
+    layout,
+    listing,
+    resolve,
+    side_table_sql,
+)
 from aha.store.urls import Location
 
 CANONICAL = (schema.EVENTS, *SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS)
@@ -63,6 +73,8 @@ class SparkStore(Store):
         self._schemas: dict[str, sch.Schema] = {}  # view name → its Ibis schema (JSON columns are strings in Spark)
         self._session, self._owned = _session(location)
         self.ibis = ibis.pyspark.connect(self._session)
+        self._changes = 0
+        self._files = () if location.table else listing(location)
         self._register()
 
     @property
@@ -84,8 +96,10 @@ class SparkStore(Store):
         types = {f.name: f.dataType.simpleString() for f in events.schema.fields}
         columns = resolve(self.location, list(types))
         events.createOrReplaceTempView("aha_source_events")
-        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ")
-        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events", canonical[schema.EVENTS], cache=False)
+        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch)
+        where = accepted_rows(columns, types, _quote, _is_object, ("string",))
+        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events WHERE {where}", canonical[schema.EVENTS],
+                   cache=False)
         for name in SIDE_TABLES:
             if name in found.tables:
                 self._read(found.tables[name]).createOrReplaceTempView(f"aha_source_{name}")
@@ -190,7 +204,19 @@ class SparkStore(Store):
 
     # -- meta: in this object ----------------------------------------------------------------------
 
+    def _refresh(self) -> None:
+        """Read a Parquet location again when its listing changed (`aha.store.lake.LakeStore._refresh`): Spark
+        keeps the files it listed when the events were read, and the state kept from them."""
+        files = () if self.location.table else listing(self.location)
+        if files != self._files:
+            self._files = files
+            self._changes += 1
+            self._meta.pop(schema.LATEST_EVENT, None)
+            self._register()
+
     def meta(self, key: str) -> str | None:
+        if key == schema.LATEST_EVENT:  # the default as_of, read before the state's key
+            self._refresh()
         if key == schema.LATEST_EVENT and key not in self._meta:
             latest = [self.value(self.table(name).timestamp.max())
                       for name in (schema.EVENTS, schema.IDENTITIES, schema.MEMBERSHIPS)]
@@ -204,7 +230,8 @@ class SparkStore(Store):
 
     @property
     def data_version(self) -> int:
-        return 0  # read in place: aha never writes the events
+        self._refresh()
+        return self._changes  # read in place: aha never writes the events; the changes to the files seen
 
     def bump_data_version(self) -> None:
         self.raw  # noqa: B018  (refused: nothing writes events here)
@@ -282,5 +309,22 @@ def _quote(name: str) -> str:
     return sge.to_identifier(name, quoted=True).sql("spark")
 
 
-def _json(column: str, kind: str) -> str:
-    return f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
+def _json(column: str, kind: str | None) -> str:
+    """The properties as JSON text without top-level null members, as `aha import` stores them (a struct's null
+    fields `to_json` leaves out itself). Only text that holds `null` is parsed again: the rest is as it was."""
+    if kind is None:
+        return "CAST(NULL AS STRING)"
+    text = f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
+    members = f"try_variant_get(try_parse_json({text}), '$', 'map<string,variant>')"
+    kept = f"to_json(map_filter({members}, (k, v) -> NOT is_variant_null(v)))"
+    return f"CASE WHEN {text} LIKE '%null%' THEN {kept} ELSE {text} END"
+
+
+def _is_object(column: str) -> str:
+    """JSON text whose value is an object (what `aha import` accepts as properties)."""
+    return f"coalesce(schema_of_variant(try_parse_json({column})) LIKE 'OBJECT%', FALSE)"
+
+
+def _epoch(micros: str) -> str:
+    """In UTC: the session's time zone is UTC (`_session`), and a TIMESTAMP_NTZ is its UTC wall-clock time."""
+    return f"CAST(timestamp_micros({micros}) AS TIMESTAMP_NTZ)"

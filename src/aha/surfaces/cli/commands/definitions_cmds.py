@@ -35,10 +35,10 @@ def init(
 def _from_events(path: Path, db: Path) -> None:
     from aha.analyses.proposal import propose, to_yaml
     from aha.definitions.models import Signup
-    from aha.store import open_store
+    from aha.store import open_store, urls
     from aha.surfaces.cli import remote
 
-    if not db.exists():
+    if not db.exists() and urls.parse(db).is_file:  # a location read in place (parquet:, spark:) is no file
         raise UserError(f"--db {db}: no such database. Import your events first: `aha import FILE --db {db}`.")
     remote.refuse_while_serving(db, "aha init --db", "write the file with `aha init` and edit it")
     store = open_store(db, read_only=True)

@@ -24,13 +24,15 @@ def validate(
     from aha.analyses import checks
     from aha.definitions import load
     from aha.results import to_jsonable
-    from aha.store import open_store
+    from aha.store import open_store, urls
     from aha.surfaces.cli import remote
     from aha.surfaces.cli.shown_console import Console
 
     definitions = load(config)
     served = remote.ask(checks.ChecksResult, db, config, "validate")
-    store = open_store(db, read_only=True) if served is None and db.exists() else None
+    # a location read in place (parquet:, spark:) is never a file that exists: opened, not skipped as "not found"
+    found = db.exists() or not urls.parse(db).is_file
+    store = open_store(db, read_only=True) if served is None and found else None
     result = served or checks.run(definitions, str(config), store)
     if as_json:
         typer.echo(json.dumps(to_jsonable(result, "checks"), indent=2))

@@ -1,0 +1,42 @@
+"""Spark reads a lake's properties as `aha import` stores them (tests/store/test_lake_shapes.py has every shape on
+DuckDB): JSON text with null members, a row whose properties are not JSON and times in µs since 1970, in one lake,
+one Spark session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import aha
+from tests.serving import aha as aha_cli
+from tests.store.test_lake_shapes import CONFIG, answers, write
+
+
+def test_spark_reads_null_members_bad_text_and_epoch_times_as_import_does(tmp_path: Path, spark_session: Any) -> None:
+    lake = write(tmp_path / "lake", "json_nulls", times="us")  # GA4's event_timestamp: µs since 1970, a BIGINT
+    table = pq.read_table(lake / "part-0.parquet")
+    props = table.column("properties").to_pylist()
+    props[5] = "not json"  # u3's use: import rejects the row, so u3 is kind b and never used
+    pq.write_table(table.set_column(4, "properties", pa.array(props)), lake / "part-0.parquet")
+    assert json.loads(props[2]) == {"kind": None, "x": {"y": None}}  # u2's signup: kind spelled null
+    config = tmp_path / "aha.yaml"
+    config.write_text(CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", "--allow-rejects", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"spark:local[2]?parquet={lake}/", config, True)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, True)
+    groups = {g["segment"]: [s["entities"] for s in g["steps"]] for g in got["by_kind"]["groups"]}
+    assert groups == {"a": [1, 1], "(none)": [1, 1], "b": [2, 0]}  # by hand (ROWS), u3's use left out
+    assert got["report"]["overview"]["as_of"] == "2026-01-20T09:00:00Z"  # u4's last event
+    project = aha.open(f"spark:local[2]?parquet={lake}/", str(config))  # kept open while a file is added
+    try:
+        assert project.report().headline.users == 4
+        added = table.slice(0, 2).set_column(1, "user_id", pa.array(["u5", "u5"]))  # u5: signup, use (kind a)
+        pq.write_table(added.set_column(0, "message_id", pa.array(["n1", "n2"])), lake / "part-1.parquet")
+        assert project.report().headline.users == 5  # the files as they are now, not the state kept before
+    finally:
+        project.close()
