@@ -83,7 +83,7 @@ def account_level(store: Store, ms: MilestoneState, milestone: str | None = None
                 else store.memory_table(ACCOUNT_ENTITIES, relabelled))
     long = union_all(state_view_parts(entities, definitions, ms.as_of))
     return replace(ms, definitions=definitions, source=entities, long_view=lambda: long,
-                   count_without_signup=lambda: 0)
+                   count_without_signup=lambda: 0, unit=c.ACCOUNT)
 
 
 def account_paid_query(pairs: ir.Table, users: ir.Table, owners: ir.Table, paid_reach: str, horizon_seconds: int

@@ -79,6 +79,7 @@ class MilestoneState:
     # after an incremental update: the (entity_type, entity_id) pairs it recomputed (replaced, or removed when no
     # longer an entity); every other row is as the stored state had it (the server's checklist copy patches these)
     touched: frozenset[tuple[str, str]] | None = None
+    unit: str = "user"  # what its entities are: "user", or "account" (analyses.account_level relabels accounts)
 
     @property
     def entities(self) -> ir.Table:
