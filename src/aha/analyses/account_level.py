@@ -104,7 +104,7 @@ def account_paid(store: Store, ms: MilestoneState, rows: ir.Table) -> ir.Table:
     """(account_id, paid_at) of the accounts of `rows` (entity_id, t0) that converted (`account_paid_query`)."""
     assert ms.definitions.paid is not None
     source = event_source(store, ms.as_of)
-    memberships = source.canonical(source.upto(store.table(schema.MEMBERSHIPS)))
+    memberships = source.canonical_members(source.upto(store.table(schema.MEMBERSHIPS)))
     pairs = accounts.account_pairs(source, memberships, store.table(schema.USERS), ms.definitions)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     paid_k = len(tracked(ms.definitions)) - 1

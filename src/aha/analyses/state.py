@@ -346,8 +346,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
         source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
     linked = replace(source, merged=store.materialise(MERGES_TABLE, source.merges(), temp=True))
     # group calls made by as_of (an incremental update passes those of the ids it reads)
-    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS) if memberships is None
-                                               else memberships))
+    memberships = linked.canonical_members(source.upto(store.table(schema.MEMBERSHIPS) if memberships is None
+                                                       else memberships))
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     found = entities_query(linked, store.table(schema.USERS), memberships, definitions)
     entities = store.materialise(BUILD_TABLE, keep(found) if keep else found, temp=True)
