@@ -4,6 +4,8 @@ converts when any member pays inside the horizon from the account's signup, and 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -85,6 +87,34 @@ def test_account_timing_measures_from_the_earliest_member(project):
     (team,) = [m for m in timing.groups[0].milestones if m.milestone_id == "team"]
     # acme at +3d1h from a1's signup (not a2's: that would be 1h), beta at +1d1h; median of the two: +2d1h
     assert (team.eligible, team.reached, team.median_seconds) == (5, 2, 2 * 86400 + 3600)
+
+
+def test_account_timing_says_each_milestone_is_an_accounts(project):
+    """With accounts as the unit the timing JSON said `"entity": "user"` for the account milestone and for paid
+    (the state is relabelled to run the user analyses): each row counts accounts."""
+    timing = project.report(as_of=AS_OF, level="account").timing
+    assert {(m.milestone_id, m.entity) for m in timing.groups[0].milestones} == {("team", "account"),
+                                                                                  ("_paid", "account")}
+
+
+def test_the_time_to_value_histogram_names_what_it_counts(project):
+    """The histogram's count axis said "users" for an account milestone drawn in a user report (and its tooltip
+    counted "users"); with accounts as the unit it says accounts; drawn together, each account milestone is
+    titled "(accounts)" and the axis says both."""
+    from aha.surfaces.web import charts
+
+    def texts(result) -> list[str]:
+        return re.findall(r"<text[^>]*>([^<]*)</text>", charts.svg(charts.histogram(result)))
+
+    both = texts(project.report(as_of=AS_OF).timing)
+    assert "users or accounts (as titled)" in both and "team (accounts)" in both and "integ" in both
+    assert "users" not in both
+    alone = texts(project.report(as_of=AS_OF, level="account").timing)
+    assert "accounts" in alone and "users" not in alone and "team" in alone
+    users_only = project.report(as_of=AS_OF).timing
+    users_only = replace(users_only, groups=tuple(
+        replace(g, milestones=tuple(m for m in g.milestones if m.entity == "user")) for g in users_only.groups))
+    assert "users" in texts(users_only) and "accounts" not in " ".join(texts(users_only))
 
 
 def test_mistakes_are_one_message(project, tmp_path):

@@ -83,7 +83,7 @@ def account_level(store: Store, ms: MilestoneState, milestone: str | None = None
                 else store.memory_table(ACCOUNT_ENTITIES, relabelled))
     long = union_all(state_view_parts(entities, definitions, ms.as_of))
     return replace(ms, definitions=definitions, source=entities, long_view=lambda: long,
-                   count_without_signup=lambda: 0)
+                   count_without_signup=lambda: 0, unit=c.ACCOUNT)
 
 
 def account_paid_query(pairs: ir.Table, users: ir.Table, owners: ir.Table, paid_reach: str, horizon_seconds: int
@@ -104,7 +104,7 @@ def account_paid(store: Store, ms: MilestoneState, rows: ir.Table) -> ir.Table:
     """(account_id, paid_at) of the accounts of `rows` (entity_id, t0) that converted (`account_paid_query`)."""
     assert ms.definitions.paid is not None
     source = event_source(store, ms.as_of)
-    memberships = source.canonical(source.upto(store.table(schema.MEMBERSHIPS)))
+    memberships = source.canonical_members(source.upto(store.table(schema.MEMBERSHIPS)))
     pairs = accounts.account_pairs(source, memberships, store.table(schema.USERS), ms.definitions)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     paid_k = len(tracked(ms.definitions)) - 1

@@ -95,7 +95,7 @@ def members_of(store: Store, ms: MilestoneState) -> ir.Table:
     into an in-memory table: the signals, the counts and the activity each read it (inlined, the membership
     resolution ran once per reader)."""
     source = event_source(store, ms.as_of)
-    memberships = source.canonical(source.upto(store.table(schema.MEMBERSHIPS)))
+    memberships = source.canonical_members(source.upto(store.table(schema.MEMBERSHIPS)))
     pairs = account_pairs.account_pairs(source, memberships, store.table(schema.USERS), ms.definitions)
     users = ms.entities.filter(ms.entities[c.ENTITY_TYPE] == c.USER)
     members = members_query(pairs, users, store.table(schema.USERS))

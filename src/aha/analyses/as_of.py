@@ -4,7 +4,7 @@ or membership; a bare date means the end of that UTC day."""
 from __future__ import annotations
 
 import warnings
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from aha.analyses.state import default_as_of
 from aha.errors import UserError, UserNote
@@ -40,7 +40,7 @@ def resolve(store: Store, as_of: str | date | datetime | None) -> datetime:
     if parsed is None:
         if latest is None:
             raise UserError(f"{store.label}: holds no events yet. Load some with `aha import FILE`.")
-        return latest
+        return _not_after_now(latest)
     if latest is not None and parsed - latest > NOTE_AFTER:
         shown = latest.isoformat(sep=" ", timespec="seconds")
         warnings.warn(UserNote(
@@ -49,6 +49,21 @@ def resolve(store: Store, as_of: str | date | datetime | None) -> datetime:
             f"If the data ends earlier than that, leave --as-of out or give {latest.date().isoformat()}."
         ), stacklevel=3)
     return parsed
+
+
+def _not_after_now(latest: datetime) -> datetime:
+    """The default moment: the latest stored call, but never after now. A call dated ahead (a sender's clock; both
+    paths store times up to a day ahead) would otherwise close every window ending before it, counting users whose
+    windows are still open now as having missed them. Now is taken to the whole minute, so questions asked within
+    one minute share their state and answers."""
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    if latest <= now:
+        return latest
+    warnings.warn(UserNote(
+        f"the latest stored call is dated {latest.isoformat(sep=' ', timespec='seconds')} UTC, after now: as of now "
+        f"({now.isoformat(sep=' ', timespec='minutes')} UTC), so windows still open are not counted as missed; "
+        "calls dated later count once their time has come (or give --as-of)."), stacklevel=4)
+    return now
 
 
 def _days(gap: timedelta) -> str:

@@ -154,12 +154,25 @@ def data_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+def on_the_clock(con: duckdb.DuckDBPyConnection, options: dict[str, Any]) -> bool:
+    """The answer depends on the wall clock: no `as_of` given while the latest stored call is dated after now (the
+    default moment is then now: analyses.as_of), so it is neither kept nor read back."""
+    if options.get("as_of") is not None:
+        return False
+    rows = con.execute("SELECT value FROM aha_meta WHERE key = 'latest_event'").fetchall()
+    if not rows or rows[0][0] is None:
+        return False
+    return bool(datetime.fromisoformat(str(rows[0][0])) > datetime.now(UTC).replace(tzinfo=None))
+
+
 def lookup(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: str,
            options: dict[str, Any]) -> Answer | None:
     """The kept answer, or None (not kept, another data version, no table yet: an older file or nothing kept)."""
     if not enabled():
         return None
     try:
+        if on_the_clock(con, options):
+            return None
         found = key(definitions_hash, data_version(con), analysis, options)
         if found is None:
             return None
@@ -177,7 +190,7 @@ def remember(con: duckdb.DuckDBPyConnection, definitions_hash: str, analysis: st
     """Keep `result`, computed at data version `computed_at`, for its key; drop answers about other data versions and
     all but the newest KEEP. Not kept when a write came in while it was computed (it may have seen part of it)."""
     version = data_version(con)
-    if not enabled() or version != computed_at:
+    if not enabled() or version != computed_at or on_the_clock(con, options):
         return
     found = key(definitions_hash, version, analysis, options)
     if found is None:

@@ -80,6 +80,7 @@ class MilestoneState:
     # after an incremental update: the (entity_type, entity_id) pairs it recomputed (replaced, or removed when no
     # longer an entity); every other row is as the stored state had it (the server's checklist copy patches these)
     touched: frozenset[tuple[str, str]] | None = None
+    unit: str = "user"  # what its entities are: "user", or "account" (analyses.account_level relabels accounts)
 
     @property
     def entities(self) -> ir.Table:
@@ -348,8 +349,8 @@ def _spread(store: Store, source: EventSource, definitions: Definitions, target:
         source = replace(source, linked=store.materialise(LINKS_TABLE, source.identity_links(), temp=True))
     linked = replace(source, merged=store.materialise(MERGES_TABLE, source.merges(), temp=True))
     # group calls made by as_of (an incremental update passes those of the ids it reads)
-    memberships = linked.canonical(source.upto(store.table(schema.MEMBERSHIPS) if memberships is None
-                                               else memberships))
+    memberships = linked.canonical_members(source.upto(store.table(schema.MEMBERSHIPS) if memberships is None
+                                                       else memberships))
     # Entities first in memory (the candidate pass needs their keys), then written once, with the state.
     found = entities_query(linked, store.table(schema.USERS), memberships, definitions)
     entities = store.materialise(BUILD_TABLE, keep(found) if keep else found, temp=True)

@@ -141,7 +141,9 @@ def summarise(percentiles: list[dict[str, Any]], survival: Mapping[str, Any], na
 
 
 def run(store: Store, ms: MilestoneState, segment: str | None = None) -> TimingResult:
-    names = {m.id: (m.label if m.id != c.PAID else "Paid", m.entity) for m in tracked(ms.definitions)}
+    # with accounts as the unit the milestones are relabelled as the unit's own (account_level): each is an account's
+    names = {m.id: (m.label if m.id != c.PAID else "Paid", c.ACCOUNT if ms.unit == c.ACCOUNT else m.entity)
+             for m in tracked(ms.definitions)}
     if report_sql.usable(store, ms):  # the kept statements (aha.analyses.report_sql), no expression built
         views_rows, views_base, percentiles_sql, survival_sql = report_sql.statements(
             store, ms, ("timing", segment or ""), lambda m: _compile(store, m, segment))

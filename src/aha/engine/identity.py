@@ -122,6 +122,13 @@ class EventSource:
         joined = table.left_join(merges, table.user_id == merges._id)
         return joined.mutate(user_id=ibis.coalesce(joined._merged, joined.user_id)).select(*table.columns)
 
+    def canonical_members(self, memberships: ir.Table) -> ir.Table:
+        """Memberships (group calls) with `user_id` mapped to the user it is linked to now: an id an alias merged
+        into another, or an anonymous visitor's id an identify linked (a group call made before identifying)."""
+        links = self._links().select(_id=ibis._.anonymous_id, _linked=ibis._.linked_user)
+        joined = memberships.left_join(links, memberships.user_id == links._id)
+        return joined.mutate(user_id=ibis.coalesce(joined._linked, joined.user_id)).select(*memberships.columns)
+
     def raw(self, names: Iterable[str]) -> ir.Table:
         """Events of these names up to `as_of`, without identity resolution (for rows that need none)."""
         events = self.upto(self.events)

@@ -16,7 +16,7 @@ never disagree. docs/semantics.md, "Checklist", defines the fields; in short:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from aha.analyses.state import MilestoneState, entity_rows
@@ -68,7 +68,36 @@ class ChecklistResult(ResultMixin):
 
 
 def checklist(store: Store, ms: MilestoneState, entity_type: str, entity_id: str) -> ChecklistResult:
-    return from_rows(ms.definitions, ms.as_of, entity_type, entity_id, entity_rows(store, ms, entity_type, entity_id))
+    try:
+        return from_rows(ms.definitions, ms.as_of, entity_type, entity_id,
+                         entity_rows(store, ms, entity_type, entity_id))
+    except UnknownEntity as exc:
+        raise explained(store, ms.as_of, entity_type, entity_id, exc) from None
+
+
+def linked_user(store: Store, as_of: datetime | None, user_id: str) -> str | None:
+    """The user an identify or alias call made up to `as_of` links `user_id` to (an anonymous id, or a user id an
+    alias merged into another), chains followed as every analysis follows them (engine.identity.links)."""
+    from aha.analyses.state import event_source
+
+    links = event_source(store, as_of).identity_links()
+    found = store.records(links.filter(links.anonymous_id == user_id).select("linked_user").limit(1))
+    return str(found[0]["linked_user"]) if found else None
+
+
+def explained(store: Store, as_of: datetime | None, entity_type: str, entity_id: str,
+              exc: UnknownEntity) -> UnknownEntity:
+    """`exc`, or for an id linked to another user (merged by an alias, or an identified anonymous id) the error
+    that names that user: its events and milestones are that user's, so it has no checklist of its own."""
+    if entity_type != c.USER:
+        return exc
+    target = linked_user(store, as_of, entity_id)
+    if target is None or target == entity_id:
+        return exc
+    moment = as_of or datetime.now(UTC).replace(tzinfo=None)
+    return UnknownEntity(f"{shown(entity_id)} is not a user of its own as of {moment:%Y-%m-%d %H:%M} UTC: an "
+                         "identify or alias call links it to the "
+                         f"user {shown(target)}, whose checklist counts its events (ask for {shown(target)}).")
 
 
 def from_rows(definitions: Definitions, as_of: datetime, entity_type: str, entity_id: str,

@@ -68,6 +68,21 @@ def _fine_epoch(value: str) -> datetime | None:
         return None
 
 
+# One rule for numeric ids on every path (store/segment.py reads imported ones by it): an integer as written when it
+# fits 64 bits; a number written as a double (`1e3`, `7.0`) when whole and exact (|n| ≤ 2^53). Past those a double
+# says nothing exact about the id meant (`1e23` is 99999999999999991611392), and an import reads an integer past
+# 64 bits as a double: refused on both paths, never stored as a different user on one of them.
+EXACT_DOUBLE = 1 << 53
+REASON_LONG_ID = ("a numeric id must fit 64 bits, and one written with a fraction or an exponent (1e20) be at most "
+                  "2^53 (9007199254740992): send a longer id as a string")
+
+
+def exact_numeric_id(value: float | int) -> bool:
+    if isinstance(value, float):
+        return abs(value) <= EXACT_DOUBLE
+    return -(1 << 63) <= value < (1 << 64)
+
+
 class _Call(BaseModel):
     """Fields common to every call; unknown keys (integrations, version, ...) are allowed and ignored."""
 
@@ -90,7 +105,9 @@ class _Call(BaseModel):
             raise ValueError("an id must be a string or a number, not true/false")
         if isinstance(value, float) and not value.is_integer():
             raise ValueError("a numeric id must be a whole number")
-        return value
+        if isinstance(value, float | int) and not exact_numeric_id(value):
+            raise ValueError(REASON_LONG_ID)
+        return int(value) if isinstance(value, float) else value
 
     @field_validator("timestamp", "originalTimestamp", "sentAt", mode="before")
     @classmethod
@@ -365,7 +382,8 @@ def validate_call(
             return Rejection("previousId", "empty")
     if account_id is None and kind in ("track", "page", "screen"):
         group = context.get("groupId")
-        account_id = _text(group) if isinstance(group, str | int) and not isinstance(group, bool) else None
+        account_id = _text(group) if isinstance(group, str) or (
+            type(group) is int and exact_numeric_id(group)) else None  # the import's rule: text or a 64-bit integer
     return Call(
         type=kind,
         message_id=message_id,

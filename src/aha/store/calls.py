@@ -170,10 +170,12 @@ def write_calls(
             if groups:
                 con.execute(
                     f"""INSERT INTO {schema.MEMBERSHIPS}
-                        SELECT DISTINCT user_id, account_id, ts FROM {PARSED} n
-                        WHERE type = 'group' AND user_id IS NOT NULL AND NOT EXISTS (
+                        SELECT DISTINCT member, account_id, ts FROM (
+                            SELECT coalesce(user_id, anonymous_id) AS member, account_id, ts FROM {PARSED}
+                            WHERE type = 'group') n  -- an anonymous visitor's group call (store.loading)
+                        WHERE member IS NOT NULL AND NOT EXISTS (
                             SELECT 1 FROM {schema.MEMBERSHIPS} m
-                            WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
+                            WHERE m.user_id = n.member AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
                 )
             if links or groups:
                 con.execute(schema.latest_call(PARSED))

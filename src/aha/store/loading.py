@@ -131,10 +131,12 @@ def _calls(con: duckdb.DuckDBPyConnection, source: str) -> tuple[int, int, int]:
     )
     con.execute(
         f"""INSERT INTO {schema.MEMBERSHIPS}
-            SELECT DISTINCT user_id, account_id, ts FROM {PARSED} n
-            WHERE _ok AND _kind = 'group' AND user_id IS NOT NULL AND NOT EXISTS (
+            SELECT DISTINCT member, account_id, ts FROM (
+                SELECT coalesce(user_id, anonymous_id) AS member, account_id, ts FROM {PARSED}
+                WHERE _ok AND _kind = 'group') n  -- an anonymous visitor's group call: theirs once identified
+            WHERE member IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM {schema.MEMBERSHIPS} m
-                WHERE m.user_id = n.user_id AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
+                WHERE m.user_id = n.member AND m.account_id = n.account_id AND m.timestamp = n.ts)"""
     )
     con.execute(schema.latest_call(PARSED))
     users = upsert_traits(con, schema.USERS, "user_id", "user_id", ("identify", "user"))

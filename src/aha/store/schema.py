@@ -71,9 +71,9 @@ def latest_call(parsed: str) -> str:
     identity link (identify/alias naming two ids) or a membership (group with a user): the default `as_of` must
     cover them, or a link or group call made after the last event would be left out of every default answer."""
     return latest_event(
-        f"""(SELECT ts AS timestamp FROM {parsed} WHERE _ok AND user_id IS NOT NULL AND (
-            (_kind = 'alias' AND previous_id IS NOT NULL) OR (_kind = 'identify' AND anonymous_id IS NOT NULL)
-            OR (_kind = 'group' AND account_id IS NOT NULL)))""")
+        f"""(SELECT ts AS timestamp FROM {parsed} WHERE _ok AND ((user_id IS NOT NULL AND (
+            (_kind = 'alias' AND previous_id IS NOT NULL) OR (_kind = 'identify' AND anonymous_id IS NOT NULL)))
+            OR (_kind = 'group' AND account_id IS NOT NULL AND coalesce(user_id, anonymous_id) IS NOT NULL)))""")
 
 
 # Every stored identity link's and membership's time: what a bulk writer (migration, sample loader) passes to

@@ -21,6 +21,8 @@ REASON_NOT_OBJECT = "JSON line is not an object"
 REASON_UNKNOWN_TYPE = "unknown Segment type (expected track, page, screen, identify, alias or group)"
 REASON_PROPERTIES = "properties is not a JSON object"
 REASON_TRAITS = "traits is not a JSON object"
+REASON_LONG_ID = ("a numeric id must fit 64 bits, and one written with a fraction or an exponent (1e20) be at most "
+                  "2^53 (9007199254740992): send a longer id as a string")  # = ingest.payloads.REASON_LONG_ID
 REASON_ID = "an id must be a string or a whole number, not true/false, an object, a list or a fraction"
 SEGMENT_IDS = ("userId", "anonymousId", "previousId", "groupId")
 
@@ -62,6 +64,14 @@ def _bad_id(expr: str) -> str:
             f"floor(try_cast(json_extract_string({expr}, '$') AS DOUBLE))))")
 
 
+def _long_id(expr: str) -> str:
+    """A JSON number id that names no exact user (ingest.payloads.exact_numeric_id, the server's rule): DuckDB reads
+    an integer within 64 bits as BIGINT/UBIGINT, and any other number (`1e20`, an integer past 64 bits, `1e400`) as
+    a double, exact only up to 2^53."""
+    return (f"(json_type({expr}) = 'DOUBLE' AND NOT coalesce(abs(try_cast(json_extract_string({expr}, '$') "
+            f"AS DOUBLE)) <= {1 << 53}, FALSE))")
+
+
 def nested_object_sql(kind: str, mapping: Mapping[str, str]) -> str:
     """SQL over STAGE: a flat JSON line's nested properties (or traits) object (NULL for Segment calls)."""
     nested = "properties" if kind == "events" else "traits"
@@ -99,8 +109,12 @@ def json_rows_sql(kind: str, mapping: Mapping[str, str], canonical: tuple[str, .
     flat_ids = [src[c] for c in ("user_id", "anonymous_id", "account_id", "previous_id") if c in src]
     bad_ids = [(f"seg IS NULL AND {_bad_id(_json('doc', key))}", key) for key in flat_ids] + [
         (f"seg IS NOT NULL AND {_bad_id(_json('doc', key))}", key) for key in SEGMENT_IDS]
-    id_field = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(key)}" for cond, key in bad_ids)
-    id_reason = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(REASON_ID)}" for cond, _ in bad_ids)
+    long_ids = [(f"seg IS NULL AND {_long_id(_json('doc', key))}", key) for key in flat_ids] + [
+        (f"seg IS NOT NULL AND {_long_id(_json('doc', key))}", key) for key in SEGMENT_IDS]
+    id_field = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(key)}"
+                        for cond, key in (*bad_ids, *long_ids))
+    id_reason = " ".join(f"WHEN doc IS NOT NULL AND {cond} THEN {quote_literal(reason)}" for reason, ids in (
+        (REASON_ID, bad_ids), (REASON_LONG_ID, long_ids)) for cond, _ in ids)
 
     return f"""
     WITH lines AS (

@@ -26,9 +26,10 @@ def mark_duplicates(con: duckdb.DuckDBPyConnection) -> None:
             UNION ALL
             -- memberships not stored yet
             SELECT p._line FROM {PARSED} p
-            WHERE p._ok AND p._kind = 'group' AND p.user_id IS NOT NULL
+            WHERE p._ok AND p._kind = 'group' AND coalesce(p.user_id, p.anonymous_id) IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM {schema.MEMBERSHIPS} m
-                  WHERE m.user_id = p.user_id AND m.account_id = p.account_id AND m.timestamp = p.ts)
+                  WHERE m.user_id = coalesce(p.user_id, p.anonymous_id) AND m.account_id = p.account_id
+                    AND m.timestamp = p.ts)
             UNION ALL
             {_traits_changed_sql(schema.USERS, "user_id", "user_id", ("identify", "user"))}
             UNION ALL

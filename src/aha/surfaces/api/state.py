@@ -28,6 +28,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from aha.errors import UserError, UserNote
-from aha.guidance.checklist import ChecklistItem, ChecklistResult, UnknownEntity
+from aha.guidance.checklist import ChecklistItem, ChecklistResult, UnknownEntity, explained
 from aha.results import RESULT_SCHEMA_VERSION, to_jsonable
 from aha.store.database import Store
 from aha.surfaces.api.query import PRIVATE, Reader, read_access
@@ -148,6 +149,15 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
 Checklist = Callable[[str, str, Request], Awaitable[Response]]
 
 
+def unknown_user(as_of: str | None, user_id: str, exc: UnknownEntity, store: Store) -> UnknownEntity:
+    """The 404's error for a user id without a checklist, naming the user it is linked to, if any (`explained`):
+    as of `as_of`, or without it every link stored (a live checklist reads as of now)."""
+    from aha.analyses.as_of import resolve
+
+    moment = resolve(store, as_of) if as_of else None
+    return explained(store, moment, "user", user_id, exc)
+
+
 def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definitions: DefinitionsFile,
                error_response: Callable[..., JSONResponse],
                responses: dict[int | str, dict[str, Any]] | None = None,
@@ -204,6 +214,8 @@ def add_routes(app: FastAPI, reader: Reader, local_token: str | None, definition
             cached = checklists.cached(definitions.get(), entity_type, entity_id) if as_of is None else None
             result: ChecklistResult = cached if cached is not None else await reader.run(read)
         except UnknownEntity as exc:
+            if entity_type == "user":  # an id merged into another user, or an anonymous id: name that user
+                exc = await reader.run(partial(unknown_user, as_of, entity_id, exc))
             return error_response(404, "id", str(exc))
         except UserError as exc:
             return error_response(422, getattr(exc, "path", "options"), str(exc))

@@ -209,8 +209,9 @@ def timing(r: TimingResult, compact: bool = False, who: str = "users") -> list[T
     tables = []
     quantiles = ("median",) if compact else ("p25", "median", "p75", "p90")
     for g in r.groups:
+        marked = who == "users" and any(m.entity == "account" for m in g.milestones)
         t = table("Time to milestone", caption=KM_NOTE.replace("p25/median/p75/p90", "/".join(quantiles))
-                  + f"; counted in {who}")
+                  + f"; counted in {who}" + (", rows marked (account) in accounts" if marked else ""))
         column(t, "milestone", numeric=False)
         for col in ("window", "reached /\neligible", *quantiles, "KM\nmedian", "KM reach\nshare"):
             column(t, col)

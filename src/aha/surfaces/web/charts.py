@@ -94,17 +94,24 @@ def funnel(result: FunnelResult, who: str = "users") -> Chart:
 
 
 def histogram(result: TimingResult, who: str = "users") -> Chart:
-    """Time to each milestone among users who reached it, one small multiple per milestone (the largest group)."""
+    """Time to each milestone among those who reached it, one small multiple per milestone (the largest group).
+    The count axis names what it counts: an account milestone counts accounts, whatever the report's unit (`who`);
+    when users' and accounts' milestones are drawn together, each account milestone's title says "(accounts)"."""
     group = largest(result.groups, lambda g: sum(m.reached for m in g.milestones))
-    rows: list[dict[str, Any]] = [{"milestone": m.name, "bin": b.label, "order": i, "users": b.entities}
-                                  for m in (group.milestones if group else ()) for i, b in enumerate(m.histogram)]
+    shown = group.milestones if group else ()
+    units = {f"{m.entity}s" for m in shown} or {who}
+    mixed = len(units) > 1
+    rows: list[dict[str, Any]] = [
+        {"milestone": m.name + (f" ({m.entity}s)" if mixed and m.entity != "user" else ""), "bin": b.label,
+         "order": i, "users": b.entities} for m in shown for i, b in enumerate(m.histogram)]
     if not any(r["users"] for r in rows):  # nobody reached a milestone: the page says so
         return None
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
+    axis = "users or accounts (as titled)" if mixed else next(iter(units))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
         x=alt.X("bin:O", sort=labels, title="time to reach"),
-        y=alt.Y("users:Q", title=who, axis=count_axis("child_y")),
-        tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",")],
+        y=alt.Y("users:Q", title=axis, axis=count_axis("child_y")),
+        tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",", title=axis)],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
     return _config(titled(facets.resolve_scale(x="independent", y="independent"), result.segment_by, group))
