@@ -274,6 +274,31 @@ def test_a_history_below_the_floor_is_built_whole_with_the_same_answer(monkeypat
     assert state[("u2", "w2")] == ("2026-01-05 00:20:00", None, 0.0, "in_progress")
 
 
+def test_a_transaction_begun_while_the_state_is_still_being_written_waits_for_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first build's state is written to the file in the background; a server read (a transaction) begun before
+    that write ended failed on the next refresh with "Catalog write-write conflict on create ... aha_entities" (seen
+    in loaded folder runs). Here the background write is held back half a second, so the transaction always begins
+    during it: it waits, and the refreshed state equals a full build of both batches."""
+    import time
+
+    original = Store.background
+
+    def held_back(self: Store, work: Any, *args: Any, **kwargs: Any) -> Any:
+        def later(handle: Store, *a: Any, **k: Any) -> Any:
+            time.sleep(0.5)
+            return work(handle, *a, **k)
+        return original(self, later, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "background", held_back)
+    first = Batch([_ev("u1", "Signed Up", 0, 1), _ev("u1", "W", 5, 2), _ev("u3", "W", 7, 3)], [], [], {})
+    second = Batch([_ev("u1", "W", 10, 4), _ev("u2", "Signed Up", 20, 5)], [], [], {})
+    ms, _ = _second_state(first, second, in_transaction=True)
+    assert ms.refreshed
+    state = _both(first, second, LATE, (None, "default"))
+    assert state[("u1", "w2")][1:] == ("2026-01-05 00:10:00", 2.0, "reached")
+
+
 def test_the_floor_of_a_refresh_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """AHA_INCREMENTAL_FROM sets the floor; unset or not a number, the measured default."""
     monkeypatch.setenv(incremental.SMALLEST_HISTORY_ENV, "12")

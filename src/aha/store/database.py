@@ -304,6 +304,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on this handle, begun once the background work is done: begun beside a state still being
+        written by the background connection, its snapshot lacks that state, and its own write of the same tables
+        conflicts with it ("Catalog write-write conflict on create ... aha_entities")."""
+        self.settle()
         self._in_transaction = True
         try:
             with _atomic(self.raw):
