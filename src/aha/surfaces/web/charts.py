@@ -113,7 +113,9 @@ def histogram(result: TimingResult, who: str = "users") -> Chart:
         y=alt.Y("users:Q", title=axis, axis=count_axis("child_y")),
         tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",", title=axis)],
     ).properties(width=240, height=140)
-    facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows)), columns=MAX_FACET_COLUMNS)
+    facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows),
+                                         header=alt.Header(labelLimit=320)),  # "(accounts)" titles not clipped
+                         columns=MAX_FACET_COLUMNS)
     return _config(titled(facets.resolve_scale(x="independent", y="independent"), result.segment_by, group))
 
 
