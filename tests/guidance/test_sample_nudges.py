@@ -27,3 +27,7 @@ def test_impact_recovers_the_sample_truth(tmp_path: Path):
     assert not none.verdict.startswith(("works", "backfires"))
     listed = run_aha("interventions", "--impact", "connect_nudge", cwd=tmp_path)
     assert listed.returncode == 0 and "works:" in listed.stdout
+    # each arm's rate beside its numerator and denominator (closed windows only), as every rate aha prints
+    for arm in (moved.nudged, moved.held_out):
+        assert arm.reached.denominator == arm.eligible - arm.still_open
+        assert f"{arm.reached.numerator:,} / {arm.reached.denominator:,}" in listed.stdout

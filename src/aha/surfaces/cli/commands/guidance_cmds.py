@@ -154,14 +154,15 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
                       "moment of eligibility "
                       "(Kaplan–Meier median; — when fewer than half reach it)"
                       + (f"; p = {r.p_value:.3g}" if r.p_value is not None else ""))
-    for col in ("arm", "eligible", "still open", "reached", "median time"):
+    for col in ("arm", "eligible", "still open", "reached / closed", "reached", "median time"):
         t.add_column(col, justify="left" if col == "arm" else "right")
     for arm in (r.nudged, r.held_out):
-        t.add_row(arm.name, f"{arm.eligible:,}", f"{arm.still_open:,}", rate(arm.reached),
+        counts = f"{arm.reached.numerator:,} / {arm.reached.denominator:,}"
+        t.add_row(arm.name, f"{arm.eligible:,}", f"{arm.still_open:,}", counts, rate(arm.reached),
                   _duration(arm.median_seconds_to_milestone))
     if r.difference_points is not None and r.difference_low is not None and r.difference_high is not None:
-        t.add_row("difference", "", "", f"{r.difference_points:+.1f} pts ({r.difference_low:+.1f} to "
-                                        f"{r.difference_high:+.1f})", "")
+        t.add_row("difference", "", "", "", f"{r.difference_points:+.1f} pts ({r.difference_low:+.1f} to "
+                                            f"{r.difference_high:+.1f})", "")
     return [headline, t]
 
 
