@@ -1,5 +1,5 @@
 """The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/drop-off`, `/retention`, `/milestones`,
-`/users/{id}`, each with the filters (`as_of`, `segment`, the signup range `from`/`to`) as query parameters.
+`/nudges`, `/users/{id}`, each with the filters (`as_of`, `segment`, the signup range `from`/`to`) as query parameters.
 
 Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
 dashboard's own), and are cached by definitions hash, data version, analysis and filters: a new import or a changed
@@ -222,12 +222,19 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
             return {**context, "computing": True, "refresh": REFRESH_SECONDS}
         return views.milestones(context["validation"], context["revalidation"], found, scoring)
 
+    async def nudges_page(f: Filters) -> dict[str, Any]:
+        from aha.surfaces.web import nudges
+
+        definitions = results.definitions()  # read fresh: rules record firings without a new data version
+        return nudges.context(await results.run(lambda store: nudges.read(store, definitions, f.as_of)))
+
     route("/", "Overview", "overview", overview)
     route("/funnel", "Funnel", "funnel", funnel)
     route("/time-to-value", "Time to value", "time-to-value", time_to_value)
     route("/drop-off", "Drop-off", "drop-off", drop_off)
     route("/retention", "Retention", "retention", retention)
     route("/milestones", "Milestones", "milestones", milestones)
+    route("/nudges", "Nudges", "nudges", nudges_page)
 
     @app.get("/users", response_class=HTMLResponse, include_in_schema=False, response_model=None)
     async def user_search(request: Request) -> Response:
