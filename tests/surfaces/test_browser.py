@@ -21,7 +21,7 @@ from tests.surfaces.conftest import HOSTILE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWS = ["/", "/funnel", "/time-to-value", "/drop-off", "/retention", "/milestones", "/nudges", "/users"]
+VIEWS = ["/", "/funnel", "/time-to-value", "/drop-off", "/retention", "/milestones", "/nudges", "/accounts", "/users"]
 
 
 @pytest.fixture(scope="module")
@@ -297,16 +297,17 @@ def test_screenshots_of_the_full_sample(browser: Any, tmp_path: Path):
             # a user's page lists up to 500 events: its first screens show the checklist and the timeline's start
             opened.screenshot(path=str(folder / f"{name}.png"), full_page=name != "user")
         context.close()
-    nudges = tmp_path / "nudges"
-    nudges.mkdir()
-    done = aha("sample", "--nudges", "--db", "aha.duckdb", cwd=nudges)
-    assert done.returncode == 0, done.stderr
-    with running(nudges / "aha.duckdb") as server:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        opened = context.new_page()
-        opened.goto(server.url + "/nudges", timeout=300_000)
-        opened.screenshot(path=str(folder / "nudges.png"), full_page=True)
-        context.close()
+    for option, path, name in (("--nudges", "/nudges", "nudges"), ("--b2b", "/accounts?signal=team", "accounts")):
+        sample = tmp_path / name
+        sample.mkdir()
+        done = aha("sample", option, "--db", "aha.duckdb", cwd=sample)
+        assert done.returncode == 0, done.stderr
+        with running(sample / "aha.duckdb") as server:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            opened = context.new_page()
+            opened.goto(server.url + path, timeout=300_000)
+            opened.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+            context.close()
 
 
 def test_a_note_survives_a_reload_and_a_server_restart(hostile_db: Path, browser: Any, tmp_path: Path):

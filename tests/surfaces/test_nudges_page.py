@@ -3,7 +3,6 @@ outbox, equal to the firings counted straight from the store and to `aha interve
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -13,11 +12,7 @@ from fastapi.testclient import TestClient
 import aha
 from tests.serving import aha as run_aha
 from tests.serving import rows
-
-
-def metrics(html: str) -> dict[str, str]:
-    return {k: re.sub(r"<[^>]+>", "", v).strip()
-            for k, v in re.findall(r'data-metric="([^"]+)"[^>]*>(.*?)</', html, flags=re.S)}
+from tests.surfaces.test_web import metrics
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The dashboard's pages on a FastAPI app: `/`, `/funnel`, `/time-to-value`, `/drop-off`, `/retention`, `/milestones`,
-`/nudges`, `/users/{id}`, each with the filters (`as_of`, `segment`, the signup range `from`/`to`) as query parameters.
+`/nudges`, `/accounts`, `/accounts/{id}`, `/users/{id}`, each with the filters (`as_of`, `segment`, the signup range
+`from`/`to`) as query parameters.
 
 Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
 dashboard's own), and are cached by definitions hash, data version, analysis and filters: a new import or a changed
@@ -30,6 +31,7 @@ from aha.surfaces.web.views import Filters
 Build = Callable[[Filters], Awaitable[dict[str, Any]]]
 Run = Callable[[Callable[[Store], Any]], Awaitable[Any]]
 CACHE_SIZE = 64
+ACCOUNTS_SHOWN = 50  # accounts listed on /accounts (all are ranked; the page says how many there are)
 REFRESH_SECONDS = 2  # how often a page whose slow part is being computed reloads itself
 log = logging.getLogger("aha.dashboard")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -235,6 +237,43 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     route("/retention", "Retention", "retention", retention)
     route("/milestones", "Milestones", "milestones", milestones)
     route("/nudges", "Nudges", "nudges", nudges_page)
+
+    @app.get("/accounts", response_class=HTMLResponse, include_in_schema=False)
+    async def accounts_page(request: Request) -> HTMLResponse:
+        """Accounts by highest signal and PQL score (`?signal=` keeps those holding one), and each signal against
+        account conversion (`aha accounts`, `aha evaluate --signals`)."""
+        signal = request.query_params.get("signal", "").strip() or None
+
+        async def build(f: Filters) -> dict[str, Any]:
+            if signal is not None and len(signal) > 256:
+                raise UserError("signal: longer than 256 characters")
+            context = {"accounts": await results.get("accounts", signal=signal, top=ACCOUNTS_SHOWN, as_of=f.as_of),
+                       "signals": results.definitions().signals, "signals_result": None, "signals_problem": None}
+            if not context["signals"]:
+                context["signals_problem"] = ("No signals in the definitions: add `signals:` to aha.yaml "
+                                              "(docs/definitions.md, \"Signals\").")
+            else:
+                try:
+                    context["signals_result"] = await results.get("evaluate_signals", as_of=f.as_of)
+                except UserError as exc:
+                    context["signals_problem"] = str(exc)
+            return context
+
+        return await show(request, "/accounts", "Accounts", "accounts", build)
+
+    @app.get("/accounts/{account_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    async def account_page(account_id: str, request: Request) -> HTMLResponse:
+        async def build(f: Filters) -> dict[str, Any]:
+            if len(account_id) > 1024:
+                raise UserError("account id: longer than 1024 characters")
+            try:
+                return {"account": await results.get("account", account_id=account_id, as_of=f.as_of)}
+            except UnknownEntity:
+                raise
+            except UserError as exc:  # no such account as of that time: a 404, as for a user
+                raise UnknownEntity(str(exc)) from None
+
+        return await show(request, f"/accounts/{quote(account_id, safe='')}", f"Account {account_id}", "account", build)
 
     @app.get("/users", response_class=HTMLResponse, include_in_schema=False, response_model=None)
     async def user_search(request: Request) -> Response:

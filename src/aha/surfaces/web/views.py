@@ -30,7 +30,8 @@ from aha.surfaces.web import charts
 TOP_CANDIDATES = 15  # ranked discovery candidates listed on /milestones
 DOSE_CHARTS = 6  # events whose dose–response curve is drawn
 PAGES = (("/", "Overview"), ("/funnel", "Funnel"), ("/time-to-value", "Time to value"), ("/drop-off", "Drop-off"),
-         ("/retention", "Retention"), ("/milestones", "Milestones"), ("/nudges", "Nudges"), ("/users", "Users"))
+         ("/retention", "Retention"), ("/milestones", "Milestones"), ("/nudges", "Nudges"), ("/accounts", "Accounts"),
+         ("/users", "Users"))
 
 
 @dataclass(frozen=True)
