@@ -96,3 +96,24 @@ def test_without_signals_the_page_says_how_to_add_them(b2b: Path, tmp_path: Path
     (tmp_path / "aha.yaml").write_text(text[:start] + (text[end:] if end != -1 else "\n"), encoding="utf-8")
     html = get(tmp_path / "aha.duckdb", "/accounts")
     assert "No signals in the definitions" in html and "accounts.total" in html
+
+
+def test_an_account_id_that_is_markup_is_shown_as_text(b2b: Path, tmp_path: Path):
+    """Account ids come from users' apps (group calls, events' account ids): escaped on the list and its own page."""
+    import shutil
+    from urllib.parse import quote
+
+    hostile = "<script>alert(1)</script>"
+    shutil.copy(b2b, tmp_path / "aha.duckdb")
+    shutil.copy(b2b.parent / "aha.yaml", tmp_path / "aha.yaml")
+    signup = str(rows(b2b, "SELECT max(timestamp) FROM events")[0][0]).replace(" ", "T") + "Z"
+    lines = [{"type": "track", "userId": "markup-user", "event": "Signed Up", "timestamp": signup},
+             {"type": "group", "userId": "markup-user", "groupId": hostile, "timestamp": signup}]
+    (tmp_path / "calls.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    done = run_aha("import", "calls.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    html = get(tmp_path / "aha.duckdb", f"/accounts/{quote(hostile, safe='')}")
+    assert hostile not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "markup-user" in html
+    listing = get(tmp_path / "aha.duckdb", "/accounts?signal=&as_of=")
+    assert hostile not in listing
