@@ -65,7 +65,10 @@ def _settled(method: Method) -> Method:
 
     @functools.wraps(method)
     def wrapper(self: Project, *args: Any, **kwargs: Any) -> Any:
-        with progress.stage(label):  # what a progress display names (aha/progress.py)
+        from aha.analyses import compiled
+
+        # what a progress display names (aha/progress.py); the file's shape and kept statements read once
+        with progress.stage(label), compiled.one_read(self.store):
             try:
                 return method(self, *args, **kwargs)
             finally:

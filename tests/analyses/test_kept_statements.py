@@ -196,3 +196,27 @@ def test_the_cache_is_bounded_and_can_be_off(fresh: Path, monkeypatch: pytest.Mo
     assert statement_cache.load(["4"], VERSION) == ["SELECT 4"] and statement_cache.load(["0"], VERSION) is None
     monkeypatch.setenv(statement_cache.SWITCH, "off")
     assert statement_cache.load(["4"], VERSION) is None
+
+
+def test_a_report_reads_the_files_shape_and_kept_statements_once(tmp_path: Path, fresh: Path) -> None:
+    """Inside one report the file's tables (the shape every key holds) and the programs it keeps are each read by one
+    query on the report's connection (each read alone was ~20 catalog queries beside the background write), and a
+    second report reads the shape again (a table of the user's may have changed between two analyses)."""
+    _report(tmp_path / "a.duckdb", HAND)  # compiles and keeps in a.duckdb
+    _forget()
+    store = open_store(tmp_path / "a.duckdb")
+    try:
+        store.raw.execute("CALL enable_logging('QueryLog')")
+        store.raw.execute("SELECT 'the report connection'").fetchall()
+        reports = [_comparable(Project(store, DEFINITIONS).report(as_of=f"2026-01-0{d}")) for d in (2, 3)]
+        logs = store.rows("SELECT connection_id, message FROM duckdb_logs WHERE type = 'QueryLog'")
+    finally:
+        store.close()
+    (mine,) = {con for con, m in logs if m == "SELECT 'the report connection'"}
+    sent = [m for con, m in logs if con == mine]
+    assert sum("FROM duckdb_columns()" in m for m in sent) == 2  # once per report
+    # the first report reads every kept body at once; the second finds them kept in the process
+    assert sum(m.startswith(f"SELECT key, body FROM {compiled.TABLE}") for m in sent) == 1
+    assert not any(m.startswith(f"SELECT body FROM {compiled.TABLE}") for m in sent)
+    _forget()
+    assert reports[1] == _reference(tmp_path, "ref.duckdb", HAND, as_of="2026-01-03")
