@@ -117,3 +117,24 @@ def test_an_account_id_that_is_markup_is_shown_as_text(b2b: Path, tmp_path: Path
     assert "markup-user" in html
     listing = get(tmp_path / "aha.duckdb", "/accounts?signal=&as_of=")
     assert hostile not in listing
+
+
+def test_a_signal_rules_firings_link_to_their_accounts_on_the_nudges_page(b2b: Path, tmp_path: Path):
+    import shutil
+
+    from tests.serving import free_port
+
+    shutil.copy(b2b, tmp_path / "aha.duckdb")
+    text = (b2b.parent / "aha.yaml").read_text(encoding="utf-8")
+    rule = ("\nrules:\n  - id: team_to_sales\n    when: {signal: team}\n    late_after: 365d\n    holdout: 0.2\n"
+            f"    then: {{webhook: \"http://127.0.0.1:{free_port()}/hook\", secret: \"whsec_{'A' * 32}\"}}\n")
+    (tmp_path / "aha.yaml").write_text(text + rule, encoding="utf-8")
+    done = run_aha("rules", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    firings = rows(tmp_path / "aha.duckdb", "SELECT count(*), count(*) FILTER (WHERE held_out) FROM aha_firings")[0]
+    assert int(str(firings[0])) > 0 and int(str(firings[1])) > 0
+    html = get(tmp_path / "aha.duckdb", "/nudges")
+    linked = re.findall(r'<td><a href="/accounts/([^"]+)">', html)
+    assert linked and all(a.startswith("w") for a in linked)
+    assert metrics(html)["nudges.team_to_sales.outbox.total"] == f"{int(str(firings[0])):,}"
+    assert "of accounts held out" in html
