@@ -60,6 +60,13 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def duckdb_path(path: Path) -> str:
+    """`path` as DuckDB's readers take it: they read every argument as a glob, so a file named `export [1].csv` read
+    `export 1.csv` instead, and `a?b.jsonl` read every `a_b.jsonl` beside it too (its rows counted as its own).
+    Python's glob.escape brackets each `*`, `?` and `[`, which DuckDB's glob matches literally."""
+    return glob.escape(str(path))
+
+
 def resolve_paths(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path]:
     """Expand globs, check every file exists and has a known extension; keep the order given, drop repeats."""
     if not paths:
@@ -67,7 +74,7 @@ def resolve_paths(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path
     found: list[Path] = []
     for item in paths:
         text = str(item)
-        if glob.has_magic(text):
+        if glob.has_magic(text) and not Path(text).is_file():  # `export [1].csv` that exists is that file
             matches = sorted(glob.glob(text, recursive=True))
             files = [Path(m) for m in matches if Path(m).is_file()]
             if not files:
@@ -179,7 +186,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                 f"""SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM (
                         SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
                     ) WHERE json_type(_raw) = 'OBJECT' AND json_extract(_raw, '$.type') IS NULL ORDER BY k""",
-                [str(path)],
+                [duckdb_path(path)],
             ).fetchall()
             return [Column(str(r[0]), "JSON") for r in rows]
         if fmt != "parquet" and no_header(path):
@@ -189,7 +196,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                                 "the header. Delete that line (the header must be the first) and import again.")
         source = _parquet_source() if fmt == "parquet" else _csv_source(delimiter(path, fmt))
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+            described = con.execute(f"DESCRIBE SELECT * FROM {source}", [duckdb_path(path)]).fetchall()
         except duckdb.InvalidInputException as exc:
             if fmt == "parquet" or not _ragged(exc):
                 raise
@@ -209,7 +216,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
 def _header(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> list[str | None]:
     """A CSV/TSV file's header cells as written; None for an empty one."""
     header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
-                         [str(path)]).fetchall()
+                         [duckdb_path(path)]).fetchall()
     return [None if c is None else str(c) for c in header[0]] if header else []
 
 
@@ -223,7 +230,7 @@ def _unnamed_columns(con: duckdb.DuckDBPyConnection, path: Path, source: str, na
         if name is not None:
             continue
         found = con.execute(f"SELECT {quote_ident(duck_name)} FROM {source} "
-                            f"WHERE {quote_ident(duck_name)} IS NOT NULL LIMIT 1", [str(path)]).fetchall()
+                            f"WHERE {quote_ident(duck_name)} IS NOT NULL LIMIT 1", [duckdb_path(path)]).fetchall()
         if found:
             value = json.dumps(str(found[0][0])[:40])
             raise ImportRefused(f"{path}: column {number} has no name in the header, yet holds values (such as "
@@ -260,7 +267,7 @@ def member_names(con: duckdb.DuckDBPyConnection, path: Path, column: str) -> lis
                     SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
                 ) WHERE json_type(_raw) = 'OBJECT' AND json_extract(_raw, '$.type') IS NULL
                   AND json_type(json_extract(_raw, ?)) = 'OBJECT' ORDER BY k""",
-            [member, str(path), member],
+            [member, duckdb_path(path), member],
         ).fetchall()
     except duckdb.Error as exc:
         raise read_error(path, exc) from None
@@ -279,12 +286,13 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
     drop_staging(con)
     try:
         if fmt == "jsonl":
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT _raw FROM {_lines_source()}", [str(path)])
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT _raw FROM {_lines_source()}",
+                        [duckdb_path(path)])
             _number_lines(con, STAGE, 1)
         elif fmt == "parquet":
             # A view, not a copy: the parse reads the file once, column by column, in parallel over its row groups;
             # only a file with rejected rows is read again (for their raw text). A view takes no parameters.
-            source = _parquet_source().replace("?", quote_literal(str(path)))
+            source = _parquet_source().replace("?", quote_literal(duckdb_path(path)))
             con.execute(f"""CREATE TEMP VIEW {STAGE} AS
                             SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {source}""")
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
@@ -294,7 +302,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             # The header is line 1.
             source = _csv_source(delimiter(path, fmt))
             try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [duckdb_path(path)])
             except duckdb.InvalidInputException as exc:
                 if not _ragged(exc):
                     raise
@@ -338,7 +346,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> Non
 
 def stage_raw_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Read a text file's physical lines into RAW_LINES(_line, _raw); returns the number of lines."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW_LINES} AS SELECT _raw FROM {_lines_source()}", [str(path)])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW_LINES} AS SELECT _raw FROM {_lines_source()}", [duckdb_path(path)])
     _number_lines(con, RAW_LINES, 1)
     row = one_row(con, f"SELECT count(*) FROM {RAW_LINES}")
     return int(row[0]) if row else 0
