@@ -240,10 +240,23 @@ def _unnamed_columns(con: duckdb.DuckDBPyConnection, path: Path, source: str, na
     return unnamed
 
 
+_TIME_NAME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?",
+                        re.IGNORECASE)
+
+
 def _check_header(path: Path, names: list[str | None]) -> None:
     """Refuse a CSV/TSV header that names a column twice: DuckDB would keep the first name and call the other
     `plan_1` (and rename a real `plan_1` column `plan_1_1`), so a property would be stored under a name the file
-    never had. Names are compared as DuckDB does, ignoring case (`plan` and `Plan` clash too)."""
+    never had. Names are compared as DuckDB does, ignoring case (`plan` and `Plan` clash too).
+
+    Refuse one that holds a time where a name belongs: the file has no header line (Snowplow's enriched TSV, database
+    dumps), its first record was read as the names, and the `--map` the refusal suggested (`event=page_view,
+    timestamp=2024-01-01 10:00:00.000`) imported the rest while its first event was silently gone."""
+    for number, name in enumerate(names, start=1):
+        if name is not None and _TIME_NAME.fullmatch(name.strip()):
+            raise ImportRefused(f"{path}: the first line holds {name!r} where a column name belongs (column "
+                                f"{number}): the first line is data, so the file has no header line. Add a first "
+                                "line naming the columns (e.g. event,user_id,timestamp,...) and import again.")
     first: dict[str, int] = {}
     for number, name in enumerate(names, start=1):
         if name is None:
