@@ -30,6 +30,22 @@ def test_missing_column_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(("header", "hint"), [
+    # Heap's CSV export: the event's name is `type`; `event_id` is its id. The hint said event=event_id, which
+    # would make every event a name of its own.
+    pytest.param("user_id,event_id,session_id,time,type,library,identity",
+                 "--map event=type,timestamp=time,message_id=event_id (event_id is a usual name for message_id)",
+                 id="heap"),
+    pytest.param("event_id,uid,ts", "--map user_id=uid,event=COLUMN,timestamp=ts,message_id=event_id (event_id is "
+                 "a usual name for message_id)", id="no_event_name_column"),
+])
+def test_a_column_usual_for_another_is_never_suggested_by_closeness(tmp_path: Path, header: str, hint: str) -> None:
+    (tmp_path / "events.csv").write_text(header + "\n" + ",".join("1" for _ in header.split(",")) + "\n")
+    done = run("import", "events.csv", "--db", "aha.duckdb", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(hint), done.stderr
+
+
 def test_good_file_prints_summary_and_reimport_counts_duplicates(tmp_path: Path) -> None:
     (tmp_path / "events.csv").write_text(
         "distinct_id,event_name,ts\nu1,signup,2026-01-01 10:00\nu2,signup,later\n"  # unparseable timestamp -> rejected
