@@ -115,3 +115,17 @@ def test_the_hint_maps_every_expected_column_and_a_mostly_rejected_import_fails(
     assert followed.returncode == 0, followed.stderr
     summary = json.loads(followed.stdout)
     assert [summary[k] for k in ("rows_read", "imported", "rejected")] == [10, 10, 0]  # the refusal stored nothing
+
+
+@pytest.mark.parametrize(("name", "unpack"), [
+    pytest.param("export.zip", "unzip export.zip -d export", id="zip"),
+    pytest.param("export.tar.gz", "mkdir export && tar -xf export.tar.gz -C export", id="tar_gz"),
+])
+def test_an_archive_is_refused_naming_how_to_unpack_it(tmp_path: Path, name: str, unpack: str) -> None:
+    """Amplitude's export is a zip of .json.gz files; before: `unknown file type '.zip'` and a list of extensions."""
+    (tmp_path / name).write_bytes(b"PK\x03\x04")
+    done = run("import", name, "--db", "aha.duckdb", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, (
+        f"error: {name}: an archive; aha reads the files inside it. Unpack it and import those: {unpack}, then aha "
+        "import 'export/**/*.json.gz' (Amplitude's export is a zip of hourly .json.gz files; map its columns as "
+        "docs/import.md says)."))

@@ -12,6 +12,7 @@ import glob
 import gzip
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -99,6 +100,12 @@ def detect_format(path: Path) -> Format:
     ext = suffixes[-2] if gz and len(suffixes) >= 2 else (suffixes[-1] if suffixes and not gz else "")
     fmt = EXTENSIONS.get(ext)
     known = ", ".join([*EXTENSIONS, ".csv.gz", ".tsv.gz", ".jsonl.gz"])
+    if (suffixes and suffixes[-1] in (".zip", ".tar", ".tgz")) or suffixes[-2:] == [".tar", ".gz"]:
+        name = shlex.quote(str(path))
+        unpack = f"unzip {name} -d export" if suffixes[-1] == ".zip" else f"mkdir export && tar -xf {name} -C export"
+        raise ImportRefused(f"{path}: an archive; aha reads the files inside it. Unpack it and import those: "
+                            f"{unpack}, then aha import 'export/**/*.json.gz' (Amplitude's export is a zip of hourly "
+                            ".json.gz files; map its columns as docs/import.md says).")
     if fmt is None or (gz and fmt not in GZIP_OK):
         shown = "".join(path.suffixes[-2:]) if gz else (path.suffix or "(none)")
         raise ImportRefused(f"{path}: unknown file type '{shown}'. Use one of {known} (rename the file if needed).")
