@@ -129,3 +129,30 @@ def test_an_archive_is_refused_naming_how_to_unpack_it(tmp_path: Path, name: str
         f"error: {name}: an archive; aha reads the files inside it. Unpack it and import those: {unpack}, then aha "
         "import 'export/**/*.json.gz' (Amplitude's export is a zip of hourly .json.gz files; map its columns as "
         "docs/import.md says)."))
+
+
+@pytest.mark.parametrize(("name", "convert"), [
+    pytest.param("ps.csv", "iconv -f UTF-16 -t UTF-8 ps.csv > ps-utf8.csv", id="csv"),
+    pytest.param("ps.jsonl", "iconv -f UTF-16 -t UTF-8 ps.jsonl > ps-utf8.jsonl", id="jsonl"),
+    pytest.param("ps.csv.gz", "gunzip -c ps.csv.gz | iconv -f UTF-16 -t UTF-8 > ps-utf8.csv", id="gzip"),
+])
+def test_a_utf16_file_is_refused_naming_the_conversion(tmp_path: Path, name: str, convert: str) -> None:
+    """Windows PowerShell's `>` writes UTF-16; a CSV so written was refused for 'no columns' listing names full of
+    \\u0000 and suggesting to --map them. After the suggested conversion the file imports."""
+    import gzip
+
+    if name.endswith("jsonl"):
+        text = "".join(json.dumps({"event": "E", "user_id": f"u{i}", "timestamp": "2024-01-01T00:00:00Z"}) + "\r\n"
+                       for i in range(3))
+    else:
+        text = "event,user_id,timestamp\r\n" + "".join(f"E,u{i},2024-01-01T00:00:00Z\r\n" for i in range(3))
+    data = text.encode("utf-16")
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    done = run("import", name, "--db", "aha.duckdb", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, (
+        f"error: {name}: is UTF-16 (it starts with UTF-16's byte-order mark, as Excel's \"Unicode Text\" and Windows "
+        f"PowerShell's > write it). Convert it to UTF-8 and import that: {convert}"))
+    converted = convert.split("> ")[-1]
+    (tmp_path / converted).write_text(text, encoding="utf-8")  # what the command writes
+    done = run("import", converted, "--db", "aha.duckdb", "--json", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["imported"] == 3, done.stderr

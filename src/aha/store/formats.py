@@ -138,6 +138,23 @@ def _first_line(path: Path) -> str:
         return ""  # the read itself names what is wrong
 
 
+def _refuse_utf16(path: Path) -> None:
+    """A text file that starts with UTF-16's byte-order mark (Excel's "Unicode Text", Windows PowerShell's `>`): its
+    header was read as names full of NUL characters, and the refusal suggested `--map` them."""
+    try:
+        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
+            start = f.read(2)
+    except (OSError, EOFError):
+        return  # the read itself names what is wrong
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        plain = path.with_suffix("") if path.suffix.lower() == ".gz" else path
+        converted = shlex.quote(str(plain.with_name(plain.stem + "-utf8" + plain.suffix)))
+        convert = (f"gunzip -c {shlex.quote(str(path))} | iconv -f UTF-16 -t UTF-8 > {converted}" if plain != path
+                   else f"iconv -f UTF-16 -t UTF-8 {shlex.quote(str(path))} > {converted}")
+        raise ImportRefused(f"{path}: is UTF-16 (it starts with UTF-16's byte-order mark, as Excel's \"Unicode Text\" "
+                            f"and Windows PowerShell's > write it). Convert it to UTF-8 and import that: {convert}")
+
+
 def no_header(path: Path) -> bool:
     """A CSV/TSV with nothing in it (0 bytes, a byte-order mark, blank): an export of a day without events, read as
     0 rows as an empty JSON lines file is. DuckDB would name its one column `column0` and the import refuse it."""
@@ -186,6 +203,8 @@ def read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
 
 def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[Column]:
     """The columns a file offers: header names (CSV/TSV), schema (Parquet), union of keys of flat objects (JSONL)."""
+    if fmt != "parquet":
+        _refuse_utf16(path)
     try:
         if fmt == "jsonl":
             _check_json_lines(path)
