@@ -19,6 +19,7 @@ import httpx
 
 from aha.store import open_store
 
+LOCAL = "http://127.0.0.1"  # base_url of a TestClient on the dashboard: it answers loopback names only
 AHA = shutil.which("aha", path=str(Path(sys.executable).parent)) or shutil.which("aha") or "aha"
 
 

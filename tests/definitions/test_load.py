@@ -207,3 +207,38 @@ def test_thousands_of_mistakes_are_counted_not_all_listed():
     assert len(lines) == 21
     assert lines[0].startswith("aha.yaml: k0: unknown key 'k0'. Allowed here: ")
     assert lines[-1] == "… and 130 more mistakes."
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    # Windows Notepad's "Unicode" is UTF-16 with a byte-order mark; a UTF-8 BOM and CRLF line ends load too
+    pytest.param(lambda text: text.encode("utf-16"), None, id="utf16_with_bom"),
+    pytest.param(lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(), None, id="utf8_bom_crlf"),
+    # before: UnicodeDecodeError's traceback
+    pytest.param(lambda text: text.replace("Signed Up", "Inscrit Créé").encode("latin-1"),
+                 "{path}: (file): line 1: byte 0xe9 is not UTF-8, so the file was saved in another encoding "
+                 "(Windows-1252 or Latin-1, as older editors do). Save it as UTF-8 and run again.", id="latin1"),
+    # before: IsADirectoryError's traceback
+    pytest.param("directory", "{path}: is a directory, not a definitions file. Pass the file in it, e.g. "
+                 "--config {path}/aha.yaml.", id="directory"),
+])
+def test_a_definitions_file_in_another_encoding_or_shape_is_one_message(tmp_path, content, message):
+    text = HEAD + M % "within: 1d"
+    path = tmp_path / "aha.yaml"
+    if content == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(content(text))
+    if message is None:
+        assert load(path).milestones[0].id == "a"
+        return
+    with pytest.raises(DefinitionError) as caught:
+        load(path)
+    assert str(caught.value) == message.format(path=path)
+
+
+def test_a_device_as_the_definitions_file_is_read_only_up_to_the_bound():
+    """`--config /dev/zero` read forever (the whole file was read before its size was checked)."""
+    with pytest.raises(DefinitionError) as caught:
+        load("/dev/zero")
+    assert str(caught.value) == ("/dev/zero: (file): is over 65,536 bytes; definitions may be at most 65,536. A "
+                                 "definitions file is a few KB: check that this is the right file.")

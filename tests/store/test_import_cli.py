@@ -30,6 +30,22 @@ def test_missing_column_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(("header", "hint"), [
+    # Heap's CSV export: the event's name is `type`; `event_id` is its id. The hint said event=event_id, which
+    # would make every event a name of its own.
+    pytest.param("user_id,event_id,session_id,time,type,library,identity",
+                 "--map event=type,timestamp=time,message_id=event_id (event_id is a usual name for message_id)",
+                 id="heap"),
+    pytest.param("event_id,uid,ts", "--map user_id=uid,event=COLUMN,timestamp=ts,message_id=event_id (event_id is "
+                 "a usual name for message_id)", id="no_event_name_column"),
+])
+def test_a_column_usual_for_another_is_never_suggested_by_closeness(tmp_path: Path, header: str, hint: str) -> None:
+    (tmp_path / "events.csv").write_text(header + "\n" + ",".join("1" for _ in header.split(",")) + "\n")
+    done = run("import", "events.csv", "--db", "aha.duckdb", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(hint), done.stderr
+
+
 def test_good_file_prints_summary_and_reimport_counts_duplicates(tmp_path: Path) -> None:
     (tmp_path / "events.csv").write_text(
         "distinct_id,event_name,ts\nu1,signup,2026-01-01 10:00\nu2,signup,later\n"  # unparseable timestamp -> rejected
@@ -99,3 +115,44 @@ def test_the_hint_maps_every_expected_column_and_a_mostly_rejected_import_fails(
     assert followed.returncode == 0, followed.stderr
     summary = json.loads(followed.stdout)
     assert [summary[k] for k in ("rows_read", "imported", "rejected")] == [10, 10, 0]  # the refusal stored nothing
+
+
+@pytest.mark.parametrize(("name", "unpack"), [
+    pytest.param("export.zip", "unzip export.zip -d export", id="zip"),
+    pytest.param("export.tar.gz", "mkdir export && tar -xf export.tar.gz -C export", id="tar_gz"),
+])
+def test_an_archive_is_refused_naming_how_to_unpack_it(tmp_path: Path, name: str, unpack: str) -> None:
+    """Amplitude's export is a zip of .json.gz files; before: `unknown file type '.zip'` and a list of extensions."""
+    (tmp_path / name).write_bytes(b"PK\x03\x04")
+    done = run("import", name, "--db", "aha.duckdb", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, (
+        f"error: {name}: an archive; aha reads the files inside it. Unpack it and import those: {unpack}, then aha "
+        "import 'export/**/*.json.gz' (Amplitude's export is a zip of hourly .json.gz files; map its columns as "
+        "docs/import.md says)."))
+
+
+@pytest.mark.parametrize(("name", "convert"), [
+    pytest.param("ps.csv", "iconv -f UTF-16 -t UTF-8 ps.csv > ps-utf8.csv", id="csv"),
+    pytest.param("ps.jsonl", "iconv -f UTF-16 -t UTF-8 ps.jsonl > ps-utf8.jsonl", id="jsonl"),
+    pytest.param("ps.csv.gz", "gunzip -c ps.csv.gz | iconv -f UTF-16 -t UTF-8 > ps-utf8.csv", id="gzip"),
+])
+def test_a_utf16_file_is_refused_naming_the_conversion(tmp_path: Path, name: str, convert: str) -> None:
+    """Windows PowerShell's `>` writes UTF-16; a CSV so written was refused for 'no columns' listing names full of
+    \\u0000 and suggesting to --map them. After the suggested conversion the file imports."""
+    import gzip
+
+    if name.endswith("jsonl"):
+        text = "".join(json.dumps({"event": "E", "user_id": f"u{i}", "timestamp": "2024-01-01T00:00:00Z"}) + "\r\n"
+                       for i in range(3))
+    else:
+        text = "event,user_id,timestamp\r\n" + "".join(f"E,u{i},2024-01-01T00:00:00Z\r\n" for i in range(3))
+    data = text.encode("utf-16")
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    done = run("import", name, "--db", "aha.duckdb", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, (
+        f"error: {name}: is UTF-16 (it starts with UTF-16's byte-order mark, as Excel's \"Unicode Text\" and Windows "
+        f"PowerShell's > write it). Convert it to UTF-8 and import that: {convert}"))
+    converted = convert.split("> ")[-1]
+    (tmp_path / converted).write_text(text, encoding="utf-8")  # what the command writes
+    done = run("import", converted, "--db", "aha.duckdb", "--json", cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["imported"] == 3, done.stderr

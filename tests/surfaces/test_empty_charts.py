@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.serving import aha
+from tests.serving import LOCAL, aha
 
 DEFINITIONS = """
 signup: {event: signup}
@@ -49,7 +49,7 @@ def test_a_funnel_whose_every_window_is_open_shows_the_pages_sentence(tmp_path: 
 
     db = store(tmp_path, [("s1", "signup", "2026-03-01T00:00:00Z"), ("s1", "connect", "2026-03-05T00:00:00Z"),
                           ("s1", "ping", "2026-03-20T00:00:00Z")])
-    with TestClient(create_dashboard(db, tmp_path / "aha.yaml")) as client:
+    with TestClient(create_dashboard(db, tmp_path / "aha.yaml"), base_url=LOCAL) as client:
         funnel = client.get("/funnel?as_of=2026-03-01")
         timing = client.get("/time-to-value?as_of=2026-03-01")
         later = client.get("/funnel")
@@ -75,7 +75,7 @@ def test_validation_and_retention_with_every_window_open_say_so(tmp_path: Path):
         assert done.stdout.startswith(f"{what}: nobody to count as of 2026-03-01 23:59 UTC."), (command, done.stdout)
         later = aha(command, cwd=tmp_path)  # as of the latest event every window has closed: 1 user, counted
         assert "nobody to count" not in later.stdout and "│" in later.stdout, (command, later.stdout)
-    with TestClient(create_dashboard(db, tmp_path / "aha.yaml")) as client:
+    with TestClient(create_dashboard(db, tmp_path / "aha.yaml"), base_url=LOCAL) as client:
         page = client.get("/milestones?as_of=2026-03-01")
     assert "Nobody to compare yet" in page.text
     nobody = tmp_path / "nobody"
@@ -83,6 +83,6 @@ def test_validation_and_retention_with_every_window_open_say_so(tmp_path: Path):
     store(nobody, [("x", "ping", "2026-01-01T00:00:00Z")])  # no signup: paths has no group at all
     done = aha("paths", cwd=nobody)
     assert done.stdout.startswith("Milestone orders and drop-off: nobody to count as of 2026-01-01 00:00 UTC.")
-    with TestClient(create_dashboard(nobody / "aha.duckdb", nobody / "aha.yaml")) as client:
+    with TestClient(create_dashboard(nobody / "aha.duckdb", nobody / "aha.yaml"), base_url=LOCAL) as client:
         page = client.get("/funnel")  # before: "every signup still has a step window open", with no signup at all
     assert "Nobody to show: nobody has signed up" in page.text and "every signup still" not in page.text

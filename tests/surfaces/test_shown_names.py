@@ -94,3 +94,24 @@ def test_an_error_quoting_a_users_value_shows_its_brackets(tmp_path: Path):
     done = aha("validate", "aha.yaml", cwd=tmp_path)
     assert done.returncode == 2
     assert "'[red]m[/red]'" in done.stderr, done.stderr
+
+
+def test_emoji_codes_in_names_and_values_are_shown_as_written(tmp_path: Path):
+    """Rich replaced `:x:`, `:+1:` and every other emoji code in any string it printed: a segment value `:x: pro`
+    was shown as `❌ pro`, a Slack-style event `Reacted :+1:` as `Reacted 👍` (and `--db MotherDuck:x` as
+    `MotherDuck❌`). Hand-made: 3 users, each a signup with plan `:x: pro` and one `Reacted :+1:` an hour later."""
+    lines = [json.dumps({"event": event, "user_id": f"u{u}", "timestamp": f"2024-01-0{u + 1}T{hour}:00:00Z",
+                         "properties": props})
+             for u in range(3) for event, hour, props in (("Signed Up", 10, {"plan": ":x: pro"}),
+                                                          ("Reacted :+1:", 11, {}))]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert aha("import", "e.jsonl", "--db", "aha.duckdb", cwd=tmp_path).returncode == 0
+    (tmp_path / "aha.yaml").write_text('version: 1\nsignup: {event: Signed Up}\nmilestones:\n'
+                                       '  - {id: r, name: "Reacted :+1:", level: primary, event: "Reacted :+1:", '
+                                       'within: 1d}\n', encoding="utf-8")
+    done = aha("report", "--db", "aha.duckdb", "--segment", "plan", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert ":x: pro" in done.stdout and "Reacted :+1:" in done.stdout
+    assert "\u274c" not in done.stdout and "\U0001f44d" not in done.stdout
+    missing = aha("report", "--db", "no:x:", cwd=tmp_path)
+    assert "no:x:" in missing.stderr and "\u274c" not in missing.stderr, missing.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.serving import aha
+from tests.serving import LOCAL, aha
 
 
 def test_window_ends_are_marked_missed_or_open_with_the_checklists_signs(tmp_path: Path):
@@ -26,7 +26,7 @@ milestones:
     assert aha("import", "e.jsonl", "--db", "aha.duckdb", cwd=tmp_path).returncode == 0
     from aha.surfaces.web.local import create_dashboard
 
-    with TestClient(create_dashboard(tmp_path / "aha.duckdb", tmp_path / "aha.yaml")) as client:
+    with TestClient(create_dashboard(tmp_path / "aha.duckdb", tmp_path / "aha.yaml"), base_url=LOCAL) as client:
         page = client.get("/users/u").text
     rows = {re.sub(r"<[^>]+>", "", m.group(2)): m.group(1)
             for m in re.finditer(r'<td class="[^"]*" aria-hidden="true">([^<]*)</td><td data-metric="[^"]+">'

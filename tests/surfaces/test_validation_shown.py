@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.serving import aha
+from tests.serving import LOCAL, aha
 
 DEFINITIONS = """
 signup: {event: signup}
@@ -100,7 +100,7 @@ def test_the_milestones_page_shows_each_rates_denominator_and_interval(tmp_path:
     from aha.surfaces.web.local import create_dashboard
 
     db = store(tmp_path)
-    with TestClient(create_dashboard(db, tmp_path / "aha.yaml")) as client:
+    with TestClient(create_dashboard(db, tmp_path / "aha.yaml"), base_url=LOCAL) as client:
         page = client.get("/milestones")
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving import aha, create_key, report
+from tests.serving import LOCAL, aha, create_key, report
 from tests.surfaces.conftest import HOSTILE
 
 
@@ -80,13 +80,14 @@ def test_off_loopback_the_pages_ask_for_a_read_key(copy_db: Path):
     from aha.surfaces.web.local import create_dashboard
 
     read, write = create_key(copy_db, "reader", "read"), create_key(copy_db, "writer", "write")
-    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml", requires_key=True)) as client:
+    app = create_dashboard(copy_db, copy_db.parent / "aha.yaml", requires_key=True)
+    with TestClient(app, base_url=LOCAL) as client:
         refused = client.get("/funnel")
         assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
         assert client.get("/funnel", headers=basic(write)).status_code == 401
         assert client.get("/funnel", headers=basic("nonsense")).status_code == 401
         assert client.get("/funnel", headers=basic(read)).status_code == 200
-    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:  # loopback: no key
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml"), base_url=LOCAL) as client:  # no key
         page = client.get("/funnel")
         assert page.status_code == 200
         policy = page.headers["content-security-policy"]  # no script may run, nothing may be fetched or frame it
@@ -100,7 +101,7 @@ def test_the_tracking_server_guards_its_pages_the_same_way(copy_db: Path):
     read = create_key(copy_db, "reader", "read")
     app = create_app(copy_db, fsync=False, definitions=copy_db.parent / "aha.yaml", local_token="local-secret",
                      dashboard_requires_key=True)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         assert client.get("/milestones").status_code == 401
         assert client.get("/milestones", headers={"Authorization": "Bearer local-secret"}).status_code == 200
         assert client.get("/users/u00000001", headers=basic(read)).status_code in (200, 404)
@@ -123,7 +124,7 @@ def test_pages_are_cached_until_the_data_changes(copy_db: Path):
 
     key = create_key(copy_db)
     app = create_app(copy_db, fsync=False, definitions=copy_db.parent / "aha.yaml")
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         first = metrics(client.get("/").text)["overview.signed_up_users"]
         again = client.get("/")
         assert metrics(again.text)["overview.signed_up_users"] == first
@@ -138,7 +139,7 @@ def test_pages_are_cached_until_the_data_changes(copy_db: Path):
 def test_a_bad_filter_is_one_message_on_the_page(copy_db: Path):
     from aha.surfaces.web.local import create_dashboard
 
-    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml"), base_url=LOCAL) as client:
         bad = client.get("/?as_of=yesterday-ish")
         assert bad.status_code == 422 and "&#39;yesterday-ish&#39; is not a date or time" in bad.text
         empty = client.get("/funnel?from=2026-03-01&to=2026-03-01")
@@ -236,10 +237,11 @@ def test_an_empty_database_says_what_to_do(tmp_path: Path, hostile_db: Path):
     from aha.surfaces.api import create_app
 
     shutil.copy(hostile_db.parent / "aha.yaml", tmp_path / "aha.yaml")
-    with TestClient(create_app(tmp_path / "empty.duckdb", fsync=False, definitions=tmp_path / "aha.yaml")) as client:
+    app = create_app(tmp_path / "empty.duckdb", fsync=False, definitions=tmp_path / "aha.yaml")
+    with TestClient(app, base_url=LOCAL) as client:
         page = client.get("/funnel")
         assert page.status_code == 422 and "holds no events yet. Load some with `aha import FILE`." in page.text
-    with TestClient(create_app(tmp_path / "none.duckdb", fsync=False)) as client:  # no definitions file
+    with TestClient(create_app(tmp_path / "none.duckdb", fsync=False), base_url=LOCAL) as client:  # no definitions file
         page = client.get("/")
         assert page.status_code == 422 and "start it with `aha serve --config aha.yaml`" in page.text
 
@@ -290,7 +292,7 @@ def test_milestones_shows_validation_at_once_and_discovery_in_the_background(lar
     reloads itself); a reload shows discovery and scoring."""
     from aha.surfaces.web.local import create_dashboard
 
-    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml"), base_url=LOCAL) as client:
         first = client.get("/milestones?from=2026-02-01")
         assert first.status_code == 200
         assert 'id="discovery-computing"' in first.text and 'http-equiv="refresh" content="2"' in first.text
@@ -308,7 +310,7 @@ def test_milestones_discovers_the_chosen_outcome_and_window_as_the_cli_does(larg
     found = json.loads(aha("discover", "--json", "--outcome", "conversion", "--window", "7d",
                            cwd=larger_db.parent).stdout)
     assert found["outcome"].startswith("conversion") and found["window_days"] == 7
-    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml"), base_url=LOCAL) as client:
         page = computed(client, "/milestones?outcome=conversion&window=7")
         shown = metrics(page.text)
         assert "predict conversion" in page.text and "done in 7 days" in page.text
@@ -336,7 +338,7 @@ def test_milestones_page_shows_discovery_magic_numbers_and_the_shortlist_of_the_
 
     found = json.loads(aha("discover", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
     scored = json.loads(aha("score", "--json", "--from", "2026-01-01", cwd=larger_db.parent).stdout)
-    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml")) as client:
+    with TestClient(create_dashboard(larger_db, larger_db.parent / "aha.yaml"), base_url=LOCAL) as client:
         page = computed(client, "/milestones?from=2026-01-01")
         shown = metrics(page.text)
         ranked = [k for k in found["candidates"] if k["rank"] is not None][: views.TOP_CANDIDATES]
@@ -430,7 +432,7 @@ def test_a_background_discovery_that_fails_is_one_message_on_the_next_reload(cop
     text = config.read_text(encoding="utf-8")
     config.write_text(re.sub(r"(?m)^paid:\n(?:  .*\n)+", "", text), encoding="utf-8")
     assert "paid:" not in config.read_text(encoding="utf-8")
-    with TestClient(create_dashboard(copy_db, config)) as client:
+    with TestClient(create_dashboard(copy_db, config), base_url=LOCAL) as client:
         first = client.get("/milestones?outcome=conversion")
         assert first.status_code == 200 and 'id="discovery-computing"' in first.text
         deadline = time.monotonic() + 120
@@ -449,14 +451,14 @@ def test_a_note_sent_from_a_filtered_drop_off_page_returns_to_the_same_filters(c
     and nothing else: `back` is the client's, so only the drop-off page's own parameters are carried."""
     from aha.surfaces.web.local import create_dashboard
 
-    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml")) as client:
+    with TestClient(create_dashboard(copy_db, copy_db.parent / "aha.yaml"), base_url=LOCAL) as client:
         page = client.get("/drop-off?from=2026-01-05&to=2026-02-01&segment=plan")
         assert page.status_code == 200
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         step = re.search(r'name="step" value="([^"]+)"', page.text)
         back = re.search(r'name="back" value="([^"]+)"', page.text)
         assert csrf and step and back and "from=2026-01-05" in back.group(1)
-        sent = client.post("/drop-off/notes", follow_redirects=False, headers={"origin": "http://testserver"},
+        sent = client.post("/drop-off/notes", follow_redirects=False, headers={"origin": "http://127.0.0.1"},
                            data={"csrf": csrf.group(1), "step": step.group(1), "author": "ana", "body": "stall",
                                  "back": back.group(1).replace("&amp;", "&") + "&evil=https://x.example"})
     assert sent.status_code == 303

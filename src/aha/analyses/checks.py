@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from aha.analyses.accounts_checks import email_accounts_warnings
 from aha.analyses.state import event_source
+from aha.analyses.where_checks import where_warnings
 from aha.definitions import Definitions, content_hash
 from aha.engine.signups import signups_query
 from aha.jsonpointer import pointer
@@ -62,6 +63,7 @@ def run(definitions: Definitions, config: str, store: Store | None) -> ChecksRes
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             findings.append(Finding("warning", path, f"no event {name!r} in the data.{hint}"))
+        findings += [Finding("warning", path, message) for path, message in where_warnings(store, definitions)]
         findings += _segments(store, definitions)
         findings += _signup_coverage(store, definitions)
         findings += [Finding("warning", path, message) for path, message in email_accounts_warnings(store, definitions)]

@@ -33,7 +33,39 @@ def load(path: str | Path) -> Definitions:
         raise DefinitionError(
             str(path), "no such file.", "Run `aha init` to write a commented one, or pass --config PATH.", ""
         )
-    return parse(path.read_text(encoding="utf-8"), source=str(path))
+    if path.is_dir():
+        raise DefinitionError(str(path), "is a directory, not a definitions file.",
+                              f"Pass the file in it, e.g. --config {path / 'aha.yaml'}.", "")
+    try:
+        with path.open("rb") as f:  # bounded: `--config /dev/zero` or a 2 GB file was read whole first
+            data = f.read(MAX_DEFINITIONS_BYTES + 1)
+    except OSError as exc:
+        raise DefinitionError(str(path), f"cannot be read ({exc.strerror}).", "Check the path and its permissions.",
+                              "") from None
+    if len(data) > MAX_DEFINITIONS_BYTES:
+        size = path.stat().st_size if path.is_file() else 0
+        shown = f"{size:,} bytes" if size > MAX_DEFINITIONS_BYTES else f"over {MAX_DEFINITIONS_BYTES:,} bytes"
+        raise DefinitionError("(file)", f"is {shown}; definitions may be at most {MAX_DEFINITIONS_BYTES:,}.",
+                              "A definitions file is a few KB: check that this is the right file.", str(path))
+    return parse(_decode(data, str(path)), source=str(path))
+
+
+def _decode(data: bytes, source: str) -> str:
+    """The file's text: UTF-8 (a byte-order mark allowed), or UTF-16 with its byte-order mark (Windows Notepad's
+    "Unicode"); any other encoding is one message naming the first byte that is not UTF-8 and its line, never a
+    traceback (a file saved as Windows-1252 or Latin-1 by an older editor: `Créé` as the byte 0xe9)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: the UTF-8 message below
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DefinitionError("(file)", f"line {line}: byte {data[exc.start]:#04x} is not UTF-8, so the file was saved "
+                              "in another encoding (Windows-1252 or Latin-1, as older editors do).",
+                              "Save it as UTF-8 and run again.", source) from None
 
 
 def parse(text: str, source: str = "aha.yaml") -> Definitions:

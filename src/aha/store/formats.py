@@ -12,6 +12,7 @@ import glob
 import gzip
 import json
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -60,6 +61,13 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def duckdb_path(path: Path) -> str:
+    """`path` as DuckDB's readers take it: they read every argument as a glob, so a file named `export [1].csv` read
+    `export 1.csv` instead, and `a?b.jsonl` read every `a_b.jsonl` beside it too (its rows counted as its own).
+    Python's glob.escape brackets each `*`, `?` and `[`, which DuckDB's glob matches literally."""
+    return glob.escape(str(path))
+
+
 def resolve_paths(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path]:
     """Expand globs, check every file exists and has a known extension; keep the order given, drop repeats."""
     if not paths:
@@ -67,7 +75,7 @@ def resolve_paths(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path
     found: list[Path] = []
     for item in paths:
         text = str(item)
-        if glob.has_magic(text):
+        if glob.has_magic(text) and not Path(text).is_file():  # `export [1].csv` that exists is that file
             matches = sorted(glob.glob(text, recursive=True))
             files = [Path(m) for m in matches if Path(m).is_file()]
             if not files:
@@ -92,6 +100,12 @@ def detect_format(path: Path) -> Format:
     ext = suffixes[-2] if gz and len(suffixes) >= 2 else (suffixes[-1] if suffixes and not gz else "")
     fmt = EXTENSIONS.get(ext)
     known = ", ".join([*EXTENSIONS, ".csv.gz", ".tsv.gz", ".jsonl.gz"])
+    if (suffixes and suffixes[-1] in (".zip", ".tar", ".tgz")) or suffixes[-2:] == [".tar", ".gz"]:
+        name = shlex.quote(str(path))
+        unpack = f"unzip {name} -d export" if suffixes[-1] == ".zip" else f"mkdir export && tar -xf {name} -C export"
+        raise ImportRefused(f"{path}: an archive; aha reads the files inside it. Unpack it and import those: "
+                            f"{unpack}, then aha import 'export/**/*.json.gz' (Amplitude's export is a zip of hourly "
+                            ".json.gz files; map its columns as docs/import.md says).")
     if fmt is None or (gz and fmt not in GZIP_OK):
         shown = "".join(path.suffixes[-2:]) if gz else (path.suffix or "(none)")
         raise ImportRefused(f"{path}: unknown file type '{shown}'. Use one of {known} (rename the file if needed).")
@@ -122,6 +136,23 @@ def _first_line(path: Path) -> str:
             return f.readline(1 << 20).decode("utf-8", "replace")
     except (OSError, EOFError):
         return ""  # the read itself names what is wrong
+
+
+def _refuse_utf16(path: Path) -> None:
+    """A text file that starts with UTF-16's byte-order mark (Excel's "Unicode Text", Windows PowerShell's `>`): its
+    header was read as names full of NUL characters, and the refusal suggested `--map` them."""
+    try:
+        with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
+            start = f.read(2)
+    except (OSError, EOFError):
+        return  # the read itself names what is wrong
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        plain = path.with_suffix("") if path.suffix.lower() == ".gz" else path
+        converted = shlex.quote(str(plain.with_name(plain.stem + "-utf8" + plain.suffix)))
+        convert = (f"gunzip -c {shlex.quote(str(path))} | iconv -f UTF-16 -t UTF-8 > {converted}" if plain != path
+                   else f"iconv -f UTF-16 -t UTF-8 {shlex.quote(str(path))} > {converted}")
+        raise ImportRefused(f"{path}: is UTF-16 (it starts with UTF-16's byte-order mark, as Excel's \"Unicode Text\" "
+                            f"and Windows PowerShell's > write it). Convert it to UTF-8 and import that: {convert}")
 
 
 def no_header(path: Path) -> bool:
@@ -172,6 +203,8 @@ def read_error(path: Path, exc: duckdb.Error) -> ImportRefused:
 
 def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[Column]:
     """The columns a file offers: header names (CSV/TSV), schema (Parquet), union of keys of flat objects (JSONL)."""
+    if fmt != "parquet":
+        _refuse_utf16(path)
     try:
         if fmt == "jsonl":
             _check_json_lines(path)
@@ -179,7 +212,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                 f"""SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM (
                         SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
                     ) WHERE json_type(_raw) = 'OBJECT' AND json_extract(_raw, '$.type') IS NULL ORDER BY k""",
-                [str(path)],
+                [duckdb_path(path)],
             ).fetchall()
             return [Column(str(r[0]), "JSON") for r in rows]
         if fmt != "parquet" and no_header(path):
@@ -189,7 +222,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
                                 "the header. Delete that line (the header must be the first) and import again.")
         source = _parquet_source() if fmt == "parquet" else _csv_source(delimiter(path, fmt))
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+            described = con.execute(f"DESCRIBE SELECT * FROM {source}", [duckdb_path(path)]).fetchall()
         except duckdb.InvalidInputException as exc:
             if fmt == "parquet" or not _ragged(exc):
                 raise
@@ -209,7 +242,7 @@ def columns_of(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> list[
 def _header(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> list[str | None]:
     """A CSV/TSV file's header cells as written; None for an empty one."""
     header = con.execute(f"SELECT * FROM {source.replace('header = true', 'header = false')} LIMIT 1",
-                         [str(path)]).fetchall()
+                         [duckdb_path(path)]).fetchall()
     return [None if c is None else str(c) for c in header[0]] if header else []
 
 
@@ -223,7 +256,7 @@ def _unnamed_columns(con: duckdb.DuckDBPyConnection, path: Path, source: str, na
         if name is not None:
             continue
         found = con.execute(f"SELECT {quote_ident(duck_name)} FROM {source} "
-                            f"WHERE {quote_ident(duck_name)} IS NOT NULL LIMIT 1", [str(path)]).fetchall()
+                            f"WHERE {quote_ident(duck_name)} IS NOT NULL LIMIT 1", [duckdb_path(path)]).fetchall()
         if found:
             value = json.dumps(str(found[0][0])[:40])
             raise ImportRefused(f"{path}: column {number} has no name in the header, yet holds values (such as "
@@ -233,10 +266,23 @@ def _unnamed_columns(con: duckdb.DuckDBPyConnection, path: Path, source: str, na
     return unnamed
 
 
+_TIME_NAME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?",
+                        re.IGNORECASE)
+
+
 def _check_header(path: Path, names: list[str | None]) -> None:
     """Refuse a CSV/TSV header that names a column twice: DuckDB would keep the first name and call the other
     `plan_1` (and rename a real `plan_1` column `plan_1_1`), so a property would be stored under a name the file
-    never had. Names are compared as DuckDB does, ignoring case (`plan` and `Plan` clash too)."""
+    never had. Names are compared as DuckDB does, ignoring case (`plan` and `Plan` clash too).
+
+    Refuse one that holds a time where a name belongs: the file has no header line (Snowplow's enriched TSV, database
+    dumps), its first record was read as the names, and the `--map` the refusal suggested (`event=page_view,
+    timestamp=2024-01-01 10:00:00.000`) imported the rest while its first event was silently gone."""
+    for number, name in enumerate(names, start=1):
+        if name is not None and _TIME_NAME.fullmatch(name.strip()):
+            raise ImportRefused(f"{path}: the first line holds {name!r} where a column name belongs (column "
+                                f"{number}): the first line is data, so the file has no header line. Add a first "
+                                "line naming the columns (e.g. event,user_id,timestamp,...) and import again.")
     first: dict[str, int] = {}
     for number, name in enumerate(names, start=1):
         if name is None:
@@ -260,7 +306,7 @@ def member_names(con: duckdb.DuckDBPyConnection, path: Path, column: str) -> lis
                     SELECT _raw FROM {_lines_source()} WHERE json_valid(_raw)
                 ) WHERE json_type(_raw) = 'OBJECT' AND json_extract(_raw, '$.type') IS NULL
                   AND json_type(json_extract(_raw, ?)) = 'OBJECT' ORDER BY k""",
-            [member, str(path), member],
+            [member, duckdb_path(path), member],
         ).fetchall()
     except duckdb.Error as exc:
         raise read_error(path, exc) from None
@@ -279,12 +325,13 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
     drop_staging(con)
     try:
         if fmt == "jsonl":
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT _raw FROM {_lines_source()}", [str(path)])
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT _raw FROM {_lines_source()}",
+                        [duckdb_path(path)])
             _number_lines(con, STAGE, 1)
         elif fmt == "parquet":
             # A view, not a copy: the parse reads the file once, column by column, in parallel over its row groups;
             # only a file with rejected rows is read again (for their raw text). A view takes no parameters.
-            source = _parquet_source().replace("?", quote_literal(str(path)))
+            source = _parquet_source().replace("?", quote_literal(duckdb_path(path)))
             con.execute(f"""CREATE TEMP VIEW {STAGE} AS
                             SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM {source}""")
             con.execute(f"SELECT * FROM {STAGE} LIMIT 0").fetchall()  # an unreadable file fails here, named
@@ -294,7 +341,7 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> None:
             # The header is line 1.
             source = _csv_source(delimiter(path, fmt))
             try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [str(path)])
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {source}", [duckdb_path(path)])
             except duckdb.InvalidInputException as exc:
                 if not _ragged(exc):
                     raise
@@ -338,7 +385,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection, table: str, first: int) -> Non
 
 def stage_raw_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Read a text file's physical lines into RAW_LINES(_line, _raw); returns the number of lines."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW_LINES} AS SELECT _raw FROM {_lines_source()}", [str(path)])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {RAW_LINES} AS SELECT _raw FROM {_lines_source()}", [duckdb_path(path)])
     _number_lines(con, RAW_LINES, 1)
     row = one_row(con, f"SELECT count(*) FROM {RAW_LINES}")
     return int(row[0]) if row else 0

@@ -169,7 +169,7 @@ def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip
 HINTS: dict[str, tuple[str, ...]] = {
     "user_id": ("userid", "distinct_id", "user", "uid", "person_id", "customer_id"),
     "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id"),
-    "event": ("event_name", "name", "action", "event_type"),
+    "event": ("event_name", "name", "action", "event_type", "type"),  # `type`: Heap's export
     "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime"),
     "message_id": ("messageid", "event_id", "id", "insert_id", "$insert_id", "uuid"),
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
@@ -188,7 +188,11 @@ def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: b
     for alias in (*HINTS.get(canonical, ()), *extra):
         if alias in lowered:
             return lowered[alias]
-    hits = close_matches(canonical, columns) if fuzzy else []
+    # A column that is, or is a usual name for, another canonical column is never offered by closeness: `event_id`
+    # (a message id) was suggested as `event`, which would make every event a name of its own.
+    others = {name for other, aliases in HINTS.items() if other != canonical for name in (other, *aliases)}
+    others |= {c for c in (*EVENT_COLUMNS, *USER_COLUMNS) if c != canonical}
+    hits = [h for h in close_matches(canonical, columns) if h.lower() not in others] if fuzzy else []
     return hits[0] if hits else None
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from aha.store.formats import _MAX_LINE, REJECTS, STAGE, ImportRefused, _check_header, quote_literal
+from aha.store.formats import _MAX_LINE, REJECTS, STAGE, ImportRefused, _check_header, duckdb_path, quote_literal
 
 
 def ragged_header(path: Path, delim: str) -> list[str]:
@@ -41,7 +41,7 @@ def stage_ragged(con: duckdb.DuckDBPyConnection, path: Path, delim: str) -> None
         f"""CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM read_csv(?, columns = {columns},
             auto_detect = false, header = true, delim = {quote_literal(delim)}, quote = '"', escape = '"',
             max_line_size = {_MAX_LINE}, ignore_errors = true, store_rejects = true,
-            rejects_table = '{REJECTS}_errors', rejects_scan = '{REJECTS}_scans')""", [str(path)])
+            rejects_table = '{REJECTS}_errors', rejects_scan = '{REJECTS}_scans')""", [duckdb_path(path)])
     cases = " ".join(f"WHEN {quote_literal(k)} THEN {quote_literal(v)}" for k, v in _REJECT_REASONS.items())
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {REJECTS} AS

@@ -51,14 +51,14 @@ def parse(db: str | Path) -> Location:
     match = _URL.fullmatch(text)
     scheme = match.group(1).lower() if match else ""
     if not match or (scheme not in SCHEMES and not match.group(2).startswith("/")):
-        return Location("duckdb", text, path=text)  # `my:file.duckdb` is a file name, not a URL
+        return Location("duckdb", text, path=_duckdb_file(text, text))  # `my:file.duckdb` is a file name, not a URL
     if scheme not in SCHEMES:
         raise UserError(f"--db {text}: {scheme}: is not a backend aha opens. Give {SHAPES} "
                         "(docs/engine.md says what was tried for other engines).")
     rest, _, query = match.group(2).partition("?")
     params = dict(parse_qsl(query, keep_blank_values=True))
     if scheme == "duckdb":
-        return Location("duckdb", text, path=_unslash(rest))
+        return Location("duckdb", text, path=_duckdb_file(text, _unslash(rest)))
     mapping = _mapping(text, params.pop("map", ""))
     if scheme == "parquet":
         if params:
@@ -87,6 +87,21 @@ def require_file(db: str | Path, command: str) -> None:
     if not location.is_file:
         raise UserError(f"{command} --db {location.text}: aha reads a {location.kind} location in place and never "
                         "writes events into it. Give a DuckDB file, e.g. --db aha.duckdb.")
+
+
+def _duckdb_file(text: str, path: str) -> str:
+    """`path` if DuckDB opens it as a file. DuckDB gives some names another meaning: `:memory:` (and `:memory:NAME`)
+    is a database that vanishes with the command, so an import into it "succeeded" and kept nothing; `md:` and
+    `motherduck:` make DuckDB download its MotherDuck extension and connect to that cloud service (sending the
+    events there, with a token from the environment). Neither is a file: refused, naming the way to such a file."""
+    if path.startswith(":memory:"):
+        raise UserError(f"--db {text}: an in-memory database keeps nothing once the command ends. Give a DuckDB "
+                        "file, e.g. --db aha.duckdb.")
+    if path.lower().startswith(("md:", "motherduck:")):
+        raise UserError(f"--db {text}: DuckDB reads md: as its MotherDuck cloud service, which aha does not open. "
+                        "Give a DuckDB file, e.g. --db aha.duckdb (for a file so named, its full path: "
+                        f"--db {Path(path).absolute()}).")
+    return path
 
 
 def _unslash(rest: str) -> str:

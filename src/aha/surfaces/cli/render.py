@@ -93,7 +93,7 @@ def print_tables(console: Console, tables: list[Table]) -> None:
             console.print(t)
         else:
             Wider(file=console.file, width=least_width(t), highlight=False, force_terminal=console.is_terminal,
-                  color_system=console.color_system).print(t)  # type: ignore[arg-type]
+                  color_system=console.color_system).print(t)
 
 
 def headline(h: HeadlineResult, who: str = "users") -> Table:

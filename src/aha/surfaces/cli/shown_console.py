@@ -4,6 +4,9 @@ Every console the CLI prints with is this one. Text handed to Rich as a string (
 visible before Rich measures it, so tables stay aligned; every other segment (a `Text` built by hand, a progress
 line) is made visible as it is written, so nothing reaches the terminal raw: an event name holding `ESC[2J` cannot
 clear the screen, one holding U+202E cannot reorder the rest of its line, `\\r` cannot overwrite it.
+
+Emoji codes are off: Rich replaces `:x:`, `:+1:` and hundreds of other names in any string it prints, so a segment
+value `:x: pro` was shown as `❌ pro` and an event `Reacted :+1:` as `Reacted 👍`. aha's own text uses none.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from aha.surfaces.visible import HIDDEN_IN_TEXT, visible
 
 
 class Console(rich_console.Console):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("emoji", False)
+        super().__init__(*args, **kwargs)
+
     def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
         return super().render_str(visible(text, lines=True), *args, **kwargs)
 

@@ -5,19 +5,24 @@
 Results come from `Project` methods run on one thread with its own connection (the server's reader, or the
 dashboard's own), and are cached by definitions hash, data version, analysis and filters: a new import or a changed
 definitions file is a new key, so a page never shows stale numbers and a repeated view costs one metadata read.
-Off the loopback interface every page asks for a read key (HTTP Basic, the key as user name, or `Bearer`).
+Off the loopback interface every page asks for a read key (HTTP Basic, the key as user name, or `Bearer`). On it no
+key is asked, so a page answers only a request whose Host is a loopback name (`127.0.0.1`, `[::1]`, `localhost`):
+a site the user visits can point its own name at 127.0.0.1 (DNS rebinding), and its script would then read every page
+and the notes form's token as "same origin".
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
+import markupsafe
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -25,6 +30,7 @@ from aha.errors import UserError
 from aha.guidance.checklist import UnknownEntity
 from aha.ingest import bodies
 from aha.store.database import Store
+from aha.surfaces.visible import visible
 from aha.surfaces.web import views
 from aha.surfaces.web.views import Filters
 
@@ -119,12 +125,44 @@ def warm_imports() -> None:
     from statsmodels.stats.contingency_tables import Table2x2  # noqa: F401
 
 
+def loopback_name(host: str | None) -> bool:
+    """Whether a Host header names this machine: a loopback address, `localhost` or a name under `.localhost` (RFC
+    6761: browsers resolve those to loopback themselves). No Host at all is not a browser (HTTP/1.0 tools): allowed."""
+    if host is None:
+        return True
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:
+        return False
+    if not name:
+        return False
+    name = name.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def foreign_host(host: str) -> HTMLResponse:
+    shown = markupsafe.escape(visible(host[:200]))
+    return HTMLResponse(
+        "This dashboard asks no key on the loopback interface, so it answers only to a loopback name "
+        f"(127.0.0.1, [::1] or localhost); this request named the host '{shown}'. A page of another site "
+        "can reach a local server under its own name (DNS rebinding), so such requests are refused. To serve the "
+        "dashboard under another name, listen on that interface with --host and give readers a key "
+        "(`aha keys create --kind read`).", status_code=403, headers=HEADERS)
+
+
 def key_checker(require_key: bool, check: Callable[[str], bool]) -> Callable[[Request], HTMLResponse | None]:
-    """None when the request may read; otherwise a 401 that makes a browser ask for the key."""
+    """None when the request may read; otherwise a 401 that makes a browser ask for the key (off loopback), or a 403
+    for a Host that is not a loopback name (on loopback, where no key is asked: see the module docstring)."""
 
     def guard(request: Request) -> HTMLResponse | None:
         if not require_key:
-            return None
+            host = request.headers.get("host")
+            return None if loopback_name(host) else foreign_host(host or "")
         key = bodies.key_from_header(request.headers.get("authorization"))
         if key is not None and check(key):
             return None
