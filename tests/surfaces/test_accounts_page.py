@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.serving import LOCAL, rows
 from tests.serving import aha as run_aha
-from tests.serving import rows
 from tests.surfaces.test_web import metrics
 
 
@@ -34,7 +34,7 @@ def cli(db: Path, *args: str) -> dict[str, object]:
 def get(db: Path, path: str, status: int = 200) -> str:
     from aha.surfaces.web.local import create_dashboard
 
-    with TestClient(create_dashboard(db, db.parent / "aha.yaml")) as client:
+    with TestClient(create_dashboard(db, db.parent / "aha.yaml"), base_url=LOCAL) as client:
         got = client.get(path)
     assert got.status_code == status, got.text
     return got.text

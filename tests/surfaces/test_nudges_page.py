@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import aha
+from tests.serving import LOCAL, rows
 from tests.serving import aha as run_aha
-from tests.serving import rows
 from tests.surfaces.test_web import metrics
 
 
@@ -26,7 +26,7 @@ def nudged(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def page(db: Path, config: Path, path: str = "/nudges") -> str:
     from aha.surfaces.web.local import create_dashboard
 
-    with TestClient(create_dashboard(db, config)) as client:
+    with TestClient(create_dashboard(db, config), base_url=LOCAL) as client:
         got = client.get(path)
     assert got.status_code == 200, got.text
     return got.text
