@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 import aha
 from tests.serving import aha as aha_cli
-from tests.store.test_lake_shapes import CONFIG, answers, write
+from tests.store.test_lake_shapes import CONFIG, WAREHOUSE_CONFIG, answers, write, write_warehouse
 
 
 def test_spark_reads_null_members_bad_text_and_epoch_times_as_import_does(tmp_path: Path, spark_session: Any) -> None:
@@ -40,3 +40,25 @@ def test_spark_reads_null_members_bad_text_and_epoch_times_as_import_does(tmp_pa
         assert project.report().headline.users == 5  # the files as they are now, not the state kept before
     finally:
         project.close()
+
+
+def test_spark_reads_a_warehouse_table_s_property_columns_as_import_does(tmp_path: Path, spark_session: Any) -> None:
+    """A Segment warehouse `tracks` table (tests/store/test_lake_shapes.py `write_warehouse`): a milestone
+    `where: {plan: pro}` on a top-level column gives on Spark the imported file's answers (Spark ignored the column:
+    nobody reached it), and `segment=plan` its groups."""
+    lake = write_warehouse(tmp_path / "lake")
+    config = tmp_path / "aha.yaml"
+    config.write_text(WAREHOUSE_CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"spark:local[2]?parquet={lake}/", config, False)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, False)
+    timing = {m["milestone_id"]: m for m in got["report"]["timing"]["groups"][0]["milestones"]}
+    assert (timing["used_pro"]["eligible"], timing["used_pro"]["reached"]) == (4, 1)  # u1, by hand
+    project = aha.open(f"spark:local[2]?parquet={lake}/", str(config))
+    try:
+        by_plan = project.funnel(segment="plan", include_immature=True).to_dict()
+    finally:
+        project.close()
+    assert {g["segment"]: [s["entities"] for s in g["steps"]] for g in by_plan["groups"]} == {
+        "pro": [2, 1], "free": [1, 1], "(none)": [1, 1]}
