@@ -5,6 +5,7 @@ one Spark session."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,48 @@ def test_spark_reads_a_warehouse_table_s_property_columns_as_import_does(tmp_pat
         project.close()
     assert {g["segment"]: [s["entities"] for s in g["steps"]] for g in by_plan["groups"]} == {
         "pro": [2, 1], "free": [1, 1], "(none)": [1, 1]}
+
+
+HOUR, HALF = timedelta(hours=1), timedelta(milliseconds=500)
+NINE = datetime(2026, 1, 20, 9)  # 1768899600 s since 1970
+# text in a lake's timestamp column → the UTC time aha's rule reads (store/rows.py timestamp_sql), None: no time
+TEXT_TIMES: dict[str, datetime | None] = {
+    "2026-01-20T11:00:00+02:00": NINE, "2026-01-20T11:00:00+0200": NINE, "2026-01-20 11:00:00+02": NINE,
+    "2026-01-20T09:00:00Z": NINE, "2026-01-20T09:00:00z": NINE, "2026-01-20 09:00:00 UTC": NINE,
+    "2026-01-20 09:00:00 utc": NINE, "2026-01-20T06:30:00-02:30": NINE, "2026-01-20T23:00:00+14:00": NINE,
+    "2026-01-20T09:00:00": NINE, "2026-01-20 09:00:00": NINE, "2026-01-20T09:00": NINE, "2026-01-20": NINE - 9 * HOUR,
+    "1768899600": NINE, "1768899600.5": NINE + HALF, "1768899600000": NINE, "1768899600000000": NINE,
+    "1768899600000000000": NINE, " 1768899600 ": NINE, "-1.5": datetime(1969, 12, 31, 23, 59, 58, 500000),
+    "2026-01-20T09:00:00.1234567Z": NINE + timedelta(microseconds=123456),  # the seventh digit dropped
+    "2026-01-19T24:00:00": NINE - 9 * HOUR, "2026-01-20 9:00:00+00": NINE,
+    # no time: a zone name, no space before UTC, a space before Z or an offset, a comma, out of range, not a time
+    "2026-01-20T09:00:00 CET": None, "2026-01-20 09:00:00UTC": None, "2026-01-20T09:00:00 Z": None,
+    "2026-01-20T09:00:00 +02:00": None, "2026-01-20T09:00:00,5": None, "2026-02-30T00:00:00": None,
+    "2026-01-20T23:59:60Z": None, "2026-01-20T09:60:00": None, "2026-01-20t09:00:00": None, "yesterday": None,
+    "1e9": None, "+1768899600": None, "176889960000000000000": None, "2026-01-20T09:00:00+2": None,
+    "20260120T090000Z": None, "2026-01-20T25:00:00Z": None, "2026-13-01": None,
+}
+
+
+def test_spark_reads_text_timestamps_by_aha_s_rule(tmp_path: Path, spark_session: Any) -> None:
+    """A lake whose timestamp column is text (ISO with offsets, ` UTC`, epoch numbers as text, naive): Spark cast it
+    its own way (epoch text and ` UTC` no time, a naive time in the session's zone); now each row's time is the one
+    the DuckDB lake (and `aha import`) reads, and a row without one is no event on either."""
+    from aha.store import open_store
+
+    shapes = list(TEXT_TIMES)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"user_id": [f"u{i:02d}" for i in range(len(shapes))], "event": ["e"] * len(shapes),
+                             "timestamp": shapes}), lake / "part-0.parquet")
+    expected = {f"u{i:02d}": at for i, at in enumerate(TEXT_TIMES.values()) if at is not None}  # by hand
+    duck = open_store(f"parquet://{lake}/")
+    try:
+        assert dict(duck.raw.execute("SELECT user_id, timestamp FROM events").fetchall()) == expected
+    finally:
+        duck.close()
+    spark = open_store(f"spark:local[2]?parquet={lake}/")
+    try:
+        assert dict(spark.rows("SELECT user_id, timestamp FROM events")) == expected
+    finally:
+        spark.close()

@@ -42,6 +42,7 @@ from aha.store.lake import (
     resolve,
     side_table_sql,
 )
+from aha.store.spark_times import text_time
 from aha.store.urls import Location
 
 CANONICAL = (schema.EVENTS, *SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS)
@@ -99,11 +100,13 @@ class SparkStore(Store):
         events.createOrReplaceTempView("aha_source_events")
         # a directory is read with recursiveFileLookup, which infers no partition column: the names are the files'
         extra = property_columns(columns, list(types))
-        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch,
-                                  extra=extra, merged_of=_merged)
+        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch, text_time,
+                                  ("string",), extra, _merged)
         where = accepted_rows(columns, types, _quote, _is_object, ("string",))
-        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events WHERE {where}", canonical[schema.EVENTS],
-                   cache=False)
+        # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
+        self._view(schema.EVENTS, f"SELECT * FROM (SELECT {select} FROM aha_source_events WHERE {where}) WHERE event "
+                   "IS NOT NULL AND timestamp IS NOT NULL AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)",
+                   canonical[schema.EVENTS], cache=False)
         for name in SIDE_TABLES:
             if name in found.tables:
                 self._read(found.tables[name]).createOrReplaceTempView(f"aha_source_{name}")
