@@ -146,3 +146,41 @@ def test_waiting_firings_of_a_removed_rule_are_withdrawn_not_sent(tmp_path, rece
     assert statuses(project) == after
     impact = back.impact("connect_nudge", as_of="2026-01-01T12:00")
     assert impact.nudged.eligible == 0 and impact.held_out.eligible == len(held)
+
+
+def test_the_server_s_schedule_withdraws_when_no_rule_is_left(tmp_path, receiver):
+    """`aha serve`'s schedule skipped its pass when the definitions had no rule left, so the last rule's removal
+    withdrew nothing: its pass withdraws the waiting firings even then (here the schedule runs one pass on the store,
+    as the server's reader runs it)."""
+    import asyncio
+
+    from aha.surfaces.api.state import rules_schedule
+
+    project = make_project(tmp_path, receiver.url, users=6)
+    receiver.fail = 10**6
+    run(project, START + timedelta(hours=12))
+    waiting = {u for u, s in statuses(project).items() if s == "pending"}
+    assert waiting
+
+    class Definitions:
+        def get(self):
+            return parse(nudge_definitions(receiver.url).split("rules:")[0])
+
+    class OnePass:
+        def __init__(self):
+            self.ran = asyncio.Event()
+
+        async def run(self, work, transaction):
+            result = work(project.store)
+            self.ran.set()
+            return result
+
+    async def one_pass():
+        reader = OnePass()
+        task = asyncio.create_task(rules_schedule(reader, Definitions(), 0))  # type: ignore[arg-type]
+        await reader.ran.wait()
+        task.cancel()
+
+    asyncio.run(one_pass())
+    assert {u for u, s in statuses(project).items() if s == "withdrawn"} == waiting
+    assert receiver.received == []
