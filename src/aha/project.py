@@ -138,7 +138,7 @@ class Project:
             return result
         sent = delivery_mod.deliver(self.store, ms, now or datetime.now(UTC).replace(tzinfo=None))
         return dataclasses.replace(result, sent=sent.attempted, delivered=sent.delivered, retrying=sent.retrying,
-                                   failed=sent.failed, deferred=sent.deferred)
+                                   failed=sent.failed, deferred=sent.deferred, withdrawn=sent.withdrawn)
 
     def replay_failed(self, rule_id: str | None = None) -> int:
         """Failed webhook firings back to pending (sent by the next `run_rules`): how many."""

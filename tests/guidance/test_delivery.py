@@ -114,3 +114,73 @@ def test_a_rule_whose_channel_is_edited_sends_its_waiting_firings_the_new_way(tm
     channels = dict(project.store.raw.execute(f"SELECT user_id, channel FROM {FIRINGS} WHERE status = 'delivered'")
                     .fetchall())
     assert channels == {waiting[0]: "in_app", **{u: "webhook" for u in waiting[1:]}}
+
+
+def test_waiting_firings_of_a_removed_rule_are_withdrawn_not_sent(tmp_path, receiver):
+    """Firings waiting for a receiver that fails, then the rule removed from the definitions: the next pass marks
+    them `withdrawn`, naming the rule (they stayed `pending` for ever, sent by nothing, counted as pending). Added
+    back under the same id, the rule sends none of them and records those users again for nobody; its impact counts
+    a withdrawn firing in neither arm (it was not nudged, and the hash did not hold it out)."""
+    project = make_project(tmp_path, receiver.url, users=12)  # holdout 0.25
+    receiver.fail = 10**6
+    first = run(project, START + timedelta(hours=12))
+    before = statuses(project)
+    waiting = sorted(u for u, s in before.items() if s == "pending")
+    held = sorted(u for u, s in before.items() if s == "held_out")
+    assert first.retrying == len(waiting) > 1 and held and receiver.received == []
+    no_rules = nudge_definitions(receiver.url).split("rules:")[0]
+    removed = Project(project.store, parse(no_rules))
+    assert run(removed, START + timedelta(hours=13)).withdrawn == len(waiting)
+    after = statuses(project)
+    assert {u for u, s in after.items() if s == "withdrawn"} == set(waiting)
+    assert {u for u, s in after.items() if s == "held_out"} == set(held)  # history, unchanged
+    listed = project.interventions(status="withdrawn", limit=100)
+    assert listed.total == len(waiting)
+    assert all("rule 'connect_nudge' was removed" in (i.last_error or "") for i in listed.interventions)
+    assert project.interventions(limit=100).by_status == {"held_out": len(held), "withdrawn": len(waiting)}
+    back = Project(project.store, parse(nudge_definitions(receiver.url, holdout=0.25)))
+    receiver.fail = 0
+    again = run(back, START + timedelta(hours=14))
+    assert again.sent == 0 and again.withdrawn == 0 and receiver.received == []
+    assert again.rules[0].new == 0 and again.rules[0].already == len(waiting) + len(held)
+    assert statuses(project) == after
+    impact = back.impact("connect_nudge", as_of="2026-01-01T12:00")
+    assert impact.nudged.eligible == 0 and impact.held_out.eligible == len(held)
+
+
+def test_the_server_s_schedule_withdraws_when_no_rule_is_left(tmp_path, receiver):
+    """`aha serve`'s schedule skipped its pass when the definitions had no rule left, so the last rule's removal
+    withdrew nothing: its pass withdraws the waiting firings even then (here the schedule runs one pass on the store,
+    as the server's reader runs it)."""
+    import asyncio
+
+    from aha.surfaces.api.state import rules_schedule
+
+    project = make_project(tmp_path, receiver.url, users=6)
+    receiver.fail = 10**6
+    run(project, START + timedelta(hours=12))
+    waiting = {u for u, s in statuses(project).items() if s == "pending"}
+    assert waiting
+
+    class Definitions:
+        def get(self):
+            return parse(nudge_definitions(receiver.url).split("rules:")[0])
+
+    class OnePass:
+        def __init__(self):
+            self.ran = asyncio.Event()
+
+        async def run(self, work, transaction):
+            result = work(project.store)
+            self.ran.set()
+            return result
+
+    async def one_pass():
+        reader = OnePass()
+        task = asyncio.create_task(rules_schedule(reader, Definitions(), 0))  # type: ignore[arg-type]
+        await reader.ran.wait()
+        task.cancel()
+
+    asyncio.run(one_pass())
+    assert {u for u, s in statuses(project).items() if s == "withdrawn"} == waiting
+    assert receiver.received == []

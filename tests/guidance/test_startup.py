@@ -36,3 +36,39 @@ rules:
         f"listens on 127.0.0.1:{port} (connection refused)). Firings are kept and retried with backoff (8 attempts); "
         "`aha interventions --failed` lists those that gave up and `--replay-failed` sends them again."]
     assert "Traceback" not in log and "s3cret" not in log
+
+
+def test_webhooks_are_probed_at_the_same_time(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Six rules whose receivers cannot be reached: the start probed them one after another (2 s each when a
+    receiver does not answer, so 12 s before the server answered). Every probe must be under way at once: each
+    waits at a barrier for the other five before probing for real (one after another, the first would wait alone
+    until the barrier gives up and the test fails). The warnings still come one per rule, in the rules' order."""
+    import threading
+
+    from aha.guidance import delivery
+    from aha.surfaces.cli.commands.serve_cmd import _warn_unreachable_webhooks
+
+    ports = [free_port() for _ in range(6)]  # nothing listens on them
+    rules = "\n".join(f"  - {{id: hook{i}, when: {{not_reached: connected, after: {i + 1}h}}, "
+                      f"then: {{webhook: \"http://127.0.0.1:{port}/hook\", secret: \"{SECRET}\"}}}}"
+                      for i, port in enumerate(ports))
+    (tmp_path / "aha.yaml").write_text(f"""
+signup: {{event: Signed Up}}
+milestones:
+  - {{id: connected, event: Connected, within: 3d, level: primary}}
+rules:
+{rules}
+""")
+    together = threading.Barrier(len(ports), timeout=30)
+    real = delivery.unreachable
+
+    def probe(url: str, timeout: float = delivery.PROBE_SECONDS) -> str | None:
+        together.wait()  # raises BrokenBarrierError unless all six probes are running at once
+        return real(url, timeout)
+
+    monkeypatch.setattr(delivery, "unreachable", probe)
+    _warn_unreachable_webhooks(tmp_path / "aha.yaml")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0:2] for line in lines] == [["warning", f" rule 'hook{i}'"] for i in range(6)]
+    assert all(f"nothing listens on 127.0.0.1:{port} (connection refused)" in line
+               for line, port in zip(lines, ports, strict=True))

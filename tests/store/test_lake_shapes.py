@@ -237,3 +237,65 @@ def test_a_lake_s_text_times_are_read_as_import_reads_them(tmp_path: Path, unit:
     assert got == answers(str(tmp_path / "file.duckdb"), config, True)
     assert _by_kind(got) == by_kind
     assert got["report"]["overview"]["as_of"] == "2026-01-20T09:00:00Z"  # u4's last event, by hand
+
+
+WAREHOUSE_CONFIG = """
+signup: {event: signup}
+segments: [plan]
+milestones:
+  - {id: used, event: use, within: 7d, level: primary}
+  - {id: used_pro, event: use, within: 7d, where: {plan: pro}}  # reads a top-level column of the warehouse table
+funnel: [used]
+"""
+
+
+def write_warehouse(folder: Path) -> Path:
+    """A Segment (or RudderStack) warehouse `tracks` table: properties are top-level columns (`plan`, `seats`),
+    beside the pipeline's times (`received_at`, `sent_at`, `original_timestamp`, `uuid_ts`) and `context_*`."""
+    folder.mkdir(parents=True)
+    rows = [("u1", "signup", 1, "pro"), ("u1", "use", 2, "pro"),  # pro, used
+            ("u2", "signup", 1, "free"), ("u2", "use", 3, "free"),  # free, used
+            ("u3", "signup", 2, "pro"),  # pro, never used
+            ("u4", "signup", 2, None), ("u4", "use", 4, None)]  # no plan, used
+    times = [datetime(2026, 1, day, 9, tzinfo=UTC) for _, _, day, _ in rows]
+    delivered = pa.array([t.replace(minute=1) for t in times], pa.timestamp("us", tz="UTC"))
+    pq.write_table(pa.table({
+        "id": [f"m{i}" for i in range(len(rows))], "anonymous_id": [f"a-{r[0]}" for r in rows],
+        "user_id": [r[0] for r in rows], "event": [r[1] for r in rows], "event_text": [r[1] for r in rows],
+        "timestamp": pa.array(times, pa.timestamp("us", tz="UTC")), "received_at": delivered, "sent_at": delivered,
+        "original_timestamp": delivered, "uuid_ts": delivered,
+        "context_library_name": ["analytics.js"] * len(rows), "plan": [r[3] for r in rows],
+        "seats": pa.array([3 if r[3] == "pro" else None for r in rows], pa.int64())}), folder / "part-0.parquet")
+    return folder
+
+
+def test_a_warehouse_table_s_property_columns_are_properties_as_import_keeps_them(tmp_path: Path) -> None:
+    """A milestone `where: {plan: pro}` on a Segment warehouse table: read in place, the lake ignored the columns
+    (used_pro reached by nobody) where the imported file counts u1; now the same answers, and the same properties."""
+    lake = write_warehouse(tmp_path / "lake")
+    config = tmp_path / "aha.yaml"
+    config.write_text(WAREHOUSE_CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = answers(f"parquet://{lake}/", config, False)
+    assert got == answers(str(tmp_path / "file.duckdb"), config, False)
+    timing = {m["milestone_id"]: m for m in got["report"]["timing"]["groups"][0]["milestones"]}
+    assert (timing["used_pro"]["eligible"], timing["used_pro"]["reached"]) == (4, 1)  # u1, by hand (u3: pro, unused)
+    project = aha.open(f"parquet://{lake}/", str(config))
+    try:
+        by_plan = project.funnel(segment="plan", include_immature=True).to_dict()
+    finally:
+        project.close()
+    assert {g["segment"]: [s["entities"] for s in g["steps"]] for g in by_plan["groups"]} == {
+        "pro": [2, 1], "free": [1, 1], "(none)": [1, 1]}
+    imported = aha.open(str(tmp_path / "file.duckdb"), str(config))
+    lake_store = aha.open(f"parquet://{lake}/", str(config))
+    try:
+        query = "SELECT user_id, event, timestamp, properties FROM events ORDER BY timestamp, user_id, event"
+        assert lake_store.store.raw.execute(query).fetchall() == imported.store.raw.execute(query).fetchall()
+        first = json.loads(lake_store.store.raw.execute(query).fetchall()[0][3])  # u1's signup
+        assert first == {"id": "m0", "event_text": "signup", "context_library_name": "analytics.js", "plan": "pro",
+                         "seats": 3}  # no delivery time: pipeline metadata (aha.store.metadata)
+    finally:
+        imported.close()
+        lake_store.close()

@@ -17,6 +17,7 @@ Standard Webhooks idempotency key receivers deduplicate on (docs/semantics.md, "
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -35,7 +36,7 @@ from aha.engine import columns as c
 from aha.errors import UserError
 from aha.guidance import account_rules, email, limits
 from aha.guidance.checklist import UnknownEntity, checklist
-from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, ensure_outbox
+from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, WITHDRAWN, ensure_outbox
 from aha.guidance.templates import TemplateRenderer
 from aha.results import to_jsonable
 from aha.store import Store, one_row
@@ -58,6 +59,7 @@ class DeliveryRun:
     retrying: int
     failed: int  # failed for good this pass
     deferred: int = 0  # held back by the per-user cap or quiet hours (not an attempt)
+    withdrawn: int = 0  # waiting firings whose rule was removed: withdrawn, never sent
 
 
 def message_id(rule_id: str, user_id: str, occurrence: int = 1) -> str:
@@ -157,11 +159,13 @@ async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_post,
             rng: random.Random | None = None) -> DeliveryRun:
-    """Send every pending webhook firing that is due (`next_attempt_at` ≤ now), at most BATCH per pass."""
+    """Send every pending webhook firing that is due (`next_attempt_at` ≤ now), at most BATCH per pass; first
+    withdraw the waiting firings of rules no longer defined."""
     ensure_outbox(store)
+    withdrawn = withdraw_removed(store, [r.id for r in ms.definitions.rules], now)
     rules = {r.id: r for r in ms.definitions.rules if r.then.channel in ("webhook", "email")}
     if not rules:
-        return DeliveryRun(0, 0, 0, 0)
+        return DeliveryRun(0, 0, 0, 0, withdrawn=withdrawn)
     secrets = {rule_id: secret_bytes(rule) for rule_id, rule in rules.items() if rule.then.webhook is not None}
     smtp = email.smtp_settings() if any(r.then.email is not None for r in rules.values()) else None
     due = store.raw.execute(
@@ -173,7 +177,27 @@ def deliver(store: Store, ms: MilestoneState, now: datetime, post: Post = http_p
     ).fetchall()
     rng = rng or random.Random()
     with TemplateRenderer() as renderer:  # its child process starts on the pass's first email, if any
-        return _deliver_due(store, ms, now, post, rng, rules, secrets, smtp, due, renderer)
+        sent = _deliver_due(store, ms, now, post, rng, rules, secrets, smtp, due, renderer)
+    return dataclasses.replace(sent, withdrawn=withdrawn)
+
+
+def withdraw_removed(store: Store, rule_ids: list[str], now: datetime) -> int:
+    """Mark `withdrawn` every firing still waiting (pending: a webhook or email not yet sent, an in-app message not
+    yet acknowledged) whose rule is not among `rule_ids` (removed from the definitions): it is never sent, and its
+    `last_error` names the rule. How many. A store without an outbox is left as it is."""
+    exists = one_row(store.raw, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+                     "AND database_name = current_database()", [FIRINGS])
+    if not exists or not exists[0]:
+        return 0
+    where = f"WHERE status = '{PENDING}' AND NOT list_contains(?, rule_id)"
+    removed = store.raw.execute(f"SELECT rule_id, count(*) FROM {FIRINGS} {where} GROUP BY rule_id ORDER BY rule_id",
+                                [sorted(rule_ids)]).fetchall()
+    for rule_id, _ in removed:
+        reason = (f"withdrawn {now:%Y-%m-%d %H:%M} UTC: rule {rule_id!r} was removed from the definitions before "
+                  "this was sent")
+        store.raw.execute(f"UPDATE {FIRINGS} SET status = '{WITHDRAWN}', next_attempt_at = NULL, last_error = ? "
+                          f"WHERE status = '{PENDING}' AND rule_id = ?", [reason[:ERROR_SHOWN], rule_id])
+    return sum(int(n) for _, n in removed)
 
 
 def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rng: random.Random,

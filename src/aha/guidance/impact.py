@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from aha.analyses.account_level import account_conversion
 from aha.analyses.state import MilestoneState
 from aha.errors import UserError
-from aha.guidance.rules import ACCOUNT_CONVERSION, FIRINGS, ensure_outbox
+from aha.guidance.rules import ACCOUNT_CONVERSION, FIRINGS, WITHDRAWN, ensure_outbox
 from aha.results import Rate, ResultMixin
 from aha.stats.contingency import difference, p_value
 from aha.stats.survival import kaplan_meier
@@ -89,7 +89,7 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
                                   ELSE least(s.window_end, ?) END - f.eligible_at) AS duration,
                        count(*) AS n
                 FROM {FIRINGS} f JOIN _aha_target_state s ON s.entity_id = f.user_id
-                WHERE f.rule_id = ? AND f.eligible_at <= ?
+                WHERE f.rule_id = ? AND f.eligible_at <= ? AND f.status <> '{WITHDRAWN}'
                 GROUP BY ALL""",
             [ms.as_of, ms.as_of, rule_id, ms.as_of],
         ).fetchall()

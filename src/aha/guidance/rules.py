@@ -36,6 +36,7 @@ from aha.store import Store
 
 FIRINGS = "aha_firings"
 HELD_OUT, PENDING, DELIVERED, FAILED = "held_out", "pending", "delivered", "failed"
+WITHDRAWN = "withdrawn"  # its rule was removed while it waited: never sent, in neither arm of the impact
 SHOWN_PER_RULE = 20  # firings listed per rule in a run's result (all are counted and recorded)
 FIRINGS_DDL = f"""CREATE TABLE IF NOT EXISTS {FIRINGS} (
     rule_id VARCHAR NOT NULL, user_id VARCHAR NOT NULL, occurrence INTEGER NOT NULL,
@@ -96,6 +97,7 @@ class RulesRunResult(ResultMixin):
     retrying: int = 0  # failed this time, another attempt scheduled
     failed: int = 0  # failed for good this run: `aha interventions --failed`
     deferred: int = 0  # held back by the per-user cap or quiet hours, sent later
+    withdrawn: int = 0  # waiting firings of rules removed from the definitions, withdrawn by this run
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"rule_id": r.rule_id, "unit": r.unit, "channel": r.channel, "milestone_id": r.milestone_id,
@@ -219,7 +221,7 @@ class Intervention:
     eligible_at: datetime
     channel: str
     milestone_id: str
-    status: str  # held_out, pending, delivered, failed
+    status: str  # held_out, pending, delivered, failed, withdrawn
     attempts: int
     last_error: str | None
     delivered_at: datetime | None

@@ -7,7 +7,8 @@ Event columns: `event`, `timestamp`, and `user_id` or `anonymous_id` are require
 instant are broken by it), `account_id`, `properties` (JSON text, or a struct/map, written as JSON) and
 `received_at` are optional. Other names map with `map=canonical=column,...`, as `aha import --map`. A timestamp
 with a time zone is read in UTC; one without means UTC. Nothing is deduplicated. Properties are read as import
-stores them: null members absent, rows whose properties text is not a JSON object left out (import rejects them).
+stores them: null members absent, rows whose properties text is not a JSON object left out (import rejects them),
+and every other column but pipeline metadata a property (a warehouse table's, `property_columns`).
 
 The state is computed into an in-memory DuckDB database beside the view of the files, so every process computes it
 once (the files may change between runs without aha knowing; a side file would need their listing in its key).
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from aha.store import schema
+from aha.store import metadata, schema
 from aha.store.database import Store, StoreError, connect
 from aha.store.mapping import EVENT_COLUMNS
 from aha.store.urls import Location
@@ -141,13 +142,27 @@ def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str],
             f"FROM {source}) WHERE _n = 1")
 
 
+def property_columns(columns: dict[str, str | None], names: Sequence[str]) -> list[str]:
+    """The source columns read as properties, as `aha import` keeps a table's columns (store/rows.py
+    `table_rows_sql`): every column no canonical column reads, but pipeline metadata (aha.store.metadata: Segment's
+    `received_at`, `uuid_ts`, a loader's `_dlt_id`, ...). A Segment or RudderStack warehouse table holds its events'
+    properties so, as top-level columns. `names`: the files' own columns, in file order."""
+    used = {source for source in columns.values() if source is not None}
+    skipped = set(metadata.left_out(names, used))
+    return [name for name in names if name not in used and name not in skipped]
+
+
 def canonical_select(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
                      json_of: Callable[[str, str | None], str], string: str, timestamp: str,
                      epoch_of: Callable[[str], str], text_time: Callable[[str], str] | None = None,
-                     text_kinds: tuple[str, ...] = ()) -> str:
+                     text_kinds: tuple[str, ...] = (), extra: Sequence[str] = (),
+                     merged_of: Callable[[str, str | None, list[tuple[str, str]]], str] | None = None) -> str:
     """The SELECT list that turns source columns into the canonical events (DuckDB or Spark spelling).
     `json_of(column, its type)` is the properties as the store's JSON (`json_of("NULL", None)`: a NULL of it), so
     that files without a properties column read as events without properties, not as a column of text.
+    `extra` (`property_columns`) are columns read as properties: `merged_of(column or "NULL", its type or None,
+    [(extra column's name, its type)])` is then the properties, the extra columns' values with the properties
+    column's members merged over them (a JSON merge patch), as import merges them.
     `epoch_of(micros)` is the timestamp of a BIGINT of microseconds since 1970, for a timestamp column of numbers;
     `text_time(column)` that of a column of text (a type in `text_kinds`), NULL where it is no time."""
     def time(source: str) -> str:
@@ -161,6 +176,10 @@ def canonical_select(columns: dict[str, str | None], types: dict[str, str], quot
 
     def col(name: str, kind: str) -> str:
         source = columns[name]
+        if name == "properties" and extra and merged_of is not None:
+            kept = [(column, types[column]) for column in extra]
+            merged = merged_of(quote(source) if source else "NULL", types[source] if source else None, kept)
+            return f"{merged} AS {name}"
         if name == "properties":
             return f"{json_of(quote(source), types[source]) if source else json_of('NULL', None)} AS {name}"
         if source is None:
@@ -234,8 +253,10 @@ class LakeStore(Store):
         described = self.raw.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
         columns = resolve(self.location, list(types))
+        partitions = partition_keys(self._files) - own  # the directories' names, not the files' data
+        extra = property_columns(columns, [name for name in types if name not in partitions])
         select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP", _epoch, _text_time,
-                                  ("varchar",))
+                                  ("varchar",), extra, _merged)
         where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
         # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
         select = (f"* FROM (SELECT {select} FROM {source} WHERE {where}) WHERE event IS NOT NULL AND timestamp IS "
@@ -288,6 +309,21 @@ def _json(column: str, kind: str | None) -> str:
         return "CAST(NULL AS JSON)"
     doc = f"TRY_CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"
     return f"json_merge_patch('{{}}', {doc})"
+
+
+def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
+    """The extra columns as one object (null values kept, GA4 key/value lists as objects), the properties column's
+    members merged over it (its null members remove the key): store/rows.py `table_rows_sql`'s payload."""
+    from aha.store.formats import quote_literal
+    from aha.store.values import key_value_object
+
+    pairs = ", ".join(f"{quote_literal(name)}, {key_value_object(_quote(name), kind_) or _quote(name)}"
+                      for name, kind_ in extra)
+    values = f"json_object({pairs})"
+    if kind is None:
+        return values
+    doc = f"TRY_CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"CAST(to_json({column}) AS JSON)"
+    return f"(CASE WHEN {doc} IS NULL THEN {values} ELSE json_merge_patch({values}, {doc}) END)"
 
 
 def _is_object(column: str) -> str:

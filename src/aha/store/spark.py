@@ -38,9 +38,11 @@ from aha.store.lake import (
     canonical_select,
     layout,
     listing,
+    property_columns,
     resolve,
     side_table_sql,
 )
+from aha.store.spark_times import text_time
 from aha.store.urls import Location
 
 CANONICAL = (schema.EVENTS, *SIDE_TABLES, schema.SEEN_USERS, schema.SEEN_MEMBERS, schema.SEEN_ANONYMOUS)
@@ -96,10 +98,15 @@ class SparkStore(Store):
         types = {f.name: f.dataType.simpleString() for f in events.schema.fields}
         columns = resolve(self.location, list(types))
         events.createOrReplaceTempView("aha_source_events")
-        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch)
+        # a directory is read with recursiveFileLookup, which infers no partition column: the names are the files'
+        extra = property_columns(columns, list(types))
+        select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch, text_time,
+                                  ("string",), extra, _merged)
         where = accepted_rows(columns, types, _quote, _is_object, ("string",))
-        self._view(schema.EVENTS, f"SELECT {select} FROM aha_source_events WHERE {where}", canonical[schema.EVENTS],
-                   cache=False)
+        # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
+        self._view(schema.EVENTS, f"SELECT * FROM (SELECT {select} FROM aha_source_events WHERE {where}) WHERE event "
+                   "IS NOT NULL AND timestamp IS NOT NULL AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)",
+                   canonical[schema.EVENTS], cache=False)
         for name in SIDE_TABLES:
             if name in found.tables:
                 self._read(found.tables[name]).createOrReplaceTempView(f"aha_source_{name}")
@@ -318,6 +325,21 @@ def _json(column: str, kind: str | None) -> str:
     members = f"try_variant_get(try_parse_json({text}), '$', 'map<string,variant>')"
     kept = f"to_json(map_filter({members}, (k, v) -> NOT is_variant_null(v)))"
     return f"CASE WHEN {text} LIKE '%null%' THEN {kept} ELSE {text} END"
+
+
+def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
+    """The extra columns as one object (null values kept), the properties column's members merged over it (its null
+    members remove the key), as `aha import` merges them (aha.store.lake `_merged`, DuckDB's)."""
+    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_quote(name)}" for name, _ in extra)
+    values = f"to_json(named_struct({fields}), map('ignoreNullFields', 'false'))"
+    if kind is None:
+        return values
+    text = f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
+    doc = f"try_variant_get(try_parse_json({text}), '$', 'map<string,variant>')"
+    base = f"try_variant_get(to_variant_object(named_struct({fields})), '$', 'map<string,variant>')"
+    return (f"CASE WHEN {doc} IS NULL THEN {values} ELSE to_json(map_concat("
+            f"map_filter({base}, (k, v) -> NOT array_contains(map_keys({doc}), k)), "
+            f"map_filter({doc}, (k, v) -> NOT is_variant_null(v)))) END")
 
 
 def _is_object(column: str) -> str:

@@ -86,7 +86,7 @@ class ImpactOptions(Options):
 
 class InterventionsOptions(Options):
     rule_id: str | None = Field(None, max_length=64)
-    status: Literal["held_out", "pending", "delivered", "failed"] | None = None
+    status: Literal["held_out", "pending", "delivered", "failed", "withdrawn"] | None = None
     limit: int = Field(50, ge=1, le=10_000)
 
 

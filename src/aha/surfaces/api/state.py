@@ -125,9 +125,13 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
         from aha.project import Project
 
         defs = definitions.get()
-        if not defs.rules:
-            return None
         now = now_utc()
+        if not defs.rules:  # no rule left: only the waiting firings of the removed ones to withdraw
+            from aha.guidance.delivery import withdraw_removed
+
+            if withdrawn := withdraw_removed(store, [], now):
+                log.info("rules: %d waiting firings withdrawn (their rules were removed)", withdrawn)
+            return None
         return Project(store, defs, None).run_rules(as_of=now, now=now)
 
     while True:
@@ -138,10 +142,10 @@ async def rules_schedule(reader: Reader, definitions: DefinitionsFile, every: fl
                 # Not one transaction: each firing is recorded (committed) before it is sent, and marked delivered
                 # (committed) once its receiver answered, so a kill mid-pass re-sends only the one in flight.
                 result = await reader.run(one_pass, transaction=False)
-            if result is not None and (result.sent or any(r.new for r in result.rules)):
-                log.info("rules: %d new firings, %d sent, %d delivered, %d deferred, %d failed",
+            if result is not None and (result.sent or result.withdrawn or any(r.new for r in result.rules)):
+                log.info("rules: %d new firings, %d sent, %d delivered, %d deferred, %d failed, %d withdrawn",
                          sum(r.new for r in result.rules), result.sent, result.delivered, result.deferred,
-                         result.failed)
+                         result.failed, result.withdrawn)
         except Exception as exc:  # a bad definitions file or a failing store must not stop ingestion
             log.warning("rules pass failed: %s", str(exc)[:300])
 

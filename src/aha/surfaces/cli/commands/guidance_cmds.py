@@ -48,6 +48,9 @@ def run(
         console.print(f"deliveries (webhook and email): {result.sent:,} sent, {result.delivered:,} delivered, "
                       f"{result.retrying:,} to retry, {result.failed:,} failed for good (aha interventions --failed)"
                       + (f", {result.deferred:,} deferred by the cap or quiet hours" if result.deferred else ""))
+    if not dry_run and result.withdrawn:
+        console.print(f"withdrawn: {result.withdrawn:,} waiting firings of rules removed from the definitions "
+                      "(never sent; aha interventions lists them)")
 
 
 def render_run(r: RulesRunResult) -> list[Table]:
