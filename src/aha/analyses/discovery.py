@@ -90,6 +90,13 @@ class DoseBand:
     upper: int | None
     rate: Rate
 
+    @property
+    def label(self) -> str:
+        """The band as users read it, on every surface: "0", "3–4", "5+" (times done in the window)."""
+        if self.upper is None:
+            return f"{self.lower}+"
+        return str(self.lower) if self.upper == self.lower + 1 else f"{self.lower}–{self.upper - 1}"
+
 
 @dataclass(frozen=True, slots=True)
 class MagicNumber:
