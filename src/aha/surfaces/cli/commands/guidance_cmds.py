@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from aha.guidance.impact import ImpactResult
     from aha.guidance.rules import InterventionsResult, RulesRunResult
+    from aha.results import Rate
 
 rules_app = typer.Typer(help="Rules that nudge users toward milestones (rules: in aha.yaml).", no_args_is_help=True)
 
@@ -140,7 +141,6 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
     from rich.table import Table
     from rich.text import Text
 
-    from aha.surfaces.cli.render import rate
 
     headline = Text.assemble((f"{r.rule_id}", "bold"), f" → {r.milestone_id}: ",
                              (r.verdict, "bold green" if r.verdict.startswith("works") else "bold"))
@@ -157,12 +157,20 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
     for col in ("arm", "eligible", "still open", "reached", "median time"):
         t.add_column(col, justify="left" if col == "arm" else "right")
     for arm in (r.nudged, r.held_out):
-        t.add_row(arm.name, f"{arm.eligible:,}", f"{arm.still_open:,}", rate(arm.reached),
+        t.add_row(arm.name, f"{arm.eligible:,}", f"{arm.still_open:,}", _rate_of(arm.reached),
                   _duration(arm.median_seconds_to_milestone))
     if r.difference_points is not None and r.difference_low is not None and r.difference_high is not None:
         t.add_row("difference", "", "", f"{r.difference_points:+.1f} pts ({r.difference_low:+.1f} to "
                                         f"{r.difference_high:+.1f})", "")
     return [headline, t]
+
+
+def _rate_of(r: Rate) -> str:
+    """"43.3% of 13,623 (42.4%–44.1%)": an arm's rate with the users (accounts) whose window has closed."""
+    if r.value is None:
+        return "— of 0"
+    ci = "" if r.low is None or r.high is None else f" ({r.low:.1%}–{r.high:.1%})"
+    return f"{r.value:.1%} of {r.denominator:,}{ci}"
 
 
 def _duration(seconds: float | None) -> str:
