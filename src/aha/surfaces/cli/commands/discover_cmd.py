@@ -117,3 +117,5 @@ def discover(
         console.print(f"Nothing ranked as of {result.as_of:%Y-%m-%d %H:%M} UTC: {why}.", highlight=False)
         return
     console.print(ranked, magic)
+    for note in result.notes:  # why the magic numbers are empty (a window this outcome does not compare)
+        console.print(f"note: {note}; choose another with --window.", highlight=False)
