@@ -150,3 +150,53 @@ def test_cli_by_month(tmp_path):
     done = CliRunner().invoke(app, [*args, "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["kind"] == "revalidation"
+
+
+def test_a_gap_that_falls_within_chance_is_not_flagged():
+    """A stable +20-point effect measured on 40 users a side: January 24 of 40 vs 8 of 40 (gap 40, p < 0.001),
+    February 16 of 40 vs 9 of 40 (gap 17.5, under half of 40). Each gap's Newcombe interval is about ±20 points
+    (18.7 to 56.6 and −2.8 to 36.0; standard error = width / 3.92: 0.097 and 0.099), so the fall of 22.5 points is
+    z = 0.225 / 0.138 = 1.63, p = 0.10: chance. Before, "gap_halved" compared the two point estimates only, and a
+    month picked for its significant (so often inflated) gap was flagged against any later month that regressed to
+    the mean."""
+    from aha.analyses.revalidation import summarise
+
+    rows = [{"segment": "(all)", "outcome": "conversion", "milestone_id": "m", "month": month, "a": a, "b": 40 - a,
+             "c": c, "d": 40 - c} for month, a, c in (("2026-01-01", 24, 8), ("2026-02-01", 16, 9))]
+    t = summarise(rows, ["m"], {"m": "M"}, AS_OF, ("conversion: …",), None).groups[0].trends[0]
+    assert (t.first_gap_points, t.latest_gap_points) == (pytest.approx(40.0), pytest.approx(17.5))
+    assert (t.shrinking, t.trend_code) == (False, "steady")
+    assert t.trend.startswith("steady: conversion gap went from 40 to 18 points, 2026-01 → 2026-02 (the fall is "
+                              "within chance: p = 0.1")
+
+
+def test_a_stable_effect_is_seldom_flagged_in_small_months():
+    """400 replicates of a stable +20-point effect (40% vs 20%), three months of 40 users a side: flagged at most
+    10% of the replicates whose first month is significant (before: 42 of 185, 23%)."""
+    import random
+
+    from aha.analyses.revalidation import summarise
+
+    rng = random.Random(3)
+    tested = flagged = 0
+    for _ in range(400):
+        rows = []
+        for month in ("2026-01-01", "2026-02-01", "2026-03-01"):
+            a, c = sum(rng.random() < 0.4 for _ in range(40)), sum(rng.random() < 0.2 for _ in range(40))
+            rows.append({"segment": "(all)", "outcome": "conversion", "milestone_id": "m", "month": month, "a": a,
+                         "b": 40 - a, "c": c, "d": 40 - c})
+        t = summarise(rows, ["m"], {"m": "M"}, AS_OF, ("conversion: …",), None).groups[0].trends[0]
+        if t.trend_code != "not_predictive":
+            tested += 1
+            flagged += t.shrinking
+    assert tested > 150 and flagged <= 0.10 * tested, (flagged, tested)
+    # and a real fall, 40 → 10 points on 100 users a side (50% vs 10%, then 35% vs 25%), is still flagged mostly
+    caught = 0
+    for _ in range(100):
+        rows = []
+        for month, p1, p2 in (("2026-01-01", 0.5, 0.1), ("2026-02-01", 0.35, 0.25)):
+            a, c = sum(rng.random() < p1 for _ in range(100)), sum(rng.random() < p2 for _ in range(100))
+            rows.append({"segment": "(all)", "outcome": "conversion", "milestone_id": "m", "month": month, "a": a,
+                         "b": 100 - a, "c": c, "d": 100 - c})
+        caught += summarise(rows, ["m"], {"m": "M"}, AS_OF, ("conversion: …",), None).groups[0].trends[0].shrinking
+    assert caught >= 80, caught

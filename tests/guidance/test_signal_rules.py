@@ -202,6 +202,8 @@ def test_console_script_lists_accounts(tmp_path, receiver):
     done = aha("interventions", "--impact", "team_hook", "--as-of", at(30).isoformat(), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "held out accounts" in done.stdout and "account conversion" in done.stdout
+    # each arm's rate with the accounts it is over (hand-counted in the impact test above: 1 of 2, 0 of 1)
+    assert "1 / 2" in done.stdout and "0 / 1" in done.stdout
 
 
 def test_an_older_outbox_gains_the_unit_column(tmp_path):

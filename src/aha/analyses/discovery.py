@@ -90,6 +90,13 @@ class DoseBand:
     upper: int | None
     rate: Rate
 
+    @property
+    def label(self) -> str:
+        """The band as users read it, on every surface: "0", "3–4", "5+" (times done in the window)."""
+        if self.upper is None:
+            return f"{self.lower}+"
+        return str(self.lower) if self.upper == self.lower + 1 else f"{self.lower}–{self.upper - 1}"
+
 
 @dataclass(frozen=True, slots=True)
 class MagicNumber:
@@ -122,6 +129,7 @@ class DiscoveryResult(ResultMixin):
     segment: str = ALL  # the segment value this discovery ran within ("(all)" without --segment)
     segment_by: str | None = None
     prerequisites: tuple[Prerequisite, ...] = ()  # events that are steps of paying (analyses.prerequisites)
+    notes: tuple[str, ...] = ()  # why the magic numbers are empty, when they are for want of a window
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -231,7 +239,8 @@ def run_segments(store: Store, ms: MilestoneState, outcome: Outcome = "retention
             totals = {w: found.get((value, w), (0, 0)) if landmark else (total, wins) for w in windows}
             groups.append(summarise(by_value[value], total, wins, windows, window, outcome,
                                     describe(definitions)[outcome], excluded, ms.as_of, str(value), segment,
-                                    split_keys(splits), splits, totals=totals, landmark=landmark))
+                                    split_keys(splits), splits, totals=totals, landmark=landmark,
+                                    retention_day=definitions.retention.day if outcome == "retention" else None))
     with progress.stage("finding prerequisites"):
         steps = prerequisites_mod.run(store, ms, excluded)  # of the product, not of a segment: over every converter
     return DiscoveryBreakdown(segment or "", tuple(replace(g, prerequisites=steps) for g in groups))
@@ -241,7 +250,8 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
               outcome: Outcome, outcome_text: str, excluded: list[str], as_of: datetime, segment: str = ALL,
               segment_by: str | None = None, keys: Mapping[tuple[str, int], str] | None = None,
               splits: Sequence[tuple[str, str, Sequence[str]]] = (),
-              totals: Mapping[int, tuple[int, int]] | None = None, landmark: bool = False) -> DiscoveryResult:
+              totals: Mapping[int, tuple[int, int]] | None = None, landmark: bool = False,
+              retention_day: int | None = None) -> DiscoveryResult:
     """`totals`: (users, outcome users) each window's candidates are compared among (default: everyone eligible)."""
     keys = keys or {}
     totals = {w: totals[w] if totals and w in totals else (total, wins) for w in windows}
@@ -285,7 +295,25 @@ def summarise(rows: list[dict[str, Any]], total: int, wins: int, windows: tuple[
     magic = tuple(_magic(event, window, h, flagged) for (event, w), h in sorted(histograms.items()) if w == window)
     populations = tuple(WindowPopulation(w, *totals[w]) for w in windows)
     return DiscoveryResult(as_of, f"{outcome}: {outcome_text}", window, total, wins, support, landmark, populations,
-                           tuple(excluded), tuple(candidates), magic, segment, segment_by)
+                           tuple(excluded), tuple(candidates), magic, segment, segment_by,
+                           notes=_window_notes(window, windows, totals, retention_day, landmark) if total else ())
+
+
+def _window_notes(window: int, windows: tuple[int, ...], totals: Mapping[int, tuple[int, int]],
+                  retention_day: int | None, landmark: bool) -> tuple[str, ...]:
+    """Why the magic-number window holds nothing to compare: it is not a window of this outcome (retention's
+    windows close before its bracket opens), or nobody is compared in it. Never silent: an empty table was."""
+    if window not in windows:
+        since = (f"retention is measured on day {retention_day}" if retention_day is not None
+                 else "the outcome is measured earlier")
+        compared = ", ".join(f"{w}d" for w in windows)
+        return (f"no magic numbers in the {window}d window: {since}, and only windows that close before it are "
+                f"compared ({compared})",)
+    if totals[window][0] == 0:
+        why = (" (with the landmark, only users seen active after the window and before the outcome is measured)"
+               if landmark else "")
+        return (f"no magic numbers in the {window}d window: nobody is compared in it{why}",)
+    return ()
 
 
 def _rank_key(cmp: Comparison) -> float:

@@ -7,7 +7,9 @@ falls in that UTC calendar month, so censoring is exactly as in `aha evaluate`. 
 
 The rule, between the first and the latest comparable month: a milestone is flagged `shrinking` when the first month
 showed a positive, significant gap (p < 0.05) and, in the latest month, either the gap is less than half of the first
-month's (`gap_halved`), or the lift's upper 95% bound is below the first month's lower bound (`lift_fell`).
+month's and the fall itself is significant (p < 0.05, `stats.contingency.difference_change_p`: a first month picked
+for its significant gap is often an inflated one, and a later month regressing to the mean is no shrink)
+(`gap_halved`), or the lift's upper 95% bound is below the first month's lower bound (`lift_fell`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aha.analyses.validation import MIN_GROUP, Outcome, cells, describe, outcome
 from aha.engine import columns as c
 from aha.engine.segments import SEGMENT
 from aha.results import ResultMixin
-from aha.stats.contingency import Comparison, compare
+from aha.stats.contingency import Comparison, compare, difference_change_p
 from aha.store import Store
 
 MONTH = "month"
@@ -146,12 +148,17 @@ def trend(milestone_id: str, name: str, outcome: Outcome, months: tuple[MonthVal
         return result(False, "not_predictive", f"{outcome} gap not positive and significant in {first.month:%Y-%m} "
                                                f"({p}): nothing to shrink")
     assert latest.gap_points is not None
+    change_p = difference_change_p(f, l_)
     halved = latest.gap_points < first.gap_points / 2
+    chance = halved and (change_p is None or change_p >= SIGNIFICANCE)
+    halved = halved and not chance
     fell = (f.lift_low is not None and l_.lift_high is not None and l_.lift_code == "ok"
             and l_.lift_high < f.lift_low)
     gap = f"gap {{}} from {_pts(first.gap_points)} to {_pts(latest.gap_points)} points"
     if not halved and not fell:
-        return result(False, "steady", f"steady: {outcome} {gap.format('went')}, {span}")
+        why = "" if not chance else (" (the fall is within chance: " + (
+            "untestable" if change_p is None else f"p = {change_p:.2g}") + ")")
+        return result(False, "steady", f"steady: {outcome} {gap.format('went')}, {span}{why}")
     parts = [gap.format("shrank")] if halved else []
     if fell:
         parts.append(f"lift fell from {_lift(f)} to {_lift(l_)}")

@@ -150,13 +150,16 @@ def _x(ratio: float) -> str:
     return f"{ratio:.1f}" if ratio >= 10 else f"{ratio:.2f}"
 
 
-def leakage(definitions: Definitions, milestone_id: str, outcome: Outcome, outcome_first: int) -> str | None:
-    """SEMANTICS.md: warn when the outcome's window opens before the milestone's closes; count who it affected."""
+def leakage(definitions: Definitions, milestone_id: str, outcome: Outcome, outcome_first: int,
+            converters: int | None = None) -> str | None:
+    """SEMANTICS.md: warn when the outcome's window opens before the milestone's closes; count who it affected,
+    of the `converters` who reached the milestone (cell a) when given."""
     window = definitions.milestone(milestone_id).within
     if outcome == "conversion":
         if outcome_first == 0:
             return None
-        return f"{outcome_first} of the converters paid before reaching the milestone: it may follow payment"
+        of = "the converters" if converters is None else f"the {converters:,} converters who reached it"
+        return f"{outcome_first:,} of {of} paid before reaching the milestone: it may follow payment"
     if definitions.retention.day * 86400 < window.total_seconds():
         return (f"retention is measured from day {definitions.retention.day}, inside the milestone's "
                 f"{window} window: reaching it late is itself activity")
@@ -202,5 +205,6 @@ def _row(definitions: Definitions, row: dict[str, Any], outcome: Outcome) -> Mil
         a=a, b=b, c=c_, d=d, comparison=cmp,
         median_seconds_to_milestone=number(median),
         outcome_before_milestone=int(row["outcome_first"] or 0),
-        leakage=leakage(definitions, m.id, outcome, int(row["outcome_first"] or 0)), verdict=words, verdict_code=code,
+        leakage=leakage(definitions, m.id, outcome, int(row["outcome_first"] or 0), a), verdict=words,
+        verdict_code=code,
     )

@@ -33,15 +33,17 @@ def retention_query(source: EventSource, users: ir.Table, definitions: Definitio
     last active event between signup and the bracket (`active_before`) and before the conversion horizon ends
     (`active_in_horizon`): discovery's landmark populations read them.
 
-    Bracket `[t0 + N days, t0 + N days + B)`; with `unbounded`, `[t0 + N days, ∞)` and the bracket "ends" (becomes
-    observable) at its start.
+    Bracket `[t0 + N days, t0 + N days + B)`; with `unbounded`, activity at any time from `t0 + N days` counts, and
+    the user is eligible (`window_end`) once one bracket after it has been observed, as in the bounded rule: a user
+    whose day N began a moment before as_of has had no time to come back (open, not lost), and turning `unbounded`
+    on never changes who is counted, only who is retained.
     """
     rule = definitions.retention
     start = users[c.T0] + ibis.interval(days=rule.day)
     bracket = ibis.interval(seconds=int(rule.bracket.total_seconds()))
     horizon = users[c.T0] + ibis.interval(seconds=int(definitions.paid.within.total_seconds())) if definitions.paid \
         else ibis.null("timestamp")
-    windows = users.select(c.ENTITY_ID, c.T0, _start=start, _end=start if rule.unbounded else start + bracket,
+    windows = users.select(c.ENTITY_ID, c.T0, _start=start, _end=start + bracket,
                            _horizon=horizon)
     events = active_events(source, definitions)
     joined = events.join(windows, events.user_id == windows[c.ENTITY_ID])

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import pyarrow as pa
+
 from aha.analyses.account_level import account_conversion
-from aha.analyses.state import MilestoneState
+from aha.analyses.state import MilestoneState, event_source
 from aha.errors import UserError
 from aha.guidance.rules import ACCOUNT_CONVERSION, FIRINGS, WITHDRAWN, ensure_outbox
 from aha.results import Rate, ResultMixin
@@ -79,22 +81,35 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
         state = ms.state
         rows = state.filter((state.entity_type == "user") & (state.milestone_id == target)).select(
             "entity_id", "reach_time", "window_end")
+    # A user id an alias merged into another since its firing is that user now (its events and milestones are
+    # theirs): the firing counts for them, once per user (their earliest firing decides the arm). Accounts never merge.
+    links = pa.table({"anonymous_id": pa.array([], pa.string()), "linked_user": pa.array([], pa.string())})
+    if rule.when.signal is None:
+        found = event_source(store, ms.as_of).identity_links()
+        links = store.to_pyarrow(found.select("anonymous_id", "linked_user"))
     store.raw.register("_aha_target_state", store.to_pyarrow(rows))
+    store.raw.register("_aha_impact_links", links)
     try:
         arms = store.raw.execute(
-            f"""SELECT f.held_out,
+            f"""WITH fired AS (
+                    SELECT coalesce(l.linked_user, f.user_id) AS entity_id, f.held_out, f.eligible_at
+                    FROM {FIRINGS} f LEFT JOIN _aha_impact_links l ON l.anonymous_id = f.user_id
+                    WHERE f.rule_id = ? AND f.eligible_at <= ? AND f.status <> '{WITHDRAWN}'  -- never sent
+                    QUALIFY row_number() OVER (PARTITION BY coalesce(l.linked_user, f.user_id)
+                                               ORDER BY f.eligible_at, f.user_id) = 1)
+                SELECT f.held_out,
                        (s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at) AS reached,
                        s.window_end > ? AS still_open,
                        epoch(CASE WHEN s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at THEN s.reach_time
                                   ELSE least(s.window_end, ?) END - f.eligible_at) AS duration,
                        count(*) AS n
-                FROM {FIRINGS} f JOIN _aha_target_state s ON s.entity_id = f.user_id
-                WHERE f.rule_id = ? AND f.eligible_at <= ? AND f.status <> '{WITHDRAWN}'
+                FROM fired f JOIN _aha_target_state s ON s.entity_id = f.entity_id
                 GROUP BY ALL""",
-            [ms.as_of, ms.as_of, rule_id, ms.as_of],
+            [rule_id, ms.as_of, ms.as_of, ms.as_of],
         ).fetchall()
     finally:
         store.raw.unregister("_aha_target_state")
+        store.raw.unregister("_aha_impact_links")
     nudged, held = _arm("nudged", [r for r in arms if not r[0]]), _arm("held out", [r for r in arms if r[0]])
     a, b = nudged.reached.numerator, nudged.reached.denominator - nudged.reached.numerator
     c, d = held.reached.numerator, held.reached.denominator - held.reached.numerator

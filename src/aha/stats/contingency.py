@@ -121,6 +121,28 @@ def compare(a: int, b: int, c: int, d: int) -> Comparison:
     )
 
 
+def difference_change_p(first: Comparison, latest: Comparison, level: float = 0.95) -> float | None:
+    """Two-sided p-value that two independent differences (each a Comparison's rate if reached − rate if not) are
+    equal: z = (d₁ − d₂) / √(se₁² + se₂²), each standard error read off its Newcombe interval (width / 2z), which
+    stays above 0 when a cell is 0 (a Wald variance would not). None when either difference is undefined."""
+    parts = (first.difference, first.difference_low, first.difference_high,
+             latest.difference, latest.difference_low, latest.difference_high)
+    if any(v is None for v in parts):
+        return None
+    d1, lo1, hi1, d2, lo2, hi2 = (float(v) for v in parts if v is not None)
+    z = _z(level)
+    se = math.hypot((hi1 - lo1) / (2 * z), (hi2 - lo2) / (2 * z))
+    if se == 0:
+        return None
+    return math.erfc(abs(d1 - d2) / se / math.sqrt(2))
+
+
+def _z(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
 def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
     """q-values controlling the false discovery rate across candidates (Benjamini & Hochberg 1995), via statsmodels'
     `multipletests(method="fdr_bh")`; None p-values (untestable candidates) stay None and are not counted."""

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import altair as alt
 
-from aha.analyses.discovery import DoseBand, MagicNumber
+from aha.analyses.discovery import MagicNumber
 from aha.analyses.paths import PathsResult
 from aha.analyses.report_results import ActivationResult, FunnelResult, TimingResult
 from aha.analyses.retention import RetentionResult
@@ -252,17 +252,10 @@ def drop_off(result: PathsResult) -> Chart:
     return _config(alt.layer(bars, whiskers).properties(width=WIDTH - 160, height=alt.Step(22)))
 
 
-def band_label(band: DoseBand) -> str:
-    """A dose band as users read it: "0", "2–3", "5+" (times done in the window)."""
-    if band.upper is None:
-        return f"{band.lower}+"
-    return str(band.lower) if band.upper == band.lower + 1 else f"{band.lower}–{band.upper - 1}"
-
-
 def dose_response(magic: Sequence[MagicNumber], outcome: str) -> Chart:
     """Each event's dose–response curve: the outcome rate by how many times it was done in the window, with 95%
     intervals, one small multiple per event; the magic number (the threshold) as a dashed rule where there is one."""
-    rows = [{"event": m.event, "times": band_label(b), "order": i, "rate": b.rate.value, "low": b.rate.low,
+    rows = [{"event": m.event, "times": b.label, "order": i, "rate": b.rate.value, "low": b.rate.low,
              "high": b.rate.high, "users": b.rate.denominator, "outcome users": b.rate.numerator,
              "magic": m.threshold is not None and b.lower == m.threshold}
             for m in magic for i, b in enumerate(m.bands) if b.rate.value is not None]

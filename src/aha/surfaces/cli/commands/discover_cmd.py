@@ -93,13 +93,14 @@ def discover(
     hidden = len(shown) - top
     magic = Table(title=f"Magic numbers ({result.window_days}d window): where more of an event starts to matter",
                   title_justify="left", caption="largest significant rise in outcome rate between adjacent count "
-                                                "bands; Youden's threshold beside it for comparison"
+                                                "bands (times done: rate of the band's users); Youden's threshold "
+                                                "beside it for comparison"
                                                 + (f"; {hidden} more events below these (--top, --json)"
                                                    if hidden > 0 else ""))
     for col in ("event", "magic number", "rise", "lift ≥ k vs < k", "Youden", "outcome rate by count band"):
         magic.add_column(col, justify="left" if col in ("event", "outcome rate by count band") else "right")
     for m in shown[:top]:
-        band_text = "  ".join(f"{b.lower}{'+' if b.upper is None else ''}: {b.rate.value:.0%}"
+        band_text = "  ".join(f"{b.label}: {b.rate.value:.0%} of {b.rate.denominator:,}"
                               for b in m.bands if b.rate.value is not None)
         magic.add_row(m.event, "—" if m.threshold is None else str(m.threshold),
                       "—" if m.rise_points is None else f"+{m.rise_points:.1f} pts",
@@ -116,3 +117,5 @@ def discover(
         console.print(f"Nothing ranked as of {result.as_of:%Y-%m-%d %H:%M} UTC: {why}.", highlight=False)
         return
     console.print(ranked, magic)
+    for note in result.notes:  # why the magic numbers are empty (a window this outcome does not compare)
+        console.print(f"note: {note}; choose another with --window.", highlight=False)

@@ -169,6 +169,7 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
     return [headline, t]
 
 
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
