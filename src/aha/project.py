@@ -370,6 +370,10 @@ class Project:
         if segment is not None and any(name.startswith("median_time_to_") for name in self.definitions.targets):
             overall = timing_mod.run(self.store, ms, None)
         used = signups_mod.used(self.store, ms) if level == "user" else None
+        if h.users == 0 or any(m.reached == 0 for g in overall.groups for m in g.milestones):
+            from aha.analyses.absent_events import note_absent_events  # a 0 may be a misspelt name
+
+            note_absent_events(self.store, self.definitions)
         return ReportResult(overview_mod.run(self.store, ms, a, overall), f, t, a, h, level, used)
 
     @_settled

@@ -6,10 +6,10 @@ turns that into a message with a suggestion.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from aha.analyses.absent_events import absent_events, event_counts
 from aha.analyses.accounts_checks import email_accounts_warnings
 from aha.analyses.state import event_source
 from aha.analyses.where_checks import where_warnings
@@ -54,15 +54,9 @@ def run(definitions: Definitions, config: str, store: Store | None) -> ChecksRes
         findings.append(Finding("info", "funnel", f"holds {len(funnel)} milestones; the method recommends 3 to 5."))
     total = 0
     if store is not None:
-        counts = dict(store.raw.execute(f"SELECT event, count(*) FROM {schema.EVENTS} GROUP BY event").fetchall())
+        counts = event_counts(store)
         total = int(sum(counts.values()))
-        known = sorted(counts)
-        for path, name in definitions.event_references():
-            if name in counts:
-                continue
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            findings.append(Finding("warning", path, f"no event {name!r} in the data.{hint}"))
+        findings += [Finding("warning", path, message) for path, message in absent_events(definitions, counts)]
         findings += [Finding("warning", path, message) for path, message in where_warnings(store, definitions)]
         findings += _segments(store, definitions)
         findings += _signup_coverage(store, definitions)
