@@ -188,6 +188,16 @@ def _alive(pid: int) -> bool:
     return status.exists() and "zombie" not in status.read_text()
 
 
+def _workers(server: Server) -> object:
+    """The worker processes /health counts, or None when the request's connection was closed as it was accepted: with
+    `--max-connections 4` the earlier polls' connections may still count against the bound while the server drains
+    them (CI under load: a ReadError in the wait, not in what the test measures)."""
+    try:
+        return health(server)["workers"]["processes"]  # type: ignore[index]
+    except httpx.TransportError:
+        return None
+
+
 def test_max_connections_bounds_every_process_together(tmp_path: Path) -> None:
     """`--max-connections 4` with two processes: each keeps at most its share (2) open, so of twelve idle
     connections at most four are still served; the rest were closed as they were accepted."""
@@ -197,7 +207,7 @@ def test_max_connections_bounds_every_process_together(tmp_path: Path) -> None:
     key = create_key(db)
     server = Server(db, free_port(), args=("--workers", "2", "--max-connections", "4", "--timeout", "120")).start()
     try:
-        wait_for(lambda: health(server)["workers"]["processes"] == 1)  # type: ignore[index]
+        wait_for(lambda: _workers(server) == 1)
         idle = [connect(server) for _ in range(12)]
         served = 0
         for number, sock in enumerate(idle):
