@@ -132,3 +132,15 @@ def report(db: Path, config: Path) -> dict[str, object]:
     assert done.returncode == 0, done.stderr
     out: dict[str, object] = json.loads(done.stdout)
     return out
+
+
+def dashboard_page(db: Path, config: Path, path: str, status: int = 200) -> str:
+    """The HTML `aha dashboard` answers for `path` on a loopback client, its status checked."""
+    from fastapi.testclient import TestClient
+
+    from aha.surfaces.web.local import create_dashboard
+
+    with TestClient(create_dashboard(db, config), base_url=LOCAL) as client:
+        got = client.get(path)
+    assert got.status_code == status, got.text
+    return got.text

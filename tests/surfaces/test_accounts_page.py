@@ -9,10 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.serving import LOCAL, rows
 from tests.serving import aha as run_aha
+from tests.serving import dashboard_page, rows
 from tests.surfaces.test_web import metrics
 
 
@@ -32,12 +31,7 @@ def cli(db: Path, *args: str) -> dict[str, object]:
 
 
 def get(db: Path, path: str, status: int = 200) -> str:
-    from aha.surfaces.web.local import create_dashboard
-
-    with TestClient(create_dashboard(db, db.parent / "aha.yaml"), base_url=LOCAL) as client:
-        got = client.get(path)
-    assert got.status_code == status, got.text
-    return got.text
+    return dashboard_page(db, db.parent / "aha.yaml", path, status)
 
 
 def listed(html: str) -> list[str]:

@@ -7,11 +7,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 import aha
-from tests.serving import LOCAL, rows
 from tests.serving import aha as run_aha
+from tests.serving import dashboard_page, rows
 from tests.surfaces.test_web import metrics
 
 
@@ -24,12 +23,7 @@ def nudged(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def page(db: Path, config: Path, path: str = "/nudges") -> str:
-    from aha.surfaces.web.local import create_dashboard
-
-    with TestClient(create_dashboard(db, config), base_url=LOCAL) as client:
-        got = client.get(path)
-    assert got.status_code == 200, got.text
-    return got.text
+    return dashboard_page(db, config, path)
 
 
 def test_each_rule_shows_its_arms_and_outbox_as_counted_in_the_store(nudged: Path):

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from aha.analyses.segment_sources import with_segments
 from aha.analyses.state import SEGMENTS_TABLE, MilestoneState, event_source
+from aha.definitions import Definitions
 from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.engine.matchers import scope as scope_filter
@@ -124,8 +125,9 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
         if new and not dry_run:
             _record(store, rule, _target(ms, rule), new, recorded_at)
         outs = sum(f.held_out for f in new)
-        runs.append(RuleRun(rule.id, rule.then.channel, _target(ms, rule), _why(ms, rule), len(new), len(new) - outs,
-                            outs, len(eligible) - len(new) - late, late, tuple(new[:SHOWN_PER_RULE]), unit))
+        runs.append(RuleRun(rule.id, rule.then.channel, _target(ms, rule), why(ms.definitions, rule), len(new),
+                            len(new) - outs, outs, len(eligible) - len(new) - late, late,
+                            tuple(new[:SHOWN_PER_RULE]), unit))
     return RulesRunResult(ms.as_of, dry_run, tuple(runs))
 
 
@@ -136,7 +138,8 @@ def _target(ms: MilestoneState, rule: Rule) -> str:
     return ms.definitions.primary.id if target == "primary" else target
 
 
-def _why(ms: MilestoneState, rule: Rule) -> str:
+def why(definitions: Definitions, rule: Rule) -> str:
+    """The rule's trigger in words (`aha rules run`, the dashboard's /nudges)."""
     from aha.definitions.durations import format_duration
 
     if rule.when.not_reached is not None and rule.when.after is not None:
@@ -144,13 +147,13 @@ def _why(ms: MilestoneState, rule: Rule) -> str:
     if rule.when.signal is not None:
         return f"account entered signal {rule.when.signal}"
     if rule.when.stalled is not None:
-        return f"no activity for {format_duration(rule.when.stalled)} before {_trigger_milestone(ms, rule)}"
-    return f"{_trigger_milestone(ms, rule)} reached"
+        return f"no activity for {format_duration(rule.when.stalled)} before {_trigger_milestone(definitions, rule)}"
+    return f"{_trigger_milestone(definitions, rule)} reached"
 
 
-def _trigger_milestone(ms: MilestoneState, rule: Rule) -> str:
+def _trigger_milestone(definitions: Definitions, rule: Rule) -> str:
     m = rule.when.milestone
-    return ms.definitions.primary.id if m == "primary" else m
+    return definitions.primary.id if m == "primary" else m
 
 
 def eligible_query(ms: MilestoneState, rule: Rule, segments: ir.Table | None,
@@ -158,8 +161,8 @@ def eligible_query(ms: MilestoneState, rule: Rule, segments: ir.Table | None,
     """(user_id, eligible_at) of every user eligible for `rule` as of the state's as_of. `last_activity`
     (user_id, last_at), each user's latest event up to as_of, is needed by `stalled` triggers only."""
     state = ms.state
-    rows = state.filter((state[c.ENTITY_TYPE] == c.USER) & (state[c.MILESTONE_ID] == _trigger_milestone(ms, rule))
-                        & state[c.APPLICABLE])
+    watched = _trigger_milestone(ms.definitions, rule)
+    rows = state.filter((state[c.ENTITY_TYPE] == c.USER) & (state[c.MILESTONE_ID] == watched) & state[c.APPLICABLE])
     as_of = ibis.literal(ms.as_of)
     if rule.when.not_reached is not None and rule.when.after is not None:
         moment = rows[c.T0] + ibis.interval(seconds=int(rule.when.after.total_seconds()))

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aha.definitions.rules import Rule
 from aha.errors import UserError
 from aha.guidance.impact import ImpactResult
-from aha.guidance.rules import InterventionsResult
+from aha.guidance.rules import InterventionsResult, why
 from aha.store.database import Store
 
 LATEST = 10  # firings listed per rule (the CLI's `aha interventions --rule ID` lists more)
@@ -32,19 +31,6 @@ class RuleView:
     outbox: InterventionsResult
 
 
-def trigger(rule: Rule) -> str:
-    from aha.definitions.durations import format_duration
-
-    w = rule.when
-    if w.not_reached is not None and w.after is not None:
-        return f"{w.not_reached} not reached {format_duration(w.after)} after signup"
-    if w.signal is not None:
-        return f"account entered signal {w.signal}"
-    if w.stalled is not None:
-        return f"no activity for {format_duration(w.stalled)} before {w.before or 'the primary milestone'}"
-    return "the primary milestone reached" if w.reached == "primary" else f"{w.reached} reached"
-
-
 def read(store: Store, definitions: Any, as_of: str | None) -> list[RuleView]:
     """The rules' views, on the store's reader (one call: one transaction)."""
     from aha.project import Project
@@ -57,7 +43,7 @@ def read(store: Store, definitions: Any, as_of: str | None) -> list[RuleView]:
             impact = project.impact(rule.id, as_of=as_of)
         except UserError as exc:
             problem = str(exc)
-        views.append(RuleView(rule.id, trigger(rule), rule.then.channel, rule.holdout, rule.when.unit, impact,
+        views.append(RuleView(rule.id, why(definitions, rule), rule.then.channel, rule.holdout, rule.when.unit, impact,
                               problem, project.interventions(rule.id, limit=LATEST)))
     return views
 
