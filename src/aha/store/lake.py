@@ -26,6 +26,7 @@ import duckdb
 
 from aha.store import metadata, schema
 from aha.store.database import Store, StoreError, connect
+from aha.store.formats import quote_literal
 from aha.store.mapping import EVENT_COLUMNS
 from aha.store.urls import Location
 
@@ -208,14 +209,28 @@ def epoch_micros(column: str) -> str:
 
 
 def accepted_rows(columns: dict[str, str | None], types: dict[str, str], quote: Callable[[str], str],
-                  is_object: Callable[[str], str], text: tuple[str, ...]) -> str:
+                  is_object: Callable[[str], str], text: tuple[str, ...], extra: Sequence[str] = (),
+                  keys_once: Callable[[str, str], str | None] = lambda ref, kind: None) -> str:
     """The WHERE condition keeping the rows `aha import` accepts as to their properties: a text column of
     properties (its type in `text`) must hold a JSON object, or nothing (NULL or blanks); `is_object(column)` tests
-    the first. Import rejects the others, so the lake leaves them out: the same events count on every backend."""
+    the first. A GA4 key/value list column among the `extra` property columns must name each key once
+    (`keys_once(column, its type)`, None for other types): import refuses an object naming a member twice
+    (docs/ingest.md, "Repeated names"). Import rejects the others, so the lake leaves them out: the same events
+    count on every backend."""
+    conds = [c for c in (keys_once(quote(name), types[name]) for name in extra) if c is not None]
     source = columns["properties"]
-    if source is None or types[source] not in text:
-        return "TRUE"
-    return f"(nullif(trim({quote(source)}), '') IS NULL OR {is_object(quote(source))})"
+    if source is not None and types[source] in text:
+        conds.append(f"(nullif(trim({quote(source)}), '') IS NULL OR {is_object(quote(source))})")
+    return " AND ".join(conds) or "TRUE"
+
+
+def _keys_once(ref: str, kind: str) -> str | None:
+    from aha.store.values import key_value_object
+
+    if key_value_object(ref, kind) is None:
+        return None
+    keys = f"list_filter(list_transform({ref}, lambda x: x.key), lambda k: k IS NOT NULL)"
+    return f"({ref} IS NULL OR len(list_distinct({keys})) = len({keys}))"
 
 
 class LakeStore(Store):
@@ -257,7 +272,7 @@ class LakeStore(Store):
         extra = property_columns(columns, [name for name in types if name not in partitions])
         select = canonical_select(columns, types, _quote, _json, "VARCHAR", "TIMESTAMP", _epoch, _text_time,
                                   ("varchar",), extra, _merged)
-        where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"))
+        where = accepted_rows(columns, types, _quote, _is_object, ("VARCHAR", "JSON"), extra, _keys_once)
         # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
         select = (f"* FROM (SELECT {select} FROM {source} WHERE {where}) WHERE event IS NOT NULL AND timestamp IS "
                   "NOT NULL AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)")
@@ -308,13 +323,12 @@ def _json(column: str, kind: str | None) -> str:
     if kind is None:
         return "CAST(NULL AS JSON)"
     doc = f"TRY_CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"to_json({column})"
-    return f"json_merge_patch('{{}}', {doc})"
+    return _without_pipeline(f"json_merge_patch('{{}}', {doc})")
 
 
 def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     """The extra columns as one object (null values kept, GA4 key/value lists as objects), the properties column's
     members merged over it (its null members remove the key): store/rows.py `table_rows_sql`'s payload."""
-    from aha.store.formats import quote_literal
     from aha.store.values import key_value_object
 
     pairs = ", ".join(f"{quote_literal(name)}, {key_value_object(_quote(name), kind_) or _quote(name)}"
@@ -323,7 +337,14 @@ def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     if kind is None:
         return values
     doc = f"TRY_CAST({column} AS JSON)" if kind in ("VARCHAR", "JSON") else f"CAST(to_json({column}) AS JSON)"
-    return f"(CASE WHEN {doc} IS NULL THEN {values} ELSE json_merge_patch({values}, {doc}) END)"
+    return f"(CASE WHEN {doc} IS NULL THEN {values} ELSE json_merge_patch({values}, {_without_pipeline(doc)}) END)"
+
+
+def _without_pipeline(obj: str) -> str:
+    """`obj` (the properties column's members) without pipeline metadata members, as import leaves them out
+    (store/metadata.py): only text in which a name could be is parsed again."""
+    found = f"regexp_matches(CAST({obj} AS VARCHAR), {quote_literal(metadata.pipeline_text_pattern())}, 'i')"
+    return f"(CASE WHEN {found} THEN {metadata.without_pipeline_members(obj)} ELSE {obj} END)"
 
 
 def _is_object(column: str) -> str:

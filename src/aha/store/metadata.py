@@ -72,6 +72,28 @@ def pipeline_keys_sql(doc: str, mapped: Iterable[str], whole_row: bool = True) -
             f"OR (lower(k) = {quote_literal(AHA_ONLY)} AND {layout})))")
 
 
+def pipeline_name_sql(key: str) -> str:
+    """SQL (DuckDB's and Spark's): the name `key` is pipeline metadata by name or loader prefix, as `is_pipeline`
+    decides (never `source`: it is bookkeeping only as a column of aha's whole layout, not a nested member)."""
+    names = ", ".join(quote_literal(n) for n in sorted(PIPELINE_COLUMNS))
+    prefixes = " OR ".join(f"left(lower({key}), {len(p)}) = {quote_literal(p)}" for p in LOADER_PREFIXES)
+    return f"(lower({key}) IN ({names}) OR {prefixes})"
+
+
+def pipeline_text_pattern() -> str:
+    """A regular expression (case-insensitive, for DuckDB and Java) found in any JSON text that may hold a pipeline
+    member: its names and prefixes, and `\\u` (an escape could spell one). Text without it is left as it is."""
+    return "|".join(re.escape(n) for n in [*sorted(PIPELINE_COLUMNS | set(LOADER_PREFIXES)), "\\u"])
+
+
+def without_pipeline_members(obj: str) -> str:
+    """DuckDB SQL: the JSON object `obj` without its top-level members that are pipeline metadata by name (a
+    Mixpanel export's `/properties/mp_processing_time_ms`), as an import's `nested_left_out` removes them."""
+    keys = f"list_filter(json_keys({obj}), lambda k: {pipeline_name_sql('k')})"
+    nulls = f"map_from_entries(list_transform({keys}, lambda k: struct_pack(k := k, v := CAST(NULL AS JSON))))"
+    return f"json_merge_patch({obj}, coalesce(to_json({nulls}), CAST('{{}}' AS JSON)))"
+
+
 def without_pipeline_keys(target: str, doc: str, mapped: Iterable[str], whole_row: bool = True) -> str:
     """SQL: `target` (an object made from `doc`) without `doc`'s pipeline metadata keys, by a JSON merge patch
     setting each to null; the keys are read from `doc`, whose layout decides `source` (when a `whole_row`)."""
@@ -95,7 +117,7 @@ def nested_left_out(con: duckdb.DuckDBPyConnection, obj: str, mapped: Iterable[s
     `rows.nested_members` then removes by name. `text` (SQL over STAGE: the rows' text) is searched for the names
     first, so a file without any (most) is not parsed a second time. `text` may be the unparsed JSON text, so a
     `\\u` escape (which could spell a name) sends the file to the parse as well."""
-    names = "|".join(re.escape(n) for n in [*sorted(PIPELINE_COLUMNS | set(LOADER_PREFIXES)), "\\u"])
+    names = pipeline_text_pattern()
     if not one_row(con, f"SELECT count(*) FILTER (WHERE regexp_matches({text}, ?, 'i')) > 0 FROM {STAGE}",
                    [names])[0]:
         return []

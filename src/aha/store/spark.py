@@ -28,7 +28,7 @@ import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
-from aha.store import compat, dialects, schema  # noqa: F401  (compat, dialects: Ibis's patches and rules)
+from aha.store import compat, dialects, metadata, schema  # noqa: F401  (compat, dialects: Ibis's patches and rules)
 from aha.store.database import Store, StoreError
 from aha.store.lake import (
     SIDE_TABLES,
@@ -102,7 +102,7 @@ class SparkStore(Store):
         extra = property_columns(columns, list(types))
         select = canonical_select(columns, types, _quote, _json, "STRING", "TIMESTAMP_NTZ", _epoch, text_time,
                                   ("string",), extra, _merged)
-        where = accepted_rows(columns, types, _quote, _is_object, ("string",))
+        where = accepted_rows(columns, types, _quote, _is_object, ("string",), extra, _keys_once)
         # rows import rejects for want of an event, an id or a time (store/rows.py RULES) are no events here either
         self._view(schema.EVENTS, f"SELECT * FROM (SELECT {select} FROM aha_source_events WHERE {where}) WHERE event "
                    "IS NOT NULL AND timestamp IS NOT NULL AND (user_id IS NOT NULL OR anonymous_id IS NOT NULL)",
@@ -323,14 +323,15 @@ def _json(column: str, kind: str | None) -> str:
         return "CAST(NULL AS STRING)"
     text = f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
     members = f"try_variant_get(try_parse_json({text}), '$', 'map<string,variant>')"
-    kept = f"to_json(map_filter({members}, (k, v) -> NOT is_variant_null(v)))"
-    return f"CASE WHEN {text} LIKE '%null%' THEN {kept} ELSE {text} END"
+    kept = f"to_json(map_filter({members}, (k, v) -> {_KEPT}))"
+    return f"CASE WHEN {text} LIKE '%null%' OR {_may_hold_pipeline(text)} THEN {kept} ELSE {text} END"
 
 
 def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     """The extra columns as one object (null values kept), the properties column's members merged over it (its null
     members remove the key), as `aha import` merges them (aha.store.lake `_merged`, DuckDB's)."""
-    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_quote(name)}" for name, _ in extra)
+    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_key_value(_quote(name), kind_) or _quote(name)}"
+                       for name, kind_ in extra)
     values = f"to_json(named_struct({fields}), map('ignoreNullFields', 'false'))"
     if kind is None:
         return values
@@ -339,7 +340,43 @@ def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     base = f"try_variant_get(to_variant_object(named_struct({fields})), '$', 'map<string,variant>')"
     return (f"CASE WHEN {doc} IS NULL THEN {values} ELSE to_json(map_concat("
             f"map_filter({base}, (k, v) -> NOT array_contains(map_keys({doc}), k)), "
-            f"map_filter({doc}, (k, v) -> NOT is_variant_null(v)))) END")
+            f"map_filter({doc}, (k, v) -> {_KEPT}))) END")
+
+
+# A member of the properties column kept: not null (import stores no null member) and not pipeline metadata by name
+# (import leaves `mp_processing_time_ms` out of a Mixpanel export's properties: store/metadata.py).
+_KEPT = f"NOT is_variant_null(v) AND NOT {metadata.pipeline_name_sql('k')}"
+
+
+def _may_hold_pipeline(text: str) -> str:
+    """Text in which a pipeline member's name could be (then parsed, and the member left out)."""
+    return f"{text} RLIKE {sge.convert('(?i)' + metadata.pipeline_text_pattern()).sql('spark')}"
+
+
+# GA4's BigQuery export: a list of {key, value: {string_value, int_value, float_value, double_value}} (as
+# store/values.py `key_value_object` reads it for import and the DuckDB lake), in Spark's type names.
+_KEY_VALUE_LIST = re.compile(r"array<struct<key:string,value:struct<(.*)>>>")
+
+
+def _key_value(ref: str, kind: str) -> str | None:
+    """A GA4 key/value list column as an object `{key: value}` (a VARIANT; the first set `*_value`, else null), as
+    import and the DuckDB lake read it (a row naming a key twice is left out: `_keys_once`); None for a column of
+    another type."""
+    shape = _KEY_VALUE_LIST.fullmatch(kind)
+    fields = re.findall(r"(?:^|,)([A-Za-z0-9_]*_value):", shape[1]) if shape else []
+    if not fields:
+        return None
+    value = "coalesce(" + ", ".join(f"CAST(x.value.`{f}` AS VARIANT)" for f in fields) + ", parse_json('null'))"
+    named = f"filter({ref}, x -> x.key IS NOT NULL)"
+    return f"to_variant_object(map_from_entries(transform({named}, x -> struct(x.key, {value}))))"
+
+
+def _keys_once(ref: str, kind: str) -> str | None:
+    """A GA4 list's row names each key once (import refuses an object naming one twice: `accepted_rows`)."""
+    if _KEY_VALUE_LIST.fullmatch(kind) is None:
+        return None
+    keys = f"filter(transform({ref}, x -> x.key), k -> k IS NOT NULL)"
+    return f"({ref} IS NULL OR size(array_distinct({keys})) = size({keys}))"
 
 
 def _is_object(column: str) -> str:
