@@ -29,3 +29,20 @@ def test_newer_file_is_refused(db_path):
         open_store(db_path)
     assert str(info.value) == (f"{db_path}: written by a newer aha (schema 99, this one reads "
                                f"{schema.SCHEMA_VERSION}). Upgrade aha.")
+
+
+@pytest.mark.parametrize("missing", ["DROP TABLE ingested", "DROP TABLE seen_members",
+                                     "DELETE FROM aha_meta WHERE key = 'data_version'"])
+def test_an_open_completes_a_file_missing_a_table_or_a_version_row(db_path, missing):
+    """An open skips the DDL only when every table and both version rows are there (Store._schema_in_place)."""
+    store = open_store(db_path)
+    store.raw.execute(missing)
+    store.close()
+    store = open_store(db_path)
+    try:
+        assert store.exists("ingested") and store.exists("seen_members")
+        assert store.scalar("SELECT value FROM aha_meta WHERE key = 'data_version'") is not None
+        assert store.scalar("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND schema_name = 'main' AND table_name IN ('ingested', 'seen_members')") == 2
+    finally:
+        store.close()

@@ -186,3 +186,16 @@ DDL: tuple[str, ...] = (
         original_timestamp TIMESTAMP
     )""",
 )
+
+
+def _created() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tables and the sequences `DDL` creates, by name."""
+    import re
+
+    made = [re.match(r"\s*CREATE (TABLE|SEQUENCE) IF NOT EXISTS (\w+)", ddl) for ddl in DDL]
+    if not all(made):
+        raise RuntimeError("every DDL statement creates a table or a sequence (Store._schema_in_place counts them)")
+    return (tuple(m[2] for m in made if m and m[1] == "TABLE"), tuple(m[2] for m in made if m and m[1] == "SEQUENCE"))
+
+
+CREATED = _created()  # what `Store._ensure_schema` checks before it runs the DDL
