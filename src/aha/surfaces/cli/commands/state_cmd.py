@@ -47,6 +47,8 @@ def render(r: ChecklistResult) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    from aha.guidance.checklist import STATUS_LABELS
+
     activated = {True: "activated", False: "not activated", None: ""}[r.activated]
     paid = f", paid {r.paid_at:%Y-%m-%d %H:%M}" if r.paid_at else ""
     title = (f"{r.entity_type.capitalize()} {r.entity_id}: signed up {r.signed_up_at:%Y-%m-%d %H:%M} UTC, "
@@ -59,8 +61,9 @@ def render(r: ChecklistResult) -> Table:
     for col in ("", "milestone", "level", "progress", "reached", "deadline", "guidance"):
         t.add_column(col, justify="right" if col == "progress" else "left")
     for item in r.items:
+        said = STATUS_LABELS.get(item.status, item.status)
         t.add_row(Text(*MARKS.get(item.status, ("?", ""))), item.name, item.level, _progress(item),
-                  f"{item.reached_at:%Y-%m-%d %H:%M}" if item.reached_at else item.status.replace("_", " "),
+                  f"{item.reached_at:%Y-%m-%d %H:%M}" if item.reached_at else said,
                   f"{item.deadline:%Y-%m-%d %H:%M}", item.guidance or "")
     return t
 
