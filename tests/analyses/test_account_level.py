@@ -99,22 +99,33 @@ def test_account_timing_says_each_milestone_is_an_accounts(project):
 
 def test_the_time_to_value_histogram_names_what_it_counts(project):
     """The histogram's count axis said "users" for an account milestone drawn in a user report (and its tooltip
-    counted "users"); with accounts as the unit it says accounts; drawn together, each account milestone is
-    titled "(accounts)" and the axis says both."""
+    counted "users"); with accounts as the unit it says accounts. Drawn together, users' and accounts' milestones
+    are two rows of small multiples, each axis titled with its own unit (before: one axis, "users or accounts (as
+    titled)", and "(accounts)" in the account milestones' titles)."""
     from aha.surfaces.web import charts
 
     def texts(result) -> list[str]:
         return re.findall(r"<text[^>]*>([^<]*)</text>", charts.svg(charts.histogram(result)))
 
-    both = texts(project.report(as_of=AS_OF).timing)
-    assert "users or accounts (as titled)" in both and "team (accounts)" in both and "integ" in both
-    assert "users" not in both
-    alone = texts(project.report(as_of=AS_OF, level="account").timing)
-    assert "accounts" in alone and "users" not in alone and "team" in alone
+    def axes(chart) -> list[tuple[str, list[str]]]:
+        """(count axis title, milestones drawn) of each row of small multiples in the Vega-Lite spec."""
+        spec = chart.to_dict()
+        return [(part["spec"]["encoding"]["y"]["title"], sorted({r["milestone"] for r in part["data"]["values"]}))
+                for part in spec.get("vconcat", [spec])]
+
+    both = project.report(as_of=AS_OF).timing
+    assert axes(charts.histogram(both)) == [("users", ["Paid", "integ"]), ("accounts", ["team"])]
+    shown = texts(both)
+    assert "users" in shown and "accounts" in shown and "team" in shown and "integ" in shown
+    assert not [t for t in shown if "as titled" in t or "(accounts)" in t]
+    alone = project.report(as_of=AS_OF, level="account").timing
+    assert [title for title, _ in axes(charts.histogram(alone))] == ["accounts"]
+    assert "users" not in texts(alone)
     users_only = project.report(as_of=AS_OF).timing
     users_only = replace(users_only, groups=tuple(
         replace(g, milestones=tuple(m for m in g.milestones if m.entity == "user")) for g in users_only.groups))
-    assert "users" in texts(users_only) and "accounts" not in " ".join(texts(users_only))
+    assert axes(charts.histogram(users_only)) == [("users", ["Paid", "integ"])]
+    assert "accounts" not in " ".join(texts(users_only))
 
 
 def test_mistakes_are_one_message(project, tmp_path):

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aha.guidance.checklist import STATUS_LABELS
 from tests.serving import aha, running
 from tests.surfaces.conftest import HOSTILE
 
@@ -111,7 +112,7 @@ def test_a_user_page_shows_the_checklist_of_the_api(served: Any, page: Any):
         return
     assert page.problems == []
     for item in expected["items"]:
-        assert shown(page, f"user.{item['id']}.status") == item["status"]
+        assert shown(page, f"user.{item['id']}.status") == STATUS_LABELS[item["status"]]  # the token in words
     timeline = api(served, "user_timeline", user_id="u00000001")  # beside it, the timeline of the same result
     assert timeline["entries"] and timeline["shown"] == timeline["events"]
     rows = page.locator("table.timeline tbody tr")

@@ -29,6 +29,9 @@ from aha.results import ResultMixin
 from aha.store import Store
 
 WEIGHTS = {"primary": 3.0, "secondary": 2.0, "expansion": 1.0}
+# A status in words, as a reader sees it (the dashboard's user page, `aha state`); the API and --json keep the token.
+STATUS_LABELS = {"reached": "reached", "in_progress": "in progress (window open)", "missed": "missed (window closed)",
+                 "not_applicable": "not applicable (outside the milestone's scope)"}
 
 
 class UnknownEntity(UserError):

@@ -11,6 +11,8 @@ Eligibility reads the same state the report counts (one row per user and milesto
 - `scope`: a trait, else the signup event's property, as milestones' `scope` reads it.
 - `signal: S` (sales assist): the unit is the account; the moment is the account's entry into S, scope reads the
   account's traits (guidance.account_rules).
+Once per (rule, person): an id recorded before an identify or alias merged it into another user counts as that
+user, so the merged user is `already` (not nudged again, and a held-out person stays held out).
 Held out: sha256(rule id, NUL, user id) read as a number in [0, 1) below `holdout`: stable across runs, machines and
 arrival order. A held-out user is recorded (status `held_out`) at the moment they would have been nudged.
 """
@@ -113,11 +115,15 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
     ensure_outbox(store)
     recorded_at = now or ms.as_of
     runs = []
+    people: dict[str, str] | None = None  # recorded id → the user it belongs to now; read once, when needed
     for rule in ms.definitions.rules:
         unit = rule.when.unit
         eligible = account_rules.eligible(store, ms, rule) if unit == "account" else _eligible(store, ms, rule)
         done = {r[0] for r in store.raw.execute(f"SELECT user_id FROM {FIRINGS} WHERE rule_id = ?",
                                                 [rule.id]).fetchall()}
+        if done and unit == "user":  # once per person: an id recorded before a merge is the merged user now
+            people = _people(store, ms) if people is None else people
+            done = {people.get(u, u) for u in done}
         cutoff = ms.as_of - rule.late_after
         late = sum(1 for u, at in eligible if u not in done and at < cutoff)
         new = sorted((Firing(u, at, held_out(rule.id, u, rule.holdout)) for u, at in eligible
@@ -129,6 +135,13 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
                             len(new) - outs, outs, len(eligible) - len(new) - late, late,
                             tuple(new[:SHOWN_PER_RULE]), unit))
     return RulesRunResult(ms.as_of, dry_run, tuple(runs))
+
+
+def _people(store: Store, ms: MilestoneState) -> dict[str, str]:
+    """Each linked id → the user it belongs to, by the identify and alias calls made up to the clock: the state
+    counts a merged user's events under that user's id, and the impact counts a firing there too."""
+    links = store.to_pyarrow(event_source(store, ms.as_of).identity_links().select("anonymous_id", "linked_user"))
+    return dict(zip(links["anonymous_id"].to_pylist(), links["linked_user"].to_pylist(), strict=True))
 
 
 def _target(ms: MilestoneState, rule: Rule) -> str:

@@ -23,6 +23,7 @@ import duckdb
 from aha.jsonpointer import pointer
 from aha.store import metadata
 from aha.store.database import Store, one_row
+from aha.store.files import detect_format, resolve_paths
 from aha.store.formats import (
     REJECTS,
     STAGE,
@@ -31,11 +32,9 @@ from aha.store.formats import (
     ImportRefused,
     columns_of,
     delimiter,
-    detect_format,
     drop_staging,
     member_names,
     read_error,
-    resolve_paths,
     stage,
 )
 from aha.store.loading import write_file

@@ -73,9 +73,9 @@ def main() -> None:
         with progress.shown(sys.argv[1:]):
             app()
     except UserError as exc:
-        from rich.markup import escape
+        from rich.text import Text
 
-        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)  # `[red]x` in a value is text
+        err_console().print(Text.assemble(("error:", "bold red"), " ", str(exc)))  # `[red]x` in a value is text
         sys.exit(2)
     except Exception as exc:  # a full disk, a refused write, DuckDB out of memory: one line; anything else raises
         from aha.surfaces.cli.failures import explained
@@ -83,9 +83,9 @@ def main() -> None:
         line = explained(exc)
         if line is None:
             raise
-        from rich.markup import escape
+        from rich.text import Text
 
-        err_console().print(f"[bold red]error:[/] {escape(line)}", markup=True)
+        err_console().print(Text.assemble(("error:", "bold red"), " ", line))
         sys.exit(1)
 
 

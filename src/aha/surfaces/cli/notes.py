@@ -23,9 +23,9 @@ def show(text: str) -> None:
     """One note, once per process whichever call site gave it."""
     if text not in _shown:
         _shown.add(text)
-        from rich.markup import escape
+        from rich.text import Text
 
-        err_console().print(f"[bold yellow]note:[/] {escape(text)}", markup=True)
+        err_console().print(Text.assemble(("note:", "bold yellow"), " ", text))
 
 
 def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,

@@ -54,7 +54,7 @@ def working(what: str) -> Iterator[None]:
 
     from aha.surfaces.cli.shown_console import Console
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), _Stage(),
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(), _Stage(),
                   console=Console(stderr=True, highlight=False), transient=True, redirect_stdout=False,
                   redirect_stderr=False) as progress:
         progress.add_task(what, total=None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -126,8 +125,8 @@ def overview(o: OverviewResult, who: str = "users") -> Table:
         current = (rate(target.rate) if target.unit == "rate" else duration(target.current)) \
             if target.current is not None else "—"
         goal = f"{target.target:.0%}" if target.unit == "rate" else duration(target.target)
-        mark = {True: "[green]met[/]", False: "[red]not met[/]", None: ""}[target.met]
-        t.add_row(f"target {target.name}", f"{current} vs {goal} {mark}\n[dim]{target.basis}[/]")
+        mark = {True: ("met", "green"), False: ("not met", "red"), None: ("", "")}[target.met]
+        t.add_row(f"target {target.name}", Text.assemble(f"{current} vs {goal} ", mark, "\n", (target.basis, "dim")))
     return t
 
 
@@ -311,7 +310,7 @@ def who(unit: str) -> str:
 def report(console: Console, r: ReportResult) -> None:
     w = who(r.unit)
     if r.signups is not None:
-        console.print(f"[dim]Signups counted:[/dim] {escape(r.signups.text())}", highlight=False)
+        console.print(Text.assemble(("Signups counted:", "dim"), " ", r.signups.text()), highlight=False)
     if r.headline is not None:
         show(console, lambda compact: [headline(r.headline, w)])  # type: ignore[arg-type]
     show(console, lambda compact: [overview(r.overview, w)])

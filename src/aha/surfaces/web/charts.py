@@ -95,28 +95,35 @@ def funnel(result: FunnelResult, who: str = "users") -> Chart:
 
 def histogram(result: TimingResult, who: str = "users") -> Chart:
     """Time to each milestone among those who reached it, one small multiple per milestone (the largest group).
-    The count axis names what it counts: an account milestone counts accounts, whatever the report's unit (`who`);
-    when users' and accounts' milestones are drawn together, each account milestone's title says "(accounts)"."""
+    Each count axis names what it counts: an account milestone counts accounts, whatever the report's unit (`who`).
+    When users' and accounts' milestones are both drawn, they are two rows of small multiples, one per unit (users
+    first), each axis titled with its own unit: one axis cannot say both."""
     group = largest(result.groups, lambda g: sum(m.reached for m in g.milestones))
-    shown = group.milestones if group else ()
-    units = {f"{m.entity}s" for m in shown} or {who}
-    mixed = len(units) > 1
-    rows: list[dict[str, Any]] = [
-        {"milestone": m.name + (f" ({m.entity}s)" if mixed and m.entity != "user" else ""), "bin": b.label,
-         "order": i, "users": b.entities} for m in shown for i, b in enumerate(m.histogram)]
-    if not any(r["users"] for r in rows):  # nobody reached a milestone: the page says so
+    units: dict[str, list[dict[str, Any]]] = {}
+    for m in sorted(group.milestones if group else (), key=lambda m: m.entity != "user"):
+        units.setdefault(f"{m.entity}s", []).extend(
+            {"milestone": m.name, "bin": b.label, "order": i, "count": b.entities} for i, b in enumerate(m.histogram))
+    if not any(r["count"] for rows in units.values() for r in rows):  # nobody reached a milestone: the page says so
         return None
+    drawn = list(units.items())
+    if len(drawn) == 1:
+        unit, rows = drawn[0]
+        return _config(titled(_histogram_facets(rows, unit, "child_y"), result.segment_by, group))
+    return _config(titled(alt.vconcat(*(_histogram_facets(rows, unit, f"concat_{i}_child_y")
+                                        for i, (unit, rows) in enumerate(drawn))), result.segment_by, group))
+
+
+def _histogram_facets(rows: list[dict[str, Any]], unit: str, scale: str) -> alt.FacetChart:
+    """One unit's small multiples; `scale`: the name of their count scale in the compiled chart (count_axis)."""
     labels: list[str] = list(dict.fromkeys(r["bin"] for r in sorted(rows, key=lambda r: int(r["order"]))))
-    axis = "users or accounts (as titled)" if mixed else next(iter(units))
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=PALETTE[0]).encode(
         x=alt.X("bin:O", sort=labels, title="time to reach"),
-        y=alt.Y("users:Q", title=axis, axis=count_axis("child_y")),
-        tooltip=["milestone:N", "bin:N", alt.Tooltip("users:Q", format=",", title=axis)],
+        y=alt.Y("count:Q", title=unit, axis=count_axis(scale)),
+        tooltip=["milestone:N", "bin:N", alt.Tooltip("count:Q", format=",", title=unit)],
     ).properties(width=240, height=140)
     facets = chart.facet(facet=alt.Facet("milestone:N", title=None, sort=_order(rows),
-                                         header=alt.Header(labelLimit=320)),  # "(accounts)" titles not clipped
-                         columns=MAX_FACET_COLUMNS)
-    return _config(titled(facets.resolve_scale(x="independent", y="independent"), result.segment_by, group))
+                                         header=alt.Header(labelLimit=320)), columns=MAX_FACET_COLUMNS)
+    return facets.resolve_scale(x="independent", y="independent")
 
 
 def kaplan_meier(result: TimingResult) -> Chart:

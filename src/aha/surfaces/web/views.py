@@ -106,10 +106,18 @@ def shown(value: Any) -> Any:
     return visible(value, lines=True) if isinstance(value, str) and not isinstance(value, markupsafe.Markup) else value
 
 
+def status(value: str) -> str:
+    """A checklist status in words (aha.guidance.checklist.STATUS_LABELS): `not_applicable` is no word for a reader."""
+    from aha.guidance.checklist import STATUS_LABELS
+
+    return STATUS_LABELS.get(value, value)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("aha.surfaces.web", "templates"), finalize=shown,
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters |= {"pct": pct, "interval": interval, "count": count, "duration": duration, "points": points}
+    env.filters |= {"pct": pct, "interval": interval, "count": count, "duration": duration, "points": points,
+                    "status": status}
     return env
 
 

@@ -47,18 +47,17 @@ def accounts(
 
 
 def render_list(r: AccountsResult) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     shown = f"top {len(r.accounts):,} of {r.total:,}" if r.total > len(r.accounts) else f"{r.total:,}"
-    which = f" holding {escape(r.signal_filter)}" if r.signal_filter else ""
+    which = f" holding {r.signal_filter}" if r.signal_filter else ""
     t = Table(title=f"Accounts{which} ({shown}), as of {r.as_of:%Y-%m-%d %H:%M} UTC", title_justify="left")
     for name in ("account", "highest signal", "since", "score", "members", "active 7d", "active 30d",
                  "events 30d", "milestones"):
         t.add_column(name, justify="left" if name in ("account", "highest signal") else "right")
     for a in r.accounts:
         since = next((s.entered_at for s in a.signals if s.id == a.highest_signal), None)
-        t.add_row(escape(a.account_id), escape(a.highest_signal or "—"), f"{since:%Y-%m-%d}" if since else "—",
+        t.add_row(a.account_id, a.highest_signal or "—", f"{since:%Y-%m-%d}" if since else "—",
                   f"{a.score:.1f}", f"{a.members:,}", f"{a.active_members_7d:,}", f"{a.active_members_30d:,}",
                   f"{a.events_30d:,}", f"{a.milestones_reached} of {a.milestones}")
     t.caption = ("score (0–100) = 50 × highest signal's rank ÷ signals + 30 × account milestones reached ÷ account "
@@ -67,37 +66,35 @@ def render_list(r: AccountsResult) -> Table:
 
 
 def render_detail(r: AccountDetailResult) -> list[str | Table]:
-    from rich.markup import escape
     from rich.table import Table
 
     a = r.summary
-    heading = (f"Account {escape(a.account_id)}: signed up {a.signed_up_at:%Y-%m-%d %H:%M} UTC, score {a.score:.1f}, "
+    heading = (f"Account {a.account_id}: signed up {a.signed_up_at:%Y-%m-%d %H:%M} UTC, score {a.score:.1f}, "
                f"{a.members:,} members ({a.active_members_7d:,} active in 7 days, {a.active_members_30d:,} in 30), "
                f"{a.milestones_reached} of {a.milestones} account milestones reached")
     timeline = Table(title="Signal timeline", title_justify="left")
     timeline.add_column("signal")
     timeline.add_column("entered", justify="right")
     for s in a.signals:
-        timeline.add_row(escape(s.name), f"{s.entered_at:%Y-%m-%d %H:%M}")
+        timeline.add_row(s.name, f"{s.entered_at:%Y-%m-%d %H:%M}")
     if not a.signals:
         timeline.caption = "no signal holds yet"
     people = Table(title="Members", title_justify="left")
     for name in ("user", "signed up", "email domain", "milestones reached"):
         people.add_column(name)
     for m in r.members:
-        people.add_row(escape(m.user_id), f"{m.signed_up_at:%Y-%m-%d %H:%M}", escape(m.email_domain or "—"),
-                       escape(", ".join(m.milestones_reached) or "—"))
+        people.add_row(m.user_id, f"{m.signed_up_at:%Y-%m-%d %H:%M}", m.email_domain or "—",
+                       ", ".join(m.milestones_reached) or "—")
     return [heading, timeline, people]
 
 
 def render_signals(r: SignalsResult) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     def pct(x: float | None) -> str:
         return "—" if x is None else f"{100 * x:.1f}%"
 
-    t = Table(title=f"Signals vs account conversion: {escape(r.conversion)}", title_justify="left")
+    t = Table(title=f"Signals vs account conversion: {r.conversion}", title_justify="left")
     for name in ("signal", "accounts", "a / b / c / d", "with", "without", "lift (95% CI)", "p", "median to paid",
                  "paid first"):
         t.add_column(name, justify="left" if name == "signal" else "right")
@@ -106,7 +103,7 @@ def render_signals(r: SignalsResult) -> Table:
         lift = ("—" if cmp.lift is None or cmp.lift_low is None or cmp.lift_high is None
                 else f"{cmp.lift:.2f} ({cmp.lift_low:.2f}–{cmp.lift_high:.2f})")
         median = "—" if s.median_seconds_to_paid is None else f"{s.median_seconds_to_paid / 86400:.1f}d"
-        t.add_row(escape(s.name), f"{s.population:,}", f"{s.a} / {s.b} / {s.c} / {s.d}", pct(cmp.rate_reached),
+        t.add_row(s.name, f"{s.population:,}", f"{s.a} / {s.b} / {s.c} / {s.d}", pct(cmp.rate_reached),
                   pct(cmp.rate_not_reached), lift, "—" if cmp.p_value is None else f"{cmp.p_value:.2g}", median,
                   f"{s.paid_before_signal:,}")
     t.caption = ("accounts whose conversion horizon has closed; with = entered the signal inside the horizon; "

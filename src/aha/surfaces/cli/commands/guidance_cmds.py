@@ -54,7 +54,6 @@ def run(
 
 
 def render_run(r: RulesRunResult) -> list[Table]:
-    from rich.markup import escape
     from rich.table import Table
     verb = "would record" if r.dry_run else "recorded"
     caption = (f"new: eligible users (accounts, for a signal rule) this run {verb}; already: recorded by an earlier "
@@ -66,7 +65,7 @@ def render_run(r: RulesRunResult) -> list[Table]:
     for col in ("rule", "when", "channel", "aims at", *counts):
         t.add_column(col, justify="right" if col in counts else "left")
     for run_ in r.rules:
-        t.add_row(run_.rule_id, escape(run_.why), run_.channel, run_.milestone_id, f"{run_.new:,}",
+        t.add_row(run_.rule_id, run_.why, run_.channel, run_.milestone_id, f"{run_.new:,}",
                   f"{run_.nudged:,}", f"{run_.held_out:,}", f"{run_.already:,}", f"{run_.too_late:,}")
     tables = [t]
     for run_ in r.rules:
@@ -78,7 +77,7 @@ def render_run(r: RulesRunResult) -> list[Table]:
         for col in (run_.unit, "eligible at", "arm"):
             f.add_column(col)
         for firing in run_.firings:
-            f.add_row(escape(firing.user_id), f"{firing.eligible_at:%Y-%m-%d %H:%M}",
+            f.add_row(firing.user_id, f"{firing.eligible_at:%Y-%m-%d %H:%M}",
                       "held out" if firing.held_out else f"nudge ({run_.channel})")
         tables.append(f)
     return tables
@@ -124,7 +123,6 @@ def interventions(
 
 
 def render_list(r: InterventionsResult) -> Table:
-    from rich.markup import escape
     from rich.table import Table
     counts = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in r.by_status.items()) or "none yet"
     t = Table(title=f"Interventions: {r.total:,} ({counts})", title_justify="left",
@@ -133,9 +131,9 @@ def render_list(r: InterventionsResult) -> Table:
     for col in ("eligible at", "rule", "user or account", "channel", "aims at", "status", "attempts", "last error"):
         t.add_column(col, justify="right" if col == "attempts" else "left")
     for i in r.interventions:
-        who = escape(i.user_id) if i.unit == "user" else f"account {escape(i.user_id)}"
+        who = i.user_id if i.unit == "user" else f"account {i.user_id}"
         t.add_row(f"{i.eligible_at:%Y-%m-%d %H:%M}", i.rule_id, who, i.channel, i.milestone_id,
-                  i.status.replace("_", " "), f"{i.attempts:,}", escape(i.last_error or ""))
+                  i.status.replace("_", " "), f"{i.attempts:,}", i.last_error or "")
     return t
 
 

@@ -71,9 +71,9 @@ def import_command(
     store = open_store(db)
     try:
         with Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # a file's name, as written
             BarColumn(),
-            TextColumn("{task.fields[step]}"),
+            TextColumn("{task.fields[step]}", markup=False),
             TimeElapsedColumn(),
             console=console,
             transient=as_json,
@@ -107,17 +107,19 @@ def import_command(
 
 
 def _print_summary(summary: object, db: Path) -> None:
+    from rich.text import Text
+
     from aha.store.importer import ImportSummary
     from aha.surfaces.cli.shown_console import Console
 
     assert isinstance(summary, ImportSummary)
     out = Console(highlight=False, soft_wrap=True)
     noun = "file" if len(summary.files) == 1 else "files"
-    out.print(
-        f"[bold]{len(summary.files)} {noun}[/]: {summary.rows_read} rows read, "
-        f"[green]{summary.imported} imported[/], {summary.duplicates} duplicates skipped, "
-        f"{'[red]' if summary.rejected else ''}{summary.rejected} rejected{'[/]' if summary.rejected else ''}"
-    )
+    out.print(Text.assemble(
+        (f"{len(summary.files)} {noun}", "bold"), f": {summary.rows_read} rows read, ",
+        (f"{summary.imported} imported", "green"), f", {summary.duplicates} duplicates skipped, ",
+        (f"{summary.rejected} rejected", "red" if summary.rejected else ""),
+    ))
     extra = []
     if summary.events and summary.imported > summary.events:  # a Segment file: events and other calls
         extra.append(f"of the imported: {summary.events} events, {summary.imported - summary.events} identify, alias "
@@ -135,9 +137,10 @@ def _print_summary(summary: object, db: Path) -> None:
             out.print(f"  {f.file}: not kept as properties (pipeline metadata, see docs/import.md): "
                       f"{', '.join(f.left_out)}", markup=False)
         if f.reread:
-            out.print(f"  [bold yellow]note:[/] {f.file} was imported before, yet none of its {f.imported} rows "
-                      "matched a stored one: if --timezone, --timestamp-format or --map changed, the rows read "
-                      "the first time are stored too (without a message id, a row's identity includes its time).")
+            out.print(Text.assemble("  ", ("note:", "bold yellow"), f" {f.file} was imported before, yet none of its "
+                                    f"{f.imported} rows matched a stored one: if --timezone, --timestamp-format or "
+                                    "--map changed, the rows read the first time are stored too (without a message "
+                                    "id, a row's identity includes its time)."))
     if summary.rejected:
         for reason, n in summary.reasons[:SHOWN_REASONS]:
             out.print(f"  {n} × {reason}", markup=False)

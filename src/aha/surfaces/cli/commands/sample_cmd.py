@@ -58,7 +58,7 @@ def sample(
     began = perf_counter()
     work = Path(tempfile.mkdtemp(prefix="aha-sample-")) if out is None else out
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=console, transient=True) as bar:
             gen_task = bar.add_task("generating users", total=users)

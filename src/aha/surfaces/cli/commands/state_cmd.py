@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from aha.guidance.checklist import ChecklistItem, ChecklistResult
 
-MARKS = {"reached": "[green]✓[/]", "in_progress": "[yellow]…[/]", "missed": "[red]✗[/]", "not_applicable": "–"}
+MARKS = {"reached": ("✓", "green"), "in_progress": ("…", "yellow"), "missed": ("✗", "red"), "not_applicable": ("–", "")}
 
 
 def register(app: typer.Typer) -> None:
@@ -44,29 +44,31 @@ def state(
 
 
 def render(r: ChecklistResult) -> Table:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
+
+    from aha.guidance.checklist import STATUS_LABELS
+
     activated = {True: "activated", False: "not activated", None: ""}[r.activated]
     paid = f", paid {r.paid_at:%Y-%m-%d %H:%M}" if r.paid_at else ""
-    title = (f"{r.entity_type.capitalize()} {escape(r.entity_id)}: signed up {r.signed_up_at:%Y-%m-%d %H:%M} UTC, "
+    title = (f"{r.entity_type.capitalize()} {r.entity_id}: signed up {r.signed_up_at:%Y-%m-%d %H:%M} UTC, "
              f"score {r.score:g}/100{', ' + activated if activated else ''}{paid}")
     next_up = next((i for i in r.items if i.id == r.next_milestone), None)
-    caption = (f"next: {escape(next_up.name)}" + (f" — {escape(next_up.guidance)}" if next_up.guidance else "")
+    caption = (f"next: {next_up.name}" + (f" — {next_up.guidance}" if next_up.guidance else "")
                if next_up else "no milestone left to push (every funnel milestone reached or its window closed)")
     t = Table(title=title, title_justify="left", caption=f"as of {r.as_of:%Y-%m-%d %H:%M} UTC; {caption}",
               caption_justify="left")
     for col in ("", "milestone", "level", "progress", "reached", "deadline", "guidance"):
         t.add_column(col, justify="right" if col == "progress" else "left")
     for item in r.items:
-        t.add_row(MARKS.get(item.status, "?"), escape(item.name), item.level, _progress(item),
-                  f"{item.reached_at:%Y-%m-%d %H:%M}" if item.reached_at else item.status.replace("_", " "),
-                  f"{item.deadline:%Y-%m-%d %H:%M}", escape(item.guidance or ""))
+        said = STATUS_LABELS.get(item.status, item.status)
+        t.add_row(Text(*MARKS.get(item.status, ("?", ""))), item.name, item.level, _progress(item),
+                  f"{item.reached_at:%Y-%m-%d %H:%M}" if item.reached_at else said,
+                  f"{item.deadline:%Y-%m-%d %H:%M}", item.guidance or "")
     return t
 
 
 def _progress(item: ChecklistItem) -> str:
-    from rich.markup import escape
-
     if item.status == "reached":
-        return f"{item.progress:,.4g} {escape(item.measure)} (needed {item.threshold:,.4g})"
-    return f"{item.progress:,.4g} of {item.threshold:,.4g} {escape(item.measure)}"
+        return f"{item.progress:,.4g} {item.measure} (needed {item.threshold:,.4g})"
+    return f"{item.progress:,.4g} of {item.threshold:,.4g} {item.measure}"

@@ -21,6 +21,8 @@ def validate(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
 ) -> None:
     """Check the definitions: schema errors exit 2; event names absent from the data are warnings."""
+    from rich.text import Text
+
     from aha.analyses import checks
     from aha.definitions import load
     from aha.results import to_jsonable
@@ -40,10 +42,10 @@ def validate(
         console = Console(highlight=False, soft_wrap=True)
         against = (f" against {db} ({result.events_in_data:,} events)" if store or served
                    else f" ({db} not found: schema only)")
-        console.print(f"[green]ok[/] {config}: {result.milestones} milestones, primary "
-                      f"{result.primary!r}, hash {result.definitions_hash}{against}")
+        console.print(Text.assemble(("ok", "green"), f" {config}: {result.milestones} milestones, primary "
+                                    f"{result.primary!r}, hash {result.definitions_hash}{against}"))
         for f in result.findings:
             colour = "yellow" if f.level == "warning" else "blue"
-            console.print(f"[{colour}]{f.level}:[/] {config}: {f.path}: {f.message}")
+            console.print(Text.assemble((f"{f.level}:", colour), f" {config}: {f.path}: {f.message}"))
     if strict and result.warnings:
         raise typer.Exit(1)
