@@ -13,6 +13,7 @@ from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
     from aha.store.notes import Note
+    from aha.surfaces.web.report_actions import Actions
 
 
 class Cohort(StrEnum):
@@ -94,8 +95,9 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
             paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
 
     if html is not None:
+        actions = _actions(db, config, as_of, unfiltered=bool(segment or signups_from or signups_to))
         try:
-            export.write_html(html, result, retention, paths, _notes(db), missing)
+            export.write_html(html, result, retention, paths, _notes(db), missing, actions)
         except OSError as exc:
             raise UserError(f"--html {html}: cannot write it ({exc.strerror}); choose a writable path.") from None
         typer.echo(f"wrote {html}")
@@ -111,6 +113,27 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
             typer.echo(f"not written, nothing to draw: {', '.join(empty)} ({who} as of "
                        f"{result.overview.as_of:%Y-%m-%d %H:%M} UTC; a chart needs one whose window has closed, or "
                        "one who reached a milestone)")
+
+
+def _actions(db: Path, config: Path, as_of: str | None, unfiltered: bool) -> Actions:
+    """The rules' impact and outboxes and the accounts (`aha interventions --impact`, `aha accounts`, `aha evaluate
+    --signals`), asked as every other part of the report: from the server holding `db`, else from the file."""
+    from aha.analyses.accounts import AccountsResult
+    from aha.analyses.signals_eval import SignalsResult
+    from aha.definitions import load
+    from aha.guidance.impact import ImpactResult
+    from aha.guidance.rules import InterventionsResult
+    from aha.surfaces.cli import remote
+    from aha.surfaces.web import nudges, report_actions
+
+    return report_actions.gather(
+        load(config),
+        impact=lambda rule_id: remote.analysis(ImpactResult, db, config, "impact", rule_id=rule_id, as_of=as_of),
+        outbox=lambda rule_id: remote.analysis(InterventionsResult, db, config, "interventions", rule_id=rule_id,
+                                               limit=nudges.LATEST),
+        accounts=lambda top: remote.analysis(AccountsResult, db, config, "accounts", top=top, as_of=as_of),
+        signals=lambda: remote.analysis(SignalsResult, db, config, "evaluate_signals", as_of=as_of),
+        unfiltered=unfiltered)
 
 
 def _notes(db: Path) -> list[Note]:
