@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from markupsafe import escape
@@ -207,3 +210,70 @@ def test_the_top_accounts_and_signals_equal_aha_accounts_and_evaluate_signals(sa
         assert shown[f"signals.{s['signal_id']}.without"] == pct(cmp["rate_not_reached"])
         assert f"{s['a']:,} of {s['a'] + s['b']:,}" in html and f"{s['c']:,} of {s['c'] + s['d']:,}" in html
         assert shown[f"signals.{s['signal_id']}.lift_interval"] == f"{cmp['lift_low']:.2f}–{cmp['lift_high']:.2f}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.surfaces.test_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("BROWSER TESTS SKIPPED: chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def opened_offline(browser: Any, report: Path) -> tuple[Any, Any, list[str]]:
+    """The report file in a browser with every request but the file itself refused; what it asked for and any console
+    error or dialog (an `alert` would be an injection) go into the list returned."""
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+
+    def block(route: Any) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            problems.append(f"asked: {route.request.url}")
+            route.abort()
+
+    context.route("**/*", block)
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"error: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(report.as_uri())
+    return context, page, problems
+
+
+def test_the_sections_render_offline_in_a_browser_with_names_as_text(tiny: Path, browser: Any):
+    html_report(tiny, "aha.yaml", "--as-of", AS_OF)
+    context, page, problems = opened_offline(browser, tiny / "out.html")
+    for section in ("#nudges", "#accounts"):
+        box = page.locator(section).bounding_box()
+        assert box is not None and box["width"] > 600 and box["height"] > 200, section
+    assert page.locator("#nudges [data-metric='nudges.nudge.nudged.reached']").inner_text() == "2 / 3"
+    assert page.locator("#accounts [data-metric='accounts.rank.2']").inner_text() == HOSTILE  # shown as text
+    assert page.locator("#accounts").get_by_text(HOSTILE).count() >= 2  # the account and the signal's name
+    assert page.locator("script").count() == 0
+    page.click("a[href='#accounts']")  # the navigation names the new sections
+    assert problems == []
+    context.close()
+
+
+SCREENSHOTS = os.environ.get("AHA_SCREENSHOTS")
+
+
+@pytest.mark.skipif(not SCREENSHOTS, reason="set AHA_SCREENSHOTS=docs/screenshots to retake the README's screenshots "
+                                            "from the full sample")
+def test_screenshots_of_the_report_sections(browser: Any, tmp_path: Path):
+    done = aha("sample", "--nudges", "--b2b", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    html_report(tmp_path)
+    context, page, problems = opened_offline(browser, tmp_path / "out.html")
+    for section in ("nudges", "accounts"):
+        page.locator(f"#{section}").screenshot(path=str(Path(SCREENSHOTS or "") / f"report-{section}.png"))
+    assert problems == []
+    context.close()
