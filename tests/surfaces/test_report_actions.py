@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -277,3 +278,16 @@ def test_screenshots_of_the_report_sections(browser: Any, tmp_path: Path):
         page.locator(f"#{section}").screenshot(path=str(Path(SCREENSHOTS or "") / f"report-{section}.png"))
     assert problems == []
     context.close()
+
+
+def test_while_aha_serve_holds_the_file_the_sections_come_from_the_server(tiny: Path, tmp_path: Path):
+    from tests.serving import running
+
+    for name in ("aha.duckdb", "aha.yaml"):
+        shutil.copy(tiny / name, tmp_path / name)
+    local = {k: v for k, v in metrics(html_report(tmp_path, "aha.yaml", "--as-of", AS_OF)).items()
+             if k.startswith(("nudges.", "accounts.", "signals."))}
+    assert local["nudges.nudge.nudged.reached"] == "2 / 3" and local["accounts.total"] == "2"
+    with running(tmp_path / "aha.duckdb"):
+        served = metrics(html_report(tmp_path, "aha.yaml", "--as-of", AS_OF))
+    assert {k: served.get(k) for k in local} == local
