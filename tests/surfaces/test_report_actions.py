@@ -291,3 +291,14 @@ def test_while_aha_serve_holds_the_file_the_sections_come_from_the_server(tiny: 
     with running(tmp_path / "aha.duckdb"):
         served = metrics(html_report(tmp_path, "aha.yaml", "--as-of", AS_OF))
     assert {k: served.get(k) for k in local} == local
+
+
+def test_each_rule_reads_exactly_as_on_the_dashboards_nudges_page(sample: Path):
+    from tests.serving import dashboard_page
+
+    def blocks(html: str) -> list[str]:  # each rule's heading, trigger, verdict, arms table and note
+        return re.findall(r'<h3 id="rule-\d+">.*?(?=<h4>Outbox</h4>)', html, flags=re.S)
+
+    report = blocks(html_report(sample))
+    page = blocks(dashboard_page(sample / "aha.duckdb", sample / "aha.yaml", "/nudges"))
+    assert len(report) == 2 and report == page
