@@ -302,3 +302,25 @@ def test_each_rule_reads_exactly_as_on_the_dashboards_nudges_page(sample: Path):
     report = blocks(html_report(sample))
     page = blocks(dashboard_page(sample / "aha.duckdb", sample / "aha.yaml", "/nudges"))
     assert len(report) == 2 and report == page
+
+
+def test_a_store_without_an_outbox_is_one_line_and_builds_no_impact():
+    """On Spark the outbox is refused (`store.raw`): the section says why in one line, and no rule's impact (a
+    milestone state built again per rule) is asked for."""
+    from aha.store.connection import StoreError
+    from aha.surfaces.web import report_actions, views
+
+    refused = "--db spark:local[2]?parquet=lake/: this command needs a DuckDB file"
+    asked: list[str] = []
+
+    def outbox(rule_id: str) -> Any:
+        raise StoreError(refused)
+
+    def never(*args: Any) -> Any:
+        asked.append(repr(args))
+
+    actions = report_actions.gather(parse(BASE + RULE), impact=never, outbox=outbox, accounts=never, signals=never)
+    assert asked == [] and actions.rules_problem == refused and actions.accounts is None
+    assert actions.sections() == (("nudges", "Nudges"),)
+    html = views.ENV.get_template("report_actions.html").render(actions=actions)
+    assert metrics(html)["nudges.none"] == f"Not shown: {refused}"

@@ -45,14 +45,16 @@ def view(definitions: Any, rule: Any, impact: Callable[[str], ImpactResult],
          outbox: Callable[[str], InterventionsResult]) -> RuleView:
     """One rule's view from its impact and outbox (`Project.impact`, `Project.interventions(limit=LATEST)`, here or
     through the server holding the file: `aha report --html` asks that way); an impact that cannot be measured (a
-    UserError, e.g. a signal rule without `paid:`) is shown as its reason."""
+    UserError, e.g. a signal rule without `paid:`) is shown as its reason. The outbox is read first: a store that
+    keeps none (Spark) raises its UserError before the impact's milestone state is built."""
+    firings = outbox(rule.id)
     measured, problem = None, None
     try:
         measured = impact(rule.id)
     except UserError as exc:
         problem = str(exc)
     return RuleView(rule.id, why(definitions, rule), rule.then.channel, rule.holdout, rule.when.unit, measured,
-                    problem, outbox(rule.id))
+                    problem, firings)
 
 
 def context(rules: list[RuleView]) -> dict[str, Any]:

@@ -26,8 +26,10 @@ TOP_ACCOUNTS = 20  # accounts listed in the report (all are ranked; the section 
 
 @dataclass(frozen=True)
 class Actions:
-    rules: list[RuleView]  # empty: no rules in the definitions (no section)
-    accounts: AccountsResult | None  # None: accounts not configured (no section)
+    rules: list[RuleView]  # empty: no rules in the definitions (no section, unless `rules_problem`)
+    rules_problem: str | None  # why the rules' outbox cannot be read here (a store that keeps none: Spark)
+    accounts: AccountsResult | None  # None: accounts not configured (no section, unless `accounts_problem`)
+    accounts_problem: str | None  # why the accounts cannot be listed here
     signals: SignalsResult | None  # None: no signals, or they cannot be evaluated (`signals_problem` says why)
     signals_problem: str | None
     unfiltered: bool  # the report has a segment or a signup range, which these sections do not follow
@@ -39,7 +41,9 @@ class Actions:
 
     def sections(self) -> tuple[tuple[str, str], ...]:
         """The report's navigation entries for the sections shown."""
-        return ((("nudges", "Nudges"),) if self.rules else ()) + ((("accounts", "Accounts"),) if self.accounts else ())
+        nudges = self.rules or self.rules_problem
+        accounts = self.accounts or self.accounts_problem
+        return ((("nudges", "Nudges"),) if nudges else ()) + ((("accounts", "Accounts"),) if accounts else ())
 
 
 def accounts_configured(definitions: Any) -> bool:
@@ -53,15 +57,22 @@ def gather(definitions: Any, impact: Callable[[str], ImpactResult], outbox: Call
            unfiltered: bool = False) -> Actions:
     """`impact(rule_id)`, `outbox(rule_id)` (the latest nudges.LATEST), `accounts(top)` and `signals()` are the
     `Project` methods of the same names as of the report's time; each is asked only when its section is shown."""
-    rules = [nudges.view(definitions, rule, impact, outbox) for rule in definitions.rules]
-    listed, evaluated, problem = None, None, None
+    rules, rules_problem = [], None
+    try:
+        rules = [nudges.view(definitions, rule, impact, outbox) for rule in definitions.rules]
+    except UserError as exc:  # the outbox is not kept here (Spark): the section says so in one line
+        rules_problem = str(exc)
+    listed, listed_problem, evaluated, problem = None, None, None, None
     if accounts_configured(definitions):
-        listed = accounts(TOP_ACCOUNTS)
+        try:
+            listed = accounts(TOP_ACCOUNTS)
+        except UserError as exc:
+            listed_problem = str(exc)
         if not definitions.signals:
             problem = "No signals in the definitions: add `signals:` to aha.yaml (docs/definitions.md, \"Signals\")."
-        else:
+        elif listed is not None:
             try:
                 evaluated = signals()
             except UserError as exc:
                 problem = str(exc)
-    return Actions(rules, listed, evaluated, problem, unfiltered)
+    return Actions(rules, rules_problem, listed, listed_problem, evaluated, problem, unfiltered)

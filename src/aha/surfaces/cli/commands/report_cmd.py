@@ -117,7 +117,8 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
 
 def _actions(db: Path, config: Path, as_of: str | None, unfiltered: bool) -> Actions:
     """The rules' impact and outboxes and the accounts (`aha interventions --impact`, `aha accounts`, `aha evaluate
-    --signals`), asked as every other part of the report: from the server holding `db`, else from the file."""
+    --signals`), asked as every other part of the report: from the server holding `db`, else from the file (one
+    project for all of them: on Spark each opening builds the milestone state again)."""
     from aha.analyses.accounts import AccountsResult
     from aha.analyses.signals_eval import SignalsResult
     from aha.definitions import load
@@ -126,20 +127,38 @@ def _actions(db: Path, config: Path, as_of: str | None, unfiltered: bool) -> Act
     from aha.surfaces.cli import remote
     from aha.surfaces.web import nudges, report_actions
 
-    return report_actions.gather(
-        load(config),
-        impact=lambda rule_id: remote.analysis(ImpactResult, db, config, "impact", rule_id=rule_id, as_of=as_of),
-        outbox=lambda rule_id: remote.analysis(InterventionsResult, db, config, "interventions", rule_id=rule_id,
-                                               limit=nudges.LATEST),
-        accounts=lambda top: remote.analysis(AccountsResult, db, config, "accounts", top=top, as_of=as_of),
-        signals=lambda: remote.analysis(SignalsResult, db, config, "evaluate_signals", as_of=as_of),
-        unfiltered=unfiltered)
+    definitions = load(config)
+    if remote.server_of(db) is not None:
+        return report_actions.gather(
+            definitions,
+            impact=lambda rule: remote.analysis(ImpactResult, db, config, "impact", rule_id=rule, as_of=as_of),
+            outbox=lambda rule: remote.analysis(InterventionsResult, db, config, "interventions", rule_id=rule,
+                                                limit=nudges.LATEST),
+            accounts=lambda top: remote.analysis(AccountsResult, db, config, "accounts", top=top, as_of=as_of),
+            signals=lambda: remote.analysis(SignalsResult, db, config, "evaluate_signals", as_of=as_of),
+            unfiltered=unfiltered)
+    if not definitions.rules and not report_actions.accounts_configured(definitions):
+        return report_actions.Actions([], None, None, None, None, None, unfiltered)  # nothing to ask
+    import aha
+    from aha.surfaces.cli.output import working
+
+    project = aha.open(str(db), str(config))
+    try:
+        with working("computing the nudges' impact and the accounts"):
+            return report_actions.gather(
+                definitions, impact=lambda rule: project.impact(rule, as_of=as_of),
+                outbox=lambda rule: project.interventions(rule, limit=nudges.LATEST),
+                accounts=lambda top: project.accounts(top=top, as_of=as_of),
+                signals=lambda: project.evaluate_signals(as_of=as_of), unfiltered=unfiltered)
+    finally:
+        project.close()
 
 
 def _notes(db: Path) -> list[Note]:
     """The drop-off notes (`aha.store.notes`): from the server holding `db`, else from the file."""
     from aha.results import from_jsonable
     from aha.store import open_store
+    from aha.store.connection import StoreError
     from aha.store.notes import Note, all_notes
     from aha.surfaces.cli import remote
 
@@ -149,5 +168,7 @@ def _notes(db: Path) -> list[Note]:
     store = open_store(db, read_only=True)
     try:
         return list(all_notes(store))
+    except StoreError:  # a store that keeps no notes (Spark refuses DuckDB SQL): none to show
+        return []
     finally:
         store.close()
