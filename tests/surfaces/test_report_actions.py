@@ -165,8 +165,14 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_each_rule_equals_interventions_impact_and_the_outbox_counted_in_the_store(sample: Path):
-    html = html_report(sample)
+@pytest.fixture(scope="module")
+def sample_html(sample: Path) -> str:
+    """The sample's report, written once for the tests that read it."""
+    return html_report(sample)
+
+
+def test_each_rule_equals_interventions_impact_and_the_outbox_counted_in_the_store(sample: Path, sample_html: str):
+    html = sample_html
     shown = metrics(html)
     counted: dict[str, int] = {}
     for rule_id, n in rows(sample / "aha.duckdb", "SELECT rule_id, count(*) FROM aha_firings GROUP BY ALL"):
@@ -192,8 +198,8 @@ def test_each_rule_equals_interventions_impact_and_the_outbox_counted_in_the_sto
     assert shown["nudges.connect_nudge.verdict"].startswith("works")  # the planted effect
 
 
-def test_the_top_accounts_and_signals_equal_aha_accounts_and_evaluate_signals(sample: Path):
-    html = html_report(sample)
+def test_the_top_accounts_and_signals_equal_aha_accounts_and_evaluate_signals(sample: Path, sample_html: str):
+    html = sample_html
     shown = metrics(html)
     listing = cli_json(sample, "accounts", "--top", "20")
     ranked = [a["account_id"] for a in listing["accounts"]]  # type: ignore[attr-defined]
@@ -293,13 +299,13 @@ def test_while_aha_serve_holds_the_file_the_sections_come_from_the_server(tiny: 
     assert {k: served.get(k) for k in local} == local
 
 
-def test_each_rule_reads_exactly_as_on_the_dashboards_nudges_page(sample: Path):
+def test_each_rule_reads_exactly_as_on_the_dashboards_nudges_page(sample: Path, sample_html: str):
     from tests.serving import dashboard_page
 
     def blocks(html: str) -> list[str]:  # each rule's heading, trigger, verdict, arms table and note
         return re.findall(r'<h3 id="rule-\d+">.*?(?=<h4>Outbox</h4>)', html, flags=re.S)
 
-    report = blocks(html_report(sample))
+    report = blocks(sample_html)
     page = blocks(dashboard_page(sample / "aha.duckdb", sample / "aha.yaml", "/nudges"))
     assert len(report) == 2 and report == page
 
