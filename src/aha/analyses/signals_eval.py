@@ -36,6 +36,16 @@ class SignalValidation:
     median_seconds_to_paid: float | None  # entered → first member payment, among those who paid after entering
     paid_before_signal: int  # converters who paid before entering: the signal may follow payment
 
+    @property
+    def entered(self) -> int:
+        """Accounts that entered the signal inside the horizon: the "with" rate's denominator."""
+        return self.a + self.b
+
+    @property
+    def not_entered(self) -> int:
+        """Accounts that did not: the "without" rate's denominator."""
+        return self.c + self.d
+
 
 @dataclass(frozen=True, slots=True)
 class SignalsResult(ResultMixin):

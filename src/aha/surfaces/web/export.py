@@ -1,4 +1,5 @@
-"""`aha report --html FILE` (one self-contained page: inline SVG charts and CSS, no script, nothing fetched) and
+"""`aha report --html FILE` (one self-contained page: inline SVG charts and CSS, no script, nothing fetched; with the
+rules' impact and the accounts when the definitions have them) and
 `aha report --png DIR` (each chart as a PNG for slides)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aha.analyses.retention import RetentionResult
 from aha.project import ReportResult
 from aha.store.notes import Note
 from aha.surfaces.web import charts, views
+from aha.surfaces.web.report_actions import Actions
 from aha.surfaces.web.views import Filters
 
 SECTIONS = (("overview", "Overview"), ("funnel", "Funnel"), ("time-to-value", "Time to value"),
@@ -18,10 +20,11 @@ SECTIONS = (("overview", "Overview"), ("funnel", "Funnel"), ("time-to-value", "T
 
 
 def html(report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None,
-         notes: Sequence[Note] = (), paths_missing: str | None = None) -> str:
+         notes: Sequence[Note] = (), paths_missing: str | None = None, actions: Actions | None = None) -> str:
     """The page; without `retention` and `paths` (accounts as the unit: both follow one user's events) it says so
     in their place. `notes`: the drop-off notes (`aha.store.notes`), shown beside their step (escaped, as every
-    text). `paths_missing`: why the user-level drop-off paths are not drawn (no `paid:` to split users by)."""
+    text). `paths_missing`: why the user-level drop-off paths are not drawn (no `paid:` to split users by).
+    `actions`: the rules' impact and the accounts (`report_actions.gather`), as the dashboard shows them."""
     by_step: dict[str, list[Note]] = {}
     for note in notes:
         by_step.setdefault(note.step, []).append(note)
@@ -31,13 +34,14 @@ def html(report: ReportResult, retention: RetentionResult | None, paths: PathsRe
     unit = "accounts" if report.unit == "account" else "users"
     title = (f"Activation report{' (accounts as the unit)' if report.unit == 'account' else ''} as of "
              f"{report.overview.as_of:%Y-%m-%d %H:%M} UTC")
-    return views.render("report.html", title=title, served=False, sections=SECTIONS, filters=Filters(), path="",
-                        who=unit, signups=report.signups, paths_missing=paths_missing, **context)
+    sections = SECTIONS + (actions.sections() if actions is not None else ())
+    return views.render("report.html", title=title, served=False, sections=sections, filters=Filters(), path="",
+                        who=unit, signups=report.signups, paths_missing=paths_missing, actions=actions, **context)
 
 
 def write_html(path: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None,
-               notes: Sequence[Note] = (), paths_missing: str | None = None) -> None:
-    path.write_text(html(report, retention, paths, notes, paths_missing), encoding="utf-8")
+               notes: Sequence[Note] = (), paths_missing: str | None = None, actions: Actions | None = None) -> None:
+    path.write_text(html(report, retention, paths, notes, paths_missing, actions), encoding="utf-8")
 
 
 def write_pngs(folder: Path, report: ReportResult, retention: RetentionResult | None, paths: PathsResult | None

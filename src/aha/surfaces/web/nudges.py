@@ -8,6 +8,7 @@ here beyond choosing what to show; every number is a field of `ImpactResult` or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,16 +37,24 @@ def read(store: Store, definitions: Any, as_of: str | None) -> list[RuleView]:
     from aha.project import Project
 
     project = Project(store, definitions, None)
-    views = []
-    for rule in definitions.rules:
-        impact, problem = None, None
-        try:
-            impact = project.impact(rule.id, as_of=as_of)
-        except UserError as exc:
-            problem = str(exc)
-        views.append(RuleView(rule.id, why(definitions, rule), rule.then.channel, rule.holdout, rule.when.unit, impact,
-                              problem, project.interventions(rule.id, limit=LATEST)))
-    return views
+    return [view(definitions, rule, lambda rule_id: project.impact(rule_id, as_of=as_of),
+                 lambda rule_id: project.interventions(rule_id, limit=LATEST)) for rule in definitions.rules]
+
+
+def view(definitions: Any, rule: Any, impact: Callable[[str], ImpactResult],
+         outbox: Callable[[str], InterventionsResult]) -> RuleView:
+    """One rule's view from its impact and outbox (`Project.impact`, `Project.interventions(limit=LATEST)`, here or
+    through the server holding the file: `aha report --html` asks that way); an impact that cannot be measured (a
+    UserError, e.g. a signal rule without `paid:`) is shown as its reason. The outbox is read first: a store that
+    keeps none (Spark) raises its UserError before the impact's milestone state is built."""
+    firings = outbox(rule.id)
+    measured, problem = None, None
+    try:
+        measured = impact(rule.id)
+    except UserError as exc:
+        problem = str(exc)
+    return RuleView(rule.id, why(definitions, rule), rule.then.channel, rule.holdout, rule.when.unit, measured,
+                    problem, firings)
 
 
 def context(rules: list[RuleView]) -> dict[str, Any]:

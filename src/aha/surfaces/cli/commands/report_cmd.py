@@ -13,6 +13,7 @@ from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
     from aha.store.notes import Note
+    from aha.surfaces.web.report_actions import Actions
 
 
 class Cohort(StrEnum):
@@ -94,8 +95,9 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
             paths = remote.analysis(PathsResult, db, config, "paths", segment=segment, as_of=as_of, **signups)
 
     if html is not None:
+        actions = _actions(db, config, as_of, unfiltered=bool(segment or signups_from or signups_to))
         try:
-            export.write_html(html, result, retention, paths, _notes(db), missing)
+            export.write_html(html, result, retention, paths, _notes(db), missing, actions)
         except OSError as exc:
             raise UserError(f"--html {html}: cannot write it ({exc.strerror}); choose a writable path.") from None
         typer.echo(f"wrote {html}")
@@ -113,10 +115,50 @@ def _export(result: object, html: Path | None, png: Path | None, db: Path, confi
                        "one who reached a milestone)")
 
 
+def _actions(db: Path, config: Path, as_of: str | None, unfiltered: bool) -> Actions:
+    """The rules' impact and outboxes and the accounts (`aha interventions --impact`, `aha accounts`, `aha evaluate
+    --signals`), asked as every other part of the report: from the server holding `db`, else from the file (one
+    project for all of them: on Spark each opening builds the milestone state again)."""
+    from aha.analyses.accounts import AccountsResult
+    from aha.analyses.signals_eval import SignalsResult
+    from aha.definitions import load
+    from aha.guidance.impact import ImpactResult
+    from aha.guidance.rules import InterventionsResult
+    from aha.surfaces.cli import remote
+    from aha.surfaces.web import nudges, report_actions
+
+    definitions = load(config)
+    if remote.server_of(db) is not None:
+        return report_actions.gather(
+            definitions,
+            impact=lambda rule: remote.analysis(ImpactResult, db, config, "impact", rule_id=rule, as_of=as_of),
+            outbox=lambda rule: remote.analysis(InterventionsResult, db, config, "interventions", rule_id=rule,
+                                                limit=nudges.LATEST),
+            accounts=lambda top: remote.analysis(AccountsResult, db, config, "accounts", top=top, as_of=as_of),
+            signals=lambda: remote.analysis(SignalsResult, db, config, "evaluate_signals", as_of=as_of),
+            unfiltered=unfiltered)
+    if not definitions.rules and not report_actions.accounts_configured(definitions):
+        return report_actions.Actions([], None, None, None, None, None, unfiltered)  # nothing to ask
+    import aha
+    from aha.surfaces.cli.output import working
+
+    project = aha.open(str(db), str(config))
+    try:
+        with working("computing the nudges' impact and the accounts"):
+            return report_actions.gather(
+                definitions, impact=lambda rule: project.impact(rule, as_of=as_of),
+                outbox=lambda rule: project.interventions(rule, limit=nudges.LATEST),
+                accounts=lambda top: project.accounts(top=top, as_of=as_of),
+                signals=lambda: project.evaluate_signals(as_of=as_of), unfiltered=unfiltered)
+    finally:
+        project.close()
+
+
 def _notes(db: Path) -> list[Note]:
     """The drop-off notes (`aha.store.notes`): from the server holding `db`, else from the file."""
     from aha.results import from_jsonable
     from aha.store import open_store
+    from aha.store.connection import StoreError
     from aha.store.notes import Note, all_notes
     from aha.surfaces.cli import remote
 
@@ -126,5 +168,7 @@ def _notes(db: Path) -> list[Note]:
     store = open_store(db, read_only=True)
     try:
         return list(all_notes(store))
+    except StoreError:  # a store that keeps no notes (Spark refuses DuckDB SQL): none to show
+        return []
     finally:
         store.close()
