@@ -256,6 +256,8 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
         return DefinitionError(format_path(loc), f"{shown(value)} is not allowed; use {expected}.", "", source)
+    if kind == "string_pattern_mismatch" and (words := PATTERN_WORDS.get(str((err.get("ctx") or {}).get("pattern")))):
+        return DefinitionError(format_path(loc), f"{shown(value)} {words}.", "", source)
     message = str(ctx_error) if ctx_error is not None else err["msg"]
     message = message.removeprefix("Value error, ")
     message = _cut(message, 4 * MAX_SHOWN_CHARS)  # a validator's message may quote the value
@@ -263,6 +265,15 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
         message = f"{shown(value)}: {message}"
     return DefinitionError(format_path(loc), message[0].lower() + message[1:] + ("" if message.endswith(".") else "."),
                            "", source)
+
+
+# A pattern's regular expression is no message: what each of the file's patterns means, and how to write it.
+PATTERN_WORDS = {
+    r"^[A-Za-z][A-Za-z0-9_]*$": "is not an id: start it with a letter, then letters, digits or _ (such as "
+                                "data_connected)",
+    r"^([01]\d|2[0-3]):[0-5]\d$": 'is not a time of day: write it as "HH:MM" from 00:00 to 23:59, such as "22:00"',
+    r"^https?://": "is not a web address: start it with https:// or http://",
+}
 
 
 def shown(value: Any) -> str:
