@@ -58,6 +58,9 @@ def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
 LOCK_WAIT_SECONDS = 3.0
 HEADERS_BYTES = 3 * 4096  # a DuckDB file's main header and its two database headers: less is a creation cut short
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file (after the header's checksum)
+DAMAGED_FIX = ("aha cannot repair it: restore the file from a backup, or import your events again into a new file "
+               "(`aha import FILE --db new.duckdb`).")
+DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")  # a file so named without DUCKDB_MAGIC is damaged, not events to import
 
 
 def check_path(path: Path) -> None:
@@ -87,6 +90,9 @@ def check_path(path: Path) -> None:
             head = f.read(12)
     except OSError as exc:
         raise StoreError(f"--db {path}: cannot be read ({exc.strerror}). Check its permissions.") from None
+    if head[8:12] != DUCKDB_MAGIC and head and path.suffix.lower() in DUCKDB_SUFFIXES:
+        raise StoreError(f"--db {path}: does not begin as a DuckDB database does (no DUCK in its header): it is "
+                         f"damaged, or was written by another program. {DAMAGED_FIX}")
     if head[8:12] != DUCKDB_MAGIC:
         kind = ("an empty file" if not head else f"a {path.suffix[1:].upper()} file" if path.suffix
                 else "some other kind of file")
