@@ -13,6 +13,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,22 @@ def test_a_duckdb_named_file_that_is_not_one_is_not_told_to_import_itself(good: 
     assert (done.returncode, done.stderr.strip()) == (2, (
         "error: --db text.duckdb: does not begin as a DuckDB database does (no DUCK in its header): it is damaged, "
         f"or was written by another program. {FIX}")), done.stderr
+
+
+def test_the_dashboard_on_a_damaged_or_held_file_is_one_line_not_a_startup_traceback(good: Path) -> None:
+    """`aha dashboard` opened the file inside the web server's startup, where a StoreError was uvicorn's traceback
+    and "Application startup failed"; `aha serve` already opened it first."""
+    (good / "text.db").write_text("hello\n")
+    done = aha("dashboard", "--db", "text.db", "--port", "9", cwd=good)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: --db text.db: does not begin as a DuckDB database does"), done.stderr
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect('good.duckdb'); "
+                               "print('held', flush=True); sys.stdin.read()"], cwd=good, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        done = aha("dashboard", "--db", "good.duckdb", "--port", "9", cwd=good)
+    finally:
+        holder.communicate("")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(f"error: good.duckdb: in use by process {holder.pid}."), done.stderr
