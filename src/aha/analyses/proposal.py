@@ -99,9 +99,15 @@ def _best(counts: list[EventCount] | tuple[EventCount, ...], names: frozenset[st
     return found[0].event if found else None
 
 
+YAML_WORDS = frozenset({"yes", "no", "on", "off", "true", "false", "null"})  # the lowercase plain words YAML 1.1 reads
+# as something other than text (PyYAML's resolvers); a slug is lowercase letters, digits and _, so no others apply
+
+
 def _slug(event: str, taken: set[str]) -> str:
     slug = re.sub(r"[^a-z0-9]+", "_", event.lower()).strip("_") or "event"
-    base = (slug if slug[0].isalpha() else f"e_{slug}")[:56]
+    # e_ before a digit (an id starts with a letter) and before a word YAML 1.1 reads as a truth value or nothing
+    # (`id: yes` is true, `id: null` None): the file's own ids must read back as the text written
+    base = (slug if slug[0].isalpha() and slug not in YAML_WORDS else f"e_{slug}")[:56]
     out, n = base, 2
     while out in taken:
         out, n = f"{base}_{n}", n + 1
