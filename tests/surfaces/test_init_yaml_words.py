@@ -56,3 +56,23 @@ def test_a_hand_written_id_yaml_reads_as_nothing_says_so(written: str) -> None:
     assert str(info.value) == (
         "aha.yaml: milestones[0].id: has no value: write one (YAML reads an empty value, null and ~ as nothing; "
         'for that text itself, put it in quotes, such as "null").')
+
+
+def test_init_writes_event_names_holding_control_characters_so_they_read_back_the_same(tmp_path: Path) -> None:
+    """A DEL (0x7f) or C1 control (0x80-0x9f) in an event name made the proposed file invalid YAML ("unacceptable
+    character #x007f"), and NEL (0x85) inside double quotes was read back as a space (the milestone matched no
+    event). 20 users; each does DEL's event 3 times (the placeholder), NEL's 2, the CSI's (0x9b) once."""
+    names = ("del\x7fname", "nel\x85name", "c1\x9bname")
+    with (tmp_path / "events.jsonl").open("w") as f:
+        for i in range(20):
+            f.write(json.dumps({"user_id": f"u{i}", "event": "Signed Up", "timestamp": "2026-03-01T10:00:00Z"}) + "\n")
+            for name, times in zip(names, (3, 2, 1), strict=True):
+                for k in range(times):
+                    f.write(json.dumps({"user_id": f"u{i}", "event": name,
+                                        "timestamp": f"2026-03-02T1{k}:00:00Z"}) + "\n")
+    assert aha("import", "events.jsonl", "--db", "aha.duckdb", cwd=tmp_path).returncode == 0
+    assert aha("init", "--db", "aha.duckdb", cwd=tmp_path).returncode == 0
+    checked = aha("validate", "aha.yaml", "--db", "aha.duckdb", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    text = (tmp_path / "aha.yaml").read_text().replace("  # - {id:", "  - {id:")
+    assert [m.event for m in parse(text).milestones] == list(names)

@@ -116,8 +116,14 @@ def _slug(event: str, taken: set[str]) -> str:
 
 
 def _q(text: str) -> str:
-    """A YAML scalar that reads back as `text` whatever it holds (a JSON string is a YAML flow scalar)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML scalar that reads back as `text` whatever it holds: a JSON string (a YAML double-quoted scalar) with
+    every character YAML may not hold as it is written as an escape. JSON leaves DEL, the C1 controls (0x80-0x9f) and
+    0xfffe/0xffff unescaped, which YAML refuses ("unacceptable character #x007f"), and NEL (0x85) unescaped, which
+    YAML reads inside quotes as a line break folded into a space."""
+    return YAML_UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
 
 
 def _share(n: int, total: int) -> str:
