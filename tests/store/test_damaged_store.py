@@ -13,13 +13,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.serving import aha
+from tests.serving import AHA, aha, free_port
 
 FIX = ("aha cannot repair it: restore the file from a backup, or import your events again into a new file "
        "(`aha import FILE --db new.duckdb`).")
@@ -101,3 +102,23 @@ def test_the_dashboard_on_a_damaged_or_held_file_is_one_line_not_a_startup_trace
         holder.communicate("")
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith(f"error: good.duckdb: in use by process {holder.pid}."), done.stderr
+
+
+def test_a_file_held_by_aha_dashboard_names_it_and_the_way_out(good: Path) -> None:
+    """The README runs `aha dashboard`, then commands such as `aha rules run`: they were refused with "in use by
+    process N. If it is `aha serve`, wait until it answers …", which a dashboard never does (it announces nothing)."""
+    port = free_port()
+    dashboard = subprocess.Popen([AHA, "dashboard", "--db", "good.duckdb", "--port", str(port)], cwd=good,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert dashboard.stdout is not None and dashboard.stdout.readline().startswith("dashboard: ")
+        done = aha("report", "--db", "good.duckdb", cwd=good)
+        while done.returncode == 0:  # the line is printed before the server opens the file: ask until it holds it
+            done = aha("report", "--db", "good.duckdb", cwd=good)
+    finally:
+        dashboard.send_signal(signal.SIGINT)
+        dashboard.wait(60)
+    assert (done.returncode, done.stderr.strip()) == (2, (
+        f"error: good.duckdb: in use by process {dashboard.pid} (aha dashboard). Stop it (Ctrl-C where it runs) and "
+        "run the command again; `aha serve` serves the same dashboard and answers aha commands while it runs.")), \
+        done.stderr
