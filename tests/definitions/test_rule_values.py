@@ -70,3 +70,20 @@ def test_a_quiet_hours_time_yaml_read_as_a_number_or_misspelt_names_the_fix(star
     text = ("rules:\n  - {id: r, when: {reached: connected}, then: " + HOOK + "}\n"
             "nudges: {quiet_hours: {start: " + start + ', end: "08:00"}}\n')
     assert _message(text) == f"aha.yaml: nudges.quiet_hours.start: {said}."
+
+
+EMPTY = "an empty list matches nothing: give one value or more, or remove the key."
+
+
+@pytest.mark.parametrize("text, path", [
+    ("rules:\n  - {id: r, when: {reached: connected}, scope: {plan: []}, then: {in_app: hi}}\n",
+     "rules[0].scope.plan"),
+    ("", "milestones[1].scope.persona"),
+])
+def test_an_empty_scope_list_is_refused_not_a_rule_or_milestone_for_nobody(text: str, path: str) -> None:
+    """`scope: {plan: []}` was accepted: a rule nudging nobody, a milestone measured on nobody, silently."""
+    head = HEAD if text else HEAD.replace("{id: invited, event: Invited, within: 7d}",
+                                          "{id: invited, event: Invited, within: 7d, scope: {persona: []}}")
+    with pytest.raises(DefinitionError) as info:
+        parse(head + text)
+    assert str(info.value) == f"aha.yaml: {path}: {EMPTY}"
