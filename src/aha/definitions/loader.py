@@ -256,7 +256,7 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
         return DefinitionError(format_path(loc), f"{shown(value)} is not allowed; use {expected}.", "", source)
-    if kind == "string_type" and (isinstance(value, bool) or value is None):
+    if kind == "string_type" and (isinstance(value, bool) or _value_at(data, loc, _ABSENT) is None):
         return DefinitionError(format_path(loc), _yaml_words(value), "", source)
     if kind == "string_pattern_mismatch" and (words := PATTERN_WORDS.get(str((err.get("ctx") or {}).get("pattern")))):
         return DefinitionError(format_path(loc), f"{shown(value)} {words}.", "", source)
@@ -306,12 +306,15 @@ _UNION_TAGS = {"str", "int", "float", "bool", "list[str]", "Condition", "functio
                "list[union[str,int,float,bool]]", "timedelta"}
 
 
-def _value_at(data: Any, loc: list[Any]) -> Any:
+_ABSENT = object()  # `_value_at`'s answer for a path the data does not hold (None is a value: YAML's null)
+
+
+def _value_at(data: Any, loc: list[Any], absent: Any = None) -> Any:
     for part in loc:
         try:
             data = data[part]
         except (KeyError, IndexError, TypeError):
-            return None
+            return absent
     return data
 
 
