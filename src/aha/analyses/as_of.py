@@ -10,6 +10,7 @@ from aha.analyses.state import default_as_of
 from aha.errors import UserError, UserNote
 from aha.store import Store
 
+EARLIEST = datetime(1971, 1, 1)  # no event before it is stored on any path (docs/ingest.md, "Timestamps")
 NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
 
 
@@ -23,11 +24,21 @@ def parse_as_of(value: str | date | datetime | None) -> datetime | None:
         return datetime.combine(value, time.max)
     text = value.strip()
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.max)
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        parsed = (datetime.combine(date.fromisoformat(text), time.max) if len(text) == 10 else
+                  datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z.") from None
+    try:
+        moment = _utc(parsed)
+    except OverflowError:  # 0001-01-01T00:00+14:00 or 9999-12-31T23:00-05:00: before or after the calendar in UTC
+        if parsed.year != 1:
+            raise UserError(f"--as-of {value!r}: past the end of the calendar (year 9999) in UTC; give a moment of "
+                            "your data, e.g. 2026-06-30.") from None
+        moment = datetime.min
+    if moment < EARLIEST:  # the rules subtract their late_after from it: year 1 was an OverflowError traceback
+        raise UserError(f"--as-of {value!r}: before {EARLIEST.year}, when no stored event can be (aha refuses older "
+                        "timestamps); give a moment of your data, e.g. 2026-06-30.")
+    return moment
 
 
 def resolve(store: Store, as_of: str | date | datetime | None) -> datetime:

@@ -6,6 +6,7 @@ turns that into a message with a suggestion.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -59,6 +60,7 @@ def run(definitions: Definitions, config: str, store: Store | None) -> ChecksRes
         findings += [Finding("warning", path, message) for path, message in absent_events(definitions, counts)]
         findings += [Finding("warning", path, message) for path, message in where_warnings(store, definitions)]
         findings += _segments(store, definitions)
+        findings += _scopes(store, definitions)
         findings += _signup_coverage(store, definitions)
         findings += [Finding("warning", path, message) for path, message in email_accounts_warnings(store, definitions)]
     return ChecksResult(config, content_hash(definitions), len(definitions.milestones), definitions.primary.id,
@@ -80,6 +82,41 @@ def _signup_coverage(store: Store, definitions: Definitions) -> list[Finding]:
         f"only {signed:,} of the {seen:,} users seen ({signed / seen:.0%}) have a {names} event; the rest are in no "
         "cohort and every number leaves them out. If the data has no signup event for most users, use "
         "`signup: {first_seen: true}` (t0 = the user's first event) or `first_seen: {events: [...]}`."))]
+
+
+def _has_key(store: Store, definitions: Definitions, key: str) -> bool:
+    """Whether some user's traits or some signup event's properties hold `key` (a name, or a JSON Pointer)."""
+    path, signup = pointer(key), list(definitions.signup.defining or [])
+    return bool(store.scalar(f"SELECT count(*) FROM {schema.USERS} WHERE json_exists(traits, ?)", [path]) or
+                store.scalar(  # with `first_seen: true` (no names), any event's properties may be the first's
+                    f"SELECT count(*) FROM {schema.EVENTS} WHERE (len(?) = 0 OR event IN (SELECT unnest(?))) "
+                    "AND json_exists(properties, ?)", [signup, signup, path]))
+
+
+def _scopes(store: Store, definitions: Definitions) -> list[Finding]:
+    """A user milestone's or a user rule's `scope` key that no trait or signup property holds matches nobody: the
+    milestone is measured on nobody, the rule nudges nobody (a misspelt `personna` read as ok)."""
+    scoped = [(f"milestones[{i}]", "the milestone is measured on nobody", m.scope)
+              for i, m in enumerate(definitions.milestones) if m.scope and m.entity == "user"]
+    scoped += [(f"rules[{i}]", "the rule nudges nobody", r.scope)
+               for i, r in enumerate(definitions.rules) if r.scope and r.when.signal is None]
+    out: list[Finding] = []
+    known: list[str] | None = None
+    for where, meaning, scope in scoped:
+        for key in scope:
+            if _has_key(store, definitions, key):
+                continue
+            if known is None:  # the names there are, for "did you mean": read once, on the first missing key
+                signup = list(definitions.signup.defining or [])
+                known = sorted({str(k) for (k,) in store.raw.execute(
+                    f"SELECT DISTINCT unnest(json_keys(traits)) FROM {schema.USERS} UNION SELECT DISTINCT "
+                    f"unnest(json_keys(properties)) FROM {schema.EVENTS} WHERE len(?) = 0 OR event IN "
+                    "(SELECT unnest(?))", [signup, signup]).fetchall()})
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            out.append(Finding("warning", f"{where}.scope.{key}", f"no user trait or signup-event property {key!r}: "
+                               f"the scope matches nobody, so {meaning}.{hint}"))
+    return out
 
 
 def _segments(store: Store, definitions: Definitions) -> list[Finding]:

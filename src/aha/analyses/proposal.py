@@ -99,9 +99,15 @@ def _best(counts: list[EventCount] | tuple[EventCount, ...], names: frozenset[st
     return found[0].event if found else None
 
 
+YAML_WORDS = frozenset({"yes", "no", "on", "off", "true", "false", "null"})  # the lowercase plain words YAML 1.1 reads
+# as something other than text (PyYAML's resolvers); a slug is lowercase letters, digits and _, so no others apply
+
+
 def _slug(event: str, taken: set[str]) -> str:
     slug = re.sub(r"[^a-z0-9]+", "_", event.lower()).strip("_") or "event"
-    base = (slug if slug[0].isalpha() else f"e_{slug}")[:56]
+    # e_ before a digit (an id starts with a letter) and before a word YAML 1.1 reads as a truth value or nothing
+    # (`id: yes` is true, `id: null` None): the file's own ids must read back as the text written
+    base = (slug if slug[0].isalpha() and slug not in YAML_WORDS else f"e_{slug}")[:56]
     out, n = base, 2
     while out in taken:
         out, n = f"{base}_{n}", n + 1
@@ -110,8 +116,14 @@ def _slug(event: str, taken: set[str]) -> str:
 
 
 def _q(text: str) -> str:
-    """A YAML scalar that reads back as `text` whatever it holds (a JSON string is a YAML flow scalar)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML scalar that reads back as `text` whatever it holds: a JSON string (a YAML double-quoted scalar) with
+    every character YAML may not hold as it is written as an escape. JSON leaves DEL, the C1 controls (0x80-0x9f) and
+    0xfffe/0xffff unescaped, which YAML refuses ("unacceptable character #x007f"), and NEL (0x85) unescaped, which
+    YAML reads inside quotes as a line break folded into a space."""
+    return YAML_UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
 
 
 def _share(n: int, total: int) -> str:

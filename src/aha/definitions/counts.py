@@ -25,6 +25,14 @@ def finite(value: Any) -> Any:
     return value
 
 
+def one_of(value: Any) -> Any:
+    """A value, or a list of them of which the property must equal one: never an empty list, which matches nothing
+    (`scope: {plan: []}` made a rule nudge nobody and a milestone count nobody, and `aha validate` said ok)."""
+    if isinstance(value, list) and not value:
+        raise ValueError("an empty list matches nothing: give one value or more, or remove the key")
+    return finite(value)
+
+
 # A value compared with a property or trait: `where: {plan: pro}`, `{in: [...]}`, `scope`, a signal's `trait`.
 Scalar = Annotated[str | int | float | bool, BeforeValidator(finite)]
-Scalars = Annotated[Scalar | list[Scalar], BeforeValidator(finite)]  # a value or a list of them (one of)
+Scalars = Annotated[Scalar | list[Scalar], BeforeValidator(one_of)]  # a value or a list of them (one of)

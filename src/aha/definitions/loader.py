@@ -256,6 +256,10 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
     if kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
         return DefinitionError(format_path(loc), f"{shown(value)} is not allowed; use {expected}.", "", source)
+    if kind == "string_type" and (isinstance(value, bool) or _value_at(data, loc, _ABSENT) is None):
+        return DefinitionError(format_path(loc), _yaml_words(value), "", source)
+    if kind == "string_pattern_mismatch" and (words := PATTERN_WORDS.get(str((err.get("ctx") or {}).get("pattern")))):
+        return DefinitionError(format_path(loc), f"{shown(value)} {words}.", "", source)
     message = str(ctx_error) if ctx_error is not None else err["msg"]
     message = message.removeprefix("Value error, ")
     message = _cut(message, 4 * MAX_SHOWN_CHARS)  # a validator's message may quote the value
@@ -263,6 +267,24 @@ def _translate(err: Any, data: dict[str, Any], source: str) -> DefinitionError:
         message = f"{shown(value)}: {message}"
     return DefinitionError(format_path(loc), message[0].lower() + message[1:] + ("" if message.endswith(".") else "."),
                            "", source)
+
+
+# A pattern's regular expression is no message: what each of the file's patterns means, and how to write it.
+PATTERN_WORDS = {
+    r"^[A-Za-z][A-Za-z0-9_]*$": "is not an id: start it with a letter, then letters, digits or _ (such as "
+                                "data_connected)",
+    r"^([01]\d|2[0-3]):[0-5]\d$": 'is not a time of day: write it as "HH:MM" from 00:00 to 23:59, such as "22:00"',
+    r"^https?://": "is not a web address: start it with https:// or http://",
+}
+
+
+def _yaml_words(value: bool | None) -> str:
+    """Text was meant where YAML 1.1 read a plain word as something else: `id: yes` is the truth value true."""
+    if value is None:
+        return ("has no value: write one (YAML reads an empty value, null and ~ as nothing; for that text itself, put "
+                'it in quotes, such as "null").')
+    return (f"YAML read this unquoted value as {str(value).lower()}, not as text (YAML 1.1 reads yes, no, on, off, "
+            'true and false as truth values, and null or ~ as nothing). Put the text in quotes, such as "yes".')
 
 
 def shown(value: Any) -> str:
@@ -284,12 +306,15 @@ _UNION_TAGS = {"str", "int", "float", "bool", "list[str]", "Condition", "functio
                "list[union[str,int,float,bool]]", "timedelta"}
 
 
-def _value_at(data: Any, loc: list[Any]) -> Any:
+_ABSENT = object()  # `_value_at`'s answer for a path the data does not hold (None is a value: YAML's null)
+
+
+def _value_at(data: Any, loc: list[Any], absent: Any = None) -> Any:
     for part in loc:
         try:
             data = data[part]
         except (KeyError, IndexError, TypeError):
-            return None
+            return absent
     return data
 
 

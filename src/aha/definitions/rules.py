@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from aha.definitions.counts import STRICT, Scalars
 from aha.definitions.durations import Duration
@@ -37,13 +37,16 @@ class Trigger(_Strict):
     """Exactly one of `not_reached` (with `after`), `reached`, `stalled` (optionally `before`), or `signal` (an
     account entered a signal: the rule's unit is then the account)."""
 
-    not_reached: str | None = Field(default=None, description="Milestone id: fires `after` signup if not reached.")
+    # Ids, not any text: an empty `reached: ""` was read as the primary milestone, `not_reached: ""` a KeyError.
+    not_reached: Identifier | None = Field(default=None, description="Milestone id: fires `after` signup if not "
+                                                                     "reached.")
     after: Duration | None = Field(default=None, description="With not_reached: how long after signup.")
-    reached: str | None = Field(default=None, description="Milestone id, or `primary`: fires when it is reached.")
+    reached: Identifier | None = Field(default=None, description="Milestone id, or `primary`: fires when it is "
+                                                                 "reached.")
     stalled: Duration | None = Field(default=None, description="Fires when the user has done nothing for this long "
                                                                 "while `before` is not reached and its window open.")
-    before: str | None = Field(default=None, description="With stalled: the milestone (default: primary).")
-    signal: str | None = Field(default=None, description="Signal id (signals:): fires once per account when the "
+    before: Identifier | None = Field(default=None, description="With stalled: the milestone (default: primary).")
+    signal: Identifier | None = Field(default=None, description="Signal id (signals:): fires once per account when the "
                                                          "account enters it (sales assist).")
 
     @model_validator(mode="after")
@@ -123,6 +126,12 @@ def _webhook_url(value: str | None) -> str | None:
     return value
 
 
+def _in_app(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("an in-app message needs its text (users would be shown a blank)")
+    return value
+
+
 def _secret(value: str | None) -> str | None:
     if value is not None and not (value.startswith("whsec_") or value.startswith("env:")):
         raise ValueError("write the signing secret as `whsec_<base64>` or `env:VARIABLE` (read when sending)")
@@ -159,7 +168,8 @@ class Action(_Strict):
         default=None, pattern=r"^https?://", max_length=2048, description="URL that receives a signed POST per firing.")
     secret: Annotated[str | None, AfterValidator(_secret)] = Field(default=None, description=(
         "The webhook's signing secret: whsec_<base64>, or env:VARIABLE."))
-    in_app: str | None = Field(default=None, max_length=2000, description="An in-app message's text.")
+    in_app: Annotated[str | None, AfterValidator(_in_app)] = Field(default=None, max_length=2000,
+                                                                   description="An in-app message's text.")
     email: Email | None = None
 
     @model_validator(mode="after")
@@ -187,19 +197,34 @@ class Rule(_Strict):
     late_after: Duration = Field(default=timedelta(days=1), description=(
         "A user whose moment came longer ago than this when the rules run is not nudged (nor held out): counted as "
         "too late. It keeps a new rule, or a server back after a pause, from nudging every user of the past."))
-    aims_at: str | None = Field(default=None, description="The milestone the nudge should move (impact is measured "
-                                                           "on it); default: the trigger's milestone.")
+    aims_at: Identifier | None = Field(default=None, description="The milestone the nudge should move (impact is "
+                                                                 "measured on it); default: the trigger's milestone.")
 
     @property
     def target(self) -> str:
         return self.aims_at or self.when.milestone
 
 
+TIME_OF_DAY = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+def _time_of_day(value: Any) -> Any:
+    """A number where a time of day belongs is YAML 1.1 at work: it reads an unquoted 22:00 as 22 × 60 + 0 = 1320
+    (base 60), 9:30 as 570. Refused saying so, with the quoted time it stood for (never guessed into one)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 60 <= value < 24 * 60:
+            hours, minutes = divmod(value, 60)
+            raise ValueError(f'write the time in quotes, "{hours:02d}:{minutes:02d}" (YAML reads an unquoted '
+                             f"{hours}:{minutes:02d} as the number {value})")
+        raise ValueError('write the time of day in quotes as "HH:MM", such as "22:00"')
+    return value
+
+
 class QuietHours(_Strict):
     """No email or webhook nudge between `start` and `end` in the user's local time (deferred to `end`)."""
 
-    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time.")
-    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time.")
+    start: Annotated[str, BeforeValidator(_time_of_day)] = Field(pattern=TIME_OF_DAY, description="HH:MM, local time.")
+    end: Annotated[str, BeforeValidator(_time_of_day)] = Field(pattern=TIME_OF_DAY, description="HH:MM, local time.")
     timezone_trait: str = Field(default="timezone", max_length=256,
                                 description="The trait holding the user's IANA time zone (Europe/Berlin).")
     default_timezone: str = Field(default="UTC", description="For users without a valid time zone trait.")

@@ -48,8 +48,14 @@ def _quiet(store: Store, quiet: QuietHours | None, user_id: str, now: datetime) 
     if not inside:
         return None
     day = local.date() if (start < end or at < end) else local.date() + timedelta(days=1)
-    resume = datetime.combine(day, end, tzinfo=zone)
-    return resume.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    # The end's first occurrence after now: on the night the clock falls back a wall time comes twice (fold 0, then
+    # fold 1), and inside the repeated hour the first has passed. A time the clock skips (spring forward) reads with
+    # the offset before the change, the later instant, so the nudge waits past the skipped hour, never into quiet.
+    for fold in (0, 1):
+        resume = datetime.combine(day, end, tzinfo=zone).replace(fold=fold).astimezone(ZoneInfo("UTC"))
+        if resume.replace(tzinfo=None) > now:
+            break
+    return resume.replace(tzinfo=None)
 
 
 def _zone(store: Store, quiet: QuietHours, user_id: str) -> ZoneInfo:

@@ -58,6 +58,9 @@ def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
 LOCK_WAIT_SECONDS = 3.0
 HEADERS_BYTES = 3 * 4096  # a DuckDB file's main header and its two database headers: less is a creation cut short
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file (after the header's checksum)
+DAMAGED_FIX = ("aha cannot repair it: restore the file from a backup, or import your events again into a new file "
+               "(`aha import FILE --db new.duckdb`).")
+DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")  # a file so named without DUCKDB_MAGIC is damaged, not events to import
 
 
 def check_path(path: Path) -> None:
@@ -87,6 +90,9 @@ def check_path(path: Path) -> None:
             head = f.read(12)
     except OSError as exc:
         raise StoreError(f"--db {path}: cannot be read ({exc.strerror}). Check its permissions.") from None
+    if head[8:12] != DUCKDB_MAGIC and head and path.suffix.lower() in DUCKDB_SUFFIXES:
+        raise StoreError(f"--db {path}: does not begin as a DuckDB database does (no DUCK in its header): it is "
+                         f"damaged, or was written by another program. {DAMAGED_FIX}")
     if head[8:12] != DUCKDB_MAGIC:
         kind = ("an empty file" if not head else f"a {path.suffix[1:].upper()} file" if path.suffix
                 else "some other kind of file")
@@ -110,9 +116,32 @@ def _connect(path: Path, read_only: bool) -> Any:
                 raise
             if time.monotonic() >= deadline:
                 match = re.search(r"\(PID (\d+)\)", str(exc))
-                holder = f"process {match.group(1)}" if match else "another process"
-                raise StoreError(
-                    f"{path}: in use by {holder}. If it is `aha serve`, wait until it answers (its "
-                    f"{path}.server.json lets aha commands ask it), or stop it and run the command again."
-                ) from None
+                raise StoreError(_in_use(path, match.group(1) if match else None)) from None
             time.sleep(0.2)
+
+
+def _in_use(path: Path, pid: str | None) -> str:
+    """Who holds the file and the way out. An `aha dashboard` answers no other command (only `aha serve` announces
+    itself in <db>.server.json), so "wait until it answers" would wait for ever: its holder is named from the
+    process's command line where the system shows it (/proc), and the message says what to do about that one."""
+    holder = f"process {pid}" if pid else "another process"
+    command = _aha_command(pid) if pid else None
+    if command == "dashboard":
+        return (f"{path}: in use by {holder} (aha dashboard). Stop it (Ctrl-C where it runs) and run the command "
+                "again; `aha serve` serves the same dashboard and answers aha commands while it runs.")
+    if command is not None and command != "serve":
+        return f"{path}: in use by {holder} (aha {command}). Wait for it to finish, then run the command again."
+    return (f"{path}: in use by {holder}. If it is `aha serve`, wait until it answers (its {path}.server.json lets "
+            "aha commands ask it), or stop it and run the command again.")
+
+
+def _aha_command(pid: str) -> str | None:
+    """The aha command process `pid` runs (`dashboard` for `aha dashboard --db …`), or None: not aha, or not shown."""
+    try:
+        argv = Path(f"/proc/{int(pid)}/cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+    except (OSError, ValueError):
+        return None
+    for i, arg in enumerate(argv[:3]):  # the script itself, or python then the script, or python -m the module
+        if Path(arg).name == "aha" or arg == "aha.surfaces.cli.main":
+            return next((a for a in argv[i + 1:] if a and not a.startswith("-")), None)
+    return None

@@ -1,16 +1,29 @@
 """What the command line says when the machine, not the user, stops a command: a full disk, a file it may not write,
-DuckDB out of memory. One red line naming what failed and the fix instead of a traceback (exit 1); any other
-exception is a defect of aha's and keeps its traceback.
+DuckDB out of memory, a damaged database file. One red line naming what failed and the fix instead of a traceback
+(exit 1); any other exception is a defect of aha's and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import errno
 
+from aha.store.connection import DAMAGED_FIX
+
 FULL = (errno.ENOSPC, errno.EDQUOT)
 REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
 AFTER = ("What the command had not committed was rolled back (imports are idempotent: run the same command "
          "again).")
+
+
+def _damage(text: str) -> str | None:
+    """What is wrong with a damaged database file, from DuckDB's words, or None. A block whose checksum fails comes
+    as a bare `duckdb.Error` wherever it is first read (at connect, or deep in a report); a file cut short as an
+    IOException that "permissions" and "run it again" never fix."""
+    if text.startswith("Corrupt database file"):
+        return "a block's contents are not what DuckDB wrote there"
+    if "Could not read enough bytes from file" in text:
+        return "it is shorter than DuckDB wrote it (a copy or download stopped early, or a disk that filled)"
+    return None
 
 
 def explained(exc: BaseException) -> str | None:
@@ -24,6 +37,8 @@ def explained(exc: BaseException) -> str | None:
     if not type(exc).__module__.startswith("_duckdb") and not type(exc).__module__.startswith("duckdb"):
         return None
     text = " ".join(str(exc).split())
+    if damage := _damage(text):
+        return f"the database file is damaged ({text}): {damage}. {DAMAGED_FIX}"
     if kind == "IOException":
         if "No space left" in text or "Disk quota" in text:
             return (f"the disk is full ({text}). Free space on the disk holding --db (and its <db>.tmp spill "

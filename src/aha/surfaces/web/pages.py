@@ -280,6 +280,8 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
     async def accounts_page(request: Request) -> HTMLResponse:
         """Accounts by highest signal and PQL score (`?signal=` keeps those holding one), and each signal against
         account conversion (`aha accounts`, `aha evaluate --signals`)."""
+        if request.query_params.get("id") in views.DOT_SEGMENTS:  # an account no path can name (views.page_of)
+            return await account_page(request.query_params["id"], request)
         signal = request.query_params.get("signal", "").strip() or None
 
         async def build(f: Filters) -> dict[str, Any]:
@@ -311,12 +313,15 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
             except UserError as exc:  # no such account as of that time: a 404, as for a user
                 raise UnknownEntity(str(exc)) from None
 
-        return await show(request, f"/accounts/{quote(account_id, safe='')}", f"Account {account_id}", "account", build)
+        return await show(request, views.page_of(account_id, "accounts").split("?")[0], f"Account {account_id}",
+                          "account", build)
 
     @app.get("/users", response_class=HTMLResponse, include_in_schema=False, response_model=None)
     async def user_search(request: Request) -> Response:
         """A search form; with `?id=`, the user's page (ids are quoted into the path, any character allowed)."""
         wanted = request.query_params.get("id", "").strip()
+        if wanted in views.DOT_SEGMENTS:  # a redirect to /users/.. would be resolved away: the page itself
+            return await user_page(wanted, request)
         if wanted and guard(request) is None:
             kept = {k: v for k, v in request.query_params.items() if k != "id"}
             query = "?" + urlencode(kept) if kept else ""
@@ -335,4 +340,4 @@ def add_routes(app: FastAPI, results: Results, guard: Callable[[Request], HTMLRe
             return {"checklist": await results.get("user_state", user_id=user_id, as_of=f.as_of),
                     "timeline": await results.get("user_timeline", user_id=user_id, as_of=f.as_of)}
 
-        return await show(request, f"/users/{quote(user_id, safe='')}", f"User {user_id}", "user", build)
+        return await show(request, views.page_of(user_id, "users").split("?")[0], f"User {user_id}", "user", build)

@@ -113,11 +113,27 @@ def status(value: str) -> str:
     return STATUS_LABELS.get(value, value)
 
 
+DOT_SEGMENTS = (".", "..")  # ids no path can carry: a browser resolves them (and %2e, %2e%2e) away
+
+
+def page_of(user_or_account: str, kind: str, as_of: str | None = None) -> str:
+    """The link to a user's or an account's page (`kind`: users, accounts). The id is one path segment, `/` and all
+    quoted: Jinja's `urlencode` keeps `/`, so the account `x/../y` was linked as `/accounts/x/../y`, which a browser
+    resolves to another account's page. `.` and `..` are dot segments however they are written, so they are linked
+    by `?id=`, which shows the page."""
+    from urllib.parse import quote, urlencode
+
+    query = {"as_of": as_of} if as_of else {}
+    if user_or_account in DOT_SEGMENTS:
+        return f"/{kind}?" + urlencode({"id": user_or_account, **query})
+    return f"/{kind}/{quote(user_or_account, safe='')}" + ("?" + urlencode(query) if query else "")
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("aha.surfaces.web", "templates"), finalize=shown,
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters |= {"pct": pct, "interval": interval, "count": count, "duration": duration, "points": points,
-                    "status": status}
+                    "status": status, "page_of": page_of}
     return env
 
 

@@ -34,6 +34,10 @@ def dashboard_command(
     remote.refuse_while_serving(db, "aha dashboard", "open the running server's own dashboard at its address")
     if not db.exists():
         raise UserError(f"{db}: no such database. Create one with `aha sample` or `aha import FILE --db {db}`.")
+    from aha.store import open_store
+
+    open_store(db).close()  # a damaged file, or a lock another process holds, is one line here (as `aha serve`
+    # does), not uvicorn's traceback from the app's startup and "Application startup failed"
     app = create_dashboard(db, config, requires_key=host not in LOOPBACK)
     typer.echo(f"dashboard: http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="warning")
