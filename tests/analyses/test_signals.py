@@ -140,3 +140,36 @@ def test_console_script(tmp_path: Path):
     done = aha("accounts", "--signal", "tem", cwd=tmp_path)
     assert (done.returncode, done.stderr.strip()) == (
         2, "error: --signal 'tem': no such signal; known: team, big, paying_plan.")
+
+
+def test_signals_without_an_account_milestone_still_find_the_accounts(tmp_path: Path):
+    """`signals:` alone (no `entity: account` milestone): the state built no account, so `aha accounts` listed
+    none and every signal held for nobody. Same journeys, only the `big` signal (3 members, 2 domains): acme at +4d
+    (a3 from contractor.com), beta at +12d (b3), by hand as in test_signal_entry_times."""
+    store = open_store(tmp_path / "aha.duckdb")
+    fill(store)
+    alone = Project(store, parse("""
+signup: {event: Signed Up}
+paid: {event: Paid, within: 10d}
+milestones:
+  - {id: integ, event: I, within: 7d, level: primary}
+signals:
+  - {id: big, members: 3, domains: 2}
+"""))
+    listed = alone.accounts(as_of=AS_OF).accounts
+    entries = {a.account_id: {s.id: s.entered_at for s in a.signals} for a in listed}
+    assert entries == {"acme": {"big": at(4)}, "beta": {"big": at(12)}, "gamma": {}, "delta": {}, "epsilon": {}}
+    assert {a.account_id: a.members for a in listed} == {"acme": 3, "beta": 3, "gamma": 1, "delta": 2, "epsilon": 1}
+    # two more gamma members (one from another domain): the refreshed state equals a file that had them all along
+    more = [ev("g2", "gamma", "Signed Up", at(3)), ev("g3", "gamma", "Signed Up", at(6))]
+    write_events(store, more)
+    write_traits(store, {"g1": {"email": "g1@gamma.io"}, "g3": {"email": "g3@elsewhere.org"}})
+    refreshed = {a.account_id: ({s.id: s.entered_at for s in a.signals}, a.members)
+                 for a in alone.accounts(as_of=AS_OF).accounts}
+    assert refreshed["gamma"] == ({"big": at(6)}, 3)  # g3 is the third member and the second domain
+    whole = open_store(tmp_path / "whole.duckdb")
+    fill(whole)
+    write_events(whole, more)
+    write_traits(whole, {"g1": {"email": "g1@gamma.io"}, "g3": {"email": "g3@elsewhere.org"}})
+    rebuilt = Project(whole, alone.definitions).accounts(as_of=AS_OF).accounts
+    assert {a.account_id: ({s.id: s.entered_at for s in a.signals}, a.members) for a in rebuilt} == refreshed

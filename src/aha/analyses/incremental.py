@@ -21,7 +21,7 @@ from aha.analyses import counted_users
 from aha.definitions import Definitions
 from aha.definitions.models import Milestone
 from aha.engine import columns as c
-from aha.engine.tracked import counted_milestones, longest_window, tracked
+from aha.engine.tracked import counted_milestones, has_accounts, longest_window, tracked
 from aha.store import Store, schema
 from aha.store.database import timestamp_sql
 
@@ -182,7 +182,7 @@ def touched(store: Store, definitions: Definitions, marks: Marks, as_of: datetim
         UNION SELECT new_user FROM {MOVED} WHERE new_user IS NOT NULL {traits}"""
     recounted = ", ".join(_quoted(n) for n in counted_users.recounted_names(definitions))
     counted_users.split(store, definitions, marks.latest, NEW_EVENTS, STORED_USERS, TOUCHED_USERS, others, recounted)
-    if any(m.entity == c.ACCOUNT for m in definitions.milestones):
+    if has_accounts(definitions):
         _touched_accounts(store, definitions, b, ms, links, entities, marks.latest)
     else:
         for table in (TOUCHED_ACCOUNTS, COUNTED_ACCOUNTS):

@@ -32,7 +32,7 @@ from aha.engine.milestones import (
 )
 from aha.engine.relations import union_all
 from aha.engine.signups import signups_query
-from aha.engine.tracked import counted_milestones, longest_window, tracked
+from aha.engine.tracked import counted_milestones, has_accounts, longest_window, tracked
 
 ENTITY_COLUMNS = [c.ENTITY_TYPE, c.ENTITY_ID, c.T0]
 
@@ -54,7 +54,8 @@ def user_sources_query(source: EventSource, users: ir.Table, definitions: Defini
 
 def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
                    definitions: Definitions) -> ir.Table:
-    """Users with their t0; accounts (when an account milestone exists) likewise; a boolean per scoped milestone.
+    """Users with their t0; accounts (when an account milestone or a signal exists: `has_accounts`) likewise; a
+    boolean per scoped milestone.
 
     Each entity gets an integer `entity_key`: every later join, group and window runs on it rather than on the
     (type, id) strings, which is most of the state's cost at ten million events. The JSON a scope reads is used
@@ -68,7 +69,7 @@ def entities_query(source: EventSource, users: ir.Table, memberships: ir.Table,
                                 properties=False)
         rows = signups.select(**{c.ENTITY_TYPE: ibis.literal(c.USER), c.ENTITY_ID: signups[c.ENTITY_ID],
                                  c.T0: signups[c.T0]})
-    if any(m.entity == c.ACCOUNT for m in definitions.milestones):
+    if has_accounts(definitions):
         found = accounts.account_entities_query(accounts.account_pairs(source, memberships, users, definitions), rows)
         if scoped:  # an account has neither traits nor signup properties: every scope leaves it out
             found = found.mutate(**{c.SIGNUP_PROPERTIES: ibis.null("json"), c.TRAITS: ibis.null("json")})

@@ -35,3 +35,9 @@ def counted_milestones(definitions: Definitions, entity: str) -> list[Milestone]
 def longest_window(definitions: Definitions, entity: str) -> timedelta:
     """The window that bounds an entity type's candidate events: its longest milestone window (none: zero)."""
     return max((m.within for m in counted_milestones(definitions, entity)), default=timedelta(0))
+
+
+def has_accounts(definitions: Definitions) -> bool:
+    """The state holds accounts: an account milestone counts them, or a signal is held by them (`signals:` alone,
+    members and domains, reads the accounts of the state: without them every signal held for nobody)."""
+    return bool(definitions.signals) or any(m.entity == c.ACCOUNT for m in definitions.milestones)
