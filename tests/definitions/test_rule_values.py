@@ -87,3 +87,13 @@ def test_an_empty_scope_list_is_refused_not_a_rule_or_milestone_for_nobody(text:
     with pytest.raises(DefinitionError) as info:
         parse(head + text)
     assert str(info.value) == f"aha.yaml: {path}: {EMPTY}"
+
+
+@pytest.mark.parametrize("holdout", ["true", "yes", "no", "off"])
+def test_a_holdout_yaml_read_as_true_or_false_is_refused_not_a_share(holdout: str) -> None:
+    """YAML 1.1 reads yes/no/on/off/true/false as booleans: `holdout: true` was a share of 1 (refused as above
+    0.9, saying so in numbers) and `holdout: no` silently 0, a rule with no holdout and no impact to measure."""
+    text = "rules:\n  - {id: r, when: {reached: connected}, holdout: " + holdout + ", then: {in_app: hi}}\n"
+    read = "true" if holdout in ("true", "yes") else "false"
+    assert _message(text) == (f"aha.yaml: rules[0].holdout: a share of users from 0 to 0.9, such as 0.2, not {read} "
+                              "(YAML reads yes, no, on and off as true or false).")

@@ -186,13 +186,21 @@ class Action(_Strict):
         return "webhook" if self.webhook is not None else "email" if self.email is not None else "in_app"
 
 
+def _share(value: Any) -> Any:
+    """A share is a number: YAML 1.1 reads `holdout: yes` or `no` as a boolean, which pydantic took for 1 or 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"a share of users from 0 to {MAX_HOLDOUT}, such as 0.2, not {str(value).lower()} (YAML "
+                         "reads yes, no, on and off as true or false)")
+    return value
+
+
 class Rule(_Strict):
     id: Identifier
     when: Trigger
     scope: dict[Annotated[str, AfterValidator(_key)], Scalars] = Field(
         default_factory=dict, description="Trait (or signup property) → value or list: only these users are eligible.")
     then: Action
-    holdout: float = Field(default=0.0, ge=0.0, le=MAX_HOLDOUT,
+    holdout: Annotated[float, BeforeValidator(_share)] = Field(default=0.0, ge=0.0, le=MAX_HOLDOUT,
                            description="Share of eligible users kept un-nudged, by a hash of rule and user.")
     late_after: Duration = Field(default=timedelta(days=1), description=(
         "A user whose moment came longer ago than this when the rules run is not nudged (nor held out): counted as "
