@@ -65,3 +65,35 @@ def test_quiet_hours_then_the_cap(tmp_path, receiver):
     assert sent_to(receiver)[3:] == ["ny:b_invite"]
     attempts = project.store.raw.execute(f"SELECT max(attempts) FROM {FIRINGS}").fetchone()[0]
     assert attempts == 1  # deferrals are not attempts
+
+
+def test_the_cap_counts_a_person_under_every_id(tmp_path, receiver):
+    """cap 1 per day. old1 signs up at 00:00 and is nudged by a_connect at 02:00; at 03:00 an alias makes old1 new1.
+    b_invite (not invited 4 h after signup) is new1's at 04:00: the person had a nudge 2 h ago, so it waits until
+    02:00 the next day. Before, the cap counted by id: new1 had none, and the person got two nudges in two hours."""
+    from tests.journeys import write_identities
+
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("old1", "Signed Up", "2026-01-01T00:00")])
+    hook = f'then: {{webhook: "{receiver.url}", secret: "{SECRET}"}}'
+    project = Project(store, parse(f"""
+signup: {{event: Signed Up}}
+nudges: {{cap: 1, per: 1d}}
+milestones:
+  - {{id: connected, event: Connected, within: 3d, level: primary}}
+  - {{id: invited, event: Invited, within: 3d}}
+rules:
+  - {{id: a_connect, when: {{not_reached: connected, after: 1h}}, {hook}}}
+  - {{id: b_invite, when: {{not_reached: invited, after: 4h}}, {hook}}}
+"""))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        project.run_rules(as_of="2026-01-01T02:00", now=datetime(2026, 1, 1, 2, 0))
+        assert sent_to(receiver) == ["old1:a_connect"]
+        write_identities(store, [("old1", "new1", "2026-01-01T03:00")])
+        write_events(store, [("new1", "Page Viewed", "2026-01-01T03:30")])
+        later = project.run_rules(as_of="2026-01-01T04:00", now=datetime(2026, 1, 1, 4, 0))
+    assert sent_to(receiver) == ["old1:a_connect"] and later.deferred == 1
+    waits = dict(store.raw.execute(
+        f"SELECT user_id || ':' || rule_id, next_attempt_at FROM {FIRINGS} WHERE status = 'pending'").fetchall())
+    assert waits == {"new1:b_invite": datetime(2026, 1, 2, 2, 0)}  # a day after old1's nudge was delivered

@@ -36,7 +36,7 @@ from aha.engine import columns as c
 from aha.errors import UserError
 from aha.guidance import account_rules, email, limits
 from aha.guidance.checklist import UnknownEntity, checklist
-from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, WITHDRAWN, ensure_outbox
+from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, WITHDRAWN, ensure_outbox, people
 from aha.guidance.templates import TemplateRenderer
 from aha.results import to_jsonable
 from aha.store import Store, one_row
@@ -206,6 +206,9 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
     delivered = retrying = failed = deferred = 0
     gone: dict[str, str] = {}  # webhook URL → why its send failed before an answer: not tried again this pass
     accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
+    # The cap counts a person's deliveries under every id of theirs: the identity links as of the state, read once.
+    persons = (limits.people(people(store, ms))
+               if ms.definitions.nudges.cap is not None and any(r[6] == "user" for r in due) else {})
     for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit, channel in due:
         rule = rules[rule_id]
         key = (rule_id, user_id, occurrence)
@@ -214,7 +217,8 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
                               [rule.then.channel, *key])
         # The cap and quiet hours protect a user; an account's firing goes to its owner or a CRM, never limited.
         wait_until = (None if unit == "account" else
-                      limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None)))
+                      limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None),
+                                        persons.get(user_id, ())))
         if wait_until is not None:  # capped or quiet: deferred, not an attempt
             store.raw.execute(f"UPDATE {FIRINGS} SET next_attempt_at = ? WHERE rule_id = ? AND user_id = ? "
                               "AND occurrence = ?", [wait_until, *key])

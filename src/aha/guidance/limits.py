@@ -2,7 +2,7 @@
 
 A nudge that may not go now is deferred, not dropped, and the deferral is not a failed attempt:
 - cap: when the user already had `cap` nudges delivered in the trailing `per`, it waits until the oldest of them
-  leaves that window;
+  leaves that window; a person's ids count together (an id recorded before an identify or alias merged it);
 - quiet hours: inside [start, end) of the user's local day (time zone from a trait, else the default), it waits until
   `end`. A window that spans midnight (22:00–08:00) is read as such.
 In-app messages are not limited: the product shows them when the user is there.
@@ -11,6 +11,7 @@ In-app messages are not limited: the product shows them when the user is there.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,19 +20,30 @@ from aha.guidance.rules import DELIVERED, FIRINGS
 from aha.store import Store, one_row
 
 
-def not_before(store: Store, nudges: Nudges, user_id: str, now: datetime) -> datetime | None:
-    """When the user's next email/webhook nudge may go out, if later than `now` (naive UTC); None: now is fine."""
-    later = [t for t in (_cap(store, nudges, user_id, now), _quiet(store, nudges.quiet_hours, user_id, now)) if t]
+def not_before(store: Store, nudges: Nudges, user_id: str, now: datetime,
+               person: Sequence[str] = ()) -> datetime | None:
+    """When the user's next email/webhook nudge may go out, if later than `now` (naive UTC); None: now is fine.
+    `person`: every id of the same person (`people`), whose deliveries the cap counts together."""
+    later = [t for t in (_cap(store, nudges, [user_id, *person], now),
+                         _quiet(store, nudges.quiet_hours, user_id, now)) if t]
     return max(later) if later else None
 
 
-def _cap(store: Store, nudges: Nudges, user_id: str, now: datetime) -> datetime | None:
+def people(links: dict[str, str]) -> dict[str, list[str]]:
+    """Each id → every id of its person (the ids linked to one user, and that user), from `rules.people`' links."""
+    by_user: dict[str, list[str]] = {}
+    for linked, user in links.items():
+        by_user.setdefault(user, [user]).append(linked)
+    return {i: ids for ids in by_user.values() for i in ids}
+
+
+def _cap(store: Store, nudges: Nudges, ids: list[str], now: datetime) -> datetime | None:
     if nudges.cap is None:
         return None
     rows = store.raw.execute(
-        f"""SELECT delivered_at FROM {FIRINGS} WHERE user_id = ? AND status = '{DELIVERED}'
+        f"""SELECT delivered_at FROM {FIRINGS} WHERE list_contains(?, user_id) AND status = '{DELIVERED}'
             AND channel IN ('webhook', 'email') AND unit = 'user' AND delivered_at > ? ORDER BY delivered_at""",
-        [user_id, now - nudges.per]).fetchall()
+        [sorted(set(ids)), now - nudges.per]).fetchall()
     if len(rows) < nudges.cap:
         return None
     return rows[len(rows) - nudges.cap][0] + nudges.per

@@ -115,15 +115,15 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
     ensure_outbox(store)
     recorded_at = now or ms.as_of
     runs = []
-    people: dict[str, str] | None = None  # recorded id → the user it belongs to now; read once, when needed
+    owners: dict[str, str] | None = None  # recorded id → the user it belongs to now; read once, when needed
     for rule in ms.definitions.rules:
         unit = rule.when.unit
         eligible = account_rules.eligible(store, ms, rule) if unit == "account" else _eligible(store, ms, rule)
         done = {r[0] for r in store.raw.execute(f"SELECT user_id FROM {FIRINGS} WHERE rule_id = ?",
                                                 [rule.id]).fetchall()}
         if done and unit == "user":  # once per person: an id recorded before a merge is the merged user now
-            people = _people(store, ms) if people is None else people
-            done = {people.get(u, u) for u in done}
+            owners = people(store, ms) if owners is None else owners
+            done = {owners.get(u, u) for u in done}
         cutoff = ms.as_of - rule.late_after
         late = sum(1 for u, at in eligible if u not in done and at < cutoff)
         new = sorted((Firing(u, at, held_out(rule.id, u, rule.holdout)) for u, at in eligible
@@ -137,7 +137,7 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
     return RulesRunResult(ms.as_of, dry_run, tuple(runs))
 
 
-def _people(store: Store, ms: MilestoneState) -> dict[str, str]:
+def people(store: Store, ms: MilestoneState) -> dict[str, str]:
     """Each linked id → the user it belongs to, by the identify and alias calls made up to the clock: the state
     counts a merged user's events under that user's id, and the impact counts a firing there too."""
     links = store.to_pyarrow(event_source(store, ms.as_of).identity_links().select("anonymous_id", "linked_user"))
