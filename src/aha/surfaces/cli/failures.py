@@ -11,8 +11,8 @@ from aha.store.connection import DAMAGED_FIX
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
-AFTER = ("What the command had not committed was rolled back (imports are idempotent: run the same command "
-         "again).")
+AFTER = ("What the command had not committed was rolled back; once that is fixed, run the same command again (an "
+         "import stores no row twice).")
 
 
 def _damage(text: str) -> str | None:
