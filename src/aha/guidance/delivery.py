@@ -207,7 +207,7 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
     gone: dict[str, str] = {}  # webhook URL → why its send failed before an answer: not tried again this pass
     accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
     # The cap counts a person's deliveries under every id of theirs: the identity links as of the state, read once.
-    persons = (limits.people(people(store, ms))
+    persons = (limits.person_ids(people(store, ms))
                if ms.definitions.nudges.cap is not None and any(r[6] == "user" for r in due) else {})
     for rule_id, user_id, occurrence, eligible_at, milestone_id, attempts, unit, channel in due:
         rule = rules[rule_id]

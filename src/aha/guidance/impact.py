@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from aha.analyses.account_level import account_conversion
-from aha.analyses.state import MilestoneState, event_source
+from aha.analyses.state import MilestoneState
 from aha.errors import UserError
-from aha.guidance.rules import ACCOUNT_CONVERSION, FIRINGS, WITHDRAWN, ensure_outbox
+from aha.guidance.rules import ACCOUNT_CONVERSION, FIRINGS, WITHDRAWN, ensure_outbox, identity_links
 from aha.results import Rate, ResultMixin
 from aha.stats.contingency import difference, p_value
 from aha.stats.survival import kaplan_meier
@@ -85,8 +85,7 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
     # theirs): the firing counts for them, once per user (their earliest firing decides the arm). Accounts never merge.
     links = pa.table({"anonymous_id": pa.array([], pa.string()), "linked_user": pa.array([], pa.string())})
     if rule.when.signal is None:
-        found = event_source(store, ms.as_of).identity_links()
-        links = store.to_pyarrow(found.select("anonymous_id", "linked_user"))
+        links = identity_links(store, ms)
     store.raw.register("_aha_target_state", store.to_pyarrow(rows))
     store.raw.register("_aha_impact_links", links)
     try:

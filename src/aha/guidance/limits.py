@@ -23,13 +23,13 @@ from aha.store import Store, one_row
 def not_before(store: Store, nudges: Nudges, user_id: str, now: datetime,
                person: Sequence[str] = ()) -> datetime | None:
     """When the user's next email/webhook nudge may go out, if later than `now` (naive UTC); None: now is fine.
-    `person`: every id of the same person (`people`), whose deliveries the cap counts together."""
+    `person`: every id of the same person (`person_ids`), whose deliveries the cap counts together."""
     later = [t for t in (_cap(store, nudges, [user_id, *person], now),
                          _quiet(store, nudges.quiet_hours, user_id, now)) if t]
     return max(later) if later else None
 
 
-def people(links: dict[str, str]) -> dict[str, list[str]]:
+def person_ids(links: dict[str, str]) -> dict[str, list[str]]:
     """Each id → every id of its person (the ids linked to one user, and that user), from `rules.people`' links."""
     by_user: dict[str, list[str]] = {}
     for linked, user in links.items():

@@ -137,10 +137,15 @@ def run(store: Store, ms: MilestoneState, dry_run: bool = False, now: datetime |
     return RulesRunResult(ms.as_of, dry_run, tuple(runs))
 
 
+def identity_links(store: Store, ms: MilestoneState) -> pa.Table:
+    """(anonymous_id, linked_user): each linked id and the user it belongs to, by the identify and alias calls made
+    up to the clock, as the state counts a merged user's events. Rules, the cap and the impact read firings so."""
+    return store.to_pyarrow(event_source(store, ms.as_of).identity_links().select("anonymous_id", "linked_user"))
+
+
 def people(store: Store, ms: MilestoneState) -> dict[str, str]:
-    """Each linked id → the user it belongs to, by the identify and alias calls made up to the clock: the state
-    counts a merged user's events under that user's id, and the impact counts a firing there too."""
-    links = store.to_pyarrow(event_source(store, ms.as_of).identity_links().select("anonymous_id", "linked_user"))
+    """Each linked id → the user it belongs to now (`identity_links`)."""
+    links = identity_links(store, ms)
     return dict(zip(links["anonymous_id"].to_pylist(), links["linked_user"].to_pylist(), strict=True))
 
 
