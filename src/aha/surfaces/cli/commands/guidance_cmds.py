@@ -45,7 +45,7 @@ def run(
     console = output.console()
     console.print(*render_run(result))
     if not dry_run and (result.sent or result.deferred):
-        console.print(f"deliveries (webhook and email): {result.sent:,} sent, {result.delivered:,} delivered, "
+        console.print(f"deliveries (webhook and email): {result.sent:,} attempted: {result.delivered:,} delivered, "
                       f"{result.retrying:,} to retry, {result.failed:,} failed for good (aha interventions --failed)"
                       + (f", {result.deferred:,} deferred by the cap or quiet hours" if result.deferred else ""))
     if not dry_run and result.withdrawn:
