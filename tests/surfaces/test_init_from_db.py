@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -104,3 +105,27 @@ def test_init_db_mistakes(tmp_path, args, message):
     done = run(*args, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == message
     assert not (tmp_path / "new.yaml").exists()
+
+
+def test_a_short_export_without_signup_gets_a_first_report_with_numbers(tmp_path):
+    """Four users over four days, no signup event (logs). By hand: everyone's first event is `login`, so with
+    first_seen a `login` milestone is reached at t0 by all (it was the placeholder: "100% in 0s"); the placeholder is
+    `export` instead, within 1d (7d windows cannot close in 4 days of data: the first report read "0 of 0").
+    Within 1d of t0: a exports after 2h (reached), b after 2 days (not), c never (not); d's day is still open at
+    the latest event (immature). Headline: 1 of 3."""
+    rows = [("a", "login", "2024-06-01T10:00:00Z"), ("a", "export", "2024-06-01T12:00:00Z"),
+            ("b", "login", "2024-06-02T10:00:00Z"), ("b", "export", "2024-06-04T10:00:00Z"),
+            ("c", "login", "2024-06-03T10:00:00Z"),
+            ("d", "login", "2024-06-05T10:00:00Z"), ("d", "export", "2024-06-05T11:00:00Z")]
+    with (tmp_path / "logs.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([("user_id", "event", "timestamp"), *rows])
+    assert run("import", "logs.csv", cwd=tmp_path).returncode == 0
+    init = run("init", "--db", "aha.duckdb", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert "signup first seen (no signup-like event: t0 = each user's first event)" in init.stdout
+    definitions = parse((tmp_path / "aha.yaml").read_text())
+    assert [(m.events, m.within) for m in definitions.milestones] == [(["export"], timedelta(days=1))]
+    done = run("report", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    activation = json.loads(done.stdout)["headline"]["activation"]
+    assert (activation["numerator"], activation["denominator"]) == (1, 3)

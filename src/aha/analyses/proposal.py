@@ -32,7 +32,9 @@ PAID_NAMES = frozenset({
     "subscribed", "invoicepaid", "paid", "trialconverted", "planupgraded", "upgraded", "transaction",
 })
 CANDIDATES = 10  # commented candidate milestones listed
-MILESTONE_WINDOW = "7d"
+# The candidate milestones' window by the data's span: a window the data cannot close leaves every user immature,
+# and the first report an empty funnel ("0 of 0"): 5 days of data took 7d windows.
+MILESTONE_WINDOW_BY_SPAN = ((14, "7d"), (2, "1d"), (0, "1h"))  # (span at least, days) → window
 # Retention day by the data's span: the rule must leave some users eligible (t0 + day + bracket ≤ as_of).
 RETENTION_BY_SPAN = ((60, 30), (28, 14), (14, 7), (0, 1))  # (span at least, days) → day
 
@@ -55,6 +57,7 @@ class Proposal:
     paid: str | None
     retention_day: int
     retention_bracket: str
+    window: str = "7d"  # the candidate milestones' window, one the data's span can close
 
 
 def normalised(name: str) -> str:
@@ -89,8 +92,9 @@ def propose(store: Store) -> Proposal:
     start = max(counts, key=lambda e: (e.first, e.users, e.event)).event
     day = next(d for at_least, d in RETENTION_BY_SPAN if span_days >= at_least)
     assert users is not None
+    window = next(w for at_least, w in MILESTONE_WINDOW_BY_SPAN if span_days >= at_least)
     return Proposal(int(users[0] if identified else users[1]), span_days, counts, signup, start, paid, day,
-                    "7d" if day >= 7 else "1d")
+                    "7d" if day >= 7 else "1d", window)
 
 
 def _best(counts: list[EventCount] | tuple[EventCount, ...], names: frozenset[str]) -> str | None:
@@ -124,6 +128,10 @@ def _q(text: str) -> str:
 
 
 YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+
+
+def _many(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _share(n: int, total: int) -> str:
@@ -163,8 +171,10 @@ def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
               f"  day: {p.retention_day}                  # retained = active in [t0 + {p.retention_day}d, "
               f"t0 + {p.retention_day}d + bracket); the data spans {p.span_days:,} days",
               f"  bracket: {p.retention_bracket}", ""]
+    # Without a signup event t0 is the first event, so the event users most often start with is reached at t0 by
+    # most of them: as the placeholder it read "100% activated in 0s".
     candidates = [e for e in p.counts if e.event not in {p.signup, p.paid} and
-                  (p.signup is not None or first_seen_supported or e.event != p.start)]
+                  (p.signup is not None or e.event != p.start)]
     taken: set[str] = set()
     lines.append("milestones:")
     if candidates:
@@ -172,17 +182,17 @@ def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
         lines += ["  # A placeholder so the file is complete: the most common event after signup. Replace it with the",
                   "  # action you believe marks value (or one of the candidates below).",
                   f"  - id: {_slug(top.event, taken)}", f"    name: {_q(top.event + ' (placeholder)')}",
-                  "    level: primary", f"    event: {_q(top.event)}", f"    within: {MILESTONE_WINDOW}"]
+                  "    level: primary", f"    event: {_q(top.event)}", f"    within: {p.window}"]
     else:
         fallback = p.signup or p.start
         lines += ["  # No other event to propose: a placeholder on the signup event itself; replace it.",
                   f"  - {{id: {_slug(fallback, taken)}, level: primary, event: {_q(fallback)}, "
-                  f"within: {MILESTONE_WINDOW}}}"]
+                  f"within: {p.window}}}"]
     listed = candidates[1:CANDIDATES + 1]
     if listed:
         lines += ["", "  # The most common other events, as candidate milestones: uncomment to track one (and run",
                   "  # `aha discover` to see which predict conversion and retention). Counts: events, users."]
         for e in listed:
-            lines.append(f"  # - {{id: {_slug(e.event, taken)}, event: {_q(e.event)}, within: {MILESTONE_WINDOW}}}"
-                         f"   # {e.events:,} events, {e.users:,} users ({_share(e.users, p.users)})")
+            lines.append(f"  # - {{id: {_slug(e.event, taken)}, event: {_q(e.event)}, within: {p.window}}}"
+                         f"   # {_many(e.events, 'event')}, {_many(e.users, 'user')} ({_share(e.users, p.users)})")
     return "\n".join(lines) + "\n"
