@@ -11,9 +11,10 @@ row, traits count as duplicates when every trait already holds that value, dead 
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from aha.store.mapping import (
     guess_timestamp_format,
     likely_maps,
     members_read,
+    unmapped_event_ids,
 )
 from aha.store.rows import (
     PARSED,
@@ -87,6 +89,7 @@ class FileSummary:
     events: int = 0  # of `imported`: events; the rest are identify, alias and group calls (Segment lines)
     reread: bool = False  # imported before, yet no row was a duplicate now: read differently (another --timezone?)
     left_out: tuple[str, ...] = ()  # pipeline metadata columns not kept as properties or traits (aha.store.metadata)
+    unmapped_ids: tuple[str, ...] = ()  # columns named as an event's own id, not mapped (mapping.unmapped_event_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +147,15 @@ def import_files(
         check_timestamp_format(con, timestamp_format)
     formats = {path: detect_format(path) for path in files}
     # Refuse before writing anything: every file must offer the required columns.
+    unmapped: dict[Path, tuple[str, ...]] = {}
     for path in files:
         columns = columns_of(con, path, formats[path])
         nested = "properties" if kind == "events" else "traits"
         members = member_names(con, path, nested) if formats[path] == "jsonl" and any(
             c.name == nested for c in columns) else []
         check_columns(path, columns, kind, mapping, members)
+        if kind == "events":
+            unmapped[path] = tuple(unmapped_event_ids([c.name for c in columns], mapping))
 
     now = datetime.now(UTC).replace(tzinfo=None)
     previous_tz = one_row(con, "SELECT current_setting('TimeZone')")
@@ -160,7 +166,7 @@ def import_files(
             label = str(path)
             if progress:
                 progress(label, 0, PROGRESS_STEPS)
-            summaries.append(
+            summaries.append(replace(
                 _import_one(
                     store,
                     path,
@@ -174,8 +180,7 @@ def import_files(
                     label,
                     progress,
                     allow_rejects,
-                )
-            )
+                ), unmapped_ids=unmapped.get(path, ())))
     finally:
         drop_staging(con)
         con.execute(f"DROP TABLE IF EXISTS {PARSED}")
@@ -302,7 +307,7 @@ def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, read: in
                               GROUP BY _reason ORDER BY n DESC, _reason LIMIT 2""").fetchall()
     why = "; ".join(f"{int(n):,} × {reason}" for reason, n in reasons)
     maps = likely_maps(columns, mapping, kind)
-    fix = f"Did you mean --map {','.join(maps)}? " if maps else ""
+    fix = f"Did you mean --map {shlex.quote(','.join(maps))}? " if maps else ""  # pasted into a shell as it is
     if reasons[0][0] == "unparseable timestamp" and timestamp_format is None:
         samples = [str(t) for (t,) in con.execute(
             f"SELECT ts_text FROM {PARSED} WHERE _reason = 'unparseable timestamp' LIMIT 1000").fetchall()]

@@ -12,6 +12,7 @@ nests `distinct_id`, `time` and `$insert_id` inside `properties`.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -144,8 +145,9 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
             list(members), mapping, kind, skip=skip + [m.split("=")[0] for m in also]))]
         usual = "; ".join(f"{m.split('=', 1)[1]} is a usual name for {m.split('=', 1)[0]}" for m in also)
         more = f" ({usual})" if also else ""
+        # Quoted as a shell reads it: pasted as it was, `message_id=$insert_id` read an empty variable.
         raise ImportRefused(f"{path.name}: no {what} {', '.join(missing)} (columns: {shown}). "
-                            f"Map {fix} with --map {','.join(maps + also)}{more}")
+                            f"Map {fix} with --map {shlex.quote(','.join(maps + also))}{more}")
 
 
 def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip: Sequence[str] = ()) -> list[str]:
@@ -175,6 +177,17 @@ HINTS: dict[str, tuple[str, ...]] = {
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
 }
+
+
+def unmapped_event_ids(columns: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """Columns named as an event's own id (`id` in Segment's and RudderStack's warehouse tables, `event_id`, `uuid`,
+    `$insert_id`) in an events file whose message id is not mapped: kept as properties, each event then gets an id
+    from its content, so the same event in two files that differ in any other column (a `tracks` table and its
+    per-event table, which adds the event's properties) is stored twice. Said in the summary, never applied."""
+    if "message_id" in mapping or any(c.lower() == "message_id" for c in columns):
+        return []
+    used = {source_column(v) for v in mapping.values()}
+    return [c for c in columns if c.lower() in HINTS["message_id"] and c not in used]
 
 
 def _nested(member: str, kind: Kind) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,6 +137,14 @@ def _print_summary(summary: object, db: Path) -> None:
         if f.left_out:
             out.print(f"  {f.file}: not kept as properties (pipeline metadata, see docs/import.md): "
                       f"{', '.join(f.left_out)}", markup=False)
+        if f.unmapped_ids:
+            named, first = ", ".join(f.unmapped_ids), shlex.quote(f.unmapped_ids[0])
+            out.print(Text.assemble(
+                "  ", ("note:", "bold yellow"),
+                f" {f.file}: {named} looks like each event's own id but is kept as a property: without a message id "
+                "an event's id comes from its content, so the same event in another file (a warehouse's tracks table "
+                f"and its per-event table) is stored twice. To count each event once, map it in every import (--map "
+                f"message_id={first}), starting from a new --db: the rows imported now keep ids from their content."))
         if f.reread:
             out.print(Text.assemble("  ", ("note:", "bold yellow"), f" {f.file} was imported before, yet none of its "
                                     f"{f.imported} rows matched a stored one: if --timezone, --timestamp-format or "
