@@ -105,3 +105,31 @@ def test_a_warehouse_s_event_id_is_named_before_the_same_event_is_stored_twice(t
     assert (summary["imported"], summary["duplicates"]) == (5, 2)
     assert [f["unmapped_ids"] for f in summary["files"]] == [[], []]
     assert stored_events(tmp_path / "mapped.duckdb") == 5
+
+
+def test_a_pointer_to_a_member_no_row_has_is_said(tmp_path: Path) -> None:
+    """Mixpanel's raw export, 3 lines: u1's Sign Up, sent twice with one $insert_id (the second copy carries
+    another `$lib_version`, so only the id tells them apart), and u2's Sign Up. By hand: with the right pointer 2
+    imported, 1 duplicate. A typo'd pointer (`$insert_idd`) read nothing and deduped by content (3 imported), and
+    said nothing; now the summary names it and the member meant."""
+    lines = [{"event": "Sign Up", "properties": {"time": 1704103200, "distinct_id": "u1", "$insert_id": "a1",
+                                                  "$lib_version": v}} for v in ("2.1", "2.2")]
+    lines.append({"event": "Sign Up", "properties": {"time": 1704189600, "distinct_id": "u2", "$insert_id": "a2"}})
+    (tmp_path / "export.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    base = "user_id=/properties/distinct_id,timestamp=/properties/time,"
+    typo = run("import", "export.jsonl", "--db", "typo.duckdb", "--map", base + "message_id=/properties/$insert_idd",
+               "--json", cwd=tmp_path)
+    summary = json.loads(typo.stdout)
+    assert (summary["imported"], summary["duplicates"]) == (3, 0)
+    assert summary["files"][0]["absent"] == [
+        "--map message_id=/properties/$insert_idd: no row has that member, so every row's message_id is empty "
+        "(did you mean /properties/$insert_id?)"]
+    shown = run("import", "export.jsonl", "--db", "typo2.duckdb", "--map", base + "message_id=/properties/$insert_idd",
+                cwd=tmp_path)
+    assert "note: export.jsonl: --map message_id=/properties/$insert_idd: no row has that member" in " ".join(
+        shown.stdout.split())
+    right = run("import", "export.jsonl", "--db", "right.duckdb", "--map", base + "message_id=/properties/$insert_id",
+                "--json", cwd=tmp_path)
+    summary = json.loads(right.stdout)
+    assert (summary["imported"], summary["duplicates"]) == (2, 1)
+    assert summary["files"][0]["absent"] == []

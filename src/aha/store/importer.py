@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from aha.store.mapping import (
     EVENT_COLUMNS,
     USER_COLUMNS,
     Kind,
+    absent_members,
     check_columns,
     check_mapping,
     check_timestamp_format,
@@ -90,6 +92,7 @@ class FileSummary:
     reread: bool = False  # imported before, yet no row was a duplicate now: read differently (another --timezone?)
     left_out: tuple[str, ...] = ()  # pipeline metadata columns not kept as properties or traits (aha.store.metadata)
     unmapped_ids: tuple[str, ...] = ()  # columns named as an event's own id, not mapped (mapping.unmapped_event_ids)
+    absent: tuple[str, ...] = ()  # --map pointers to a member no row of the file holds (mapping.absent_members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,7 @@ def import_files(
     formats = {path: detect_format(path) for path in files}
     # Refuse before writing anything: every file must offer the required columns.
     unmapped: dict[Path, tuple[str, ...]] = {}
+    absent: dict[Path, tuple[str, ...]] = {}
     for path in files:
         columns = columns_of(con, path, formats[path])
         nested = "properties" if kind == "events" else "traits"
@@ -156,6 +160,8 @@ def import_files(
         check_columns(path, columns, kind, mapping, members)
         if kind == "events":
             unmapped[path] = tuple(unmapped_event_ids([c.name for c in columns], mapping))
+        if formats[path] == "jsonl" and any(v.startswith("/") for v in mapping.values()):
+            absent[path] = tuple(absent_members(mapping, partial(_members, con, path, {c.name for c in columns})))
 
     now = datetime.now(UTC).replace(tzinfo=None)
     previous_tz = one_row(con, "SELECT current_setting('TimeZone')")
@@ -180,7 +186,7 @@ def import_files(
                     label,
                     progress,
                     allow_rejects,
-                ), unmapped_ids=unmapped.get(path, ())))
+                ), unmapped_ids=unmapped.get(path, ()), absent=absent.get(path, ())))
     finally:
         drop_staging(con)
         con.execute(f"DROP TABLE IF EXISTS {PARSED}")
@@ -299,6 +305,10 @@ def _import_one(
         reread=bool(written.before) and written.imported > 0 and written.duplicates == 0,
         left_out=tuple(left_out),
     )
+
+
+def _members(con: duckdb.DuckDBPyConnection, path: Path, columns: set[str], column: str) -> list[str]:
+    return member_names(con, path, column) if column in columns else []
 
 
 def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, read: int, rejected: int, columns: list[str],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -177,6 +177,31 @@ HINTS: dict[str, tuple[str, ...]] = {
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
 }
+
+
+def absent_members(mapping: Mapping[str, str], members_of: Callable[[str], Sequence[str]]) -> list[str]:
+    """The --map pointers `/column/member` whose member no object of `column` holds in a file (`members_of(column)`:
+    the union of its member names), each with a close name when there is one. A required column read so is caught
+    by the mostly-rejected rule; an optional one (message_id, account_id, previous_id) was silently empty in every
+    row: `message_id=/properties/$insert_idd` deduped by content, and bash's `message_id=/properties/$insert_id`
+    (unquoted: an empty variable) read member ''. Said, not refused: a day's PostHog file without an `$identify`
+    has no `$anon_distinct_id`, rightly."""
+    out = []
+    for target, source in mapping.items():
+        root, inner = split_source(source)
+        if inner is None or "/" in inner[1:]:
+            continue
+        member = inner[1:].replace("~1", "/").replace("~0", "~")
+        names = list(members_of(root))
+        if member not in names:
+            hint = close_matches(member, names) if member else []
+            near = f" (did you mean {_nested_in(root, hint[0])}?)" if hint else ""
+            out.append(f"--map {target}={source}: no row has that member, so every row's {target} is empty{near}")
+    return out
+
+
+def _nested_in(column: str, member: str) -> str:
+    return pointer(column) + pointer(member)
 
 
 def unmapped_event_ids(columns: Sequence[str], mapping: Mapping[str, str]) -> list[str]:

@@ -137,6 +137,8 @@ def _print_summary(summary: object, db: Path) -> None:
         if f.left_out:
             out.print(f"  {f.file}: not kept as properties (pipeline metadata, see docs/import.md): "
                       f"{', '.join(f.left_out)}", markup=False)
+        for said in f.absent:
+            out.print(Text.assemble("  ", ("note:", "bold yellow"), f" {f.file}: {said}"))
         if f.unmapped_ids:
             named, first = ", ".join(f.unmapped_ids), shlex.quote(f.unmapped_ids[0])
             out.print(Text.assemble(
