@@ -21,6 +21,7 @@ import duckdb
 
 from aha.jsonpointer import key_problem, pointer
 from aha.store.formats import Column, ImportRefused, close_matches
+from aha.store.metadata import is_pipeline
 
 Kind = Literal["events", "users"]
 
@@ -170,9 +171,10 @@ def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip
 # Usual names in exports, used only to suggest a --map (never applied silently).
 HINTS: dict[str, tuple[str, ...]] = {
     "user_id": ("userid", "distinct_id", "user", "uid", "person_id", "customer_id"),
-    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id"),
+    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id", "domain_userid"),
     "event": ("event_name", "name", "action", "event_type", "type"),  # `type`: Heap's export
-    "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime"),
+    "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime",
+                  "derived_tstamp"),  # Snowplow's event time (the device's, corrected for its clock)
     "message_id": ("messageid", "event_id", "id", "insert_id", "$insert_id", "uuid"),
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
@@ -230,7 +232,10 @@ def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: b
     # (a message id) was suggested as `event`, which would make every event a name of its own.
     others = {name for other, aliases in HINTS.items() if other != canonical for name in (other, *aliases)}
     others |= {c for c in (*EVENT_COLUMNS, *USER_COLUMNS) if c != canonical}
-    hits = [h for h in close_matches(canonical, columns) if h.lower() not in others] if fuzzy else []
+    # Nor a pipeline's delivery or processing time (aha.store.metadata): Snowplow's `etl_tstamp` was offered as the
+    # event's time by closeness.
+    hits = [h for h in close_matches(canonical, columns) if h.lower() not in others and not is_pipeline(h)] if fuzzy \
+        else []
     return hits[0] if hits else None
 
 
