@@ -129,3 +129,19 @@ def test_a_short_export_without_signup_gets_a_first_report_with_numbers(tmp_path
     assert done.returncode == 0, done.stderr
     activation = json.loads(done.stdout)["headline"]["activation"]
     assert (activation["numerator"], activation["denominator"]) == (1, 3)
+
+
+def test_verb_first_names_are_signup_and_paid(tmp_path):
+    """Amplitude's and Heap's taxonomies name the moments verb first or as a form's submit: `Sign Up - Submit`
+    (Heap), `Start Subscription` (Amplitude). init said "paid none found" and, without the signup, took the event
+    users start with (`Viewed Landing`, 3 of 3)."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        ("a", "Viewed Landing", "2026-01-01T00:00"), ("a", "Sign Up - Submit", "2026-01-01T00:05"),
+        ("a", "Start Subscription", "2026-01-03T00:00"),
+        ("b", "Viewed Landing", "2026-01-02T00:00"), ("b", "Sign Up - Submit", "2026-01-02T00:01"),
+        ("c", "Viewed Landing", "2026-01-03T00:00"),
+    ])
+    proposal = propose(store)
+    store.close()
+    assert (proposal.signup, proposal.paid) == ("Sign Up - Submit", "Start Subscription")

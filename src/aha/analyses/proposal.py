@@ -25,11 +25,20 @@ SIGNUP_NAMES = frozenset({
     "signup", "signedup", "usersignedup", "usersignup", "signupcompleted", "accountcreated", "usercreated",
     "registered", "userregistered", "registration", "registrationcompleted", "completeregistration",
     "createaccount", "accountsignup", "newuser", "signupsuccess",
+    # verb first and form submits, as Amplitude's and Heap's taxonomies write them (`Complete Sign Up`,
+    # `Sign Up - Submit`): init found no signup and took the event users start with
+    "completesignup", "completedsignup", "signupcomplete", "signupsubmit", "signupsubmitted", "createdaccount",
+    "registrationcomplete", "register", "userregistration",
 })
 PAID_NAMES = frozenset({
     "purchase", "purchased", "purchasecompleted", "ordercompleted", "orderplaced", "checkoutcompleted",
     "paymentsucceeded", "paymentcompleted", "paymentreceived", "subscriptionstarted", "subscriptioncreated",
     "subscribed", "invoicepaid", "paid", "trialconverted", "planupgraded", "upgraded", "transaction",
+    # verb first (`Start Subscription`, `Complete Purchase`): init said "paid none found"
+    "startsubscription", "startedsubscription", "completepurchase", "completedpurchase", "completeorder",
+    "placeorder", "placedorder", "makepurchase", "subscribe", "upgradeplan", "upgradedplan", "purchasecomplete",
+    "ordercomplete", "checkoutcomplete", "paymentsuccess", "paymentsuccessful", "subscriptionactivated",
+    "subscriptionpurchased", "convertedtopaid",
 })
 CANDIDATES = 10  # commented candidate milestones listed
 # The candidate milestones' window by the data's span: a window the data cannot close leaves every user immature,
