@@ -11,6 +11,7 @@ row, traits count as duplicates when every trait already holds that value, dead 
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -248,11 +249,15 @@ def _import_one(
                                   decimal_comma=fmt == "csv" and delimiter(path, fmt) == ";")
         left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
     left_out += [pointer(home) + pointer(k) for k in drop]  # named as pointers: /properties/mp_processing_time_ms
-    params = {"tz": timezone, "now": now}
+    params: dict[str, object] = {"tz": timezone, "now": now}
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
+    statement = parsed_sql(rows_sql, timestamp_format)
+    # Bind what the statement names: DuckDB refuses an unused named parameter, and a --timestamp-format with %z
+    # reads no $tz (the text carries its offset): that import stopped on a traceback ("excess parameters: tz").
+    params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", statement)}
     try:
-        con.execute(parsed_sql(rows_sql, timestamp_format), params)
+        con.execute(statement, params)
     except duckdb.InvalidInputException as exc:  # Parquet is read here (a view): text that is not UTF-8
         refused = read_error(path, exc)
         if "UTF-8" not in str(refused):
@@ -322,7 +327,8 @@ def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, read: in
         samples = [str(t) for (t,) in con.execute(
             f"SELECT ts_text FROM {PARSED} WHERE _reason = 'unparseable timestamp' LIMIT 1000").fetchall()]
         guess = guess_timestamp_format(samples)
-        fix += (f"The times read like {samples[0]!r}: add --timestamp-format '{guess}' (check day and month). "
+        fix += (f"The times read like {samples[0]!r}: add --timestamp-format '{guess}'"
+                f"{'' if guess.startswith('%Y') else ' (check day and month)'}. "
                 if guess else f"The times read like {samples[0]!r}: give their shape with --timestamp-format "
                 "(strptime directives, e.g. '%d/%m/%Y %H:%M'). ")
     raise ImportRefused(

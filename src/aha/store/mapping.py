@@ -243,10 +243,20 @@ def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: b
 _DAY_FIRST = re.compile(r"\s*([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?:([ T])[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?\s*")
 
 
+_SPACED_OFFSET = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ])[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})? [+-][0-9]{2}:?[0-9]{2}")
+
+
 def guess_timestamp_format(samples: list[str]) -> str | None:
     """A `--timestamp-format` for dates a spreadsheet writes (`03/01/2026 10:00`, `3.1.2026`), to suggest, never to
     apply: month first when some second number is above 12, else day first; None when the samples do not share one
-    such shape or neither order reads them all."""
+    such shape or neither order reads them all. An ISO time with its offset after a space (Ruby's and Rails'
+    `2026-01-03 10:00:00 +0000`, SQL Server's datetimeoffset) is `%Y-%m-%d %H:%M:%S %z`."""
+    spaced = [_SPACED_OFFSET.fullmatch(s) for s in samples]
+    if spaced and all(spaced) and len({(m[1], m[2] is None) for m in spaced if m is not None}) == 1:
+        first_match = spaced[0]
+        assert first_match is not None
+        return f"%Y-%m-%d{first_match[1]}%H:%M:%S{'' if first_match[2] is None else '.%f'} %z"
     matched = [_DAY_FIRST.fullmatch(s) for s in samples]
     if not matched or any(m is None for m in matched):
         return None
