@@ -133,3 +133,28 @@ def test_a_pointer_to_a_member_no_row_has_is_said(tmp_path: Path) -> None:
     summary = json.loads(right.stdout)
     assert (summary["imported"], summary["duplicates"]) == (2, 1)
     assert summary["files"][0]["absent"] == []
+
+
+def test_a_warehouse_s_anonymous_signup_is_the_user_s_with_previous_id(tmp_path: Path) -> None:
+    """docs/import.md's warehouse command: u1 signed up before logging in (the `signed_up` row has anonymous_id
+    a-u1 and no user_id), then created a project as u1 (both ids). Without identify calls a-u1's signup stayed the
+    device's: 2 signed-up users (u2, u3). `previous_id=anonymous_id` links a-u1 to u1 from that row on, as
+    Segment's identify would: 3 signed-up users, u1 activated within 1h (10:00 → 10:20)."""
+    rows = [("m1", "a-u1", None, "signed_up", 1, 10, 0), ("m2", "a-u1", "u1", "project_created", 1, 10, 20),
+            ("m3", "a-u2", "u2", "signed_up", 2, 10, 0), ("m4", "a-u3", "u3", "signed_up", 2, 12, 0)]
+    times = [datetime(2024, 6, day, hour, minute, tzinfo=UTC) for *_, day, hour, minute in rows]
+    pq.write_table(pa.table({
+        "id": [r[0] for r in rows], "anonymous_id": [r[1] for r in rows], "user_id": [r[2] for r in rows],
+        "event": [r[3] for r in rows], "timestamp": pa.array(times, pa.timestamp("us", tz="UTC")),
+        "received_at": pa.array(times, pa.timestamp("us", tz="UTC"))}), tmp_path / "tracks.parquet")
+    (tmp_path / "aha.yaml").write_text("signup: {event: signed_up}\nmilestones:\n"
+                                       "  - {id: project, event: project_created, within: 1h, level: primary}\n")
+    signed_up = {}
+    for db, maps in (("plain.duckdb", "message_id=id"), ("linked.duckdb", "message_id=id,previous_id=anonymous_id")):
+        assert run("import", "tracks.parquet", "--db", db, "--map", maps, cwd=tmp_path).returncode == 0
+        done = run("report", "--db", db, "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        signed_up[db] = json.loads(done.stdout)["overview"]["signed_up_users"]
+    assert signed_up == {"plain.duckdb": 2, "linked.duckdb": 3}
+    state = run("state", "u1", "--db", "linked.duckdb", "--json", cwd=tmp_path)
+    assert json.loads(state.stdout)["items"][0]["reached_at"].startswith("2024-06-01T10:20")
