@@ -145,3 +145,23 @@ def test_verb_first_names_are_signup_and_paid(tmp_path):
     proposal = propose(store)
     store.close()
     assert (proposal.signup, proposal.paid) == ("Sign Up - Submit", "Start Subscription")
+
+
+def test_candidates_are_counted_after_signup(tmp_path):
+    """A PostHog-shaped log: four visitors who never sign up view pages ($pageview, 4 users), three sign up; after
+    signup alice and bob create a project, bob clicks once ($autocapture). Counted over every event, $pageview
+    (4 users, none after a signup) was the placeholder milestone, reached by nobody. By hand, after signup:
+    project created 2 users (66.7% of 3 signed up), $autocapture 1 (33.3%), $pageview none."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        *[(f"anon-{i}", "$pageview", f"2026-01-0{i + 1}T08:00") for i in range(4)],
+        ("alice", "signed_up", "2026-01-01T09:00"), ("alice", "project created", "2026-01-01T10:00"),
+        ("bob", "signed_up", "2026-01-02T09:00"), ("bob", "$autocapture", "2026-01-02T09:01"),
+        ("bob", "project created", "2026-01-06T09:00"), ("carol", "signed_up", "2026-01-03T09:00"),
+    ])
+    proposal = propose(store)
+    store.close()
+    text = to_yaml(proposal, "aha.duckdb")
+    assert [m.events for m in parse(text).milestones] == [["project created"]]
+    assert '# - {id: autocapture, event: "$autocapture", within: 1d}   # 1 event, 1 user (33.3%)' in text
+    assert "pageview" not in text

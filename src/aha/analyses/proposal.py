@@ -67,6 +67,10 @@ class Proposal:
     retention_day: int
     retention_bracket: str
     window: str = "7d"  # the candidate milestones' window, one the data's span can close
+    # With a signup event: per event, the events and users at or after each user's first signup, and how many users
+    # signed up; the milestone candidates are ranked and counted on these (a milestone is reached after signup).
+    after_signup: tuple[EventCount, ...] = ()
+    signed_up: int = 0
 
 
 def normalised(name: str) -> str:
@@ -83,6 +87,19 @@ def counts_query(store: Store, identified: bool) -> ibis.Table:
     return marked.group_by("event").aggregate(
         events=marked.count(), users=marked._who.nunique(), first=marked._first.cast("int64").sum(),
         earliest=marked.timestamp.min(), latest=marked.timestamp.max())
+
+
+def after_signup_query(store: Store, identified: bool, signup: str) -> ibis.Table:
+    """Per event: events and users at or after each user's first `signup` (only users who signed up). Counted over
+    every event, an export's anonymous traffic ranked first: PostHog's `$pageview` by visitors who never signed up
+    was the placeholder milestone, reached by nobody after signup."""
+    events = store.table(schema.EVENTS)
+    who = events.user_id if identified else events.anonymous_id
+    seen = events.filter(who.notnull()).mutate(_who=who)
+    starts = seen.filter(seen.event == signup).group_by("_who").aggregate(_t0=seen.timestamp.min())
+    after = seen.inner_join(starts, "_who")
+    after = after.filter(after.timestamp >= after._t0)
+    return after.group_by("event").aggregate(events=after.count(), users=after._who.nunique())
 
 
 def propose(store: Store) -> Proposal:
@@ -102,8 +119,14 @@ def propose(store: Store) -> Proposal:
     day = next(d for at_least, d in RETENTION_BY_SPAN if span_days >= at_least)
     assert users is not None
     window = next(w for at_least, w in MILESTONE_WINDOW_BY_SPAN if span_days >= at_least)
+    after: tuple[EventCount, ...] = ()
+    if signup is not None:
+        after = tuple(sorted((EventCount(str(r["event"]), int(r["events"]), int(r["users"]), 0)
+                              for r in store.records(after_signup_query(store, identified, signup))),
+                             key=lambda e: (-e.users, -e.events, e.event)))
+    signed_up = next((e.users for e in counts if e.event == signup), 0)
     return Proposal(int(users[0] if identified else users[1]), span_days, counts, signup, start, paid, day,
-                    "7d" if day >= 7 else "1d", window)
+                    "7d" if day >= 7 else "1d", window, after, signed_up)
 
 
 def _best(counts: list[EventCount] | tuple[EventCount, ...], names: frozenset[str]) -> str | None:
@@ -182,7 +205,8 @@ def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
               f"  bracket: {p.retention_bracket}", ""]
     # Without a signup event t0 is the first event, so the event users most often start with is reached at t0 by
     # most of them: as the placeholder it read "100% activated in 0s".
-    candidates = [e for e in p.counts if e.event not in {p.signup, p.paid} and
+    ranked, base = (p.after_signup, p.signed_up) if p.signup is not None else (p.counts, p.users)
+    candidates = [e for e in ranked if e.event not in {p.signup, p.paid} and
                   (p.signup is not None or e.event != p.start)]
     taken: set[str] = set()
     lines.append("milestones:")
@@ -201,7 +225,9 @@ def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
     if listed:
         lines += ["", "  # The most common other events, as candidate milestones: uncomment to track one (and run",
                   "  # `aha discover` to see which predict conversion and retention). Counts: events, users."]
+        if p.signup is not None:
+            lines.append("  # Counted at or after each user's signup; the share is of the signed-up users.")
         for e in listed:
             lines.append(f"  # - {{id: {_slug(e.event, taken)}, event: {_q(e.event)}, within: {p.window}}}"
-                         f"   # {_many(e.events, 'event')}, {_many(e.users, 'user')} ({_share(e.users, p.users)})")
+                         f"   # {_many(e.events, 'event')}, {_many(e.users, 'user')} ({_share(e.users, base)})")
     return "\n".join(lines) + "\n"
