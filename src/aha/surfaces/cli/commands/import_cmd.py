@@ -60,6 +60,7 @@ def import_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from aha.store import open_store
+    from aha.store.files import resolve_paths
     from aha.store.importer import ImportSummary, import_files
     from aha.store.urls import require_file
     from aha.surfaces.cli import remote
@@ -68,6 +69,8 @@ def import_command(
     mapping = parse_map(map_)
     require_file(db, "aha import")
     remote.refuse_while_serving(db, "aha import", "send the events to the server's /v1/batch with a write key")
+    resolve_paths(tuple(files))  # a missing file or a folder is refused before the database is made: it left an
+    # empty aha.duckdb behind, which the next `aha report` read as "no events"
     console = Console(stderr=True, highlight=False)
     store = open_store(db)
     try:
