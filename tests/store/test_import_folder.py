@@ -40,3 +40,15 @@ def test_a_missing_file_leaves_no_database(tmp_path: Path) -> None:
     done = run("import", "evnets.csv", cwd=tmp_path)
     assert done.returncode == 2 and "evnets.csv: no such file" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_summary_says_one_row_and_one_duplicate(tmp_path: Path) -> None:
+    """One event, imported twice, then one row with a previous_id: '1 row read', '1 duplicate skipped', '1 identity
+    link' (they read '1 rows read', '1 duplicates skipped', '1 identity links')."""
+    (tmp_path / "one.csv").write_text("user_id,event,timestamp\nu1,Signed Up,2024-01-01T10:00:00Z\n")
+    run("import", "one.csv", cwd=tmp_path)
+    again = run("import", "one.csv", cwd=tmp_path)
+    assert again.stdout.splitlines()[0] == "1 file: 1 row read, 0 imported, 1 duplicate skipped, 0 rejected"
+    (tmp_path / "link.csv").write_text("user_id,previous_id,event,timestamp\nu2,d2,Login,2024-01-01T11:00:00Z\n")
+    linked = run("import", "link.csv", cwd=tmp_path)
+    assert linked.stdout.splitlines()[1] == "  1 identity link", linked.stdout

@@ -129,6 +129,8 @@ def test_a_short_export_without_signup_gets_a_first_report_with_numbers(tmp_path
     assert done.returncode == 0, done.stderr
     activation = json.loads(done.stdout)["headline"]["activation"]
     assert (activation["numerator"], activation["denominator"]) == (1, 3)
+    text = run("report", cwd=tmp_path).stdout
+    assert "1 signup left out: a step window is still open" in " ".join(text.split())  # d; it read "1 signups"
 
 
 def test_verb_first_names_are_signup_and_paid(tmp_path):

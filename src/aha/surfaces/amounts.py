@@ -22,3 +22,9 @@ def measured(value: float, measure: str) -> str:
     """`1 event`, `2 events`, `3 distinct plan`: the count with its measure, singular for exactly one."""
     noun = measure[:-1] if measure in COUNTED and value == 1 else measure
     return f"{amount(value)} {noun}"
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 signup`, `2 signups`, `1,000 rows`: a count with its noun, singular for exactly one ("1 duplicates
+    skipped", "1 signups left out" before)."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

@@ -114,14 +114,15 @@ def _print_summary(summary: object, db: Path) -> None:
     from rich.text import Text
 
     from aha.store.importer import ImportSummary
+    from aha.surfaces.amounts import counted
     from aha.surfaces.cli.shown_console import Console
 
     assert isinstance(summary, ImportSummary)
     out = Console(highlight=False, soft_wrap=True)
     noun = "file" if len(summary.files) == 1 else "files"
     out.print(Text.assemble(
-        (f"{len(summary.files)} {noun}", "bold"), f": {summary.rows_read} rows read, ",
-        (f"{summary.imported} imported", "green"), f", {summary.duplicates} duplicates skipped, ",
+        (f"{len(summary.files)} {noun}", "bold"), f": {counted(summary.rows_read, 'row')} read, ",
+        (f"{summary.imported} imported", "green"), f", {counted(summary.duplicates, 'duplicate')} skipped, ",
         (f"{summary.rejected} rejected", "red" if summary.rejected else ""),
     ))
     extra = []
@@ -129,7 +130,7 @@ def _print_summary(summary: object, db: Path) -> None:
         extra.append(f"of the imported: {summary.events} events, {summary.imported - summary.events} identify, alias "
                      "or group calls")
     if summary.identities:
-        extra.append(f"{summary.identities} identity links")
+        extra.append(counted(summary.identities, "identity link"))
     if summary.users_updated:
         extra.append(f"{summary.users_updated} users updated")
     if summary.accounts_updated:
