@@ -311,7 +311,7 @@ def test_mixpanel_export_nested_or_flat_gives_the_pandas_numbers(tmp_path: Path,
     ("maps", "message"),
     [
         ("", "export.jsonl: no columns 'user_id', 'timestamp' (columns: event, properties). Map them with --map "
-             "user_id=/properties/distinct_id,timestamp=/properties/time,message_id=/properties/$insert_id "
+             "'user_id=/properties/distinct_id,timestamp=/properties/time,message_id=/properties/$insert_id' "
              "(/properties/$insert_id is a usual name for message_id)"),
         ("user_id=/props/distinct_id,timestamp=/properties/time",
          "export.jsonl: --map user_id=/props/distinct_id, but there is no column 'props' (columns: event, "
@@ -337,5 +337,5 @@ def test_the_hint_for_a_posthog_export_is_the_documented_map(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "error: events.jsonl: no column 'user_id' (columns: distinct_id, event, properties, timestamp, uuid). "
-        f"Map one with --map {POSTHOG_MAP} (uuid is a usual name for message_id; /properties/$anon_distinct_id is "
+        f"Map one with --map '{POSTHOG_MAP}' (uuid is a usual name for message_id; /properties/$anon_distinct_id is "
         "a usual name for previous_id)")

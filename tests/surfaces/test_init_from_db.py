@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -104,3 +105,65 @@ def test_init_db_mistakes(tmp_path, args, message):
     done = run(*args, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == message
     assert not (tmp_path / "new.yaml").exists()
+
+
+def test_a_short_export_without_signup_gets_a_first_report_with_numbers(tmp_path):
+    """Four users over four days, no signup event (logs). By hand: everyone's first event is `login`, so with
+    first_seen a `login` milestone is reached at t0 by all (it was the placeholder: "100% in 0s"); the placeholder is
+    `export` instead, within 1d (7d windows cannot close in 4 days of data: the first report read "0 of 0").
+    Within 1d of t0: a exports after 2h (reached), b after 2 days (not), c never (not); d's day is still open at
+    the latest event (immature). Headline: 1 of 3."""
+    rows = [("a", "login", "2024-06-01T10:00:00Z"), ("a", "export", "2024-06-01T12:00:00Z"),
+            ("b", "login", "2024-06-02T10:00:00Z"), ("b", "export", "2024-06-04T10:00:00Z"),
+            ("c", "login", "2024-06-03T10:00:00Z"),
+            ("d", "login", "2024-06-05T10:00:00Z"), ("d", "export", "2024-06-05T11:00:00Z")]
+    with (tmp_path / "logs.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([("user_id", "event", "timestamp"), *rows])
+    assert run("import", "logs.csv", cwd=tmp_path).returncode == 0
+    init = run("init", "--db", "aha.duckdb", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert "signup first seen (no signup-like event: t0 = each user's first event)" in init.stdout
+    definitions = parse((tmp_path / "aha.yaml").read_text())
+    assert [(m.events, m.within) for m in definitions.milestones] == [(["export"], timedelta(days=1))]
+    done = run("report", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    activation = json.loads(done.stdout)["headline"]["activation"]
+    assert (activation["numerator"], activation["denominator"]) == (1, 3)
+    text = run("report", cwd=tmp_path).stdout
+    assert "1 signup left out: a step window is still open" in " ".join(text.split())  # d; it read "1 signups"
+
+
+def test_verb_first_names_are_signup_and_paid(tmp_path):
+    """Amplitude's and Heap's taxonomies name the moments verb first or as a form's submit: `Sign Up - Submit`
+    (Heap), `Start Subscription` (Amplitude). init said "paid none found" and, without the signup, took the event
+    users start with (`Viewed Landing`, 3 of 3)."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        ("a", "Viewed Landing", "2026-01-01T00:00"), ("a", "Sign Up - Submit", "2026-01-01T00:05"),
+        ("a", "Start Subscription", "2026-01-03T00:00"),
+        ("b", "Viewed Landing", "2026-01-02T00:00"), ("b", "Sign Up - Submit", "2026-01-02T00:01"),
+        ("c", "Viewed Landing", "2026-01-03T00:00"),
+    ])
+    proposal = propose(store)
+    store.close()
+    assert (proposal.signup, proposal.paid) == ("Sign Up - Submit", "Start Subscription")
+
+
+def test_candidates_are_counted_after_signup(tmp_path):
+    """A PostHog-shaped log: four visitors who never sign up view pages ($pageview, 4 users), three sign up; after
+    signup alice and bob create a project, bob clicks once ($autocapture). Counted over every event, $pageview
+    (4 users, none after a signup) was the placeholder milestone, reached by nobody. By hand, after signup:
+    project created 2 users (66.7% of 3 signed up), $autocapture 1 (33.3%), $pageview none."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [
+        *[(f"anon-{i}", "$pageview", f"2026-01-0{i + 1}T08:00") for i in range(4)],
+        ("alice", "signed_up", "2026-01-01T09:00"), ("alice", "project created", "2026-01-01T10:00"),
+        ("bob", "signed_up", "2026-01-02T09:00"), ("bob", "$autocapture", "2026-01-02T09:01"),
+        ("bob", "project created", "2026-01-06T09:00"), ("carol", "signed_up", "2026-01-03T09:00"),
+    ])
+    proposal = propose(store)
+    store.close()
+    text = to_yaml(proposal, "aha.duckdb")
+    assert [m.events for m in parse(text).milestones] == [["project created"]]
+    assert '# - {id: autocapture, event: "$autocapture", within: 1d}   # 1 event, 1 user (33.3%)' in text
+    assert "pageview" not in text

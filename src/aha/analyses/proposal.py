@@ -25,14 +25,25 @@ SIGNUP_NAMES = frozenset({
     "signup", "signedup", "usersignedup", "usersignup", "signupcompleted", "accountcreated", "usercreated",
     "registered", "userregistered", "registration", "registrationcompleted", "completeregistration",
     "createaccount", "accountsignup", "newuser", "signupsuccess",
+    # verb first and form submits, as Amplitude's and Heap's taxonomies write them (`Complete Sign Up`,
+    # `Sign Up - Submit`): init found no signup and took the event users start with
+    "completesignup", "completedsignup", "signupcomplete", "signupsubmit", "signupsubmitted", "createdaccount",
+    "registrationcomplete", "register", "userregistration",
 })
 PAID_NAMES = frozenset({
     "purchase", "purchased", "purchasecompleted", "ordercompleted", "orderplaced", "checkoutcompleted",
     "paymentsucceeded", "paymentcompleted", "paymentreceived", "subscriptionstarted", "subscriptioncreated",
     "subscribed", "invoicepaid", "paid", "trialconverted", "planupgraded", "upgraded", "transaction",
+    # verb first (`Start Subscription`, `Complete Purchase`): init said "paid none found"
+    "startsubscription", "startedsubscription", "completepurchase", "completedpurchase", "completeorder",
+    "placeorder", "placedorder", "makepurchase", "subscribe", "upgradeplan", "upgradedplan", "purchasecomplete",
+    "ordercomplete", "checkoutcomplete", "paymentsuccess", "paymentsuccessful", "subscriptionactivated",
+    "subscriptionpurchased", "convertedtopaid",
 })
 CANDIDATES = 10  # commented candidate milestones listed
-MILESTONE_WINDOW = "7d"
+# The candidate milestones' window by the data's span: a window the data cannot close leaves every user immature,
+# and the first report an empty funnel ("0 of 0"): 5 days of data took 7d windows.
+MILESTONE_WINDOW_BY_SPAN = ((14, "7d"), (2, "1d"), (0, "1h"))  # (span at least, days) → window
 # Retention day by the data's span: the rule must leave some users eligible (t0 + day + bracket ≤ as_of).
 RETENTION_BY_SPAN = ((60, 30), (28, 14), (14, 7), (0, 1))  # (span at least, days) → day
 
@@ -55,6 +66,11 @@ class Proposal:
     paid: str | None
     retention_day: int
     retention_bracket: str
+    window: str = "7d"  # the candidate milestones' window, one the data's span can close
+    # With a signup event: per event, the events and users at or after each user's first signup, and how many users
+    # signed up; the milestone candidates are ranked and counted on these (a milestone is reached after signup).
+    after_signup: tuple[EventCount, ...] = ()
+    signed_up: int = 0
 
 
 def normalised(name: str) -> str:
@@ -73,6 +89,19 @@ def counts_query(store: Store, identified: bool) -> ibis.Table:
         earliest=marked.timestamp.min(), latest=marked.timestamp.max())
 
 
+def after_signup_query(store: Store, identified: bool, signup: str) -> ibis.Table:
+    """Per event: events and users at or after each user's first `signup` (only users who signed up). Counted over
+    every event, an export's anonymous traffic ranked first: PostHog's `$pageview` by visitors who never signed up
+    was the placeholder milestone, reached by nobody after signup."""
+    events = store.table(schema.EVENTS)
+    who = events.user_id if identified else events.anonymous_id
+    seen = events.filter(who.notnull()).mutate(_who=who)
+    starts = seen.filter(seen.event == signup).group_by("_who").aggregate(_t0=seen.timestamp.min())
+    after = seen.inner_join(starts, "_who")
+    after = after.filter(after.timestamp >= after._t0)
+    return after.group_by("event").aggregate(events=after.count(), users=after._who.nunique())
+
+
 def propose(store: Store) -> Proposal:
     users = one_row(store.raw, f"SELECT count(DISTINCT user_id), count(DISTINCT anonymous_id) FROM {schema.EVENTS}")
     identified = bool(users and users[0])
@@ -89,8 +118,15 @@ def propose(store: Store) -> Proposal:
     start = max(counts, key=lambda e: (e.first, e.users, e.event)).event
     day = next(d for at_least, d in RETENTION_BY_SPAN if span_days >= at_least)
     assert users is not None
+    window = next(w for at_least, w in MILESTONE_WINDOW_BY_SPAN if span_days >= at_least)
+    after: tuple[EventCount, ...] = ()
+    if signup is not None:
+        after = tuple(sorted((EventCount(str(r["event"]), int(r["events"]), int(r["users"]), 0)
+                              for r in store.records(after_signup_query(store, identified, signup))),
+                             key=lambda e: (-e.users, -e.events, e.event)))
+    signed_up = next((e.users for e in counts if e.event == signup), 0)
     return Proposal(int(users[0] if identified else users[1]), span_days, counts, signup, start, paid, day,
-                    "7d" if day >= 7 else "1d")
+                    "7d" if day >= 7 else "1d", window, after, signed_up)
 
 
 def _best(counts: list[EventCount] | tuple[EventCount, ...], names: frozenset[str]) -> str | None:
@@ -124,6 +160,10 @@ def _q(text: str) -> str:
 
 
 YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+
+
+def _many(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _share(n: int, total: int) -> str:
@@ -163,8 +203,11 @@ def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
               f"  day: {p.retention_day}                  # retained = active in [t0 + {p.retention_day}d, "
               f"t0 + {p.retention_day}d + bracket); the data spans {p.span_days:,} days",
               f"  bracket: {p.retention_bracket}", ""]
-    candidates = [e for e in p.counts if e.event not in {p.signup, p.paid} and
-                  (p.signup is not None or first_seen_supported or e.event != p.start)]
+    # Without a signup event t0 is the first event, so the event users most often start with is reached at t0 by
+    # most of them: as the placeholder it read "100% activated in 0s".
+    ranked, base = (p.after_signup, p.signed_up) if p.signup is not None else (p.counts, p.users)
+    candidates = [e for e in ranked if e.event not in {p.signup, p.paid} and
+                  (p.signup is not None or e.event != p.start)]
     taken: set[str] = set()
     lines.append("milestones:")
     if candidates:
@@ -172,17 +215,19 @@ def to_yaml(p: Proposal, db: str, first_seen_supported: bool = False) -> str:
         lines += ["  # A placeholder so the file is complete: the most common event after signup. Replace it with the",
                   "  # action you believe marks value (or one of the candidates below).",
                   f"  - id: {_slug(top.event, taken)}", f"    name: {_q(top.event + ' (placeholder)')}",
-                  "    level: primary", f"    event: {_q(top.event)}", f"    within: {MILESTONE_WINDOW}"]
+                  "    level: primary", f"    event: {_q(top.event)}", f"    within: {p.window}"]
     else:
         fallback = p.signup or p.start
         lines += ["  # No other event to propose: a placeholder on the signup event itself; replace it.",
                   f"  - {{id: {_slug(fallback, taken)}, level: primary, event: {_q(fallback)}, "
-                  f"within: {MILESTONE_WINDOW}}}"]
+                  f"within: {p.window}}}"]
     listed = candidates[1:CANDIDATES + 1]
     if listed:
         lines += ["", "  # The most common other events, as candidate milestones: uncomment to track one (and run",
                   "  # `aha discover` to see which predict conversion and retention). Counts: events, users."]
+        if p.signup is not None:
+            lines.append("  # Counted at or after each user's signup; the share is of the signed-up users.")
         for e in listed:
-            lines.append(f"  # - {{id: {_slug(e.event, taken)}, event: {_q(e.event)}, within: {MILESTONE_WINDOW}}}"
-                         f"   # {e.events:,} events, {e.users:,} users ({_share(e.users, p.users)})")
+            lines.append(f"  # - {{id: {_slug(e.event, taken)}, event: {_q(e.event)}, within: {p.window}}}"
+                         f"   # {_many(e.events, 'event')}, {_many(e.users, 'user')} ({_share(e.users, base)})")
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import ibis
@@ -166,12 +166,24 @@ def leakage(definitions: Definitions, milestone_id: str, outcome: Outcome, outco
     return None
 
 
+def written(span: timedelta, largest: str = "d") -> str:
+    """A duration in the largest unit (from `largest` down: d, h, m, s) that holds it whole: `36h`, `30m`, `7d`.
+    Whole days and hours were assumed: a 36h conversion horizon read "within 1d", a 30m bracket "(bracket 0h)"."""
+    seconds = int(span.total_seconds())
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for name, size in units[[u for u, _ in units].index(largest):]:
+        if seconds % size == 0:
+            return f"{seconds // size}{name}"
+    return f"{span.total_seconds():g}s"
+
+
 def describe(definitions: Definitions) -> dict[Outcome, str]:
     out: dict[Outcome, str] = {}
     if definitions.paid is not None:
-        out["conversion"] = f"{' or '.join(definitions.paid.events)} within {definitions.paid.within.days}d of signup"
+        paid = definitions.paid
+        out["conversion"] = f"{' or '.join(paid.events)} within {written(paid.within)} of signup"
     rule = definitions.retention
-    span = "or later" if rule.unbounded else f"(bracket {int(rule.bracket.total_seconds() // 3600)}h)"
+    span = "or later" if rule.unbounded else f"(bracket {written(rule.bracket, largest='h')})"  # 24h, 168h as before
     out["retention"] = f"active on day {rule.day} after signup {span}"
     return out
 

@@ -49,12 +49,37 @@ def resolve_paths(paths: list[str | Path] | tuple[str | Path, ...]) -> list[Path
             if not path.exists():
                 raise ImportRefused(f"{path}: no such file. Check the path (quote globs: 'exports/*.csv').")
             if path.is_dir():
-                raise ImportRefused(f"{path}: is a directory. Pass its files, e.g. '{path}/*.csv'.")
+                raise ImportRefused(f"{path}: is a directory. {folder_hint(path)}")
             found.append(path)
     unique = list(dict.fromkeys(found))
     for path in unique:
         detect_format(path)
     return unique
+
+
+FOLDER_LOOK = 10_000  # entries read to suggest a glob for a folder
+
+
+def folder_hint(folder: Path) -> str:
+    """The glob for the files a folder holds, as an export unpacks them: Amplitude's zip is `123/*.json.gz` under
+    the folder, and the hint said `'export/*.csv'` (a glob that matches nothing there)."""
+    kinds: dict[tuple[str, bool], int] = {}
+    for n, entry in enumerate(folder.rglob("*")):
+        if n >= FOLDER_LOOK:
+            break
+        suffixes = [x.lower() for x in entry.suffixes]
+        gz = suffixes[-1:] == [".gz"]
+        ext = suffixes[-2] if gz and len(suffixes) >= 2 else (suffixes[-1] if suffixes and not gz else "")
+        fmt = EXTENSIONS.get(ext)
+        if entry.is_file() and fmt is not None and (not gz or fmt in GZIP_OK):
+            key = (ext + (".gz" if gz else ""), entry.parent != folder)
+            kinds[key] = kinds.get(key, 0) + 1
+    if not kinds:
+        return (f"Pass its files, e.g. '{folder}/*.csv'; it holds none aha reads "
+                f"({', '.join([*EXTENSIONS, '.csv.gz', '.tsv.gz', '.jsonl.gz'])}).")
+    (ext, nested), _ = max(kinds.items(), key=lambda kv: (kv[1], kv[0]))
+    pattern = f"{folder}/**/*{ext}" if nested else f"{folder}/*{ext}"
+    return f"Pass its files: aha import {shlex.quote(pattern)}"
 
 
 def detect_format(path: Path) -> Format:

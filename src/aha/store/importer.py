@@ -11,10 +11,13 @@ row, traits count as duplicates when every trait already holds that value, dead 
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ from aha.store.mapping import (
     EVENT_COLUMNS,
     USER_COLUMNS,
     Kind,
+    absent_members,
     check_columns,
     check_mapping,
     check_timestamp_format,
@@ -49,6 +53,7 @@ from aha.store.mapping import (
     guess_timestamp_format,
     likely_maps,
     members_read,
+    unmapped_event_ids,
 )
 from aha.store.rows import (
     PARSED,
@@ -87,6 +92,8 @@ class FileSummary:
     events: int = 0  # of `imported`: events; the rest are identify, alias and group calls (Segment lines)
     reread: bool = False  # imported before, yet no row was a duplicate now: read differently (another --timezone?)
     left_out: tuple[str, ...] = ()  # pipeline metadata columns not kept as properties or traits (aha.store.metadata)
+    unmapped_ids: tuple[str, ...] = ()  # columns named as an event's own id, not mapped (mapping.unmapped_event_ids)
+    absent: tuple[str, ...] = ()  # --map pointers to a member no row of the file holds (mapping.absent_members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +151,18 @@ def import_files(
         check_timestamp_format(con, timestamp_format)
     formats = {path: detect_format(path) for path in files}
     # Refuse before writing anything: every file must offer the required columns.
+    unmapped: dict[Path, tuple[str, ...]] = {}
+    absent: dict[Path, tuple[str, ...]] = {}
     for path in files:
         columns = columns_of(con, path, formats[path])
         nested = "properties" if kind == "events" else "traits"
         members = member_names(con, path, nested) if formats[path] == "jsonl" and any(
             c.name == nested for c in columns) else []
         check_columns(path, columns, kind, mapping, members)
+        if kind == "events":
+            unmapped[path] = tuple(unmapped_event_ids([c.name for c in columns], mapping))
+        if formats[path] == "jsonl" and any(v.startswith("/") for v in mapping.values()):
+            absent[path] = tuple(absent_members(mapping, partial(_members, con, path, {c.name for c in columns})))
 
     now = datetime.now(UTC).replace(tzinfo=None)
     previous_tz = one_row(con, "SELECT current_setting('TimeZone')")
@@ -160,7 +173,7 @@ def import_files(
             label = str(path)
             if progress:
                 progress(label, 0, PROGRESS_STEPS)
-            summaries.append(
+            summaries.append(replace(
                 _import_one(
                     store,
                     path,
@@ -174,8 +187,7 @@ def import_files(
                     label,
                     progress,
                     allow_rejects,
-                )
-            )
+                ), unmapped_ids=unmapped.get(path, ()), absent=absent.get(path, ())))
     finally:
         drop_staging(con)
         con.execute(f"DROP TABLE IF EXISTS {PARSED}")
@@ -237,11 +249,15 @@ def _import_one(
                                   decimal_comma=fmt == "csv" and delimiter(path, fmt) == ";")
         left_out = metadata.left_out([c.name for c in columns], metadata.used(columns, mapping, canonical))
     left_out += [pointer(home) + pointer(k) for k in drop]  # named as pointers: /properties/mp_processing_time_ms
-    params = {"tz": timezone, "now": now}
+    params: dict[str, object] = {"tz": timezone, "now": now}
     if timestamp_format is not None:
         params["fmt"] = timestamp_format
+    statement = parsed_sql(rows_sql, timestamp_format)
+    # Bind what the statement names: DuckDB refuses an unused named parameter, and a --timestamp-format with %z
+    # reads no $tz (the text carries its offset): that import stopped on a traceback ("excess parameters: tz").
+    params = {k: v for k, v in params.items() if re.search(rf"\${k}\b", statement)}
     try:
-        con.execute(parsed_sql(rows_sql, timestamp_format), params)
+        con.execute(statement, params)
     except duckdb.InvalidInputException as exc:  # Parquet is read here (a view): text that is not UTF-8
         refused = read_error(path, exc)
         if "UTF-8" not in str(refused):
@@ -296,18 +312,23 @@ def _import_one(
     )
 
 
+def _members(con: duckdb.DuckDBPyConnection, path: Path, columns: set[str], column: str) -> list[str]:
+    return member_names(con, path, column) if column in columns else []
+
+
 def _refuse_mostly_rejected(con: duckdb.DuckDBPyConnection, path: Path, read: int, rejected: int, columns: list[str],
                             mapping: Mapping[str, str], kind: Kind, timestamp_format: str | None) -> None:
     reasons = con.execute(f"""SELECT _reason, count(*) AS n FROM {PARSED} WHERE _reason IS NOT NULL
                               GROUP BY _reason ORDER BY n DESC, _reason LIMIT 2""").fetchall()
     why = "; ".join(f"{int(n):,} × {reason}" for reason, n in reasons)
     maps = likely_maps(columns, mapping, kind)
-    fix = f"Did you mean --map {','.join(maps)}? " if maps else ""
+    fix = f"Did you mean --map {shlex.quote(','.join(maps))}? " if maps else ""  # pasted into a shell as it is
     if reasons[0][0] == "unparseable timestamp" and timestamp_format is None:
         samples = [str(t) for (t,) in con.execute(
             f"SELECT ts_text FROM {PARSED} WHERE _reason = 'unparseable timestamp' LIMIT 1000").fetchall()]
         guess = guess_timestamp_format(samples)
-        fix += (f"The times read like {samples[0]!r}: add --timestamp-format '{guess}' (check day and month). "
+        fix += (f"The times read like {samples[0]!r}: add --timestamp-format '{guess}'"
+                f"{'' if guess.startswith('%Y') else ' (check day and month)'}. "
                 if guess else f"The times read like {samples[0]!r}: give their shape with --timestamp-format "
                 "(strptime directives, e.g. '%d/%m/%Y %H:%M'). ")
     raise ImportRefused(

@@ -12,7 +12,8 @@ nests `distinct_id`, `time` and `$insert_id` inside `properties`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,7 @@ import duckdb
 
 from aha.jsonpointer import key_problem, pointer
 from aha.store.formats import Column, ImportRefused, close_matches
+from aha.store.metadata import is_pipeline
 
 Kind = Literal["events", "users"]
 
@@ -144,8 +146,9 @@ def check_columns(path: Path, columns: list[Column], kind: Kind, mapping: Mappin
             list(members), mapping, kind, skip=skip + [m.split("=")[0] for m in also]))]
         usual = "; ".join(f"{m.split('=', 1)[1]} is a usual name for {m.split('=', 1)[0]}" for m in also)
         more = f" ({usual})" if also else ""
+        # Quoted as a shell reads it: pasted as it was, `message_id=$insert_id` read an empty variable.
         raise ImportRefused(f"{path.name}: no {what} {', '.join(missing)} (columns: {shown}). "
-                            f"Map {fix} with --map {','.join(maps + also)}{more}")
+                            f"Map {fix} with --map {shlex.quote(','.join(maps + also))}{more}")
 
 
 def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip: Sequence[str] = ()) -> list[str]:
@@ -168,13 +171,50 @@ def likely_maps(columns: list[str], mapping: Mapping[str, str], kind: Kind, skip
 # Usual names in exports, used only to suggest a --map (never applied silently).
 HINTS: dict[str, tuple[str, ...]] = {
     "user_id": ("userid", "distinct_id", "user", "uid", "person_id", "customer_id"),
-    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id"),
+    "anonymous_id": ("anonymousid", "anon_id", "device_id", "visitor_id", "user_pseudo_id", "domain_userid"),
     "event": ("event_name", "name", "action", "event_type", "type"),  # `type`: Heap's export
-    "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime"),
+    "timestamp": ("ts", "time", "event_time", "event_timestamp", "occurred_at", "created_at", "date", "datetime",
+                  "derived_tstamp"),  # Snowplow's event time (the device's, corrected for its clock)
     "message_id": ("messageid", "event_id", "id", "insert_id", "$insert_id", "uuid"),
     "previous_id": ("previousid", "$anon_distinct_id", "anon_distinct_id"),
     "account_id": ("accountid", "group_id", "groupid", "company_id", "org_id"),
 }
+
+
+def absent_members(mapping: Mapping[str, str], members_of: Callable[[str], Sequence[str]]) -> list[str]:
+    """The --map pointers `/column/member` whose member no object of `column` holds in a file (`members_of(column)`:
+    the union of its member names), each with a close name when there is one. A required column read so is caught
+    by the mostly-rejected rule; an optional one (message_id, account_id, previous_id) was silently empty in every
+    row: `message_id=/properties/$insert_idd` deduped by content, and bash's `message_id=/properties/$insert_id`
+    (unquoted: an empty variable) read member ''. Said, not refused: a day's PostHog file without an `$identify`
+    has no `$anon_distinct_id`, rightly."""
+    out = []
+    for target, source in mapping.items():
+        root, inner = split_source(source)
+        if inner is None or "/" in inner[1:]:
+            continue
+        member = inner[1:].replace("~1", "/").replace("~0", "~")
+        names = list(members_of(root))
+        if member not in names:
+            hint = close_matches(member, names) if member else []
+            near = f" (did you mean {_nested_in(root, hint[0])}?)" if hint else ""
+            out.append(f"--map {target}={source}: no row has that member, so every row's {target} is empty{near}")
+    return out
+
+
+def _nested_in(column: str, member: str) -> str:
+    return pointer(column) + pointer(member)
+
+
+def unmapped_event_ids(columns: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """Columns named as an event's own id (`id` in Segment's and RudderStack's warehouse tables, `event_id`, `uuid`,
+    `$insert_id`) in an events file whose message id is not mapped: kept as properties, each event then gets an id
+    from its content, so the same event in two files that differ in any other column (a `tracks` table and its
+    per-event table, which adds the event's properties) is stored twice. Said in the summary, never applied."""
+    if "message_id" in mapping or any(c.lower() == "message_id" for c in columns):
+        return []
+    used = {source_column(v) for v in mapping.values()}
+    return [c for c in columns if c.lower() in HINTS["message_id"] and c not in used]
 
 
 def _nested(member: str, kind: Kind) -> str:
@@ -192,7 +232,10 @@ def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: b
     # (a message id) was suggested as `event`, which would make every event a name of its own.
     others = {name for other, aliases in HINTS.items() if other != canonical for name in (other, *aliases)}
     others |= {c for c in (*EVENT_COLUMNS, *USER_COLUMNS) if c != canonical}
-    hits = [h for h in close_matches(canonical, columns) if h.lower() not in others] if fuzzy else []
+    # Nor a pipeline's delivery or processing time (aha.store.metadata): Snowplow's `etl_tstamp` was offered as the
+    # event's time by closeness.
+    hits = [h for h in close_matches(canonical, columns) if h.lower() not in others and not is_pipeline(h)] if fuzzy \
+        else []
     return hits[0] if hits else None
 
 
@@ -200,10 +243,20 @@ def _suggest(canonical: str, columns: list[str], kind: Kind = "events", fuzzy: b
 _DAY_FIRST = re.compile(r"\s*([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?:([ T])[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?\s*")
 
 
+_SPACED_OFFSET = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ])[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})? [+-][0-9]{2}:?[0-9]{2}")
+
+
 def guess_timestamp_format(samples: list[str]) -> str | None:
     """A `--timestamp-format` for dates a spreadsheet writes (`03/01/2026 10:00`, `3.1.2026`), to suggest, never to
     apply: month first when some second number is above 12, else day first; None when the samples do not share one
-    such shape or neither order reads them all."""
+    such shape or neither order reads them all. An ISO time with its offset after a space (Ruby's and Rails'
+    `2026-01-03 10:00:00 +0000`, SQL Server's datetimeoffset) is `%Y-%m-%d %H:%M:%S %z`."""
+    spaced = [_SPACED_OFFSET.fullmatch(s) for s in samples]
+    if spaced and all(spaced) and len({(m[1], m[2] is None) for m in spaced if m is not None}) == 1:
+        first_match = spaced[0]
+        assert first_match is not None
+        return f"%Y-%m-%d{first_match[1]}%H:%M:%S{'' if first_match[2] is None else '.%f'} %z"
     matched = [_DAY_FIRST.fullmatch(s) for s in samples]
     if not matched or any(m is None for m in matched):
         return None

@@ -12,7 +12,8 @@ event delivered twice (a retry, with a later `received_at`) counts once.
 - Delivery and processing times of the usual exports: Segment warehouses (`received_at`, `sent_at`,
   `original_timestamp`, `uuid_ts`, `loaded_at`), Amplitude (`server_received_time`, `server_upload_time`,
   `client_upload_time`, `processed_time`), Mixpanel (`$insert_id`, `mp_processing_time_ms`, `$mp_api_endpoint`,
-  `$mp_api_timestamp_ms`), PostHog's stream (`_timestamp`, `_offset`).
+  `$mp_api_timestamp_ms`), PostHog's stream (`_timestamp`, `_offset`), Snowplow (`etl_tstamp`, `collector_tstamp`,
+  `dvce_sent_tstamp`; its event time is `derived_tstamp`).
 - Loaders' bookkeeping, by prefix: dlt (`_dlt_`), Airbyte (`_airbyte_`), Fivetran (`_fivetran_`), Stitch (`_sdc_`).
 
 A metadata column mapped to a canonical one (`--map timestamp=received_at`) is used as mapped.
@@ -33,6 +34,7 @@ PIPELINE_COLUMNS: frozenset[str] = frozenset({
     "server_received_time", "server_upload_time", "client_upload_time", "processed_time",
     "$insert_id", "mp_processing_time_ms", "$mp_api_endpoint", "$mp_api_timestamp_ms",
     "_timestamp", "_offset",
+    "etl_tstamp", "collector_tstamp", "dvce_sent_tstamp",  # Snowplow's enrichment, collection and sending times
 })
 LOADER_PREFIXES: tuple[str, ...] = ("_dlt_", "_airbyte_", "_fivetran_", "_sdc_")
 AHA_ONLY = "source"  # bookkeeping only in aha's own layout

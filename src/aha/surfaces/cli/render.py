@@ -22,6 +22,7 @@ from aha.analyses.report_results import (
     TimingResult,
 )
 from aha.results import Rate, duration_text
+from aha.surfaces.amounts import counted
 from aha.surfaces.cli.shown_console import Console
 
 duration = duration_text
@@ -154,7 +155,7 @@ def funnel(f: FunnelResult, compact: bool = False, who: str = "users") -> list[T
     for g in f.groups:
         notes = [_funnel_meaning(f, g, who)]
         if g.immature:
-            notes.append(f"{g.immature:,} signups left out: a step window is still open (--include-immature)")
+            notes.append(f"{counted(g.immature, 'signup')} left out: a step window is still open (--include-immature)")
         if g.out_of_scope:
             notes.append(f"{g.out_of_scope:,} out of a step's scope")
         t = table(f"Funnel ({f.order}) — {mode}", caption="\n".join(notes))

@@ -23,6 +23,7 @@ from aha.engine.discovery import WINDOWS
 from aha.errors import UserError
 from aha.project import ReportResult
 from aha.results import Rate
+from aha.surfaces.amounts import amount
 from aha.surfaces.cli.render import duration
 from aha.surfaces.visible import visible
 from aha.surfaces.web import charts
@@ -133,7 +134,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("aha.surfaces.web", "templates"), finalize=shown,
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters |= {"pct": pct, "interval": interval, "count": count, "duration": duration, "points": points,
-                    "status": status, "page_of": page_of}
+                    "status": status, "page_of": page_of, "amount": amount}
     return env
 
 

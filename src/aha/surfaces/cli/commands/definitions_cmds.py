@@ -46,8 +46,11 @@ def _from_events(path: Path, db: Path) -> None:
         proposal = propose(store)
     finally:
         store.close()
-    path.write_text(to_yaml(proposal, str(db), "first_seen" in Signup.model_fields), encoding="utf-8")
-    signup = proposal.signup or f"{proposal.start} (no signup-like event: the event users most often start with)"
+    first_seen = "first_seen" in Signup.model_fields
+    path.write_text(to_yaml(proposal, str(db), first_seen), encoding="utf-8")
+    # Said as the file says it: the file took first_seen while this line named the usual first event.
+    signup = proposal.signup or ("first seen (no signup-like event: t0 = each user's first event)" if first_seen else
+                                 f"{proposal.start} (no signup-like event: the event users most often start with)")
     typer.echo(f"wrote {path} from {proposal.users:,} users: signup {signup}; paid "
                f"{proposal.paid or 'none found (add a paid: section)'}; retention day {proposal.retention_day}. "
                "Check it, then run `aha report`.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,7 @@ def import_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from aha.store import open_store
+    from aha.store.files import resolve_paths
     from aha.store.importer import ImportSummary, import_files
     from aha.store.urls import require_file
     from aha.surfaces.cli import remote
@@ -67,6 +69,8 @@ def import_command(
     mapping = parse_map(map_)
     require_file(db, "aha import")
     remote.refuse_while_serving(db, "aha import", "send the events to the server's /v1/batch with a write key")
+    resolve_paths(tuple(files))  # a missing file or a folder is refused before the database is made: it left an
+    # empty aha.duckdb behind, which the next `aha report` read as "no events"
     console = Console(stderr=True, highlight=False)
     store = open_store(db)
     try:
@@ -110,14 +114,15 @@ def _print_summary(summary: object, db: Path) -> None:
     from rich.text import Text
 
     from aha.store.importer import ImportSummary
+    from aha.surfaces.amounts import counted
     from aha.surfaces.cli.shown_console import Console
 
     assert isinstance(summary, ImportSummary)
     out = Console(highlight=False, soft_wrap=True)
     noun = "file" if len(summary.files) == 1 else "files"
     out.print(Text.assemble(
-        (f"{len(summary.files)} {noun}", "bold"), f": {summary.rows_read} rows read, ",
-        (f"{summary.imported} imported", "green"), f", {summary.duplicates} duplicates skipped, ",
+        (f"{len(summary.files)} {noun}", "bold"), f": {counted(summary.rows_read, 'row')} read, ",
+        (f"{summary.imported} imported", "green"), f", {counted(summary.duplicates, 'duplicate')} skipped, ",
         (f"{summary.rejected} rejected", "red" if summary.rejected else ""),
     ))
     extra = []
@@ -125,7 +130,7 @@ def _print_summary(summary: object, db: Path) -> None:
         extra.append(f"of the imported: {summary.events} events, {summary.imported - summary.events} identify, alias "
                      "or group calls")
     if summary.identities:
-        extra.append(f"{summary.identities} identity links")
+        extra.append(counted(summary.identities, "identity link"))
     if summary.users_updated:
         extra.append(f"{summary.users_updated} users updated")
     if summary.accounts_updated:
@@ -136,6 +141,16 @@ def _print_summary(summary: object, db: Path) -> None:
         if f.left_out:
             out.print(f"  {f.file}: not kept as properties (pipeline metadata, see docs/import.md): "
                       f"{', '.join(f.left_out)}", markup=False)
+        for said in f.absent:
+            out.print(Text.assemble("  ", ("note:", "bold yellow"), f" {f.file}: {said}"))
+        if f.unmapped_ids:
+            named, first = ", ".join(f.unmapped_ids), shlex.quote(f.unmapped_ids[0])
+            out.print(Text.assemble(
+                "  ", ("note:", "bold yellow"),
+                f" {f.file}: {named} looks like each event's own id but is kept as a property: without a message id "
+                "an event's id comes from its content, so the same event in another file (a warehouse's tracks table "
+                f"and its per-event table) is stored twice. To count each event once, map it in every import (--map "
+                f"message_id={first}), starting from a new --db: the rows imported now keep ids from their content."))
         if f.reread:
             out.print(Text.assemble("  ", ("note:", "bold yellow"), f" {f.file} was imported before, yet none of its "
                                     f"{f.imported} rows matched a stored one: if --timezone, --timestamp-format or "

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aha.surfaces.amounts import amount, measured
 from aha.surfaces.cli import options, output
 
 if TYPE_CHECKING:
@@ -70,5 +71,5 @@ def render(r: ChecklistResult) -> Table:
 
 def _progress(item: ChecklistItem) -> str:
     if item.status == "reached":
-        return f"{item.progress:,.4g} {item.measure} (needed {item.threshold:,.4g})"
-    return f"{item.progress:,.4g} of {item.threshold:,.4g} {item.measure}"
+        return f"{measured(item.progress, item.measure)} (needed {amount(item.threshold)})"
+    return f"{amount(item.progress)} of {measured(item.threshold, item.measure)}"
