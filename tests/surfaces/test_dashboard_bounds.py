@@ -98,3 +98,36 @@ def test_a_note_longer_than_the_limit_is_refused_before_it_is_read(dashboard: st
     saved = httpx.post(f"{dashboard}/drop-off/notes", timeout=120, follow_redirects=True,
                        data={"csrf": token.group(1), "step": step.group(1), "author": "ana", "body": "kept note"})
     assert saved.status_code == 200 and "kept note" in saved.text  # a note under the limit is saved and shown
+
+
+IMAGE = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+
+
+@pytest.mark.parametrize(("headers", "served"), [
+    pytest.param({}, True, id="no_fetch_metadata"),  # curl, scripts, older browsers
+    pytest.param({"sec-fetch-site": "none", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}, True,
+                 id="address_bar"),
+    pytest.param({"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}, True,
+                 id="own_link"),
+    pytest.param({"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}, True,
+                 id="link_from_another_site"),
+    pytest.param(IMAGE, False, id="another_sites_img"),
+    pytest.param({"sec-fetch-site": "cross-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty"}, False,
+                 id="another_sites_fetch"),
+    pytest.param({"sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "script"}, False,
+                 id="a_sibling_sites_script"),
+    pytest.param({"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe"}, False,
+                 id="another_sites_frame"),
+])
+def test_another_sites_page_cannot_make_the_dashboard_compute(dashboard: str, headers: dict[str, str],
+                                                               served: bool) -> None:
+    """An `<img src="http://127.0.0.1:8000/milestones?as_of=…">` on any page the user visits reached the local
+    dashboard (its Host is a loopback name) and started an analysis and a discovery per distinct URL."""
+    for path in ("/milestones?as_of=2026-02-01", "/funnel?as_of=2026-02-02", "/users/u00000001"):
+        got = httpx.get(dashboard + path, headers=headers, timeout=120)
+        if served:
+            assert got.status_code in (200, 404), (path, got.status_code)
+            assert "Sec-Fetch-Site" not in got.text
+        else:
+            assert got.status_code == 403, (path, got.status_code)
+            assert "another site" in got.text and "<table" not in got.text
