@@ -47,10 +47,12 @@ def _from_events(path: Path, db: Path) -> None:
     finally:
         store.close()
     path.write_text(to_yaml(proposal, str(db), "first_seen" in Signup.model_fields), encoding="utf-8")
+    from aha.surfaces.visible import visible
+
     signup = proposal.signup or f"{proposal.start} (no signup-like event: the event users most often start with)"
-    typer.echo(f"wrote {path} from {proposal.users:,} users: signup {signup}; paid "
-               f"{proposal.paid or 'none found (add a paid: section)'}; retention day {proposal.retention_day}. "
-               "Check it, then run `aha report`.")
+    typer.echo(visible(f"wrote {path} from {proposal.users:,} users: signup {signup}; paid "  # event names: data
+                       f"{proposal.paid or 'none found (add a paid: section)'}; retention day "
+                       f"{proposal.retention_day}. Check it, then run `aha report`."))
 
 
 def schema() -> None:
