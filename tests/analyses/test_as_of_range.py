@@ -48,3 +48,27 @@ def test_rules_run_as_of_year_one_is_one_line(tmp_path) -> None:
     assert aha("import", "e.jsonl", cwd=tmp_path).returncode == 0
     done = aha("rules", "run", "--dry-run", "--as-of", "0001-01-01", cwd=tmp_path)
     assert (done.returncode, done.stderr.strip()) == (2, "error: " + EARLY.format("0001-01-01"))
+
+
+def test_a_day_written_any_iso_way_is_the_end_of_that_day(tmp_path) -> None:
+    """`--as-of 2026-03-01` is the end of March 1st; `20260301` (ISO 8601's basic form) and `2026-W09-7` (its week
+    date) were its first moment, so the day's own signups were left out, and `2026-W10` meant Monday 00:00. Now every
+    way of writing a day alone counts that day, and a week without its day is refused (`aha report`, a DuckDB file)."""
+    import json
+
+    lines = [{"user_id": f"u{i}", "event": "Signed Up", "timestamp": f"2026-0{2 + i // 3}-{1 + i % 3:02d}T09:00:00Z"}
+             for i in range(6)]  # signups on Feb 1, 2, 3 and Mar 1, 2, 3
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (tmp_path / "aha.yaml").write_text("signup: {event: Signed Up}\nmilestones:\n"
+                                       "  - {id: connected, event: Connected, within: 3d, level: primary}\n")
+    assert aha("import", "e.jsonl", cwd=tmp_path).returncode == 0
+
+    def signed_up(as_of: str) -> object:
+        done = aha("report", "--json", "--as-of", as_of, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["overview"]["signed_up_users"]
+
+    assert signed_up("2026-03-01") == 4  # Feb 1–3 and Mar 1 (a Sunday: the last day of ISO week 9)
+    assert signed_up("20260301") == signed_up("2026-W09-7") == signed_up("2026W097") == 4
+    refused = aha("report", "--as-of", "2026-W10", cwd=tmp_path)
+    assert refused.returncode == 2 and "names a week, not a moment" in refused.stderr

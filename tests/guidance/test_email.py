@@ -39,6 +39,7 @@ rules:
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
+        self.port = 0
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.content)
@@ -48,7 +49,7 @@ class Inbox:
 @pytest.fixture
 def inbox(monkeypatch) -> Iterator[Inbox]:
     handler = Inbox()
-    port = free_port()
+    port = handler.port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("AHA_SMTP_HOST", "127.0.0.1")
@@ -132,3 +133,48 @@ def test_a_template_that_would_run_forever_or_exhaust_memory_fails_its_attempts(
 def _nudged(project: Project) -> set[str]:
     return {u for (u,) in project.store.raw.execute(f"SELECT user_id FROM {FIRINGS} WHERE status != 'held_out'")
             .fetchall()}
+
+
+def test_an_smtp_server_that_does_not_answer_costs_one_timeout_per_pass(tmp_path, inbox, monkeypatch):
+    """A server that accepts and never greets (down behind a proxy, a firewall holding the port) cost each email its
+    timeout: up to 500 per pass, the reader (every dashboard page and read of the server) waiting behind them. Now the
+    first send's failure is the pass's answer for the rest, and the next pass, with the server back, sends them all."""
+    import socket
+    import threading
+
+    from aha.guidance import email
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(silent.accept()[0])  # accepted, never answered
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setattr(email, "TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setenv("AHA_SMTP_PORT", str(silent.getsockname()[1]))
+    project = project_with(tmp_path, subject="Your next step")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = project.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(hours=12))
+    finally:
+        silent.close()
+        for connection in held:
+            connection.close()
+    nudged = _nudged(project)
+    assert result.retrying == len(nudged) > 1 and result.delivered == 0
+    assert len(held) == 1  # one connection; before, one per email
+    errors = sorted(r[0] for r in project.store.raw.execute(
+        f"SELECT last_error FROM {FIRINGS} WHERE status = 'pending'").fetchall())
+    later = [e for e in errors if e.startswith("not sent: an earlier send to the SMTP server in the same pass failed")]
+    assert len(later) == len(nudged) - 1
+    monkeypatch.setenv("AHA_SMTP_PORT", str(inbox.port))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = project.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(days=2))
+    assert again.delivered == len(inbox.messages) == len(nudged - {"u11"})  # u11 has no first_name for the body

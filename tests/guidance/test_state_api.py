@@ -53,3 +53,32 @@ def test_every_user_agrees_with_the_engine(sample_db: Path):
     finally:
         server.stop()
         os.environ.pop(IDENTITY_SECRET_ENV, None)
+
+
+def test_a_browser_reads_its_checklist_as_of_now_only(sample_db: Path):
+    """`as_of` builds the whole state as of that moment on the server's one reader (0.5 s of CPU per distinct moment
+    at 1M events): with only its own user_hash, any user's browser could send a stream of them and hold the
+    dashboard, every read and the rules' passes behind its own. A read key still reads any moment."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        project = aha.open(str(sample_db), str(sample_db.parent / "aha.yaml"))
+        one = sorted(project.state(as_of="2026-03-01").to_frame().query("entity_type == 'user'").entity_id)[0]
+        then = project.user_state(one, as_of="2026-03-01")
+        project.close()
+    read_key = create_key(sample_db, "past-reader", "read")
+    os.environ[IDENTITY_SECRET_ENV] = SECRET
+    server = Server(sample_db, free_port()).start()
+    try:
+        url = f"{server.url}/v1/users/{one}/milestones"
+        mine = {"user_hash": user_hash(SECRET, one)}
+        assert httpx.get(url, params=mine, timeout=120).status_code == 200
+        refused = httpx.get(url, params={**mine, "as_of": "2026-03-01"}, timeout=120)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["field"] == "as_of" and "needs a read key" in refused.json()["reason"]
+        past = httpx.get(url, params={"as_of": "2026-03-01"}, headers={"Authorization": f"Bearer {read_key}"},
+                         timeout=120)
+        assert past.status_code == 200, past.text
+        assert [(i["id"], i["status"]) for i in past.json()["items"]] == [(i.id, i.status) for i in then.items]
+    finally:
+        server.stop()
+        os.environ.pop(IDENTITY_SECRET_ENV, None)

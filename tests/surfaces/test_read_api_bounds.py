@@ -94,3 +94,33 @@ def test_definitions_with_a_lone_surrogate_are_one_error_not_a_500(tmp_path: Pat
                             headers={"Content-Type": "application/json"})
         assert answer.status_code == 422, answer.text  # before: 500 Internal Server Error (UnicodeEncodeError)
         assert "lone surrogate" in answer.json()["reason"]
+
+
+DEEP = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"  # 6 KB: Jinja's parser recurses per bracket
+
+
+def test_a_template_nested_too_deep_is_one_error_on_every_path(tmp_path: Path) -> None:
+    """Before: `aha validate` printed a RecursionError traceback, and the read API answered 500 with the traceback in
+    the server's log (any read key could send it). Now the field and the fix, and the server keeps answering."""
+    from tests.serving import aha as run_aha
+
+    db = sample_db(tmp_path, users=30)
+    rule = ("\nrules:\n  - id: deep\n    when: {not_reached: " + aha.open(db, tmp_path / "aha.yaml").definitions
+            .milestones[0].id + ", after: 1h}\n    then:\n      email:\n        subject: hi\n        body: \"" + DEEP
+            + "\"\n")
+    definitions = (tmp_path / "aha.yaml").read_text() + rule
+    (tmp_path / "deep.yaml").write_text(definitions)
+    done = run_aha("validate", "deep.yaml", cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "rules[0].then.email: the body template does not parse (expressions or blocks nested too deep" in (
+        done.stderr)
+    with running(db) as server:
+        key = create_key(db, "analyst", "read")
+        answer = httpx.post(server.url + "/v1/query/validate", auth=(key, ""), timeout=120,
+                            json={"definitions": definitions})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == "rules[0].then.email" and "nested too deep" in answer.json()["reason"]
+        fine = httpx.post(server.url + "/v1/query/validate", auth=(key, ""), timeout=120,
+                          json={"definitions": (tmp_path / "aha.yaml").read_text()})
+        assert fine.status_code == 200
+    assert "RecursionError" not in (tmp_path / "server.log").read_text()

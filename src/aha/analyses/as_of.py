@@ -3,6 +3,7 @@ or membership; a bare date means the end of that UTC day."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -11,6 +12,7 @@ from aha.errors import UserError, UserNote
 from aha.store import Store
 
 EARLIEST = datetime(1971, 1, 1)  # no event before it is stored on any path (docs/ingest.md, "Timestamps")
+_WEEK = re.compile(r"\d{4}-?W\d{2}")
 NOTE_AFTER = timedelta(days=1)  # an --as-of this much later than the latest event is noted
 
 
@@ -23,11 +25,19 @@ def parse_as_of(value: str | date | datetime | None) -> datetime | None:
     if isinstance(value, date):
         return datetime.combine(value, time.max)
     text = value.strip()
+    if _WEEK.fullmatch(text):  # ISO 8601's week without its day: Python reads its Monday, at the start of it
+        raise UserError(f"--as-of {value!r} names a week, not a moment; give its last day (2026-W10-7, or "
+                        "2026-03-08) or a time.")
     try:
-        parsed = (datetime.combine(date.fromisoformat(text), time.max) if len(text) == 10 else
-                  datetime.fromisoformat(text.replace("Z", "+00:00")))
+        # Any way ISO 8601 writes a day alone is a bare date (2026-06-30, 20260630, 2026-W27-2, 2026W272): the end of
+        # it. Before, only the 10-character form was: `20260630` meant its first moment, a day's events left out.
+        parsed = datetime.combine(date.fromisoformat(text), time.max)
     except ValueError:
-        raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z.") from None
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise UserError(f"--as-of {value!r} is not a date or time; write 2026-06-30 or 2026-06-30T12:00:00Z."
+                            ) from None
     try:
         moment = _utc(parsed)
     except OverflowError:  # 0001-01-01T00:00+14:00 or 9999-12-31T23:00-05:00: before or after the calendar in UTC

@@ -86,6 +86,8 @@ def check_template(text: str) -> str | None:
         SandboxedEnvironment().parse(text)
     except TemplateSyntaxError as exc:
         return f"line {exc.lineno}: {exc.message}"
+    except RecursionError:  # Jinja's parser recurses per nested bracket, operator or block: `{{ ((((…1)))) }}`
+        return "expressions or blocks nested too deep to parse; write it with fewer nested brackets or blocks"
     return None
 
 

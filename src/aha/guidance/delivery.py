@@ -10,7 +10,9 @@ Standard Webhooks idempotency key receivers deduplicate on (docs/semantics.md, "
 - Retries: after the n-th failed attempt the next waits min(30 s × 2^(n−1), 1 h) × a jitter in [0.5, 1.5); after
   MAX_ATTEMPTS the firing is `failed`, listed by `aha interventions --failed` and sent again by `--replay-failed`.
 - A send reads the receiver's status and headers only, within ANSWER_SECONDS in all; a URL that gave no answer is
-  not sent to again in the same pass (its other firings fail that attempt, saying so).
+  not sent to again in the same pass (its other firings fail that attempt, saying so). Nor is the SMTP server: a
+  server that does not answer (down, a firewall dropping its port, no greeting) cost each email its 10 s timeout, up
+  to 500 per pass, with the reader (every dashboard page and read) waiting behind the pass.
 - In-app firings are not sent: the product fetches them (`GET /v1/users/{id}/messages`) and acknowledges them.
 """
 
@@ -48,6 +50,7 @@ BATCH = 500  # firings sent per pass at most
 TIMEOUT_SECONDS = 10.0  # each connect, write and read of a send
 ANSWER_SECONDS = 30.0  # a send in all, to the receiver's status and headers (its body is never read)
 ERROR_SHOWN = 200
+SMTP_SERVER = "smtp:"  # the key of the SMTP server among the receivers of a pass (no webhook URL is spelled so)
 
 Post = Callable[[str, bytes, dict[str, str]], int]  # (url, body, headers) → HTTP status; raises OSError-likes
 
@@ -204,7 +207,7 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
                  rules: dict[str, Rule], secrets: dict[str, bytes], smtp: dict[str, Any] | None,
                  due: list[tuple[Any, ...]], renderer: TemplateRenderer) -> DeliveryRun:
     delivered = retrying = failed = deferred = 0
-    gone: dict[str, str] = {}  # webhook URL → why its send failed before an answer: not tried again this pass
+    gone: dict[str, str] = {}  # webhook URL (or SMTP_SERVER) → why its send got no answer: not tried again this pass
     accounts = account_summaries(store, ms, [r[1] for r in due if r[6] == "account"])
     # The cap counts a person's deliveries under every id of theirs: the identity links as of the state, read once.
     persons = (limits.person_ids(people(store, ms))
@@ -228,12 +231,21 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
         payload = (account_rules.payload(ms, rule, user_id, eligible_at, msg_id, accounts.get(user_id))
                    if unit == "account" else _payload(store, ms, rule, user_id, eligible_at, milestone_id, msg_id))
         error = None
+        mailed = rule.then.email is not None and smtp is not None
         try:
-            if rule.then.email is not None and smtp is not None and unit == "account":
-                to, context = account_rules.email_context(store, rule, user_id, payload["data"])
-                _send(smtp, renderer, rule, to, context, msg_id)
-            elif rule.then.email is not None and smtp is not None:
-                _email(store, smtp, renderer, rule, user_id, payload, msg_id)
+            if mailed and SMTP_SERVER in gone:
+                error = f"not sent: an earlier send to the SMTP server in the same pass failed ({gone[SMTP_SERVER]})"
+            elif mailed:
+                try:
+                    if unit == "account":
+                        to, context = account_rules.email_context(store, rule, user_id, payload["data"])
+                        _send(smtp or {}, renderer, rule, to, context, msg_id)
+                    else:
+                        _email(store, smtp or {}, renderer, rule, user_id, payload, msg_id)
+                except OSError as exc:  # no answer from the SMTP server: every other email of the pass waits too
+                    if email.unanswered(exc):
+                        gone[SMTP_SERVER] = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN]
+                    raise
             elif (url := rule.then.webhook or "") in gone:
                 error = f"not sent: an earlier send to this receiver in the same pass failed ({gone[url]})"
             else:

@@ -46,6 +46,13 @@ def one_line(subject: str) -> str:
     return _LINE_BREAKS.sub(" ", subject).strip()
 
 
+def unanswered(exc: OSError) -> bool:
+    """Whether a failed send got no answer from the SMTP server (refused, timed out, disconnected: the server is
+    not there now), as against an answer refusing this one message (a recipient, its size, SMTPUTF8)."""
+    return not isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+                          | smtplib.SMTPNotSupportedError)
+
+
 def smtp_settings() -> dict[str, Any]:
     host, sender = os.environ.get("AHA_SMTP_HOST"), os.environ.get("AHA_SMTP_FROM")
     if not host or not sender:

@@ -242,7 +242,7 @@ def install_log_filters() -> None:
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, header_seconds: float = HEADER_SECONDS,
           connections: int = MAX_CONNECTIONS, sockets: list[socket.socket] | None = None,
-          access_log: str = "errors") -> None:
+          access_log: str = "errors", log_level: str = "info") -> None:
     """uvicorn with the bounds above (httptools: the protocol whose connections this module bounds); on `sockets`
     already listening, when given (`aha serve --workers`), instead of binding `host`:`port`; `access_log`: all,
     errors (ErrorAccessLog) or off."""
@@ -251,7 +251,7 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 0, *, header_seconds: f
                                                      "log_requests": access_log == "all"})
     install_log_filters()
     config = uvicorn.Config(StopAnswer(ErrorAccessLog(app) if access_log == "errors" else app), host=host, port=port,
-                            log_level="info", timeout_graceful_shutdown=10, http=protocol,
+                            log_level=log_level, timeout_graceful_shutdown=10, http=protocol,
                             timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=bound + 1,
                             backlog=ACCEPT_BACKLOG, loop=LOOP,
                             access_log=access_log != "off")  # off: uvicorn drops the access logger's handlers

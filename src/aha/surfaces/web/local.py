@@ -16,10 +16,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from aha.store.database import Store
+from aha.surfaces.api.limits import BODY_SECONDS, BodyDeadline
+from aha.surfaces.api.tracking import error_body
 from aha.surfaces.web import pages
 
 
-def create_dashboard(db: Path, config: Path, requires_key: bool = False) -> FastAPI:
+def create_dashboard(db: Path, config: Path, requires_key: bool = False, body_seconds: float = BODY_SECONDS) -> FastAPI:
+    """The dashboard's app; a request's body must arrive within `body_seconds` of its headers (else 408), as on
+    `aha serve` (aha.surfaces.api.limits)."""
     from aha.definitions import load
     from aha.surfaces.api.state import DefinitionsFile
 
@@ -55,4 +59,5 @@ def create_dashboard(db: Path, config: Path, requires_key: bool = False) -> Fast
     app = FastAPI(title="aha dashboard", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     pages.add_routes(app, pages.Results(run, definitions.get),
                      pages.key_checker(requires_key, pages.read_key_check(lambda: held.get("keys"))))
+    app.add_middleware(BodyDeadline, seconds=body_seconds, answer=error_body)
     return app

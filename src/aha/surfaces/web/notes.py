@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect
 
 from aha.errors import UserError
 from aha.store import notes as store_notes
@@ -47,6 +48,22 @@ def _refuse(status: int, reason: str) -> HTMLResponse:
     return HTMLResponse(f"<!doctype html><title>note not saved</title><p>{reason}</p>", status_code=status)
 
 
+async def bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be longer than `limit` bytes: a declared length past it
+    is refused before anything is read, and a chunked body is read only until it passes it. Reading the whole body
+    first (`request.body()`) held a 400 MB note in the server's memory before refusing it, and a chunked body without
+    an end kept its connection waiting for ever."""
+    declared = request.headers.get("content-length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
 def add_routes(app: FastAPI, forms: NoteForms, guard: Callable[[Request], HTMLResponse | None]) -> None:
     @app.post("/drop-off/notes", include_in_schema=False)
     async def add_note(request: Request) -> Response:
@@ -56,9 +73,12 @@ def add_routes(app: FastAPI, forms: NoteForms, guard: Callable[[Request], HTMLRe
         origin = request.headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             return _refuse(403, "This form was sent from another site; open the dashboard and write the note there.")
-        data = await request.body()
-        if len(data) > MAX_FORM_BYTES:
-            return _refuse(413, f"The note is over {MAX_FORM_BYTES} bytes; shorten it.")
+        try:
+            data = await bounded_body(request, MAX_FORM_BYTES)
+        except ClientDisconnect:  # the client left, or its body missed the deadline (answered 408): nobody reads this
+            return Response(status_code=400)
+        if data is None:
+            return _refuse(413, f"The note is over {MAX_FORM_BYTES:,} bytes; shorten it.")
         form = {k: v[0] for k, v in parse_qs(data.decode("utf-8", "replace"), keep_blank_values=True).items()}
         if not hmac.compare_digest(form.get("csrf", "").encode(), forms.token.encode()):
             return _refuse(403, "The form has expired (the server restarted); reload the drop-off page and send again.")

@@ -155,11 +155,32 @@ def foreign_host(host: str) -> HTMLResponse:
         "(`aha keys create --kind read`).", status_code=403, headers=HEADERS)
 
 
+def cross_site(request: Request) -> HTMLResponse | None:
+    """A 403 for a request another site's page made (Fetch Metadata: `Sec-Fetch-Site`, which browsers set and pages
+    cannot): an `<img>`, a form or a script's fetch on any site the user visits reached a local dashboard under its
+    own loopback name (and off loopback with the browser's saved key), so every such page could make it compute: a
+    thousand images naming a thousand `as_of` values queued a thousand analyses and discoveries on the one reader
+    (hours of it, the server's read API and rules waiting behind them). A top-level navigation (a link, a bookmark) is
+    still served, as are requests from the dashboard's own pages and from clients that send no such header."""
+    site = request.headers.get("sec-fetch-site")
+    if site is None or site in ("same-origin", "none"):
+        return None
+    if (request.method in ("GET", "HEAD") and request.headers.get("sec-fetch-mode") == "navigate"
+            and request.headers.get("sec-fetch-dest") == "document"):
+        return None
+    return HTMLResponse("A page of another site asked for this dashboard page (Sec-Fetch-Site: "
+                        f"{markupsafe.escape(visible(site[:40]))}); only the dashboard's own pages and links opened "
+                        "in the browser are answered. Open the dashboard's address yourself.", status_code=403,
+                        headers=HEADERS)
+
+
 def key_checker(require_key: bool, check: Callable[[str], bool]) -> Callable[[Request], HTMLResponse | None]:
     """None when the request may read; otherwise a 401 that makes a browser ask for the key (off loopback), or a 403
     for a Host that is not a loopback name (on loopback, where no key is asked: see the module docstring)."""
 
     def guard(request: Request) -> HTMLResponse | None:
+        if (refused := cross_site(request)) is not None:
+            return refused
         if not require_key:
             host = request.headers.get("host")
             return None if loopback_name(host) else foreign_host(host or "")

@@ -49,9 +49,15 @@ def dead_letters_command(
     if not groups:
         typer.echo("no dead letters")
         return
+    from aha.surfaces.visible import visible
+
+    # Every part of a letter is what a client sent (an unauthenticated one too: the body as it came, when it was not
+    # JSON), so each is made visible: an ESC in it would act on the operator's terminal (retitle it, clear it, write
+    # the clipboard through OSC 52) and a newline would forge a line of this list.
     for g in groups:
-        typer.echo(f"{g.count:>7} × {g.reason}  [field {g.field or '-'}; sources {', '.join(g.sources)}]")
-        typer.echo(f"          e.g. {g.example}")
+        typer.echo(f"{g.count:>7} × {visible(g.reason)}  [field {visible(g.field or '-')}; sources "
+                   f"{visible(', '.join(g.sources))}]")
+        typer.echo(f"          e.g. {visible(g.example)}")
         if g.locations:
             more = g.count - len(g.locations)
-            typer.echo(f"          at {', '.join(g.locations)}" + (f" (+{more} more)" if more > 0 else ""))
+            typer.echo(f"          at {visible(', '.join(g.locations))}" + (f" (+{more} more)" if more > 0 else ""))

@@ -48,12 +48,14 @@ def _from_events(path: Path, db: Path) -> None:
         store.close()
     first_seen = "first_seen" in Signup.model_fields
     path.write_text(to_yaml(proposal, str(db), first_seen), encoding="utf-8")
+    from aha.surfaces.visible import visible
+
     # Said as the file says it: the file took first_seen while this line named the usual first event.
     signup = proposal.signup or ("first seen (no signup-like event: t0 = each user's first event)" if first_seen else
                                  f"{proposal.start} (no signup-like event: the event users most often start with)")
-    typer.echo(f"wrote {path} from {proposal.users:,} users: signup {signup}; paid "
-               f"{proposal.paid or 'none found (add a paid: section)'}; retention day {proposal.retention_day}. "
-               "Check it, then run `aha report`.")
+    typer.echo(visible(f"wrote {path} from {proposal.users:,} users: signup {signup}; paid "  # event names: data
+                       f"{proposal.paid or 'none found (add a paid: section)'}; retention day "
+                       f"{proposal.retention_day}. Check it, then run `aha report`."))
 
 
 def schema() -> None:
