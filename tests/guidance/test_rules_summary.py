@@ -22,4 +22,5 @@ def test_the_run_summary_counts_emails_as_deliveries_not_as_webhooks(tmp_path, i
     sent = len(inbox.messages)
     assert sent >= 1 and "webhooks" not in done.stdout
     # "attempted", not "sent": an attempt skipped because its receiver failed earlier in the pass went nowhere
-    assert summary.startswith(f"deliveries (webhook and email): {sent + 1} attempted: {sent} delivered, 1 to retry"), summary
+    assert summary.startswith(
+        f"deliveries (webhook and email): {sent + 1} attempted: {sent} delivered, 1 to retry"), summary

@@ -154,7 +154,7 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
                       f"whatever became of the delivery; reached = {what} (still open: in no rate); time from the "
                       "moment of eligibility "
                       "(Kaplan–Meier median; — when fewer than half reach it)"
-                      + (f"; p = {r.p_value:.3g}" if r.p_value is not None else ""))
+                      + (f"; p = {r.p_value:.3g}" if r.p_value is not None else "") + _out_of_scope(r))
     for col in ("arm", "eligible", "still open", "reached / closed", "reached", "median time"):
         t.add_column(col, justify="left" if col == "arm" else "right")
     for arm in (r.nudged, r.held_out):
@@ -166,6 +166,14 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
                                             f"{r.difference_high:+.1f})", "")
     return [headline, t]
 
+
+
+def _out_of_scope(r: ImpactResult) -> str:
+    """The sentence on recorded users the target's scope excludes (in neither rate), when there are any."""
+    if not (r.nudged.out_of_scope or r.held_out.out_of_scope):
+        return ""
+    return (f"; outside {r.milestone_id}'s scope, in no rate (they cannot reach it): {r.nudged.out_of_scope:,} "
+            f"nudged, {r.held_out.out_of_scope:,} held out")
 
 
 def _duration(seconds: float | None) -> str:
