@@ -18,6 +18,8 @@ everyone the milestone does not apply to (on the sample, +0.2 points where the a
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from aha.definitions import parse
@@ -80,3 +82,19 @@ def test_a_rule_aiming_at_the_milestone_whose_reach_fires_it_is_not_measured(tmp
     assert project.run_rules(as_of="2026-01-01T01:30").rules[0].new == 7
     with pytest.raises(UserError, match=r"aims at started itself.*nothing to measure.*Set `aims_at:`"):
         project.impact("congrats", as_of="2026-01-20")
+
+
+def test_the_cli_writes_the_median_time_as_the_dashboard_does(tmp_path) -> None:
+    """The median time to the milestone reads the same in `aha interventions --impact` as on /nudges and in the
+    report (aha.results.duration_text): 20 s is "20s" and 25 h 1 min "1d". Before, the CLI rounded to minutes and
+    spelt the shortest exact unit: "0w" (zero weeks) and "1501m"."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [(u, "Signed Up", "2026-01-01T00:00", {"persona": "admin"}) for u in ADMINS]
+                 + [(u, "Started", "2026-01-01T01:00") for u in ADMINS])
+    project = Project(store, DEFINITIONS)
+    project.run_rules(as_of="2026-01-01T01:30")
+    result = project.impact("sso_nudge", as_of="2026-01-20")
+    result = dataclasses.replace(result, nudged=dataclasses.replace(result.nudged, median_seconds_to_milestone=20.0),
+                                 held_out=dataclasses.replace(result.held_out, median_seconds_to_milestone=90060.0))
+    table = render_impact(result)[1]
+    assert list(table.columns[-1].cells)[:2] == ["20s", "1d"]

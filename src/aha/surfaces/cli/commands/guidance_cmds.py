@@ -141,7 +141,7 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
     from rich.table import Table
     from rich.text import Text
 
-    from aha.surfaces.cli.render import rate
+    from aha.surfaces.cli.render import duration, rate
 
     headline = Text.assemble((f"{r.rule_id}", "bold"), f" → {r.milestone_id}: ",
                              (r.verdict, "bold green" if r.verdict.startswith("works") else "bold"))
@@ -160,7 +160,7 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
     for arm in (r.nudged, r.held_out):
         counts = f"{arm.reached.numerator:,} / {arm.reached.denominator:,}"
         t.add_row(arm.name, f"{arm.eligible:,}", f"{arm.still_open:,}", counts, rate(arm.reached),
-                  _duration(arm.median_seconds_to_milestone))
+                  duration(arm.median_seconds_to_milestone))
     if r.difference_points is not None and r.difference_low is not None and r.difference_high is not None:
         t.add_row("difference", "", "", "", f"{r.difference_points:+.1f} pts ({r.difference_low:+.1f} to "
                                             f"{r.difference_high:+.1f})", "")
@@ -174,13 +174,3 @@ def _out_of_scope(r: ImpactResult) -> str:
         return ""
     return (f"; outside {r.milestone_id}'s scope, in no rate (they cannot reach it): {r.nudged.out_of_scope:,} "
             f"nudged, {r.held_out.out_of_scope:,} held out")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    from datetime import timedelta
-
-    from aha.definitions.durations import format_duration
-
-    return format_duration(timedelta(seconds=round(seconds / 60) * 60))
