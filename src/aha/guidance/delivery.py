@@ -328,26 +328,54 @@ class InAppMessage:
 
 
 def in_app_messages(store: Store, rules: list[Rule], user_id: str) -> list[InAppMessage]:
-    """A user's unacknowledged in-app messages (held-out users have none), oldest first."""
+    """A user's unacknowledged in-app messages (held-out users have none), oldest first: also those recorded under
+    another id of theirs that an identify or alias call has since merged into `user_id` (`_merged_ids`)."""
+    return [InAppMessage(message_id(rule_id, recorded, occurrence), rule_id, milestone_id, text, at)
+            for rule_id, recorded, occurrence, milestone_id, at, text in _pending_in_app(store, rules, user_id)]
+
+
+def _pending_in_app(store: Store, rules: list[Rule],
+                    user_id: str) -> list[tuple[str, str, int, str, datetime, str]]:
+    """(rule, recorded id, occurrence, milestone, moment, text) of the person's pending in-app firings."""
     ensure_outbox(store)
     texts = {r.id: r.then.in_app for r in rules if r.then.in_app is not None}
+    ids = [user_id, *_merged_ids(store, sorted(texts), user_id)]
     rows = store.raw.execute(
-        f"""SELECT rule_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
-            WHERE user_id = ? AND unit = 'user' AND status = '{PENDING}' AND list_contains(?, rule_id)
-            ORDER BY eligible_at, rule_id""",
-        [user_id, sorted(texts)]).fetchall()  # by the rules' channel now: a firing recorded as a webhook's too
-    return [InAppMessage(message_id(rule_id, user_id, occurrence), rule_id, milestone_id, texts[rule_id], at)
-            for rule_id, occurrence, milestone_id, at in rows if rule_id in texts]
+        f"""SELECT rule_id, user_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
+            WHERE list_contains(?, user_id) AND unit = 'user' AND status = '{PENDING}' AND list_contains(?, rule_id)
+            ORDER BY eligible_at, rule_id, user_id""",
+        [ids, sorted(texts)]).fetchall()  # by the rules' channel now: a firing recorded as a webhook's too
+    return [(rule_id, recorded, occurrence, milestone_id, at, texts[rule_id] or "")
+            for rule_id, recorded, occurrence, milestone_id, at in rows if rule_id in texts]
+
+
+def _merged_ids(store: Store, rule_ids: list[str], user_id: str) -> list[str]:
+    """The ids with a pending in-app firing that the identify and alias calls stored link to `user_id` (chains
+    followed, as the state and the rules' "once per person" read them): the person nudged as `old1` and merged into
+    `new1` since is shown the message when the product asks for `new1`. The links are built only when some pending
+    in-app firing's id was ever linked to another (one cheap query otherwise)."""
+    candidates = [r[0] for r in store.raw.execute(
+        f"""SELECT DISTINCT f.user_id FROM {FIRINGS} f JOIN identities i ON i.anonymous_id = f.user_id
+            WHERE f.status = '{PENDING}' AND f.unit = 'user' AND f.user_id <> ? AND list_contains(?, f.rule_id)""",
+        [user_id, rule_ids]).fetchall()]
+    if not candidates:
+        return []
+    from aha.analyses.state import event_source
+
+    links = event_source(store, None).identity_links()
+    found = store.records(links.filter(links.anonymous_id.isin(candidates) & (links.linked_user == user_id))
+                          .select("anonymous_id"))
+    return sorted(str(r["anonymous_id"]) for r in found)
 
 
 def acknowledge(store: Store, rules: list[Rule], user_id: str, msg_id: str, now: datetime) -> bool:
-    """Mark one of the user's in-app messages delivered (shown); False when it is not one of theirs or already done."""
-    for message in in_app_messages(store, rules, user_id):
-        if hmac.compare_digest(message.id, msg_id):
-            rule_id = message.rule_id
+    """Mark one of the user's in-app messages delivered (shown); False when it is not one of theirs or already done.
+    A message recorded under an id since merged into `user_id` is marked on its recorded row."""
+    for rule_id, recorded, occurrence, *_ in _pending_in_app(store, rules, user_id):
+        if hmac.compare_digest(message_id(rule_id, recorded, occurrence), msg_id):
             store.raw.execute(f"UPDATE {FIRINGS} SET status = '{DELIVERED}', delivered_at = ?, "
                               "attempts = attempts + 1, channel = 'in_app' "
-                              f"WHERE rule_id = ? AND user_id = ? AND status = '{PENDING}'",
-                              [now.replace(tzinfo=None), rule_id, user_id])
+                              f"WHERE rule_id = ? AND user_id = ? AND occurrence = ? AND status = '{PENDING}'",
+                              [now.replace(tzinfo=None), rule_id, recorded, occurrence])
             return True
     return False
