@@ -17,6 +17,7 @@ Standard Webhooks idempotency key receivers deduplicate on (docs/semantics.md, "
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -35,7 +36,7 @@ from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.errors import UserError
 from aha.guidance import account_rules, email, limits
-from aha.guidance.checklist import UnknownEntity, checklist
+from aha.guidance.checklist import UnknownEntity, checklist, linked_user
 from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, WITHDRAWN, ensure_outbox, people
 from aha.guidance.templates import TemplateRenderer
 from aha.results import to_jsonable
@@ -311,8 +312,12 @@ def _payload(store: Store, ms: MilestoneState, rule: Rule, user_id: str, eligibl
     """What the receiver gets: the rule, the moment, and the user's checklist as of now (the state that fired it)."""
     try:
         state = to_jsonable(checklist(store, ms, c.USER, user_id), "checklist")
-    except UnknownEntity:  # the user left the state (data deleted): the firing still says who and why
+    except UnknownEntity:  # merged into another user since it was recorded, or gone from the state (data deleted)
         state = None
+        person = linked_user(store, ms.as_of, user_id)
+        if person is not None and person != user_id:  # its events are that user's: their checklist (`entity_id`)
+            with contextlib.suppress(UnknownEntity):  # else the firing still says who and why
+                state = to_jsonable(checklist(store, ms, c.USER, person), "checklist")
     return {"type": "aha.rule.fired", "id": msg_id,
             "data": {"rule_id": rule.id, "unit": "user", "user_id": user_id, "milestone_id": milestone_id,
                      "eligible_at": eligible_at.isoformat() + "Z", "holdout": rule.holdout, "state": state}}
