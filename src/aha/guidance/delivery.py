@@ -217,9 +217,10 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
             store.raw.execute(f"UPDATE {FIRINGS} SET channel = ? WHERE rule_id = ? AND user_id = ? AND occurrence = ?",
                               [rule.then.channel, *key])
         # The cap and quiet hours protect a user; an account's firing goes to its owner or a CRM, never limited.
+        owner = None if unit == "account" else _owner(store, ms, user_id)
         wait_until = (None if unit == "account" else
                       limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None),
-                                        persons.get(user_id, ())))
+                                        persons.get(user_id, ()), owner))
         if wait_until is not None:  # capped or quiet: deferred, not an attempt
             store.raw.execute(f"UPDATE {FIRINGS} SET next_attempt_at = ? WHERE rule_id = ? AND user_id = ? "
                               "AND occurrence = ?", [wait_until, *key])
@@ -234,7 +235,7 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
                 to, context = account_rules.email_context(store, rule, user_id, payload["data"])
                 _send(smtp, renderer, rule, to, context, msg_id)
             elif rule.then.email is not None and smtp is not None:
-                _email(store, smtp, renderer, rule, user_id, payload, msg_id)
+                _email(store, smtp, renderer, rule, user_id, payload, msg_id, owner)
             elif (url := rule.then.webhook or "") in gone:
                 error = f"not sent: an earlier send to this receiver in the same pass failed ({gone[url]})"
             else:
@@ -268,14 +269,22 @@ def _webhook(post: Post, rule: Rule, secret: bytes, payload: dict[str, Any], msg
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
+def _owner(store: Store, ms: MilestoneState, user_id: str) -> str | None:
+    """The user an identify or alias call (up to the state's clock) merged `user_id` into since it was recorded, or
+    None: their traits (address, time zone) are the person's. One indexed look-up when the id was never linked."""
+    if one_row(store.raw, "SELECT 1 FROM identities WHERE anonymous_id = ? LIMIT 1", [user_id]) is None:
+        return None
+    person = linked_user(store, ms.as_of, user_id)
+    return person if person != user_id else None
+
+
 def _email(store: Store, smtp: dict[str, Any], renderer: TemplateRenderer, rule: Rule, user_id: str,
-           payload: dict[str, Any], msg_id: str) -> None:
+           payload: dict[str, Any], msg_id: str, owner: str | None = None) -> None:
     spec = rule.then.email
     assert spec is not None
     trait = spec.address_trait("user")
-    row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
-    traits = json.loads(row[0]) if row and row[0] else {}
-    to = traits.get(trait) if isinstance(traits, dict) else None
+    traits = limits.user_traits(store, [user_id, *([owner] if owner else [])])
+    to = traits.get(trait)
     if not isinstance(to, str) or "@" not in to:
         raise ValueError(f"no email address: the user has no {trait!r} trait holding one")
     to = email.one_address(to, f"the user's {trait!r} trait")
