@@ -17,7 +17,7 @@ from aha.definitions.errors import DefinitionError
 from aha.guidance.rules import FIRINGS
 from aha.project import Project
 from aha.store import open_store
-from tests.journeys import write_events, write_traits
+from tests.journeys import write_events, write_identities, write_traits
 from tests.serving import free_port
 
 START = datetime(2026, 1, 1)
@@ -178,3 +178,29 @@ def test_an_smtp_server_that_does_not_answer_costs_one_timeout_per_pass(tmp_path
         warnings.simplefilter("ignore")
         again = project.run_rules(as_of="2026-01-01T12:00", now=START + timedelta(days=2))
     assert again.delivered == len(inbox.messages) == len(nudged - {"u11"})  # u11 has no first_name for the body
+
+
+def test_an_email_recorded_before_a_merge_goes_to_the_merged_users_address_in_their_time_zone(tmp_path, inbox):
+    """old1 signs up without traits and is recorded at 02:00 (not sent yet); at 03:00 an alias merges it into new1,
+    whose traits hold the address and the zone (new1@example.com, Asia/Tokyo). Quiet hours 22:00–08:00: at 14:00
+    UTC it is 23:00 in Tokyo, so the email is deferred to 23:00 UTC (08:00 there), then sent to new1's address,
+    filled with new1's name. Before, old1's own (empty) traits were read: the attempt at 14:00 failed with "no email
+    address" and would have gone out in UTC's day."""
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("old1", "Signed Up", "2026-01-01T00:00")])
+    project = Project(store, parse(RULES.format(subject="Your next step, {{ user.first_name }}") + """
+nudges:
+  quiet_hours: {start: "22:00", end: "08:00"}
+"""))
+    assert project.run_rules(as_of="2026-01-01T02:00", deliver=False).rules[0].new == 1
+    write_identities(store, [("old1", "new1", "2026-01-01T03:00")])
+    write_traits(store, {"new1": {"email": "new1@example.com", "first_name": "Ada", "timezone": "Asia/Tokyo"}})
+    write_events(store, [("new1", "Page Viewed", "2026-01-01T05:00")])
+    quiet = project.run_rules(as_of="2026-01-01T06:00", now=datetime(2026, 1, 1, 14))
+    assert (quiet.deferred, quiet.sent, inbox.messages) == (1, 0, [])
+    (row,) = project.store.raw.execute("SELECT status, attempts, next_attempt_at FROM aha_firings").fetchall()
+    assert row == ("pending", 0, datetime(2026, 1, 1, 23))
+    sent = project.run_rules(as_of="2026-01-01T06:00", now=datetime(2026, 1, 1, 23))
+    assert (sent.delivered, len(inbox.messages)) == (1, 1)
+    message = message_from_bytes(inbox.messages[0])
+    assert (message["To"], message["Subject"]) == ("new1@example.com", "Your next step, Ada")

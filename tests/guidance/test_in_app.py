@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 
+from aha.guidance.delivery import message_id
 from aha.guidance.rules import held_out
 from aha.store import open_store
 from aha.surfaces.api.state import IDENTITY_SECRET_ENV, user_hash
-from tests.journeys import write_events
+from tests.journeys import write_events, write_identities
 from tests.serving import Server, aha, create_key, free_port
 
 CONFIG = """
@@ -90,3 +91,41 @@ def test_an_event_in_becomes_a_nudge_out(tmp_path: Path):
         assert [m["rule_id"] for m in messages] == ["connect_tip"]
     finally:
         server.stop()
+
+
+def test_a_message_recorded_before_a_merge_is_shown_to_the_merged_user(tmp_path: Path):
+    """old1 is nudged (sha256: nudged; new1's own hash would hold it out) as of 02:00; an alias at 03:00 merges
+    old1 into new1, and the product now asks for new1. The rules count the person once (`already` as new1), so the
+    message recorded for old1 is the person's only one: GET /v1/users/new1/messages lists it, an ack through new1
+    marks old1's firing shown, and then neither id lists it. Before, new1 had no message and old1's stayed pending
+    for ever: a person counted as nudged who was never shown the nudge."""
+    assert (held_out("connect_tip", "old1", 0.3), held_out("connect_tip", "new1", 0.3)) == (False, True)
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("old1", "Signed Up", "2026-01-01T00:00")])
+    store.close()
+    (tmp_path / "aha.yaml").write_text(CONFIG)
+    ran = aha("rules", "run", "--as-of", "2026-01-01T02:00", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    store = open_store(tmp_path / "aha.duckdb")
+    write_identities(store, [("old1", "new1", "2026-01-01T03:00")])  # alias(previousId=old1, userId=new1)
+    write_events(store, [("new1", "Page Viewed", "2026-01-01T05:00")])
+    store.close()
+    again = aha("rules", "run", "--as-of", "2026-01-01T06:00", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    key = create_key(tmp_path / "aha.duckdb", "reader", "read")
+    server = Server(tmp_path / "aha.duckdb", free_port()).start()
+    try:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+            (message,) = client.get("/v1/users/new1/messages").json()["messages"]
+            assert message["text"] == "Connect your data: it takes two minutes"
+            assert message["id"] == message_id("connect_tip", "old1")
+            acked = client.post(f"/v1/users/new1/messages/{message['id']}/ack")
+            assert acked.status_code == 200, acked.text
+            assert client.get("/v1/users/new1/messages").json()["messages"] == []
+            assert client.get("/v1/users/old1/messages").json()["messages"] == []
+            assert client.post(f"/v1/users/new1/messages/{message['id']}/ack").status_code == 404
+    finally:
+        server.stop()
+    store = open_store(tmp_path / "aha.duckdb")
+    rows = store.raw.execute("SELECT user_id, status FROM aha_firings ORDER BY user_id").fetchall()
+    assert rows == [("old1", "delivered")]

@@ -13,6 +13,8 @@ was nudged under the new id, leaving the holdout.
 
 from __future__ import annotations
 
+import json
+
 from aha.definitions import parse
 from aha.guidance.rules import held_out
 from aha.project import Project
@@ -61,3 +63,37 @@ def test_a_merge_after_the_clock_is_not_read(tmp_path) -> None:
     assert project.run_rules(as_of="2026-01-01T02:30").rules[0].new == 1  # new1, on its own as of 02:30
     assert project.run_rules(as_of="2026-01-01T04:00").rules[0].new == 0  # merged: both recorded, one person
     assert [u for u, _ in recorded(store)] == ["new1", "old1"]
+
+
+def test_a_webhook_recorded_before_a_merge_carries_the_merged_users_checklist(tmp_path, receiver) -> None:
+    """old1 is recorded at 02:00 (not sent yet), merged into new1 at 03:00, sent at 06:00: the body names the
+    recorded id (`user_id: old1`, where the delivery goes) and carries the checklist of the user its events belong
+    to now (new1: signed up 00:00, connected still in progress). Before, old1 had no checklist of its own and the
+    body's `state` was null."""
+    from datetime import datetime
+
+    from tests.guidance.conftest import SECRET
+
+    definitions = parse(f"""
+signup: {{event: Signed Up}}
+milestones:
+  - {{id: connected, event: Connected, within: 3d, level: primary}}
+rules:
+  - id: hook
+    when: {{not_reached: connected, after: 1h}}
+    then: {{webhook: "{receiver.url}", secret: "{SECRET}"}}
+""")
+    store = open_store(tmp_path / "aha.duckdb")
+    write_events(store, [("old1", "Signed Up", "2026-01-01T00:00")])
+    project = Project(store, definitions)
+    assert project.run_rules(as_of="2026-01-01T02:00", deliver=False).rules[0].new == 1
+    write_identities(store, [("old1", "new1", "2026-01-01T03:00")])
+    write_events(store, [("new1", "Page Viewed", "2026-01-01T05:00")])
+    sent = project.run_rules(as_of="2026-01-01T06:00", now=datetime(2026, 1, 1, 6))
+    assert (sent.rules[0].new, sent.rules[0].already, sent.delivered) == (0, 1, 1)
+    (_, body), = receiver.received
+    data = json.loads(body)["data"]
+    assert data["user_id"] == "old1"
+    assert data["state"]["entity_id"] == "new1"
+    assert data["state"]["signed_up_at"] == "2026-01-01T00:00:00Z"
+    assert [(i["id"], i["status"]) for i in data["state"]["items"]] == [("connected", "in_progress")]

@@ -19,6 +19,7 @@ Standard Webhooks idempotency key receivers deduplicate on (docs/semantics.md, "
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -37,7 +38,7 @@ from aha.definitions.rules import Rule
 from aha.engine import columns as c
 from aha.errors import UserError
 from aha.guidance import account_rules, email, limits
-from aha.guidance.checklist import UnknownEntity, checklist
+from aha.guidance.checklist import UnknownEntity, checklist, linked_user
 from aha.guidance.rules import DELIVERED, FAILED, FIRINGS, PENDING, WITHDRAWN, ensure_outbox, people
 from aha.guidance.templates import TemplateRenderer
 from aha.results import to_jsonable
@@ -219,9 +220,10 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
             store.raw.execute(f"UPDATE {FIRINGS} SET channel = ? WHERE rule_id = ? AND user_id = ? AND occurrence = ?",
                               [rule.then.channel, *key])
         # The cap and quiet hours protect a user; an account's firing goes to its owner or a CRM, never limited.
+        owner = None if unit == "account" else _owner(store, ms, user_id)
         wait_until = (None if unit == "account" else
                       limits.not_before(store, ms.definitions.nudges, user_id, now.replace(tzinfo=None),
-                                        persons.get(user_id, ())))
+                                        persons.get(user_id, ()), owner))
         if wait_until is not None:  # capped or quiet: deferred, not an attempt
             store.raw.execute(f"UPDATE {FIRINGS} SET next_attempt_at = ? WHERE rule_id = ? AND user_id = ? "
                               "AND occurrence = ?", [wait_until, *key])
@@ -241,7 +243,7 @@ def _deliver_due(store: Store, ms: MilestoneState, now: datetime, post: Post, rn
                         to, context = account_rules.email_context(store, rule, user_id, payload["data"])
                         _send(smtp or {}, renderer, rule, to, context, msg_id)
                     else:
-                        _email(store, smtp or {}, renderer, rule, user_id, payload, msg_id)
+                        _email(store, smtp or {}, renderer, rule, user_id, payload, msg_id, owner)
                 except OSError as exc:  # no answer from the SMTP server: every other email of the pass waits too
                     if email.unanswered(exc):
                         gone[SMTP_SERVER] = f"{type(exc).__name__}: {exc}"[:ERROR_SHOWN]
@@ -279,14 +281,22 @@ def _webhook(post: Post, rule: Rule, secret: bytes, payload: dict[str, Any], msg
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
+def _owner(store: Store, ms: MilestoneState, user_id: str) -> str | None:
+    """The user an identify or alias call (up to the state's clock) merged `user_id` into since it was recorded, or
+    None: their traits (address, time zone) are the person's. One indexed look-up when the id was never linked."""
+    if one_row(store.raw, "SELECT 1 FROM identities WHERE anonymous_id = ? LIMIT 1", [user_id]) is None:
+        return None
+    person = linked_user(store, ms.as_of, user_id)
+    return person if person != user_id else None
+
+
 def _email(store: Store, smtp: dict[str, Any], renderer: TemplateRenderer, rule: Rule, user_id: str,
-           payload: dict[str, Any], msg_id: str) -> None:
+           payload: dict[str, Any], msg_id: str, owner: str | None = None) -> None:
     spec = rule.then.email
     assert spec is not None
     trait = spec.address_trait("user")
-    row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
-    traits = json.loads(row[0]) if row and row[0] else {}
-    to = traits.get(trait) if isinstance(traits, dict) else None
+    traits = limits.user_traits(store, [user_id, *([owner] if owner else [])])
+    to = traits.get(trait)
     if not isinstance(to, str) or "@" not in to:
         raise ValueError(f"no email address: the user has no {trait!r} trait holding one")
     to = email.one_address(to, f"the user's {trait!r} trait")
@@ -323,8 +333,12 @@ def _payload(store: Store, ms: MilestoneState, rule: Rule, user_id: str, eligibl
     """What the receiver gets: the rule, the moment, and the user's checklist as of now (the state that fired it)."""
     try:
         state = to_jsonable(checklist(store, ms, c.USER, user_id), "checklist")
-    except UnknownEntity:  # the user left the state (data deleted): the firing still says who and why
+    except UnknownEntity:  # merged into another user since it was recorded, or gone from the state (data deleted)
         state = None
+        person = linked_user(store, ms.as_of, user_id)
+        if person is not None and person != user_id:  # its events are that user's: their checklist (`entity_id`)
+            with contextlib.suppress(UnknownEntity):  # else the firing still says who and why
+                state = to_jsonable(checklist(store, ms, c.USER, person), "checklist")
     return {"type": "aha.rule.fired", "id": msg_id,
             "data": {"rule_id": rule.id, "unit": "user", "user_id": user_id, "milestone_id": milestone_id,
                      "eligible_at": eligible_at.isoformat() + "Z", "holdout": rule.holdout, "state": state}}
@@ -340,26 +354,54 @@ class InAppMessage:
 
 
 def in_app_messages(store: Store, rules: list[Rule], user_id: str) -> list[InAppMessage]:
-    """A user's unacknowledged in-app messages (held-out users have none), oldest first."""
+    """A user's unacknowledged in-app messages (held-out users have none), oldest first: also those recorded under
+    another id of theirs that an identify or alias call has since merged into `user_id` (`_merged_ids`)."""
+    return [InAppMessage(message_id(rule_id, recorded, occurrence), rule_id, milestone_id, text, at)
+            for rule_id, recorded, occurrence, milestone_id, at, text in _pending_in_app(store, rules, user_id)]
+
+
+def _pending_in_app(store: Store, rules: list[Rule],
+                    user_id: str) -> list[tuple[str, str, int, str, datetime, str]]:
+    """(rule, recorded id, occurrence, milestone, moment, text) of the person's pending in-app firings."""
     ensure_outbox(store)
     texts = {r.id: r.then.in_app for r in rules if r.then.in_app is not None}
+    ids = [user_id, *_merged_ids(store, sorted(texts), user_id)]
     rows = store.raw.execute(
-        f"""SELECT rule_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
-            WHERE user_id = ? AND unit = 'user' AND status = '{PENDING}' AND list_contains(?, rule_id)
-            ORDER BY eligible_at, rule_id""",
-        [user_id, sorted(texts)]).fetchall()  # by the rules' channel now: a firing recorded as a webhook's too
-    return [InAppMessage(message_id(rule_id, user_id, occurrence), rule_id, milestone_id, texts[rule_id], at)
-            for rule_id, occurrence, milestone_id, at in rows if rule_id in texts]
+        f"""SELECT rule_id, user_id, occurrence, milestone_id, eligible_at FROM {FIRINGS}
+            WHERE list_contains(?, user_id) AND unit = 'user' AND status = '{PENDING}' AND list_contains(?, rule_id)
+            ORDER BY eligible_at, rule_id, user_id""",
+        [ids, sorted(texts)]).fetchall()  # by the rules' channel now: a firing recorded as a webhook's too
+    return [(rule_id, recorded, occurrence, milestone_id, at, texts[rule_id] or "")
+            for rule_id, recorded, occurrence, milestone_id, at in rows if rule_id in texts]
+
+
+def _merged_ids(store: Store, rule_ids: list[str], user_id: str) -> list[str]:
+    """The ids with a pending in-app firing that the identify and alias calls stored link to `user_id` (chains
+    followed, as the state and the rules' "once per person" read them): the person nudged as `old1` and merged into
+    `new1` since is shown the message when the product asks for `new1`. The links are built only when some pending
+    in-app firing's id was ever linked to another (one cheap query otherwise)."""
+    candidates = [r[0] for r in store.raw.execute(
+        f"""SELECT DISTINCT f.user_id FROM {FIRINGS} f JOIN identities i ON i.anonymous_id = f.user_id
+            WHERE f.status = '{PENDING}' AND f.unit = 'user' AND f.user_id <> ? AND list_contains(?, f.rule_id)""",
+        [user_id, rule_ids]).fetchall()]
+    if not candidates:
+        return []
+    from aha.analyses.state import event_source
+
+    links = event_source(store, None).identity_links()
+    found = store.records(links.filter(links.anonymous_id.isin(candidates) & (links.linked_user == user_id))
+                          .select("anonymous_id"))
+    return sorted(str(r["anonymous_id"]) for r in found)
 
 
 def acknowledge(store: Store, rules: list[Rule], user_id: str, msg_id: str, now: datetime) -> bool:
-    """Mark one of the user's in-app messages delivered (shown); False when it is not one of theirs or already done."""
-    for message in in_app_messages(store, rules, user_id):
-        if hmac.compare_digest(message.id, msg_id):
-            rule_id = message.rule_id
+    """Mark one of the user's in-app messages delivered (shown); False when it is not one of theirs or already done.
+    A message recorded under an id since merged into `user_id` is marked on its recorded row."""
+    for rule_id, recorded, occurrence, *_ in _pending_in_app(store, rules, user_id):
+        if hmac.compare_digest(message_id(rule_id, recorded, occurrence), msg_id):
             store.raw.execute(f"UPDATE {FIRINGS} SET status = '{DELIVERED}', delivered_at = ?, "
                               "attempts = attempts + 1, channel = 'in_app' "
-                              f"WHERE rule_id = ? AND user_id = ? AND status = '{PENDING}'",
-                              [now.replace(tzinfo=None), rule_id, user_id])
+                              f"WHERE rule_id = ? AND user_id = ? AND occurrence = ? AND status = '{PENDING}'",
+                              [now.replace(tzinfo=None), rule_id, recorded, occurrence])
             return True
     return False

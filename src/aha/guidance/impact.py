@@ -38,6 +38,7 @@ class Arm:
     still_open: int  # window open as of as_of: in no rate
     reached: Rate  # among users whose window has closed
     median_seconds_to_milestone: float | None  # Kaplan–Meier, from the moment of eligibility
+    out_of_scope: int = 0  # outside the target milestone's `scope` (it cannot be theirs): in no rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,8 @@ class ImpactResult(ResultMixin):
     unit: str = "user"  # the arms' unit: "account" for a signal rule (outcome: account conversion)
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"arm": a.name, "eligible": a.eligible, "still_open": a.still_open, "reached": a.reached.numerator,
+        return [{"arm": a.name, "eligible": a.eligible, "out_of_scope": a.out_of_scope, "still_open": a.still_open,
+                 "reached": a.reached.numerator,
                  "closed": a.reached.denominator, "rate": a.reached.value, "low": a.reached.low,
                  "high": a.reached.high, "median_seconds": a.median_seconds_to_milestone}
                 for a in (self.nudged, self.held_out)]
@@ -76,11 +78,18 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
             raise UserError(f"--impact {rule_id!r}: a signal rule is measured on account conversion, and the "
                             "definitions have no `paid:` section; add one (e.g. `paid: {event: Paid, within: 30d}`).")
         target, rows = ACCOUNT_CONVERSION, account_conversion(store, ms)
+        rows = rows.mutate(applicable=True)
     else:
         target = ms.definitions.primary.id if rule.target == "primary" else rule.target
+        if rule.when.reached is not None and target == (ms.definitions.primary.id if rule.when.milestone == "primary"
+                                                        else rule.when.milestone):
+            raise UserError(f"--impact {rule_id!r}: the rule fires when {target} is reached and aims at {target} "
+                            "itself, so every user, nudged or held out, has reached it at the moment: there is "
+                            "nothing to measure. Set `aims_at:` to the milestone the nudge should move (e.g. the "
+                            "next one).")
         state = ms.state
         rows = state.filter((state.entity_type == "user") & (state.milestone_id == target)).select(
-            "entity_id", "reach_time", "window_end")
+            "entity_id", "reach_time", "window_end", "applicable")
     # A user id an alias merged into another since its firing is that user now (its events and milestones are
     # theirs): the firing counts for them, once per user (their earliest firing decides the arm). Accounts never merge.
     links = pa.table({"anonymous_id": pa.array([], pa.string()), "linked_user": pa.array([], pa.string())})
@@ -101,7 +110,7 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
                        s.window_end > ? AS still_open,
                        epoch(CASE WHEN s.reach_time IS NOT NULL AND s.reach_time >= f.eligible_at THEN s.reach_time
                                   ELSE least(s.window_end, ?) END - f.eligible_at) AS duration,
-                       count(*) AS n
+                       count(*) AS n, s.applicable
                 FROM fired f JOIN _aha_target_state s ON s.entity_id = f.entity_id
                 GROUP BY ALL""",
             [rule_id, ms.as_of, ms.as_of, ms.as_of],
@@ -123,11 +132,17 @@ def impact(store: Store, ms: MilestoneState, rule_id: str) -> ImpactResult:
 
 
 def _arm(name: str, rows: list[tuple[Any, ...]]) -> Arm:
+    """One arm from (held_out, reached, still_open, duration, n, applicable) groups. A user outside the target's scope
+    (a trait or signup property excludes them from the milestone) can never reach it: counted apart, in no rate and
+    no survival curve, in either arm, rather than as a closed window that failed."""
     eligible = sum(int(r[4]) for r in rows)
+    out_of_scope = sum(int(r[4]) for r in rows if not r[5])
+    rows = [r for r in rows if r[5]]
     still_open = sum(int(r[4]) for r in rows if r[2])
     reached = sum(int(r[4]) for r in rows if r[1] and not r[2])  # among users whose window has closed
     km = kaplan_meier([max(float(r[3]), 0.0) for r in rows], [bool(r[1]) for r in rows], [int(r[4]) for r in rows])
-    return Arm(name, eligible, still_open, Rate.of(reached, eligible - still_open), km.median)
+    return Arm(name, eligible, still_open, Rate.of(reached, eligible - out_of_scope - still_open), km.median,
+               out_of_scope)
 
 
 def _needed_per_arm(base: float | None) -> int | None:

@@ -21,11 +21,12 @@ from aha.store import Store, one_row
 
 
 def not_before(store: Store, nudges: Nudges, user_id: str, now: datetime,
-               person: Sequence[str] = ()) -> datetime | None:
+               person: Sequence[str] = (), owner: str | None = None) -> datetime | None:
     """When the user's next email/webhook nudge may go out, if later than `now` (naive UTC); None: now is fine.
-    `person`: every id of the same person (`person_ids`), whose deliveries the cap counts together."""
+    `person`: every id of the same person (`person_ids`), whose deliveries the cap counts together; `owner`: the user
+    an identify or alias call merged `user_id` into since it was recorded, whose traits (time zone) come first."""
     later = [t for t in (_cap(store, nudges, [user_id, *person], now),
-                         _quiet(store, nudges.quiet_hours, user_id, now)) if t]
+                         _quiet(store, nudges.quiet_hours, [user_id, *([owner] if owner else [])], now)) if t]
     return max(later) if later else None
 
 
@@ -49,10 +50,10 @@ def _cap(store: Store, nudges: Nudges, ids: list[str], now: datetime) -> datetim
     return rows[len(rows) - nudges.cap][0] + nudges.per
 
 
-def _quiet(store: Store, quiet: QuietHours | None, user_id: str, now: datetime) -> datetime | None:
+def _quiet(store: Store, quiet: QuietHours | None, ids: list[str], now: datetime) -> datetime | None:
     if quiet is None:
         return None
-    zone = _zone(store, quiet, user_id)
+    zone = _zone(store, quiet, ids)
     local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
     start, end = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)
     at = local.time()
@@ -70,10 +71,18 @@ def _quiet(store: Store, quiet: QuietHours | None, user_id: str, now: datetime) 
     return resume.replace(tzinfo=None)
 
 
-def _zone(store: Store, quiet: QuietHours, user_id: str) -> ZoneInfo:
-    row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
-    traits = json.loads(row[0]) if row and row[0] else {}
-    name = traits.get(quiet.timezone_trait) if isinstance(traits, dict) else None
+def user_traits(store: Store, ids: Sequence[str]) -> dict[str, object]:
+    """The traits of a person's ids, a later id's winning: (recorded id, the user it was merged into since)."""
+    traits: dict[str, object] = {}
+    for user_id in ids:
+        row = one_row(store.raw, "SELECT traits FROM users WHERE user_id = ?", [user_id])
+        found = json.loads(row[0]) if row and row[0] else {}
+        traits |= found if isinstance(found, dict) else {}
+    return traits
+
+
+def _zone(store: Store, quiet: QuietHours, ids: list[str]) -> ZoneInfo:
+    name = user_traits(store, ids).get(quiet.timezone_trait)
     if isinstance(name, str) and 0 < len(name) <= 64:
         try:
             return ZoneInfo(name)

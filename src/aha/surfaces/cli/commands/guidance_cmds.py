@@ -141,7 +141,7 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
     from rich.table import Table
     from rich.text import Text
 
-    from aha.surfaces.cli.render import rate
+    from aha.surfaces.cli.render import duration, rate
 
     headline = Text.assemble((f"{r.rule_id}", "bold"), f" → {r.milestone_id}: ",
                              (r.verdict, "bold green" if r.verdict.startswith("works") else "bold"))
@@ -154,13 +154,13 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
                       f"whatever became of the delivery; reached = {what} (still open: in no rate); time from the "
                       "moment of eligibility "
                       "(Kaplan–Meier median; — when fewer than half reach it)"
-                      + (f"; p = {r.p_value:.3g}" if r.p_value is not None else ""))
+                      + (f"; p = {r.p_value:.3g}" if r.p_value is not None else "") + _out_of_scope(r))
     for col in ("arm", "eligible", "still open", "reached / closed", "reached", "median time"):
         t.add_column(col, justify="left" if col == "arm" else "right")
     for arm in (r.nudged, r.held_out):
         counts = f"{arm.reached.numerator:,} / {arm.reached.denominator:,}"
         t.add_row(arm.name, f"{arm.eligible:,}", f"{arm.still_open:,}", counts, rate(arm.reached),
-                  _duration(arm.median_seconds_to_milestone))
+                  duration(arm.median_seconds_to_milestone))
     if r.difference_points is not None and r.difference_low is not None and r.difference_high is not None:
         t.add_row("difference", "", "", "", f"{r.difference_points:+.1f} pts ({r.difference_low:+.1f} to "
                                             f"{r.difference_high:+.1f})", "")
@@ -168,11 +168,9 @@ def render_impact(r: ImpactResult) -> list[Text | Table]:
 
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    from datetime import timedelta
-
-    from aha.definitions.durations import format_duration
-
-    return format_duration(timedelta(seconds=round(seconds / 60) * 60))
+def _out_of_scope(r: ImpactResult) -> str:
+    """The sentence on recorded users the target's scope excludes (in neither rate), when there are any."""
+    if not (r.nudged.out_of_scope or r.held_out.out_of_scope):
+        return ""
+    return (f"; outside {r.milestone_id}'s scope, in no rate (they cannot reach it): {r.nudged.out_of_scope:,} "
+            f"nudged, {r.held_out.out_of_scope:,} held out")
