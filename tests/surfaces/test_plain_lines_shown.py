@@ -37,11 +37,12 @@ def test_init_shows_the_chosen_event_names_escaped(tmp_path: Path) -> None:
     lines = []
     for i in range(60):
         day = f"2026-01-{1 + i % 20:02d}"
-        lines.append({"user_id": f"u{i}", "event": "Signed Up\x1b]0;PWNED\x07", "timestamp": f"{day}T09:00:00Z"})
+        # read as a signup (its letters are "signedup"), the line names it: ESC, BEL and CSI must not reach a terminal
+        lines.append({"user_id": f"u{i}", "event": "Signed Up\x1b]\x07\x9b", "timestamp": f"{day}T09:00:00Z"})
         lines.append({"user_id": f"u{i}", "event": "Used", "timestamp": f"{day}T10:00:00Z"})
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     assert aha("import", "events.jsonl", "--db", "aha.duckdb", cwd=tmp_path).returncode == 0
     done = aha("init", "--db", "aha.duckdb", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert not [c for c in RAW if c in done.stdout], repr(done.stdout)
-    assert "signup Signed Up\\u001b]0;PWNED\\u0007" in done.stdout
+    assert "signup Signed Up\\u001b]\\u0007" in done.stdout
