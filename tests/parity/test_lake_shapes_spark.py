@@ -283,3 +283,63 @@ def test_fractions_of_a_second_count_on_spark_as_on_duckdb(tmp_path: Path, spark
     assert file["median"] == pytest.approx((86400 + 86400.2) / 2)  # u1 and u2, the middle two of four
     assert answers(f"parquet://{lake}/") == file
     assert answers(f"spark:local[2]?parquet={lake}/") == file
+
+
+NESTED_CONFIG = """
+signup: {event: signup}
+segments: [/x/y]
+milestones:
+  - {id: used, event: use, within: 7d, level: primary}
+  - {id: first_sku_a, event: use, within: 7d, where: {/items/0/sku: a}}
+  - {id: has_first_item, event: use, within: 7d, where: {/items/0: {exists: true}}}
+funnel: [used]
+"""
+# (who, event, properties as the lake holds them, as import stores them)
+NESTED: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+    ("u1", "signup", {"plan": "pro", "x": {"y": None}}, {"plan": "pro", "x": {}}),  # /x/y absent: "(none)"
+    ("u1", "use", {"x": {"y": None, "z": 1}, "items": [None]}, {"x": {"z": 1}, "items": [None]}),  # an array kept
+    ("u2", "signup", {"x": {"y": {"z": None}}}, {"x": {"y": {}}}),  # /x/y is {}: segment "{}"
+    ("u2", "use", {"items": [{"sku": "a", "n": None}]}, {"items": [{"sku": "a", "n": None}]}),
+    ("u3", "signup", {"x": {"y": "b"}}, {"x": {"y": "b"}}),
+    ("u3", "use", {"items": {"0": {"sku": "a"}}}, {"items": {"0": {"sku": "a"}}}),  # /items/0: the member "0"
+    ("u4", "signup", {}, {}),
+    ("u4", "use", {"items": [{"sku": "b"}], "d": {"e": {"f": {"g": None}}}}, {"items": [{"sku": "b"}],
+                                                                            "d": {"e": {"f": {}}}}),
+]
+
+
+def test_nested_null_members_and_array_items_read_on_spark_as_import_does(tmp_path: Path, spark_session: Any) -> None:
+    """Spark kept a null member inside an object member (`{"x": {"y": null}}`), which import drops (it merges the
+    properties into `{}`: RFC 7386), so `--segment /x/y` had a group '{"z":null}' where the file has "{}"; and Spark
+    read a JSON Pointer's `0` as a member name only, so `where: {/items/0/sku: a}` was reached by nobody. Stored
+    properties, the milestones and the segment now equal the imported file's on the DuckDB lake and Spark."""
+    from aha.store import open_store
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"message_id": [f"m{i}" for i in range(len(NESTED))], "user_id": [r[0] for r in NESTED],
+                             "event": [r[1] for r in NESTED],
+                             "timestamp": [f"2026-01-0{1 + i % 2}T09:00:00Z" for i in range(len(NESTED))],
+                             "properties": [json.dumps(r[2]) for r in NESTED]}), lake / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text(NESTED_CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
+        store = open_store(db)
+        try:
+            rows = store.rows("SELECT message_id, properties FROM events ORDER BY message_id")
+        finally:
+            store.close()
+        assert [json.loads(p) for _, p in rows] == [r[3] for r in NESTED], db  # by hand, above
+        project = aha.open(db, str(config))
+        try:
+            timing = project.report().timing.groups[0]
+            funnel = project.funnel(segment="/x/y", include_immature=True).to_dict()
+        finally:
+            project.close()
+        # by hand: sku a first: u2 (an array's item 0), u3 (a member "0"); a first item: u2, u3, u4 (u1's is null)
+        assert {m.milestone_id: m.reached for m in timing.milestones} == {
+            "used": 4, "first_sku_a": 2, "has_first_item": 3}, db
+        assert {g["segment"]: [s["entities"] for s in g["steps"]] for g in funnel["groups"]} == {
+            "(none)": [2, 2], "{}": [1, 1], "b": [1, 1]}, db
