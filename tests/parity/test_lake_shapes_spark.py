@@ -343,3 +343,51 @@ def test_nested_null_members_and_array_items_read_on_spark_as_import_does(tmp_pa
             "used": 4, "first_sku_a": 2, "has_first_item": 3}, db
         assert {g["segment"]: [s["entities"] for s in g["steps"]] for g in funnel["groups"]} == {
             "(none)": [2, 2], "{}": [1, 1], "b": [1, 1]}, db
+
+
+# (message_id, user_id, anonymous_id, event, day of January 2026) as the lake holds them
+SPACED: list[tuple[str, str | None, str | None, str, int]] = [
+    ("m0", " u1", None, "signup", 1), ("m1", "u1 ", "", " use ", 2),  # u1 signs up and uses
+    ("m2", "", "a2", "use", 2),  # no user id: anonymous a2
+    ("m3", "", " ", "use", 2),  # no id at all: import rejects it
+    ("m4", "u3", None, "", 2),  # no event name: rejected
+    ("m5", "u3", None, "signup", 1), ("m6", "u3", None, "Use", 3),  # u3: another event than `use`
+]
+
+
+def test_ids_and_event_names_are_trimmed_and_blank_is_none_in_place_as_import_does(
+        tmp_path: Path, spark_session: Any) -> None:
+    """Import trims ids and event names and reads blank text as no value; both lakes read them as they were, so
+    `" u1"` and `"u1 "` were two users, `""` a user, `" use "` another event, and a row with no id an event: 2
+    users of 3 signed up on the file, 3 of 4 in place (and 7 events for 5)."""
+    from aha.store import open_store
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"message_id": [r[0] for r in SPACED], "user_id": [r[1] for r in SPACED],
+                             "anonymous_id": [r[2] for r in SPACED], "event": [r[3] for r in SPACED],
+                             "timestamp": pa.array([datetime(2026, 1, r[4], 9) for r in SPACED], pa.timestamp("us"))}),
+                   lake / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text("signup: {event: signup}\nmilestones:\n  - {id: used, event: use, within: 7d, level: primary}\n")
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", "--allow-rejects", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    expected_rows = [("m0", "u1", None, "signup"), ("m1", "u1", None, "use"), ("m2", None, "a2", "use"),
+                     ("m5", "u3", None, "signup"), ("m6", "u3", None, "Use")]  # by hand
+    reports = {}
+    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
+        store = open_store(db)
+        try:
+            rows = store.rows("SELECT message_id, user_id, anonymous_id, event FROM events ORDER BY message_id")
+        finally:
+            store.close()
+        assert rows == expected_rows, db
+        project = aha.open(db, str(config))
+        try:
+            reports[db] = project.report().to_dict()
+        finally:
+            project.close()
+        reports[db]["overview"].pop("data_version")
+        used = reports[db]["timing"]["groups"][0]["milestones"][0]
+        assert (reports[db]["headline"]["users"], used["reached"]) == (2, 1), db  # u1, u3; u1 used
+    assert len({json.dumps(r, sort_keys=True) for r in reports.values()}) == 1
