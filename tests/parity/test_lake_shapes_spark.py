@@ -391,3 +391,36 @@ def test_ids_and_event_names_are_trimmed_and_blank_is_none_in_place_as_import_do
         used = reports[db]["timing"]["groups"][0]["milestones"][0]
         assert (reports[db]["headline"]["users"], used["reached"]) == (2, 1), db  # u1, u3; u1 used
     assert len({json.dumps(r, sort_keys=True) for r in reports.values()}) == 1
+
+
+def test_a_float_column_is_the_double_it_holds_on_spark_as_import_stores_it(tmp_path: Path,
+                                                                            spark_session: Any) -> None:
+    """A FLOAT (4-byte) property column: import and the DuckDB lake store the double it holds (0.1f is
+    0.10000000149011612); Spark's `to_json` printed `0.1`, so `where: {score: 0.1}` was reached on Spark only."""
+    from aha.store import open_store
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"message_id": ["m0", "m1", "m2", "m3"], "user_id": ["u1", "u1", "u2", "u2"],
+                             "event": ["signup", "use"] * 2,
+                             "timestamp": pa.array([datetime(2026, 1, d, 9) for d in (1, 2, 1, 2)], pa.timestamp("us")),
+                             "score": pa.array([0.1, 0.1, 2.5, 0.5], pa.float32())}), lake / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text("signup: {event: signup}\nmilestones:\n  - {id: used, event: use, within: 7d, level: primary}\n"
+                      "  - {id: scored, event: use, within: 7d, where: {score: 0.1}}\n")
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
+        store = open_store(db)
+        try:
+            rows = store.rows("SELECT message_id, properties FROM events ORDER BY message_id")
+        finally:
+            store.close()
+        # by hand: float32 0.1 widened to a double is 0.10000000149011612; 2.5 and 0.5 are exact
+        assert [json.loads(p)["score"] for _, p in rows] == [0.10000000149011612] * 2 + [2.5, 0.5], db
+        project = aha.open(db, str(config))
+        try:
+            reached = {m.milestone_id: m.reached for m in project.report().timing.groups[0].milestones}
+        finally:
+            project.close()
+        assert reached == {"used": 2, "scored": 0}, db  # 0.10000000149011612 is not 0.1

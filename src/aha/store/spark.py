@@ -330,7 +330,7 @@ def _json(column: str, kind: str | None) -> str:
 def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     """The extra columns as one object (null values kept), the properties column's members merged over it (its null
     members remove the key), as `aha import` merges them (aha.store.lake `_merged`, DuckDB's)."""
-    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_key_value(_quote(name), kind_) or _quote(name)}"
+    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_key_value(_quote(name), kind_) or _column(name, kind_)}"
                        for name, kind_ in extra)
     values = f"to_json(named_struct({fields}), map('ignoreNullFields', 'false'))"
     if kind is None:
@@ -341,6 +341,13 @@ def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     return (f"CASE WHEN {doc} IS NULL THEN {values} ELSE to_json(map_concat("
             f"map_filter({base}, (k, v) -> NOT array_contains(map_keys({doc}), k)), "
             f"map_filter({_inner_nulls_removed(doc)}, (k, v) -> {_KEPT}))) END")
+
+
+def _column(name: str, kind: str) -> str:
+    """A property column's value; a 4-byte float as the double it is, as import and the DuckDB lake store it
+    (`to_json` printed a FLOAT 0.1 as `0.1`, the double 0.10000000149011612 elsewhere: `where: {score: 0.1}` was
+    reached on Spark only, and the segments were named otherwise)."""
+    return f"CAST({_quote(name)} AS DOUBLE)" if kind == "float" else _quote(name)
 
 
 # A member of the properties column kept: not null (import stores no null member) and not pipeline metadata by name
