@@ -283,3 +283,144 @@ def test_fractions_of_a_second_count_on_spark_as_on_duckdb(tmp_path: Path, spark
     assert file["median"] == pytest.approx((86400 + 86400.2) / 2)  # u1 and u2, the middle two of four
     assert answers(f"parquet://{lake}/") == file
     assert answers(f"spark:local[2]?parquet={lake}/") == file
+
+
+NESTED_CONFIG = """
+signup: {event: signup}
+segments: [/x/y]
+milestones:
+  - {id: used, event: use, within: 7d, level: primary}
+  - {id: first_sku_a, event: use, within: 7d, where: {/items/0/sku: a}}
+  - {id: has_first_item, event: use, within: 7d, where: {/items/0: {exists: true}}}
+funnel: [used]
+"""
+# (who, event, properties as the lake holds them, as import stores them)
+NESTED: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+    ("u1", "signup", {"plan": "pro", "x": {"y": None}}, {"plan": "pro", "x": {}}),  # /x/y absent: "(none)"
+    ("u1", "use", {"x": {"y": None, "z": 1}, "items": [None]}, {"x": {"z": 1}, "items": [None]}),  # an array kept
+    ("u2", "signup", {"x": {"y": {"z": None}}}, {"x": {"y": {}}}),  # /x/y is {}: segment "{}"
+    ("u2", "use", {"items": [{"sku": "a", "n": None}]}, {"items": [{"sku": "a", "n": None}]}),
+    ("u3", "signup", {"x": {"y": "b"}}, {"x": {"y": "b"}}),
+    ("u3", "use", {"items": {"0": {"sku": "a"}}}, {"items": {"0": {"sku": "a"}}}),  # /items/0: the member "0"
+    ("u4", "signup", {}, {}),
+    ("u4", "use", {"items": [{"sku": "b"}], "d": {"e": {"f": {"g": None}}}}, {"items": [{"sku": "b"}],
+                                                                            "d": {"e": {"f": {}}}}),
+]
+
+
+def test_nested_null_members_and_array_items_read_on_spark_as_import_does(tmp_path: Path, spark_session: Any) -> None:
+    """Spark kept a null member inside an object member (`{"x": {"y": null}}`), which import drops (it merges the
+    properties into `{}`: RFC 7386), so `--segment /x/y` had a group '{"z":null}' where the file has "{}"; and Spark
+    read a JSON Pointer's `0` as a member name only, so `where: {/items/0/sku: a}` was reached by nobody. Stored
+    properties, the milestones and the segment now equal the imported file's on the DuckDB lake and Spark."""
+    from aha.store import open_store
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"message_id": [f"m{i}" for i in range(len(NESTED))], "user_id": [r[0] for r in NESTED],
+                             "event": [r[1] for r in NESTED],
+                             "timestamp": [f"2026-01-0{1 + i % 2}T09:00:00Z" for i in range(len(NESTED))],
+                             "properties": [json.dumps(r[2]) for r in NESTED]}), lake / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text(NESTED_CONFIG)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
+        store = open_store(db)
+        try:
+            rows = store.rows("SELECT message_id, properties FROM events ORDER BY message_id")
+        finally:
+            store.close()
+        assert [json.loads(p) for _, p in rows] == [r[3] for r in NESTED], db  # by hand, above
+        project = aha.open(db, str(config))
+        try:
+            timing = project.report().timing.groups[0]
+            funnel = project.funnel(segment="/x/y", include_immature=True).to_dict()
+        finally:
+            project.close()
+        # by hand: sku a first: u2 (an array's item 0), u3 (a member "0"); a first item: u2, u3, u4 (u1's is null)
+        assert {m.milestone_id: m.reached for m in timing.milestones} == {
+            "used": 4, "first_sku_a": 2, "has_first_item": 3}, db
+        assert {g["segment"]: [s["entities"] for s in g["steps"]] for g in funnel["groups"]} == {
+            "(none)": [2, 2], "{}": [1, 1], "b": [1, 1]}, db
+
+
+# (message_id, user_id, anonymous_id, event, day of January 2026) as the lake holds them
+SPACED: list[tuple[str, str | None, str | None, str, int]] = [
+    ("m0", " u1", None, "signup", 1), ("m1", "u1 ", "", " use ", 2),  # u1 signs up and uses
+    ("m2", "", "a2", "use", 2),  # no user id: anonymous a2
+    ("m3", "", " ", "use", 2),  # no id at all: import rejects it
+    ("m4", "u3", None, "", 2),  # no event name: rejected
+    ("m5", "u3", None, "signup", 1), ("m6", "u3", None, "Use", 3),  # u3: another event than `use`
+]
+
+
+def test_ids_and_event_names_are_trimmed_and_blank_is_none_in_place_as_import_does(
+        tmp_path: Path, spark_session: Any) -> None:
+    """Import trims ids and event names and reads blank text as no value; both lakes read them as they were, so
+    `" u1"` and `"u1 "` were two users, `""` a user, `" use "` another event, and a row with no id an event: 2
+    users of 3 signed up on the file, 3 of 4 in place (and 7 events for 5)."""
+    from aha.store import open_store
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"message_id": [r[0] for r in SPACED], "user_id": [r[1] for r in SPACED],
+                             "anonymous_id": [r[2] for r in SPACED], "event": [r[3] for r in SPACED],
+                             "timestamp": pa.array([datetime(2026, 1, r[4], 9) for r in SPACED], pa.timestamp("us"))}),
+                   lake / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text("signup: {event: signup}\nmilestones:\n  - {id: used, event: use, within: 7d, level: primary}\n")
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", "--allow-rejects", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    expected_rows = [("m0", "u1", None, "signup"), ("m1", "u1", None, "use"), ("m2", None, "a2", "use"),
+                     ("m5", "u3", None, "signup"), ("m6", "u3", None, "Use")]  # by hand
+    reports = {}
+    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
+        store = open_store(db)
+        try:
+            rows = store.rows("SELECT message_id, user_id, anonymous_id, event FROM events ORDER BY message_id")
+        finally:
+            store.close()
+        assert rows == expected_rows, db
+        project = aha.open(db, str(config))
+        try:
+            reports[db] = project.report().to_dict()
+        finally:
+            project.close()
+        reports[db]["overview"].pop("data_version")
+        used = reports[db]["timing"]["groups"][0]["milestones"][0]
+        assert (reports[db]["headline"]["users"], used["reached"]) == (2, 1), db  # u1, u3; u1 used
+    assert len({json.dumps(r, sort_keys=True) for r in reports.values()}) == 1
+
+
+def test_a_float_column_is_the_double_it_holds_on_spark_as_import_stores_it(tmp_path: Path,
+                                                                            spark_session: Any) -> None:
+    """A FLOAT (4-byte) property column: import and the DuckDB lake store the double it holds (0.1f is
+    0.10000000149011612); Spark's `to_json` printed `0.1`, so `where: {score: 0.1}` was reached on Spark only."""
+    from aha.store import open_store
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pq.write_table(pa.table({"message_id": ["m0", "m1", "m2", "m3"], "user_id": ["u1", "u1", "u2", "u2"],
+                             "event": ["signup", "use"] * 2,
+                             "timestamp": pa.array([datetime(2026, 1, d, 9) for d in (1, 2, 1, 2)], pa.timestamp("us")),
+                             "score": pa.array([0.1, 0.1, 2.5, 0.5], pa.float32())}), lake / "part-0.parquet")
+    config = tmp_path / "aha.yaml"
+    config.write_text("signup: {event: signup}\nmilestones:\n  - {id: used, event: use, within: 7d, level: primary}\n"
+                      "  - {id: scored, event: use, within: 7d, where: {score: 0.1}}\n")
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
+        store = open_store(db)
+        try:
+            rows = store.rows("SELECT message_id, properties FROM events ORDER BY message_id")
+        finally:
+            store.close()
+        # by hand: float32 0.1 widened to a double is 0.10000000149011612; 2.5 and 0.5 are exact
+        assert [json.loads(p)["score"] for _, p in rows] == [0.10000000149011612] * 2 + [2.5, 0.5], db
+        project = aha.open(db, str(config))
+        try:
+            reached = {m.milestone_id: m.reached for m in project.report().timing.groups[0].milestones}
+        finally:
+            project.close()
+        assert reached == {"used": 2, "scored": 0}, db  # 0.10000000149011612 is not 0.1

@@ -18,6 +18,7 @@ backend: the member's JSON text (a string quoted, a number as written), NULL whe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import ibis.expr.datatypes as dt
@@ -69,10 +70,24 @@ def _spark_member(self: SQLGlotCompiler, op: ops.Value, *, arg: sge.Expression, 
     if bad is not None:
         raise UnsupportedOperationError(f'Spark SQL cannot read the property key {shown(bad)}: its JSON path syntax '
                                         'has no escape for " or \\. Rename the property in the data.')
-    path = "$" + "".join(f'["{name}"]' for name in names)
-    got = sge.Anonymous(this="variant_get", expressions=[_variant(arg), sge.Literal.string(path),
+    got, path = _variant(arg), "$"
+    for name in names:
+        if _INDEX.fullmatch(name) is None:
+            path += f'["{name}"]'
+            continue
+        # A JSON Pointer's `0` is an array's first item or an object's member "0" (RFC 6901), as DuckDB reads it;
+        # Spark's path tells them apart (`[0]`, `["0"]`): at most one of the two is found.
+        got = sge.Coalesce(this=_get(got, f"{path}[{name}]"), expressions=[_get(got.copy(), f'{path}["{name}"]')])
+        path = "$"
+    return sge.Anonymous(this="to_json", expressions=[_get(got, path) if path != "$" else got])
+
+
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")  # an array index as RFC 6901 writes it (no leading zero), Spark's int
+
+
+def _get(variant: sge.Expression, path: str) -> sge.Expression:
+    return sge.Anonymous(this="variant_get", expressions=[variant, sge.Literal.string(path),
                                                           sge.Literal.string("variant")])
-    return sge.Anonymous(this="to_json", expressions=[got])
 
 
 def _unwrap(kinds: tuple[str, ...], target: str, decimals: bool = False) -> Any:

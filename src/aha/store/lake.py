@@ -124,11 +124,19 @@ def partition_keys(files: tuple[tuple[str, int, int], ...]) -> set[str]:
     return {part.partition("=")[0] for name, _, _ in files for part in Path(name).parts[:-1] if "=" in part}
 
 
+def trimmed(text: str) -> str:
+    """An id or event name as `aha import` reads it (store/rows.py `_trimmed`): its spaces around trimmed, and
+    blank text no value, so that a row whose only id is `""` is no event and `" u1"` is the user `u1`. Read as it
+    was, the lakes counted `""` as a user and `" use "` as another event than `use`. Both engines' `trim` remove
+    spaces only, as import's."""
+    return f"nullif(trim({text}), '')"
+
+
 def side_table_sql(name: str, source: str, string: str, json_of: Callable[[str], str], timestamp: str) -> str:
     """A side table's canonical columns from its files (`source`, a FROM item); users and accounts keep each id's
     latest row."""
     def text(col: str) -> str:
-        return f"CAST({col} AS {string}) AS {col}"
+        return f"{trimmed(f'CAST({col} AS {string})')} AS {col}"
 
     def time(col: str) -> str:
         return f"CAST({col} AS {timestamp}) AS {col}"
@@ -187,7 +195,7 @@ def canonical_select(columns: dict[str, str | None], types: dict[str, str], quot
             return f"CAST(NULL AS {kind}) AS {name}"
         if name == "timestamp":
             return f"{time(source)} AS {name}"
-        return f"CAST({quote(source)} AS {kind}) AS {name}"
+        return f"{trimmed(f'CAST({quote(source)} AS {kind})')} AS {name}"
 
     parts = [col(name, timestamp if name == "timestamp" else string) for name in EVENT_COLUMNS]
     received = columns["received_at"] or columns["timestamp"]

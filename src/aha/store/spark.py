@@ -323,14 +323,14 @@ def _json(column: str, kind: str | None) -> str:
         return "CAST(NULL AS STRING)"
     text = f"CAST({column} AS STRING)" if kind == "string" else f"to_json({column})"
     members = f"try_variant_get(try_parse_json({text}), '$', 'map<string,variant>')"
-    kept = f"to_json(map_filter({members}, (k, v) -> {_KEPT}))"
+    kept = f"to_json(map_filter({_inner_nulls_removed(members)}, (k, v) -> {_KEPT}))"
     return f"CASE WHEN {text} LIKE '%null%' OR {_may_hold_pipeline(text)} THEN {kept} ELSE {text} END"
 
 
 def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     """The extra columns as one object (null values kept), the properties column's members merged over it (its null
     members remove the key), as `aha import` merges them (aha.store.lake `_merged`, DuckDB's)."""
-    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_key_value(_quote(name), kind_) or _quote(name)}"
+    fields = ", ".join(f"{sge.convert(name).sql('spark')}, {_key_value(_quote(name), kind_) or _column(name, kind_)}"
                        for name, kind_ in extra)
     values = f"to_json(named_struct({fields}), map('ignoreNullFields', 'false'))"
     if kind is None:
@@ -340,12 +340,37 @@ def _merged(column: str, kind: str | None, extra: list[tuple[str, str]]) -> str:
     base = f"try_variant_get(to_variant_object(named_struct({fields})), '$', 'map<string,variant>')"
     return (f"CASE WHEN {doc} IS NULL THEN {values} ELSE to_json(map_concat("
             f"map_filter({base}, (k, v) -> NOT array_contains(map_keys({doc}), k)), "
-            f"map_filter({doc}, (k, v) -> {_KEPT}))) END")
+            f"map_filter({_inner_nulls_removed(doc)}, (k, v) -> {_KEPT}))) END")
+
+
+def _column(name: str, kind: str) -> str:
+    """A property column's value; a 4-byte float as the double it is, as import and the DuckDB lake store it
+    (`to_json` printed a FLOAT 0.1 as `0.1`, the double 0.10000000149011612 elsewhere: `where: {score: 0.1}` was
+    reached on Spark only, and the segments were named otherwise)."""
+    return f"CAST({_quote(name)} AS DOUBLE)" if kind == "float" else _quote(name)
 
 
 # A member of the properties column kept: not null (import stores no null member) and not pipeline metadata by name
 # (import leaves `mp_processing_time_ms` out of a Mixpanel export's properties: store/metadata.py).
 _KEPT = f"NOT is_variant_null(v) AND NOT {metadata.pipeline_name_sql('k')}"
+
+
+# How deep `_inner_nulls_removed` looks: an object nested deeper keeps its null members on Spark (docs/engine.md).
+NULLS_DEPTH = 12
+
+
+def _inner_nulls_removed(members: str, depth: int = NULLS_DEPTH) -> str:
+    """A map of members whose object values have no null members at any depth (down to `depth`), as import stores
+    them: it merges the properties into `{}` (a JSON merge patch, RFC 7386), which removes a null member inside an
+    object member too (`{"x": {"y": null}}` is `{"x": {}}`) but leaves an array as it is (`[null]`, `[{"a": null}]`).
+    Spark SQL has no recursion: each level is one more lambda."""
+    if depth == 0:
+        return members
+    k, v = f"k{depth}", f"v{depth}"
+    inner = f"try_variant_get({v}, '$', 'map<string,variant>')"
+    cleaned = f"map_filter({_inner_nulls_removed(inner, depth - 1)}, ({k}i, {v}i) -> NOT is_variant_null({v}i))"
+    value = f"CASE WHEN {inner} IS NULL THEN {v} ELSE to_variant_object({cleaned}) END"
+    return f"transform_values({members}, ({k}, {v}) -> {value})"
 
 
 def _may_hold_pipeline(text: str) -> str:
