@@ -308,12 +308,35 @@ NESTED: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
+def _imported(tmp_path: Path, lake: Path, definitions: str) -> Path:
+    """aha.yaml written and the lake's one file imported into file.duckdb, the reference the lakes are held to."""
+    config = tmp_path / "aha.yaml"
+    config.write_text(definitions)
+    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return config
+
+
+def _backends(tmp_path: Path, lake: Path) -> tuple[str, ...]:
+    """The imported file, the DuckDB lake and Spark over the same Parquet."""
+    return str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"
+
+
+def _stored(db: str, columns: str) -> list[tuple[Any, ...]]:
+    from aha.store import open_store
+
+    store = open_store(db)
+    try:
+        return store.rows(f"SELECT {columns} FROM events ORDER BY message_id")
+    finally:
+        store.close()
+
+
 def test_nested_null_members_and_array_items_read_on_spark_as_import_does(tmp_path: Path, spark_session: Any) -> None:
     """Spark kept a null member inside an object member (`{"x": {"y": null}}`), which import drops (it merges the
     properties into `{}`: RFC 7386), so `--segment /x/y` had a group '{"z":null}' where the file has "{}"; and Spark
     read a JSON Pointer's `0` as a member name only, so `where: {/items/0/sku: a}` was reached by nobody. Stored
     properties, the milestones and the segment now equal the imported file's on the DuckDB lake and Spark."""
-    from aha.store import open_store
 
     lake = tmp_path / "lake"
     lake.mkdir()
@@ -321,16 +344,9 @@ def test_nested_null_members_and_array_items_read_on_spark_as_import_does(tmp_pa
                              "event": [r[1] for r in NESTED],
                              "timestamp": [f"2026-01-0{1 + i % 2}T09:00:00Z" for i in range(len(NESTED))],
                              "properties": [json.dumps(r[2]) for r in NESTED]}), lake / "part-0.parquet")
-    config = tmp_path / "aha.yaml"
-    config.write_text(NESTED_CONFIG)
-    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
-        store = open_store(db)
-        try:
-            rows = store.rows("SELECT message_id, properties FROM events ORDER BY message_id")
-        finally:
-            store.close()
+    config = _imported(tmp_path, lake, NESTED_CONFIG)
+    for db in _backends(tmp_path, lake):
+        rows = _stored(db, "message_id, properties")
         assert [json.loads(p) for _, p in rows] == [r[3] for r in NESTED], db  # by hand, above
         project = aha.open(db, str(config))
         try:
@@ -360,7 +376,6 @@ def test_ids_and_event_names_are_trimmed_and_blank_is_none_in_place_as_import_do
     """Import trims ids and event names and reads blank text as no value; both lakes read them as they were, so
     `" u1"` and `"u1 "` were two users, `""` a user, `" use "` another event, and a row with no id an event: 2
     users of 3 signed up on the file, 3 of 4 in place (and 7 events for 5)."""
-    from aha.store import open_store
 
     lake = tmp_path / "lake"
     lake.mkdir()
@@ -375,12 +390,8 @@ def test_ids_and_event_names_are_trimmed_and_blank_is_none_in_place_as_import_do
     expected_rows = [("m0", "u1", None, "signup"), ("m1", "u1", None, "use"), ("m2", None, "a2", "use"),
                      ("m5", "u3", None, "signup"), ("m6", "u3", None, "Use")]  # by hand
     reports = {}
-    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
-        store = open_store(db)
-        try:
-            rows = store.rows("SELECT message_id, user_id, anonymous_id, event FROM events ORDER BY message_id")
-        finally:
-            store.close()
+    for db in _backends(tmp_path, lake):
+        rows = _stored(db, "message_id, user_id, anonymous_id, event")
         assert rows == expected_rows, db
         project = aha.open(db, str(config))
         try:
@@ -397,7 +408,6 @@ def test_a_float_column_is_the_double_it_holds_on_spark_as_import_stores_it(tmp_
                                                                             spark_session: Any) -> None:
     """A FLOAT (4-byte) property column: import and the DuckDB lake store the double it holds (0.1f is
     0.10000000149011612); Spark's `to_json` printed `0.1`, so `where: {score: 0.1}` was reached on Spark only."""
-    from aha.store import open_store
 
     lake = tmp_path / "lake"
     lake.mkdir()
@@ -405,17 +415,11 @@ def test_a_float_column_is_the_double_it_holds_on_spark_as_import_stores_it(tmp_
                              "event": ["signup", "use"] * 2,
                              "timestamp": pa.array([datetime(2026, 1, d, 9) for d in (1, 2, 1, 2)], pa.timestamp("us")),
                              "score": pa.array([0.1, 0.1, 2.5, 0.5], pa.float32())}), lake / "part-0.parquet")
-    config = tmp_path / "aha.yaml"
-    config.write_text("signup: {event: signup}\nmilestones:\n  - {id: used, event: use, within: 7d, level: primary}\n"
-                      "  - {id: scored, event: use, within: 7d, where: {score: 0.1}}\n")
-    done = aha_cli("import", str(lake / "part-0.parquet"), "--db", "file.duckdb", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    for db in (str(tmp_path / "file.duckdb"), f"parquet://{lake}/", f"spark:local[2]?parquet={lake}/"):
-        store = open_store(db)
-        try:
-            rows = store.rows("SELECT message_id, properties FROM events ORDER BY message_id")
-        finally:
-            store.close()
+    config = _imported(tmp_path, lake, "signup: {event: signup}\nmilestones:\n"
+                       "  - {id: used, event: use, within: 7d, level: primary}\n"
+                       "  - {id: scored, event: use, within: 7d, where: {score: 0.1}}\n")
+    for db in _backends(tmp_path, lake):
+        rows = _stored(db, "message_id, properties")
         # by hand: float32 0.1 widened to a double is 0.10000000149011612; 2.5 and 0.5 are exact
         assert [json.loads(p)["score"] for _, p in rows] == [0.10000000149011612] * 2 + [2.5, 0.5], db
         project = aha.open(db, str(config))
